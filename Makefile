@@ -1,0 +1,40 @@
+# mallwake: `make report` builds the HTML reports on the demo data; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := data/demo
+JOBS   ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo-data report test test-fast lab bench validate-study clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the project (only when pyproject.toml changed)
+
+$(DEMO)/truth.json: $(STAMP) src/analysis/synthetic.py
+	$(BIN)/mallwake demo-data --out $(DEMO)
+
+demo-data: $(DEMO)/truth.json ## generate the synthetic Mall A demo data (if absent or outdated)
+
+report: $(DEMO)/truth.json ## build the HTML reports on the demo data: open reports/index.html
+	$(BIN)/mallwake run --data $(DEMO) --jobs $(JOBS)
+
+test: $(STAMP) ## run the test suite (executes every notebook on a small generated mall)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+lab: $(DEMO)/truth.json ## open JupyterLab on the notebooks (defaults read the demo data)
+	cd notebooks && ../$(BIN)/jupyter lab
+
+bench: $(STAMP) ## run the benchmarks (writes benchmarks/results/*.json; see benchmarks/RESULTS.md)
+	$(BIN)/python benchmarks/bench_run.py --members 50000
+
+clean: ## remove generated reports and demo data (keeps .venv)
+	rm -rf reports/*/ reports/index.html $(DEMO)

@@ -1,0 +1,92 @@
+"""The ``mallwake`` command line: demo-data, validate, run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import DEMO_DATA_DIR, REPORTS_DIR
+
+EXIT_BAD_INPUT = 2
+
+
+def _demo(args) -> int:
+    from .synthetic import generate_mall
+
+    out = generate_mall(args.out, n_members=args.members, seed=args.seed)
+    print(f"wrote synthetic Mall A ({args.members:,} members, seed {args.seed}) to {out}")
+    return 0
+
+
+def _validate(args) -> int:
+    from .validation import validate_data_dir
+
+    report = validate_data_dir(args.data_dir, as_of=args.as_of)
+    if report.ok:
+        counts = ", ".join(f"{k} {v:,}" for k, v in report.row_counts.items())
+        print(f"{args.data_dir}: valid ({counts})")
+        return 0
+    print(f"{args.data_dir}: {len(report.violations)} broken rule(s)", file=sys.stderr)
+    for msg in report.messages():
+        print(f"  - {msg}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _run(args) -> int:
+    from .runner import ParameterError, parse_assignments, run_reports
+    from .validation import DataValidationError
+
+    data_dir = Path(args.data)
+    if args.data == str(DEMO_DATA_DIR) and not (data_dir / "members.csv").exists():
+        from .synthetic import generate_mall
+
+        print(f"demo data not found: generating it in {data_dir}")
+        generate_mall(data_dir)
+    try:
+        result = run_reports(
+            data_dir, as_of=args.as_of, out_dir=Path(args.out), only=args.only,
+            params=parse_assignments(args.param), show_code=args.show_code, label=args.label, jobs=args.jobs,
+        )
+    except (ParameterError, DataValidationError) as err:
+        print(f"mallwake: {err}", file=sys.stderr)
+        print("mallwake: no report written", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0 if result.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mallwake", description="Member analytics reports for shopping malls.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo-data", help="write the synthetic Mall A data directory")
+    p.add_argument("--members", type=int, default=50_000)
+    p.add_argument("--seed", type=int, default=20240101)
+    p.add_argument("--out", default=str(DEMO_DATA_DIR))
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("validate", help="check a data directory against the data contract")
+    p.add_argument("data_dir")
+    p.add_argument("--as-of", default=None, help="analysis date (default: today)")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("run", help="execute the notebooks and render the HTML reports")
+    p.add_argument("--data", default=str(DEMO_DATA_DIR), help="data directory (default: the demo data)")
+    p.add_argument("--as-of", default=None, help="analysis date YYYY-MM-DD (default: last date in the data)")
+    p.add_argument("--only", action="append", help="run only this notebook (repeatable)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="notebook parameter (repeatable)")
+    p.add_argument("--out", default=str(REPORTS_DIR), help="reports directory (default: reports/)")
+    p.add_argument("--label", default=None, help="run label (default: <data dir>-<as of>)")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks executed in parallel")
+    p.add_argument("--show-code", action="store_true", help="keep code cells in the HTML")
+    p.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Project-wide defaults: paths, tier levels, analysis thresholds.
+
+Nothing here has side effects on import (no logging, no file access), because every
+notebook imports it and anything printed would land in the reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: Repository root when running from a source checkout (``src/analysis`` -> repo).
+PROJECT_DIR = PACKAGE_DIR.parent.parent
+
+DEMO_DATA_DIR = PROJECT_DIR / "data" / "demo"
+NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
+REPORTS_DIR = PROJECT_DIR / "reports"
+
+#: Card tiers, lowest first. Configurable per mall (see ``load_dataset(tiers=...)``).
+DEFAULT_TIERS: tuple[str, ...] = ("normal", "silver", "gold", "platinum")
+
+#: Days without a purchase after which a member counts as sleeping.
+SLEEPING_DAYS = 180
+
+#: Smallest group shown in a table of groups; smaller cells are suppressed.
+MIN_CELL_SIZE = 10

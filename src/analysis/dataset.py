@@ -1,0 +1,176 @@
+"""Load a data directory into typed Ibis tables over DuckDB.
+
+Every file stays where it is: each table is a DuckDB view over its CSV or Parquet file with
+the contract's types applied, so aggregation runs out of core in the engine and only
+member-level (or smaller) results come back to pandas. The same Ibis expressions run on any
+other Ibis backend (Spark, Trino, BigQuery, PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import pandas as pd
+
+from .config import DEFAULT_TIERS
+from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, table_files
+from .validation import ValidationReport, quiet_progress, relation_sql, validate_data_dir
+
+#: Member attribute columns that identify a person; never shown in reports or used as covariates.
+SENSITIVE_COLUMNS = ("phone", "phone_number", "mobile", "plate", "license_plate", "name", "id_card", "email")
+
+
+def _cast(column: str, kind: str, present: bool) -> str:
+    sql_type = SQL_TYPES[kind]
+    if not present:
+        return f"CAST(NULL AS {sql_type}) AS {column}"
+    q = f'"{column}"'
+    if kind == "bool":
+        t = ", ".join(f"'{w}'" for w in TRUE_WORDS)
+        f = ", ".join(f"'{w}'" for w in FALSE_WORDS)
+        txt = f"lower(trim(CAST({q} AS VARCHAR)))"
+        return f"CASE WHEN {txt} IN ({t}) THEN true WHEN {txt} IN ({f}) THEN false END AS {column}"
+    if kind in ("id", "str", "tier"):
+        return f"trim(CAST({q} AS VARCHAR)) AS {column}"
+    if kind == "count":
+        return f"CAST(CAST({q} AS DOUBLE) AS INTEGER) AS {column}"
+    return f"CAST({q} AS {sql_type}) AS {column}"
+
+
+def _view_sql(spec: TableSpec, path: Path, columns: list[str]) -> str:
+    kinds = {**spec.required, **spec.optional}
+    selects = [_cast(c, k, c in columns) for c, k in kinds.items()]
+    extras = [f'"{c}"' for c in columns if c not in kinds]
+    if path.suffix == ".csv":
+        # contract columns are read as text (then cast); extra columns keep DuckDB's detected type
+        types = ", ".join(f"'{c}': 'VARCHAR'" for c in columns if c in kinds)
+        p = str(path).replace("'", "''")
+        source = f"read_csv('{p}', header=true, types={{{types}}})"
+    else:
+        source = relation_sql(path)
+    return f"SELECT {', '.join(selects + extras)} FROM {source}"
+
+
+def fingerprint_files(paths: list[Path]) -> str:
+    """SHA-256 over the names and bytes of the given files (order-independent)."""
+    h = hashlib.sha256()
+    for p in sorted(paths, key=lambda p: p.name):
+        h.update(p.name.encode())
+        with p.open("rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class MallData:
+    """A validated data directory as typed Ibis tables.
+
+    Attributes
+    ----------
+    data_dir, as_of, tiers
+        Where the data is, the analysis date, the tier levels (lowest first).
+    con
+        The Ibis DuckDB backend holding one view per table.
+    validation
+        The :class:`~analysis.validation.ValidationReport` the data passed.
+    fingerprint
+        SHA-256 of the input files, for provenance.
+    """
+
+    data_dir: Path
+    as_of: dt.date
+    tiers: tuple[str, ...]
+    con: object
+    validation: ValidationReport
+    fingerprint: str
+    files: dict[str, Path] = field(default_factory=dict)
+    member_attributes: tuple[str, ...] = ()
+
+    @property
+    def members(self):
+        return self.con.table("members")
+
+    @property
+    def transactions(self):
+        return self.con.table("transactions")
+
+    @property
+    def visits(self):
+        return self.con.table("visits")
+
+    @property
+    def campaigns(self):
+        return self.con.table("campaigns")
+
+    @property
+    def contacts(self):
+        return self.con.table("contacts")
+
+    @property
+    def has_visits(self) -> bool:
+        return "visits" in self.files
+
+    @property
+    def covariate_attributes(self) -> tuple[str, ...]:
+        """Member attribute columns usable as covariates (identifying columns excluded)."""
+        return tuple(c for c in self.member_attributes if c.lower() not in SENSITIVE_COLUMNS)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run SQL against the tables and return a pandas frame."""
+        return self.con.sql(query).to_pandas()
+
+
+def load_dataset(
+    data_dir: str | Path,
+    as_of: dt.date | str | None = None,
+    tiers: tuple[str, ...] = DEFAULT_TIERS,
+) -> MallData:
+    """Validate ``data_dir`` and open its tables.
+
+    Parameters
+    ----------
+    data_dir
+        A directory in the data contract (see ``data/README.md``).
+    as_of
+        Analysis date. Default: the last day with a transaction or visit.
+    tiers
+        Tier levels, lowest first.
+
+    Raises
+    ------
+    DataValidationError
+        If any rule of the contract is broken; nothing is loaded.
+    """
+    data_dir = Path(data_dir)
+    report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
+    report.raise_for_errors()
+    files = {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
+    con = ibis.duckdb.connect()
+    quiet_progress(con.raw_sql)
+    extras: tuple[str, ...] = ()
+    for name, spec in TABLES.items():
+        if name in files:
+            cols = [r[0] for r in con.raw_sql(f"DESCRIBE SELECT * FROM {relation_sql(files[name])}").fetchall()]
+            con.raw_sql(f"CREATE VIEW {name} AS {_view_sql(spec, files[name], cols)}")
+            if name == "members":
+                extras = tuple(c for c in cols if spec.kind(c) is None)
+        else:  # optional table absent: an empty view with the contract's columns
+            kinds = {**spec.required, **spec.optional}
+            selects = ", ".join(f"CAST(NULL AS {SQL_TYPES[k]}) AS {c}" for c, k in kinds.items())
+            con.raw_sql(f"CREATE VIEW {name} AS SELECT {selects} WHERE false")
+    if as_of is None:
+        last = con.raw_sql(
+            "SELECT max(d) FROM (SELECT max(CAST(ts AS DATE)) AS d FROM transactions "
+            "UNION ALL SELECT max(CAST(ts AS DATE)) FROM visits)"
+        ).fetchone()[0]
+        as_of = last or report.as_of
+    as_of = pd.Timestamp(as_of).date()
+    return MallData(
+        data_dir=data_dir, as_of=as_of, tiers=tuple(tiers), con=con, validation=report,
+        fingerprint=fingerprint_files(list(files.values())), files=files, member_attributes=extras,
+    )

@@ -1,0 +1,52 @@
+"""Helpers notebooks call to hand results to the runner and the HTML report.
+
+``record_metrics`` displays the notebook's headline figures under a private MIME type:
+invisible in the rendered HTML, collected by the runner into ``<notebook>.metrics.json``
+(the same idea as scrapbook's ``glue``), so notebooks never write files themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+METRICS_MIME = "application/vnd.mallwake.metrics+json"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if value is None or isinstance(value, (int, str, bool)):
+        return value
+    return str(value)
+
+
+def record_metrics(**metrics: Any) -> dict:
+    """Publish named headline figures of this notebook (numbers, or nested dicts of them)."""
+    from IPython.display import display
+
+    payload = _plain(metrics)
+    display({METRICS_MIME: payload}, raw=True)
+    return payload
+
+
+def collect_metrics(nb) -> dict:
+    """Merge every metrics output of an executed notebook (later outputs win)."""
+    merged: dict = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if METRICS_MIME in data:
+                merged.update(data[METRICS_MIME])
+    return merged

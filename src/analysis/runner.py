@@ -1,0 +1,271 @@
+"""Execute the notebooks with papermill and render the report site.
+
+One generic runner: every notebook in ``notebooks/`` receives the data directory and the
+analysis date plus its own parameters, is executed in-process through papermill's API (in
+parallel when ``jobs > 1``; the notebooks do not depend on each other), and is rendered to
+offline HTML with its headline figures in ``<notebook>.metrics.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+from .config import NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
+from .contract import FALSE_WORDS, TRUE_WORDS
+from .dataset import fingerprint_files
+from .contract import table_files
+from .report import collect_metrics
+from .site import build_index, render_html
+from .validation import validate_data_dir
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+COMMON_PARAMETERS = ("data_dir", "as_of")
+PROVENANCE_PACKAGES = ("mallwake", "pandas", "numpy", "statsmodels", "scikit-learn", "ibis-framework",
+                       "duckdb", "pandera", "papermill", "nbconvert", "seaborn", "matplotlib")
+
+
+class ParameterError(ValueError):
+    """A parameter the notebooks do not declare, or a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    name: str
+    title: str
+    status: str
+    seconds: float
+    ipynb: str | None = None
+    html: str | None = None
+    metrics: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    label: str
+    out_dir: Path
+    status: str
+    notebooks: tuple[NotebookRun, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def discover_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR, only: list[str] | None = None) -> list[Path]:
+    """The notebooks to run, in name order; ``only`` selects by stem or file name."""
+    paths = sorted(Path(notebooks_dir).glob("*.ipynb"))
+    if only:
+        wanted = {Path(o).stem for o in only}
+        unknown = wanted - {p.stem for p in paths}
+        if unknown:
+            names = ", ".join(p.stem for p in paths)
+            raise ParameterError(f"unknown notebook(s) {', '.join(sorted(unknown))}; available: {names}")
+        paths = [p for p in paths if p.stem in wanted]
+    return paths
+
+
+def declared_parameters(path: Path) -> dict[str, dict]:
+    """Parameters a notebook declares in its ``parameters`` cell: name -> type and default."""
+    return {name: {"type": p["inferred_type_name"], "default": p["default"]} for name, p in pm.inspect_notebook(str(path)).items()}
+
+
+def _coerce(name: str, value, type_name: str, notebook: str):
+    if not isinstance(value, str):
+        return value
+    try:
+        if type_name == "int":
+            return int(value)
+        if type_name == "float":
+            return float(value)
+        if type_name == "bool":
+            low = value.strip().lower()
+            if low in TRUE_WORDS:
+                return True
+            if low in FALSE_WORDS:
+                return False
+            raise ValueError(value)
+        if type_name.startswith("list"):
+            return [v.strip() for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise ParameterError(
+            f"parameter {name}={value!r}: {notebook} expects a value of type {type_name}"
+        ) from None
+    return value
+
+
+def check_parameters(notebooks: list[Path], params: dict) -> dict[Path, dict]:
+    """Parameters per notebook, coerced to the declared types; rejects unknown names."""
+    declared = {nb: declared_parameters(nb) for nb in notebooks}
+    known = set().union(*declared.values()) if declared else set()
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter(s) {', '.join(unknown)}; the selected notebooks declare: {', '.join(sorted(known))}"
+        )
+    out = {}
+    for nb, decl in declared.items():
+        out[nb] = {k: _coerce(k, v, decl[k]["type"], nb.name) for k, v in params.items() if k in decl}
+    return out
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ParameterError(f"parameter {pair!r} must look like NAME=VALUE")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def _git_commit() -> str:
+    try:
+        res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5)
+        return (res.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")) if res.returncode == 0 else "n/a"
+    except (OSError, subprocess.SubprocessError):
+        return "n/a"
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in PROVENANCE_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _title(nb_path: Path) -> str:
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return nb_path.stem
+
+
+def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str, prov: dict, log) -> NotebookRun:
+    out_nb = run_dir / nb.name
+    title = _title(nb)
+    started = time.perf_counter()
+    log(f"  running {nb.stem} ...")
+    try:
+        pm.execute_notebook(
+            str(nb), str(out_nb), parameters=params, kernel_name="python3", cwd=str(nb.parent),
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+        )
+    except pm.PapermillExecutionError as err:
+        seconds = time.perf_counter() - started
+        msg = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
+        trace = _ANSI.sub("", "\n".join(err.traceback[-4:]))
+        log(f"  FAILED {nb.stem} after {seconds:.1f} s at {msg}\n{trace}")
+        return NotebookRun(nb.stem, title, "failed", seconds, ipynb=out_nb.name, error=msg)
+    except Exception as err:  # kernel died, timeout, ...
+        seconds = time.perf_counter() - started
+        log(f"  FAILED {nb.stem} after {seconds:.1f} s: {type(err).__name__}: {err}")
+        return NotebookRun(nb.stem, title, "failed", seconds, ipynb=out_nb.name if out_nb.exists() else None,
+                           error=f"{type(err).__name__}: {err}")
+    seconds = time.perf_counter() - started
+    executed = nbformat.read(out_nb, as_version=4)
+    metrics = collect_metrics(executed)
+    (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    nb_prov = prov | {"notebook": nb.name, "parameters": params, "execution time": f"{seconds:.1f} s"}
+    render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov)
+    log(f"  done    {nb.stem} in {seconds:.1f} s")
+    return NotebookRun(nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics)
+
+
+def run_reports(
+    data_dir: Path,
+    *,
+    as_of: str | None = None,
+    out_dir: Path = REPORTS_DIR,
+    only: list[str] | None = None,
+    params: dict | None = None,
+    show_code: bool = False,
+    label: str | None = None,
+    jobs: int = 1,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    log=print,
+) -> RunResult:
+    """Validate the data, execute the notebooks and render one run of the report site.
+
+    The run is written to ``out_dir/<label>``; if any notebook fails, to
+    ``out_dir/<label>-failed`` instead (executed notebooks kept), leaving earlier runs as
+    they were. Raises :class:`~analysis.validation.DataValidationError` before anything is
+    written when the data break the contract, and :class:`ParameterError` for bad parameters.
+    """
+    data_dir = Path(data_dir).resolve()
+    out_dir = Path(out_dir)
+    notebooks = discover_notebooks(notebooks_dir, only)
+    user = dict(params or {})
+    user["data_dir"] = str(data_dir)
+    if as_of:
+        user["as_of"] = str(as_of)
+    per_nb = check_parameters(notebooks, user)
+    report = validate_data_dir(data_dir, as_of=as_of)
+    report.raise_for_errors()
+
+    label = label or f"{data_dir.name}-{as_of or 'latest'}"
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".{label}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    files = [p[0] for p in table_files(data_dir).values() if p]
+    prov = {
+        "run": label,
+        "data directory": data_dir.name,
+        "data fingerprint (sha256)": fingerprint_files(files)[:16],
+        "analysis date": as_of or "latest date in the data",
+        "git commit": _git_commit(),
+        "generated": dt.datetime.now().isoformat(timespec="seconds"),
+        "packages": _versions(),
+    }
+    log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {out_dir / label}")
+    if jobs > 1 and len(notebooks) > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log), notebooks))
+    else:
+        results = [_execute(nb, per_nb[nb], staging, show_code, label, prov, log) for nb in notebooks]
+    status = "ok" if all(r.status == "ok" for r in results) else "failed"
+    seconds = time.perf_counter() - started
+    record = {
+        "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_dir.name,
+        "as_of": as_of or "latest", "parameters": {k: v for k, v in user.items() if k != "data_dir"},
+        "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
+        "notebooks": [asdict(r) for r in results], "provenance": prov,
+    }
+    (staging / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    final = out_dir / (label if status == "ok" else f"{label}-failed")
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    if status == "ok":
+        shutil.rmtree(out_dir / f"{label}-failed", ignore_errors=True)
+    build_index(out_dir)
+    log(f"mallwake: run {status} in {seconds:.1f} s; open {out_dir / 'index.html'}")
+    return RunResult(label, final, status, tuple(results), seconds)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use the `mallwake` command")

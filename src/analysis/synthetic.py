@@ -1,0 +1,518 @@
+"""Synthetic Shopping Mall A: a seeded generator with known, planted effects.
+
+The real mall's data is private, so this generator writes a data directory in the contract
+(``members.csv``, ``transactions.parquet``, ``visits.parquet``, ``campaigns.csv``,
+``contacts.csv``) plus ``truth.json`` (every planted effect) and ``truth_members.parquet``
+(each member's latent type, purchase rate, lifetime and status).
+
+Notes
+-----
+Behaviour, in the generator's own terms:
+
+* Each member has a latent type (family, young, luxury, convenience) that sets the purchase
+  rate, ticket size, category mix and car ownership; rates and tickets vary within a type
+  (gamma / log-normal). Each member also has an exponential lifetime after joining; after it
+  ends they never come again, so "sleeping" emerges from behaviour.
+* Trips to the mall follow a Poisson process whose intensity is the member's rate times a
+  daily calendar weight (weekends, Spring Festival, 618, National Day week, Double 11).
+  Visits without purchase run at 30 % of the trip rate. Car owners leave a parking record on
+  65 % of trips and browsing visits, Wi-Fi users a Wi-Fi record on 50 %.
+* "Ghost" members (a share of car owners) stop swiping their card at a random date but keep
+  coming: their parking records continue. They are the study's invalid sleepers.
+* About 2 % of members are duplicate registrations: a second card sharing a phone number with
+  another member, used briefly and then asleep.
+* Wake-up waves target sleeping gold members with a randomized holdout. A reached, treated
+  member returns with probability ``p0 + (1 - p0) * effect`` where ``p0`` is the member's
+  natural return probability in the window, computed exactly from the thinned Poisson
+  process. The truth of each arm is the mean of ``(1 - p0) * P(reached) * effect`` over the
+  wave's list, which is what a holdout comparison estimates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DAYS_PER_MONTH = 30.4375
+BROWSE_RATIO = 0.3
+P_PARK = 0.65
+P_WIFI = 0.5
+HOLDOUT = "holdout"
+
+TIER_THRESHOLDS = {"silver": 3_000.0, "gold": 8_000.0, "platinum": 40_000.0}
+
+#: Latent member types: share, purchases per month (mean), ticket (yuan), lifetime (months),
+#: car ownership, Wi-Fi use, category mix.
+MEMBER_TYPES = {
+    "family": dict(share=0.30, rate=1.8, ticket=380.0, lifetime=24.0, car=0.75, wifi=0.3,
+                   categories={"kids": 0.35, "dining": 0.30, "apparel": 0.25, "supermarket": 0.10}),
+    "young": dict(share=0.25, rate=3.5, ticket=95.0, lifetime=20.0, car=0.25, wifi=0.7,
+                  categories={"cinema": 0.30, "beverage": 0.35, "dining": 0.25, "apparel": 0.10}),
+    "luxury": dict(share=0.12, rate=0.7, ticket=2600.0, lifetime=30.0, car=0.85, wifi=0.2,
+                   categories={"luxury": 0.55, "jewelry": 0.25, "apparel": 0.15, "dining": 0.05}),
+    "convenience": dict(share=0.33, rate=1.1, ticket=130.0, lifetime=26.0, car=0.45, wifi=0.3,
+                        categories={"supermarket": 0.60, "dining": 0.20, "beverage": 0.15, "kids": 0.05}),
+}
+CATEGORIES = ("apparel", "beverage", "cinema", "dining", "jewelry", "kids", "luxury", "supermarket")
+
+#: Spring Festival (lunar new year) dates.
+SPRING_FESTIVAL = {2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10",
+                   2025: "2025-01-29", 2026: "2026-02-17"}
+
+
+@dataclass(frozen=True)
+class WaveDesign:
+    campaign_id: str
+    name: str
+    start_date: str
+    response_days: int
+    sleeping_list: str  # "naive" or "refined"
+    arms: dict  # arm label -> (channel, gift, effect); the holdout arm has effect 0
+    description: str
+
+
+#: Contact cost per member by channel (yuan); gift cost per redeemed gift.
+CONTACT_COST = {"sms": 0.05, "call_wechat": 0.60}
+GIFT_COST = 25.0
+REACH = {"sms": 0.90, "call": 0.45, "wechat": 0.90}
+
+WAVES = (
+    WaveDesign("W1-BEFORE", "Before: naive list, SMS, daily-use gift", "2024-03-11", 30, "naive",
+               {"sms_daily": ("sms", "daily", 0.05), HOLDOUT: (None, None, 0.0)},
+               "Naive sleeping list (no purchase for 180 days), SMS with a daily-use gift, in the post-Spring-Festival lull."),
+    WaveDesign("W2-AFTER", "After: refined list, outbound call + WeChat, entertainment gift", "2024-09-20", 30, "refined",
+               {"call_wechat_ent": ("call_wechat", "entertainment", 0.16), HOLDOUT: (None, None, 0.0)},
+               "Refined list (present or unreachable members removed), smart outbound call plus WeChat template message, milk tea / movie ticket; window covers National Day week."),
+    WaveDesign("W3-FACTORIAL", "Factorial: gift type x channel", "2024-11-18", 30, "refined",
+               {"sms_daily": ("sms", "daily", 0.05), "sms_ent": ("sms", "entertainment", 0.09),
+                "call_wechat_daily": ("call_wechat", "daily", 0.10),
+                "call_wechat_ent": ("call_wechat", "entertainment", 0.16), HOLDOUT: (None, None, 0.0)},
+               "Refined list, randomized 2x2 of gift type and channel plus holdout."),
+)
+SLEEPING_DAYS = 180
+PRESENCE_LOOKBACK_DAYS = 90
+
+
+def daily_weights(days: pd.DatetimeIndex) -> np.ndarray:
+    """Calendar intensity per day (mean 1): weekday pattern and Chinese retail seasons."""
+    dow = np.array([0.80, 0.80, 0.85, 0.90, 1.05, 1.45, 1.35])[days.dayofweek]
+    season = np.ones(len(days))
+    month, day = days.month.to_numpy(), days.day.to_numpy()
+    season[(month == 6) & (day >= 1) & (day <= 18)] *= 1.45  # 618
+    season[(month == 10) & (day <= 7)] *= 1.9  # National Day golden week
+    season[(month == 9) & (day >= 20)] *= 1.2  # run-up to National Day
+    season[(month == 11) & (day <= 11)] *= 1.45  # Double 11
+    season[np.isin(month, (7, 8))] *= 1.1  # summer holidays
+    season[np.isin(month, (3, 4))] *= 0.8  # post-holiday lull
+    for date in SPRING_FESTIVAL.values():
+        sf = pd.Timestamp(date)
+        before = (days >= sf - pd.Timedelta(days=14)) & (days < sf)
+        during = (days >= sf) & (days < sf + pd.Timedelta(days=7))
+        season[before] *= 1.6
+        season[during] *= 0.6
+    w = dow * season
+    return w / w.mean()
+
+
+def _repeat_uniform(rng, lo, hi, counts):
+    return rng.uniform(np.repeat(lo, counts), np.repeat(hi, counts))
+
+
+class _Mall:
+    """Working state of one generation (arrays indexed by member position)."""
+
+    def __init__(self, n_members: int, seed: int, start: str, end: str):
+        self.rng = np.random.default_rng(seed)
+        self.n = n_members
+        self.start, self.end = pd.Timestamp(start), pd.Timestamp(end)
+        self.days = pd.date_range(self.start, self.end, freq="D")
+        self.w = daily_weights(self.days)
+        self.W = np.concatenate([[0.0], np.cumsum(self.w)])
+        self.D = len(self.days)
+
+    def cum(self, idx):
+        return self.W[np.clip(idx, 0, self.D).astype(np.int64)]
+
+
+def _members(m: _Mall) -> pd.DataFrame:
+    rng, n = m.rng, m.n
+    names = list(MEMBER_TYPES)
+    shares = np.array([MEMBER_TYPES[t]["share"] for t in names])
+    mtype = rng.choice(len(names), size=n, p=shares / shares.sum())
+    par = {k: np.array([MEMBER_TYPES[t][k] for t in names])[mtype] for k in ("rate", "ticket", "lifetime", "car", "wifi")}
+    shape = 3.0
+    rate = rng.gamma(shape, par["rate"] / shape)  # purchases per month while alive
+    ticket = par["ticket"] * rng.lognormal(-0.045, 0.3, n)
+    lifetime_days = rng.exponential(par["lifetime"] * DAYS_PER_MONTH)
+    # join dates from two years before the history starts to two months before its end
+    first_join = m.start - pd.DateOffset(years=2)
+    span = (m.end - pd.Timedelta(days=60) - first_join).days
+    join_offset = np.sort(rng.integers(0, span, n))  # sorted: member numbers follow joining
+    join_idx = join_offset - (m.start - first_join).days  # day index relative to history start
+    car = rng.random(n) < par["car"]
+    wifi = rng.random(n) < par["wifi"]
+    ghost = car & (rng.random(n) < 0.22)
+    alive_from, alive_to = np.maximum(join_idx, 0), np.minimum(join_idx + lifetime_days.astype(int), m.D)
+    ghost_day = np.where(ghost, np.ceil(join_idx + rng.uniform(0.2, 0.9, n) * (lifetime_days + 200)), np.inf)
+    ghost_day = np.where(ghost & (ghost_day < alive_to), np.maximum(ghost_day, alive_from).astype(float), np.inf)
+    ghost = np.isfinite(ghost_day)
+    # duplicate registrations: a second card that is used a little, then sleeps
+    dup = rng.random(n) < 0.02
+    rate = np.where(dup, 0.3, rate)
+    lifetime_days = np.where(dup, rng.uniform(20, 90, n), lifetime_days)
+    alive_to = np.where(dup, np.minimum(join_idx + lifetime_days.astype(int), m.D), alive_to)
+    ghost = ghost & ~dup
+    ghost_day = np.where(ghost, ghost_day, np.inf)
+
+    ids = np.char.add("MA", np.char.zfill((10_000_000 + rng.choice(90_000_000, size=n, replace=False)).astype(str), 8))
+    phones = (13_000_000_000 + rng.choice(8_999_999_999, size=n, replace=False)).astype(str)
+    primary = rng.integers(0, n, n)
+    phones = np.where(dup, phones[primary], phones)
+    provinces = np.array(["沪A", "沪B", "苏E", "浙A", "沪C"])
+    plates = np.char.add(provinces[rng.integers(0, len(provinces), n)], rng.integers(10000, 99999, n).astype(str))
+    age = np.clip(np.where(mtype == names.index("young"), rng.normal(26, 4, n), rng.normal(42, 10, n)), 18, 80)
+    join_date = (first_join + pd.to_timedelta(join_offset, unit="D")).normalize()
+    df = pd.DataFrame(
+        {
+            "member_id": ids,
+            "join_date": join_date,
+            "birth_year": (m.end.year - age).astype(int),
+            "gender": np.where(rng.random(n) < np.where(mtype == names.index("family"), 0.7, 0.55), "F", "M"),
+            "phone_valid": rng.random(n) < 0.86,
+            "wechat_bound": rng.random(n) < np.where(mtype == names.index("young"), 0.8, 0.5),
+            "opt_out": rng.random(n) < 0.04,
+            "district": rng.choice(["Xuhui", "Minhang", "Pudong", "Jing'an", "Changning", "other"], n),
+            "phone": phones,
+            "plate": np.where(car, plates, ""),
+        }
+    )
+    latent = pd.DataFrame(
+        {
+            "member_id": ids,
+            "member_type": np.array(names)[mtype],
+            "rate_per_month": rate,
+            "ticket": ticket,
+            "lifetime_days": lifetime_days,
+            "join_idx": join_idx,
+            "alive_from": alive_from,
+            "alive_to": alive_to,
+            "car_owner": car,
+            "wifi_user": wifi,
+            "ghost": ghost,
+            "ghost_from_idx": ghost_day,
+            "duplicate_card": dup,
+        }
+    )
+    return df, latent
+
+
+def _events(m: _Mall, lat: pd.DataFrame, members: pd.DataFrame):
+    rng = m.rng
+    a, b = lat["alive_from"].to_numpy(), lat["alive_to"].to_numpy()
+    a = np.minimum(a, m.D)
+    b = np.maximum(b, a)
+    mass = np.maximum(m.cum(b) - m.cum(a), 0.0)
+    lam = lat["rate_per_month"].to_numpy() / DAYS_PER_MONTH
+    car, wifi = lat["car_owner"].to_numpy(), lat["wifi_user"].to_numpy()
+    ghost_from = lat["ghost_from_idx"].to_numpy()
+    out = {}
+    for kind, ratio in (("trip", 1.0), ("browse", BROWSE_RATIO)):
+        counts = rng.poisson(lam * ratio * mass)
+        who = np.repeat(np.arange(m.n), counts)
+        u = _repeat_uniform(rng, m.cum(a), m.cum(b), counts)
+        day = np.clip(np.searchsorted(m.W, u, side="right") - 1, 0, m.D - 1)
+        sec = rng.integers(10 * 3600, 22 * 3600, len(who))
+        park = car[who] & (rng.random(len(who)) < P_PARK)
+        wif = wifi[who] & (rng.random(len(who)) < P_WIFI)
+        out[kind] = (who, day, sec, park, wif)
+
+    who, day, sec, park, wif = out["trip"]
+    swiped = day < ghost_from[who]
+    mtypes = lat["member_type"].to_numpy()
+    cat = np.empty(len(who), dtype=object)
+    for t, spec in MEMBER_TYPES.items():
+        sel = mtypes[who] == t
+        probs = np.array(list(spec["categories"].values()))
+        cat[sel] = np.array(list(spec["categories"]))[rng.choice(len(probs), sel.sum(), p=probs)]
+    amount = np.round(lat["ticket"].to_numpy()[who] * rng.lognormal(-0.18, 0.6, len(who)), 2)
+    store = rng.integers(1, 6, len(who))
+    ids = members["member_id"].to_numpy()
+    tx = pd.DataFrame(
+        {
+            "who": who[swiped],
+            "day": day[swiped],
+            "sec": sec[swiped],
+            "amount": amount[swiped],
+            "category": cat[swiped],
+            "store": store[swiped],
+        }
+    )
+    vis_parts = []
+    for kind in ("trip", "browse"):
+        w_, d_, s_, p_, f_ = out[kind]
+        for flag, source, lag in ((p_, "parking", -900), (f_, "wifi", 300)):
+            vis_parts.append(pd.DataFrame({"who": w_[flag], "day": d_[flag], "sec": s_[flag] + lag, "source": source}))
+    visits = pd.concat(vis_parts, ignore_index=True)
+    return tx, visits, ids
+
+
+def _stamp(m: _Mall, day, sec) -> pd.Series:
+    base = m.start.to_datetime64() + day.astype("timedelta64[D]")
+    return pd.Series(base.astype("datetime64[s]") + np.asarray(sec, dtype="timedelta64[s]"))
+
+
+def _assign_tiers(m: _Mall, members: pd.DataFrame, tx: pd.DataFrame) -> np.ndarray:
+    """Card tier from the best calendar-year spend (tiers are held, so sleepers keep them)."""
+    year = m.days.year.to_numpy()[tx["day"].to_numpy()]
+    spend = pd.DataFrame({"who": tx["who"].to_numpy(), "year": year, "amount": tx["amount"].to_numpy()})
+    best = spend.groupby(["who", "year"])["amount"].sum().groupby("who").max()
+    best = best.reindex(np.arange(m.n), fill_value=0.0).to_numpy()
+    tier = np.full(m.n, "normal", dtype=object)
+    for name, threshold in TIER_THRESHOLDS.items():
+        tier[best >= threshold] = name
+    return tier
+
+
+def _natural_return_prob(m: _Mall, lat: pd.DataFrame, t0: int, t1: int) -> np.ndarray:
+    """Exact P(at least one purchase or recorded visit in days [t0, t1)) per member."""
+    lam = lat["rate_per_month"].to_numpy() / DAYS_PER_MONTH
+    a = np.maximum(lat["alive_from"].to_numpy(), t0)
+    b = np.minimum(lat["alive_to"].to_numpy(), t1)
+    b = np.maximum(a, b)
+    v = 1 - (1 - lat["car_owner"].to_numpy() * P_PARK) * (1 - lat["wifi_user"].to_numpy() * P_WIFI)
+    g = np.clip(lat["ghost_from_idx"].to_numpy(), a, b)
+    swiping = m.cum(g) - m.cum(a)  # trips always observed (purchase), browsing if recorded
+    ghosting = m.cum(b) - m.cum(g)  # only recorded visits are observed
+    intensity = lam * (swiping * (1 + BROWSE_RATIO * v) + ghosting * (1 + BROWSE_RATIO) * v)
+    return 1 - np.exp(-intensity)
+
+
+def _sleeping_list(m, members, lat, tx, visits, tier, t0, kind, channel_reach_ok):
+    """Positions of members on the wave's sleeping list, built from observed data only."""
+    last = tx.loc[tx["day"] < t0].groupby("who")["day"].max().reindex(np.arange(m.n)).to_numpy()
+    join_idx = lat["join_idx"].to_numpy()
+    last_seen = np.where(np.isnan(last), join_idx, last)
+    asleep = (tier == "gold") & (t0 - last_seen >= SLEEPING_DAYS) & (join_idx <= t0 - SLEEPING_DAYS)
+    if kind == "refined":
+        recent = visits.loc[(visits["day"] < t0) & (visits["day"] >= t0 - PRESENCE_LOOKBACK_DAYS), "who"].unique()
+        present = np.zeros(m.n, bool)
+        present[recent] = True
+        phones = members["phone"].to_numpy()
+        shared = pd.Series(phones).duplicated(keep=False).to_numpy()
+        asleep &= ~present & channel_reach_ok & ~members["opt_out"].to_numpy() & ~shared
+    return np.flatnonzero(asleep)
+
+
+def _reach_prob(members: pd.DataFrame, pos: np.ndarray, channel: str | None) -> np.ndarray:
+    phone = members["phone_valid"].to_numpy()[pos]
+    wechat = members["wechat_bound"].to_numpy()[pos]
+    opt = members["opt_out"].to_numpy()[pos]
+    if channel is None:
+        return np.zeros(len(pos))
+    if channel == "sms":
+        p = phone * REACH["sms"]
+    else:
+        p = 1 - (1 - phone * REACH["call"]) * (1 - wechat * REACH["wechat"])
+    return np.where(opt, 0.0, p)
+
+
+def _run_waves(m, members, lat, tx, visits, tier):
+    rng = m.rng
+    contacts, campaigns, truth = [], [], {}
+    reachable = members["phone_valid"].to_numpy() | members["wechat_bound"].to_numpy()
+    ids = members["member_id"].to_numpy()
+    for wave in WAVES:
+        t0 = (pd.Timestamp(wave.start_date) - m.start).days
+        t1 = t0 + wave.response_days
+        pos = _sleeping_list(m, members, lat, tx, visits, tier, t0, wave.sleeping_list, reachable)
+        arms = list(wave.arms)
+        holdout_share = 0.2
+        other = (1 - holdout_share) / (len(arms) - 1)
+        probs = np.array([holdout_share if a == HOLDOUT else other for a in arms])
+        arm_idx = rng.choice(len(arms), size=len(pos), p=probs)
+        p0 = _natural_return_prob(m, lat, t0, t1)[pos]
+        natural = (
+            tx.loc[(tx["day"] >= t0) & (tx["day"] < t1), "who"].tolist()
+            + visits.loc[(visits["day"] >= t0) & (visits["day"] < t1), "who"].tolist()
+        )
+        returned_naturally = np.isin(pos, np.unique(natural))
+        arm_truth = {}
+        rows, new_tx = [], []
+        for k, arm in enumerate(arms):
+            channel, gift, effect = wave.arms[arm]
+            sel = arm_idx == k
+            p_reach_all = _reach_prob(members, pos, channel)  # over the whole list: the estimand
+            tau_all = (1 - p0) * p_reach_all * effect
+            arm_pos = pos[sel]
+            reached = rng.random(sel.sum()) < p_reach_all[sel]
+            induced = reached & (rng.random(sel.sum()) < effect)
+            returned = returned_naturally[sel] | induced
+            redeemed = reached & returned & (rng.random(sel.sum()) < 0.75) & (channel is not None)
+            # induced returners come in early in the window and spend about one ticket
+            ind_pos = arm_pos[induced]
+            day = t0 + np.minimum(rng.geometric(0.12, len(ind_pos)) - 1, wave.response_days - 1)
+            new_tx.append(pd.DataFrame({
+                "who": ind_pos, "day": day, "sec": rng.integers(10 * 3600, 22 * 3600, len(ind_pos)),
+                "amount": np.round(lat["ticket"].to_numpy()[ind_pos] * rng.lognormal(-0.18, 0.6, len(ind_pos)), 2),
+                "category": "cinema" if gift == "entertainment" else "supermarket", "store": 1,
+            }))
+            if channel is None:
+                ccost = np.zeros(sel.sum())
+            elif channel == "sms":
+                ccost = np.full(sel.sum(), CONTACT_COST["sms"])
+            else:
+                ccost = np.full(sel.sum(), CONTACT_COST["call_wechat"])
+            rows.append(pd.DataFrame({
+                "campaign_id": wave.campaign_id, "member_id": ids[arm_pos], "arm": arm,
+                "channel": channel or "none", "gift": gift or "none",
+                "contact_cost": ccost, "gift_cost": np.where(redeemed, GIFT_COST, 0.0),
+                "reached": reached, "redeemed": redeemed,
+            }))
+            arm_truth[arm] = {
+                "channel": channel, "gift": gift, "effect_if_reached": effect,
+                "n_contacted": int(sel.sum()),
+                "true_reach_rate": float(p_reach_all.mean()),
+                "true_return_rate": float((p0 + tau_all).mean()),
+                "true_incremental_return_rate": float(tau_all.mean()),
+            }
+        contacts.append(pd.concat(rows, ignore_index=True))
+        campaigns.append({"campaign_id": wave.campaign_id, "start_date": wave.start_date,
+                          "response_days": wave.response_days, "name": wave.name,
+                          "description": wave.description})
+        truth[wave.campaign_id] = {
+            "start_date": wave.start_date, "response_days": wave.response_days,
+            "sleeping_list": wave.sleeping_list, "list_size": int(len(pos)),
+            "share_ghosts_on_list": float(lat["ghost"].to_numpy()[pos].mean()) if len(pos) else None,
+            "expected_natural_return_rate": float(p0.mean()),
+            "control_arm": HOLDOUT, "arms": arm_truth,
+        }
+        tx = pd.concat([tx, *new_tx], ignore_index=True)
+    return pd.concat(contacts, ignore_index=True), pd.DataFrame(campaigns), truth, tx
+
+
+def _design_truth(truth: dict) -> dict:
+    """Derived estimands: the naive before/after bias and the factorial effects."""
+    before, after = truth["W1-BEFORE"], truth["W2-AFTER"]
+    b_arm, a_arm = before["arms"]["sms_daily"], after["arms"]["call_wechat_ent"]
+    fac = truth["W3-FACTORIAL"]["arms"]
+    inc = {k: v["true_incremental_return_rate"] for k, v in fac.items()}
+    return {
+        "naive_before_after": {
+            "before": "W1-BEFORE/sms_daily", "after": "W2-AFTER/call_wechat_ent",
+            "expected_naive_difference": a_arm["true_return_rate"] - b_arm["true_return_rate"],
+            "true_difference_in_incremental_effect": a_arm["true_incremental_return_rate"] - b_arm["true_incremental_return_rate"],
+            "bias_from_season_and_list": after["expected_natural_return_rate"] - before["expected_natural_return_rate"],
+        },
+        "difference_in_differences": {
+            "estimand": "(after treated - after holdout) - (before treated - before holdout)",
+            "true_value": a_arm["true_incremental_return_rate"] - b_arm["true_incremental_return_rate"],
+        },
+        "factorial": {
+            "campaign_id": "W3-FACTORIAL",
+            "gift_effect_entertainment_vs_daily": 0.5 * ((inc["sms_ent"] - inc["sms_daily"]) + (inc["call_wechat_ent"] - inc["call_wechat_daily"])),
+            "channel_effect_call_wechat_vs_sms": 0.5 * ((inc["call_wechat_daily"] - inc["sms_daily"]) + (inc["call_wechat_ent"] - inc["sms_ent"])),
+            "interaction": (inc["call_wechat_ent"] - inc["call_wechat_daily"]) - (inc["sms_ent"] - inc["sms_daily"]),
+        },
+    }
+
+
+def generate_mall(
+    out_dir: str | Path,
+    n_members: int = 50_000,
+    seed: int = 20240101,
+    start: str = "2022-01-01",
+    end: str = "2024-12-31",
+) -> Path:
+    """Write a synthetic Mall A data directory with its truth.
+
+    Parameters
+    ----------
+    out_dir
+        Directory to write into (created; existing contract files are replaced).
+    n_members
+        Number of members (50,000 by default; 1,000,000 runs in a few minutes).
+    seed
+        Random seed: the same seed and size give byte-identical files.
+    start, end
+        First and last day of the transaction history.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    m = _Mall(n_members, seed, start, end)
+    members, lat = _members(m)
+    tx, visits, ids = _events(m, lat, members)
+    tier = _assign_tiers(m, members, tx)
+    members.insert(2, "tier", tier)
+    contacts, campaigns, wave_truth, tx = _run_waves(m, members, lat, tx, visits, tier)
+
+    tx = tx.sort_values(["day", "sec", "who"], kind="stable").reset_index(drop=True)
+    transactions = pd.DataFrame({
+        "txn_id": np.char.add("T", np.arange(1, len(tx) + 1).astype(str)),
+        "member_id": ids[tx["who"].to_numpy()],
+        "ts": _stamp(m, tx["day"].to_numpy(), tx["sec"].to_numpy()),
+        "amount": tx["amount"].to_numpy(),
+        "store_id": np.char.add(np.char.add("S-", tx["category"].to_numpy().astype(str)), tx["store"].astype(str).to_numpy().astype(str)),
+        "category": tx["category"].astype(str).to_numpy(),
+    })
+    visits = visits.sort_values(["day", "sec", "who"], kind="stable").reset_index(drop=True)
+    visits_out = pd.DataFrame({
+        "member_id": ids[visits["who"].to_numpy()],
+        "ts": _stamp(m, visits["day"].to_numpy(), np.clip(visits["sec"].to_numpy(), 0, 86399)),
+        "source": visits["source"].astype(str).to_numpy(),
+    })
+    members_out = members.copy()
+    members_out["join_date"] = members_out["join_date"].dt.strftime("%Y-%m-%d")
+
+    _write_csv(members_out, out / "members.csv")
+    _write_parquet(transactions, out / "transactions.parquet")
+    _write_parquet(visits_out, out / "visits.parquet")
+    _write_csv(campaigns, out / "campaigns.csv")
+    _write_csv(contacts, out / "contacts.csv")
+
+    counts = members["tier"].value_counts(normalize=True)
+    end_idx = m.D
+    lat_out = lat.assign(
+        alive_at_end=lat["alive_to"].to_numpy() >= end_idx,
+        dropout_date=(m.start + pd.to_timedelta(np.minimum(lat["join_idx"] + lat["lifetime_days"], 10**5), unit="D")).dt.strftime("%Y-%m-%d"),
+    )[["member_id", "member_type", "rate_per_month", "ticket", "lifetime_days", "dropout_date", "alive_at_end",
+       "car_owner", "wifi_user", "ghost", "duplicate_card"]]
+    _write_parquet(lat_out, out / "truth_members.parquet")
+    truth = {
+        "generator": "analysis.synthetic.generate_mall",
+        "seed": seed, "n_members": n_members, "start": start, "end": end, "as_of": end,
+        "tiers": {"levels": ["normal", "silver", "gold", "platinum"], "rule": "best calendar-year spend",
+                  "thresholds": TIER_THRESHOLDS, "shares": {t: float(counts.get(t, 0.0)) for t in ("normal", "silver", "gold", "platinum")}},
+        "member_types": {k: {kk: vv for kk, vv in v.items()} for k, v in MEMBER_TYPES.items()},
+        "member_type_shares_realised": {k: float(v) for k, v in lat["member_type"].value_counts(normalize=True).sort_index().items()},
+        "purchase_process": {"rate": "gamma(shape=3, mean=type rate) purchases per month while alive",
+                             "lifetime": "exponential(mean=type lifetime months) after joining",
+                             "browse_visit_ratio": BROWSE_RATIO, "p_parking_record": P_PARK, "p_wifi_record": P_WIFI},
+        "invalid_sleepers": {"ghost_members": int(lat["ghost"].sum()), "duplicate_cards": int(lat["duplicate_card"].sum())},
+        "sleeping_rule": {"tier": "gold", "sleeping_days": SLEEPING_DAYS, "presence_lookback_days": PRESENCE_LOOKBACK_DAYS},
+        "costs": {"contact_cost": CONTACT_COST, "gift_cost_if_redeemed": GIFT_COST, "reach": REACH},
+        "campaigns": wave_truth,
+        **_design_truth(wave_truth),
+    }
+    (out / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.2f")
+    tmp.replace(path)
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    df.to_parquet(tmp, index=False, compression="zstd")
+    tmp.replace(path)

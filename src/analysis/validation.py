@@ -1,0 +1,391 @@
+"""Validate a data directory against the contract before any analysis runs.
+
+Column rules (parseable dates and numbers, non-negative amounts, tier levels, ...) are
+pandera schemas applied to the raw text of each file in batches, so a file of tens of
+millions of rows is checked in bounded memory. Rules that span rows or tables (duplicate
+keys, references to unknown members or campaigns) are SQL over the same files in DuckDB.
+Every broken rule becomes one :class:`Violation` naming the file, column, rule, the number
+of offending rows and up to five examples. Files are only ever read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from .config import DEFAULT_TIERS
+from .contract import FALSE_WORDS, TABLES, TRUE_WORDS, TableSpec, table_files
+
+MAX_EXAMPLES = 5
+BATCH_ROWS = 500_000
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule in one file."""
+
+    table: str
+    file: str
+    column: str | None
+    rule: str
+    n_rows: int
+    examples: tuple[str, ...] = ()
+
+    def message(self) -> str:
+        where = f"{self.file}: column '{self.column}'" if self.column else f"{self.file}"
+        text = f"{where}: {self.rule}"
+        if self.n_rows:
+            text += f"; {self.n_rows:,} row(s) break this rule"
+        if self.examples:
+            text += ", e.g. " + "; ".join(self.examples)
+        return text
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of :func:`validate_data_dir`."""
+
+    data_dir: Path
+    as_of: dt.date
+    row_counts: dict[str, int]
+    violations: tuple[Violation, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> pd.DataFrame:
+        """One row per table: file, rows and number of broken rules."""
+        files = table_files(self.data_dir)
+        rows = []
+        for name in TABLES:
+            broken = [v for v in self.violations if v.table == name]
+            rows.append(
+                {
+                    "table": name,
+                    "file": ", ".join(p.name for p in files[name]) or "(absent)",
+                    "rows": self.row_counts.get(name),
+                    "broken_rules": len(broken),
+                    "status": "ok" if not broken else "invalid",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def messages(self) -> list[str]:
+        return [v.message() for v in self.violations]
+
+    def raise_for_errors(self) -> None:
+        if not self.ok:
+            raise DataValidationError(self)
+
+    def _repr_html_(self) -> str:
+        head = "<p><b>Validation: {}</b> (data as of {})</p>".format(
+            "all rules pass" if self.ok else f"{len(self.violations)} broken rule(s)", self.as_of
+        )
+        body = self.summary().to_html(index=False)
+        if not self.ok:
+            body += "<ul>" + "".join(f"<li>{m}</li>" for m in self.messages()) + "</ul>"
+        return head + body
+
+
+class DataValidationError(ValueError):
+    """Raised when a data directory breaks the contract; carries the full report."""
+
+    def __init__(self, report: ValidationReport):
+        self.report = report
+        lines = [f"data in {report.data_dir} breaks {len(report.violations)} rule(s):"]
+        lines += [f"  - {m}" for m in report.messages()]
+        super().__init__("\n".join(lines))
+
+
+# --- column rules ---------------------------------------------------------------------
+
+def _text(s: pd.Series) -> pd.Series:
+    return s.astype("string").str.strip()
+
+
+def _present(s: pd.Series) -> pd.Series:
+    return s.notna() & (_text(s).fillna("") != "")
+
+
+def _as_datetime(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s
+    if pd.api.types.is_object_dtype(s) and len(s.dropna()) and isinstance(s.dropna().iloc[0], dt.date):
+        return pd.to_datetime(s, errors="coerce")
+    text = _text(s)
+    iso = text.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$").fillna(False).astype(bool)
+    return pd.to_datetime(text.where(iso), errors="coerce", format="ISO8601")
+
+
+def _as_number(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.astype("float64")
+    return pd.to_numeric(_text(s), errors="coerce")
+
+
+def _is_bool(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        return pd.Series(True, index=s.index)
+    return _text(s).str.lower().isin(TRUE_WORDS + FALSE_WORDS).fillna(False).astype(bool)
+
+
+def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...]) -> list:
+    """Pandera checks for one column of the given kind."""
+    checks = []
+    if required:
+        checks.append(pa.Check(_present, name="required", error="must be present (not empty)", ignore_na=False))
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    if kind in ("date", "timestamp"):
+        fmt = "YYYY-MM-DD" if kind == "date" else "YYYY-MM-DD[ HH:MM:SS]"
+        checks.append(pa.Check(lambda s: _as_datetime(s).notna(), name="date", error=f"must be a date ({fmt})"))
+        checks.append(
+            pa.Check(
+                lambda s: ~(_as_datetime(s) >= end).fillna(False).astype(bool),
+                name="not_after_as_of",
+                error=f"must not lie after the analysis date {as_of}",
+            )
+        )
+    elif kind in ("amount", "number"):
+        checks.append(pa.Check(lambda s: _as_number(s).notna(), name="number", error="must be a number"))
+        if kind == "amount":
+            checks.append(
+                pa.Check(lambda s: ~(_as_number(s) < 0).fillna(False).astype(bool), name="non_negative", error="must not be negative")
+            )
+    elif kind == "count":
+        checks.append(
+            pa.Check(
+                lambda s: (_as_number(s) % 1 == 0).fillna(False).astype(bool),
+                name="whole",
+                error="must be a whole number",
+            )
+        )
+    elif kind == "bool":
+        checks.append(pa.Check(_is_bool, name="bool", error="must be true/false (or 1/0, yes/no)"))
+    elif kind == "tier":
+        levels = ", ".join(tiers)
+        checks.append(
+            pa.Check(lambda s: _text(s).isin(tiers).fillna(False).astype(bool), name="tier", error=f"must be one of the tier levels ({levels})")
+        )
+    return checks
+
+
+def _schema(spec: TableSpec, columns: list[str], as_of: dt.date, tiers: tuple[str, ...]) -> pa.DataFrameSchema:
+    cols = {}
+    for col in columns:
+        kind = spec.kind(col)
+        if kind is None:
+            continue  # extra columns are member attributes: kept, not checked
+        cols[col] = pa.Column(nullable=True, checks=_checks_for(kind, col in spec.required, as_of, tiers))
+    if spec.name == "campaigns" and "response_days" in cols:
+        cols["response_days"].checks.append(
+            pa.Check(lambda s: (_as_number(s) > 0).fillna(False).astype(bool), name="positive", error="must be greater than 0")
+        )
+    return pa.DataFrameSchema(cols, strict=False, coerce=False)
+
+
+# --- reading -------------------------------------------------------------------------
+
+def _utf8_violation(spec: TableSpec, path: Path) -> Violation | None:
+    """Check that a CSV is UTF-8 (a BOM is fine), naming the first offending lines."""
+    bad_lines: list[int] = []
+    n_bad = 0
+    line_no = 0
+    carry = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            chunk = carry + chunk
+            cut = chunk.rfind(b"\n") + 1 or len(chunk)
+            block, carry = chunk[:cut], chunk[cut:]
+            try:
+                codecs.decode(block, "utf-8")
+            except UnicodeDecodeError:
+                for i, line in enumerate(block.split(b"\n")):
+                    try:
+                        line.decode("utf-8")
+                    except UnicodeDecodeError:
+                        n_bad += 1
+                        if len(bad_lines) < MAX_EXAMPLES:
+                            bad_lines.append(line_no + i + 1)
+            line_no += block.count(b"\n")
+        if carry:
+            try:
+                carry.decode("utf-8")
+            except UnicodeDecodeError:
+                n_bad += 1
+                bad_lines.append(line_no + 1)
+    if not n_bad:
+        return None
+    return Violation(
+        spec.name, path.name, None, "must be UTF-8 text (re-save the file as UTF-8)", n_bad,
+        tuple(f"line {n}" for n in bad_lines[:MAX_EXAMPLES]),
+    )
+
+
+def quiet_progress(execute) -> None:
+    """Turn DuckDB's progress bar off (it would print into reports and terminal logs)."""
+    try:
+        execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass  # inside Jupyter without ipywidgets DuckDB refuses the setting but shows no bar
+
+
+def relation_sql(path: Path) -> str:
+    """DuckDB table function reading one contract file; CSVs are read as text."""
+    p = str(path).replace("'", "''")
+    if path.suffix == ".csv":
+        return f"read_csv('{p}', all_varchar=true, header=true)"
+    return f"read_parquet('{p}')"
+
+
+def _where(path: Path, row: int) -> str:
+    # CSV: header is line 1, so data row n is line n + 1; Parquet has rows, not lines.
+    return f"line {row + 1}" if path.suffix == ".csv" else f"row {row}"
+
+
+def _column_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Violation], int]:
+    schema = _schema(spec, columns, as_of, tiers)
+    found: dict[tuple[str, str], list] = {}
+    offset = 0
+    result = con.execute(f"SELECT * FROM {relation_sql(path)}")
+    reader = result.to_arrow_reader(BATCH_ROWS) if hasattr(result, "to_arrow_reader") else result.fetch_record_batch(BATCH_ROWS)
+    for batch in reader:
+        df = batch.to_pandas()
+        try:
+            schema.validate(df, lazy=True)
+        except SchemaErrors as err:
+            fc = err.failure_cases
+            fc = fc[fc["check"].notna() & fc["column"].notna()]
+            for (col, check), grp in fc.groupby(["column", "check"], sort=False):
+                entry = found.setdefault((col, check), [0, []])
+                entry[0] += len(grp)
+                for idx, val in zip(grp["index"], grp["failure_case"]):
+                    if len(entry[1]) < MAX_EXAMPLES and idx is not None:
+                        entry[1].append(f"{_where(path, offset + int(idx) + 1)}: {str(val)!r}")
+        offset += len(df)
+    violations = [
+        Violation(spec.name, path.name, col, rule, n, tuple(ex)) for (col, rule), (n, ex) in found.items()
+    ]
+    return violations, offset
+
+
+def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views: dict[str, Path]) -> list[Violation]:
+    out = []
+    key = [c for c in spec.key if c in columns]
+    if key and len(key) == len(spec.key):
+        cols = ", ".join(key)
+        dup = con.execute(
+            f"SELECT {cols}, count(*) AS n FROM {relation_sql(path)} GROUP BY ALL HAVING count(*) > 1 "
+            f"ORDER BY n DESC, {cols}"
+        ).df()
+        if len(dup):
+            ex = tuple(
+                ", ".join(f"{c}={r[c]!r}" for c in key) + f" ({r['n']} times)" for _, r in dup.head(MAX_EXAMPLES).iterrows()
+            )
+            out.append(Violation(spec.name, path.name, cols, "must be unique (duplicate key)", int(dup["n"].sum()), ex))
+    for col, target in spec.refs.items():
+        ref_table, ref_col = target.split(".")
+        if col not in columns or ref_table not in views:
+            continue
+        sql = (
+            f"SELECT CAST(t.{col} AS VARCHAR) AS v FROM {relation_sql(path)} t "
+            f"WHERE t.{col} IS NOT NULL AND CAST(t.{col} AS VARCHAR) NOT IN "
+            f"(SELECT CAST({ref_col} AS VARCHAR) FROM {relation_sql(views[ref_table])} WHERE {ref_col} IS NOT NULL)"
+        )
+        n = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+        if n:
+            ex = [r[0] for r in con.execute(f"SELECT DISTINCT v FROM ({sql}) ORDER BY v LIMIT {MAX_EXAMPLES}").fetchall()]
+            out.append(
+                Violation(spec.name, path.name, col, f"must refer to a known {ref_table[:-1]} in {views[ref_table].name}", n, tuple(repr(e) for e in ex))
+            )
+    return out
+
+
+def validate_data_dir(
+    data_dir: str | Path,
+    as_of: dt.date | str | None = None,
+    tiers: tuple[str, ...] = DEFAULT_TIERS,
+) -> ValidationReport:
+    """Check every table in ``data_dir`` against the contract.
+
+    Parameters
+    ----------
+    data_dir
+        Directory holding ``members``, ``transactions``, ``campaigns``, ``contacts`` and
+        optionally ``visits``, each as ``.csv`` or ``.parquet``.
+    as_of
+        Analysis date; nothing may happen after it. Default: today.
+    tiers
+        Allowed tier levels, lowest first.
+
+    Returns
+    -------
+    ValidationReport
+        ``ok`` is true when every rule holds; ``violations`` lists what is broken.
+    """
+    data_dir = Path(data_dir)
+    as_of = pd.Timestamp(as_of or dt.date.today()).date()
+    tiers = tuple(tiers)
+    violations: list[Violation] = []
+    row_counts: dict[str, int] = {}
+    if not data_dir.is_dir():
+        v = Violation("-", str(data_dir), None, "data directory does not exist", 0)
+        return ValidationReport(data_dir, as_of, row_counts, (v,))
+
+    files = table_files(data_dir)
+    usable: dict[str, Path] = {}
+    for name, spec in TABLES.items():
+        found = files[name]
+        if not found:
+            if spec.required_table:
+                violations.append(Violation(name, f"{name}.csv or {name}.parquet", None, "required table is missing", 0))
+            continue
+        if len(found) > 1:
+            violations.append(
+                Violation(name, " and ".join(p.name for p in found), None, "give each table as CSV or Parquet, not both", 0)
+            )
+            continue
+        path = found[0]
+        if path.suffix == ".csv":
+            bad = _utf8_violation(spec, path)
+            if bad:
+                violations.append(bad)
+                continue
+        usable[name] = path
+
+    con = duckdb.connect()
+    quiet_progress(con.execute)
+    columns_of: dict[str, list[str]] = {}
+    for name, path in list(usable.items()):
+        spec = TABLES[name]
+        try:
+            columns = [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM {relation_sql(path)}").fetchall()]
+        except duckdb.Error as err:
+            first = str(err).strip().splitlines()[0]
+            violations.append(Violation(name, path.name, None, f"could not be read as {path.suffix[1:].upper()} ({first})", 0))
+            usable.pop(name)
+            continue
+        missing = [c for c in spec.required if c not in columns]
+        for col in missing:
+            violations.append(Violation(name, path.name, col, "required column is missing", 0,
+                                        (f"columns found: {', '.join(columns)}",)))
+        if missing:
+            usable.pop(name)
+            continue
+        columns_of[name] = columns
+        found, n = _column_violations(con, spec, path, columns, as_of, tiers)
+        row_counts[name] = n
+        violations.extend(found)
+        if n == 0 and not spec.may_be_empty:
+            violations.append(Violation(name, path.name, None, "table is empty (no data rows)", 0))
+    for name, path in usable.items():
+        violations.extend(_sql_violations(con, TABLES[name], path, columns_of[name], usable))
+    con.close()
+    return ValidationReport(data_dir, as_of, row_counts, tuple(violations))

@@ -1,0 +1,45 @@
+import os
+import shutil
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from analysis.synthetic import generate_mall  # noqa: E402
+
+SMALL_MEMBERS = 2_000
+
+
+@pytest.fixture(scope="session")
+def small_mall(tmp_path_factory) -> Path:
+    """A generated mall of about 2,000 members (shared; copy before changing it)."""
+    return generate_mall(tmp_path_factory.mktemp("mall") / "small", n_members=SMALL_MEMBERS, seed=11)
+
+
+@pytest.fixture
+def tiny_dir(tmp_path) -> Path:
+    """A hand-made valid data directory of three members."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    pd.DataFrame({
+        "member_id": ["A1", "A2", "A3"], "join_date": ["2023-01-05", "2023-02-01", "2023-03-10"],
+        "tier": ["gold", "normal", "silver"], "phone_valid": ["true", "false", "1"],
+    }).to_csv(d / "members.csv", index=False)
+    pd.DataFrame({
+        "txn_id": ["t1", "t2", "t3", "t4"], "member_id": ["A1", "A1", "A2", "A3"],
+        "ts": ["2023-02-01 10:00:00", "2023-05-01 12:30:00", "2023-03-03", "2023-04-04 18:00"],
+        "amount": ["120.5", "80", "35.0", "0"],
+    }).to_csv(d / "transactions.csv", index=False)
+    pd.DataFrame({"member_id": ["A1"], "ts": ["2023-06-01 09:00:00"], "source": ["parking"]}).to_csv(d / "visits.csv", index=False)
+    pd.DataFrame({"campaign_id": ["C1"], "start_date": ["2023-06-01"], "response_days": ["30"]}).to_csv(d / "campaigns.csv", index=False)
+    pd.DataFrame({"campaign_id": ["C1", "C1"], "member_id": ["A1", "A2"], "arm": ["sms", "holdout"]}).to_csv(d / "contacts.csv", index=False)
+    return d
+
+
+def copy_dir(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
