@@ -12,6 +12,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from .config import PACKAGE_DIR
+from .report import METRICS_MIME
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 HIDDEN_TAGS = {"injected-parameters", "parameters", "hide"}
@@ -46,6 +47,9 @@ def provenance_html(prov: dict) -> str:
 def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: str, provenance: dict) -> Path:
     """Render one executed notebook to a standalone, offline HTML file."""
     nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:  # headline figures go to metrics.json, not into the page
+        if cell.get("outputs"):
+            cell.outputs = [o for o in cell.outputs if METRICS_MIME not in o.get("data", {})]
     exporter = HTMLExporter(
         template_name="mallwake",
         extra_template_basedirs=[str(TEMPLATE_DIR)],

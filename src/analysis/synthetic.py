@@ -170,7 +170,8 @@ def _members(m: _Mall) -> pd.DataFrame:
 
     ids = np.char.add("MA", np.char.zfill((10_000_000 + rng.choice(90_000_000, size=n, replace=False)).astype(str), 8))
     phones = (13_000_000_000 + rng.choice(8_999_999_999, size=n, replace=False)).astype(str)
-    primary = rng.integers(0, n, n)
+    originals = np.flatnonzero(~dup)
+    primary = originals[rng.integers(0, len(originals), n)]
     phones = np.where(dup, phones[primary], phones)
     provinces = np.array(["沪A", "沪B", "苏E", "浙A", "沪C"])
     plates = np.char.add(provinces[rng.integers(0, len(provinces), n)], rng.integers(10000, 99999, n).astype(str))

@@ -1,0 +1,80 @@
+"""The runner: parameters checked before execution, success and failure paths, the index."""
+
+import json
+import re
+import shutil
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from analysis.config import NOTEBOOKS_DIR
+from analysis.runner import ParameterError, check_parameters, discover_notebooks, run_reports
+
+
+def _nb(path, body, params='data_dir: str = "../data/demo"\nas_of: str = ""\nn: int = 3'):
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [new_markdown_cell(f"# {path.stem} title"), new_code_cell(params, metadata={"tags": ["parameters"]}),
+                new_markdown_cell("## Section one"), new_code_cell(body)]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def nb_dir(tmp_path):
+    d = tmp_path / "notebooks"
+    d.mkdir()
+    _nb(d / "a_ok.ipynb", "from analysis.report import record_metrics\nrecord_metrics(answer=n * 14)\nprint('value', n)")
+    return d
+
+
+def test_unknown_parameter_rejected(nb_dir):
+    with pytest.raises(ParameterError, match="unknown parameter.*nope"):
+        check_parameters(discover_notebooks(nb_dir), {"nope": "1"})
+
+
+def test_wrong_type_rejected_before_execution(nb_dir):
+    with pytest.raises(ParameterError, match="n='abc'.*int"):
+        check_parameters(discover_notebooks(nb_dir), {"n": "abc"})
+    assert check_parameters(discover_notebooks(nb_dir), {"n": "5"})[nb_dir / "a_ok.ipynb"] == {"n": 5}
+
+
+def test_unknown_notebook_rejected(nb_dir):
+    with pytest.raises(ParameterError, match="unknown notebook"):
+        discover_notebooks(nb_dir, ["zzz"])
+
+
+def test_success_then_failure_keeps_earlier_run(nb_dir, small_mall, tmp_path):
+    out = tmp_path / "reports"
+    ok = run_reports(small_mall, out_dir=out, notebooks_dir=nb_dir, label="first", params={"n": "3"}, log=lambda *_: None)
+    assert ok.ok
+    run_dir = out / "first"
+    assert json.loads((run_dir / "a_ok.metrics.json").read_text()) == {"answer": 42}
+    html = (run_dir / "a_ok.html").read_text(encoding="utf-8")
+    assert "value 3" in html and "Provenance" in html and 'href="#Section-one"' in html
+    assert "injected-parameters" not in html and "data_dir: str" not in html
+    assert not re.search(r'(src|href)="https?://', html), "report must not fetch anything from the web"
+
+    _nb(nb_dir / "b_fail.ipynb", "raise RuntimeError('boom in cell')")
+    messages = []
+    bad = run_reports(small_mall, out_dir=out, notebooks_dir=nb_dir, label="first", jobs=2, log=messages.append)
+    assert bad.status == "failed"
+    assert any("boom in cell" in m for m in messages)
+    assert (out / "first-failed" / "b_fail.ipynb").exists()  # kept for debugging
+    assert (out / "first" / "a_ok.html").exists()  # the earlier run is untouched
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "first-failed" in index and "failed" in index and "first/a_ok.html" in index
+
+
+def test_show_code_keeps_code(nb_dir, small_mall, tmp_path):
+    res = run_reports(small_mall, out_dir=tmp_path / "r", notebooks_dir=nb_dir, show_code=True, log=lambda *_: None)
+    assert "record_metrics" in (res.out_dir / "a_ok.html").read_text(encoding="utf-8")
+
+
+def test_cli_main_notebooks_declare_common_parameters():
+    for nb in discover_notebooks(NOTEBOOKS_DIR):
+        from analysis.runner import declared_parameters
+        decl = declared_parameters(nb)
+        assert {"data_dir", "as_of"} <= set(decl), nb.name
+        assert decl["data_dir"]["default"].strip("'\"") == "../data/demo"
