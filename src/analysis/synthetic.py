@@ -58,6 +58,9 @@ MEMBER_TYPES = {
                         categories={"supermarket": 0.60, "dining": 0.20, "beverage": 0.15, "kids": 0.05}),
 }
 CATEGORIES = ("apparel", "beverage", "cinema", "dining", "jewelry", "kids", "luxury", "supermarket")
+STORES_PER_CATEGORY = 5
+VISIT_SOURCES = ["parking", "wifi"]
+STORE_IDS = [f"S-{c}{k + 1}" for c in CATEGORIES for k in range(STORES_PER_CATEGORY)]
 
 #: Spring Festival (lunar new year) dates.
 SPRING_FESTIVAL = {2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10",
@@ -234,13 +237,14 @@ def _events(m: _Mall, lat: pd.DataFrame, members: pd.DataFrame):
     who, day, sec, park, wif = out["trip"]
     swiped = day < ghost_from[who]
     mtypes = lat["member_type"].to_numpy()
-    cat = np.empty(len(who), dtype=object)
+    cat = np.zeros(len(who), dtype=np.int8)  # codes into CATEGORIES: strings only at write time
     for t, spec in MEMBER_TYPES.items():
         sel = mtypes[who] == t
         probs = np.array(list(spec["categories"].values()))
-        cat[sel] = np.array(list(spec["categories"]))[rng.choice(len(probs), sel.sum(), p=probs)]
+        codes = np.array([CATEGORIES.index(c) for c in spec["categories"]], dtype=np.int8)
+        cat[sel] = codes[rng.choice(len(probs), sel.sum(), p=probs)]
     amount = np.round(lat["ticket"].to_numpy()[who] * rng.lognormal(-0.18, 0.6, len(who)), 2)
-    store = rng.integers(1, 6, len(who))
+    store = rng.integers(0, STORES_PER_CATEGORY, len(who)).astype(np.int8)
     ids = members["member_id"].to_numpy()
     tx = pd.DataFrame(
         {
@@ -255,8 +259,8 @@ def _events(m: _Mall, lat: pd.DataFrame, members: pd.DataFrame):
     vis_parts = []
     for kind in ("trip", "browse"):
         w_, d_, s_, p_, f_ = out[kind]
-        for flag, source, lag in ((p_, "parking", -900), (f_, "wifi", 300)):
-            vis_parts.append(pd.DataFrame({"who": w_[flag], "day": d_[flag], "sec": s_[flag] + lag, "source": source}))
+        for flag, source, lag in ((p_, 0, -900), (f_, 1, 300)):
+            vis_parts.append(pd.DataFrame({"who": w_[flag], "day": d_[flag], "sec": s_[flag] + lag, "source": np.int8(source)}))
     visits = pd.concat(vis_parts, ignore_index=True)
     return tx, visits, ids
 
@@ -359,7 +363,8 @@ def _run_waves(m, members, lat, tx, visits, tier):
             new_tx.append(pd.DataFrame({
                 "who": ind_pos, "day": day, "sec": rng.integers(10 * 3600, 22 * 3600, len(ind_pos)),
                 "amount": np.round(lat["ticket"].to_numpy()[ind_pos] * rng.lognormal(-0.18, 0.6, len(ind_pos)), 2),
-                "category": "cinema" if gift == "entertainment" else "supermarket", "store": 1,
+                "category": np.int8(CATEGORIES.index("cinema" if gift == "entertainment" else "supermarket")),
+                "store": np.int8(0),
             }))
             if channel is None:
                 ccost = np.zeros(sel.sum())
@@ -457,18 +462,19 @@ def generate_mall(
 
     tx = tx.sort_values(["day", "sec", "who"], kind="stable").reset_index(drop=True)
     transactions = pd.DataFrame({
-        "txn_id": np.char.add("T", np.arange(1, len(tx) + 1).astype(str)),
-        "member_id": ids[tx["who"].to_numpy()],
+        "txn_id": np.arange(1, len(tx) + 1, dtype=np.int64),  # integers: compact; read as text ids
+        "member_id": pd.Categorical.from_codes(tx["who"].to_numpy(), categories=ids),
         "ts": _stamp(m, tx["day"].to_numpy(), tx["sec"].to_numpy()),
         "amount": tx["amount"].to_numpy(),
-        "store_id": np.char.add(np.char.add("S-", tx["category"].to_numpy().astype(str)), tx["store"].astype(str).to_numpy().astype(str)),
-        "category": tx["category"].astype(str).to_numpy(),
+        "store_id": pd.Categorical.from_codes(
+            tx["category"].to_numpy().astype(np.int32) * STORES_PER_CATEGORY + tx["store"].to_numpy(), categories=STORE_IDS),
+        "category": pd.Categorical.from_codes(tx["category"].to_numpy().astype(np.int32), categories=list(CATEGORIES)),
     })
     visits = visits.sort_values(["day", "sec", "who"], kind="stable").reset_index(drop=True)
     visits_out = pd.DataFrame({
-        "member_id": ids[visits["who"].to_numpy()],
+        "member_id": pd.Categorical.from_codes(visits["who"].to_numpy(), categories=ids),
         "ts": _stamp(m, visits["day"].to_numpy(), np.clip(visits["sec"].to_numpy(), 0, 86399)),
-        "source": visits["source"].astype(str).to_numpy(),
+        "source": pd.Categorical.from_codes(visits["source"].to_numpy().astype(np.int32), categories=VISIT_SOURCES),
     })
     members_out = members.copy()
     members_out["join_date"] = members_out["join_date"].dt.strftime("%Y-%m-%d")

@@ -1,0 +1,61 @@
+"""Benchmark: demo generation, full `mallwake run`, time per notebook, peak memory.
+
+Usage: python benchmarks/bench_run.py --members 50000 [--members 1000000] [--jobs 2]
+Writes benchmarks/results/run_<members>.json and prints a Markdown row for RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of the largest process the command ran."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) / 1024**2
+
+
+def bench(members: int, jobs: int, skip_run: bool) -> dict:
+    data = HERE / "data" / f"mall_{members}"
+    gen_s, gen_gb = _timed([str(BIN / "mallwake"), "demo-data", "--members", str(members), "--out", str(data)])
+    result = {"members": members, "generate_seconds": round(gen_s, 1), "generate_peak_gb": round(gen_gb, 2)}
+    sizes = {p.name: p.stat().st_size for p in data.iterdir()}
+    result["data_mb"] = round(sum(sizes.values()) / 1e6, 1)
+    if not skip_run:
+        out = HERE / "data" / f"reports_{members}"
+        run_s, run_gb = _timed([str(BIN / "mallwake"), "run", "--data", str(data), "--out", str(out),
+                                "--label", "bench", "--jobs", str(jobs)])
+        run = json.loads((out / "bench" / "run.json").read_text())
+        result |= {"run_seconds": round(run_s, 1), "run_peak_gb": round(run_gb, 2), "jobs": jobs,
+                   "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]}}
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--members", type=int, action="append")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--skip-run", action="store_true")
+    args = ap.parse_args()
+    (HERE / "results").mkdir(exist_ok=True)
+    for n in args.members or [50_000]:
+        res = bench(n, args.jobs, args.skip_run)
+        (HERE / "results" / f"run_{n}.json").write_text(json.dumps(res, indent=2) + "\n")
+        print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

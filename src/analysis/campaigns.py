@@ -1,0 +1,559 @@
+"""What a wake-up campaign did: outcomes per contact and arm, and causal estimates.
+
+A contacted member *returned* if a purchase or a visit falls inside the campaign's response
+window ``[start_date, start_date + response_days)``; *purchased* if a purchase does. Outcomes
+are computed in the engine (Ibis/DuckDB) and come back as one row per contact.
+
+Estimates (each a results object with ``table()``/``summary()``, ``conf_int(alpha)`` where it
+applies, and an HTML rendering):
+
+* :func:`estimate_arm_effects` - each arm against the holdout: return-rate and purchase-rate
+  differences with Newcombe score intervals, spend per contacted member with robust (HC2)
+  intervals; the incremental effect per wave.
+* :func:`compare_before_after` - the dissertation's before/after table next to the holdout-based
+  estimates, so the naive comparison's bias is visible.
+* :func:`estimate_did` - difference-in-differences across waves (OLS with member-clustered SEs).
+* :func:`estimate_adjusted_effect` - regression adjustment for pre-campaign covariates (Lin's
+  interacted estimator, HC2).
+* :func:`estimate_factorial` - gift x channel logistic model with average marginal effects.
+* :func:`estimate_heterogeneity` - effects by subgroup with Holm-adjusted p-values.
+* :func:`plan_next_wave` - sample size per arm for a target lift (statsmodels power).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportion_effectsize, test_proportions_2indep
+
+from .dataset import MallData
+
+DEFAULT_CONTROL = "holdout"
+
+
+# --- outcomes ------------------------------------------------------------------------
+
+def _windowed(data: MallData, events, campaign_ids):
+    c, k = data.contacts, data.campaigns
+    if campaign_ids:
+        c = c.filter(c.campaign_id.isin(list(campaign_ids)))
+    ck = c.join(k, "campaign_id").select(
+        c.campaign_id, c.member_id,
+        win_start=k.start_date.cast("timestamp"),
+        win_end=(k.start_date + k.response_days.as_interval("D")).cast("timestamp"),
+    ).view()  # a fresh relation: joining onto a join's projection would extend the old join chain
+    j = ck.join(events, [ck.member_id == events.member_id, events.ts >= ck.win_start, events.ts < ck.win_end])
+    return ck, j
+
+
+def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = None) -> pd.DataFrame:
+    """One row per contact with its response-window outcomes.
+
+    Columns: the contact's own columns, ``start_date``, ``response_days``, ``returned``,
+    ``purchased``, ``visited``, ``purchases``, ``spend``, ``days_to_return`` (from the start
+    date to the first purchase or visit; NaN if none), ``cost`` (contact + gift).
+    """
+    t = data.transactions
+    ck, jt = _windowed(data, t, campaign_ids)
+    tx = jt.group_by(["campaign_id", "member_id"]).aggregate(
+        purchases=jt.amount.count(), spend=jt.amount.sum(), first_purchase=jt.ts.min()
+    )
+    v = data.visits
+    _, jv = _windowed(data, v, campaign_ids)
+    vis = jv.group_by(["campaign_id", "member_id"]).aggregate(visits=jv.ts.count(), first_visit=jv.ts.min())
+    c, k = data.contacts, data.campaigns
+    if campaign_ids:
+        c = c.filter(c.campaign_id.isin(list(campaign_ids)))
+    base = c.join(k.select("campaign_id", "start_date", "response_days"), "campaign_id")
+    out = (
+        base.left_join(tx, ["campaign_id", "member_id"]).drop("campaign_id_right", "member_id_right")
+        .left_join(vis, ["campaign_id", "member_id"]).drop("campaign_id_right", "member_id_right")
+        .to_pandas()
+    )
+    if out.empty:
+        raise ValueError("no contacts found" + (f" for campaigns {campaign_ids}" if campaign_ids else ""))
+    out["purchases"] = out["purchases"].fillna(0).astype(int)
+    out["visits"] = out["visits"].fillna(0).astype(int)
+    out["spend"] = out["spend"].fillna(0.0).astype(float)
+    out["purchased"] = out["purchases"] > 0
+    out["visited"] = out["visits"] > 0
+    out["returned"] = out["purchased"] | out["visited"]
+    first = pd.concat([pd.to_datetime(out["first_purchase"]), pd.to_datetime(out["first_visit"])], axis=1).min(axis=1)
+    out["days_to_return"] = (first - pd.to_datetime(out["start_date"])).dt.total_seconds() / 86400
+    out["contact_cost"] = out["contact_cost"].fillna(0.0).astype(float)
+    out["gift_cost"] = out["gift_cost"].fillna(0.0).astype(float)
+    out["cost"] = out["contact_cost"] + out["gift_cost"]
+    out = out.drop(columns=["first_purchase", "first_visit"])
+    return out.sort_values(["campaign_id", "arm", "member_id"]).reset_index(drop=True)
+
+
+def _check_control(outcomes: pd.DataFrame, control_arm: str, campaign_id: str | None = None) -> None:
+    arms = outcomes.loc[outcomes["campaign_id"] == campaign_id, "arm"] if campaign_id else outcomes["arm"]
+    if control_arm not in set(arms):
+        where = f" in campaign {campaign_id}" if campaign_id else ""
+        raise ValueError(f"control arm {control_arm!r} not found{where}; arms: {sorted(set(arms))}")
+
+
+def summarize_arms(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONTROL) -> pd.DataFrame:
+    """Per campaign and arm: contacted, reached, returned, spend, cost, and cost per (incremental) return."""
+    g = outcomes.groupby(["campaign_id", "arm"], sort=True)
+    s = g.agg(
+        contacted=("member_id", "size"),
+        reached=("reached", lambda x: x.fillna(False).astype(bool).sum() if x.notna().any() else np.nan),
+        returned=("returned", "sum"), purchased=("purchased", "sum"),
+        redeemed=("redeemed", lambda x: x.fillna(False).astype(bool).sum() if x.notna().any() else np.nan),
+        spend=("spend", "sum"), cost=("cost", "sum"),
+    ).reset_index()
+    s["return_rate"] = s["returned"] / s["contacted"]
+    s["purchase_rate"] = s["purchased"] / s["contacted"]
+    s["spend_per_contacted"] = s["spend"] / s["contacted"]
+    s["spend_per_returner"] = s["spend"] / s["returned"].where(s["returned"] > 0)
+    s["cost_per_returned"] = s["cost"] / s["returned"].where(s["returned"] > 0)
+    ctrl = s[s["arm"] == control_arm].set_index("campaign_id")
+    base_rate = s["campaign_id"].map(ctrl["return_rate"])
+    base_spend = s["campaign_id"].map(ctrl["spend_per_contacted"])
+    s["incremental_returned"] = (s["return_rate"] - base_rate) * s["contacted"]
+    s["cost_per_incremental_return"] = s["cost"] / s["incremental_returned"].where(s["incremental_returned"] > 0)
+    s["incremental_spend"] = (s["spend_per_contacted"] - base_spend) * s["contacted"]
+    s["return_on_spend"] = s["incremental_spend"] / s["cost"].where(s["cost"] > 0)
+    is_ctrl = s["arm"] == control_arm
+    s.loc[is_ctrl, ["incremental_returned", "cost_per_incremental_return", "incremental_spend", "return_on_spend"]] = np.nan
+    return s
+
+
+# --- arm effects ---------------------------------------------------------------------
+
+def _rate_diff(x1, n1, x0, n0, alpha):
+    lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff", alpha=alpha)
+    if n1 and n0 and 0 < (x1 + x0) < (n1 + n0):
+        p = test_proportions_2indep(x1, n1, x0, n0, method="score", compare="diff").pvalue
+    else:
+        p = np.nan
+    return x1 / n1 - x0 / n0, lo, hi, p
+
+
+def _mean_diff_hc2(y, treated, alpha):
+    X = sm.add_constant(treated.astype(float).to_numpy())
+    fit = sm.OLS(y.to_numpy(dtype=float), X).fit(cov_type="HC2")
+    lo, hi = fit.conf_int(alpha=alpha)[1]
+    return fit.params[1], lo, hi, fit.pvalues[1]
+
+
+@dataclass(frozen=True)
+class ArmEffects:
+    """Each treated arm against the control arm of its campaign.
+
+    ``effects`` has one row per campaign, arm and outcome (``return_rate``, ``purchase_rate``,
+    ``spend_per_contacted``) with the estimate, its interval at ``alpha`` and a p-value.
+    """
+
+    outcomes: pd.DataFrame = field(repr=False)
+    control_arm: str
+    alpha: float
+    effects: pd.DataFrame
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        return estimate_arm_effects(self.outcomes, self.control_arm, alpha).effects[
+            ["campaign_id", "arm", "outcome", "ci_low", "ci_high"]]
+
+    def table(self, outcome: str = "return_rate") -> pd.DataFrame:
+        return self.effects[self.effects["outcome"] == outcome].reset_index(drop=True)
+
+    def summary(self) -> pd.DataFrame:
+        return self.effects
+
+    def _repr_html_(self) -> str:
+        pct = {"estimate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}", "treated_mean": "{:.2%}",
+               "control_mean": "{:.2%}", "p_value": "{:.3g}"}
+        parts = []
+        for outcome, grp in self.effects.groupby("outcome", sort=False):
+            fmt = pct if outcome != "spend_per_contacted" else {k: "{:,.1f}" for k in pct} | {"p_value": "{:.3g}"}
+            parts.append(f"<h4>{outcome.replace('_', ' ')}: arm minus {self.control_arm}, {1 - self.alpha:.0%} interval</h4>"
+                         + grp.drop(columns="outcome").style.format(fmt, na_rep="-").hide(axis="index").to_html())
+        return "".join(parts)
+
+
+def estimate_arm_effects(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05) -> ArmEffects:
+    """Incremental effect of each arm over the control arm, per campaign.
+
+    Notes
+    -----
+    Rates use Newcombe's hybrid score interval for a difference of proportions and a score
+    test; spend per contacted member uses OLS on a treatment dummy with HC2 standard errors
+    (robust to the heavy right tail of spend). Valid because arms are randomized within a
+    campaign.
+    """
+    rows = []
+    for cid, grp in outcomes.groupby("campaign_id", sort=True):
+        _check_control(outcomes, control_arm, cid)
+        ctrl = grp[grp["arm"] == control_arm]
+        for arm, arm_df in grp.groupby("arm", sort=True):
+            if arm == control_arm:
+                continue
+            n1, n0 = len(arm_df), len(ctrl)
+            for outcome, col in (("return_rate", "returned"), ("purchase_rate", "purchased")):
+                x1, x0 = int(arm_df[col].sum()), int(ctrl[col].sum())
+                est, lo, hi, p = _rate_diff(x1, n1, x0, n0, alpha)
+                rows.append(dict(campaign_id=cid, arm=arm, outcome=outcome, n_treated=n1, n_control=n0,
+                                 treated_mean=x1 / n1, control_mean=x0 / n0, estimate=est, ci_low=lo, ci_high=hi, p_value=p))
+            both = pd.concat([arm_df, ctrl])
+            est, lo, hi, p = _mean_diff_hc2(both["spend"], both["arm"] == arm, alpha)
+            rows.append(dict(campaign_id=cid, arm=arm, outcome="spend_per_contacted", n_treated=n1, n_control=n0,
+                             treated_mean=arm_df["spend"].mean(), control_mean=ctrl["spend"].mean(),
+                             estimate=est, ci_low=lo, ci_high=hi, p_value=p))
+    return ArmEffects(outcomes, control_arm, alpha, pd.DataFrame(rows))
+
+
+# --- the study's before/after table and difference-in-differences ----------------------
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    """The dissertation's before/after comparison next to holdout-based estimates."""
+
+    table_: pd.DataFrame
+    naive_difference: float
+    causal_difference: float
+    did: "DiDResult"
+
+    def table(self) -> pd.DataFrame:
+        return self.table_
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame({
+            "comparison": ["naive: after minus before (treated return rates)",
+                           "holdout-based: after effect minus before effect (difference-in-differences)",
+                           "bias of the naive comparison (season, list composition)"],
+            "estimate": [self.naive_difference, self.causal_difference, self.naive_difference - self.causal_difference],
+            "ci_low": [np.nan, self.did.ci_low, np.nan],
+            "ci_high": [np.nan, self.did.ci_high, np.nan],
+        })
+
+    def _repr_html_(self) -> str:
+        t = self.table_.style.format({"return_rate": "{:.2%}", "spend_on_return": "{:,.0f}", "spend_per_returner": "{:,.0f}",
+                                      "cost_per_returned": "{:,.1f}", "holdout_return_rate": "{:.2%}",
+                                      "incremental_return_rate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"},
+                                     na_rep="-").hide(axis="index").to_html()
+        s = self.summary().style.format({"estimate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}, na_rep="-").hide(axis="index").to_html()
+        return t + s
+
+
+@dataclass(frozen=True)
+class DiDResult:
+    """Difference-in-differences: (after treated - after control) - (before treated - before control)."""
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    alpha: float
+    n_obs: int
+    n_clusters: int
+    fit: object = field(repr=False)
+
+    def conf_int(self, alpha: float = 0.05) -> tuple[float, float]:
+        lo, hi = self.fit.conf_int(alpha=alpha).loc["treated:after"]
+        return float(lo), float(hi)
+
+    def summary(self):
+        return self.fit.summary()
+
+
+def estimate_did(outcomes: pd.DataFrame, before: str, after: str, before_arm: str, after_arm: str,
+                 control_arm: str = DEFAULT_CONTROL, outcome: str = "returned", alpha: float = 0.05) -> DiDResult:
+    """Difference-in-differences of a 0/1 (or numeric) outcome across two waves.
+
+    Notes
+    -----
+    A linear model ``y ~ treated * after`` on the two waves' treated and control arms; the
+    interaction is the change in the incremental effect. Standard errors are clustered by
+    member, since a member can be on both waves' lists. Season and list composition move both
+    arms of a wave alike and cancel.
+    """
+    for cid in (before, after):
+        _check_control(outcomes, control_arm, cid)
+    sel = (
+        ((outcomes["campaign_id"] == before) & outcomes["arm"].isin([before_arm, control_arm]))
+        | ((outcomes["campaign_id"] == after) & outcomes["arm"].isin([after_arm, control_arm]))
+    )
+    df = outcomes.loc[sel, ["member_id", "campaign_id", "arm", outcome]].copy()
+    df["y"] = df[outcome].astype(float)
+    df["treated"] = (df["arm"] != control_arm).astype(float)
+    df["after"] = (df["campaign_id"] == after).astype(float)
+    groups = pd.factorize(df["member_id"])[0]
+    fit = smf.ols("y ~ treated * after", data=df).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    lo, hi = fit.conf_int(alpha=alpha).loc["treated:after"]
+    return DiDResult(float(fit.params["treated:after"]), float(fit.bse["treated:after"]), float(lo), float(hi),
+                     float(fit.pvalues["treated:after"]), alpha, int(len(df)), int(groups.max() + 1), fit)
+
+
+def compare_before_after(outcomes: pd.DataFrame, before: str, after: str, before_arm: str, after_arm: str,
+                         control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05) -> BeforeAfter:
+    """The study's table (count back, return rate, spend on return) before vs after, with causal estimates."""
+    arms = summarize_arms(outcomes[outcomes["campaign_id"].isin([before, after])], control_arm).set_index(["campaign_id", "arm"])
+    eff = estimate_arm_effects(outcomes[outcomes["campaign_id"].isin([before, after])], control_arm, alpha).table("return_rate")
+    eff = eff.set_index(["campaign_id", "arm"])
+    rows = []
+    for label, cid, arm in (("before", before, before_arm), ("after", after, after_arm)):
+        a, e = arms.loc[(cid, arm)], eff.loc[(cid, arm)]
+        rows.append({
+            "wave": label, "campaign_id": cid, "arm": arm, "contacted": int(a["contacted"]),
+            "returned": int(a["returned"]), "return_rate": a["return_rate"], "spend_on_return": a["spend"],
+            "spend_per_returner": a["spend_per_returner"], "cost_per_returned": a["cost_per_returned"],
+            "holdout_return_rate": arms.loc[(cid, control_arm), "return_rate"],
+            "incremental_return_rate": e["estimate"], "ci_low": e["ci_low"], "ci_high": e["ci_high"],
+        })
+    table = pd.DataFrame(rows)
+    did = estimate_did(outcomes, before, after, before_arm, after_arm, control_arm, alpha=alpha)
+    naive = float(table["return_rate"].iloc[1] - table["return_rate"].iloc[0])
+    return BeforeAfter(table, naive, did.estimate, did)
+
+
+# --- regression adjustment -----------------------------------------------------------
+
+def compute_precampaign_features(data: MallData, campaign_ids: list[str] | None = None, window_days: int = 365) -> pd.DataFrame:
+    """Covariates of each contact as of the campaign start (nothing from the window itself).
+
+    ``recency_days`` (since the last purchase before the start, or since joining),
+    ``frequency`` and ``monetary`` (purchases and spend in the ``window_days`` before),
+    ``tenure_days``, ``tier`` and the member attribute columns (identifying ones excluded).
+    """
+    c, k, t, m = data.contacts, data.campaigns, data.transactions, data.members
+    if campaign_ids:
+        c = c.filter(c.campaign_id.isin(list(campaign_ids)))
+    ck = c.join(k, "campaign_id").select(c.campaign_id, c.member_id, start=k.start_date.cast("timestamp")).view()
+    j = ck.join(t, [ck.member_id == t.member_id, t.ts < ck.start])
+    in_window = j.ts >= j.start - ibis.interval(days=window_days)
+    agg = j.group_by(["campaign_id", "member_id"]).aggregate(
+        last_purchase=j.ts.max(),
+        frequency=in_window.ifelse(1, 0).sum(),
+        monetary=in_window.ifelse(j.amount, 0.0).sum(),
+    )
+    attrs = list(data.covariate_attributes)
+    mem = m.select("member_id", "join_date", "tier", "birth_year", "gender", *attrs)
+    df = (ck.left_join(agg, ["campaign_id", "member_id"]).drop("campaign_id_right", "member_id_right")
+          .left_join(mem, "member_id").drop("member_id_right").to_pandas())
+    start = pd.to_datetime(df["start"])
+    since = pd.to_datetime(df["last_purchase"]).fillna(pd.to_datetime(df["join_date"]))
+    df["recency_days"] = (start - since).dt.days.clip(lower=0)
+    df["frequency"] = df["frequency"].fillna(0).astype(int)
+    df["monetary"] = df["monetary"].fillna(0.0)
+    df["tenure_days"] = (start - pd.to_datetime(df["join_date"])).dt.days
+    df["age"] = start.dt.year - df["birth_year"]
+    return df.drop(columns=["start", "last_purchase", "join_date"])
+
+
+@dataclass(frozen=True)
+class AdjustedEffect:
+    """Regression-adjusted effect of one arm against control within one campaign."""
+
+    campaign_id: str
+    arm: str
+    covariates: tuple[str, ...]
+    unadjusted: float
+    estimate: float
+    se: float
+    alpha: float
+    fit: object = field(repr=False)
+
+    def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
+        lo, hi = self.fit.conf_int(alpha=alpha or self.alpha).loc["treated"]
+        return float(lo), float(hi)
+
+    def table(self) -> pd.DataFrame:
+        lo, hi = self.conf_int()
+        return pd.DataFrame([{"campaign_id": self.campaign_id, "arm": self.arm, "unadjusted": self.unadjusted,
+                              "adjusted": self.estimate, "se": self.se, "ci_low": lo, "ci_high": hi,
+                              "covariates": ", ".join(self.covariates)}])
+
+    def summary(self):
+        return self.fit.summary()
+
+    def _repr_html_(self) -> str:
+        return self.table().style.format({"unadjusted": "{:+.2%}", "adjusted": "{:+.2%}", "se": "{:.2%}",
+                                          "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}).hide(axis="index").to_html()
+
+
+def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str,
+                             covariates: list[str], control_arm: str = DEFAULT_CONTROL, outcome: str = "returned",
+                             alpha: float = 0.05) -> AdjustedEffect:
+    """Lin's regression adjustment: ``y ~ treated * (centered covariates)`` with HC2 errors.
+
+    Numeric covariates are log1p-transformed when skewed (counts, spend, days); categorical
+    ones become dummies. Works with member attributes only (no purchase history needed).
+    """
+    _check_control(outcomes, control_arm, campaign_id)
+    df = outcomes[(outcomes["campaign_id"] == campaign_id) & outcomes["arm"].isin([arm, control_arm])]
+    df = df[["campaign_id", "member_id", "arm", outcome]].merge(features, on=["campaign_id", "member_id"], how="left")
+    y = df[outcome].astype(float).to_numpy()
+    treated = (df["arm"] == arm).astype(float).to_numpy()
+    parts = []
+    for cov in covariates:
+        if cov not in df.columns:
+            raise KeyError(f"covariate {cov!r} not available; choose from {sorted(set(features.columns) - {'campaign_id', 'member_id'})}")
+        col = df[cov]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            x = col.astype(float)
+            x = x.fillna(x.median())
+            if cov in ("recency_days", "frequency", "monetary", "tenure_days"):
+                x = np.log1p(x.clip(lower=0))
+            parts.append(pd.DataFrame({cov: x}))
+        else:
+            parts.append(pd.get_dummies(col.astype("string").fillna("missing"), prefix=cov, drop_first=True, dtype=float))
+    X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)
+    X = X.loc[:, X.std() > 0]
+    Xc = X - X.mean()
+    design = pd.concat([pd.Series(1.0, index=df.index, name="const"), pd.Series(treated, index=df.index, name="treated"),
+                        Xc, Xc.mul(treated, axis=0).add_prefix("treated_x_")], axis=1)
+    fit = sm.OLS(y, design).fit(cov_type="HC2")
+    unadj = y[treated == 1].mean() - y[treated == 0].mean()
+    return AdjustedEffect(campaign_id, arm, tuple(covariates), float(unadj), float(fit.params["treated"]),
+                          float(fit.bse["treated"]), alpha, fit)
+
+
+# --- factorial gift x channel ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FactorialResult:
+    """Logistic model ``returned ~ gift * channel`` (with the holdout as baseline) and its AMEs."""
+
+    campaign_id: str
+    alpha: float
+    cell_rates: pd.DataFrame
+    effects: pd.DataFrame
+    fit: object = field(repr=False)
+
+    def table(self) -> pd.DataFrame:
+        return self.effects
+
+    def summary(self):
+        return self.fit.summary()
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        z = stats.norm.ppf(1 - alpha / 2)
+        e = self.effects
+        return pd.DataFrame({"effect": e["effect"], "ci_low": e["estimate"] - z * e["se"], "ci_high": e["estimate"] + z * e["se"]})
+
+    def _repr_html_(self) -> str:
+        return self.effects.style.format({"estimate": "{:+.2%}", "se": "{:.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}",
+                                          "p_value": "{:.3g}"}).hide(axis="index").to_html()
+
+
+def estimate_factorial(outcomes: pd.DataFrame, campaign_id: str, gift_levels: tuple[str, str], channel_levels: tuple[str, str],
+                       control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05) -> FactorialResult:
+    """Gift and channel effects in a crossed campaign, as average marginal effects.
+
+    ``gift_levels`` and ``channel_levels`` are (reference, alternative), e.g. ("daily",
+    "entertainment") and ("sms", "call_wechat"). The gift effect is the change in the
+    predicted return probability when every treated member gets the alternative gift instead of
+    the reference, averaged over the channel mix; likewise the channel effect; the interaction
+    is the difference of the gift effect between channels. Standard errors by the delta method.
+    """
+    df = outcomes[(outcomes["campaign_id"] == campaign_id) & (outcomes["arm"] != control_arm)].copy()
+    g0, g1 = gift_levels
+    c0, c1 = channel_levels
+    df = df[df["gift"].isin(gift_levels) & df["channel"].isin(channel_levels)]
+    if df.empty or df.groupby(["gift", "channel"]).ngroups < 4:
+        raise ValueError(f"campaign {campaign_id} does not cross gifts {gift_levels} with channels {channel_levels}")
+    df["alt_gift"] = (df["gift"] == g1).astype(float)
+    df["alt_channel"] = (df["channel"] == c1).astype(float)
+    df["y"] = df["returned"].astype(float)
+    fit = smf.logit("y ~ alt_gift * alt_channel", data=df).fit(disp=False)
+    params, cov = fit.params.to_numpy(), fit.cov_params().to_numpy()
+
+    def cell_p(beta, g, c):
+        eta = beta[0] + beta[1] * g + beta[2] * c + beta[3] * g * c
+        return 1 / (1 + np.exp(-eta))
+
+    share_c1, share_g1 = df["alt_channel"].mean(), df["alt_gift"].mean()
+
+    def contrasts(beta):
+        gift = (1 - share_c1) * (cell_p(beta, 1, 0) - cell_p(beta, 0, 0)) + share_c1 * (cell_p(beta, 1, 1) - cell_p(beta, 0, 1))
+        chan = (1 - share_g1) * (cell_p(beta, 0, 1) - cell_p(beta, 0, 0)) + share_g1 * (cell_p(beta, 1, 1) - cell_p(beta, 1, 0))
+        inter = (cell_p(beta, 1, 1) - cell_p(beta, 0, 1)) - (cell_p(beta, 1, 0) - cell_p(beta, 0, 0))
+        return np.array([gift, chan, inter])
+
+    est = contrasts(params)
+    eps = 1e-6
+    jac = np.column_stack([(contrasts(params + eps * np.eye(4)[i]) - contrasts(params - eps * np.eye(4)[i])) / (2 * eps) for i in range(4)])
+    se = np.sqrt(np.diag(jac @ cov @ jac.T))
+    z = stats.norm.ppf(1 - alpha / 2)
+    effects = pd.DataFrame({
+        "effect": [f"gift: {g1} vs {g0}", f"channel: {c1} vs {c0}", "interaction (gift effect with c1 minus with c0)"],
+        "estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se,
+        "p_value": 2 * stats.norm.sf(np.abs(est / se)),
+    })
+    rates = df.groupby(["gift", "channel"])["y"].agg(contacted="size", return_rate="mean").reset_index()
+    ctrl = outcomes[(outcomes["campaign_id"] == campaign_id) & (outcomes["arm"] == control_arm)]
+    if len(ctrl):
+        rates = pd.concat([rates, pd.DataFrame([{"gift": "none", "channel": control_arm, "contacted": len(ctrl),
+                                                  "return_rate": ctrl["returned"].mean()}])], ignore_index=True)
+    return FactorialResult(campaign_id, alpha, rates, effects, fit)
+
+
+# --- heterogeneity -------------------------------------------------------------------
+
+def estimate_heterogeneity(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str, by: str,
+                           control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05, min_size: int = 10) -> pd.DataFrame:
+    """Return-rate effect of ``arm`` within each level of ``by``, Holm-adjusted across levels.
+
+    Levels with fewer than ``min_size`` members in either arm are dropped (too small to show).
+    """
+    df = outcomes[(outcomes["campaign_id"] == campaign_id) & outcomes["arm"].isin([arm, control_arm])]
+    df = df.merge(features[["campaign_id", "member_id", by]], on=["campaign_id", "member_id"], how="left")
+    rows = []
+    for level, grp in df.groupby(by, observed=True, sort=True):
+        t, c = grp[grp["arm"] == arm], grp[grp["arm"] == control_arm]
+        if len(t) < min_size or len(c) < min_size:
+            continue
+        est, lo, hi, p = _rate_diff(int(t["returned"].sum()), len(t), int(c["returned"].sum()), len(c), alpha)
+        rows.append({by: level, "n_treated": len(t), "n_control": len(c), "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p})
+    res = pd.DataFrame(rows)
+    if len(res):
+        ok = res["p_value"].notna()
+        res["p_holm"] = np.nan
+        if ok.any():
+            res.loc[ok, "p_holm"] = multipletests(res.loc[ok, "p_value"], method="holm")[1]
+    return res
+
+
+def add_bands(features: pd.DataFrame) -> pd.DataFrame:
+    """Recency and age bands for heterogeneity tables."""
+    out = features.copy()
+    out["recency_band"] = pd.cut(out["recency_days"], [-1, 270, 365, 540, np.inf], labels=["180-270 d", "271-365 d", "366-540 d", "540+ d"])
+    out["age_band"] = pd.cut(out["age"], [0, 29, 39, 49, 59, 200], labels=["<30", "30-39", "40-49", "50-59", "60+"])
+    return out
+
+
+# --- planning ------------------------------------------------------------------------
+
+def plan_next_wave(baseline_rate: float, lifts: list[float], alpha: float = 0.05, power: float = 0.8,
+                   holdout_share: float = 0.2) -> pd.DataFrame:
+    """Members needed to detect each absolute lift over ``baseline_rate`` (two-sided test).
+
+    ``holdout_share`` is the share of the list kept as control; the table gives treated,
+    holdout and total list size (Cohen's h with the normal approximation).
+    """
+    ratio = holdout_share / (1 - holdout_share)
+    rows = []
+    for lift in lifts:
+        h = abs(proportion_effectsize(min(baseline_rate + lift, 0.9999), baseline_rate))
+        n_t = NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=ratio, alternative="two-sided")
+        n_t = int(np.ceil(n_t))
+        n_c = int(np.ceil(n_t * ratio))
+        rows.append({"baseline_rate": baseline_rate, "lift": lift, "treated": n_t, "holdout": n_c, "list_size": n_t + n_c})
+    return pd.DataFrame(rows)
+
+
+def return_rate_interval(returned: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson interval of a single return rate."""
+    lo, hi = proportion_confint(returned, n, alpha=alpha, method="wilson")
+    return float(lo), float(hi)
