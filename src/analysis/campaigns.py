@@ -22,6 +22,7 @@ applies, and an HTML rendering):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import ibis
@@ -134,7 +135,9 @@ def summarize_arms(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONTROL) -
 def _rate_diff(x1, n1, x0, n0, alpha):
     lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff", alpha=alpha)
     if n1 and n0 and 0 < (x1 + x0) < (n1 + n0):
-        p = test_proportions_2indep(x1, n1, x0, n0, method="score", compare="diff").pvalue
+        with warnings.catch_warnings():  # statsmodels also computes a ratio, undefined when a rate is 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p = test_proportions_2indep(x1, n1, x0, n0, method="score", compare="diff").pvalue
     else:
         p = np.nan
     return x1 / n1 - x0 / n0, lo, hi, p
@@ -557,3 +560,33 @@ def return_rate_interval(returned: int, n: int, alpha: float = 0.05) -> tuple[fl
     """Wilson interval of a single return rate."""
     lo, hi = proportion_confint(returned, n, alpha=alpha, method="wilson")
     return float(lo), float(hi)
+
+
+def campaign_metrics(arms: pd.DataFrame, effects: ArmEffects) -> dict:
+    """Headline figures per campaign and arm for ``metrics.json``.
+
+    Per arm: contacted, return rate, purchase rate, spend per contacted member, cost per
+    returned member; per treated arm also each incremental effect with its interval.
+    """
+    out: dict = {}
+    for _, a in arms.iterrows():
+        entry = {
+            "contacted": int(a["contacted"]), "return_rate": float(a["return_rate"]),
+            "purchase_rate": float(a["purchase_rate"]), "spend_per_contacted": float(a["spend_per_contacted"]),
+            "cost_per_returned": None if pd.isna(a["cost_per_returned"]) else float(a["cost_per_returned"]),
+        }
+        eff = effects.effects[(effects.effects["campaign_id"] == a["campaign_id"]) & (effects.effects["arm"] == a["arm"])]
+        for _, e in eff.iterrows():
+            entry[f"incremental_{e['outcome']}"] = {"estimate": float(e["estimate"]), "ci_low": float(e["ci_low"]),
+                                                     "ci_high": float(e["ci_high"]), "p_value": None if pd.isna(e["p_value"]) else float(e["p_value"])}
+        out.setdefault(a["campaign_id"], {})[a["arm"]] = entry
+    return out
+
+
+def rates_with_intervals(arms: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Return rate per campaign and arm with its Wilson interval (for plots)."""
+    out = arms[["campaign_id", "arm", "contacted", "returned", "return_rate"]].copy()
+    bounds = [return_rate_interval(int(r), int(n), alpha) for r, n in zip(out["returned"], out["contacted"])]
+    out["ci_low"], out["ci_high"] = zip(*bounds) if bounds else ([], [])
+    out["label"] = out["campaign_id"] + " / " + out["arm"]
+    return out

@@ -41,3 +41,82 @@ def plot_join_cohorts(cohorts: pd.DataFrame, ax=None):
     ax.set_ylabel("members")
     ax.legend(title="tier", frameon=False)
     return ax
+
+
+def plot_funnel(funnel: pd.DataFrame, ax=None):
+    """Horizontal bars: members left on the sleeping list after each refinement rule."""
+    ax = _ax(ax, (8, 3.5))
+    labels = funnel["step"].str.replace("minus: ", "- ", regex=False)
+    colors = ["#8c8c8c"] + ["#4c72b0"] * (len(funnel) - 1)
+    ax.barh(labels[::-1], funnel["remaining"][::-1], color=colors[::-1])
+    for y, (n, share) in enumerate(zip(funnel["remaining"][::-1], funnel["share_of_naive"][::-1])):
+        ax.text(n, y, f" {n:,} ({share:.0%})", va="center")
+    ax.set_xlabel("members on the list")
+    ax.set_xlim(0, funnel["remaining"].max() * 1.25)
+    return ax
+
+
+def plot_rates_with_intervals(table: pd.DataFrame, label: str, rate: str = "return_rate", low: str = "ci_low",
+                              high: str = "ci_high", ax=None, percent: bool = True):
+    """Point and interval per row (e.g. return rate by arm with Wilson intervals)."""
+    ax = _ax(ax, (7, 0.5 + 0.45 * len(table)))
+    y = range(len(table))
+    ax.errorbar(table[rate], y, xerr=[table[rate] - table[low], table[high] - table[rate]], fmt="o", color="#4c72b0", capsize=3)
+    ax.set_yticks(list(y), table[label])
+    ax.invert_yaxis()
+    if percent:
+        ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def plot_forest(effects: pd.DataFrame, label: str, ax=None, percent: bool = True, title: str | None = None):
+    """Forest plot of effects with intervals and a zero line."""
+    ax = plot_rates_with_intervals(effects, label, "estimate", "ci_low", "ci_high", ax=ax, percent=percent)
+    ax.axvline(0, color="#c44e52", lw=1, ls="--")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None):
+    """Share of each arm returned by day since the campaign start."""
+    ax = _ax(ax, (7, 4))
+    df = outcomes[outcomes["campaign_id"] == campaign_id]
+    days = int(df["response_days"].max())
+    grid = range(days + 1)
+    for arm, grp in df.groupby("arm", sort=True):
+        d = grp["days_to_return"].dropna()
+        share = [(d < k).sum() / len(grp) for k in grid]
+        ax.step(list(grid), share, where="post", label=f"{arm} (n={len(grp):,})")
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel("days since campaign start")
+    ax.set_ylabel("returned")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_interaction(cell_rates: pd.DataFrame, ax=None):
+    """Interaction plot: return rate by gift, one line per channel."""
+    ax = _ax(ax, (6, 4))
+    cells = cell_rates[cell_rates["gift"] != "none"]
+    sns.pointplot(data=cells, x="gift", y="return_rate", hue="channel", ax=ax, markers="o")
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_ylabel("return rate")
+    return ax
+
+
+def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int = 52):
+    """Weekly reactivations with the model's counterfactual band after the campaign start."""
+    ax = _ax(ax, (9, 4))
+    start = pd.Timestamp(start)
+    s = series[series["week"] >= start - pd.Timedelta(weeks=weeks_before)]
+    ax.plot(s["week"], s["actual"], color="#222", lw=1.2, label="actual")
+    after = s[s["period"] == "after"]
+    ax.plot(after["week"], after["predicted"], color="#4c72b0", ls="--", label="counterfactual (no campaign)")
+    ax.fill_between(after["week"], after["lower"], after["upper"], color="#4c72b0", alpha=0.25, label="counterfactual band")
+    ax.axvline(start, color="#c44e52", lw=1)
+    ax.set_ylabel("reactivations per week")
+    ax.legend(frameon=False, loc="upper left")
+    return ax

@@ -102,7 +102,7 @@ PRESENCE_LOOKBACK_DAYS = 90
 
 def daily_weights(days: pd.DatetimeIndex) -> np.ndarray:
     """Calendar intensity per day (mean 1): weekday pattern and Chinese retail seasons."""
-    dow = np.array([0.80, 0.80, 0.85, 0.90, 1.05, 1.45, 1.35])[days.dayofweek]
+    dow = np.array([0.80, 0.80, 0.85, 0.90, 1.05, 1.45, 1.35])[days.day_of_week]
     season = np.ones(len(days))
     month, day = days.month.to_numpy(), days.day.to_numpy()
     season[(month == 6) & (day >= 1) & (day <= 18)] *= 1.45  # 618

@@ -1,0 +1,204 @@
+"""Who is really asleep (trilogy step 1): the naive sleeping list and the refined one.
+
+The *naive list* holds members of a target tier with no purchase for at least
+``sleeping_days`` before the list date. The *refined list* removes invalid sleepers: members
+with evidence of presence in a lookback window (parking, Wi-Fi and other visit records),
+members the chosen channel cannot reach (invalid phone; no WeChat binding), opted-out
+members, and likely duplicate cards (a phone number shared with another member).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from .dataset import MallData
+
+RULES = ("present", "unreachable", "opted_out", "duplicate")
+RULE_LABELS = {
+    "present": "came to the mall (visit records in the lookback window)",
+    "unreachable": "cannot be reached on the channel",
+    "opted_out": "opted out of marketing",
+    "duplicate": "likely duplicate card (phone shared with another member)",
+}
+CHANNEL_NEEDS = {
+    "sms": ("phone_valid",),
+    "call": ("phone_valid",),
+    "wechat": ("wechat_bound",),
+    "call_wechat": ("phone_valid", "wechat_bound"),
+}
+
+
+@dataclass(frozen=True)
+class SleepingList:
+    """The naive sleeping list with the refinement flags of every member on it.
+
+    ``members`` has one row per naive sleeper: ``member_id``, ``days_since_purchase``,
+    ``tier`` and a boolean per rule (``present``, ``unreachable``, ``opted_out``,
+    ``duplicate``), plus ``refined`` (no rule applies) and ``removed_by`` (the first rule in
+    funnel order that applies).
+    """
+
+    list_date: dt.date
+    tier: str
+    sleeping_days: int
+    lookback_days: int
+    channel: str
+    members: pd.DataFrame = field(repr=False)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def naive_size(self) -> int:
+        return len(self.members)
+
+    @property
+    def refined_size(self) -> int:
+        return int(self.members["refined"].sum())
+
+    @property
+    def invalid_share(self) -> float:
+        """Share of the naive list that is not really asleep or cannot be woken by the channel."""
+        return 1 - self.refined_size / self.naive_size if self.naive_size else float("nan")
+
+    @property
+    def overstatement(self) -> float:
+        """How much larger the naive list is than the refined one (0.25 = 25 % larger)."""
+        return self.naive_size / self.refined_size - 1 if self.refined_size else float("nan")
+
+    def funnel(self) -> pd.DataFrame:
+        """Members remaining after each rule, applied in order, and how many each removes."""
+        rows = [{"step": "naive list", "removed": 0, "remaining": self.naive_size, "removed_alone": 0}]
+        remaining = pd.Series(True, index=self.members.index)
+        for rule in RULES:
+            hit = self.members[rule]
+            removed = int((remaining & hit).sum())
+            remaining &= ~hit
+            rows.append({"step": f"minus: {RULE_LABELS[rule]}", "removed": removed, "remaining": int(remaining.sum()),
+                         "removed_alone": int(hit.sum())})
+        out = pd.DataFrame(rows)
+        out["share_of_naive"] = out["remaining"] / self.naive_size if self.naive_size else np.nan
+        return out
+
+    def overlaps(self) -> pd.DataFrame:
+        """Members per combination of rules (which invalid sleepers are invalid for several reasons)."""
+        flags = self.members[list(RULES)]
+        combo = flags.apply(lambda r: " + ".join(k for k in RULES if r[k]) or "none (refined list)", axis=1)
+        out = combo.value_counts().rename_axis("rules").reset_index(name="members")
+        out["share"] = out["members"] / self.naive_size
+        return out
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{
+            "list_date": self.list_date, "tier": self.tier, "sleeping_days": self.sleeping_days,
+            "naive_list": self.naive_size, "refined_list": self.refined_size,
+            "invalid_sleepers": self.naive_size - self.refined_size, "invalid_share": self.invalid_share,
+            "naive_overstates_by": self.overstatement,
+        }])
+
+    def summary(self) -> pd.DataFrame:
+        return self.funnel()
+
+    def _repr_html_(self) -> str:
+        return self.table().style.format({"invalid_share": "{:.1%}", "naive_overstates_by": "{:.1%}"}).hide(axis="index").to_html()
+
+
+def _truthy(col) -> ibis.Value:
+    return col.fill_null(False)
+
+
+def build_sleeping_list(
+    data: MallData,
+    list_date: dt.date | str | None = None,
+    tier: str = "gold",
+    sleeping_days: int = 180,
+    lookback_days: int = 90,
+    channel: str = "call_wechat",
+) -> SleepingList:
+    """Build the naive list as of ``list_date`` and flag every invalid sleeper on it.
+
+    Parameters
+    ----------
+    list_date
+        The day the list is drawn (purchases strictly before the following day count).
+        Default: the analysis date.
+    tier
+        Target card tier; ``"all"`` for every tier.
+    sleeping_days
+        Days without a purchase to count as sleeping (measured from joining if the member
+        never bought).
+    lookback_days
+        Window before ``list_date`` in which a visit record shows the member still comes.
+    channel
+        ``sms``, ``call``, ``wechat`` or ``call_wechat``: decides who is unreachable.
+
+    Notes
+    -----
+    Unknown reachability (empty ``phone_valid``/``wechat_bound``) counts as reachable, and
+    without a ``phone`` column no duplicates can be found; both are stated in ``notes``.
+    """
+    if channel not in CHANNEL_NEEDS:
+        raise ValueError(f"channel must be one of {sorted(CHANNEL_NEEDS)}, not {channel!r}")
+    if tier != "all" and tier not in data.tiers:
+        raise ValueError(f"tier {tier!r} is not one of the tier levels {data.tiers}")
+    list_date = pd.Timestamp(list_date or data.as_of).date()
+    end = ibis.literal(pd.Timestamp(list_date) + pd.Timedelta(days=1))
+    lookback_start = ibis.literal(pd.Timestamp(list_date) + pd.Timedelta(days=1 - lookback_days))
+    m, t, v = data.members, data.transactions, data.visits
+    _ = ibis._
+    last = t.filter(t.ts < end).group_by("member_id").aggregate(last_purchase=_.ts.max())
+    seen = v.filter((v.ts >= lookback_start) & (v.ts < end)).group_by("member_id").aggregate(visits=_.count())
+    base = m if tier == "all" else m.filter(m.tier == tier)
+    base = base.filter(base.join_date < end.cast("date"))
+    cols = ["member_id", "tier", "join_date", "phone_valid", "wechat_bound", "opt_out"]
+    has_phone = "phone" in data.member_attributes
+    notes = []
+    if has_phone:
+        counts = m.filter(m.phone.notnull()).group_by("phone").aggregate(cards=_.count())
+        base = base.left_join(counts, "phone").drop("phone_right")
+        cols.append("cards")
+    else:
+        notes.append("no `phone` column: likely duplicate cards cannot be detected")
+    j = base.select(*cols).left_join(last, "member_id").drop("member_id_right")
+    j = j.left_join(seen, "member_id").drop("member_id_right")
+    df = j.to_pandas()
+    since = pd.to_datetime(df["last_purchase"]).dt.normalize().fillna(pd.to_datetime(df["join_date"]))
+    df["days_since_purchase"] = (pd.Timestamp(list_date) - since).dt.days
+    df = df[df["days_since_purchase"] >= sleeping_days].copy()
+    df["present"] = df["visits"].fillna(0) > 0
+    needs = CHANNEL_NEEDS[channel]
+    reach = np.zeros(len(df), dtype=bool)
+    for col in needs:
+        if df[col].isna().all():
+            notes.append(f"`{col}` is empty: reachability by {col} unknown, counted as reachable")
+        reach |= df[col].fillna(True).astype(bool).to_numpy()
+    df["unreachable"] = ~reach
+    df["opted_out"] = df["opt_out"].fillna(False).astype(bool)
+    df["duplicate"] = (df["cards"].fillna(1) > 1) if has_phone else False
+    df["refined"] = ~df[list(RULES)].any(axis=1)
+    first = np.select([df[r] for r in RULES], list(RULES), default="")
+    df["removed_by"] = pd.Series(first, index=df.index).replace("", None)
+    keep = ["member_id", "tier", "days_since_purchase", *RULES, "refined", "removed_by"]
+    out = df[keep].sort_values("member_id").reset_index(drop=True)
+    return SleepingList(list_date, tier, sleeping_days, lookback_days, channel, out, tuple(notes))
+
+
+def compare_list_return_rates(outcomes: pd.DataFrame, sleeping: SleepingList, campaign_id: str) -> pd.DataFrame:
+    """Return rate of a campaign's arms among refined-list members vs invalid sleepers.
+
+    Shows how a naive list distorts a campaign's rates: invalid sleepers who still come
+    "return" without being woken, and unreachable ones cannot respond at all.
+    """
+    df = outcomes[outcomes["campaign_id"] == campaign_id].merge(
+        sleeping.members[["member_id", "refined", "removed_by"]], on="member_id", how="left")
+    df["group"] = np.where(df["refined"].fillna(False).astype(bool), "refined list",
+                           "invalid: " + df["removed_by"].fillna("not on the list"))
+    rows = []
+    for (arm, grp), sub in df.groupby(["arm", "group"], sort=True):
+        rows.append({"arm": arm, "group": grp, "contacted": len(sub), "return_rate": sub["returned"].mean()})
+    for arm, sub in df.groupby("arm", sort=True):
+        rows.append({"arm": arm, "group": "whole naive list", "contacted": len(sub), "return_rate": sub["returned"].mean()})
+    return pd.DataFrame(rows).sort_values(["arm", "group"]).reset_index(drop=True)

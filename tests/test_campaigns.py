@@ -1,0 +1,140 @@
+"""Campaign outcomes and effects: hand-worked cases and planted effects of synthetic Mall A."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import campaigns as cp
+from analysis.dataset import load_dataset
+from analysis.synthetic import generate_mall
+
+
+@pytest.fixture
+def fixture_dir(tmp_path):
+    """Campaign C1 starts 2023-06-01 with a 10-day window: [06-01, 06-11)."""
+    d = tmp_path / "c"
+    d.mkdir()
+    ids = ["A", "B", "C", "D", "E", "F"]
+    pd.DataFrame({"member_id": ids, "join_date": "2022-01-01", "tier": "gold"}).to_csv(d / "members.csv", index=False)
+    pd.DataFrame({
+        "member_id": ["A", "A", "A", "B", "C", "D", "F"],
+        "ts": ["2023-06-01 10:00", "2023-06-05 12:00", "2023-06-10 23:59:59",  # A: three purchases inside
+               "2023-06-11 00:00:01",  # B: one day after the window closes
+               "2023-05-31 20:00",  # C: the evening before the start
+               "2023-06-03 11:00",  # D: inside
+               "2023-01-01 10:00"],  # F: long before
+        "amount": [100, 50, 25, 999, 10, 40, 5],
+    }).to_csv(d / "transactions.csv", index=False)
+    pd.DataFrame({"member_id": ["C", "E", "B"], "ts": ["2023-06-02 09:00", "2023-06-20 09:00", "2023-06-09 18:00"],
+                  "source": ["parking", "wifi", "parking"]}).to_csv(d / "visits.csv", index=False)
+    pd.DataFrame({"campaign_id": ["C1"], "start_date": ["2023-06-01"], "response_days": [10]}).to_csv(d / "campaigns.csv", index=False)
+    pd.DataFrame({
+        "campaign_id": "C1", "member_id": ids,
+        "arm": ["call", "call", "call", "none", "none", "none"],
+        "contact_cost": [1.0, 1.0, 1.0, 0, 0, 0], "gift_cost": [20.0, 0, 0, 0, 0, 0],
+        "reached": [True, True, False, None, None, None], "redeemed": [True, False, False, None, None, None],
+    }).to_csv(d / "contacts.csv", index=False)
+    return d
+
+
+def test_hand_worked_outcomes(fixture_dir):
+    data = load_dataset(fixture_dir, as_of="2023-12-31")
+    o = cp.compute_campaign_outcomes(data).set_index("member_id")
+    assert o.loc["A", "purchases"] == 3 and o.loc["A", "spend"] == 175
+    assert o.loc["A", "days_to_return"] == pytest.approx(10 / 24)
+    assert not o.loc["B", "purchased"] and o.loc["B", "visited"] and o.loc["B", "returned"]  # visit only
+    assert o.loc["C", "returned"] and not o.loc["C", "purchased"] and o.loc["C", "spend"] == 0
+    assert o.loc["D", "purchased"] and o.loc["D", "spend"] == 40
+    assert not o.loc["E", "returned"] and not o.loc["F", "returned"]
+    arms = cp.summarize_arms(data and o.reset_index(), control_arm="none").set_index("arm")
+    assert arms.loc["call", "returned"] == 3 and arms.loc["none", "returned"] == 1
+    assert arms.loc["call", "return_rate"] == pytest.approx(1.0)
+    assert arms.loc["call", "cost"] == 23 and arms.loc["call", "cost_per_returned"] == pytest.approx(23 / 3)
+    # incremental: (1 - 1/3) * 3 contacted = 2 extra returners, cost 23 -> 11.5 each
+    assert arms.loc["call", "incremental_returned"] == pytest.approx(2.0)
+    assert arms.loc["call", "cost_per_incremental_return"] == pytest.approx(11.5)
+    eff = cp.estimate_arm_effects(o.reset_index(), control_arm="none").table("return_rate").iloc[0]
+    assert eff["estimate"] == pytest.approx(2 / 3)
+    assert eff["ci_low"] < 2 / 3 < eff["ci_high"]
+
+
+def test_unknown_control_arm_is_a_clear_error(fixture_dir):
+    o = cp.compute_campaign_outcomes(load_dataset(fixture_dir, as_of="2023-12-31"))
+    with pytest.raises(ValueError, match="control arm 'holdout' not found in campaign C1; arms: \\['call', 'none'\\]"):
+        cp.estimate_arm_effects(o, control_arm="holdout")
+
+
+def test_three_arms_arbitrary_labels_many_contacts():
+    rng = np.random.default_rng(0)
+    n = 60_000
+    arm = rng.choice(["控制组", "arm-α", "arm β"], n)
+    p = np.select([arm == "arm-α", arm == "arm β"], [0.08, 0.12], 0.05)
+    o = pd.DataFrame({"campaign_id": "X", "member_id": np.arange(n).astype(str), "arm": arm, "returned": rng.random(n) < p,
+                      "spend": rng.gamma(1, 100, n), "cost": 1.0, "reached": True, "redeemed": False})
+    o["purchased"] = o["returned"]
+    eff = cp.estimate_arm_effects(o, control_arm="控制组").table("return_rate").set_index("arm")
+    for a, truth in (("arm-α", 0.03), ("arm β", 0.07)):
+        assert eff.loc[a, "ci_low"] < truth < eff.loc[a, "ci_high"]
+    assert set(cp.summarize_arms(o, "控制组")["arm"]) == {"控制组", "arm-α", "arm β"}
+
+
+def test_plan_next_wave_matches_textbook():
+    # 5% vs 10%, alpha 0.05, power 0.8, equal arms. By hand: h = 2 asin(sqrt .10) - 2 asin(sqrt .05)
+    # = 0.1924 and n = 2 (1.960 + 0.842)^2 / h^2 = 424 per arm (the pooled-variance formula gives 434).
+    t = cp.plan_next_wave(0.05, [0.05], holdout_share=0.5).iloc[0]
+    assert t["treated"] == 424 and t["holdout"] == 424
+
+
+@pytest.fixture(scope="module")
+def mall(tmp_path_factory):
+    d = generate_mall(tmp_path_factory.mktemp("m") / "mall", n_members=40_000, seed=5)
+    data = load_dataset(d)
+    truth = json.loads((d / "truth.json").read_text())
+    return data, truth, cp.compute_campaign_outcomes(data)
+
+
+def test_holdout_estimates_cover_planted_effects(mall):
+    _, truth, o = mall
+    eff = cp.estimate_arm_effects(o, alpha=0.01).table("return_rate")
+    misses = []
+    for row in eff.itertuples():
+        t = truth["campaigns"][row.campaign_id]["arms"][row.arm]["true_incremental_return_rate"]
+        if not row.ci_low <= t <= row.ci_high:
+            misses.append((row.campaign_id, row.arm, row.ci_low, t, row.ci_high))
+    assert not misses
+
+
+def test_did_recovers_planted_change_and_naive_shows_the_bias(mall):
+    _, truth, o = mall
+    study = cp.compare_before_after(o, "W1-BEFORE", "W2-AFTER", "sms_daily", "call_wechat_ent", alpha=0.01)
+    assert study.did.ci_low <= truth["difference_in_differences"]["true_value"] <= study.did.ci_high
+    # the naive comparison is off by the holdouts' difference, which estimates the planted bias
+    bias = study.naive_difference - study.causal_difference
+    planted = truth["naive_before_after"]["bias_from_season_and_list"]
+    assert planted < -0.01
+    assert bias == pytest.approx(planted, abs=0.03)
+    assert study.naive_difference < truth["naive_before_after"]["true_difference_in_incremental_effect"]
+
+
+def test_factorial_recovers_gift_and_channel_effects(mall):
+    _, truth, o = mall
+    f = cp.estimate_factorial(o, "W3-FACTORIAL", ("daily", "entertainment"), ("sms", "call_wechat"), alpha=0.01)
+    ci = f.conf_int(alpha=0.01).set_index(f.effects["effect"].str.split(":").str[0])
+    planted = truth["factorial"]
+    assert ci.loc["gift", "ci_low"] <= planted["gift_effect_entertainment_vs_daily"] <= ci.loc["gift", "ci_high"]
+    assert ci.loc["channel", "ci_low"] <= planted["channel_effect_call_wechat_vs_sms"] <= ci.loc["channel", "ci_high"]
+    assert f.effects["estimate"].iloc[0] > 0
+
+
+def test_regression_adjustment_works_with_attributes_only(mall):
+    data, truth, o = mall
+    feats = cp.compute_precampaign_features(data, ["W2-AFTER"])
+    full = cp.estimate_adjusted_effect(o, feats, "W2-AFTER", "call_wechat_ent", ["recency_days", "frequency", "monetary", "tier"])
+    attrs = cp.estimate_adjusted_effect(o, feats, "W2-AFTER", "call_wechat_ent", ["district", "gender"])
+    t = truth["campaigns"]["W2-AFTER"]["arms"]["call_wechat_ent"]["true_incremental_return_rate"]
+    for res in (full, attrs):
+        lo, hi = res.conf_int(0.01)
+        assert lo <= t <= hi
+    assert "phone" not in feats.columns and "plate" not in feats.columns
