@@ -61,7 +61,8 @@ def plot_rates_with_intervals(table: pd.DataFrame, label: str, rate: str = "retu
     """Point and interval per row (e.g. return rate by arm with Wilson intervals)."""
     ax = _ax(ax, (7, 0.5 + 0.45 * len(table)))
     y = range(len(table))
-    ax.errorbar(table[rate], y, xerr=[table[rate] - table[low], table[high] - table[rate]], fmt="o", color="#4c72b0", capsize=3)
+    err = [(table[rate] - table[low]).clip(lower=0), (table[high] - table[rate]).clip(lower=0)]  # rounding can dip below 0
+    ax.errorbar(table[rate], y, xerr=err, fmt="o", color="#4c72b0", capsize=3)
     ax.set_yticks(list(y), table[label])
     ax.invert_yaxis()
     if percent:
