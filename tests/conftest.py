@@ -9,6 +9,12 @@ import pytest
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_validation_cache(tmp_path_factory):
+    """Keep the validation cache of the tests out of the user's home."""
+    os.environ["MALLWAKE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
 from analysis.synthetic import generate_mall  # noqa: E402
 
 SMALL_MEMBERS = 2_000

@@ -183,3 +183,18 @@ def test_loaded_types_and_member_attributes(tiny_dir):
     assert data.member_attributes == ("district", "phone")
     assert data.covariate_attributes == ("district",)
     assert str(data.as_of) == AS_OF
+
+
+def test_passed_validation_is_cached_until_a_file_changes(tiny_dir, monkeypatch):
+    from analysis import validation
+
+    calls = []
+    real = validation._validate
+    monkeypatch.setattr(validation, "_validate", lambda *a: calls.append(a) or real(*a))
+    assert validate_data_dir(tiny_dir, as_of=AS_OF).ok
+    assert validate_data_dir(tiny_dir, as_of=AS_OF).ok
+    assert len(calls) == 1
+    _edit(tiny_dir / "transactions.csv", amount=(0, "-5"))
+    assert not validate_data_dir(tiny_dir, as_of=AS_OF).ok
+    assert not validate_data_dir(tiny_dir, as_of=AS_OF).ok
+    assert len(calls) == 3  # failures are never cached

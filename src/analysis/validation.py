@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -308,12 +311,34 @@ def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views:
     return out
 
 
+CACHE_ENV = "MALLWAKE_CACHE_DIR"
+
+
+def _cache_key(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> str | None:
+    """Key of a passed validation: file names, sizes and modification times, rules, version."""
+    from . import __version__
+
+    files = sorted(p for p in data_dir.iterdir() if p.is_file()) if data_dir.is_dir() else []
+    if not files:
+        return None
+    h = hashlib.sha256(f"{__version__}|{as_of}|{tiers}|{data_dir.resolve()}".encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"|{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mallwake") / "validation"
+
+
 def validate_data_dir(
     data_dir: str | Path,
     as_of: dt.date | str | None = None,
     tiers: tuple[str, ...] = DEFAULT_TIERS,
+    use_cache: bool = True,
 ) -> ValidationReport:
-    """Check every table in ``data_dir`` against the contract.
+    """Check every table in ``data_dir`` against the contract (cached when it passed).
 
     Parameters
     ----------
@@ -324,6 +349,10 @@ def validate_data_dir(
         Analysis date; nothing may happen after it. Default: today.
     tiers
         Allowed tier levels, lowest first.
+    use_cache
+        Reuse a passed validation of the same files (same names, sizes and modification
+        times), rules and version. The cache lives outside the data directory
+        (``$MALLWAKE_CACHE_DIR`` or ``~/.cache/mallwake``); failures are never cached.
 
     Returns
     -------
@@ -331,8 +360,25 @@ def validate_data_dir(
         ``ok`` is true when every rule holds; ``violations`` lists what is broken.
     """
     data_dir = Path(data_dir)
-    as_of = pd.Timestamp(as_of or dt.date.today()).date()
-    tiers = tuple(tiers)
+    as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
+    key = _cache_key(data_dir, as_of_date, tuple(tiers)) if use_cache else None
+    if key and (_cache_dir() / f"{key}.json").is_file():
+        try:
+            counts = json.loads((_cache_dir() / f"{key}.json").read_text())
+            return ValidationReport(data_dir, as_of_date, counts, ())
+        except (OSError, ValueError):
+            pass
+    report = _validate(data_dir, as_of_date, tuple(tiers))
+    if key and report.ok:
+        try:
+            _cache_dir().mkdir(parents=True, exist_ok=True)
+            (_cache_dir() / f"{key}.json").write_text(json.dumps(report.row_counts))
+        except OSError:
+            pass  # a read-only home is fine: validation just runs again next time
+    return report
+
+
+def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> ValidationReport:
     violations: list[Violation] = []
     row_counts: dict[str, int] = {}
     if not data_dir.is_dir():
