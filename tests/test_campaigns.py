@@ -60,6 +60,14 @@ def test_hand_worked_outcomes(fixture_dir):
     assert eff["ci_low"] < 2 / 3 < eff["ci_high"]
 
 
+def test_response_window_override(fixture_dir):
+    data = load_dataset(fixture_dir, as_of="2023-12-31")
+    o = cp.compute_campaign_outcomes(data, response_days=11).set_index("member_id")
+    assert o.loc["B", "purchased"] and o.loc["A", "purchases"] == 3  # B's purchase on day 11 now counts
+    short = cp.compute_campaign_outcomes(data, response_days=2).set_index("member_id")  # [06-01, 06-03)
+    assert short.loc["A", "purchases"] == 1 and not short.loc["D", "purchased"]  # D bought on 06-03
+
+
 def test_unknown_control_arm_is_a_clear_error(fixture_dir):
     o = cp.compute_campaign_outcomes(load_dataset(fixture_dir, as_of="2023-12-31"))
     with pytest.raises(ValueError, match="control arm 'holdout' not found in campaign C1; arms: \\['call', 'none'\\]"):

@@ -193,6 +193,7 @@ after_arm: str = "call_wechat_ent"
 factorial_campaign: str = "W3-FACTORIAL"  # crossed gift x channel wave (empty: skip)
 gift_levels: str = "daily,entertainment"  # reference, alternative
 channel_levels: str = "sms,call_wechat"  # reference, alternative
+response_days: int = 0  # response window in days; 0: each campaign's own
 covariates: str = "recency_days,frequency,monetary,tenure_days,tier"  # for regression adjustment
 target_tier: str = "gold"  # for the time-series view
 sleeping_days: int = 180
@@ -203,7 +204,7 @@ from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
 data = load_dataset(data_dir, as_of=as_of or None)
-outcomes = campaigns.compute_campaign_outcomes(data)
+outcomes = campaigns.compute_campaign_outcomes(data, response_days=response_days or None)
 arms = campaigns.summarize_arms(outcomes, control_arm)
 effects = campaigns.estimate_arm_effects(outcomes, control_arm, alpha)
 campaign_ids = sorted(outcomes["campaign_id"].unique())

@@ -42,8 +42,17 @@ DEFAULT_CONTROL = "holdout"
 
 # --- outcomes ------------------------------------------------------------------------
 
-def _windowed(data: MallData, events, campaign_ids):
-    c, k = data.contacts, data.campaigns
+def _campaigns(data: MallData, response_days: int | None):
+    k = data.campaigns
+    if response_days:
+        if response_days < 1:
+            raise ValueError(f"response_days must be at least 1, not {response_days}")
+        k = k.mutate(response_days=ibis.literal(int(response_days)).cast("int32"))
+    return k
+
+
+def _windowed(data: MallData, events, campaign_ids, response_days=None):
+    c, k = data.contacts, _campaigns(data, response_days)
     if campaign_ids:
         c = c.filter(c.campaign_id.isin(list(campaign_ids)))
     ck = c.join(k, "campaign_id").select(
@@ -55,22 +64,26 @@ def _windowed(data: MallData, events, campaign_ids):
     return ck, j
 
 
-def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = None) -> pd.DataFrame:
+def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = None,
+                              response_days: int | None = None) -> pd.DataFrame:
     """One row per contact with its response-window outcomes.
+
+    ``response_days`` overrides every campaign's own window length (e.g. to compare 14 with
+    30 days); by default each campaign's ``response_days`` applies.
 
     Columns: the contact's own columns, ``start_date``, ``response_days``, ``returned``,
     ``purchased``, ``visited``, ``purchases``, ``spend``, ``days_to_return`` (from the start
     date to the first purchase or visit; NaN if none), ``cost`` (contact + gift).
     """
     t = data.transactions
-    ck, jt = _windowed(data, t, campaign_ids)
+    ck, jt = _windowed(data, t, campaign_ids, response_days)
     tx = jt.group_by(["campaign_id", "member_id"]).aggregate(
         purchases=jt.amount.count(), spend=jt.amount.sum(), first_purchase=jt.ts.min()
     )
     v = data.visits
-    _, jv = _windowed(data, v, campaign_ids)
+    _, jv = _windowed(data, v, campaign_ids, response_days)
     vis = jv.group_by(["campaign_id", "member_id"]).aggregate(visits=jv.ts.count(), first_visit=jv.ts.min())
-    c, k = data.contacts, data.campaigns
+    c, k = data.contacts, _campaigns(data, response_days)
     if campaign_ids:
         c = c.filter(c.campaign_id.isin(list(campaign_ids)))
     base = c.join(k.select("campaign_id", "start_date", "response_days"), "campaign_id")
