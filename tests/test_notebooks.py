@@ -24,6 +24,14 @@ def test_stored_without_outputs_and_thin(path):
             assert "to_csv(" not in cell.source and "open(" not in cell.source, "notebooks do not write files"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_line_is_understood_by_papermill(path):
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [ln.split(":")[0].split("=")[0].strip() for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert sorted(pm.inspect_notebook(str(path))) == sorted(assigned)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_executes_under_papermill(path, small_mall, tmp_path):

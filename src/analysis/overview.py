@@ -70,6 +70,8 @@ def compute_missing_values(data: MallData) -> pd.DataFrame:
             continue
         t = data.con.table(name)
         n = t.count().to_pandas()
+        if not n:
+            continue
         aggs = {c: t[c].isnull().sum() for c in t.columns}
         res = t.aggregate(**aggs).to_pandas().iloc[0]
         for c in t.columns:

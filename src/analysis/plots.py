@@ -121,3 +121,55 @@ def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int 
     ax.set_ylabel("reactivations per week")
     ax.legend(frameon=False, loc="upper left")
     return ax
+
+
+def plot_rf_heatmap(grid: pd.DataFrame, ax=None, label: str = "mean spend"):
+    """Heatmap of a value by R score (rows) and F score (columns)."""
+    ax = _ax(ax, (6, 4.5))
+    sns.heatmap(grid, annot=True, fmt=",.0f", cmap="YlGnBu", ax=ax, cbar_kws={"label": label})
+    ax.set_xlabel("F score (purchases)")
+    ax.set_ylabel("R score (recency)")
+    return ax
+
+
+def plot_segment_shares(summary: pd.DataFrame, ax=None):
+    """Members and spend share per RFM segment, side by side."""
+    ax = _ax(ax, (9, 4))
+    long = summary.melt(id_vars="segment", value_vars=["member_share", "spend_share"], var_name="share of", value_name="share")
+    long["share of"] = long["share of"].map({"member_share": "members", "spend_share": "spend"})
+    sns.barplot(data=long, y="segment", x="share", hue="share of", ax=ax, orient="h")
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_ylabel("")
+    return ax
+
+
+def plot_lorenz(lorenz: pd.DataFrame, gini_value: float | None = None, ax=None):
+    """Lorenz curve of spend with the line of equality."""
+    ax = _ax(ax, (5, 5))
+    ax.plot(lorenz["member_share"], lorenz["spend_share"], color="#4c72b0", label="members, lowest spend first")
+    ax.plot([0, 1], [0, 1], color="#888", ls="--", lw=1, label="equal spend")
+    ax.fill_between(lorenz["member_share"], lorenz["spend_share"], lorenz["member_share"], color="#4c72b0", alpha=0.15)
+    ax.set_xlabel("share of members")
+    ax.set_ylabel("share of spend")
+    if gini_value is not None:
+        ax.set_title(f"Gini = {gini_value:.2f}")
+    ax.legend(frameon=False, loc="upper left")
+    return ax
+
+
+def plot_transition_heatmap(shares: pd.DataFrame, ax=None, fmt: str = ".0%", title: str | None = None):
+    """Heatmap of a transition matrix (rows: from, columns: to)."""
+    ax = _ax(ax, (9, 7))
+    sns.heatmap(shares, annot=True, fmt=fmt, cmap="Blues", ax=ax, cbar=False, annot_kws={"size": 8})
+    ax.set_xlabel("to")
+    ax.set_ylabel("from")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_cluster_pairs(members: pd.DataFrame, labels, columns: list[str], n: int = 1500, seed: int = 0):
+    """Pairplot of a sample of members coloured by cluster (returns the seaborn PairGrid)."""
+    df = members[columns].assign(cluster=labels.astype(str).to_numpy())
+    df = df.sample(min(n, len(df)), random_state=seed)
+    return sns.pairplot(df, hue="cluster", corner=True, plot_kws={"s": 8, "alpha": 0.5}, height=1.9)

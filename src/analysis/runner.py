@@ -166,6 +166,8 @@ def _title(nb_path: Path) -> str:
 
 def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str, prov: dict, log) -> NotebookRun:
     out_nb = run_dir / nb.name
+    if "output_dir" in declared_parameters(nb) and "output_dir" not in params:
+        params = params | {"output_dir": str(run_dir)}  # data files of the run land beside its reports
     title = _title(nb)
     started = time.perf_counter()
     log(f"  running {nb.stem} ...")
@@ -189,7 +191,8 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     executed = nbformat.read(out_nb, as_version=4)
     metrics = collect_metrics(executed)
     (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    nb_prov = prov | {"notebook": nb.name, "parameters": params, "execution time": f"{seconds:.1f} s"}
+    shown = {k: v for k, v in params.items() if k not in ("data_dir", "output_dir")}
+    nb_prov = prov | {"notebook": nb.name, "parameters": shown, "execution time": f"{seconds:.1f} s"}
     render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov)
     log(f"  done    {nb.stem} in {seconds:.1f} s")
     return NotebookRun(nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics)
