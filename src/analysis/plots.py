@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -173,3 +174,74 @@ def plot_cluster_pairs(members: pd.DataFrame, labels, columns: list[str], n: int
     df = members[columns].assign(cluster=labels.astype(str).to_numpy())
     df = df.sample(min(n, len(df)), random_state=seed)
     return sns.pairplot(df, hue="cluster", corner=True, plot_kws={"s": 8, "alpha": 0.5}, height=1.9)
+
+
+STAGE_COLORS = {"new": "#8172b3", "active": "#55a868", "cooling": "#ccb974", "sleeping": "#dd8452",
+                "lost": "#8c8c8c", "reactivated": "#4c72b0"}
+
+
+def plot_stage_area(counts: pd.DataFrame, ax=None):
+    """Stacked area of members per lifecycle stage over time."""
+    ax = _ax(ax, (10, 4.5))
+    cols = [c for c in STAGE_COLORS if c in counts.columns]
+    ax.stackplot(counts.index, [counts[c] for c in cols], labels=cols, colors=[STAGE_COLORS[c] for c in cols], alpha=0.9)
+    ax.set_ylabel("members")
+    ax.legend(loc="upper left", frameon=False, ncol=len(cols))
+    return ax
+
+
+def plot_net_flows(net: pd.DataFrame, ax=None):
+    """Bars per month: members who fell asleep (down) and who were woken (up)."""
+    ax = _ax(ax, (10, 3.5))
+    ax.bar(net["month"], net["woken"], width=20, color=STAGE_COLORS["reactivated"], label="woken (reactivated)")
+    ax.bar(net["month"], -net["fell_asleep"], width=20, color=STAGE_COLORS["sleeping"], label="fell asleep")
+    ax.axhline(0, color="#222", lw=0.8)
+    ax.set_ylabel("members per month")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_cohort_heatmap(table: pd.DataFrame, ax=None, fmt: str = ".0%", label: str = "share buying"):
+    """Cohort heatmap: rows join month, columns months since joining."""
+    ax = _ax(ax, (12, 7))
+    sns.heatmap(table, cmap="viridis", ax=ax, cbar_kws={"label": label}, annot=False, fmt=fmt)
+    ax.set_xlabel("months since joining")
+    ax.set_ylabel("join month")
+    return ax
+
+
+def plot_survival(curves: pd.DataFrame, ax=None):
+    """Kaplan-Meier curves with confidence bands, one per group."""
+    ax = _ax(ax, (8, 4.5))
+    for g, c in curves.groupby("group", sort=True):
+        ax.step(c["time"], c["survival"], where="post", label=str(g))
+        ax.fill_between(c["time"], c["lower"], c["upper"], step="post", alpha=0.2)
+    ax.set_xlabel("days since joining")
+    ax.set_ylabel("share not yet asleep")
+    ax.set_ylim(0, 1.02)
+    ax.legend(frameon=False, title="")
+    return ax
+
+
+def plot_calibration(table: pd.DataFrame, predicted: str = "predicted", observed: str = "observed", label: str = "decile", ax=None):
+    """Predicted vs observed, with the diagonal."""
+    ax = _ax(ax, (4.5, 4.5))
+    ax.plot(table[predicted], table[observed], "o-", color="#4c72b0")
+    lim = [0, max(table[predicted].max(), table[observed].max()) * 1.05]
+    ax.plot(lim, lim, "--", color="#888", lw=1)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("observed")
+    return ax
+
+
+def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8):
+    """Mean P(alive) by frequency (rows) and recency (columns) bins."""
+    ax = _ax(ax, (8, 5))
+    df = summary.assign(freq_bin=summary["frequency"].clip(upper=bins * 3) // 3 * 3,
+                        rec_bin=pd.cut(summary["recency"] / summary["T"].clip(lower=1e-9), np.linspace(0, 1, 6), include_lowest=True))
+    grid = df.pivot_table(index="freq_bin", columns="rec_bin", values="p_alive", aggfunc="mean", observed=False)
+    sns.heatmap(grid.sort_index(ascending=False), cmap="RdYlGn", vmin=0, vmax=1, annot=True, fmt=".2f", ax=ax,
+                cbar_kws={"label": "P(alive)"})
+    ax.set_xlabel("recency / age (1 = bought at the very end)")
+    ax.set_ylabel("repeat purchases (binned)")
+    return ax
