@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -18,14 +17,22 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
 
+_WRAP = (
+    "import resource, subprocess, sys, time; t = time.perf_counter(); "
+    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def _timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of the largest process the command ran."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024**2
+    """Wall seconds and peak RSS (GB) of the largest process the command ran.
+
+    A fresh wrapper process runs the command, so the peak is this command's alone (the
+    kernels papermill starts are its descendants and are counted).
+    """
+    out = subprocess.run([sys.executable, "-c", _WRAP, *cmd], check=True, capture_output=True, text=True)
+    seconds, peak_kb = out.stdout.split()
+    return float(seconds), int(peak_kb) / 1024**2
 
 
 def bench(members: int, jobs: int, skip_run: bool) -> dict:

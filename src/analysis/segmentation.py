@@ -224,11 +224,11 @@ class ClusterResult:
 def _fit(method: str, k: int, Z: np.ndarray, seed: int):
     if method == "kmeans":
         return KMeans(n_clusters=k, n_init=4, random_state=seed).fit(Z)
-    return GaussianMixture(n_components=k, covariance_type="full", n_init=2, random_state=seed).fit(Z)
+    return GaussianMixture(n_components=k, covariance_type="full", random_state=seed).fit(Z)
 
 
-def fit_clusters(features: pd.DataFrame, k: int | None = None, method: str = "gmm", k_range=range(2, 8),
-                 n_boot: int = 10, min_purchases: int = 3, seed: int = 0, max_fit: int = 10_000) -> ClusterResult:
+def fit_clusters(features: pd.DataFrame, k: int | None = None, method: str = "gmm", k_range=range(2, 7),
+                 n_boot: int = 10, min_purchases: int = 3, seed: int = 0, max_fit: int = 6_000) -> ClusterResult:
     """Cluster active members; pick k by BIC (GMM) or silhouette (k-means) unless given.
 
     Stability: the model is refitted on ``n_boot`` bootstrap samples and each refit's labels
