@@ -1,7 +1,7 @@
 """Benchmark: demo generation, full `mallwake run`, time per notebook, peak memory.
 
 Usage: python benchmarks/bench_run.py --members 50000 [--members 1000000] [--jobs 2]
-Writes benchmarks/results/run_<members>.json and prints a Markdown row for RESULTS.md.
+Writes benchmarks/results/run_<members>_jobs<jobs>.json and prints it.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def bench(members: int, jobs: int, skip_run: bool) -> dict:
                                 "--label", "bench", "--jobs", str(jobs)])
         run = json.loads((out / "bench" / "run.json").read_text())
         result |= {"run_seconds": round(run_s, 1), "run_peak_gb": round(run_gb, 2), "jobs": jobs,
-                   "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]}}
+                   "notebook_run_seconds": round(run["seconds"], 1),
+                   "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]},
+                   "per_notebook_timing": {n["name"]: n.get("timing", {}) for n in run["notebooks"]}}
     return result
 
 
@@ -60,7 +62,7 @@ def main() -> None:
     (HERE / "results").mkdir(exist_ok=True)
     for n in args.members or [50_000]:
         res = bench(n, args.jobs, args.skip_run)
-        (HERE / "results" / f"run_{n}.json").write_text(json.dumps(res, indent=2) + "\n")
+        (HERE / "results" / f"run_{n}_jobs{args.jobs}.json").write_text(json.dumps(res, indent=2) + "\n")
         print(json.dumps(res))
 
 

@@ -146,3 +146,23 @@ def test_regression_adjustment_works_with_attributes_only(mall):
         lo, hi = res.conf_int(0.01)
         assert lo <= t <= hi
     assert "phone" not in feats.columns and "plate" not in feats.columns
+
+
+def test_segment_at_start_by_hand(fixture_dir):
+    # As of 2023-05-31 (day before C1): C bought that evening (R5, F4 -> Champions), F bought on
+    # 2023-01-01 (R4, F4 -> Loyal), A, B, D, E never bought (R1, F1 -> Lost). Six members: the
+    # worst tie group of four scores 1; rank 5 of 6 scores 1 + floor(5 * 4 / 6) = 4.
+    seg = cp.segment_at_start(load_dataset(fixture_dir), "C1").set_index("member_id")["rfm_segment"]
+    assert seg.to_dict() == {"A": "Lost", "B": "Lost", "C": "Champions", "D": "Lost", "E": "Lost", "F": "Loyal"}
+
+
+def test_rank_targets_advice_and_cost():
+    het = {"tier": pd.DataFrame({"tier": ["gold", "silver", "normal"], "n_treated": [500, 400, 300],
+                                 "estimate": [0.10, 0.02, -0.05], "ci_low": [0.06, -0.01, -0.08], "ci_high": [0.14, 0.05, -0.02],
+                                 "p_value": [1e-6, 0.2, 0.001], "p_holm": [3e-6, 0.2, 0.002]})}
+    t = cp.rank_targets(het, cost_per_contact=5.0)
+    assert list(t["level"]) == ["gold", "silver", "normal"]
+    assert list(t["advice"]) == ["target", "no evidence", "skip"]
+    assert t.loc[0, "cost_per_incremental_return"] == pytest.approx(50.0)
+    assert t.loc[1, "cost_per_incremental_return"] == pytest.approx(250.0)
+    assert np.isnan(t.loc[2, "cost_per_incremental_return"])

@@ -32,7 +32,7 @@ result of validating every table against the data contract (`data/README.md`).
 data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date YYYY-MM-DD; empty: the last date in the data
 """),
-    ("hide", SETUP + """
+    ("setup", SETUP + """
 from analysis import overview, plots
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
@@ -110,7 +110,7 @@ channel: str = "call_wechat"  # sms, call, wechat or call_wechat: who is reachab
 naive_campaign: str = "W1-BEFORE"  # a campaign sent to a naive list (empty: none)
 min_cell: int = 10  # smallest group shown in tables
 """),
-    ("hide", SETUP + """
+    ("setup", SETUP + """
 from analysis import campaigns, plots, sleeping
 from analysis.dataset import load_dataset
 from analysis.privacy import suppress_small_cells
@@ -200,7 +200,7 @@ target_tier: str = "gold"  # for the time-series view
 sleeping_days: int = 180
 alpha: float = 0.05
 """),
-    ("hide", SETUP + """
+    ("setup", SETUP + """
 from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
@@ -298,19 +298,37 @@ else:
     ("md", """
 ## For whom does it work?
 
-Effects of the optimised arm by recency band, tier and age band, with Holm-adjusted p-values across
-the bands of each variable (subgroups under 10 members per arm are not shown).
+Effects of the optimised arm by recency band, tier, age band and RFM segment on the day before the
+campaign started, with Holm-adjusted p-values across the levels of each variable (subgroups under
+10 members per arm are not shown).
 """),
     ("code", """
 banded = campaigns.add_bands(features)
 target = (after_campaign, after_arm) if have_before_after else tuple(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].iloc[0])
-fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+banded = banded.merge(campaigns.segment_at_start(data, target[0]), on=["campaign_id", "member_id"], how="left")
+fig, axes = plt.subplots(2, 2, figsize=(13, 7))
 hetero = {}
-for ax, by in zip(axes, ["recency_band", "tier", "age_band"]):
+for ax, by in zip(axes.flat, ["recency_band", "tier", "age_band", "rfm_segment"]):
     hetero[by] = campaigns.estimate_heterogeneity(outcomes, banded, target[0], target[1], by, control_arm, alpha)
     if len(hetero[by]):
         plots.plot_forest(hetero[by].astype({by: str}), by, ax=ax, title=f"{target[1]} effect by {by.replace('_', ' ')}")
+    else:
+        ax.set_axis_off()
 fig.tight_layout()
+"""),
+    ("md", """
+### Whom to target next
+
+Every subgroup above, ranked: *target* where the effect is positive and survives the Holm
+correction, *skip* where the whole interval is below zero, otherwise *no evidence* (too few
+members to tell). Cost per incremental return uses the arm's average cost per contacted member.
+"""),
+    ("code", """
+arm_row = arms[(arms["campaign_id"] == target[0]) & (arms["arm"] == target[1])].iloc[0]
+targets = campaigns.rank_targets(hetero, float(arm_row["cost"] / arm_row["contacted"]), alpha)
+n_target = int((targets["advice"] == "target").sum())
+display(Markdown(f"**{n_target}** of {len(targets)} subgroups are worth targeting with `{target[1]}` on this evidence."))
+targets
 """),
     ("md", """
 ## Without a holdout: the time-series view
@@ -371,7 +389,7 @@ tier_filter: str = ""  # comma-separated tiers to include; empty: all
 min_cell: int = 10  # smallest group shown in tables
 output_dir: str = ""  # where member_segments.parquet goes (set by the runner); empty: not written
 """),
-    ("hide", SETUP + """
+    ("setup", SETUP + """
 from analysis import plots, segmentation as seg
 from analysis.dataset import load_dataset
 from analysis.features import compute_member_features
@@ -532,7 +550,7 @@ margin: float = 0.3  # gross margin on spend, for CLV
 calibration_months: int = 6  # holdout length for validating BG/NBD
 risk_horizon_days: int = 90  # sleep risk: asleep within this many days
 """),
-    ("hide", SETUP + """
+    ("setup", SETUP + """
 from analysis import clv, lifecycle, plots
 from analysis.dataset import load_dataset
 from analysis.privacy import pseudonymize

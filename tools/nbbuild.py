@@ -23,6 +23,8 @@ def write_notebook(path: Path, cells: list[tuple[str, str]]) -> None:
             nb.cells.append(new_code_cell(src, metadata={"tags": ["parameters"]}))
         elif kind == "hide":
             nb.cells.append(new_code_cell(src, metadata={"tags": ["hide"]}))
+        elif kind == "setup":  # imports and data loading: hidden, and timed apart by the runner
+            nb.cells.append(new_code_cell(src, metadata={"tags": ["hide", "setup"]}))
         else:
             nb.cells.append(new_code_cell(src))
     for i, cell in enumerate(nb.cells):

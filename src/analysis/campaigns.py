@@ -16,7 +16,9 @@ applies, and an HTML rendering):
 * :func:`estimate_adjusted_effect` - regression adjustment for pre-campaign covariates (Lin's
   interacted estimator, HC2).
 * :func:`estimate_factorial` - gift x channel logistic model with average marginal effects.
-* :func:`estimate_heterogeneity` - effects by subgroup with Holm-adjusted p-values.
+* :func:`estimate_heterogeneity` - effects by subgroup with Holm-adjusted p-values;
+  :func:`segment_at_start` gives the RFM segment at the start, :func:`rank_targets` turns the
+  subgroup effects into whom to target next.
 * :func:`plan_next_wave` - sample size per arm for a target lift (statsmodels power).
 """
 
@@ -547,6 +549,51 @@ def add_bands(features: pd.DataFrame) -> pd.DataFrame:
     out["recency_band"] = pd.cut(out["recency_days"], [-1, 270, 365, 540, np.inf], labels=["180-270 d", "271-365 d", "366-540 d", "540+ d"])
     out["age_band"] = pd.cut(out["age"], [0, 29, 39, 49, 59, 200], labels=["<30", "30-39", "40-49", "50-59", "60+"])
     return out
+
+
+def segment_at_start(data: MallData, campaign_id: str, window_days: int = 365) -> pd.DataFrame:
+    """RFM segment of every member the day before ``campaign_id`` started.
+
+    Scores are relative to all members who had joined by then (not only the contacted ones), so
+    the segment means what it means in the segmentation report. Columns ``campaign_id``,
+    ``member_id``, ``rfm_segment``.
+    """
+    from .features import compute_member_features
+    from .segmentation import compute_rfm_scores
+
+    k = data.campaigns
+    start = pd.Timestamp(k.filter(k.campaign_id == campaign_id).start_date.to_pandas().iloc[0])
+    rfm = compute_rfm_scores(compute_member_features(data, as_of=start - pd.Timedelta(days=1), window_days=window_days))
+    return pd.DataFrame({"campaign_id": campaign_id, "member_id": rfm["member_id"], "rfm_segment": rfm["segment"]})
+
+
+def rank_targets(heterogeneity: dict[str, pd.DataFrame], cost_per_contact: float, alpha: float = 0.05) -> pd.DataFrame:
+    """Which members to target next: every subgroup of every heterogeneity table, ranked.
+
+    For each subgroup: the effect on the return rate with its interval and Holm-adjusted
+    p-value (from :func:`estimate_heterogeneity`), and the cost per incremental returned member
+    (``cost_per_contact / effect``; undefined when the effect is not positive). ``advice`` is
+    ``"target"`` when the adjusted p-value is below ``alpha`` and the effect is positive,
+    ``"skip"`` when the whole interval lies below zero, otherwise ``"no evidence"``. Sorted by
+    advice, then by cost per incremental return.
+    """
+    rows = []
+    for var, tab in heterogeneity.items():
+        for _, r in tab.iterrows():
+            est = float(r["estimate"])
+            if r["p_holm"] < alpha and est > 0:
+                advice = "target"
+            elif r["ci_high"] < 0:
+                advice = "skip"
+            else:
+                advice = "no evidence"
+            rows.append({"variable": var, "level": str(r[var]), "n_treated": int(r["n_treated"]), "estimate": est,
+                         "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "p_holm": float(r["p_holm"]),
+                         "cost_per_incremental_return": cost_per_contact / est if est > 0 else np.nan, "advice": advice})
+    out = pd.DataFrame(rows, columns=["variable", "level", "n_treated", "estimate", "ci_low", "ci_high", "p_holm",
+                                      "cost_per_incremental_return", "advice"])
+    order = out["advice"].map({"target": 0, "no evidence": 1, "skip": 2})
+    return out.assign(_o=order).sort_values(["_o", "cost_per_incremental_return"], na_position="last").drop(columns="_o").reset_index(drop=True)
 
 
 # --- planning ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
 import re
 import shutil
@@ -52,6 +53,9 @@ class NotebookRun:
     html: str | None = None
     metrics: dict = field(default_factory=dict)
     error: str | None = None
+    #: where the time went: kernel start and shutdown, the set-up cell (imports, loading the data), the analysis
+    #: cells, and rendering to HTML (``seconds`` = the first three; rendering comes after)
+    timing: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,13 +193,51 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
                            error=f"{type(err).__name__}: {err}")
     seconds = time.perf_counter() - started
     executed = nbformat.read(out_nb, as_version=4)
+    timing = _timing(executed, seconds)
     metrics = collect_metrics(executed)
     (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     shown = {k: v for k, v in params.items() if k not in ("data_dir", "output_dir")}
     nb_prov = prov | {"notebook": nb.name, "parameters": shown, "execution time": f"{seconds:.1f} s"}
+    t_render = time.perf_counter()
     render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov)
+    timing["render"] = round(time.perf_counter() - t_render, 2)
     log(f"  done    {nb.stem} in {seconds:.1f} s")
-    return NotebookRun(nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics)
+    return NotebookRun(nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics, timing=timing)
+
+
+def _timing(executed, seconds: float) -> dict:
+    """Split a notebook's execution time using papermill's per-cell durations."""
+    durations = [c.metadata.get("papermill", {}).get("duration") or 0.0 for c in executed.cells if c.cell_type == "code"]
+    tagged = [c for c in executed.cells if c.cell_type == "code"]
+    setup = sum(d for c, d in zip(tagged, durations) if "setup" in c.metadata.get("tags", []))
+    cells = sum(durations)
+    return {"kernel": round(max(seconds - cells, 0.0), 2), "setup": round(setup, 2), "analysis": round(cells - setup, 2)}
+
+
+def _limit_kernel_threads(jobs: int) -> None:
+    """Share the cores between parallel kernels (BLAS/OpenMP pools otherwise oversubscribe).
+
+    Kernels inherit this process's environment; values the user has set are kept.
+    """
+    per_kernel = str(max(1, (os.cpu_count() or 1) // jobs))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, per_kernel)
+
+
+_HISTORY = ".notebook-seconds.json"
+
+
+def _read_history(out_dir: Path) -> dict[str, float]:
+    try:
+        return {str(k): float(v) for k, v in json.loads((out_dir / _HISTORY).read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _write_history(out_dir: Path, results) -> None:
+    """Remember each notebook's last execution time (the parallel runner schedules by it)."""
+    past = _read_history(out_dir) | {r.name: round(r.seconds, 1) for r in results if r.status == "ok"}
+    (out_dir / _HISTORY).write_text(json.dumps(past, indent=1, sort_keys=True) + "\n")
 
 
 def run_reports(
@@ -247,8 +289,13 @@ def run_reports(
     }
     log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {out_dir / label}")
     if jobs > 1 and len(notebooks) > 1:
+        _limit_kernel_threads(jobs)
+        # longest first (by the last run's times): the slow notebooks do not end up last, alone
+        past = _read_history(out_dir)
+        order = sorted(notebooks, key=lambda nb: -past.get(nb.stem, 0.0))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log), notebooks))
+            done = dict(zip(order, pool.map(lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log), order)))
+        results = [done[nb] for nb in notebooks]
     else:
         results = [_execute(nb, per_nb[nb], staging, show_code, label, prov, log) for nb in notebooks]
     status = "ok" if all(r.status == "ok" for r in results) else "failed"
@@ -265,6 +312,7 @@ def run_reports(
     staging.rename(final)
     if status == "ok":
         shutil.rmtree(out_dir / f"{label}-failed", ignore_errors=True)
+    _write_history(out_dir, results)
     build_index(out_dir)
     log(f"mallwake: run {status} in {seconds:.1f} s; open {out_dir / 'index.html'}")
     return RunResult(label, final, status, tuple(results), seconds)
