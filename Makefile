@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo
 JOBS   ?= 2
+MONTHS ?= 2024-01..2024-12
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo-data report test test-fast lab bench validate-study clean
+.PHONY: help setup demo-data report monthly test test-fast lab bench validate-study clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,8 +25,12 @@ $(DEMO)/truth.json: $(STAMP) src/analysis/synthetic.py
 
 demo-data: $(DEMO)/truth.json ## generate the synthetic Mall A demo data (if absent or outdated)
 
-report: $(DEMO)/truth.json ## build the HTML reports on the demo data: open reports/index.html
+report: $(DEMO)/truth.json ## build the HTML reports and the last month's member report on the demo data: open reports/index.html
 	$(BIN)/mallwake run --data $(DEMO) --jobs $(JOBS)
+	$(BIN)/mallwake run --data $(DEMO) --month latest
+
+monthly: $(DEMO)/truth.json ## backfill the monthly member reports of the demo data's last year (MONTHS=2024-01..2024-12)
+	$(BIN)/mallwake run --data $(DEMO) --months $(MONTHS) --jobs $(JOBS)
 
 test: $(STAMP) ## run the test suite (executes every notebook on a small generated mall)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile

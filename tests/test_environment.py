@@ -24,7 +24,7 @@ def test_environment_yml_matches_pyproject():
     deps_start = lines.index("dependencies:")
     for line in lines[deps_start:]:
         m = re.match(r"\s+- (\S.*)$", line)
-        if m and not m.group(1).startswith("python"):
+        if m and not m.group(1).startswith(("python", "pip")):
             conda[_name(m.group(1))] = _bound(m.group(1))
     conda.pop("python", None)
     assert conda == wanted

@@ -10,10 +10,10 @@ import pytest
 from analysis.config import NOTEBOOKS_DIR
 from analysis.report import collect_metrics
 
-NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(NOTEBOOKS_DIR).with_suffix("").as_posix())
 def test_stored_without_outputs_and_thin(path):
     nb = nbformat.read(path, as_version=4)
     assert [c for c in nb.cells if c.cell_type == "code" and (c.outputs or c.execution_count)] == []
@@ -24,7 +24,7 @@ def test_stored_without_outputs_and_thin(path):
             assert "to_csv(" not in cell.source and "open(" not in cell.source, "notebooks do not write files"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(NOTEBOOKS_DIR).with_suffix("").as_posix())
 def test_every_parameter_line_is_understood_by_papermill(path):
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
@@ -33,10 +33,10 @@ def test_every_parameter_line_is_understood_by_papermill(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(NOTEBOOKS_DIR).with_suffix("").as_posix())
 def test_executes_under_papermill(path, small_mall, tmp_path):
     out = tmp_path / path.name
-    pm.execute_notebook(str(path), str(out), parameters={"data_dir": str(small_mall)}, cwd=str(NOTEBOOKS_DIR),
+    pm.execute_notebook(str(path), str(out), parameters={"data_dir": str(small_mall)}, cwd=str(path.parent),
                         kernel_name="python3", progress_bar=False)
     metrics = collect_metrics(nbformat.read(out, as_version=4))
     assert metrics, "each notebook publishes its headline figures"

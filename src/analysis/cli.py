@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import DEMO_DATA_DIR, REPORTS_DIR
+from .config import DEMO_DATA_DIR, NOTEBOOKS_DIR, REPORTS_DIR
 
 EXIT_BAD_INPUT = 2
 
@@ -34,7 +34,7 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from .runner import ParameterError, parse_assignments, run_reports
+    from .runner import ParameterError, parse_assignments, run_months, run_reports
     from .validation import DataValidationError
 
     data_dir = Path(args.data)
@@ -44,9 +44,29 @@ def _run(args) -> int:
         print(f"demo data not found: generating it in {data_dir}")
         generate_mall(data_dir)
     try:
+        params = parse_assignments(args.param)
+        if args.month or args.months:
+            from .monthly import last_complete_month, parse_month_range
+            from .dataset import load_dataset
+
+            if args.month and args.months:
+                raise ParameterError("give --month or --months, not both")
+            if args.month == "latest":
+                months = [last_complete_month(load_dataset(data_dir, as_of=args.as_of))]
+            else:
+                try:
+                    months = parse_month_range(args.months or args.month)
+                except ValueError as err:
+                    raise ParameterError(str(err)) from None
+            results = run_months(data_dir, months, as_of=args.as_of, out_dir=Path(args.out), params=params,
+                                 lang=args.lang, force=args.force, show_code=args.show_code, jobs=args.jobs)
+            return 0 if all(r.ok for r in results) else 1
+        if args.lang != "en":
+            params["lang"] = args.lang
         result = run_reports(
-            data_dir, as_of=args.as_of, out_dir=Path(args.out), only=args.only,
-            params=parse_assignments(args.param), show_code=args.show_code, label=args.label, jobs=args.jobs,
+            data_dir, as_of=args.as_of, out_dir=Path(args.out), only=args.only, params=params,
+            show_code=args.show_code, label=args.label, jobs=args.jobs,
+            notebooks_dir=Path(args.notebooks) if args.notebooks else NOTEBOOKS_DIR,
         )
     except (ParameterError, DataValidationError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
@@ -79,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default=None, help="run label (default: <data dir>-<as of>)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed in parallel")
     p.add_argument("--show-code", action="store_true", help="keep code cells in the HTML")
+    p.add_argument("--notebooks", default=None, help="run the notebooks of this folder (e.g. notebooks/teaching)")
+    p.add_argument("--month", default=None, metavar="YYYY-MM",
+                   help="build the monthly report of this month ('latest': the last complete month)")
+    p.add_argument("--months", default=None, metavar="YYYY-MM..YYYY-MM",
+                   help="backfill the monthly report of every month in the range (months already built are skipped)")
+    p.add_argument("--force", action="store_true", help="with --month/--months: rebuild months already built")
+    p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the monthly report")
     p.set_defaults(func=_run)
     return parser
 

@@ -15,6 +15,8 @@ PROJECT_DIR = PACKAGE_DIR.parent.parent
 DEMO_DATA_DIR = PROJECT_DIR / "data" / "demo"
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
 REPORTS_DIR = PROJECT_DIR / "reports"
+MONTHLY_NOTEBOOK = NOTEBOOKS_DIR / "monthly" / "monthly_report.ipynb"
+TEACHING_DIR = NOTEBOOKS_DIR / "teaching"
 
 #: Card tiers, lowest first. Configurable per mall (see ``load_dataset(tiers=...)``).
 DEFAULT_TIERS: tuple[str, ...] = ("normal", "silver", "gold", "platinum")

@@ -35,7 +35,8 @@ STAGES = ("new", "active", "cooling", "sleeping", "lost", "reactivated")
 
 def build_stage_panel_expr(data: MallData, start=None, end=None, cooling_days: int = 90, sleeping_days: int = 180,
                            lost_days: int = 365):
-    """Ibis expression of the member-month panel: member_id, month, stage, previous stage."""
+    """Ibis expression of the member-month panel: member, tier, month, stage, previous stage,
+    days since the last purchase (or joining) at the month's end, and whether they bought in it."""
     _ = ibis._
     end = pd.Timestamp(end or data.as_of)
     t = data.transactions
@@ -69,7 +70,7 @@ def build_stage_panel_expr(data: MallData, start=None, end=None, cooling_days: i
     )
     p = p.mutate(stage=stage)
     p = p.mutate(prev_stage=_.stage.lag().over(wl))
-    return p.select("member_id", "tier", "month", "stage", "prev_stage", "days_since")
+    return p.select("member_id", "tier", "month", "stage", "prev_stage", "days_since", "bought")
 
 
 @dataclass(frozen=True)

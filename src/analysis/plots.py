@@ -245,3 +245,79 @@ def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8):
     ax.set_xlabel("recency / age (1 = bought at the very end)")
     ax.set_ylabel("repeat purchases (binned)")
     return ax
+
+
+# --- monthly report ---------------------------------------------------------------------
+
+CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+
+
+def use_language(lang: str) -> str:
+    """Set matplotlib up for ``lang`` and return the language figures can really be labelled in.
+
+    For ``zh`` the Noto Sans CJK SC font shipped by the ``mplfonts`` package is registered (no
+    system font needed). If it cannot be found, a warning says so and figures fall back to
+    English labels (rather than showing empty boxes); tables and text stay in Chinese.
+    """
+    import warnings
+    from importlib import resources
+
+    from matplotlib import font_manager
+
+    if lang != "zh":
+        return lang
+    try:
+        path = resources.files("mplfonts") / "fonts" / CJK_FONT_FILE
+        if not path.is_file():
+            raise FileNotFoundError(path)
+    except (ModuleNotFoundError, FileNotFoundError):
+        warnings.warn("no Chinese font found (install the `mplfonts` package): figure labels fall back to English", stacklevel=2)
+        return "en"
+    font_manager.fontManager.addfont(str(path))
+    name = font_manager.FontProperties(fname=str(path)).get_name()
+    plt.rcParams["font.sans-serif"] = [name, *[f for f in plt.rcParams["font.sans-serif"] if f != name]]
+    plt.rcParams["font.family"] = "sans-serif"
+    plt.rcParams["axes.unicode_minus"] = False
+    sns.set_theme(style="whitegrid", context="notebook", font=name, rc={"axes.unicode_minus": False})
+    return lang
+
+
+def save_figure(fig, directory, name: str):
+    """Save ``fig`` as ``directory/name.png`` with no timestamp or version metadata, so equal
+    inputs give equal bytes. No-op (returns None) when ``directory`` is empty."""
+    from pathlib import Path
+
+    if not directory:
+        return None
+    path = Path(directory) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata={"Software": None}, bbox_inches="tight")
+    return path
+
+
+def plot_kpi_trends(kpis: pd.DataFrame, labels: dict[str, str], columns=("active", "spend", "sleeping", "woken"), month=None):
+    """Small multiples: the whole membership's KPIs month by month, the report month marked."""
+    allm = kpis[kpis["tier"] == "all"]
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 2.8))
+    for ax, col in zip(np.atleast_1d(axes), columns):
+        ax.plot(allm["month"], allm[col], marker="o", ms=3, color="#4c72b0")
+        if month is not None:
+            cur = allm[allm["month"] == pd.Timestamp(month)]
+            ax.plot(cur["month"], cur[col], marker="o", ms=7, color="#c44e52")
+        ax.set_title(labels.get(col, col))
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+        ax.xaxis.set_major_formatter(plt.matplotlib.dates.DateFormatter("%y-%m"))
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_tier_kpis(by_tier: pd.DataFrame, labels: dict[str, str], columns=("active", "spend")):
+    """Bars per tier for the month's KPIs."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 2.8))
+    for ax, col in zip(np.atleast_1d(axes), columns):
+        ax.bar(by_tier.index.astype(str), by_tier[col], color="#55a868")
+        ax.set_title(labels.get(col, col))
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig

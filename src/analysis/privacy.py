@@ -38,3 +38,13 @@ def suppress_small_cells(table: pd.DataFrame, count_column: str, min_size: int =
     out.loc[small, value_cols] = None
     out.loc[small, count_column] = f"<{min_size}"
     return out
+
+
+def suppress_small_counts(table: pd.DataFrame, min_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
+    """Show every count from 1 to ``min_size - 1`` of a count table (e.g. a matrix) as ``"<min_size"``."""
+    out = table.astype(object).copy()
+    for col in table.columns:
+        if pd.api.types.is_numeric_dtype(table[col]):
+            small = (table[col] > 0) & (table[col] < min_size)
+            out.loc[small, col] = f"<{min_size}"
+    return out

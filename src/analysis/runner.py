@@ -9,6 +9,7 @@ offline HTML with its headline figures in ``<notebook>.metrics.json``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -23,9 +24,10 @@ from importlib import metadata
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import papermill as pm
 
-from .config import NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
+from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
 from .contract import FALSE_WORDS, TRUE_WORDS
 from .dataset import fingerprint_files
 from .contract import table_files
@@ -195,11 +197,12 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     executed = nbformat.read(out_nb, as_version=4)
     timing = _timing(executed, seconds)
     metrics = collect_metrics(executed)
+    title = str(metrics.get("title") or title)  # a notebook may title itself (e.g. in the report's language)
     (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     shown = {k: v for k, v in params.items() if k not in ("data_dir", "output_dir")}
     nb_prov = prov | {"notebook": nb.name, "parameters": shown, "execution time": f"{seconds:.1f} s"}
     t_render = time.perf_counter()
-    render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov)
+    render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov, title=title)
     timing["render"] = round(time.perf_counter() - t_render, 2)
     log(f"  done    {nb.stem} in {seconds:.1f} s")
     return NotebookRun(nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics, timing=timing)
@@ -240,6 +243,58 @@ def _write_history(out_dir: Path, results) -> None:
     (out_dir / _HISTORY).write_text(json.dumps(past, indent=1, sort_keys=True) + "\n")
 
 
+def _provenance(data_dir: Path, as_of: str | None, label: str) -> dict:
+    files = [p[0] for p in table_files(data_dir).values() if p]
+    return {
+        "run": label,
+        "data directory": data_dir.name,
+        "data fingerprint (sha256)": fingerprint_files(files)[:16],
+        "analysis date": as_of or "latest date in the data",
+        "git commit": _git_commit(),
+        "generated": dt.datetime.now().isoformat(timespec="seconds"),
+        "packages": _versions(),
+    }
+
+
+def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, as_of: str | None, out_dir: Path, user: dict,
+               show_code: bool, jobs: int, log, extra: dict | None = None) -> RunResult:
+    """Execute ``notebooks`` into ``out_dir/<label>`` through a staging directory (no index)."""
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".{label}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    prov = _provenance(data_dir, as_of, label)
+    log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {out_dir / label}")
+    if jobs > 1 and len(notebooks) > 1:
+        _limit_kernel_threads(jobs)
+        # longest first (by the last run's times): the slow notebooks do not end up last, alone
+        past = _read_history(out_dir)
+        order = sorted(notebooks, key=lambda nb: -past.get(nb.stem, 0.0))
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            done = dict(zip(order, pool.map(lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log), order)))
+        results = [done[nb] for nb in notebooks]
+    else:
+        results = [_execute(nb, per_nb[nb], staging, show_code, label, prov, log) for nb in notebooks]
+    status = "ok" if all(r.status == "ok" for r in results) else "failed"
+    seconds = time.perf_counter() - started
+    record = {
+        "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_dir.name,
+        "as_of": as_of or "latest", "parameters": {k: v for k, v in user.items() if k != "data_dir"},
+        "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
+        "notebooks": [asdict(r) for r in results], "provenance": prov, **(extra or {}),
+    }
+    (staging / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    final = out_dir / (label if status == "ok" else f"{label}-failed")
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    if status == "ok":
+        shutil.rmtree(out_dir / f"{label}-failed", ignore_errors=True)
+    _write_history(out_dir, results)
+    log(f"mallwake: run {label} {status} in {seconds:.1f} s")
+    return RunResult(label, final, status, tuple(results), seconds)
+
+
 def run_reports(
     data_dir: Path,
     *,
@@ -263,59 +318,108 @@ def run_reports(
     data_dir = Path(data_dir).resolve()
     out_dir = Path(out_dir)
     notebooks = discover_notebooks(notebooks_dir, only)
+    if not notebooks:
+        raise ParameterError(f"no notebooks in {notebooks_dir}")
     user = dict(params or {})
     user["data_dir"] = str(data_dir)
     if as_of:
         user["as_of"] = str(as_of)
     per_nb = check_parameters(notebooks, user)
-    report = validate_data_dir(data_dir, as_of=as_of)
-    report.raise_for_errors()
-
+    validate_data_dir(data_dir, as_of=as_of).raise_for_errors()
     label = label or f"{data_dir.name}-{as_of or 'latest'}"
-    started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir / f".{label}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    files = [p[0] for p in table_files(data_dir).values() if p]
-    prov = {
-        "run": label,
-        "data directory": data_dir.name,
-        "data fingerprint (sha256)": fingerprint_files(files)[:16],
-        "analysis date": as_of or "latest date in the data",
-        "git commit": _git_commit(),
-        "generated": dt.datetime.now().isoformat(timespec="seconds"),
-        "packages": _versions(),
-    }
-    log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {out_dir / label}")
-    if jobs > 1 and len(notebooks) > 1:
-        _limit_kernel_threads(jobs)
-        # longest first (by the last run's times): the slow notebooks do not end up last, alone
-        past = _read_history(out_dir)
-        order = sorted(notebooks, key=lambda nb: -past.get(nb.stem, 0.0))
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            done = dict(zip(order, pool.map(lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log), order)))
-        results = [done[nb] for nb in notebooks]
-    else:
-        results = [_execute(nb, per_nb[nb], staging, show_code, label, prov, log) for nb in notebooks]
-    status = "ok" if all(r.status == "ok" for r in results) else "failed"
-    seconds = time.perf_counter() - started
-    record = {
-        "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_dir.name,
-        "as_of": as_of or "latest", "parameters": {k: v for k, v in user.items() if k != "data_dir"},
-        "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
-        "notebooks": [asdict(r) for r in results], "provenance": prov,
-    }
-    (staging / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    final = out_dir / (label if status == "ok" else f"{label}-failed")
-    shutil.rmtree(final, ignore_errors=True)
-    staging.rename(final)
-    if status == "ok":
-        shutil.rmtree(out_dir / f"{label}-failed", ignore_errors=True)
-    _write_history(out_dir, results)
+    result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log)
     build_index(out_dir)
-    log(f"mallwake: run {status} in {seconds:.1f} s; open {out_dir / 'index.html'}")
-    return RunResult(label, final, status, tuple(results), seconds)
+    log(f"mallwake: open {out_dir / 'index.html'}")
+    return result
+
+
+def _inputs_key(data_dir: Path, notebook: Path, params: dict) -> str:
+    """What a monthly section depends on: the data files, the notebook and the parameters."""
+    files = [p[0] for p in table_files(data_dir).values() if p]
+    h = hashlib.sha256()
+    h.update(fingerprint_files(files).encode())
+    h.update(notebook.read_bytes())
+    h.update(json.dumps({k: v for k, v in params.items() if k != "output_dir"}, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def month_label(month: str, lang: str = "en") -> str:
+    return f"month-{month}" + ("" if lang == "en" else f"-{lang}")
+
+
+def run_months(
+    data_dir: Path,
+    months: list[str],
+    *,
+    as_of: str | None = None,
+    out_dir: Path = REPORTS_DIR,
+    params: dict | None = None,
+    lang: str = "en",
+    force: bool = False,
+    show_code: bool = False,
+    jobs: int = 1,
+    notebook: Path = MONTHLY_NOTEBOOK,
+    log=print,
+) -> list[RunResult]:
+    """Build the monthly report of each month in ``months`` (``YYYY-MM``) as its own site section.
+
+    A month already built from the same data files, notebook and parameters is skipped unless
+    ``force``; months are built ``jobs`` at a time. Months after the analysis date are refused.
+    Returns the results of the months built (skipped months are not in the list).
+    """
+    from .dataset import load_dataset
+    from .monthly import TEXT, parse_month
+
+    if lang not in TEXT:
+        raise ParameterError(f"--lang must be one of {', '.join(sorted(TEXT))}, got {lang!r}")
+
+    data_dir = Path(data_dir).resolve()
+    out_dir = Path(out_dir)
+    user = dict(params or {}) | {"data_dir": str(data_dir), "lang": lang}
+    if as_of:
+        user["as_of"] = str(as_of)
+    try:
+        wanted = [parse_month(m) for m in months]
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
+    check_parameters([notebook], user | {"report_month": months[0]})
+    validate_data_dir(data_dir, as_of=as_of).raise_for_errors()
+    last_day = pd.Timestamp(load_dataset(data_dir, as_of=as_of).as_of)
+    late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
+    if late:
+        raise ParameterError(f"month(s) {', '.join(late)} end after the analysis date {last_day.date()}: not complete yet")
+
+    todo = []
+    for m in wanted:
+        ym = m.strftime("%Y-%m")
+        p = user | {"report_month": ym}
+        label, key = month_label(ym, lang), _inputs_key(data_dir, notebook, p)
+        done = out_dir / label / "run.json"
+        if not force and done.exists():
+            try:
+                old = json.loads(done.read_text(encoding="utf-8"))
+            except ValueError:
+                old = {}
+            if old.get("status") == "ok" and old.get("inputs_key") == key:
+                log(f"mallwake: {label} is up to date (same data, notebook and parameters): skipped")
+                continue
+        todo.append((label, ym, p, key))
+
+    def one(item):
+        label, ym, p, key = item
+        per_nb = check_parameters([notebook], p)
+        return _run_label(label, [notebook], per_nb, data_dir, as_of, out_dir, p, show_code, 1, log,
+                          extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key})
+
+    if jobs > 1 and len(todo) > 1:
+        _limit_kernel_threads(jobs)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(one, todo))
+    else:
+        results = [one(item) for item in todo]
+    build_index(out_dir)
+    log(f"mallwake: {len(results)} month(s) built, {len(wanted) - len(todo)} up to date; open {out_dir / 'index.html'}")
+    return results
 
 
 if __name__ == "__main__":  # pragma: no cover

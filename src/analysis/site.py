@@ -44,9 +44,11 @@ def provenance_html(prov: dict) -> str:
     )
 
 
-def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: str, provenance: dict) -> Path:
+def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: str, provenance: dict,
+                title: str | None = None) -> Path:
     """Render one executed notebook to a standalone, offline HTML file."""
     nb = nbformat.read(nb_path, as_version=4)
+    nb.metadata["title"] = title or nb_path.stem  # the page's <title>
     for cell in nb.cells:  # headline figures go to metrics.json, not into the page
         if cell.get("outputs"):
             cell.outputs = [o for o in cell.outputs if METRICS_MIME not in o.get("data", {})]
@@ -81,6 +83,77 @@ def _headline(metrics: dict, limit: int = 6) -> str:
     return "<br>".join(f"{html.escape(k)}: {_fmt(v)}" for k, v in flat[:limit])
 
 
+_TREND_KPIS = (("active", "active members"), ("spend", "spend"), ("sleeping", "sleeping"), ("woken", "woken up"))
+
+
+def _trend_svg(months: list[str], kpis: list[dict]) -> str:
+    """Small line charts of the headline KPIs over the built months, as inline SVG (deterministic)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"svg.hashsalt": "mallwake", "svg.fonttype": "none", "font.size": 8}):
+        fig, axes = plt.subplots(1, len(_TREND_KPIS), figsize=(2.6 * len(_TREND_KPIS), 1.5))
+        x = range(len(months))
+        for ax, (key, title) in zip(axes, _TREND_KPIS):
+            ax.plot(x, [k.get(key, {}).get("value") for k in kpis], marker="o", ms=2.5, lw=1.2, color="#4c72b0")
+            ax.set_title(title)
+            ax.set_xticks([0, len(months) - 1] if len(months) > 1 else [0])
+            ax.set_xticklabels([months[0], months[-1]] if len(months) > 1 else months)
+            ax.tick_params(labelsize=7)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def _whole(value):
+    return int(round(value)) if isinstance(value, float) else value
+
+
+def _pct_cell(value) -> str:
+    return "–" if value is None else f"{value:+.1%}"
+
+
+def _monthly_section(runs: list[dict]) -> str:
+    """Monthly reports: one row per built month (newest first) with headline KPIs, and trend charts."""
+    ok = [r for r in runs if r.get("status") == "ok" and r.get("notebooks")]
+    rows = []
+    for run in sorted(runs, key=lambda r: (r.get("month", ""), r.get("lang", "")), reverse=True):
+        nb = (run.get("notebooks") or [{}])[0]
+        k = nb.get("metrics", {}).get("kpis", {})
+        link = (f'<a href="{run["_dir"]}/{nb["name"]}.html">{html.escape(run.get("month", run["_dir"]))}</a>'
+                if nb.get("html") else html.escape(run["_dir"]))
+        lang = html.escape(run.get("lang", "en"))
+        if run.get("status") != "ok" or not k:
+            rows.append(f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(str(run.get('status')))}</td></tr>")
+            continue
+        cells = "".join(f"<td>{_fmt(_whole(k[key]['value']))}<br><small>{_pct_cell(k[key].get('change_pct'))}</small></td>"
+                        for key, _ in _TREND_KPIS)
+        rows.append(f"<tr><td>{link}</td><td>{lang}</td>{cells}</tr>")
+    trend = ""
+    main_lang = [r for r in ok if r.get("lang", "en") == "en"] or ok
+    series = sorted(main_lang, key=lambda r: r.get("month", ""))
+    if len(series) >= 2:
+        trend = _trend_svg([r["month"] for r in series], [r["notebooks"][0]["metrics"].get("kpis", {}) for r in series])
+    head = "".join(f"<th>{t}<br><small>vs previous month</small></th>" for _, t in _TREND_KPIS)
+    return (
+        "<section><h2>Monthly member reports</h2>"
+        "<p>One page per month for management: KPIs and their changes, segment and lifecycle movements, the "
+        "month's campaigns, a watch list and a short narrative. Built with <code>mallwake run --month YYYY-MM</code> "
+        "or backfilled with <code>--months YYYY-MM..YYYY-MM</code>.</p>"
+        f"<div class='mw-trend'>{trend}</div>"
+        f"<table><tr><th>month</th><th>language</th>{head}</tr>{''.join(rows)}</table></section>"
+    )
+
+
 def build_index(reports_dir: Path) -> Path:
     """Write ``reports/index.html`` listing every run (newest first) and its reports."""
     reports_dir = Path(reports_dir)
@@ -91,7 +164,9 @@ def build_index(reports_dir: Path) -> Path:
         except (OSError, json.JSONDecodeError):
             continue
     runs.sort(key=lambda r: r.get("finished", ""), reverse=True)
-    parts = []
+    monthly = [r for r in runs if r.get("kind") == "monthly"]
+    runs = [r for r in runs if r.get("kind") != "monthly"]
+    parts = [_monthly_section(monthly)] if monthly else []
     for run in runs:
         status = run.get("status", "?")
         rows = []
