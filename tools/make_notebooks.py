@@ -803,6 +803,290 @@ record_metrics(title=T("title", month=mo.month_label(month, lang)), lang=lang, *
 """),
 ]
 
+TEACH_SETUP = SETUP + """
+from analysis import teaching
+from analysis.dataset import load_dataset
+from analysis.report import record_metrics
+data = load_dataset(data_dir, as_of=as_of or None)
+as_of_date = pd.Timestamp(data.as_of)
+checks = []
+"""
+
+TEACH_END = ("hide", """
+record_metrics(checks={c.exercise: c.status for c in checks}, right=sum(c.ok for c in checks), exercises=len(checks))
+""")
+
+TEACH_RFM = [
+    ("md", """
+# Teaching 1: RFM by hand, then with the toolkit
+
+**Goals.** Compute recency, frequency and monetary value from raw transactions yourself; turn them
+into 1-5 scores; then see what the toolkit does with them (named segments) and why the details
+(the window, ties) matter.
+
+Work top to bottom. Each exercise has a cell where you replace `None` with your answer and a
+self-check cell right after it: a green tick means right, a red cross tells you what to look at.
+"""),
+    ("params", """
+data_dir: str = "../../data/demo"  # the synthetic mall (or any data directory in the contract)
+as_of: str = ""  # analysis date; empty: the last date in the data
+window_days: int = 365  # purchases counted over this many days up to as_of
+show_solutions: bool = False  # instructors: True fills in every answer
+"""),
+    ("setup", TEACH_SETUP + """
+from analysis import plots, segmentation as seg
+from analysis.features import compute_member_features
+end = as_of_date.normalize() + pd.Timedelta(days=1)
+tx = data.transactions.filter(data.transactions.ts >= end - pd.Timedelta(days=window_days + 30)).to_pandas()
+"""),
+    ("md", """
+## The raw material
+
+`tx` holds the transactions of the last `window_days` days (and a few more): one row per purchase
+with `member_id`, `ts` (timestamp) and `amount`. The analysis date is shown below.
+"""),
+    ("code", """
+display(Markdown(f"Analysis date: **{as_of_date.date()}**, window: **{window_days} days**, rows in `tx`: **{len(tx):,}**"))
+tx.head()
+"""),
+    ("md", """
+## Exercise 1: the RFM table
+
+For every member who bought at least once in the window (from the start of the day
+`as_of - window_days + 1` to the end of `as_of`), compute:
+
+* `frequency` - number of purchases in the window;
+* `monetary` - their total amount;
+* `recency_days` - whole days from the date of the last purchase to the analysis date.
+
+Store a DataFrame with columns `member_id`, `recency_days`, `frequency`, `monetary` in `rfm`.
+*Hint:* filter `tx` on `ts`, then `groupby("member_id").agg(...)`.
+"""),
+    ("code", """
+rfm = None  # your answer
+if show_solutions:
+    window = tx[(tx["ts"] >= end - pd.Timedelta(days=window_days)) & (tx["ts"] < end)]
+    rfm = window.groupby("member_id").agg(last=("ts", "max"), frequency=("ts", "size"), monetary=("amount", "sum")).reset_index()
+    rfm["recency_days"] = (as_of_date.normalize() - rfm["last"].dt.normalize()).dt.days
+checks.append(teaching.check_rfm_table(rfm, data, as_of_date, window_days))
+checks[-1]
+"""),
+    ("md", """
+## Exercise 2: scores from 1 to 5
+
+Scores rank members against each other. For recency *fewer* days is better. The toolkit's rule:
+rank the members (the worst value gets rank 1; equal values share the lowest rank of their
+group, `rank(method="min")`), then `score = 1 + floor(5 * (rank - 1) / n)`.
+
+Using `features` (the toolkit's table for *all* members, including those who did not buy), compute
+the recency score of every member as a Series aligned with `features` and store it in `r_score`.
+"""),
+    ("code", """
+features = compute_member_features(data, as_of_date, window_days)
+r_score = None  # your answer
+if show_solutions:
+    ranks = features["recency_days"].rank(method="min", ascending=False)
+    r_score = (1 + np.floor(5 * (ranks - 1) / len(features))).clip(1, 5).astype(int)
+checks.append(teaching.check_rfm_scores(r_score, features, "recency_days", higher_is_better=False))
+checks[-1]
+"""),
+    ("md", """
+**Think about it.** Many members did not buy in the window and all have frequency 0. What score
+do they all get, and why does `method="min"` matter for them? What would change with `"first"`?
+
+## With the toolkit
+
+`compute_rfm_scores` does both exercises for R, F and M and names the segment of each member
+from its R and F scores (Champions, Loyal, At risk, Hibernating, ...). The shares below are of
+members and of spend: a few segments hold most of the money.
+"""),
+    ("code", """
+rfm_scores = seg.compute_rfm_scores(features)
+summary = seg.compute_segment_summary(rfm_scores)
+plots.plot_segment_shares(summary);
+"""),
+    ("code", """
+display(Markdown("## Your score"))
+teaching.summarize_checks(checks)
+"""),
+    TEACH_END,
+]
+
+TEACH_SURVIVAL = [
+    ("md", """
+# Teaching 2: survival and the member lifecycle
+
+**Goals.** See why "how long until a member falls asleep" cannot be answered by averaging the
+members who already fell asleep; estimate it with Kaplan-Meier by hand on a tiny example, then on
+the whole mall with the toolkit, and compare tiers.
+"""),
+    ("params", """
+data_dir: str = "../../data/demo"  # the synthetic mall (or any data directory in the contract)
+as_of: str = ""  # analysis date; empty: the last date in the data
+sleeping_days: int = 180  # a member falls asleep after this many days without a purchase
+tier: str = "gold"  # the tier of exercise 2
+show_solutions: bool = False  # instructors: True fills in every answer
+"""),
+    ("setup", TEACH_SETUP + """
+from statsmodels.duration.survfunc import SurvfuncRight
+from analysis import lifecycle, plots
+"""),
+    ("md", """
+## Exercise 1: Kaplan-Meier by hand
+
+Eight members, followed from joining. `days` is how long we watched them; `asleep` is 1 if they fell
+asleep at that day, 0 if they were still awake when we stopped watching (*censored*).
+
+At each day where somebody falls asleep, the share still awake is multiplied by
+`1 - (fell asleep that day) / (still watched just before that day)`. Censored members leave the
+group without falling asleep. Compute the share still awake at day 100 and store it in `s100`.
+"""),
+    ("code", """
+tiny = pd.DataFrame({"days": [30, 60, 60, 90, 120, 150, 200, 250], "asleep": [1, 0, 1, 1, 0, 1, 0, 1]})
+display(tiny.T)
+s100 = None  # your answer
+if show_solutions:
+    s100 = 1.0
+    for day in sorted(tiny.loc[(tiny["asleep"] == 1) & (tiny["days"] <= 100), "days"].unique()):
+        at_risk = (tiny["days"] >= day).sum()
+        events = ((tiny["days"] == day) & (tiny["asleep"] == 1)).sum()
+        s100 *= 1 - events / at_risk
+checks.append(teaching.check_km_by_hand(s100, tiny["days"], tiny["asleep"], 100))
+checks[-1]
+"""),
+    ("md", """
+**Think about it.** The mean of the observed sleeping days here is (30+60+90+150+250)/5 = 116. Why is
+that too short as "typical time to sleep"? (Who is left out of it?)
+
+## Exercise 2: the median time to sleep of a tier
+
+`tts` has one row per member who joined while the data were being recorded: `duration` (days from
+joining until falling asleep, or until the analysis date) and `event` (1 = fell asleep). Estimate
+the median number of days until a member of tier `tier` falls asleep and store it in `median_days`.
+*Hint:* `SurvfuncRight(durations, events)` from statsmodels; where does the curve cross 0.5?
+"""),
+    ("code", """
+tts = lifecycle.compute_time_to_sleep(data, sleeping_days)
+median_days = None  # your answer
+if show_solutions:
+    sub = tts[tts["tier"] == tier]
+    sf = SurvfuncRight(sub["duration"].to_numpy(float), sub["event"].to_numpy(int))
+    median_days = float(sf.surv_times[sf.surv_prob <= 0.5][0])
+naive_mean = tts.loc[(tts["tier"] == tier) & (tts["event"] == 1), "duration"].mean()
+display(Markdown(f"For comparison, the mean duration of the {tier} members already asleep is {naive_mean:,.0f} days."))
+checks.append(teaching.check_median_time_to_sleep(median_days, tts, tier))
+checks[-1]
+"""),
+    ("md", """
+## With the toolkit
+
+`fit_survival` draws the Kaplan-Meier curve of every tier with its confidence band and tests
+whether the tiers differ (log-rank). The lifecycle report goes further (Cox model, sleep risk).
+"""),
+    ("code", """
+survival = lifecycle.fit_survival(tts, by="tier", covariates=("tier",))
+plots.plot_survival(survival.curves);
+display(survival.median_days().to_frame())
+"""),
+    ("code", """
+display(Markdown("## Your score"))
+teaching.summarize_checks(checks)
+"""),
+    TEACH_END,
+]
+
+TEACH_HOLDOUT = [
+    ("md", """
+# Teaching 3: why a naive before/after comparison misleads, and how a holdout fixes it
+
+**Goals.** Reproduce the kind of table the dissertation reported (return rate of the first wake-up
+campaign vs the second), see how much of the difference is *not* the new strategy, and measure
+the strategy's real effect against a holdout, a random part of the list that was not contacted.
+"""),
+    ("params", """
+data_dir: str = "../../data/demo"  # the synthetic mall (or any data directory in the contract)
+as_of: str = ""  # analysis date; empty: the last date in the data
+before_campaign: str = "W1-BEFORE"  # the first wave (old strategy)
+after_campaign: str = "W2-AFTER"  # the second wave (new strategy)
+before_arm: str = "sms_daily"
+after_arm: str = "call_wechat_ent"
+control_arm: str = "holdout"
+show_solutions: bool = False  # instructors: True fills in every answer
+"""),
+    ("setup", TEACH_SETUP + """
+from analysis import campaigns
+outcomes = campaigns.compute_campaign_outcomes(data, [before_campaign, after_campaign])
+truth = teaching.load_truth(data_dir)
+"""),
+    ("md", """
+## The data
+
+`outcomes` has one row per contacted member: `campaign_id`, `arm`, and `returned` (True if the member
+bought or visited within the campaign's response window).
+"""),
+    ("code", """
+outcomes.groupby(["campaign_id", "arm"])["returned"].agg(["size", "sum"]).rename(columns={"size": "contacted", "sum": "returned"})
+"""),
+    ("md", """
+## Exercise 1: the naive comparison
+
+Compute the return rate of the members who got the old strategy (`before_campaign`, arm
+`before_arm`) and of those who got the new one (`after_campaign`, arm `after_arm`). Store them in
+`rate_before` and `rate_after`. The study read `rate_after - rate_before` as the effect of the new
+strategy.
+"""),
+    ("code", """
+rate_before = rate_after = None  # your answers
+if show_solutions:
+    rate_before = outcomes.loc[(outcomes["campaign_id"] == before_campaign) & (outcomes["arm"] == before_arm), "returned"].mean()
+    rate_after = outcomes.loc[(outcomes["campaign_id"] == after_campaign) & (outcomes["arm"] == after_arm), "returned"].mean()
+checks.append(teaching.check_return_rate(rate_before, outcomes, before_campaign, before_arm))
+checks.append(teaching.check_return_rate(rate_after, outcomes, after_campaign, after_arm))
+display(checks[-2], checks[-1])
+"""),
+    ("md", """
+**Think about it.** The two waves ran in different seasons, on differently built lists (the second
+removed members who were not really asleep). Name two reasons the return rate could change even if
+the new strategy did nothing.
+
+## Exercise 2: the effect against a holdout
+
+Each wave kept a random holdout that was not contacted. Within the *after* wave, compute the return
+rate of `after_arm` minus that of `control_arm` and store it in `incremental_after`.
+"""),
+    ("code", """
+incremental_after = None  # your answer
+if show_solutions:
+    w2 = outcomes[outcomes["campaign_id"] == after_campaign]
+    incremental_after = w2.loc[w2["arm"] == after_arm, "returned"].mean() - w2.loc[w2["arm"] == control_arm, "returned"].mean()
+checks.append(teaching.check_incremental(incremental_after, outcomes, after_campaign, after_arm, control_arm))
+checks[-1]
+"""),
+    ("md", """
+## With the toolkit, and the answer key of the synthetic mall
+
+`compare_before_after` puts the naive table next to the holdout-based estimates and the
+difference-in-differences (the change in *incremental* effect between the waves). On the synthetic
+mall the true effects are known (`truth.json`): compare.
+"""),
+    ("code", """
+study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm)
+display(study.table)
+rows = [("naive after - before", study.naive_difference), ("difference-in-differences", study.did.estimate)]
+if truth:
+    arms = truth["campaigns"]
+    true_change = (arms[after_campaign]["arms"][after_arm]["true_incremental_return_rate"]
+                   - arms[before_campaign]["arms"][before_arm]["true_incremental_return_rate"])
+    rows.append(("truth: change in incremental return rate", true_change))
+pd.DataFrame(rows, columns=["comparison", "return-rate difference"]).style.format({"return-rate difference": "{:+.3f}"}).hide(axis="index")
+"""),
+    ("code", """
+display(Markdown("## Your score"))
+teaching.summarize_checks(checks)
+"""),
+    TEACH_END,
+]
+
 if __name__ == "__main__":
     NB.mkdir(exist_ok=True)
     write_notebook(NB / "01_data_overview.ipynb", OVERVIEW)
@@ -812,4 +1096,8 @@ if __name__ == "__main__":
     write_notebook(NB / "05_lifecycle.ipynb", LIFECYCLE)
     (NB / "monthly").mkdir(exist_ok=True)
     write_notebook(NB / "monthly" / "monthly_report.ipynb", MONTHLY)
+    (NB / "teaching").mkdir(exist_ok=True)
+    write_notebook(NB / "teaching" / "t1_rfm_by_hand.ipynb", TEACH_RFM)
+    write_notebook(NB / "teaching" / "t2_survival_and_lifecycle.ipynb", TEACH_SURVIVAL)
+    write_notebook(NB / "teaching" / "t3_naive_vs_holdout.ipynb", TEACH_HOLDOUT)
     print("notebooks written to", NB)

@@ -326,7 +326,10 @@ def run_reports(
         user["as_of"] = str(as_of)
     per_nb = check_parameters(notebooks, user)
     validate_data_dir(data_dir, as_of=as_of).raise_for_errors()
-    label = label or f"{data_dir.name}-{as_of or 'latest'}"
+    if not label:
+        label = f"{data_dir.name}-{as_of or 'latest'}"
+        if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
+            label += f"-{Path(notebooks_dir).name}"  # e.g. demo-latest-teaching, beside the main run
     result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log)
     build_index(out_dir)
     log(f"mallwake: open {out_dir / 'index.html'}")

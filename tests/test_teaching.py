@@ -1,0 +1,63 @@
+"""Teaching track: the self-checks tell right from wrong, and the notebooks run under the runner."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import teaching
+from analysis.config import TEACHING_DIR
+from analysis.dataset import load_dataset
+from analysis.features import compute_member_features
+from analysis.runner import run_reports
+
+TINY = pd.DataFrame({"days": [30, 60, 60, 90, 120, 150, 200, 250], "asleep": [1, 0, 1, 1, 0, 1, 0, 1]})
+
+
+def test_km_check_by_hand():
+    # 7/8 at day 30; 6/7 at day 60 (the member censored at 60 is still at risk); 4/5 at day 90: 0.6
+    assert teaching.check_km_by_hand(0.6, TINY["days"], TINY["asleep"], 100).ok
+    wrong = teaching.check_km_by_hand(5 / 8, TINY["days"], TINY["asleep"], 100)  # censored dropped from the denominator
+    assert wrong.status == "wrong" and "censored" in wrong.message
+    assert teaching.check_km_by_hand(None, TINY["days"], TINY["asleep"], 100).status == "open"
+
+
+def test_score_check_catches_the_tie_rule(small_mall):
+    f = compute_member_features(load_dataset(small_mall))
+    right = (1 + np.floor(5 * (f["frequency"].rank(method="min") - 1) / len(f))).clip(1, 5).astype(int)
+    first = (1 + np.floor(5 * (f["frequency"].rank(method="first") - 1) / len(f))).clip(1, 5).astype(int)
+    assert teaching.check_rfm_scores(right, f, "frequency", True).ok
+    assert teaching.check_rfm_scores(first, f, "frequency", True).status == "wrong"
+
+
+def test_rfm_table_check_catches_an_off_by_one_window(small_mall):
+    data = load_dataset(small_mall)
+    as_of = pd.Timestamp(data.as_of)
+    tx = data.transactions.to_pandas()
+    end = as_of.normalize() + pd.Timedelta(days=1)
+
+    def table(start):
+        w = tx[(tx["ts"] >= start) & (tx["ts"] < end)]
+        r = w.groupby("member_id").agg(last=("ts", "max"), frequency=("ts", "size"), monetary=("amount", "sum")).reset_index()
+        r["recency_days"] = (as_of.normalize() - r["last"].dt.normalize()).dt.days
+        return r
+
+    assert teaching.check_rfm_table(table(end - pd.Timedelta(days=365)), data, as_of, 365).ok
+    assert teaching.check_rfm_table(table(end - pd.Timedelta(days=300)), data, as_of, 365).status == "wrong"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solutions", [True, False])
+def test_teaching_notebooks_run_under_the_runner(small_mall, tmp_path, solutions):
+    res = run_reports(small_mall, out_dir=tmp_path / "r", notebooks_dir=TEACHING_DIR, jobs=2,
+                      params={"show_solutions": solutions}, log=lambda *_: None)
+    assert res.ok, [n.error for n in res.notebooks]
+    assert res.label.endswith("-teaching") and len(res.notebooks) == 3
+    for nb in res.notebooks:
+        m = json.loads((res.out_dir / f"{nb.name}.metrics.json").read_text())
+        assert m["exercises"] >= 2
+        if solutions:
+            assert m["right"] == m["exercises"], m["checks"]
+        else:
+            assert set(m["checks"].values()) == {"open"}, m["checks"]
