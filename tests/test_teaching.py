@@ -1,5 +1,6 @@
 """Teaching track: the self-checks tell right from wrong, and the notebooks run under the runner."""
 
+import ast
 import json
 
 import numpy as np
@@ -61,3 +62,19 @@ def test_teaching_notebooks_run_under_the_runner(small_mall, tmp_path, solutions
             assert m["right"] == m["exercises"], m["checks"]
         else:
             assert set(m["checks"].values()) == {"open"}, m["checks"]
+
+
+def test_handout_strips_every_solution_and_still_runs_clean(tmp_path):
+    from analysis.handout import strip_solutions, write_handout
+
+    src = "x = None  # your answer\nif show_solutions:\n    x = 1\n    y = 2\nchecks.append(x)\n"
+    assert strip_solutions(src) == "x = None  # your answer\nchecks.append(x)"
+    written = write_handout(TEACHING_DIR, tmp_path)
+    assert len(written) == 3
+    for p in written:
+        text = p.read_text(encoding="utf-8")
+        assert "show_solutions:" not in text.replace("show_solutions: bool", "")
+        for cell in json.loads(text)["cells"]:
+            if cell["cell_type"] == "code":
+                code = "".join(cell["source"])
+                ast.parse("\n".join(ln for ln in code.splitlines() if not ln.startswith("%")))  # still valid Python
