@@ -17,7 +17,7 @@ def _bound(spec: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]
-    deps = project["dependencies"] + project["optional-dependencies"]["test"]
+    deps = project["dependencies"] + [d for group in project["optional-dependencies"].values() for d in group]
     wanted = {_name(d): _bound(d) for d in deps}
     lines = (PROJECT_DIR / "environment.yml").read_text().splitlines()
     conda = {}

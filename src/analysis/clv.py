@@ -35,12 +35,11 @@ def compute_rfm_summary(data: MallData, as_of=None, unit_days: float = 7.0, cali
     end = pd.Timestamp(calibration_end or as_of or data.as_of).normalize()
     t = data.transactions
     days = t.filter(t.ts < ibis.literal(end + pd.Timedelta(days=1))).group_by(["member_id", _.ts.cast("date").name("day")]).aggregate(spend=_.amount.sum())
-    w = ibis.window(group_by="member_id", order_by="day")
-    days = days.mutate(first_day=_.day.min().over(ibis.window(group_by="member_id")), n=ibis.row_number().over(w))
+    # repeat spend = all spend minus the first day's (arg_min: no window function, one pass)
     summ = days.group_by("member_id").aggregate(
-        first=_.day.min(), last=_.day.max(), purchases=_.count(),
-        repeat_spend=(_.n > 0).ifelse(_.spend, 0.0).sum(),
+        first=_.day.min(), last=_.day.max(), purchases=_.count(), spend=_.spend.sum(), first_spend=_.spend.argmin(_.day),
     ).to_pandas()
+    summ["repeat_spend"] = summ["spend"] - summ["first_spend"]
     first, last = pd.to_datetime(summ["first"]), pd.to_datetime(summ["last"])
     out = pd.DataFrame({
         "member_id": summ["member_id"],

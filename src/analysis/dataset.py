@@ -174,3 +174,65 @@ def load_dataset(
         data_dir=data_dir, as_of=as_of, tiers=tuple(tiers), con=con, validation=report,
         fingerprint=fingerprint_files(list(files.values())), files=files, member_attributes=extras,
     )
+
+
+# --- any Ibis backend -------------------------------------------------------------------------
+
+#: Ibis type of each column kind (the same types as :data:`~analysis.contract.SQL_TYPES`).
+IBIS_TYPES = {"id": "string", "str": "string", "tier": "string", "date": "date", "timestamp": "timestamp",
+              "amount": "float64", "number": "float64", "count": "int32", "bool": "boolean"}
+
+
+def _ibis_cast(table, column: str, kind: str, present: bool):
+    if not present:
+        return ibis.null().cast(IBIS_TYPES[kind]).name(column)
+    col = table[column]
+    if kind == "bool":
+        txt = col.cast("string").strip().lower()
+        return ibis.cases((txt.isin(list(TRUE_WORDS)), True), (txt.isin(list(FALSE_WORDS)), False),
+                          else_=ibis.null().cast("boolean")).cast("boolean").name(column)
+    if kind in ("id", "str", "tier"):
+        return col.cast("string").strip().name(column)
+    if kind == "count":
+        return col.cast("float64").cast("int32").name(column)
+    return col.cast(IBIS_TYPES[kind]).name(column)
+
+
+def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = None,
+                    tiers: tuple[str, ...] = DEFAULT_TIERS, csv_options: dict | None = None) -> MallData:
+    """Validate ``data_dir`` (locally) and register its tables on another Ibis backend ``con``.
+
+    The same typed tables as :func:`load_dataset`, built with Ibis expressions instead of DuckDB
+    SQL, so every function of the package that works on :class:`MallData` runs on that engine
+    (for example ``ibis.pyspark.connect(spark_session)``). The files must be readable by the
+    engine (``read_parquet``/``read_csv`` of the backend); for a warehouse whose tables already
+    exist, create views named ``members``, ``transactions``, ``visits``, ``campaigns`` and
+    ``contacts`` with the contract's columns instead and build :class:`MallData` on them.
+    ``csv_options`` are passed to the backend's ``read_csv`` (their names differ by engine).
+    """
+    data_dir = Path(data_dir)
+    report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
+    report.raise_for_errors()
+    files = {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
+    extras: tuple[str, ...] = ()
+    for name, spec in TABLES.items():
+        kinds = {**spec.required, **spec.optional}
+        if name in files:
+            path = files[name]
+            raw = con.read_parquet(str(path)) if path.suffix == ".parquet" else con.read_csv(str(path), **(csv_options or {}))
+            cols = list(raw.columns)
+            expr = raw.select(*[_ibis_cast(raw, c, k, c in cols) for c, k in kinds.items()], *[c for c in cols if c not in kinds])
+            if name == "members":
+                extras = tuple(c for c in cols if spec.kind(c) is None)
+        else:
+            empty = pd.DataFrame({c: pd.Series(dtype="object") for c in kinds})
+            expr = ibis.memtable(empty).select(*[ibis.null().cast(IBIS_TYPES[k]).name(c) for c, k in kinds.items()]).limit(0)
+        con.create_view(name, expr, overwrite=True)
+    if as_of is None:
+        t, v = con.table("transactions"), con.table("visits")
+        last = [x for x in (t.ts.max().to_pandas(), v.ts.max().to_pandas()) if x is not None and not pd.isna(x)]
+        as_of = max(pd.Timestamp(x) for x in last).date() if last else report.as_of
+    return MallData(
+        data_dir=data_dir, as_of=pd.Timestamp(as_of).date(), tiers=tuple(tiers), con=con, validation=report,
+        fingerprint=fingerprint_files(list(files.values())), files=files, member_attributes=extras,
+    )
