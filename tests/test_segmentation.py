@@ -127,12 +127,17 @@ def test_cdnow_features_match_independent_pandas(tmp_path):
 
 
 @pytest.mark.slow
-def test_cdnow_runs_through_the_segmentation_notebook(tmp_path):
+def test_cdnow_runs_through_the_segmentation_and_lifecycle_notebooks(tmp_path):
+    # real data with one tier, no visits, no birth years, no campaigns
     d = convert_cdnow(CDNOW, tmp_path / "cdnow")
-    res = run_reports(d, as_of="1998-06-30", out_dir=tmp_path / "r", only=["01_data_overview", "04_segmentation"],
+    res = run_reports(d, as_of="1998-06-30", out_dir=tmp_path / "r", only=["01_data_overview", "04_segmentation", "05_lifecycle"],
                       params={"window_days": "365", "n_clusters": "3"}, log=lambda *_: None)
     assert res.ok, [n.error for n in res.notebooks]
     metrics = json.loads((res.out_dir / "04_segmentation.metrics.json").read_text())
     assert metrics["members"] == 2357 and metrics["n_clusters"] == 3
     segments = pd.read_parquet(res.out_dir / "member_segments.parquet")
     assert len(segments) == 2357 and segments["segment"].notna().all()
+    life = json.loads((res.out_dir / "05_lifecycle.metrics.json").read_text())
+    assert life["logrank_p"] is None  # one tier: nothing to compare, not a crash
+    assert 0.5 < life["sleep_risk_auc"] <= 1.0
+    assert 0 < life["mean_p_alive"] < 1

@@ -269,11 +269,18 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
         lo, hi = _pointwise_band(sf, alpha)
         rows.append(pd.DataFrame({"group": g, "time": sf.surv_times, "survival": sf.surv_prob, "lower": lo, "upper": hi}))
     curves = pd.concat(rows, ignore_index=True)
-    chi2, p = survdiff(df["duration"].to_numpy(), df["event"].to_numpy(), df[by].astype(str).to_numpy())
+    if df[by].nunique() > 1:
+        chi2, p = survdiff(df["duration"].to_numpy(), df["event"].to_numpy(), df[by].astype(str).to_numpy())
+    else:  # one group (e.g. a mall without tiers): nothing to compare
+        chi2, p = np.nan, np.nan
     sample = df.sample(min(max_fit, len(df)), random_state=seed) if len(df) > max_fit else df
     covs = [c for c in covariates if c in sample.columns]
     X = pd.get_dummies(sample[covs], drop_first=True, dtype=float)
     X = X.loc[:, X.std() > 0]
+    if X.shape[1] == 0:  # no covariate varies: curves only
+        return SurvivalResult(by, curves, float(chi2), float(p), None,
+                              pd.DataFrame(columns=["covariate", "hazard_ratio", "lower", "upper", "p_value"]),
+                              pd.DataFrame(columns=["covariate", "rho_with_time", "p_value"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cox = PHReg(sample["duration"].to_numpy(), X.to_numpy(), status=sample["event"].to_numpy(), ties="efron").fit()
@@ -355,7 +362,7 @@ def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90
         raise ValueError("the training outcome window must end before the test date (no leakage)")
     train = sleep_risk_frame(data, train_date, horizon_days, sleeping_days)
     test = sleep_risk_frame(data, test_date, horizon_days, sleeping_days)
-    cols = list(RISK_FEATURES)
+    cols = [c for c in RISK_FEATURES if train[c].std() > 0]  # e.g. no visits table: visit_share is all zero
     Xtr = sm.add_constant(train[cols])
     fit = sm.Logit(train["asleep_later"], Xtr).fit(disp=False)
     p = fit.predict(sm.add_constant(test[cols], has_constant="add"))
