@@ -75,8 +75,8 @@ class _BGNBDLikelihood(GenericLikelihoodModel):
 
 
 @dataclass(frozen=True)
-class BGNBDModel:
-    """Fitted BG/NBD model. ``params_`` = r, alpha, a, b; ``bse_`` their standard errors."""
+class _FittedModel:
+    """Parameters (natural scale), their standard errors, log-likelihood and the statsmodels fit."""
 
     params_: pd.Series
     bse_: pd.Series
@@ -88,8 +88,14 @@ class BGNBDModel:
         return pd.DataFrame({"estimate": self.params_, "std_error": self.bse_})
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Intervals from the fit on the log scale, transformed back (always positive)."""
         ci = np.exp(self.result.conf_int(alpha=alpha))
         return pd.DataFrame(ci, index=self.params_.index, columns=["lower", "upper"])
+
+
+@dataclass(frozen=True)
+class BGNBDModel(_FittedModel):
+    """Fitted BG/NBD model. ``params_`` = r, alpha, a, b; ``bse_`` their standard errors."""
 
     def _repr_html_(self) -> str:
         return self.summary().to_html(float_format=lambda v: f"{v:.4f}") + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}</p>"
@@ -147,17 +153,8 @@ class _GammaGammaLikelihood(GenericLikelihoodModel):
 
 
 @dataclass(frozen=True)
-class GammaGammaModel:
+class GammaGammaModel(_FittedModel):
     """Fitted Gamma-Gamma spend model. ``params_`` = p, q, v (gamma)."""
-
-    params_: pd.Series
-    bse_: pd.Series
-    log_likelihood_: float
-    n_obs: int
-    result: object = field(repr=False)
-
-    def summary(self) -> pd.DataFrame:
-        return pd.DataFrame({"estimate": self.params_, "std_error": self.bse_})
 
     def expected_spend(self, frequency, monetary_value) -> np.ndarray:
         """Expected spend per purchase, shrinking each member's mean toward the population's."""

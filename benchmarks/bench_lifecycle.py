@@ -1,0 +1,68 @@
+"""Benchmark: lifecycle panel construction and model fits, step by step, on one data directory.
+
+Steps: stage panel and flows (engine), cohort retention (engine), time to sleep (engine) and the
+survival fits (Kaplan-Meier, log-rank, Cox), the BG/NBD summary (engine) and the BG/NBD and
+Gamma-Gamma fits, CLV, and the sleep-risk model (features at two dates in the engine, logistic fit).
+Usage: python benchmarks/bench_lifecycle.py DATA_DIR [DATA_DIR ...]
+Each directory runs in its own process (its own peak memory); results go to
+benchmarks/results/lifecycle_<data dir name>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+
+
+def _worker(data_dir: str) -> dict:
+    from analysis import clv, lifecycle
+    from analysis.dataset import load_dataset
+
+    data = load_dataset(data_dir)
+    as_of = pd.Timestamp(data.as_of)
+    steps: dict[str, float] = {}
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        out = fn()
+        steps[name] = round(time.perf_counter() - t, 2)
+        return out
+
+    flows = timed("stage_panel_and_flows", lambda: lifecycle.compute_stage_flows(data))
+    timed("cohort_retention", lambda: lifecycle.compute_cohort_retention(data))
+    tts = timed("time_to_sleep", lambda: lifecycle.compute_time_to_sleep(data))
+    timed("survival_fits", lambda: lifecycle.fit_survival(tts))
+    summary = timed("bgnbd_summary", lambda: clv.compute_rfm_summary(data))
+    bg = timed("bgnbd_fit", lambda: clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"]))
+    gg = timed("gamma_gamma_fit", lambda: clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"]))
+    timed("clv", lambda: clv.compute_clv(bg, gg, summary))
+    test_date = as_of - pd.Timedelta(days=90)
+    timed("sleep_risk_fit", lambda: lifecycle.fit_sleep_risk(data, test_date - pd.Timedelta(days=180), test_date))
+    return {"data": Path(data_dir).name, "members": int(data.members.count().to_pandas()),
+            "transactions": int(data.transactions.count().to_pandas()), "panel_months": len(flows.counts),
+            "bgnbd_members": len(summary), "steps_s": steps, "total_s": round(sum(steps.values()), 1),
+            "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)}
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        print(json.dumps(_worker(sys.argv[2])))
+        return
+    (HERE / "results").mkdir(exist_ok=True)
+    for d in sys.argv[1:]:
+        out = subprocess.run([sys.executable, __file__, "--worker", d], check=True, capture_output=True, text=True).stdout
+        res = json.loads(out.strip().splitlines()[-1])
+        (HERE / "results" / f"lifecycle_{res['data']}.json").write_text(json.dumps(res, indent=2) + "\n")
+        print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
