@@ -338,8 +338,14 @@ def sleep_risk_frame(data: MallData, date, horizon_days: int = 90, sleeping_days
     date = pd.Timestamp(date)
     f = compute_member_features(data, date, window_days)
     f = f[_can_fall_asleep(f, horizon_days, sleeping_days)].copy()
-    later = compute_member_features(data, date + pd.Timedelta(days=horizon_days), window_days)[["member_id", "recency_days"]]
-    f = f.merge(later.rename(columns={"recency_days": "recency_later"}), on="member_id")
+    # the outcome needs only the last purchase up to date + horizon (one aggregation, not a
+    # second full feature table)
+    later_day = (date + pd.Timedelta(days=horizon_days)).normalize()
+    t = data.transactions
+    last = t.filter(t.ts < ibis.literal(later_day + pd.Timedelta(days=1))).group_by("member_id").aggregate(
+        last_purchase_later=t.ts.max()).to_pandas()
+    f = f.merge(last, on="member_id")  # everyone here has bought before ``date``
+    f["recency_later"] = (later_day - pd.to_datetime(f["last_purchase_later"]).dt.normalize()).dt.days
     f["asleep_later"] = (f["recency_later"] >= sleeping_days).astype(int)
     f["log_recency"] = np.log1p(f["recency_days"])
     f["log_frequency"] = np.log1p(f["frequency"])
