@@ -22,12 +22,18 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-with warnings.catch_warnings():
-    # pandera imports pyspark.pandas when pyspark is installed (the optional Spark extra), which
-    # warns about the pandas version on import; that warning would land in every report
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
-    import pandera.pandas as pa
-    from pandera.errors import SchemaErrors
+
+def _pandera():
+    """pandera, imported on first use: a cached validation (every notebook) does not pay for it.
+
+    pandera imports ``pyspark.pandas`` when pyspark is installed (the optional Spark extra), which
+    warns about the pandas version; that warning would land in every report, so it is filtered.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
+        import pandera.pandas as pa
+        from pandera.errors import SchemaErrors
+    return pa, SchemaErrors
 
 from .config import DEFAULT_TIERS
 from .contract import FALSE_WORDS, TABLES, TRUE_WORDS, TableSpec, table_files
@@ -147,6 +153,7 @@ def _is_bool(s: pd.Series) -> pd.Series:
 
 
 def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...]) -> list:
+    pa, _ = _pandera()
     """Pandera checks for one column of the given kind."""
     checks = []
     if required:
@@ -186,7 +193,8 @@ def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...
     return checks
 
 
-def _schema(spec: TableSpec, columns: list[str], as_of: dt.date, tiers: tuple[str, ...]) -> pa.DataFrameSchema:
+def _schema(spec: TableSpec, columns: list[str], as_of: dt.date, tiers: tuple[str, ...]):
+    pa, _ = _pandera()
     cols = {}
     for col in columns:
         kind = spec.kind(col)
@@ -260,6 +268,7 @@ def _where(path: Path, row: int) -> str:
 
 
 def _column_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Violation], int]:
+    _, SchemaErrors = _pandera()
     schema = _schema(spec, columns, as_of, tiers)
     found: dict[tuple[str, str], list] = {}
     offset = 0
