@@ -785,8 +785,6 @@ display(Markdown(f"## {T('campaigns_title')}"))
 if len(month_campaigns):
     table = month_campaigns.copy()
     table["contacted"] = suppress_small_counts(table[["contacted"]], min_cell)["contacted"]
-    table = table.rename(columns={"campaign_id": "campaign", "incremental_return_rate": "incremental",
-                                  "cost_per_incremental_return": "cost_per_incremental"})
     display(mo.localize(table, lang).style.format(precision=3, na_rep="–").hide(axis="index"))
 else:
     display(Markdown(T("no_campaign")))
@@ -797,9 +795,7 @@ w = watch.set_index("tier").rename(columns={"about_to_sleep": T("about_to_sleep"
 suppress_small_counts(w, min_cell).rename_axis(T("tier"))
 """),
     ("hide", """
-record_metrics(title=T("title", month=mo.month_label(month, lang)), lang=lang, **mo.month_metrics(comparison),
-               watch={r["tier"]: {"about_to_sleep": int(r["about_to_sleep"]), "downgrade_warning": int(r["downgrade_warning"])} for _, r in watch.iterrows()},
-               campaigns=month_campaigns.to_dict(orient="records"))
+record_metrics(title=T("title", month=mo.month_label(month, lang)), lang=lang, **mo.month_metrics(comparison, watch, month_campaigns))
 """),
 ]
 

@@ -324,6 +324,17 @@ class SleepRiskModel:
 RISK_FEATURES = ("log_recency", "log_frequency", "log_monetary", "log_tenure", "visit_share")
 
 
+def _add_risk_features(f: pd.DataFrame) -> pd.DataFrame:
+    """The model's inputs (:data:`RISK_FEATURES`) from a member-feature table, added in place."""
+    f["log_recency"] = np.log1p(f["recency_days"])
+    f["log_frequency"] = np.log1p(f["frequency"])
+    f["log_monetary"] = np.log1p(f["monetary"])
+    f["log_tenure"] = np.log1p(f["tenure_days"])
+    days = f["visit_days_without_purchase"] + f["purchase_days"]
+    f["visit_share"] = (f["visit_days_without_purchase"] / days.replace(0, np.nan)).fillna(0)
+    return f
+
+
 def _can_fall_asleep(f: pd.DataFrame, horizon_days: int, sleeping_days: int) -> pd.Series:
     # awake now, and far enough from the last purchase to reach the threshold within the horizon:
     # for them the question is whether they buy again in time (for the others it cannot happen)
@@ -347,13 +358,7 @@ def sleep_risk_frame(data: MallData, date, horizon_days: int = 90, sleeping_days
     f = f.merge(last, on="member_id")  # everyone here has bought before ``date``
     f["recency_later"] = (later_day - pd.to_datetime(f["last_purchase_later"]).dt.normalize()).dt.days
     f["asleep_later"] = (f["recency_later"] >= sleeping_days).astype(int)
-    f["log_recency"] = np.log1p(f["recency_days"])
-    f["log_frequency"] = np.log1p(f["frequency"])
-    f["log_monetary"] = np.log1p(f["monetary"])
-    f["log_tenure"] = np.log1p(f["tenure_days"])
-    f["visit_share"] = f["visit_days_without_purchase"] / (f["visit_days_without_purchase"] + f["purchase_days"]).replace(0, np.nan)
-    f["visit_share"] = f["visit_share"].fillna(0)
-    return f
+    return _add_risk_features(f)
 
 
 def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90, sleeping_days: int = 180) -> SleepRiskModel:
@@ -392,10 +397,6 @@ def score_sleep_risk(model: SleepRiskModel, data: MallData, date=None, sleeping_
     date = pd.Timestamp(date or data.as_of)
     f = compute_member_features(data, date, 365)
     f = f[_can_fall_asleep(f, model.horizon_days, sleeping_days)].copy()
-    f["log_recency"] = np.log1p(f["recency_days"])
-    f["log_frequency"] = np.log1p(f["frequency"])
-    f["log_monetary"] = np.log1p(f["monetary"])
-    f["log_tenure"] = np.log1p(f["tenure_days"])
-    f["visit_share"] = (f["visit_days_without_purchase"] / (f["visit_days_without_purchase"] + f["purchase_days"]).replace(0, np.nan)).fillna(0)
+    f = _add_risk_features(f)
     f["risk"] = model.fit.predict(sm.add_constant(f[list(model.columns)], has_constant="add"))
     return f[["member_id", "tier", "recency_days", "frequency", "monetary", "risk"]].sort_values("risk", ascending=False).reset_index(drop=True)

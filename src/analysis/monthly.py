@@ -44,8 +44,9 @@ TEXT = {
         "trend_title": "The last 13 months", "by_tier_title": "Active members and spend by tier",
         "stage": "stage", "from_stage": "from", "to_stage": "to", "count": "members",
         "campaign": "campaign", "arm": "arm", "contacted": "contacted", "return_rate": "return rate",
-        "incremental": "incremental return rate", "ci": "95% interval", "cost": "cost",
-        "cost_per_incremental": "cost per incremental return", "ci_low": "interval low", "ci_high": "interval high",
+        "cost": "cost",
+        "cost_per_incremental_return": "cost per incremental return", "campaign_id": "campaign",
+        "incremental_return_rate": "incremental return rate", "ci_low": "interval low", "ci_high": "interval high",
         "window_open": "window still open", "segment": "RFM segment", "segments_title": "RFM segment movements",
         "stages_title": "Lifecycle stages: end of the previous month (rows) to the end of this month (columns)",
         "campaigns_title": "Campaigns started this month", "watch_title": "Watch list",
@@ -65,8 +66,9 @@ TEXT = {
         "trend_title": "近13个月走势", "by_tier_title": "各等级活跃会员与消费额",
         "stage": "生命周期阶段", "from_stage": "上月阶段", "to_stage": "本月阶段", "count": "会员数",
         "campaign": "活动", "arm": "组别", "contacted": "触达人数", "return_rate": "回店率",
-        "incremental": "增量回店率", "ci": "95%置信区间", "cost": "成本",
-        "cost_per_incremental": "每增量回店成本", "ci_low": "区间下限", "ci_high": "区间上限",
+        "cost": "成本",
+        "cost_per_incremental_return": "每增量回店成本", "campaign_id": "活动",
+        "incremental_return_rate": "增量回店率", "ci_low": "区间下限", "ci_high": "区间上限",
         "window_open": "响应期未结束", "segment": "RFM分群", "segments_title": "RFM分群变化",
         "stages_title": "生命周期阶段：上月末（行）到本月末（列）",
         "campaigns_title": "本月开始的营销活动", "watch_title": "运营预警",
@@ -283,26 +285,22 @@ def summarize_month_campaigns(data: MallData, month, control_arm: str = "holdout
     if not ids:
         return pd.DataFrame(columns=cols)
     outcomes = compute_campaign_outcomes(data, ids)
-    rows = []
-    for cid in ids:
-        o = outcomes[outcomes["campaign_id"] == cid]
-        if control_arm in set(o["arm"]):
-            arms = summarize_arms(o, control_arm)
-            eff = estimate_arm_effects(o, control_arm, alpha).table("return_rate").set_index("arm")
-        else:
-            arms = o.groupby("arm").agg(contacted=("member_id", "size"), return_rate=("returned", "mean"), cost=("cost", "sum")).reset_index()
-            eff = pd.DataFrame()
-        row_k = k[k["campaign_id"] == cid].iloc[0]
-        closes = pd.Timestamp(row_k["start_date"]) + pd.Timedelta(days=int(row_k["response_days"]))
-        for _, a in arms.iterrows():
-            e = eff.loc[a["arm"]] if a["arm"] in eff.index else None
-            inc = float(e["estimate"]) if e is not None else np.nan
-            rows.append({"campaign_id": cid, "arm": a["arm"], "contacted": int(a["contacted"]), "return_rate": float(a["return_rate"]),
-                         "incremental_return_rate": inc, "ci_low": float(e["ci_low"]) if e is not None else np.nan,
-                         "ci_high": float(e["ci_high"]) if e is not None else np.nan, "cost": float(a["cost"]),
-                         "cost_per_incremental_return": float(a["cost"]) / (inc * a["contacted"]) if inc and inc > 0 else np.nan,
-                         "window_open": bool(closes > pd.Timestamp(data.as_of) + pd.Timedelta(days=1))})
-    return pd.DataFrame(rows, columns=cols)
+    # summarize_arms gives contacts, rates, cost and cost per incremental return (empty without a
+    # control); the interval comes from the arm effects, for campaigns that have the control arm
+    arms = summarize_arms(outcomes, control_arm)
+    with_control = outcomes[outcomes["campaign_id"].isin(arms.loc[arms["arm"] == control_arm, "campaign_id"])]
+    if len(with_control):
+        eff = estimate_arm_effects(with_control, control_arm, alpha).table("return_rate")
+        eff = eff[["campaign_id", "arm", "estimate", "ci_low", "ci_high"]].rename(columns={"estimate": "incremental_return_rate"})
+        arms = arms.merge(eff, on=["campaign_id", "arm"], how="left")
+    else:
+        arms = arms.assign(incremental_return_rate=np.nan, ci_low=np.nan, ci_high=np.nan)
+    closes = pd.to_datetime(k["start_date"]) + pd.to_timedelta(k["response_days"].astype(int), unit="D")
+    open_ids = set(k.loc[closes > pd.Timestamp(data.as_of) + pd.Timedelta(days=1), "campaign_id"])
+    arms["window_open"] = arms["campaign_id"].isin(open_ids)
+    order = {cid: i for i, cid in enumerate(ids)}
+    arms = arms.sort_values(["campaign_id", "arm"], key=lambda c: c.map(order) if c.name == "campaign_id" else c)
+    return arms[cols].astype({"contacted": int, "cost": float}).reset_index(drop=True)
 
 
 def compute_watch_list(data: MallData, month, tier_thresholds: dict[str, float], sleeping_days: int = 180,
@@ -382,11 +380,15 @@ def write_narrative(comparison: MonthComparison, watch: pd.DataFrame, campaigns:
     return out
 
 
-def month_metrics(comparison: MonthComparison) -> dict:
-    """Headline figures for ``metrics.json`` and the index: every KPI with its changes."""
+def month_metrics(comparison: MonthComparison, watch: pd.DataFrame, campaigns: pd.DataFrame) -> dict:
+    """Headline figures for ``metrics.json`` and the index: every KPI with its changes, the watch
+    list by tier and the month's campaigns."""
     t = comparison.table_all
     return {
         "month": comparison.month.strftime("%Y-%m"),
         "kpis": {k: {"value": t.loc[k, "value"], "change_pct": t.loc[k, "change_pct"], "yoy_pct": t.loc[k, "yoy_pct"]} for k in KPIS},
         "by_tier": {tier: {k: comparison.by_tier.loc[tier, k] for k in KPIS} for tier in comparison.by_tier.index},
+        "watch": {r["tier"]: {"about_to_sleep": int(r["about_to_sleep"]), "downgrade_warning": int(r["downgrade_warning"])}
+                  for _, r in watch.iterrows()},
+        "campaigns": campaigns.to_dict(orient="records"),
     }

@@ -243,12 +243,15 @@ def _write_history(out_dir: Path, results) -> None:
     (out_dir / _HISTORY).write_text(json.dumps(past, indent=1, sort_keys=True) + "\n")
 
 
-def _provenance(data_dir: Path, as_of: str | None, label: str) -> dict:
-    files = [p[0] for p in table_files(data_dir).values() if p]
+def _fingerprint(data_dir: Path) -> str:
+    return fingerprint_files([p[0] for p in table_files(data_dir).values() if p])
+
+
+def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str | None = None) -> dict:
     return {
         "run": label,
         "data directory": data_dir.name,
-        "data fingerprint (sha256)": fingerprint_files(files)[:16],
+        "data fingerprint (sha256)": (fingerprint or _fingerprint(data_dir))[:16],
         "analysis date": as_of or "latest date in the data",
         "git commit": _git_commit(),
         "generated": dt.datetime.now().isoformat(timespec="seconds"),
@@ -257,14 +260,14 @@ def _provenance(data_dir: Path, as_of: str | None, label: str) -> dict:
 
 
 def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, as_of: str | None, out_dir: Path, user: dict,
-               show_code: bool, jobs: int, log, extra: dict | None = None) -> RunResult:
+               show_code: bool, jobs: int, log, extra: dict | None = None, fingerprint: str | None = None) -> RunResult:
     """Execute ``notebooks`` into ``out_dir/<label>`` through a staging directory (no index)."""
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".{label}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    prov = _provenance(data_dir, as_of, label)
+    prov = _provenance(data_dir, as_of, label, fingerprint)
     log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {out_dir / label}")
     if jobs > 1 and len(notebooks) > 1:
         _limit_kernel_threads(jobs)
@@ -336,11 +339,10 @@ def run_reports(
     return result
 
 
-def _inputs_key(data_dir: Path, notebook: Path, params: dict) -> str:
-    """What a monthly section depends on: the data files, the notebook and the parameters."""
-    files = [p[0] for p in table_files(data_dir).values() if p]
+def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:
+    """What a monthly section depends on: the data files (their fingerprint), the notebook and the parameters."""
     h = hashlib.sha256()
-    h.update(fingerprint_files(files).encode())
+    h.update(fingerprint.encode())
     h.update(notebook.read_bytes())
     h.update(json.dumps({k: v for k, v in params.items() if k != "output_dir"}, sort_keys=True, default=str).encode())
     return h.hexdigest()
@@ -386,8 +388,8 @@ def run_months(
     except ValueError as err:
         raise ParameterError(str(err)) from None
     check_parameters([notebook], user | {"report_month": months[0]})
-    validate_data_dir(data_dir, as_of=as_of).raise_for_errors()
-    last_day = pd.Timestamp(load_dataset(data_dir, as_of=as_of).as_of)
+    data = load_dataset(data_dir, as_of=as_of)  # validates (DataValidationError) and fingerprints the files once
+    last_day = pd.Timestamp(data.as_of)
     late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
     if late:
         raise ParameterError(f"month(s) {', '.join(late)} end after the analysis date {last_day.date()}: not complete yet")
@@ -396,7 +398,7 @@ def run_months(
     for m in wanted:
         ym = m.strftime("%Y-%m")
         p = user | {"report_month": ym}
-        label, key = month_label(ym, lang), _inputs_key(data_dir, notebook, p)
+        label, key = month_label(ym, lang), _inputs_key(data.fingerprint, notebook, p)
         done = out_dir / label / "run.json"
         if not force and done.exists():
             try:
@@ -412,7 +414,7 @@ def run_months(
         label, ym, p, key = item
         per_nb = check_parameters([notebook], p)
         return _run_label(label, [notebook], per_nb, data_dir, as_of, out_dir, p, show_code, 1, log,
-                          extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key})
+                          extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key}, fingerprint=data.fingerprint)
 
     if jobs > 1 and len(todo) > 1:
         _limit_kernel_threads(jobs)
