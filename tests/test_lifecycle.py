@@ -84,6 +84,29 @@ def test_panel_counts_equal_pandas_and_rows_sum_to_one(small_mall):
     assert steady.sum() == pytest.approx(1.0) and (steady >= -1e-9).all()
 
 
+@pytest.mark.parametrize("tier", [None, "gold"])
+def test_stage_flows_from_arrays_equal_the_panel_expression(small_mall, tier):
+    """The dense-array flows and the window-function panel (used by the monthly report) agree."""
+    import ibis
+
+    _ = ibis._
+    data = load_dataset(small_mall)
+    flows = lc.compute_stage_flows(data, start="2022-06-01", tier=tier)
+    p = lc.build_stage_panel_expr(data).filter(_.month >= ibis.literal(pd.Timestamp("2022-06-01").date()))
+    if tier:
+        p = p.filter(_.tier == tier)
+    counts = p.group_by(["month", "stage"]).aggregate(members=_.count()).to_pandas()
+    counts = counts.pivot_table(index="month", columns="stage", values="members", fill_value=0).reindex(columns=list(lc.STAGES), fill_value=0)
+    assert (flows.counts.to_numpy() == counts.sort_index().to_numpy()).all()
+    assert list(flows.counts.index.strftime("%Y-%m")) == list(pd.to_datetime(counts.sort_index().index).strftime("%Y-%m"))
+    tr = p.filter(_.prev_stage.notnull()).group_by(["month", _.prev_stage.name("from_stage"), _.stage.name("to_stage")]).aggregate(
+        members=_.count()).to_pandas()
+    tr = tr.assign(month=pd.to_datetime(tr["month"]).dt.strftime("%Y-%m")).sort_values(["month", "from_stage", "to_stage"])
+    mine = flows.transitions.assign(month=flows.transitions["month"].dt.strftime("%Y-%m"))
+    assert mine.to_numpy().tolist() == tr[["month", "from_stage", "to_stage", "members"]].to_numpy().tolist()
+    assert {"reactivated", "sleeping", "lost"} <= set(mine["to_stage"])  # the rules that need history are exercised
+
+
 def test_bgnbd_reproduces_published_cdnow_estimates():
     s = pd.read_csv(CDNOW_SUMMARY)
     m = clv.fit_bgnbd(s["frequency"], s["recency"], s["T"])

@@ -457,7 +457,7 @@ are short by, while there is still time to act.
     ("code", """
 year_start = pd.Timestamp(year=as_of_date.year, month=1, day=1)
 elapsed = (as_of_date - year_start).days + 1
-ytd = compute_member_features(data, as_of_date, elapsed)
+ytd = compute_member_features(data, as_of_date, elapsed, categories=False)
 ytd = ytd[ytd["tier"].isin(tiers_kept)]
 rules = seg.evaluate_tier_rules(ytd, tuple(tiers_kept), seg.parse_thresholds(tier_thresholds), window_days=365, elapsed_days=elapsed)
 tier_watch = rules.groupby("tier").agg(members=("member_id", "size"), upgrade_candidates=("upgrade_candidate", "sum"),
@@ -504,7 +504,7 @@ shares: the diagonal is members who stayed; off the diagonal are the flows to ac
 """),
     ("code", """
 date_from = pd.Timestamp(migration_from) if migration_from else as_of_date - pd.Timedelta(days=91)
-before = compute_member_features(data, date_from, window_days)
+before = compute_member_features(data, date_from, window_days, categories=False)
 before = before[before["tier"].isin(tiers_kept)]
 migration = seg.compute_migration(seg.compute_rfm_scores(before), rfm, date_from.date(), as_of_date.date())
 plots.plot_transition_heatmap(migration.shares, title=f"segment on {date_from.date()} (rows) -> {as_of_date.date()} (columns)");

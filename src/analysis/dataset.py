@@ -1,8 +1,14 @@
 """Load a data directory into typed Ibis tables over DuckDB.
 
-Every file stays where it is: each table is a DuckDB view over its CSV or Parquet file with
-the contract's types applied, so aggregation runs out of core in the engine and only
-member-level (or smaller) results come back to pandas. The same Ibis expressions run on any
+The input files are never changed. On first use a data directory is *staged*: its tables are
+copied, with the contract's types applied (ids trimmed, text cast), into one DuckDB database file
+in the cache (``$MALLWAKE_CACHE_DIR`` or ``~/.cache/mallwake``), together with ``purchase_days``
+(one row per member and day with a purchase). Every notebook of a run then reads that file
+(read-only; several processes at once), instead of re-parsing CSVs and re-normalising ids in
+every query. The stage is keyed by the files' names, sizes and modification times, so changed
+data is staged again. Aggregation runs out of core in the engine and only member-level (or
+smaller) results come back to pandas. Without a writable cache (or with ``stage=False``) the
+tables are views over the files, with the same types. The same Ibis expressions run on any
 other Ibis backend (Spark, Trino, BigQuery, PostgreSQL).
 """
 
@@ -10,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +26,7 @@ import pandas as pd
 
 from .config import DEFAULT_TIERS
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, table_files
-from .validation import ValidationReport, quiet_progress, relation_sql, validate_data_dir
+from .validation import ValidationReport, cache_root, files_key, quiet_progress, relation_sql, validate_data_dir
 
 #: Member attribute columns that identify a person; never shown in reports or used as covariates.
 SENSITIVE_COLUMNS = ("phone", "phone_number", "mobile", "plate", "license_plate", "name", "id_card", "email")
@@ -112,6 +120,11 @@ class MallData:
         return self.con.table("contacts")
 
     @property
+    def purchase_days(self):
+        """One row per member and day with a purchase: ``member_id``, ``day``, ``purchases``, ``spend``."""
+        return self.con.table("purchase_days")
+
+    @property
     def has_visits(self) -> bool:
         return "visits" in self.files
 
@@ -129,6 +142,7 @@ def load_dataset(
     data_dir: str | Path,
     as_of: dt.date | str | None = None,
     tiers: tuple[str, ...] = DEFAULT_TIERS,
+    stage: bool = True,
 ) -> MallData:
     """Validate ``data_dir`` and open its tables.
 
@@ -140,6 +154,9 @@ def load_dataset(
         Analysis date. Default: the last day with a transaction or visit.
     tiers
         Tier levels, lowest first.
+    stage
+        Read the tables from the staged copy in the cache (built on first use, see
+        :func:`stage_dataset`); ``False`` reads the files directly (same tables, slower queries).
 
     Raises
     ------
@@ -152,28 +169,120 @@ def load_dataset(
     files = {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
     con = ibis.duckdb.connect()
     quiet_progress(con.raw_sql)
+    staged = stage_dataset(data_dir) if stage else None
+    if staged is not None:
+        p = str(staged).replace("'", "''")
+        con.raw_sql(f"ATTACH '{p}' AS staged (READ_ONLY)")
+        for name in (*TABLES, "purchase_days"):
+            con.raw_sql(f"CREATE VIEW {name} AS SELECT * FROM staged.main.{name}")
+        meta = json.loads(con.raw_sql("SELECT meta FROM staged.main._stage").fetchone()[0])
+        fingerprint, extras, last = meta["fingerprint"], tuple(meta["member_attributes"]), meta["last_day"]
+    else:
+        extras = _create_tables(con.raw_sql, files, "VIEW")
+        con.raw_sql(f"CREATE VIEW purchase_days AS {_PURCHASE_DAYS_SQL}")
+        fingerprint, last = fingerprint_files(list(files.values())), _last_day(con.raw_sql)
+    as_of = pd.Timestamp(as_of or last or report.as_of).date()
+    return MallData(
+        data_dir=data_dir, as_of=as_of, tiers=tuple(tiers), con=con, validation=report,
+        fingerprint=fingerprint, files=files, member_attributes=extras,
+    )
+
+
+_PURCHASE_DAYS_SQL = (
+    "SELECT member_id, CAST(ts AS DATE) AS day, CAST(count(*) AS INTEGER) AS purchases, sum(amount) AS spend "
+    "FROM transactions GROUP BY ALL"
+)
+
+#: Bump when the staged layout changes (old stages are then rebuilt).
+STAGE_LAYOUT = 1
+
+
+def _create_tables(execute, files: dict[str, Path], kind: str) -> tuple[str, ...]:
+    """Create one typed ``kind`` (VIEW or TABLE) per contract table; return the extra member columns."""
     extras: tuple[str, ...] = ()
     for name, spec in TABLES.items():
         if name in files:
-            cols = [r[0] for r in con.raw_sql(f"DESCRIBE SELECT * FROM {relation_sql(files[name])}").fetchall()]
-            con.raw_sql(f"CREATE VIEW {name} AS {_view_sql(spec, files[name], cols)}")
+            cols = [r[0] for r in execute(f"DESCRIBE SELECT * FROM {relation_sql(files[name])}").fetchall()]
+            body = _view_sql(spec, files[name], cols)
+            if kind == "TABLE" and spec.time_column == "ts":
+                body += " ORDER BY ts"  # time-window filters then skip whole row groups
+            execute(f"CREATE {kind} {name} AS {body}")
             if name == "members":
                 extras = tuple(c for c in cols if spec.kind(c) is None)
-        else:  # optional table absent: an empty view with the contract's columns
+        else:  # optional table absent: an empty one with the contract's columns
             kinds = {**spec.required, **spec.optional}
             selects = ", ".join(f"CAST(NULL AS {SQL_TYPES[k]}) AS {c}" for c, k in kinds.items())
-            con.raw_sql(f"CREATE VIEW {name} AS SELECT {selects} WHERE false")
-    if as_of is None:
-        last = con.raw_sql(
-            "SELECT max(d) FROM (SELECT max(CAST(ts AS DATE)) AS d FROM transactions "
-            "UNION ALL SELECT max(CAST(ts AS DATE)) FROM visits)"
-        ).fetchone()[0]
-        as_of = last or report.as_of
-    as_of = pd.Timestamp(as_of).date()
-    return MallData(
-        data_dir=data_dir, as_of=as_of, tiers=tuple(tiers), con=con, validation=report,
-        fingerprint=fingerprint_files(list(files.values())), files=files, member_attributes=extras,
-    )
+            execute(f"CREATE {kind} {name} AS SELECT {selects} WHERE false")
+    return extras
+
+
+def _last_day(execute):
+    return execute(
+        "SELECT max(d) FROM (SELECT max(CAST(ts AS DATE)) AS d FROM transactions "
+        "UNION ALL SELECT max(CAST(ts AS DATE)) FROM visits)"
+    ).fetchone()[0]
+
+
+def stage_path(data_dir: str | Path) -> Path | None:
+    """Where the staged copy of ``data_dir``'s current files lives (``None``: no files)."""
+    data_dir = Path(data_dir)
+    key = files_key(data_dir, "stage", STAGE_LAYOUT)
+    if key is None:
+        return None
+    owner = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return cache_root() / "stage" / f"{owner}-{key[:32]}.duckdb"
+
+
+def stage_meta(path: Path) -> dict:
+    """What a stage records: the input files' ``fingerprint``, ``member_attributes``, ``last_day``."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return json.loads(con.execute("SELECT meta FROM _stage").fetchone()[0])
+
+
+def stage_dataset(data_dir: str | Path) -> Path | None:
+    """Copy a validated data directory into a DuckDB database file in the cache, once.
+
+    Returns the file (reused while the input files are unchanged), or ``None`` when the cache
+    is not writable (the caller then reads the files directly). Older stages of the same
+    directory are removed. Writing goes to a temporary file that is renamed when complete, so
+    a reader never sees a half-written stage and concurrent stagers do not collide.
+    """
+    import duckdb
+
+    data_dir = Path(data_dir)
+    path = stage_path(data_dir)
+    if path is None:
+        return None
+    if path.is_file():
+        return path
+    files = {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
+    tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+        con = duckdb.connect(str(tmp))
+    except (OSError, duckdb.Error):
+        return None  # a read-only cache: read the files directly
+    try:
+        quiet_progress(con.execute)
+        extras = _create_tables(con.execute, files, "TABLE")
+        con.execute(f"CREATE TABLE purchase_days AS {_PURCHASE_DAYS_SQL} ORDER BY day")
+        last = _last_day(con.execute)
+        meta = {"fingerprint": fingerprint_files(list(files.values())), "member_attributes": list(extras),
+                "last_day": str(last) if last else None, "data_dir": str(data_dir.resolve())}
+        con.execute("CREATE TABLE _stage AS SELECT ? AS meta", [json.dumps(meta)])
+        con.close()
+        for old in path.parent.glob(f"{path.name.split('-')[0]}-*.duckdb"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        os.replace(tmp, path)
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 # --- any Ibis backend -------------------------------------------------------------------------
@@ -228,6 +337,9 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
             empty = pd.DataFrame({c: pd.Series(dtype="object") for c in kinds})
             expr = ibis.memtable(empty).select(*[ibis.null().cast(IBIS_TYPES[k]).name(c) for c, k in kinds.items()]).limit(0)
         con.create_view(name, expr, overwrite=True)
+    t = con.table("transactions")
+    con.create_view("purchase_days", t.group_by(["member_id", t.ts.cast("date").name("day")])
+                    .aggregate(purchases=t.count().cast("int32"), spend=t.amount.sum()), overwrite=True)
     if as_of is None:
         t, v = con.table("transactions"), con.table("visits")
         last = [x for x in (t.ts.max().to_pandas(), v.ts.max().to_pandas()) if x is not None and not pd.isna(x)]

@@ -25,24 +25,26 @@ def _category_levels(data: MallData) -> list[str]:
 
 def member_features_expr(data: MallData, as_of: dt.date | str | None = None, window_days: int = 365,
                          categories: list[str] | None = None):
-    """The Ibis expression behind :func:`compute_member_features` (for reuse on any backend)."""
+    """The Ibis expression behind :func:`compute_member_features` (for reuse on any backend).
+
+    Counts and spend come from ``purchase_days`` (one row per member and day); only the
+    per-category spend, when asked for, reads the transactions themselves.
+    """
     _ = ibis._
-    as_of = pd.Timestamp(as_of or data.as_of)
-    end = ibis.literal(as_of + pd.Timedelta(days=1))
-    start = ibis.literal(as_of + pd.Timedelta(days=1 - window_days))
-    m, t, v = data.members, data.transactions, data.visits
-    m = m.filter(m.join_date < end.cast("date"))
-    past = t.filter(t.ts < end)
-    ever = past.group_by("member_id").aggregate(last_purchase=_.ts.max(), first_purchase=_.ts.min(), lifetime_purchases=_.count(),
-                                                lifetime_spend=_.amount.sum())
-    win = past.filter(past.ts >= start)
-    aggs = dict(frequency=_.count(), monetary=_.amount.sum(), purchase_days=_.ts.cast("date").nunique())
-    for c in categories or []:
-        aggs[f"spend_{c}"] = (_.category == c).ifelse(_.amount, 0.0).sum()
-    in_window = win.group_by("member_id").aggregate(**aggs)
+    as_of = pd.Timestamp(as_of or data.as_of).normalize()
+    last_day = ibis.literal(as_of.date())
+    first_day = ibis.literal((as_of + pd.Timedelta(days=1 - window_days)).date())
+    m, d, v = data.members, data.purchase_days, data.visits
+    m = m.filter(m.join_date <= last_day)
+    past = d.filter(d.day <= last_day)
+    ever = past.group_by("member_id").aggregate(last_purchase=_.day.max(), lifetime_purchases=_.purchases.sum(),
+                                                lifetime_spend=_.spend.sum())
+    win = past.filter(past.day >= first_day)
+    in_window = win.group_by("member_id").aggregate(frequency=_.purchases.sum(), monetary=_.spend.sum(), purchase_days=_.count())
+    end, start = ibis.literal(as_of + pd.Timedelta(days=1)), ibis.literal(as_of + pd.Timedelta(days=1 - window_days))
     vwin = v.filter((v.ts < end) & (v.ts >= start)).select("member_id", day=_.ts.cast("date")).distinct()
-    pdays = win.select("member_id", day=_.ts.cast("date")).distinct()
-    no_buy = vwin.anti_join(pdays, ["member_id", "day"]).group_by("member_id").aggregate(visit_days_without_purchase=_.count())
+    no_buy = vwin.anti_join(win.select("member_id", "day"), ["member_id", "day"]).group_by("member_id").aggregate(
+        visit_days_without_purchase=_.count())
     attrs = [c for c in ("birth_year", "gender") if c in m.columns]
     out = (
         m.select("member_id", "join_date", "tier", *attrs)
@@ -50,10 +52,16 @@ def member_features_expr(data: MallData, as_of: dt.date | str | None = None, win
         .left_join(in_window, "member_id").drop("member_id_right")
         .left_join(no_buy, "member_id").drop("member_id_right")
     )
+    if categories:
+        t = data.transactions
+        tw = t.filter((t.ts < end) & (t.ts >= start))
+        by_cat = tw.group_by("member_id").aggregate(**{f"spend_{c}": (_.category == c).ifelse(_.amount, 0.0).sum() for c in categories})
+        out = out.left_join(by_cat, "member_id").drop("member_id_right")
     return out
 
 
-def compute_member_features(data: MallData, as_of: dt.date | str | None = None, window_days: int = 365) -> pd.DataFrame:
+def compute_member_features(data: MallData, as_of: dt.date | str | None = None, window_days: int = 365,
+                            categories: bool = True) -> pd.DataFrame:
     """One row per member who had joined by ``as_of``.
 
     Columns: ``recency_days`` (days since the last purchase on or before ``as_of``; since
@@ -61,14 +69,15 @@ def compute_member_features(data: MallData, as_of: dt.date | str | None = None, 
     in the ``window_days`` up to ``as_of``), ``avg_ticket``, ``purchase_days``, ``tenure_days``,
     ``lifetime_purchases``, ``lifetime_spend``, ``visit_days_without_purchase`` (days with a
     visit record but no purchase, in the window), ``share_<category>`` (share of window spend
-    per category, when the data has categories), ``tier`` and ``birth_year``/``gender`` when given.
+    per category, when the data has categories and ``categories`` is true), ``tier`` and
+    ``birth_year``/``gender`` when given.
 
     Notes
     -----
     Members with no purchase in the window are kept with zero frequency and spend.
     """
     as_of_ts = pd.Timestamp(as_of or data.as_of)
-    cats = _category_levels(data)
+    cats = _category_levels(data) if categories else []
     df = member_features_expr(data, as_of_ts, window_days, cats).to_pandas()
     for col in ("frequency", "monetary", "purchase_days", "lifetime_purchases", "lifetime_spend", "visit_days_without_purchase",
                 *[f"spend_{c}" for c in cats]):
@@ -83,5 +92,4 @@ def compute_member_features(data: MallData, as_of: dt.date | str | None = None, 
         df[f"share_{c}"] = df.pop(f"spend_{c}") / df["monetary"].where(df["monetary"] > 0)
     if "birth_year" in df.columns:
         df["age"] = as_of_ts.year - df["birth_year"]
-    df = df.drop(columns=["first_purchase"])
     return df.sort_values("member_id").reset_index(drop=True)

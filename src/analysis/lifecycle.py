@@ -10,8 +10,10 @@ Stages at the end of each month (thresholds are parameters):
 * ``sleeping`` - at least ``sleeping_days`` but less than ``lost_days`` without a purchase;
 * ``lost`` - at least ``lost_days`` without a purchase.
 
-A member who never bought is measured from the join date. The member-month panel is built in
-the engine (one SQL query with window functions), not by a Python loop over members.
+A member who never bought is measured from the join date. The member-month panel is one Ibis
+expression (:func:`build_stage_panel_expr`, window functions in the engine); the monthly stage
+flows use the same rules on a dense members x months array built from member-month purchase
+aggregates (much faster at a million members), never a Python loop over members.
 """
 
 from __future__ import annotations
@@ -39,15 +41,15 @@ def build_stage_panel_expr(data: MallData, start=None, end=None, cooling_days: i
     days since the last purchase (or joining) at the month's end, and whether they bought in it."""
     _ = ibis._
     end = pd.Timestamp(end or data.as_of)
-    t = data.transactions
-    first_tx = t.ts.min().to_pandas()
-    start = pd.Timestamp(start or first_tx).to_period("M").to_timestamp()
+    days = data.purchase_days
+    first_day = days.day.min().to_pandas()
+    start = pd.Timestamp(start or first_day).to_period("M").to_timestamp()
     months = pd.date_range(start, end.to_period("M").to_timestamp(), freq="MS")
     month_tbl = ibis.memtable(pd.DataFrame({"month": months.date}))
     month_tbl = month_tbl.mutate(month_end=(_.month.cast("date") + ibis.interval(months=1) - ibis.interval(days=1)).cast("date"))
     m = data.members.select("member_id", "join_date", "tier")
     grid = m.cross_join(month_tbl).filter(_.join_date <= _.month_end)
-    monthly = t.group_by(["member_id", _.ts.truncate("M").cast("date").name("month")]).aggregate(last_in_month=_.ts.max().cast("date"))
+    monthly = days.group_by(["member_id", _.day.truncate("M").cast("date").name("month")]).aggregate(last_in_month=_.day.max())
     p = grid.left_join(monthly, ["member_id", "month"]).drop("member_id_right", "month_right")
     w = ibis.window(group_by="member_id", order_by="month", preceding=None, following=0)
     p = p.mutate(last_purchase=_.last_in_month.max().over(w))
@@ -122,9 +124,72 @@ class StageFlows:
         return pd.Series(v, index=stages, name="steady_state_share")
 
 
+def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_days: int = 180, lost_days: int = 365,
+                  tier: str | None = None):
+    """The member x month stage panel as dense arrays (the same stages as :func:`build_stage_panel_expr`).
+
+    The engine returns only member-month purchase aggregates, with members as integer positions;
+    the carry-forward of the last purchase and the stage rules are vectorised over a members x
+    months array (int32/int8), which is far cheaper than window functions over the panel.
+    Returns ``(months, stage, prev_stage, in_panel)``: stage codes index :data:`STAGES`, -1 where
+    a member is not in the panel (not joined yet) or has no previous month.
+    """
+    _ = ibis._
+    end = pd.Timestamp(end or data.as_of)
+    days = data.purchase_days
+    first_day = days.day.min().to_pandas()
+    start = pd.Timestamp(first_day if first_day is not None else end).to_period("M").to_timestamp()
+    months = pd.date_range(start, end.to_period("M").to_timestamp(), freq="MS")
+    epoch = pd.Timestamp("1970-01-01")
+    m = data.members
+    if tier:
+        m = m.filter(m.tier == tier)
+    m = m.select("member_id", "join_date").mutate(pos=ibis.row_number().over(order_by="member_id"))
+    joined = m.select("pos", join=_.join_date.epoch_days()).to_pandas().sort_values("pos")
+    n, k = len(joined), len(months)
+    month_lo = ibis.literal(months[0].date())
+    bought = (days.filter(days.day >= month_lo)
+              .mutate(k=(_.day.year() - months[0].year) * 12 + _.day.month() - months[0].month)
+              .filter(_.k < k)
+              .group_by(["member_id", "k"]).aggregate(last=_.day.max().epoch_days())
+              .join(m.select("member_id", "pos"), "member_id")
+              .select("pos", "k", "last").to_pandas())
+    missing = np.iinfo(np.int32).min
+    last = np.full((n, k), missing, dtype=np.int32)
+    last[bought["pos"].to_numpy(np.int64), bought["k"].to_numpy(np.int64)] = bought["last"].to_numpy(np.int32)
+    has_bought = last != missing
+    carried = np.maximum.accumulate(last, axis=1)
+    join = joined["join"].to_numpy(np.int32)[:, None]
+    month_start = ((months - epoch).days.to_numpy(np.int32))[None, :]
+    month_end = (((months + pd.offsets.MonthEnd(0)) - epoch).days.to_numpy(np.int32))[None, :]
+    in_panel = join <= month_end
+    days_since = month_end - np.where(carried != missing, carried, join)
+    del carried, last
+    code = {s: np.int8(i) for i, s in enumerate(STAGES)}
+    base = np.where(days_since <= cooling_days, code["active"],
+                    np.where(days_since < sleeping_days, code["cooling"],
+                             np.where(days_since < lost_days, code["sleeping"], code["lost"]))).astype(np.int8)
+    del days_since
+
+    def lag(a):
+        out = np.full_like(a, -1)
+        out[:, 1:] = np.where(in_panel[:, :-1], a[:, :-1], -1)
+        return out
+
+    prev_base = lag(base)
+    stage = np.where(join >= month_start, code["new"],
+                     np.where(has_bought & ((prev_base == code["sleeping"]) | (prev_base == code["lost"])), code["reactivated"], base))
+    stage = np.where(in_panel, stage, -1).astype(np.int8)
+    return months, stage, lag(stage), in_panel
+
+
 def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int = 90, sleeping_days: int = 180,
                         lost_days: int = 365, tier: str | None = None) -> StageFlows:
-    """Monthly stage counts and transitions (aggregated in the engine).
+    """Monthly stage counts and transitions.
+
+    The member-month purchase aggregates come from the engine; stages are assigned on a dense
+    members x months array (see :func:`build_stage_panel_expr` for the same rules as one Ibis
+    expression; a test checks the two agree).
 
     Notes
     -----
@@ -132,19 +197,24 @@ def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int 
     looks lost until proven otherwise. Stages are therefore reported from ``lost_days`` after
     the first transaction on (``start`` overrides), when every stage can be told apart.
     """
-    _ = ibis._
-    first = pd.Timestamp(data.transactions.ts.min().to_pandas())
+    first = pd.Timestamp(data.purchase_days.day.min().to_pandas())
     shown_from = pd.Timestamp(start) if start else (first + pd.Timedelta(days=lost_days)).to_period("M").to_timestamp()
-    p = build_stage_panel_expr(data, None, end, cooling_days, sleeping_days, lost_days)
-    p = p.filter(_.month >= ibis.literal(shown_from.date()))
-    if tier:
-        p = p.filter(_.tier == tier)
-    counts = p.group_by(["month", "stage"]).aggregate(members=_.count()).to_pandas()
-    counts = counts.pivot_table(index="month", columns="stage", values="members", fill_value=0)
-    counts = counts.reindex(columns=list(STAGES), fill_value=0)
-    counts.index = pd.to_datetime(counts.index)
-    tr = p.filter(_.prev_stage.notnull()).group_by(["month", _.prev_stage.name("from_stage"), _.stage.name("to_stage")]).aggregate(
-        members=_.count()).to_pandas()
+    months, stage, prev, in_panel = _stage_arrays(data, end, cooling_days, sleeping_days, lost_days, tier)
+    shown = np.flatnonzero(months >= shown_from)
+    ns = len(STAGES)
+    counts, rows = [], []
+    for j in shown:
+        s, p = stage[:, j], prev[:, j]
+        c = np.bincount(s[s >= 0], minlength=ns)
+        counts.append(c)
+        ok = (p >= 0) & (s >= 0)
+        pairs = np.bincount(p[ok].astype(np.int64) * ns + s[ok], minlength=ns * ns).reshape(ns, ns)
+        for a, b in zip(*np.nonzero(pairs)):
+            rows.append((months[j], STAGES[a], STAGES[b], int(pairs[a, b])))
+    counts = pd.DataFrame(np.array(counts, dtype=int).reshape(len(shown), ns), index=pd.DatetimeIndex(months[shown], name="month"),
+                          columns=pd.Index(list(STAGES), name="stage"))
+    counts = counts.loc[counts.sum(axis=1) > 0]
+    tr = pd.DataFrame(rows, columns=["month", "from_stage", "to_stage", "members"])
     tr["month"] = pd.to_datetime(tr["month"])
     return StageFlows(counts.sort_index(), tr.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True),
                       {"cooling_days": cooling_days, "sleeping_days": sleeping_days, "lost_days": lost_days})
@@ -161,12 +231,12 @@ def compute_cohort_retention(data: MallData, max_months: int = 24, tier: str | N
     m = data.members
     if tier:
         m = m.filter(m.tier == tier)
-    t = data.transactions
-    first_month = pd.Timestamp(t.ts.min().to_pandas()).to_period("M").to_timestamp()
+    days = data.purchase_days
+    first_month = pd.Timestamp(days.day.min().to_pandas()).to_period("M").to_timestamp()
     m = m.filter(m.join_date >= ibis.literal(first_month.date())).mutate(cohort=_.join_date.truncate("M"))
     sizes = m.group_by("cohort").aggregate(size=_.count()).to_pandas()
-    tx = t.join(m.select("member_id", "cohort"), "member_id").mutate(month=_.ts.truncate("M").cast("date"))
-    act = tx.group_by(["cohort", "month"]).aggregate(buyers=_.member_id.nunique(), spend=_.amount.sum()).to_pandas()
+    tx = days.join(m.select("member_id", "cohort"), "member_id").mutate(month=_.day.truncate("M").cast("date"))
+    act = tx.group_by(["cohort", "month"]).aggregate(buyers=_.member_id.nunique(), spend=_.spend.sum()).to_pandas()
     act["cohort"], act["month"] = pd.to_datetime(act["cohort"]), pd.to_datetime(act["month"])
     act["k"] = (act["month"].dt.year - act["cohort"].dt.year) * 12 + act["month"].dt.month - act["cohort"].dt.month
     act = act[(act["k"] >= 0) & (act["k"] <= max_months)]
@@ -190,11 +260,11 @@ def compute_time_to_sleep(data: MallData, sleeping_days: int = 180, as_of=None, 
     """
     _ = ibis._
     end = pd.Timestamp(as_of or data.as_of).normalize()
-    t = data.transactions
-    first_day = pd.Timestamp(t.ts.min().to_pandas()).normalize()
+    pdays = data.purchase_days
+    first_day = pd.Timestamp(pdays.day.min().to_pandas()).normalize()
     cols = ["member_id", "join_date", "tier"] + (["birth_year"] if "birth_year" in data.members.columns else [])
     m = data.members.filter(data.members.join_date >= ibis.literal(first_day.date())).select(*cols)
-    days = t.filter(t.ts < ibis.literal(end + pd.Timedelta(days=1))).select("member_id", day=_.ts.cast("date"), amount=_.amount)
+    days = pdays.filter(pdays.day <= ibis.literal(end.date())).select("member_id", "day", amount=_.spend)
     days = days.join(m.select("member_id", "join_date"), "member_id")
     w = ibis.window(group_by="member_id", order_by="day")
     days = days.mutate(prev=_.day.lag().over(w))
@@ -347,14 +417,14 @@ def sleep_risk_frame(data: MallData, date, horizon_days: int = 90, sleeping_days
     from .features import compute_member_features
 
     date = pd.Timestamp(date)
-    f = compute_member_features(data, date, window_days)
+    f = compute_member_features(data, date, window_days, categories=False)
     f = f[_can_fall_asleep(f, horizon_days, sleeping_days)].copy()
     # the outcome needs only the last purchase up to date + horizon (one aggregation, not a
     # second full feature table)
     later_day = (date + pd.Timedelta(days=horizon_days)).normalize()
-    t = data.transactions
-    last = t.filter(t.ts < ibis.literal(later_day + pd.Timedelta(days=1))).group_by("member_id").aggregate(
-        last_purchase_later=t.ts.max()).to_pandas()
+    days = data.purchase_days
+    last = days.filter(days.day <= ibis.literal(later_day.date())).group_by("member_id").aggregate(
+        last_purchase_later=days.day.max()).to_pandas()
     f = f.merge(last, on="member_id")  # everyone here has bought before ``date``
     f["recency_later"] = (later_day - pd.to_datetime(f["last_purchase_later"]).dt.normalize()).dt.days
     f["asleep_later"] = (f["recency_later"] >= sleeping_days).astype(int)
@@ -395,7 +465,7 @@ def score_sleep_risk(model: SleepRiskModel, data: MallData, date=None, sleeping_
     from .features import compute_member_features
 
     date = pd.Timestamp(date or data.as_of)
-    f = compute_member_features(data, date, 365)
+    f = compute_member_features(data, date, 365, categories=False)
     f = f[_can_fall_asleep(f, model.horizon_days, sleeping_days)].copy()
     f = _add_risk_features(f)
     f["risk"] = model.fit.predict(sm.add_constant(f[list(model.columns)], has_constant="add"))

@@ -257,8 +257,8 @@ def compute_segment_movement(data: MallData, month, window_days: int = 365):
 
     month = parse_month(month)
     end, prev_end = month + pd.offsets.MonthEnd(0), month - pd.Timedelta(days=1)
-    rfm_prev = compute_rfm_scores(compute_member_features(data, as_of=prev_end, window_days=window_days))
-    rfm_now = compute_rfm_scores(compute_member_features(data, as_of=end, window_days=window_days))
+    rfm_prev = compute_rfm_scores(compute_member_features(data, as_of=prev_end, window_days=window_days, categories=False))
+    rfm_now = compute_rfm_scores(compute_member_features(data, as_of=end, window_days=window_days, categories=False))
     counts = pd.DataFrame({"previous": rfm_prev["segment"].value_counts(sort=False),
                            "now": rfm_now["segment"].value_counts(sort=False)}).fillna(0).astype(int)
     counts["change"] = counts["now"] - counts["previous"]
@@ -324,7 +324,7 @@ def compute_watch_list(data: MallData, month, tier_thresholds: dict[str, float],
     about = p.group_by("tier").aggregate(about_to_sleep=_.count()).to_pandas().set_index("tier")["about_to_sleep"]
     year_start = pd.Timestamp(year=end.year, month=1, day=1)
     elapsed = (end - year_start).days + 1
-    ytd = compute_member_features(data, as_of=end, window_days=elapsed)
+    ytd = compute_member_features(data, as_of=end, window_days=elapsed, categories=False)
     rules = evaluate_tier_rules(ytd, tuple(data.tiers), tier_thresholds, window_days=365, elapsed_days=elapsed)
     down = rules.groupby("tier")["downgrade_warning"].sum()
     out = pd.DataFrame({"about_to_sleep": about, "downgrade_warning": down}).reindex(list(data.tiers)).fillna(0).astype(int)

@@ -329,14 +329,29 @@ def run_reports(
         user["as_of"] = str(as_of)
     per_nb = check_parameters(notebooks, user)
     validate_data_dir(data_dir, as_of=as_of).raise_for_errors()
+    fingerprint = _stage(data_dir, log)
     if not label:
         label = f"{data_dir.name}-{as_of or 'latest'}"
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{Path(notebooks_dir).name}"  # e.g. demo-latest-teaching, beside the main run
-    result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log)
+    result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log, fingerprint=fingerprint)
     build_index(out_dir)
     log(f"mallwake: open {out_dir / 'index.html'}")
     return result
+
+
+def _stage(data_dir: Path, log) -> str | None:
+    """Stage the data once for all notebooks (each kernel would otherwise race to do it);
+    return the data fingerprint the stage recorded (``None``: no stage, e.g. a read-only cache)."""
+    from .dataset import stage_dataset, stage_meta, stage_path
+
+    path = stage_path(data_dir)
+    if path is not None and not path.is_file():
+        started = time.perf_counter()
+        path = stage_dataset(data_dir)
+        if path is not None:
+            log(f"mallwake: staged {data_dir.name} in {time.perf_counter() - started:.1f} s")
+    return stage_meta(path)["fingerprint"] if path is not None and path.is_file() else None
 
 
 def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:

@@ -331,22 +331,32 @@ def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views:
 CACHE_ENV = "MALLWAKE_CACHE_DIR"
 
 
-def _cache_key(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> str | None:
-    """Key of a passed validation: file names, sizes and modification times, rules, version."""
+def files_key(data_dir: Path, *salt) -> str | None:
+    """Key of a data directory's current files: names, sizes, modification times, version, ``salt``."""
     from . import __version__
 
     files = sorted(p for p in data_dir.iterdir() if p.is_file()) if data_dir.is_dir() else []
     if not files:
         return None
-    h = hashlib.sha256(f"{__version__}|{as_of}|{tiers}|{data_dir.resolve()}".encode())
+    h = hashlib.sha256(f"{__version__}|{'|'.join(map(str, salt))}|{data_dir.resolve()}".encode())
     for p in files:
         st = p.stat()
         h.update(f"|{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
 
 
+def _cache_key(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> str | None:
+    """Key of a passed validation: the files (:func:`files_key`), the analysis date and tiers."""
+    return files_key(data_dir, as_of, tiers)
+
+
+def cache_root() -> Path:
+    """Where mallwake keeps what it can rebuild: ``$MALLWAKE_CACHE_DIR`` or ``~/.cache/mallwake``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mallwake")
+
+
 def _cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mallwake") / "validation"
+    return cache_root() / "validation"
 
 
 def validate_data_dir(

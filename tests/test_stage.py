@@ -1,0 +1,66 @@
+"""Staging: the typed copy of a data directory in the cache that every notebook reads."""
+
+import hashlib
+
+import pandas as pd
+import pytest
+
+from analysis import clv
+from analysis.dataset import load_dataset, stage_dataset, stage_meta, stage_path
+from analysis.features import compute_member_features
+
+AS_OF = "2023-12-31"
+
+
+def _digests(d):
+    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in sorted(d.iterdir())}
+
+
+def test_staged_tables_equal_the_files_and_input_is_untouched(small_mall):
+    before = _digests(small_mall)
+    staged = load_dataset(small_mall)
+    direct = load_dataset(small_mall, stage=False)
+    assert stage_path(small_mall).is_file() and stage_path(small_mall).parent != small_mall
+    assert _digests(small_mall) == before  # nothing written into the data directory
+    for name in ("members", "transactions", "visits", "campaigns", "contacts"):
+        a = getattr(staged, name).to_pandas()
+        b = getattr(direct, name).to_pandas()
+        keys = [c for c in ("member_id", "ts", "campaign_id", "txn_id") if c in a.columns]
+        pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True),
+                                      check_dtype=False)
+    assert (staged.as_of, staged.fingerprint, staged.member_attributes) == (direct.as_of, direct.fingerprint, direct.member_attributes)
+    pd.testing.assert_frame_equal(compute_member_features(staged, "2023-06-30"), compute_member_features(direct, "2023-06-30"))
+    pd.testing.assert_frame_equal(clv.compute_rfm_summary(staged), clv.compute_rfm_summary(direct))
+
+
+def test_purchase_days_by_hand(tiny_dir):
+    tx = pd.read_csv(tiny_dir / "transactions.csv")
+    extra = pd.DataFrame({"txn_id": ["t5"], "member_id": ["A1"], "ts": ["2023-02-01 18:00:00"], "amount": ["9.5"]})
+    pd.concat([tx.astype(str), extra]).to_csv(tiny_dir / "transactions.csv", index=False)
+    days = load_dataset(tiny_dir, as_of=AS_OF).purchase_days.to_pandas().sort_values(["member_id", "day"])
+    # A1 bought twice on 2023-02-01 (120.5 + 9.5) and once on 2023-05-01; A2 and A3 once each
+    assert days.assign(day=days["day"].astype(str)).to_numpy().tolist() == [
+        ["A1", "2023-02-01", 2, 130.0], ["A1", "2023-05-01", 1, 80.0], ["A2", "2023-03-03", 1, 35.0], ["A3", "2023-04-04", 1, 0.0]]
+
+
+def test_stage_is_reused_then_rebuilt_when_a_file_changes(tiny_dir):
+    first = stage_dataset(tiny_dir)
+    assert stage_dataset(tiny_dir) == first
+    assert stage_meta(first)["member_attributes"] == []
+    df = pd.read_csv(tiny_dir / "transactions.csv", dtype=str)
+    df.loc[0, "amount"] = "121.5"
+    df.to_csv(tiny_dir / "transactions.csv", index=False)
+    second = stage_dataset(tiny_dir)
+    assert second != first and second.is_file()
+    assert not first.exists()  # the stale stage of the same directory is removed
+    spend = load_dataset(tiny_dir, as_of=AS_OF).transactions.amount.sum().to_pandas()
+    assert spend == pytest.approx(121.5 + 80 + 35)
+
+
+def test_without_a_writable_cache_the_files_are_read_directly(tiny_dir, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("MALLWAKE_CACHE_DIR", str(blocker))
+    assert stage_dataset(tiny_dir) is None
+    data = load_dataset(tiny_dir, as_of=AS_OF)
+    assert data.transactions.count().to_pandas() == 4 and data.purchase_days.count().to_pandas() == 4
