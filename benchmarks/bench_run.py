@@ -47,7 +47,7 @@ def bench(members: int, jobs: int, skip_run: bool) -> dict:
                                 "--label", "bench", "--jobs", str(jobs)])
         run = json.loads((out / "bench" / "run.json").read_text())
         result |= {"run_seconds": round(run_s, 1), "run_peak_gb": round(run_gb, 2), "jobs": jobs,
-                   "notebook_run_seconds": round(run["seconds"], 1),
+                   "notebook_run_seconds": round(run["seconds"], 1), "prepare_seconds (validate + stage)": run.get("prepare_seconds"),
                    "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]},
                    "per_notebook_timing": {n["name"]: n.get("timing", {}) for n in run["notebooks"]}}
     return result

@@ -64,3 +64,17 @@ def test_without_a_writable_cache_the_files_are_read_directly(tiny_dir, tmp_path
     assert stage_dataset(tiny_dir) is None
     data = load_dataset(tiny_dir, as_of=AS_OF)
     assert data.transactions.count().to_pandas() == 4 and data.purchase_days.count().to_pandas() == 4
+
+
+@pytest.mark.parametrize("column, value", [("amount", "-5"), ("ts", "not a time")])
+def test_bad_data_raise_the_contract_error_and_leave_no_stage(tiny_dir, column, value):
+    """Validation and staging run side by side; the broken rule is reported, not a cast error."""
+    from analysis.validation import DataValidationError
+
+    df = pd.read_csv(tiny_dir / "transactions.csv", dtype=str)
+    df.loc[1, column] = value
+    df.to_csv(tiny_dir / "transactions.csv", index=False)
+    with pytest.raises(DataValidationError, match="transactions.csv"):
+        load_dataset(tiny_dir, as_of=AS_OF)
+    assert not stage_path(tiny_dir).exists()
+    assert not list(stage_path(tiny_dir).parent.glob(f"{stage_path(tiny_dir).name.split('-')[0]}-*"))

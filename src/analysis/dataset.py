@@ -164,12 +164,10 @@ def load_dataset(
         If any rule of the contract is broken; nothing is loaded.
     """
     data_dir = Path(data_dir)
-    report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
-    report.raise_for_errors()
+    report, staged = prepare_dataset(data_dir, as_of, tiers, stage)
     files = {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
     con = ibis.duckdb.connect()
     quiet_progress(con.raw_sql)
-    staged = stage_dataset(data_dir) if stage else None
     if staged is not None:
         p = str(staged).replace("'", "''")
         con.raw_sql(f"ATTACH '{p}' AS staged (READ_ONLY)")
@@ -231,6 +229,39 @@ def stage_path(data_dir: str | Path) -> Path | None:
         return None
     owner = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
     return cache_root() / "stage" / f"{owner}-{key[:32]}.duckdb"
+
+
+def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] = DEFAULT_TIERS,
+                    stage: bool = True) -> tuple[ValidationReport, Path | None]:
+    """Validate ``data_dir`` and stage it, side by side the first time.
+
+    Validation is mostly single-threaded pandas (pandera) and staging is DuckDB, so on a new
+    data version they run at the same time. A stage of data that fail validation is deleted
+    and :class:`~analysis.validation.DataValidationError` is raised, naming the broken rules
+    (not whatever error the staging hit first). Returns the passed report and the stage
+    (``None`` without a writable cache or with ``stage=False``).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    data_dir = Path(data_dir)
+    path = stage_path(data_dir) if stage else None
+    if path is None or path.is_file():
+        report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
+        report.raise_for_errors()
+        return report, path
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        staging = pool.submit(stage_dataset, data_dir)
+        try:
+            report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
+        finally:
+            error = staging.exception()
+    if not report.ok:
+        if error is None and staging.result() is not None:
+            staging.result().unlink(missing_ok=True)
+        report.raise_for_errors()
+    if error is not None:
+        raise error
+    return report, staging.result()
 
 
 def stage_meta(path: Path) -> dict:
@@ -307,6 +338,14 @@ def _ibis_cast(table, column: str, kind: str, present: bool):
     return col.cast(IBIS_TYPES[kind]).name(column)
 
 
+def add_purchase_days(con) -> None:
+    """Create the ``purchase_days`` view (one row per member and day with a purchase) from the
+    ``transactions`` table of any Ibis backend ``con``."""
+    t = con.table("transactions")
+    con.create_view("purchase_days", t.group_by(["member_id", t.ts.cast("date").name("day")])
+                    .aggregate(purchases=t.count().cast("int32"), spend=t.amount.sum()), overwrite=True)
+
+
 def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = None,
                     tiers: tuple[str, ...] = DEFAULT_TIERS, csv_options: dict | None = None) -> MallData:
     """Validate ``data_dir`` (locally) and register its tables on another Ibis backend ``con``.
@@ -337,9 +376,7 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
             empty = pd.DataFrame({c: pd.Series(dtype="object") for c in kinds})
             expr = ibis.memtable(empty).select(*[ibis.null().cast(IBIS_TYPES[k]).name(c) for c, k in kinds.items()]).limit(0)
         con.create_view(name, expr, overwrite=True)
-    t = con.table("transactions")
-    con.create_view("purchase_days", t.group_by(["member_id", t.ts.cast("date").name("day")])
-                    .aggregate(purchases=t.count().cast("int32"), spend=t.amount.sum()), overwrite=True)
+    add_purchase_days(con)
     if as_of is None:
         t, v = con.table("transactions"), con.table("visits")
         last = [x for x in (t.ts.max().to_pandas(), v.ts.max().to_pandas()) if x is not None and not pd.isna(x)]

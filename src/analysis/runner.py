@@ -33,7 +33,6 @@ from .dataset import fingerprint_files
 from .contract import table_files
 from .report import collect_metrics
 from .site import build_index, render_html
-from .validation import validate_data_dir
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMMON_PARAMETERS = ("data_dir", "as_of")
@@ -328,30 +327,29 @@ def run_reports(
     if as_of:
         user["as_of"] = str(as_of)
     per_nb = check_parameters(notebooks, user)
-    validate_data_dir(data_dir, as_of=as_of).raise_for_errors()
-    fingerprint = _stage(data_dir, log)
+    started = time.perf_counter()
+    fingerprint = _prepare(data_dir, as_of, log)
+    prepare = round(time.perf_counter() - started, 2)
     if not label:
         label = f"{data_dir.name}-{as_of or 'latest'}"
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{Path(notebooks_dir).name}"  # e.g. demo-latest-teaching, beside the main run
-    result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log, fingerprint=fingerprint)
+    result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
+                        extra={"prepare_seconds": prepare}, fingerprint=fingerprint)
     build_index(out_dir)
     log(f"mallwake: open {out_dir / 'index.html'}")
     return result
 
 
-def _stage(data_dir: Path, log) -> str | None:
-    """Stage the data once for all notebooks (each kernel would otherwise race to do it);
-    return the data fingerprint the stage recorded (``None``: no stage, e.g. a read-only cache)."""
-    from .dataset import stage_dataset, stage_meta, stage_path
+def _prepare(data_dir: Path, as_of, log) -> str | None:
+    """Validate and stage the data once for all notebooks (each kernel would otherwise race to
+    stage it); return the data fingerprint the stage recorded (``None``: no stage)."""
+    from .dataset import prepare_dataset, stage_meta
 
-    path = stage_path(data_dir)
-    if path is not None and not path.is_file():
-        started = time.perf_counter()
-        path = stage_dataset(data_dir)
-        if path is not None:
-            log(f"mallwake: staged {data_dir.name} in {time.perf_counter() - started:.1f} s")
-    return stage_meta(path)["fingerprint"] if path is not None and path.is_file() else None
+    started = time.perf_counter()
+    _, path = prepare_dataset(data_dir, as_of)
+    log(f"mallwake: data validated and staged in {time.perf_counter() - started:.1f} s")
+    return stage_meta(path)["fingerprint"] if path is not None else None
 
 
 def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:
