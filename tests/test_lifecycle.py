@@ -187,3 +187,17 @@ def test_sleep_risk_time_split_and_auc(mall):
     model = lc.fit_sleep_risk(data, "2024-03-31", "2024-09-30")
     assert model.auc > 0.7
     assert np.allclose(model.calibration["predicted"], model.calibration["observed"], atol=0.15)
+
+
+def test_risk_features_filtered_in_the_engine_equal_the_rule_on_all_members(small_mall):
+    """Members who can fall asleep are picked in the engine; same members and values as the rule
+    applied to every member's features in pandas."""
+    from analysis.features import compute_member_features
+
+    data = load_dataset(small_mall)
+    date = pd.Timestamp(data.as_of) - pd.Timedelta(days=90)
+    everyone = compute_member_features(data, date, 365, categories=False)
+    ref = everyone[lc._can_fall_asleep(everyone, 90, 180)].reset_index(drop=True)
+    mine = compute_member_features(data, date, 365, categories=False, last_purchase_between=lc._could_fall_asleep(date, 90, 180))
+    assert len(ref) > 20
+    pd.testing.assert_frame_equal(mine, ref)

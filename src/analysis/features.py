@@ -24,7 +24,7 @@ def _category_levels(data: MallData) -> list[str]:
 
 
 def member_features_expr(data: MallData, as_of: dt.date | str | None = None, window_days: int = 365,
-                         categories: list[str] | None = None):
+                         categories: list[str] | None = None, last_purchase_between: tuple | None = None):
     """The Ibis expression behind :func:`compute_member_features` (for reuse on any backend).
 
     Counts and spend come from ``purchase_days`` (one row per member and day); only the
@@ -39,6 +39,10 @@ def member_features_expr(data: MallData, as_of: dt.date | str | None = None, win
     past = d.filter(d.day <= last_day)
     ever = past.group_by("member_id").aggregate(last_purchase=_.day.max(), lifetime_purchases=_.purchases.sum(),
                                                 lifetime_spend=_.spend.sum())
+    if last_purchase_between is not None:  # only members whose last purchase lies in these dates (inclusive)
+        lo, hi = (ibis.literal(pd.Timestamp(x).date()) for x in last_purchase_between)
+        ever = ever.filter(ever.last_purchase.between(lo, hi))
+        m = m.semi_join(ever, "member_id")
     win = past.filter(past.day >= first_day)
     in_window = win.group_by("member_id").aggregate(frequency=_.purchases.sum(), monetary=_.spend.sum(), purchase_days=_.count())
     end, start = ibis.literal(as_of + pd.Timedelta(days=1)), ibis.literal(as_of + pd.Timedelta(days=1 - window_days))
@@ -61,7 +65,7 @@ def member_features_expr(data: MallData, as_of: dt.date | str | None = None, win
 
 
 def compute_member_features(data: MallData, as_of: dt.date | str | None = None, window_days: int = 365,
-                            categories: bool = True) -> pd.DataFrame:
+                            categories: bool = True, last_purchase_between: tuple | None = None) -> pd.DataFrame:
     """One row per member who had joined by ``as_of``.
 
     Columns: ``recency_days`` (days since the last purchase on or before ``as_of``; since
@@ -72,13 +76,16 @@ def compute_member_features(data: MallData, as_of: dt.date | str | None = None, 
     per category, when the data has categories and ``categories`` is true), ``tier`` and
     ``birth_year``/``gender`` when given.
 
+    ``last_purchase_between`` (two dates) keeps only members whose last purchase up to ``as_of``
+    lies between them, filtered in the engine before anything comes back.
+
     Notes
     -----
     Members with no purchase in the window are kept with zero frequency and spend.
     """
     as_of_ts = pd.Timestamp(as_of or data.as_of)
     cats = _category_levels(data) if categories else []
-    df = member_features_expr(data, as_of_ts, window_days, cats).to_pandas()
+    df = member_features_expr(data, as_of_ts, window_days, cats, last_purchase_between).to_pandas()
     for col in ("frequency", "monetary", "purchase_days", "lifetime_purchases", "lifetime_spend", "visit_days_without_purchase",
                 *[f"spend_{c}" for c in cats]):
         df[col] = df[col].fillna(0)

@@ -405,6 +405,12 @@ def _add_risk_features(f: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
+def _could_fall_asleep(date: pd.Timestamp, horizon_days: int, sleeping_days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Last-purchase dates of the members :func:`_can_fall_asleep` keeps (for filtering in the engine)."""
+    date = pd.Timestamp(date).normalize()
+    return date - pd.Timedelta(days=sleeping_days - 1), date - pd.Timedelta(days=sleeping_days - horizon_days)
+
+
 def _can_fall_asleep(f: pd.DataFrame, horizon_days: int, sleeping_days: int) -> pd.Series:
     # awake now, and far enough from the last purchase to reach the threshold within the horizon:
     # for them the question is whether they buy again in time (for the others it cannot happen)
@@ -417,7 +423,8 @@ def sleep_risk_frame(data: MallData, date, horizon_days: int = 90, sleeping_days
     from .features import compute_member_features
 
     date = pd.Timestamp(date)
-    f = compute_member_features(data, date, window_days, categories=False)
+    f = compute_member_features(data, date, window_days, categories=False,
+                                last_purchase_between=_could_fall_asleep(date, horizon_days, sleeping_days))
     f = f[_can_fall_asleep(f, horizon_days, sleeping_days)].copy()
     # the outcome needs only the last purchase up to date + horizon (one aggregation, not a
     # second full feature table)
@@ -465,7 +472,8 @@ def score_sleep_risk(model: SleepRiskModel, data: MallData, date=None, sleeping_
     from .features import compute_member_features
 
     date = pd.Timestamp(date or data.as_of)
-    f = compute_member_features(data, date, 365, categories=False)
+    f = compute_member_features(data, date, 365, categories=False,
+                                last_purchase_between=_could_fall_asleep(date, model.horizon_days, sleeping_days))
     f = f[_can_fall_asleep(f, model.horizon_days, sleeping_days)].copy()
     f = _add_risk_features(f)
     f["risk"] = model.fit.predict(sm.add_constant(f[list(model.columns)], has_constant="add"))
