@@ -10,7 +10,7 @@ JOBS   ?= 2
 MONTHS ?= 2024-01..2024-12
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo-data report monthly test test-fast lab bench validate-study clean
+.PHONY: help setup demo-data report monthly test test-fast lab bench validate-study clean clean-cache
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,3 +45,6 @@ bench: $(STAMP) ## run the benchmarks (writes benchmarks/results/*.json; see ben
 
 clean: ## remove generated reports and demo data (keeps .venv)
 	rm -rf reports/*/ reports/index.html $(DEMO)
+
+clean-cache: ## remove the staged copies of data directories and cached validations
+	rm -rf "$${MALLWAKE_CACHE_DIR:-$$HOME/.cache/mallwake}"
