@@ -53,12 +53,10 @@ def compute_rfm_summary(data: MallData, as_of=None, unit_days: float = 7.0, cali
 
 # --- BG/NBD --------------------------------------------------------------------------
 
-def _bgnbd_loglike(log_params, x, tx, T, ux=None, inv=None):
+def _bgnbd_loglike(log_params, x, tx, T, ux, inv):
     """Per-member BG/NBD log-likelihood. The terms that depend on the repeat count alone are
     computed once per distinct count (``ux``, ``inv`` from ``np.unique(x, return_inverse=True)``)."""
     r, alpha, a, b = np.exp(log_params)
-    if ux is None:
-        ux, inv = np.unique(x, return_inverse=True)
     by_x = gammaln(r + ux) - gammaln(r) + r * np.log(alpha) + betaln(a, b + ux) - betaln(a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         tail = np.where(ux > 0, np.log(a) - np.log(np.maximum(b + ux - 1, 1e-300)), -np.inf)

@@ -107,6 +107,11 @@ TABLES: dict[str, TableSpec] = {
 FORMATS = (".csv", ".parquet")
 
 
+def present_files(data_dir: Path) -> dict[str, Path]:
+    """The file of each table present in ``data_dir`` (a validated directory has at most one)."""
+    return {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
+
+
 def table_files(data_dir: Path) -> dict[str, list[Path]]:
     """Files in ``data_dir`` that hold each contract table (``<table>.csv``/``.parquet``)."""
     data_dir = Path(data_dir)

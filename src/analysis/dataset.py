@@ -25,7 +25,7 @@ import ibis
 import pandas as pd
 
 from .config import DEFAULT_TIERS
-from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, table_files
+from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
 from .validation import ValidationReport, cache_root, files_key, quiet_progress, relation_sql, validate_data_dir
 
 #: Member attribute columns that identify a person; never shown in reports or used as covariates.
@@ -165,7 +165,7 @@ def load_dataset(
     """
     data_dir = Path(data_dir)
     report, staged = prepare_dataset(data_dir, as_of, tiers, stage)
-    files = {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
+    files = present_files(data_dir)
     con = ibis.duckdb.connect()
     quiet_progress(con.raw_sql)
     if staged is not None:
@@ -288,7 +288,7 @@ def stage_dataset(data_dir: str | Path) -> Path | None:
         return None
     if path.is_file():
         return path
-    files = {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
+    files = present_files(data_dir)
     tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -361,7 +361,7 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
     data_dir = Path(data_dir)
     report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
     report.raise_for_errors()
-    files = {name: paths[0] for name, paths in table_files(data_dir).items() if paths}
+    files = present_files(data_dir)
     extras: tuple[str, ...] = ()
     for name, spec in TABLES.items():
         kinds = {**spec.required, **spec.optional}

@@ -40,11 +40,8 @@ def build_stage_panel_expr(data: MallData, start=None, end=None, cooling_days: i
     """Ibis expression of the member-month panel: member, tier, month, stage, previous stage,
     days since the last purchase (or joining) at the month's end, and whether they bought in it."""
     _ = ibis._
-    end = pd.Timestamp(end or data.as_of)
     days = data.purchase_days
-    first_day = days.day.min().to_pandas()
-    start = pd.Timestamp(start or first_day).to_period("M").to_timestamp()
-    months = pd.date_range(start, end.to_period("M").to_timestamp(), freq="MS")
+    months = _panel_months(data, start, end)
     month_tbl = ibis.memtable(pd.DataFrame({"month": months.date}))
     month_tbl = month_tbl.mutate(month_end=(_.month.cast("date") + ibis.interval(months=1) - ibis.interval(days=1)).cast("date"))
     m = data.members.select("member_id", "join_date", "tier")
@@ -124,6 +121,13 @@ class StageFlows:
         return pd.Series(v, index=stages, name="steady_state_share")
 
 
+def _panel_months(data: MallData, start=None, end=None) -> pd.DatetimeIndex:
+    """Month starts of the stage panel: from ``start`` (default: the first purchase) to ``end``'s month."""
+    end = pd.Timestamp(end or data.as_of)
+    start = start or data.purchase_days.day.min().to_pandas() or end
+    return pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), end.to_period("M").to_timestamp(), freq="MS")
+
+
 def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_days: int = 180, lost_days: int = 365,
                   tier: str | None = None):
     """The member x month stage panel as dense arrays (the same stages as :func:`build_stage_panel_expr`).
@@ -131,15 +135,12 @@ def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_day
     The engine returns only member-month purchase aggregates, with members as integer positions;
     the carry-forward of the last purchase and the stage rules are vectorised over a members x
     months array (int32/int8), which is far cheaper than window functions over the panel.
-    Returns ``(months, stage, prev_stage, in_panel)``: stage codes index :data:`STAGES`, -1 where
-    a member is not in the panel (not joined yet) or has no previous month.
+    Returns ``(months, stage, prev_stage)``: stage codes index :data:`STAGES`, -1 where a member
+    is not in the panel (not joined yet) or has no previous month.
     """
     _ = ibis._
-    end = pd.Timestamp(end or data.as_of)
     days = data.purchase_days
-    first_day = days.day.min().to_pandas()
-    start = pd.Timestamp(first_day if first_day is not None else end).to_period("M").to_timestamp()
-    months = pd.date_range(start, end.to_period("M").to_timestamp(), freq="MS")
+    months = _panel_months(data, None, end)
     epoch = pd.Timestamp("1970-01-01")
     m = data.members
     if tier:
@@ -180,7 +181,7 @@ def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_day
     stage = np.where(join >= month_start, code["new"],
                      np.where(has_bought & ((prev_base == code["sleeping"]) | (prev_base == code["lost"])), code["reactivated"], base))
     stage = np.where(in_panel, stage, -1).astype(np.int8)
-    return months, stage, lag(stage), in_panel
+    return months, stage, lag(stage)
 
 
 def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int = 90, sleeping_days: int = 180,
@@ -199,7 +200,7 @@ def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int 
     """
     first = pd.Timestamp(data.purchase_days.day.min().to_pandas())
     shown_from = pd.Timestamp(start) if start else (first + pd.Timedelta(days=lost_days)).to_period("M").to_timestamp()
-    months, stage, prev, in_panel = _stage_arrays(data, end, cooling_days, sleeping_days, lost_days, tier)
+    months, stage, prev = _stage_arrays(data, end, cooling_days, sleeping_days, lost_days, tier)
     shown = np.flatnonzero(months >= shown_from)
     ns = len(STAGES)
     counts, rows = [], []

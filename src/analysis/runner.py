@@ -30,7 +30,7 @@ import papermill as pm
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
 from .contract import FALSE_WORDS, TRUE_WORDS
 from .dataset import fingerprint_files
-from .contract import table_files
+from .contract import present_files
 from .report import collect_metrics
 from .site import build_index, render_html
 
@@ -243,7 +243,7 @@ def _write_history(out_dir: Path, results) -> None:
 
 
 def _fingerprint(data_dir: Path) -> str:
-    return fingerprint_files([p[0] for p in table_files(data_dir).values() if p])
+    return fingerprint_files(list(present_files(data_dir).values()))
 
 
 def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str | None = None) -> dict:

@@ -19,24 +19,32 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contextlib import contextmanager
+
 import duckdb
 import pandas as pd
 
+from .config import DEFAULT_TIERS
+from .contract import FALSE_WORDS, TABLES, TRUE_WORDS, TableSpec, table_files
 
-def _pandera():
-    """pandera, imported on first use: a cached validation (every notebook) does not pay for it.
 
-    pandera imports ``pyspark.pandas`` when pyspark is installed (the optional Spark extra), which
-    warns about the pandas version; that warning would land in every report, so it is filtered.
-    """
+@contextmanager
+def _quiet_pyspark():
+    """pandera imports ``pyspark.pandas`` when pyspark is installed (the optional Spark extra), on
+    import and again when it registers its backends; that warns about the pandas version, and
+    the warning would land in every report, so it is filtered."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
+        yield
+
+
+def _pandera():
+    """pandera, imported on first use: a cached validation (every notebook) does not pay for it."""
+    with _quiet_pyspark():
         import pandera.pandas as pa
         from pandera.errors import SchemaErrors
     return pa, SchemaErrors
 
-from .config import DEFAULT_TIERS
-from .contract import FALSE_WORDS, TABLES, TRUE_WORDS, TableSpec, table_files
 
 MAX_EXAMPLES = 5
 BATCH_ROWS = 500_000
@@ -157,8 +165,8 @@ def _is_bool(s: pd.Series) -> pd.Series:
 
 
 def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...]) -> list:
-    pa, _ = _pandera()
     """Pandera checks for one column of the given kind."""
+    pa, _ = _pandera()
     checks = []
     if required:
         checks.append(pa.Check(_present, name="required", error="must be present (not empty)", ignore_na=False))
@@ -281,8 +289,7 @@ def _column_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Vio
     for batch in reader:
         df = batch.to_pandas()
         try:
-            with warnings.catch_warnings():  # pandera registers its backends (and imports pyspark.pandas) here
-                warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
+            with _quiet_pyspark():
                 schema.validate(df, lazy=True)
         except SchemaErrors as err:
             fc = err.failure_cases
