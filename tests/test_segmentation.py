@@ -135,7 +135,8 @@ def test_cdnow_runs_through_the_segmentation_and_lifecycle_notebooks(tmp_path):
     assert res.ok, [n.error for n in res.notebooks]
     metrics = json.loads((res.out_dir / "04_segmentation.metrics.json").read_text())
     assert metrics["members"] == 2357 and metrics["n_clusters"] == 3
-    segments = pd.read_parquet(res.out_dir / "member_segments.parquet")
+    assert not (res.out_dir / "member_segments.parquet").exists()  # raw ids stay out of the report site
+    segments = pd.read_parquet(tmp_path / "exports" / res.label / "member_segments.parquet")
     assert len(segments) == 2357 and segments["segment"].notna().all()
     life = json.loads((res.out_dir / "05_lifecycle.metrics.json").read_text())
     assert life["logrank_p"] is None  # one tier: nothing to compare, not a crash

@@ -185,8 +185,10 @@ def test_loaded_types_and_member_attributes(tiny_dir):
     assert str(data.as_of) == AS_OF
 
 
-def test_passed_validation_is_cached_until_a_file_changes(tiny_dir, monkeypatch):
+def test_passed_validation_is_cached_until_a_file_changes(tiny_dir, monkeypatch, tmp_path):
     from analysis import validation
+
+    monkeypatch.setenv("MALLWAKE_CACHE_DIR", str(tmp_path / "own-cache"))  # the same content may be cached by other tests
 
     calls = []
     real = validation._validate

@@ -387,7 +387,7 @@ n_clusters: int = 0  # 0: chosen by BIC (Gaussian mixture) or silhouette (k-mean
 cluster_method: str = "gmm"  # gmm or kmeans
 tier_filter: str = ""  # comma-separated tiers to include; empty: all
 min_cell: int = 10  # smallest group shown in tables
-output_dir: str = ""  # where member_segments.parquet goes (set by the runner); empty: not written
+export_dir: str = ""  # where member_segments.parquet goes (the runner: exports/<label>/, outside the report site); empty: not written
 """),
     ("setup", SETUP + """
 from analysis import plots, segmentation as seg
@@ -517,7 +517,7 @@ for by in [c for c in ("age_band", "gender") if c in features.columns]:
         {s: "{:.0%}" for s in seg.SEGMENTS} | {"spend_per_member": "{:,.0f}"}, na_rep="-").hide(axis="index"))
 """),
     ("hide", """
-segment_file = seg.write_member_segments(rfm, clusters, output_dir)
+segment_file = seg.write_member_segments(rfm, clusters, export_dir)
 record_metrics(
     members=len(features), window_days=window_days, gini=gini_value,
     top_20pct_spend_share=float(tops["spend_share"].iloc[-1]),

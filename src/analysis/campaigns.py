@@ -24,6 +24,7 @@ applies, and an HTML rendering):
 
 from __future__ import annotations
 
+import html
 import warnings
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportion_effectsize, test_proportions_2indep
 
 from .dataset import MallData
+from .display import styler_html
 
 DEFAULT_CONTROL = "holdout"
 
@@ -194,8 +196,9 @@ class ArmEffects:
         parts = []
         for outcome, grp in self.effects.groupby("outcome", sort=False):
             fmt = pct if outcome != "spend_per_contacted" else {k: "{:,.1f}" for k in pct} | {"p_value": "{:.3g}"}
-            parts.append(f"<h4>{outcome.replace('_', ' ')}: arm minus {self.control_arm}, {1 - self.alpha:.0%} interval</h4>"
-                         + grp.drop(columns="outcome").style.format(fmt, na_rep="-").hide(axis="index").to_html())
+            parts.append(f"<h4>{html.escape(outcome.replace('_', ' '))}: arm minus {html.escape(str(self.control_arm))}, "
+                         f"{1 - self.alpha:.0%} interval</h4>"
+                         + styler_html(grp.drop(columns="outcome").style.format(fmt, na_rep="-").hide(axis="index")))
         return "".join(parts)
 
 
@@ -255,11 +258,11 @@ class BeforeAfter:
         })
 
     def _repr_html_(self) -> str:
-        t = self.table_.style.format({"return_rate": "{:.2%}", "spend_on_return": "{:,.0f}", "spend_per_returner": "{:,.0f}",
+        t = styler_html(self.table_.style.format({"return_rate": "{:.2%}", "spend_on_return": "{:,.0f}", "spend_per_returner": "{:,.0f}",
                                       "cost_per_returned": "{:,.1f}", "holdout_return_rate": "{:.2%}",
                                       "incremental_return_rate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"},
-                                     na_rep="-").hide(axis="index").to_html()
-        s = self.summary().style.format({"estimate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}, na_rep="-").hide(axis="index").to_html()
+                                     na_rep="-").hide(axis="index"))
+        s = styler_html(self.summary().style.format({"estimate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}, na_rep="-").hide(axis="index"))
         return t + s
 
 
@@ -396,8 +399,8 @@ class AdjustedEffect:
         return self.fit.summary()
 
     def _repr_html_(self) -> str:
-        return self.table().style.format({"unadjusted": "{:+.2%}", "adjusted": "{:+.2%}", "se": "{:.2%}",
-                                          "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}).hide(axis="index").to_html()
+        return styler_html(self.table().style.format({"unadjusted": "{:+.2%}", "adjusted": "{:+.2%}", "se": "{:.2%}",
+                                          "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}).hide(axis="index"))
 
 
 def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str,
@@ -461,8 +464,8 @@ class FactorialResult:
         return pd.DataFrame({"effect": e["effect"], "ci_low": e["estimate"] - z * e["se"], "ci_high": e["estimate"] + z * e["se"]})
 
     def _repr_html_(self) -> str:
-        return self.effects.style.format({"estimate": "{:+.2%}", "se": "{:.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}",
-                                          "p_value": "{:.3g}"}).hide(axis="index").to_html()
+        return styler_html(self.effects.style.format({"estimate": "{:+.2%}", "se": "{:.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}",
+                                          "p_value": "{:.3g}"}).hide(axis="index"))
 
 
 def estimate_factorial(outcomes: pd.DataFrame, campaign_id: str, gift_levels: tuple[str, str], channel_levels: tuple[str, str],

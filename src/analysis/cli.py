@@ -20,9 +20,15 @@ def _demo(args) -> int:
 
 
 def _validate(args) -> int:
+    from .runner import ParameterError, parse_as_of
     from .validation import validate_data_dir
 
-    report = validate_data_dir(args.data_dir, as_of=args.as_of)
+    try:
+        as_of = parse_as_of(args.as_of)
+    except ParameterError as err:
+        print(f"mallwake: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = validate_data_dir(args.data_dir, as_of=as_of)
     if report.ok:
         counts = ", ".join(f"{k} {v:,}" for k, v in report.row_counts.items())
         print(f"{args.data_dir}: valid ({counts})")
@@ -34,10 +40,18 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from .runner import ParameterError, parse_assignments, run_months, run_reports
+    from .runner import ParameterError, parse_as_of, parse_assignments, run_months, run_reports
+    from .storage import DiskFullError, RunLockedError, UnsafeNameError, check_label
     from .validation import DataValidationError
 
     data_dir = Path(args.data)
+    try:
+        if args.label is not None:
+            check_label(args.label)
+        parse_as_of(args.as_of)
+    except (ParameterError, UnsafeNameError) as err:
+        print(f"mallwake: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.data == str(DEMO_DATA_DIR) and not (data_dir / "members.csv").exists():
         from .synthetic import generate_mall
 
@@ -67,11 +81,15 @@ def _run(args) -> int:
             data_dir, as_of=args.as_of, out_dir=Path(args.out), only=args.only, params=params,
             show_code=args.show_code, label=args.label, jobs=args.jobs,
             notebooks_dir=Path(args.notebooks) if args.notebooks else NOTEBOOKS_DIR,
+            exports_dir=Path(args.exports) if args.exports else None,
         )
-    except (ParameterError, DataValidationError) as err:
+    except (ParameterError, DataValidationError, UnsafeNameError, RunLockedError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
         print("mallwake: no report written", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except DiskFullError as err:
+        print(f"mallwake: {err}", file=sys.stderr)
+        return 1
     return 0 if result.ok else 1
 
 
@@ -96,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", help="run only this notebook (repeatable)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="notebook parameter (repeatable)")
     p.add_argument("--out", default=str(REPORTS_DIR), help="reports directory (default: reports/)")
-    p.add_argument("--label", default=None, help="run label (default: <data dir>-<as of>)")
+    p.add_argument("--label", default=None, help="run label, a plain name (default: <data dir>-<as of>)")
+    p.add_argument("--exports", default=None, metavar="DIR",
+                   help="where files with member ids go, as DIR/<label>/ (default: exports/ beside --out)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed in parallel")
     p.add_argument("--show-code", action="store_true", help="keep code cells in the HTML")
     p.add_argument("--notebooks", default=None, help="run the notebooks of this folder (e.g. notebooks/teaching)")

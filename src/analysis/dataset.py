@@ -5,8 +5,8 @@ copied, with the contract's types applied (ids trimmed, text cast), into one Duc
 in the cache (``$MALLWAKE_CACHE_DIR`` or ``~/.cache/mallwake``), together with ``purchase_days``
 (one row per member and day with a purchase). Every notebook of a run then reads that file
 (read-only; several processes at once), instead of re-parsing CSVs and re-normalising ids in
-every query. The stage is keyed by the files' names, sizes and modification times, so changed
-data is staged again. Aggregation runs out of core in the engine and only member-level (or
+every query. The stage is keyed by the files' names and contents (SHA-256), so changed data is
+staged again, even when a copy kept the old size and modification time. Aggregation runs out of core in the engine and only member-level (or
 smaller) results come back to pandas. Without a writable cache (or with ``stage=False``) the
 tables are views over the files, with the same types. The same Ibis expressions run on any
 other Ibis backend (Spark, Trino, BigQuery, PostgreSQL).
@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,8 @@ import pandas as pd
 
 from .config import DEFAULT_TIERS
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
-from .validation import ValidationReport, cache_root, files_key, quiet_progress, relation_sql, validate_data_dir
+from .validation import (CACHE_ENV, ValidationReport, cache_root, files_key, fingerprint_files, quiet_progress, quote_ident, relation_sql,
+                         validate_data_dir)
 
 #: Member attribute columns that identify a person; never shown in reports or used as covariates.
 SENSITIVE_COLUMNS = ("phone", "phone_number", "mobile", "plate", "license_plate", "name", "id_card", "email")
@@ -36,7 +38,7 @@ def _cast(column: str, kind: str, present: bool) -> str:
     sql_type = SQL_TYPES[kind]
     if not present:
         return f"CAST(NULL AS {sql_type}) AS {column}"
-    q = f'"{column}"'
+    q = quote_ident(column)
     if kind == "bool":
         t = ", ".join(f"'{w}'" for w in TRUE_WORDS)
         f = ", ".join(f"'{w}'" for w in FALSE_WORDS)
@@ -52,26 +54,15 @@ def _cast(column: str, kind: str, present: bool) -> str:
 def _view_sql(spec: TableSpec, path: Path, columns: list[str]) -> str:
     kinds = {**spec.required, **spec.optional}
     selects = [_cast(c, k, c in columns) for c, k in kinds.items()]
-    extras = [f'"{c}"' for c in columns if c not in kinds]
+    extras = [quote_ident(c) for c in columns if c not in kinds]
     if path.suffix == ".csv":
         # contract columns are read as text (then cast); extra columns keep DuckDB's detected type
-        types = ", ".join(f"'{c}': 'VARCHAR'" for c in columns if c in kinds)
+        types = ", ".join(f"'{c}': 'VARCHAR'" for c in columns if c in kinds)  # contract names only: plain
         p = str(path).replace("'", "''")
         source = f"read_csv('{p}', header=true, types={{{types}}})"
     else:
         source = relation_sql(path)
     return f"SELECT {', '.join(selects + extras)} FROM {source}"
-
-
-def fingerprint_files(paths: list[Path]) -> str:
-    """SHA-256 over the names and bytes of the given files (order-independent)."""
-    h = hashlib.sha256()
-    for p in sorted(paths, key=lambda p: p.name):
-        h.update(p.name.encode())
-        with p.open("rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
@@ -169,13 +160,20 @@ def load_dataset(
     con = ibis.duckdb.connect()
     quiet_progress(con.raw_sql)
     if staged is not None:
-        p = str(staged).replace("'", "''")
-        con.raw_sql(f"ATTACH '{p}' AS staged (READ_ONLY)")
-        for name in (*TABLES, "purchase_days"):
-            con.raw_sql(f"CREATE VIEW {name} AS SELECT * FROM staged.main.{name}")
-        meta = json.loads(con.raw_sql("SELECT meta FROM staged.main._stage").fetchone()[0])
-        fingerprint, extras, last = meta["fingerprint"], tuple(meta["member_attributes"]), meta["last_day"]
-    else:
+        try:
+            p = str(staged).replace("'", "''")
+            con.raw_sql(f"ATTACH '{p}' AS staged (READ_ONLY)")
+            for name in (*TABLES, "purchase_days"):
+                con.raw_sql(f"CREATE VIEW {name} AS SELECT * FROM staged.main.{name}")
+            meta = json.loads(con.raw_sql("SELECT meta FROM staged.main._stage").fetchone()[0])
+            fingerprint, extras, last = meta["fingerprint"], tuple(meta["member_attributes"]), meta["last_day"]
+        except Exception as err:  # damaged since it was checked: read the files instead
+            warnings.warn(f"staged copy {staged} could not be read ({str(err).splitlines()[0][:160]}): "
+                          "reading the data files directly", StageWarning, stacklevel=2)
+            con = ibis.duckdb.connect()
+            quiet_progress(con.raw_sql)
+            staged = None
+    if staged is None:
         extras = _create_tables(con.raw_sql, files, "VIEW")
         con.raw_sql(f"CREATE VIEW purchase_days AS {_PURCHASE_DAYS_SQL}")
         fingerprint, last = fingerprint_files(list(files.values())), _last_day(con.raw_sql)
@@ -231,37 +229,71 @@ def stage_path(data_dir: str | Path) -> Path | None:
     return cache_root() / "stage" / f"{owner}-{key[:32]}.duckdb"
 
 
+def _stage_problem(path: Path, fingerprint: str | None) -> str | None:
+    """Why the stage file ``path`` cannot be used (``None``: it is sound and holds ``fingerprint``)."""
+    import duckdb
+
+    try:
+        meta = stage_meta(path)
+        tables = {r[0] for r in duckdb.connect(str(path), read_only=True).execute("SHOW TABLES").fetchall()}
+    except (duckdb.Error, OSError, ValueError, KeyError, TypeError) as err:
+        return f"it cannot be read ({str(err).strip().splitlines()[0][:160]})"
+    missing = {*TABLES, "purchase_days"} - tables
+    if missing:
+        return f"tables {', '.join(sorted(missing))} are missing"
+    if fingerprint and meta.get("fingerprint") != fingerprint:
+        return "it holds other data than the files"
+    return None
+
+
+def _remove_stage(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
 def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] = DEFAULT_TIERS,
-                    stage: bool = True) -> tuple[ValidationReport, Path | None]:
+                    stage: bool = True, log=None) -> tuple[ValidationReport, Path | None]:
     """Validate ``data_dir`` and stage it, side by side the first time.
 
     Validation is mostly single-threaded pandas (pandera) and staging is DuckDB, so on a new
     data version they run at the same time. A stage of data that fail validation is deleted
     and :class:`~analysis.validation.DataValidationError` is raised, naming the broken rules
-    (not whatever error the staging hit first). Returns the passed report and the stage
-    (``None`` without a writable cache or with ``stage=False``).
+    (not whatever error the staging hit first). A damaged stage file (truncated, corrupted, or
+    holding other data) is removed with a message naming it and built again. Returns the passed
+    report and the stage (``None`` without a writable cache, on a full cache, or with ``stage=False``).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     data_dir = Path(data_dir)
     path = stage_path(data_dir) if stage else None
+    if path is not None and path.is_file():
+        problem = _stage_problem(path, fingerprint_files(list(present_files(data_dir).values())))
+        if problem:
+            warnings.warn(f"staged copy {path} is not usable ({problem}): removed, staging again", StageWarning, stacklevel=2)
+            if log is not None:
+                log(f"mallwake: staged copy {path} is not usable ({problem}): removed, staging again")
+            _remove_stage(path)
     if path is None or path.is_file():
         report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
         report.raise_for_errors()
         return report, path
     with ThreadPoolExecutor(max_workers=1) as pool:
-        staging = pool.submit(stage_dataset, data_dir)
+        staging = pool.submit(stage_dataset, data_dir, log)
         try:
             report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
         finally:
             error = staging.exception()
     if not report.ok:
         if error is None and staging.result() is not None:
-            staging.result().unlink(missing_ok=True)
+            _remove_stage(staging.result())
         report.raise_for_errors()
     if error is not None:
         raise error
     return report, staging.result()
+
+
+class StageWarning(UserWarning):
+    """The staged copy could not be used or written; the files are read directly instead."""
 
 
 def stage_meta(path: Path) -> dict:
@@ -272,15 +304,31 @@ def stage_meta(path: Path) -> dict:
         return json.loads(con.execute("SELECT meta FROM _stage").fetchone()[0])
 
 
-def stage_dataset(data_dir: str | Path) -> Path | None:
+def _clean_leftovers(folder: Path) -> None:
+    """Remove the temporary files of stagings that were killed (their process no longer runs)."""
+    for tmp in folder.glob("*.partial-*"):
+        pid = tmp.name.rsplit("-", 1)[-1].split(".")[0]
+        try:
+            os.kill(int(pid), 0)
+            continue  # still staging
+        except (ValueError, ProcessLookupError):
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            continue  # another user's running process
+
+
+def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
     """Copy a validated data directory into a DuckDB database file in the cache, once.
 
     Returns the file (reused while the input files are unchanged), or ``None`` when the cache
-    is not writable (the caller then reads the files directly). Older stages of the same
-    directory are removed. Writing goes to a temporary file that is renamed when complete, so
-    a reader never sees a half-written stage and concurrent stagers do not collide.
+    is not writable or fills up (the caller then reads the files directly). Older stages of the
+    same directory and leftovers of killed stagings are removed. Writing goes to a temporary
+    file that is renamed when complete, so a reader never sees a half-written stage and
+    concurrent stagers do not collide.
     """
     import duckdb
+
+    from .storage import is_disk_full
 
     data_dir = Path(data_dir)
     path = stage_path(data_dir)
@@ -292,6 +340,7 @@ def stage_dataset(data_dir: str | Path) -> Path | None:
     tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _clean_leftovers(path.parent)
         tmp.unlink(missing_ok=True)
         con = duckdb.connect(str(tmp))
     except (OSError, duckdb.Error):
@@ -307,11 +356,17 @@ def stage_dataset(data_dir: str | Path) -> Path | None:
         con.close()
         for old in path.parent.glob(f"{path.name.split('-')[0]}-*.duckdb"):
             if old != path:
-                old.unlink(missing_ok=True)
+                _remove_stage(old)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         con.close()
-        tmp.unlink(missing_ok=True)
+        _remove_stage(tmp)
+        if is_disk_full(err):
+            msg = f"the cache {path.parent} is full: reading the data files directly (slower); free space or set {CACHE_ENV}"
+            warnings.warn(msg, StageWarning, stacklevel=2)
+            if log is not None:
+                log(f"mallwake: {msg}")
+            return None
         raise
     return path
 

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,13 +27,16 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import papermill as pm
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum
 
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
-from .contract import FALSE_WORDS, TRUE_WORDS
+from .contract import FALSE_WORDS, TRUE_WORDS, present_files
 from .dataset import fingerprint_files
-from .contract import present_files
 from .report import collect_metrics
 from .site import build_index, render_html
+from .storage import (STATE_DIR, DiskFullError, atomic_write_text, check_label, is_disk_full, locked, replace_dir, safe_name,
+                      state_dir)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMMON_PARAMETERS = ("data_dir", "as_of")
@@ -42,6 +46,19 @@ PROVENANCE_PACKAGES = ("mallwake", "pandas", "numpy", "statsmodels", "scikit-lea
 
 class ParameterError(ValueError):
     """A parameter the notebooks do not declare, or a value of the wrong type."""
+
+
+def parse_as_of(value) -> str | None:
+    """``value`` as an ISO date string ``YYYY-MM-DD`` (``None``/empty: none given), else :class:`ParameterError`."""
+    if value is None or str(value).strip() in ("", "latest"):
+        return None
+    text = str(value).strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ParameterError(f"analysis date {text!r} is not a date: give it as YYYY-MM-DD, e.g. 2024-12-31") from None
 
 
 @dataclass(frozen=True)
@@ -169,25 +186,71 @@ def _title(nb_path: Path) -> str:
     return nb_path.stem
 
 
-def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str, prov: dict, log) -> NotebookRun:
+class _IPCKernelManager(AsyncKernelManager):
+    """Kernels talk over Unix sockets named after their own connection file, not TCP ports:
+    TCP port picking races when several kernels start at once (``ZMQError: Address already in use``)."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    def _ip_default(self) -> str:
+        # a private folder per kernel: socket names cannot collide (a shared "kernel-ipc" prefix would)
+        self._ipc_dir = tempfile.mkdtemp(prefix="mallwake-k")
+        return os.path.join(self._ipc_dir, "k")
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        if not restart and getattr(self, "_ipc_dir", None):
+            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+
+#: A kernel that fails to start (for any reason) is started again this many times.
+KERNEL_START_TRIES = 3
+
+
+def execute_notebook(nb: Path, out_nb: Path, params: dict) -> None:
+    """Execute ``nb`` with papermill into ``out_nb`` (working directory: the notebook's folder)."""
+    for attempt in range(1, KERNEL_START_TRIES + 1):
+        try:
+            pm.execute_notebook(
+                str(nb), str(out_nb), parameters=params, kernel_name="python3", cwd=str(Path(nb).resolve().parent),
+                progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                kernel_manager_class=_IPCKernelManager,
+            )
+            return
+        except (pm.PapermillExecutionError, KeyboardInterrupt):
+            raise
+        except Exception as err:
+            started = out_nb.exists() and any(
+                c.get("execution_count") for c in nbformat.read(out_nb, as_version=4).cells if c.cell_type == "code")
+            if started or attempt == KERNEL_START_TRIES or is_disk_full(err):
+                raise
+            time.sleep(0.5 * attempt)
+
+
+def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str, prov: dict, log,
+             export_dir: Path | None = None) -> NotebookRun:
     out_nb = run_dir / nb.name
-    if "output_dir" in declared_parameters(nb) and "output_dir" not in params:
-        params = params | {"output_dir": str(run_dir)}  # data files of the run land beside its reports
+    declared = declared_parameters(nb)
+    if "output_dir" in declared and "output_dir" not in params:
+        params = params | {"output_dir": str(run_dir)}  # figures of the run land beside its reports
+    if "export_dir" in declared and "export_dir" not in params and export_dir is not None:
+        params = params | {"export_dir": str(export_dir)}  # files with member ids: outside the report site
     title = _title(nb)
     started = time.perf_counter()
     log(f"  running {nb.stem} ...")
     try:
-        pm.execute_notebook(
-            str(nb), str(out_nb), parameters=params, kernel_name="python3", cwd=str(nb.parent),
-            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-        )
+        execute_notebook(nb, out_nb, params)
     except pm.PapermillExecutionError as err:
         seconds = time.perf_counter() - started
+        if is_disk_full(err):
+            raise
         msg = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
         trace = _ANSI.sub("", "\n".join(err.traceback[-4:]))
         log(f"  FAILED {nb.stem} after {seconds:.1f} s at {msg}\n{trace}")
         return NotebookRun(nb.stem, title, "failed", seconds, ipynb=out_nb.name, error=msg)
     except Exception as err:  # kernel died, timeout, ...
+        if is_disk_full(err):
+            raise
         seconds = time.perf_counter() - started
         log(f"  FAILED {nb.stem} after {seconds:.1f} s: {type(err).__name__}: {err}")
         return NotebookRun(nb.stem, title, "failed", seconds, ipynb=out_nb.name if out_nb.exists() else None,
@@ -198,7 +261,7 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     metrics = collect_metrics(executed)
     title = str(metrics.get("title") or title)  # a notebook may title itself (e.g. in the report's language)
     (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    shown = {k: v for k, v in params.items() if k not in ("data_dir", "output_dir")}
+    shown = {k: v for k, v in params.items() if k not in ("data_dir", "output_dir", "export_dir")}
     nb_prov = prov | {"notebook": nb.name, "parameters": shown, "execution time": f"{seconds:.1f} s"}
     t_render = time.perf_counter()
     render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov, title=title)
@@ -226,20 +289,21 @@ def _limit_kernel_threads(jobs: int) -> None:
         os.environ.setdefault(var, per_kernel)
 
 
-_HISTORY = ".notebook-seconds.json"
+_HISTORY = "notebook-seconds.json"
 
 
 def _read_history(out_dir: Path) -> dict[str, float]:
     try:
-        return {str(k): float(v) for k, v in json.loads((out_dir / _HISTORY).read_text()).items()}
+        return {str(k): float(v) for k, v in json.loads((out_dir / STATE_DIR / _HISTORY).read_text()).items()}
     except (OSError, ValueError, AttributeError):
         return {}
 
 
 def _write_history(out_dir: Path, results) -> None:
     """Remember each notebook's last execution time (the parallel runner schedules by it)."""
-    past = _read_history(out_dir) | {r.name: round(r.seconds, 1) for r in results if r.status == "ok"}
-    (out_dir / _HISTORY).write_text(json.dumps(past, indent=1, sort_keys=True) + "\n")
+    with locked(state_dir(out_dir) / "history.lock", wait=True, what="the notebook-time history"):
+        past = _read_history(out_dir) | {r.name: round(r.seconds, 1) for r in results if r.status == "ok"}
+        atomic_write_text(out_dir / STATE_DIR / _HISTORY, json.dumps(past, indent=1, sort_keys=True) + "\n")
 
 
 def _fingerprint(data_dir: Path) -> str:
@@ -250,7 +314,7 @@ def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str 
     return {
         "run": label,
         "data directory": data_dir.name,
-        "data fingerprint (sha256)": (fingerprint or _fingerprint(data_dir))[:16],
+        "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16],
         "analysis date": as_of or "latest date in the data",
         "git commit": _git_commit(),
         "generated": dt.datetime.now().isoformat(timespec="seconds"),
@@ -258,43 +322,98 @@ def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str 
     }
 
 
+def default_exports_dir(out_dir: Path) -> Path:
+    """Where files with raw member ids go: ``exports/`` beside the report folder, never inside it."""
+    return Path(out_dir).resolve().parent / "exports"
+
+
 def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, as_of: str | None, out_dir: Path, user: dict,
-               show_code: bool, jobs: int, log, extra: dict | None = None, fingerprint: str | None = None) -> RunResult:
-    """Execute ``notebooks`` into ``out_dir/<label>`` through a staging directory (no index)."""
-    started = time.perf_counter()
+               show_code: bool, jobs: int, log, extra: dict | None = None, fingerprint: str | None = None,
+               merge: bool = False, exports_dir: Path | None = None) -> RunResult:
+    """Execute ``notebooks`` into ``out_dir/<label>`` through a staging folder (no index).
+
+    Holds the run folder's lock throughout (a second run of the same label is refused). With
+    ``merge`` the notebooks are added to (or replace theirs in) the existing run of that label,
+    whose other reports are kept; the existing run must have been built from the same data.
+    Files with member ids go to ``exports_dir/<label>``. Nothing outside these two run folders
+    (and their staging folders) is written or deleted.
+    """
+    check_label(label)
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir / f".{label}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    prov = _provenance(data_dir, as_of, label, fingerprint)
-    log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {out_dir / label}")
-    if jobs > 1 and len(notebooks) > 1:
-        _limit_kernel_threads(jobs)
-        # longest first (by the last run's times): the slow notebooks do not end up last, alone
-        past = _read_history(out_dir)
-        order = sorted(notebooks, key=lambda nb: -past.get(nb.stem, 0.0))
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            done = dict(zip(order, pool.map(lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log), order)))
-        results = [done[nb] for nb in notebooks]
-    else:
-        results = [_execute(nb, per_nb[nb], staging, show_code, label, prov, log) for nb in notebooks]
-    status = "ok" if all(r.status == "ok" for r in results) else "failed"
-    seconds = time.perf_counter() - started
-    record = {
-        "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_dir.name,
-        "as_of": as_of or "latest", "parameters": {k: v for k, v in user.items() if k != "data_dir"},
-        "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
-        "notebooks": [asdict(r) for r in results], "provenance": prov, **(extra or {}),
-    }
-    (staging / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    final = out_dir / (label if status == "ok" else f"{label}-failed")
-    shutil.rmtree(final, ignore_errors=True)
-    staging.rename(final)
-    if status == "ok":
-        shutil.rmtree(out_dir / f"{label}-failed", ignore_errors=True)
-    _write_history(out_dir, results)
+    with locked(state_dir(out_dir) / "locks" / f"{label}.lock", wait=False, what=f"run folder {out_dir / label}"):
+        started = time.perf_counter()
+        ok_dir, failed_dir = out_dir / label, out_dir / f"{label}-failed"
+        staging = out_dir / f".{label}.partial"
+        export_final = exports_dir / label if exports_dir is not None else None
+        export_staging = exports_dir / f".{label}.partial" if exports_dir is not None else None
+        prov = _provenance(data_dir, as_of, label, fingerprint)
+        kept = _kept_notebooks(ok_dir, notebooks, fingerprint) if merge else []
+        try:
+            for folder, final in ((staging, ok_dir), (export_staging, export_final)):
+                if folder is None:
+                    continue
+                shutil.rmtree(folder, ignore_errors=True)  # a killed run's leftover: ours, under the lock
+                if kept and final.is_dir():
+                    shutil.copytree(final, folder)
+                else:
+                    folder.mkdir(parents=True)
+            log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {ok_dir}")
+            run_one = lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log, export_staging)  # noqa: E731
+            if jobs > 1 and len(notebooks) > 1:
+                _limit_kernel_threads(jobs)
+                # longest first (by the last run's times): the slow notebooks do not end up last, alone
+                past = _read_history(out_dir)
+                order = sorted(notebooks, key=lambda nb: -past.get(nb.stem, 0.0))
+                with ThreadPoolExecutor(max_workers=jobs) as pool:
+                    done = dict(zip(order, pool.map(run_one, order)))
+                results = [done[nb] for nb in notebooks]
+            else:
+                results = [run_one(nb) for nb in notebooks]
+            entries = kept + [asdict(r) for r in results]
+            status = "ok" if all(e["status"] == "ok" for e in entries) else "failed"
+            seconds = time.perf_counter() - started
+            record = {
+                "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_dir.name,
+                "as_of": as_of or "latest", "parameters": {k: v for k, v in user.items() if k != "data_dir"},
+                "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
+                "fingerprint": fingerprint or "", "notebooks": entries, "provenance": prov, **(extra or {}),
+            }
+            atomic_write_text(staging / "run.json", json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
+            final = ok_dir if status == "ok" else failed_dir
+            replace_dir(staging, final)
+            if status == "ok":
+                shutil.rmtree(failed_dir, ignore_errors=True)
+                if export_staging is not None:
+                    replace_dir(export_staging, export_final)
+            elif export_staging is not None:
+                shutil.rmtree(export_staging, ignore_errors=True)
+            _write_history(out_dir, results)
+        except BaseException as err:
+            for folder in (staging, export_staging):
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
+            if is_disk_full(err):
+                raise DiskFullError(f"no space left on the device of {out_dir} (or {exports_dir}): run {label} not written; "
+                                    "earlier runs are kept") from None
+            raise
     log(f"mallwake: run {label} {status} in {seconds:.1f} s")
     return RunResult(label, final, status, tuple(results), seconds)
+
+
+def _kept_notebooks(run_dir: Path, notebooks: list[Path], fingerprint: str | None) -> list[dict]:
+    """The entries of an existing run that a partial re-run (``--only``) keeps; refuses to mix data."""
+    try:
+        old = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    was = old.get("fingerprint") or ""
+    if fingerprint and was and was != fingerprint:
+        raise ParameterError(
+            f"run {run_dir.name} was built from other data (fingerprint {was[:12]} vs {fingerprint[:12]} now): "
+            "re-run every notebook, or give --label a new name"
+        )
+    rerun = {nb.stem for nb in notebooks}
+    return [e for e in old.get("notebooks", []) if e.get("name") not in rerun]
 
 
 def run_reports(
@@ -308,34 +427,44 @@ def run_reports(
     label: str | None = None,
     jobs: int = 1,
     notebooks_dir: Path = NOTEBOOKS_DIR,
+    exports_dir: Path | None = None,
     log=print,
 ) -> RunResult:
     """Validate the data, execute the notebooks and render one run of the report site.
 
     The run is written to ``out_dir/<label>``; if any notebook fails, to
     ``out_dir/<label>-failed`` instead (executed notebooks kept), leaving earlier runs as
-    they were. Raises :class:`~analysis.validation.DataValidationError` before anything is
-    written when the data break the contract, and :class:`ParameterError` for bad parameters.
+    they were. With ``only``, the chosen notebooks are updated inside the existing run of the
+    label (its other reports kept). Files with raw member ids go to ``exports_dir/<label>``
+    (default ``exports/`` beside ``out_dir``). Raises
+    :class:`~analysis.validation.DataValidationError` before anything is written when the data
+    break the contract, :class:`ParameterError` for bad parameters or dates, and
+    :class:`~analysis.storage.UnsafeNameError` for a label that is not a plain name.
     """
     data_dir = Path(data_dir).resolve()
     out_dir = Path(out_dir)
+    if label is not None:
+        check_label(label)
+    user = dict(params or {})
+    as_of = parse_as_of(as_of or user.pop("as_of", None))
     notebooks = discover_notebooks(notebooks_dir, only)
     if not notebooks:
         raise ParameterError(f"no notebooks in {notebooks_dir}")
-    user = dict(params or {})
     user["data_dir"] = str(data_dir)
     if as_of:
-        user["as_of"] = str(as_of)
+        user["as_of"] = as_of
     per_nb = check_parameters(notebooks, user)
+    if not label:
+        label = safe_name(f"{data_dir.name}-{as_of or 'latest'}")
+        if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
+            label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
     started = time.perf_counter()
     fingerprint = _prepare(data_dir, as_of, log)
     prepare = round(time.perf_counter() - started, 2)
-    if not label:
-        label = f"{data_dir.name}-{as_of or 'latest'}"
-        if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
-            label += f"-{Path(notebooks_dir).name}"  # e.g. demo-latest-teaching, beside the main run
+    exports_dir = Path(exports_dir) if exports_dir is not None else default_exports_dir(out_dir)
     result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
-                        extra={"prepare_seconds": prepare}, fingerprint=fingerprint)
+                        extra={"prepare_seconds": prepare}, fingerprint=fingerprint, merge=bool(only),
+                        exports_dir=exports_dir)
     build_index(out_dir)
     log(f"mallwake: open {out_dir / 'index.html'}")
     return result
@@ -347,9 +476,9 @@ def _prepare(data_dir: Path, as_of, log) -> str | None:
     from .dataset import prepare_dataset, stage_meta
 
     started = time.perf_counter()
-    _, path = prepare_dataset(data_dir, as_of)
+    _, path = prepare_dataset(data_dir, as_of, log=log)
     log(f"mallwake: data validated and staged in {time.perf_counter() - started:.1f} s")
-    return stage_meta(path)["fingerprint"] if path is not None else None
+    return stage_meta(path)["fingerprint"] if path is not None else _fingerprint(data_dir)
 
 
 def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:
@@ -393,9 +522,11 @@ def run_months(
 
     data_dir = Path(data_dir).resolve()
     out_dir = Path(out_dir)
-    user = dict(params or {}) | {"data_dir": str(data_dir), "lang": lang}
+    user = dict(params or {})
+    as_of = parse_as_of(as_of or user.pop("as_of", None))
+    user |= {"data_dir": str(data_dir), "lang": lang}
     if as_of:
-        user["as_of"] = str(as_of)
+        user["as_of"] = as_of
     try:
         wanted = [parse_month(m) for m in months]
     except ValueError as err:
@@ -406,6 +537,11 @@ def run_months(
     late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
     if late:
         raise ParameterError(f"month(s) {', '.join(late)} end after the analysis date {last_day.date()}: not complete yet")
+    first = data.con.sql("SELECT min(ts) AS first FROM transactions").to_pandas()["first"].iloc[0]
+    early = [m.strftime("%Y-%m") for m in wanted if pd.isna(first) or m + pd.offsets.MonthEnd(0) < pd.Timestamp(first).normalize()]
+    if early:
+        since = "the data hold no purchases" if pd.isna(first) else f"the data start on {pd.Timestamp(first).date()}"
+        raise ParameterError(f"month(s) {', '.join(early)} end before {since}: nothing to report")
 
     todo = []
     for m in wanted:

@@ -330,21 +330,22 @@ def add_age_band(features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_member_segments(rfm: pd.DataFrame, clusters: ClusterResult | None, output_dir: str | Path) -> Path | None:
-    """Write ``member_segments.parquet`` (for targeting) into the run's output folder.
+def write_member_segments(rfm: pd.DataFrame, clusters: ClusterResult | None, export_dir: str | Path) -> Path | None:
+    """Write ``member_segments.parquet`` (for targeting) into the run's exports folder.
 
     Holds the raw ``member_id`` (needed to contact members) and its pseudonym; it is a data
-    file for the campaign team, never embedded in a report. Nothing is written when
-    ``output_dir`` is empty.
+    file for the campaign team, kept outside the shareable report site (the runner passes
+    ``exports/<label>/``) and never linked from a report. Nothing is written when
+    ``export_dir`` is empty.
     """
-    if not output_dir:
+    if not export_dir:
         return None
     out = rfm[["member_id", "r_score", "f_score", "m_score", "segment"]].copy()
     out["segment"] = out["segment"].astype(str)
     out.insert(1, "pseudonym", pseudonymize(out["member_id"]))
     if clusters is not None:
         out["cluster"] = clusters.labels.reindex(range(len(clusters.members))).set_axis(clusters.members["member_id"]).reindex(out["member_id"]).to_numpy()
-    path = Path(output_dir) / "member_segments.parquet"
+    path = Path(export_dir) / "member_segments.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     out.to_parquet(path, index=False)
     return path

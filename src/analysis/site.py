@@ -6,13 +6,16 @@ import html
 import json
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
+from jinja2 import pass_context
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from .config import PACKAGE_DIR
 from .report import METRICS_MIME
+from .storage import atomic_write_text, locked, state_dir
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 HIDDEN_TAGS = {"injected-parameters", "parameters", "hide"}
@@ -44,6 +47,28 @@ def provenance_html(prov: dict) -> str:
     )
 
 
+#: Reports are static pages: no script runs, nothing is fetched; images and fonts are inline.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+                           "base-uri 'none'; form-action 'none'")
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+
+
+class _ReportExporter(HTMLExporter):
+    """nbconvert's HTML exporter with Markdown rendered escaped: raw HTML in a Markdown cell or a
+    ``display(Markdown(...))`` output (where data values are formatted in) shows as text."""
+
+    @pass_context
+    def markdown2html(self, context, source):
+        from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+        cell = context.get("cell", {})
+        renderer = IPythonRenderer(escape=True, attachments=cell.get("attachments", {}), embed_images=self.embed_images,
+                                   path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+                                   anchor_link_text=self.anchor_link_text, exclude_anchor_links=self.exclude_anchor_links,
+                                   **self.lexer_options)
+        return MarkdownWithMath(renderer=renderer).render(source)
+
+
 def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: str, provenance: dict,
                 title: str | None = None) -> Path:
     """Render one executed notebook to a standalone, offline HTML file."""
@@ -52,7 +77,7 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
     for cell in nb.cells:  # headline figures go to metrics.json, not into the page
         if cell.get("outputs"):
             cell.outputs = [o for o in cell.outputs if METRICS_MIME not in o.get("data", {})]
-    exporter = HTMLExporter(
+    exporter = _ReportExporter(
         template_name="mallwake",
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=not show_code,
@@ -61,13 +86,14 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
         embed_images=True,
     )
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True), enabled=True)
-    resources = {"mallwake": {"run_label": run_label, "provenance_html": provenance_html(provenance)}}
+    for cell in nb.cells:  # a report runs no script: JavaScript outputs are dropped
+        for out in cell.get("outputs", []):
+            for mime in [m for m in out.get("data", {}) if "javascript" in m]:
+                del out["data"][mime]
+    resources = {"mallwake": {"run_label": run_label, "provenance_html": provenance_html(provenance), "csp_meta": CSP_META}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     body = body.replace("<!--MALLWAKE-TOC-->", _toc(body), 1)
-    tmp = out_path.with_suffix(".html.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(out_path)
-    return out_path
+    return atomic_write_text(out_path, body)
 
 
 def _fmt(value) -> str:
@@ -129,7 +155,7 @@ def _monthly_section(runs: list[dict]) -> str:
     for run in sorted(runs, key=lambda r: (r.get("month", ""), r.get("lang", "")), reverse=True):
         nb = (run.get("notebooks") or [{}])[0]
         k = nb.get("metrics", {}).get("kpis", {})
-        link = (f'<a href="{run["_dir"]}/{nb["name"]}.html">{html.escape(run.get("month", run["_dir"]))}</a>'
+        link = (f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(run.get("month", run["_dir"]))}</a>'
                 if nb.get("html") else html.escape(run["_dir"]))
         lang = html.escape(run.get("lang", "en"))
         if run.get("status") != "ok" or not k:
@@ -155,10 +181,24 @@ def _monthly_section(runs: list[dict]) -> str:
 
 
 def build_index(reports_dir: Path) -> Path:
-    """Write ``reports/index.html`` listing every run (newest first) and its reports."""
+    """Write ``reports/index.html`` listing every run (newest first) and its reports.
+
+    Rebuilt under a lock and through a unique temporary file, so concurrent runs never see a
+    half-written index or collide on the temporary file.
+    """
     reports_dir = Path(reports_dir)
+    with locked(state_dir(reports_dir) / "index.lock", wait=True, what=f"{reports_dir / 'index.html'}"):
+        return atomic_write_text(reports_dir / "index.html", _index_page(reports_dir))
+
+
+def _href(*parts: str) -> str:
+    """A relative link to ``parts`` (folder and file names), quoted for the URL and the attribute."""
+    return html.escape("/".join(quote(str(p)) for p in parts), quote=True)
+
+
+def _index_page(reports_dir: Path) -> str:
     runs = []
-    for run_file in reports_dir.glob("*/run.json"):
+    for run_file in reports_dir.glob("[!.]*/run.json"):
         try:
             runs.append(json.loads(run_file.read_text(encoding="utf-8")) | {"_dir": run_file.parent.name})
         except (OSError, json.JSONDecodeError):
@@ -171,21 +211,22 @@ def build_index(reports_dir: Path) -> Path:
         status = run.get("status", "?")
         rows = []
         for nb in run.get("notebooks", []):
-            link = f'<a href="{run["_dir"]}/{nb["name"]}.html">{html.escape(nb["title"])}</a>' if nb.get("html") else html.escape(nb["title"])
+            link = (f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(str(nb["title"]))}</a>'
+                    if nb.get("html") else html.escape(str(nb["title"])))
             err = f"<br><small>{html.escape(nb.get('error') or '')}</small>" if nb.get("error") else ""
             rows.append(
-                f"<tr><td>{link}</td><td class='{nb['status']}'>{nb['status']}{err}</td>"
-                f"<td>{nb.get('seconds', 0):.1f} s</td><td>{_headline(nb.get('metrics', {}))}</td></tr>"
+                f"<tr><td>{link}</td><td class='{html.escape(str(nb['status']))}'>{html.escape(str(nb['status']))}{err}</td>"
+                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}))}</td></tr>"
             )
         parts.append(
-            f"<section><h2>{html.escape(run['_dir'])} <span class='{status}'>{status}</span></h2>"
+            f"<section><h2>{html.escape(run['_dir'])} <span class='{html.escape(str(status))}'>{html.escape(str(status))}</span></h2>"
             f"<p>data: {html.escape(run.get('data_name', ''))} &middot; as of {html.escape(str(run.get('as_of', '')))} "
-            f"&middot; finished {html.escape(run.get('finished', ''))} &middot; {run.get('seconds', 0):.1f} s</p>"
+            f"&middot; finished {html.escape(str(run.get('finished', '')))} &middot; {float(run.get('seconds') or 0):.1f} s</p>"
             "<table><tr><th>report</th><th>status</th><th>time</th><th>headline figures</th></tr>"
             + "".join(rows) + "</table></section>"
         )
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>mallwake reports</title>
+<html lang="en"><head><meta charset="utf-8">{CSP_META}<title>mallwake reports</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: 0.4em; text-align: left; vertical-align: top; }}
@@ -197,8 +238,4 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 {''.join(parts) if parts else '<p>No runs yet: <code>make report</code> builds one.</p>'}
 </body></html>
 """
-    out = reports_dir / "index.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return page

@@ -16,7 +16,9 @@ import ibis
 import numpy as np
 import pandas as pd
 
+
 from .dataset import MallData
+from .display import styler_html
 
 RULES = ("present", "unreachable", "opted_out", "duplicate")
 RULE_LABELS = {
@@ -103,7 +105,7 @@ class SleepingList:
         return self.funnel()
 
     def _repr_html_(self) -> str:
-        return self.table().style.format({"invalid_share": "{:.1%}", "naive_overstates_by": "{:.1%}"}).hide(axis="index").to_html()
+        return styler_html(self.table().style.format({"invalid_share": "{:.1%}", "naive_overstates_by": "{:.1%}"}).hide(axis="index"))
 
 
 def _truthy(col) -> ibis.Value:

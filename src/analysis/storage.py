@@ -1,0 +1,132 @@
+"""Writing the report site safely: names that are not paths, locks, atomic files, full disks.
+
+A run may be started by cron and by a person at the same moment, on a shared server whose
+report folder is copied to an intranet. Everything that writes under ``--out`` (or the exports
+folder) goes through these helpers, so a run only ever touches its own run folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+#: A label is one plain name: letters (any script), digits, ``.``, ``_``, ``-``; no leading dot.
+_LABEL = re.compile(r"^(?!\.)[\w.\-]{1,100}$")
+#: Suffixes the runner gives its own folders; a label may not end in them.
+RESERVED_SUFFIXES = ("-failed", ".partial", ".old")
+#: Hidden folder beside the runs that holds the locks and the notebook-time history.
+STATE_DIR = ".mallwake"
+
+
+class UnsafeNameError(ValueError):
+    """A name given by a user (a run label) that could be read as a path or break a URL."""
+
+
+class RunLockedError(RuntimeError):
+    """Another mallwake process is writing the same run folder."""
+
+
+class DiskFullError(OSError):
+    """No space left where a run writes; carries a one-line message."""
+
+
+def check_label(label: str) -> str:
+    """Return ``label`` if it is a safe run-folder name, else raise :class:`UnsafeNameError`.
+
+    A label is a name, not a path: no separators, no ``.``/``..``, no characters that need
+    quoting in a file name or a URL, at most 100 characters, and not one of the runner's own
+    suffixes (``-failed``, ``.partial``, ``.old``).
+    """
+    if not isinstance(label, str) or not _LABEL.match(label) or label in (".", ".."):
+        raise UnsafeNameError(
+            f"--label {label!r} is not a plain name: use 1-100 letters, digits, '.', '_' or '-' "
+            "(no path separators, spaces or leading dot)"
+        )
+    if label.endswith(RESERVED_SUFFIXES):
+        raise UnsafeNameError(f"--label {label!r} must not end in {', '.join(RESERVED_SUFFIXES)} (the runner uses them)")
+    return label
+
+
+def safe_name(text: str) -> str:
+    """``text`` turned into a safe label (unsafe characters become ``-``), for default labels."""
+    name = re.sub(r"[^\w.\-]+", "-", str(text)).strip(".-") or "data"
+    for suffix in RESERVED_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)] + "_" + suffix.strip(".-")
+    return name[:100]
+
+
+def state_dir(out_dir: Path) -> Path:
+    path = Path(out_dir) / STATE_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def locked(path: Path, *, wait: bool, what: str):
+    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the ``with`` block.
+
+    ``wait=False`` raises :class:`RunLockedError` at once when another process holds it, naming
+    that process (its pid and start time are written into the lock file). Locks are released by
+    the kernel when a process dies, so a killed run never leaves a stale lock.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise RunLockedError(f"{what} is being written by {holder}; wait for it to finish or use another --label") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"mallwake pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a unique temporary file in the same folder, then rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` (or what caused it) says the disk or quota is full."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(err) or "Disk quota exceeded" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Put folder ``src`` in place of ``dst``: the old ``dst`` is set aside first and removed
+    only once ``src`` is in place, so a crash never leaves neither."""
+    old = dst.with_name(f".{dst.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        dst.rename(old)
+    src.rename(dst)
+    shutil.rmtree(old, ignore_errors=True)
