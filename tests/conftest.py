@@ -14,6 +14,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def _private_validation_cache(tmp_path_factory):
     """Keep the validation cache of the tests out of the user's home."""
     os.environ["MALLWAKE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["MALLWAKE_SECRET_FILE"] = str(tmp_path_factory.mktemp("config") / "secret")  # not the user's key
+    os.environ.pop("MALLWAKE_SALT", None)
 
 from analysis.synthetic import generate_mall  # noqa: E402
 

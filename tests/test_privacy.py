@@ -1,26 +1,75 @@
-"""No rendered report shows a raw member id, phone number or plate from the input."""
+"""No rendered report shows a raw member id, phone number or plate; pseudonyms cannot be reversed."""
 
+import hashlib
+import os
 import re
+import stat
 
 import pandas as pd
 import pytest
 
+from analysis.config import NOTEBOOKS_DIR, TEACHING_DIR
+from analysis.privacy import PrivacyError, pseudonymize, secret_path
 from analysis.runner import run_months, run_reports
 
 
 @pytest.mark.slow
 def test_site_has_no_ids_phones_or_plates(small_mall, tmp_path):
-    res = run_reports(small_mall, out_dir=tmp_path / "reports", jobs=2, log=lambda *_: None)
+    out = tmp_path / "reports"
+    res = run_reports(small_mall, out_dir=out, jobs=2, log=lambda *_: None)
     assert res.ok, [n.error for n in res.notebooks]
-    months = run_months(small_mall, ["2024-09"], out_dir=tmp_path / "reports", log=lambda *_: None)
-    months += run_months(small_mall, ["2024-09"], out_dir=tmp_path / "reports", lang="zh", log=lambda *_: None)
+    teach = run_reports(small_mall, out_dir=out, notebooks_dir=TEACHING_DIR, jobs=2, params={"show_solutions": "true"},
+                        log=lambda *_: None)
+    assert teach.ok, [n.error for n in teach.notebooks]
+    months = run_months(small_mall, ["2024-09"], out_dir=out, log=lambda *_: None)
+    months += run_months(small_mall, ["2024-09"], out_dir=out, lang="zh", log=lambda *_: None)
     assert all(m.ok for m in months)
     members = pd.read_csv(small_mall / "members.csv", dtype=str)
     secrets = set(members["member_id"]) | set(members["phone"]) | set(members["plate"].dropna())
-    pages = list((tmp_path / "reports").rglob("*.html"))
-    assert len(pages) == 1 + len(res.notebooks) + 2
+    pages = list(out.rglob("*.html"))
+    every_notebook = [p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
+    # the index, every notebook under notebooks/, and the monthly report a second time in Chinese
+    assert len(pages) == 1 + len(every_notebook) + 1, "every notebook under notebooks/ is rendered and checked"
     for page in pages:
         text = page.read_text(encoding="utf-8")
         tokens = set(re.findall(r"[A-Za-z0-9\u4e00-\u9fff]+", text))
         leaked = tokens & secrets
-        assert not leaked, f"{page.name} shows {sorted(leaked)[:5]}"
+        assert not leaked, f"{page.relative_to(out)} shows {sorted(leaked)[:5]}"
+    assert not list(out.rglob("*.parquet")), "files with member ids live in exports/, outside the site"
+    assert (tmp_path / "exports" / res.label / "member_segments.parquet").is_file()
+
+
+def test_pseudonyms_use_a_random_secret_key_created_once():
+    ids = pd.Series(["MA00000001", "MA00000002"])
+    first = pseudonymize(ids)
+    path = secret_path()
+    assert path.is_file() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert list(pseudonymize(ids)) == list(first)  # stable with the stored key
+    assert first.str.fullmatch(r"P-[0-9a-f]{20}").all()
+    # the old public scheme (constant key "mallwake", 40 bits) no longer reproduces them
+    public = "P-" + hashlib.blake2b(b"MA00000001", key=b"mallwake", digest_size=5).hexdigest()
+    assert first.iloc[0] != public and not first.iloc[0].startswith(public)
+
+
+def test_another_key_gives_unrelated_pseudonyms_and_an_empty_salt_is_refused(monkeypatch):
+    ids = pd.Series(["MA00000001"])
+    monkeypatch.setenv("MALLWAKE_SALT", "another mall's long secret")
+    other = pseudonymize(ids)
+    monkeypatch.delenv("MALLWAKE_SALT")
+    assert other.iloc[0] != pseudonymize(ids).iloc[0]
+    monkeypatch.setenv("MALLWAKE_SALT", "")
+    with pytest.raises(PrivacyError, match="empty"):
+        pseudonymize(ids)
+    monkeypatch.setenv("MALLWAKE_SALT", "short")
+    with pytest.raises(PrivacyError, match="16"):
+        pseudonymize(ids)
+
+
+def test_concurrent_first_use_agrees_on_one_key(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("MALLWAKE_SECRET_FILE", str(tmp_path / "cfg" / "secret"))
+    ids = pd.Series(["MA1"])
+    with ThreadPoolExecutor(8) as pool:
+        names = set(pool.map(lambda _: pseudonymize(ids).iloc[0], range(16)))
+    assert len(names) == 1 and os.listdir(tmp_path / "cfg") == ["secret"]

@@ -801,6 +801,7 @@ record_metrics(title=T("title", month=mo.month_label(month, lang)), lang=lang, *
 
 TEACH_SETUP = SETUP + """
 from analysis import teaching
+from analysis.privacy import mask_ids
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
 data = load_dataset(data_dir, as_of=as_of or None)
@@ -843,7 +844,7 @@ with `member_id`, `ts` (timestamp) and `amount`. The analysis date is shown belo
 """),
     ("code", """
 display(Markdown(f"Analysis date: **{as_of_date.date()}**, window: **{window_days} days**, rows in `tx`: **{len(tx):,}**"))
-tx.head()
+mask_ids(tx.head())  # member ids shown as pseudonyms; your code works on the real ids in tx
 """),
     ("md", """
 ## Exercise 1: the RFM table
