@@ -38,7 +38,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportion_effectsize, test_proportions_2indep
 
-from .dataset import MallData
+from .dataset import MallData, is_purchase
 from .display import styler_html
 
 DEFAULT_CONTROL = "holdout"
@@ -81,9 +81,12 @@ def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = N
     """
     t = data.transactions
     ck, jt = _windowed(data, t, campaign_ids, response_days)
+    buy = is_purchase(jt)  # a return is not a purchase; its (negative) amount is netted into spend
     tx = jt.group_by(["campaign_id", "member_id"]).aggregate(
-        purchases=jt.amount.count(), spend=jt.amount.sum(), first_purchase=jt.ts.min()
+        purchases=jt.count(where=buy), spend=jt.amount.sum(),
+        first_purchase=buy.ifelse(jt.ts, ibis.null().cast("timestamp")).min(),
     )
+    tx = tx.filter(tx.purchases > 0)
     v = data.visits
     _, jv = _windowed(data, v, campaign_ids, response_days)
     vis = jv.group_by(["campaign_id", "member_id"]).aggregate(visits=jv.ts.count(), first_visit=jv.ts.min())
@@ -347,7 +350,7 @@ def compute_precampaign_features(data: MallData, campaign_ids: list[str] | None 
     ``frequency`` and ``monetary`` (purchases and spend in the ``window_days`` before),
     ``tenure_days``, ``tier`` and the member attribute columns (identifying ones excluded).
     """
-    c, k, t, m = data.contacts, data.campaigns, data.transactions, data.members
+    c, k, t, m = data.contacts, data.campaigns, data.purchases, data.members
     if campaign_ids:
         c = c.filter(c.campaign_id.isin(list(campaign_ids)))
     ck = c.join(k, "campaign_id").select(c.campaign_id, c.member_id, start=k.start_date.cast("timestamp")).view()

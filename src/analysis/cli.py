@@ -28,7 +28,9 @@ def _validate(args) -> int:
     except ParameterError as err:
         print(f"mallwake: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = validate_data_dir(args.data_dir, as_of=as_of)
+    report = validate_data_dir(args.data_dir, as_of=as_of, strict=args.strict)
+    for msg in report.warning_messages():
+        print(f"{args.data_dir}: warning: {msg}", file=sys.stderr)
     if report.ok:
         counts = ", ".join(f"{k} {v:,}" for k, v in report.row_counts.items())
         print(f"{args.data_dir}: valid ({counts})")
@@ -81,7 +83,7 @@ def _run(args) -> int:
             data_dir, as_of=args.as_of, out_dir=Path(args.out), only=args.only, params=params,
             show_code=args.show_code, label=args.label, jobs=args.jobs,
             notebooks_dir=Path(args.notebooks) if args.notebooks else NOTEBOOKS_DIR,
-            exports_dir=Path(args.exports) if args.exports else None,
+            exports_dir=Path(args.exports) if args.exports else None, strict=args.strict,
         )
     except (ParameterError, DataValidationError, UnsafeNameError, RunLockedError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a data directory against the data contract")
     p.add_argument("data_dir")
     p.add_argument("--as-of", default=None, help="analysis date (default: today)")
+    p.add_argument("--strict", action="store_true", help="treat warnings (e.g. exact duplicate transactions) as errors")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("run", help="execute the notebooks and render the HTML reports")
@@ -119,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where files with member ids go, as DIR/<label>/ (default: exports/ beside --out)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed in parallel")
     p.add_argument("--show-code", action="store_true", help="keep code cells in the HTML")
+    p.add_argument("--strict", action="store_true", help="treat validation warnings (e.g. exact duplicate transactions) as errors")
     p.add_argument("--notebooks", default=None, help="run the notebooks of this folder (e.g. notebooks/teaching)")
     p.add_argument("--month", default=None, metavar="YYYY-MM",
                    help="build the monthly report of this month ('latest': the last complete month)")

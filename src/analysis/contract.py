@@ -43,6 +43,8 @@ class TableSpec:
     time_column: str | None = None
     required_table: bool = True
     may_be_empty: bool = False
+    #: SQL value of an optional column when the file lacks it or leaves it blank (else NULL: unknown)
+    defaults: dict[str, str] = field(default_factory=dict)
 
     def kind(self, column: str) -> str | None:
         return self.required.get(column) or self.optional.get(column)
@@ -64,10 +66,11 @@ MEMBERS = TableSpec(
 TRANSACTIONS = TableSpec(
     name="transactions",
     required={"member_id": "id", "ts": "timestamp", "amount": "amount"},
-    optional={"txn_id": "id", "store_id": "str", "category": "str"},
+    optional={"txn_id": "id", "store_id": "str", "category": "str", "is_return": "bool"},
     key=("txn_id",),
     refs={"member_id": "members.member_id"},
     time_column="ts",
+    defaults={"is_return": "false"},
 )
 VISITS = TableSpec(
     name="visits",

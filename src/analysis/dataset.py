@@ -27,23 +27,27 @@ import pandas as pd
 
 from .config import DEFAULT_TIERS
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
-from .validation import (CACHE_ENV, ValidationReport, cache_root, files_key, fingerprint_files, quiet_progress, quote_ident, relation_sql,
+from .validation import (CACHE_ENV, ValidationReport, cache_root, files_key, fingerprint_files, parquet_zones, quiet_progress,
+                         quote_ident, relation_sql,
                          validate_data_dir)
 
 #: Member attribute columns that identify a person; never shown in reports or used as covariates.
 SENSITIVE_COLUMNS = ("phone", "phone_number", "mobile", "plate", "license_plate", "name", "id_card", "email")
 
 
-def _cast(column: str, kind: str, present: bool) -> str:
+def _cast(column: str, kind: str, present: bool, zone: str | None = None, default: str | None = None) -> str:
     sql_type = SQL_TYPES[kind]
     if not present:
-        return f"CAST(NULL AS {sql_type}) AS {column}"
+        return f"CAST({default or 'NULL'} AS {sql_type}) AS {column}"
     q = quote_ident(column)
+    if zone:  # a zone-aware Parquet timestamp: the wall-clock time in its own zone (as validation reads it)
+        q = f"timezone('{zone.replace(chr(39), chr(39) * 2)}', {q})"
     if kind == "bool":
         t = ", ".join(f"'{w}'" for w in TRUE_WORDS)
         f = ", ".join(f"'{w}'" for w in FALSE_WORDS)
         txt = f"lower(trim(CAST({q} AS VARCHAR)))"
-        return f"CASE WHEN {txt} IN ({t}) THEN true WHEN {txt} IN ({f}) THEN false END AS {column}"
+        value = f"CASE WHEN {txt} IN ({t}) THEN true WHEN {txt} IN ({f}) THEN false END"
+        return f"coalesce({value}, {default}) AS {column}" if default else f"{value} AS {column}"
     if kind in ("id", "str", "tier"):
         return f"trim(CAST({q} AS VARCHAR)) AS {column}"
     if kind == "count":
@@ -53,7 +57,8 @@ def _cast(column: str, kind: str, present: bool) -> str:
 
 def _view_sql(spec: TableSpec, path: Path, columns: list[str]) -> str:
     kinds = {**spec.required, **spec.optional}
-    selects = [_cast(c, k, c in columns) for c, k in kinds.items()]
+    zones = parquet_zones(path)
+    selects = [_cast(c, k, c in columns, zones.get(c), spec.defaults.get(c)) for c, k in kinds.items()]
     extras = [quote_ident(c) for c in columns if c not in kinds]
     if path.suffix == ".csv":
         # contract columns are read as text (then cast); extra columns keep DuckDB's detected type
@@ -97,6 +102,12 @@ class MallData:
     @property
     def transactions(self):
         return self.con.table("transactions")
+
+    @property
+    def purchases(self):
+        """The transactions that are purchases (not returns): for counting purchases and dates of purchase."""
+        t = self.con.table("transactions")
+        return t.filter(is_purchase(t))
 
     @property
     def visits(self):
@@ -175,7 +186,7 @@ def load_dataset(
             staged = None
     if staged is None:
         extras = _create_tables(con.raw_sql, files, "VIEW")
-        con.raw_sql(f"CREATE VIEW purchase_days AS {_PURCHASE_DAYS_SQL}")
+        con.raw_sql(f"CREATE VIEW purchase_days AS {_purchase_days_sql()}")
         fingerprint, last = fingerprint_files(list(files.values())), _last_day(con.raw_sql)
     as_of = pd.Timestamp(as_of or last or report.as_of).date()
     return MallData(
@@ -184,13 +195,42 @@ def load_dataset(
     )
 
 
-_PURCHASE_DAYS_SQL = (
-    "SELECT member_id, CAST(ts AS DATE) AS day, CAST(count(*) AS INTEGER) AS purchases, sum(amount) AS spend "
-    "FROM transactions GROUP BY ALL"
-)
+def is_purchase(t):
+    """Boolean expression: the transaction row is a purchase (not a return)."""
+    return ~t.is_return.fill_null(False) if "is_return" in t.columns else ibis.literal(True)
+
+
+def purchase_days_expr(t):
+    """One row per member and day with a purchase, from the transactions table expression ``t``.
+
+    ``purchases`` counts the purchase rows of the day (returns are not purchases); ``spend`` is
+    their amount *net of returns*: each return (``is_return``, amount <= 0) is netted into the
+    member's latest purchase day on or before it, so member-level spend (RFM monetary, CLV) is
+    net while every row stays a day on which the member bought. A return before any purchase of
+    the member has no day to net into and is left out here (period totals still count it).
+    """
+    _ = ibis._
+    buys = t.filter(~t.is_return.fill_null(False))
+    days = buys.group_by(["member_id", buys.ts.cast("date").name("day")]).aggregate(
+        purchases=_.count().cast("int32"), gross=_.amount.sum())
+    rets = t.filter(t.is_return.fill_null(False)).select("member_id", rday=_.ts.cast("date"), ramount=_.amount)
+    rets = rets.mutate(rid=ibis.row_number())
+    pdays = days.select(pmember="member_id", pday="day")
+    pairs = rets.join(pdays, [rets.member_id == pdays.pmember, pdays.pday <= rets.rday])
+    matched = pairs.group_by(["rid", "member_id", "ramount"]).aggregate(day=_.pday.max())
+    refunds = matched.group_by(["member_id", "day"]).aggregate(refund=_.ramount.sum())
+    out = days.left_join(refunds, ["member_id", "day"])
+    return out.select("member_id", "day", "purchases", spend=out.gross + out.refund.fill_null(0.0))
+
+
+def _purchase_days_sql() -> str:
+    """:func:`purchase_days_expr` compiled for DuckDB over a table named ``transactions``."""
+    t = ibis.table({"member_id": "string", "ts": "timestamp", "amount": "float64", "is_return": "boolean"}, name="transactions")
+    return ibis.to_sql(purchase_days_expr(t), dialect="duckdb")
+
 
 #: Bump when the staged layout changes (old stages are then rebuilt).
-STAGE_LAYOUT = 1
+STAGE_LAYOUT = 2
 
 
 def _create_tables(execute, files: dict[str, Path], kind: str) -> tuple[str, ...]:
@@ -207,7 +247,7 @@ def _create_tables(execute, files: dict[str, Path], kind: str) -> tuple[str, ...
                 extras = tuple(c for c in cols if spec.kind(c) is None)
         else:  # optional table absent: an empty one with the contract's columns
             kinds = {**spec.required, **spec.optional}
-            selects = ", ".join(f"CAST(NULL AS {SQL_TYPES[k]}) AS {c}" for c, k in kinds.items())
+            selects = ", ".join(f"CAST({spec.defaults.get(c, 'NULL')} AS {SQL_TYPES[k]}) AS {c}" for c, k in kinds.items())
             execute(f"CREATE {kind} {name} AS SELECT {selects} WHERE false")
     return extras
 
@@ -252,7 +292,7 @@ def _remove_stage(path: Path) -> None:
 
 
 def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] = DEFAULT_TIERS,
-                    stage: bool = True, log=None) -> tuple[ValidationReport, Path | None]:
+                    stage: bool = True, log=None, strict: bool = False) -> tuple[ValidationReport, Path | None]:
     """Validate ``data_dir`` and stage it, side by side the first time.
 
     Validation is mostly single-threaded pandas (pandera) and staging is DuckDB, so on a new
@@ -274,13 +314,13 @@ def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] = D
                 log(f"mallwake: staged copy {path} is not usable ({problem}): removed, staging again")
             _remove_stage(path)
     if path is None or path.is_file():
-        report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
+        report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers, strict=strict)
         report.raise_for_errors()
         return report, path
     with ThreadPoolExecutor(max_workers=1) as pool:
         staging = pool.submit(stage_dataset, data_dir, log)
         try:
-            report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
+            report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers, strict=strict)
         finally:
             error = staging.exception()
     if not report.ok:
@@ -348,7 +388,7 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
     try:
         quiet_progress(con.execute)
         extras = _create_tables(con.execute, files, "TABLE")
-        con.execute(f"CREATE TABLE purchase_days AS {_PURCHASE_DAYS_SQL} ORDER BY day")
+        con.execute(f"CREATE TABLE purchase_days AS SELECT * FROM ({_purchase_days_sql()}) ORDER BY day")
         last = _last_day(con.execute)
         meta = {"fingerprint": fingerprint_files(list(files.values())), "member_attributes": list(extras),
                 "last_day": str(last) if last else None, "data_dir": str(data_dir.resolve())}
@@ -378,8 +418,10 @@ IBIS_TYPES = {"id": "string", "str": "string", "tier": "string", "date": "date",
               "amount": "float64", "number": "float64", "count": "int32", "bool": "boolean"}
 
 
-def _ibis_cast(table, column: str, kind: str, present: bool):
+def _ibis_cast(table, column: str, kind: str, present: bool, default: str | None = None):
     if not present:
+        if default is not None:
+            return ibis.literal(default == "true" if kind == "bool" else default).cast(IBIS_TYPES[kind]).name(column)
         return ibis.null().cast(IBIS_TYPES[kind]).name(column)
     col = table[column]
     if kind == "bool":
@@ -397,8 +439,9 @@ def add_purchase_days(con) -> None:
     """Create the ``purchase_days`` view (one row per member and day with a purchase) from the
     ``transactions`` table of any Ibis backend ``con``."""
     t = con.table("transactions")
-    con.create_view("purchase_days", t.group_by(["member_id", t.ts.cast("date").name("day")])
-                    .aggregate(purchases=t.count().cast("int32"), spend=t.amount.sum()), overwrite=True)
+    if "is_return" not in t.columns:  # a warehouse view without returns
+        t = t.mutate(is_return=ibis.literal(False))
+    con.create_view("purchase_days", purchase_days_expr(t), overwrite=True)
 
 
 def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = None,
@@ -424,7 +467,8 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
             path = files[name]
             raw = con.read_parquet(str(path)) if path.suffix == ".parquet" else con.read_csv(str(path), **(csv_options or {}))
             cols = list(raw.columns)
-            expr = raw.select(*[_ibis_cast(raw, c, k, c in cols) for c, k in kinds.items()], *[c for c in cols if c not in kinds])
+            expr = raw.select(*[_ibis_cast(raw, c, k, c in cols, spec.defaults.get(c)) for c, k in kinds.items()],
+                              *[c for c in cols if c not in kinds])
             if name == "members":
                 extras = tuple(c for c in cols if spec.kind(c) is None)
         else:

@@ -26,7 +26,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from .dataset import MallData
+from .dataset import MallData, is_purchase
 from .lifecycle import STAGES, build_stage_panel_expr
 
 KPIS = ("members", "new", "active", "sleeping", "woken", "lost", "spend", "purchases", "visits", "avg_ticket")
@@ -172,7 +172,7 @@ def compute_monthly_kpis(data: MallData, start_month, end_month, cooling_days: i
     t_lo, t_hi = ibis.literal(start), ibis.literal(end_day + pd.Timedelta(days=1))
     t = data.transactions.filter((_.ts >= t_lo) & (_.ts < t_hi)).join(m, "member_id")
     money = t.group_by([_.ts.truncate("M").cast("date").name("month"), "tier"]).aggregate(
-        spend=_.amount.sum(), purchases=_.count()).to_pandas()
+        spend=_.amount.sum(), purchases=t.count(where=is_purchase(t))).to_pandas()  # returns: net spend, not purchases
     v = data.visits.filter((_.ts >= t_lo) & (_.ts < t_hi)).join(m, "member_id")
     visits = v.group_by([_.ts.truncate("M").cast("date").name("month"), "tier"]).aggregate(visits=_.count()).to_pandas()
 

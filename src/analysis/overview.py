@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from .dataset import SENSITIVE_COLUMNS, MallData
+from .dataset import SENSITIVE_COLUMNS, MallData, is_purchase
 
 
 def compute_table_coverage(data: MallData) -> pd.DataFrame:
@@ -46,8 +46,10 @@ def compute_join_cohorts(data: MallData) -> pd.DataFrame:
 def compute_monthly_activity(data: MallData) -> pd.DataFrame:
     """Spend, purchases, purchasing members and visits per calendar month (computed in the engine)."""
     t = data.transactions
+    buy = is_purchase(t)  # returns are netted into spend but are not purchases
     tx = t.group_by(month=t.ts.truncate("M").cast("date")).aggregate(
-        spend=t.amount.sum(), purchases=t.count(), buyers=t.member_id.nunique()
+        spend=t.amount.sum(), purchases=t.count(where=buy),
+        buyers=buy.ifelse(t.member_id, ibis.null().cast("string")).nunique(),
     )
     v = data.visits
     vis = v.group_by(month=v.ts.truncate("M").cast("date")).aggregate(visits=v.count(), visitors=v.member_id.nunique())

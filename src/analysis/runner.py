@@ -428,6 +428,7 @@ def run_reports(
     jobs: int = 1,
     notebooks_dir: Path = NOTEBOOKS_DIR,
     exports_dir: Path | None = None,
+    strict: bool = False,
     log=print,
 ) -> RunResult:
     """Validate the data, execute the notebooks and render one run of the report site.
@@ -459,7 +460,7 @@ def run_reports(
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
     started = time.perf_counter()
-    fingerprint = _prepare(data_dir, as_of, log)
+    fingerprint = _prepare(data_dir, as_of, log, strict)
     prepare = round(time.perf_counter() - started, 2)
     exports_dir = Path(exports_dir) if exports_dir is not None else default_exports_dir(out_dir)
     result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
@@ -470,13 +471,15 @@ def run_reports(
     return result
 
 
-def _prepare(data_dir: Path, as_of, log) -> str | None:
+def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> str:
     """Validate and stage the data once for all notebooks (each kernel would otherwise race to
     stage it); return the data fingerprint the stage recorded (``None``: no stage)."""
     from .dataset import prepare_dataset, stage_meta
 
     started = time.perf_counter()
-    _, path = prepare_dataset(data_dir, as_of, log=log)
+    report, path = prepare_dataset(data_dir, as_of, log=log, strict=strict)
+    for msg in report.warning_messages():
+        log(f"mallwake: warning: {msg}")
     log(f"mallwake: data validated and staged in {time.perf_counter() - started:.1f} s")
     return stage_meta(path)["fingerprint"] if path is not None else _fingerprint(data_dir)
 

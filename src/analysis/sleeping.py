@@ -149,7 +149,7 @@ def build_sleeping_list(
     list_date = pd.Timestamp(list_date or data.as_of).date()
     end = ibis.literal(pd.Timestamp(list_date) + pd.Timedelta(days=1))
     lookback_start = ibis.literal(pd.Timestamp(list_date) + pd.Timedelta(days=1 - lookback_days))
-    m, t, v = data.members, data.transactions, data.visits
+    m, t, v = data.members, data.purchases, data.visits
     _ = ibis._
     last = t.filter(t.ts < end).group_by("member_id").aggregate(last_purchase=_.ts.max())
     seen = v.filter((v.ts >= lookback_start) & (v.ts < end)).group_by("member_id").aggregate(visits=_.count())

@@ -22,7 +22,7 @@ from .dataset import MallData
 def compute_weekly_reactivations(data: MallData, tier: str = "gold", sleeping_days: int = 180) -> pd.DataFrame:
     """Reactivations per week (Monday start), computed with a window function in the engine."""
     _ = ibis._
-    m, t = data.members, data.transactions
+    m, t = data.members, data.purchases
     members = m if tier == "all" else m.filter(m.tier == tier)
     tx = t.join(members.select("member_id", "join_date"), "member_id")
     w = ibis.window(group_by="member_id", order_by="ts")

@@ -17,7 +17,7 @@ import html
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from contextlib import contextmanager
@@ -27,7 +27,7 @@ import pandas as pd
 
 from .config import DEFAULT_TIERS
 from .storage import atomic_write_text
-from .contract import FALSE_WORDS, TABLES, TRUE_WORDS, TableSpec, table_files
+from .contract import FALSE_WORDS, FORMATS, TABLES, TRUE_WORDS, TableSpec, table_files
 
 
 @contextmanager
@@ -81,6 +81,8 @@ class ValidationReport:
     as_of: dt.date
     row_counts: dict[str, int]
     violations: tuple[Violation, ...] = field(default_factory=tuple)
+    #: Things that are allowed but probably wrong (or converted): shown, never fatal (unless strict).
+    warnings: tuple[Violation, ...] = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +108,9 @@ class ValidationReport:
     def messages(self) -> list[str]:
         return [v.message() for v in self.violations]
 
+    def warning_messages(self) -> list[str]:
+        return [v.message() for v in self.warnings]
+
     def raise_for_errors(self) -> None:
         if not self.ok:
             raise DataValidationError(self)
@@ -117,6 +122,9 @@ class ValidationReport:
         body = self.summary().to_html(index=False)
         if not self.ok:
             body += "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.messages()) + "</ul>"
+        if self.warnings:
+            body += ("<p><b>Warnings</b> (allowed, but check them):</p><ul>"
+                     + "".join(f"<li>{html.escape(m)}</li>" for m in self.warning_messages()) + "</ul>")
         return head + body
 
 
@@ -166,43 +174,62 @@ def _is_bool(s: pd.Series) -> pd.Series:
     return _text(s).str.lower().isin(TRUE_WORDS + FALSE_WORDS).fillna(False).astype(bool)
 
 
+def _blank(s: pd.Series) -> pd.Series:
+    return ~_present(s)
+
+
+_OFFSET = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$"
+
+
+def _has_offset(s: pd.Series) -> pd.Series:
+    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        return pd.Series(False, index=s.index)
+    return _text(s).str.match(_OFFSET).fillna(False).astype(bool)
+
+
 def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...]) -> list:
-    """Pandera checks for one column of the given kind."""
+    """Pandera checks for one column of the given kind.
+
+    A blank value breaks only the ``required`` rule (one message per bad value): every format
+    rule passes blanks.
+    """
     pa, _ = _pandera()
+
+    def Check(fn, **kw):  # noqa: N802 - a format rule: pandera's Check, letting blanks through
+        return pa.Check(lambda s: _blank(s) | fn(s), **kw)
+
     checks = []
     if required:
         checks.append(pa.Check(_present, name="required", error="must be present (not empty)", ignore_na=False))
     end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     if kind in ("date", "timestamp"):
         fmt = "YYYY-MM-DD" if kind == "date" else "YYYY-MM-DD[ HH:MM:SS]"
-        checks.append(pa.Check(lambda s: _as_datetime(s).notna(), name="date", error=f"must be a date ({fmt})"))
+        checks.append(Check(lambda s: _as_datetime(s).notna() | _has_offset(s), name="date", error=f"must be a date ({fmt})"))
+        checks.append(Check(lambda s: ~_has_offset(s), name="offset",
+                            error="must be the mall's local time without a time-zone offset (drop the 'Z' or '+08:00')"))
         checks.append(
-            pa.Check(
+            Check(
                 lambda s: ~(_as_datetime(s) >= end).fillna(False).astype(bool),
                 name="not_after_as_of",
                 error=f"must not lie after the analysis date {as_of}",
             )
         )
     elif kind in ("amount", "number"):
-        checks.append(pa.Check(lambda s: _as_number(s).notna(), name="number", error="must be a number"))
-        if kind == "amount":
-            checks.append(
-                pa.Check(lambda s: ~(_as_number(s) < 0).fillna(False).astype(bool), name="non_negative", error="must not be negative")
-            )
+        checks.append(Check(lambda s: _as_number(s).notna(), name="number", error="must be a number"))
     elif kind == "count":
         checks.append(
-            pa.Check(
+            Check(
                 lambda s: (_as_number(s) % 1 == 0).fillna(False).astype(bool),
                 name="whole",
                 error="must be a whole number",
             )
         )
     elif kind == "bool":
-        checks.append(pa.Check(_is_bool, name="bool", error="must be true/false (or 1/0, yes/no)"))
+        checks.append(Check(_is_bool, name="bool", error="must be true/false (or 1/0, yes/no)"))
     elif kind == "tier":
         levels = ", ".join(tiers)
         checks.append(
-            pa.Check(lambda s: _text(s).isin(tiers).fillna(False).astype(bool), name="tier", error=f"must be one of the tier levels ({levels})")
+            Check(lambda s: _text(s).isin(tiers).fillna(False).astype(bool), name="tier", error=f"must be one of the tier levels ({levels})")
         )
     return checks
 
@@ -281,20 +308,92 @@ def relation_sql(path: Path) -> str:
     return f"read_parquet('{p}')"
 
 
-def _where(path: Path, row: int) -> str:
-    # CSV: header is line 1, so data row n is line n + 1; Parquet has rows, not lines.
-    return f"line {row + 1}" if path.suffix == ".csv" else f"row {row}"
+def parquet_zones(path: Path) -> dict[str, str]:
+    """Time zone of each time-zone-aware timestamp column of a Parquet file (``{}`` for CSV)."""
+    if path.suffix != ".parquet":
+        return {}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return {f.name: f.type.tz for f in pq.read_schema(path) if pa.types.is_timestamp(f.type) and f.type.tz}
+
+
+def _csv_record_lines(path: Path, records: set[int]) -> dict[int, int]:
+    """The line on which each data record (1-based) of a CSV starts, counting the newlines inside
+    quoted fields (so line numbers match what an editor shows)."""
+    import csv
+
+    want, out = sorted(records), {}
+    if not want:
+        return out
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        start, i = reader.line_num + 1, 0
+        for _ in reader:
+            i += 1
+            if i in records:
+                out[i] = start
+                if i == want[-1]:
+                    break
+            start = reader.line_num + 1
+    return out
+
+
+def _plain_csv(path: Path, n_rows: int) -> bool:
+    """Whether a CSV has one line per record (no newline inside a quoted field)."""
+    lines = 0
+    with path.open("rb") as fh:
+        last = b""
+        while chunk := fh.read(1 << 24):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines += last not in (b"\n", b"")
+    return lines == n_rows + 1
+
+
+def _value(val) -> str:
+    """An example value as the person typed it: ``'1'``, not ``np.int64(1)``."""
+    if isinstance(val, float) and val.is_integer():
+        val = int(val)
+    if isinstance(val, pd.Timestamp):
+        val = val.isoformat(sep=" ")
+    return repr(str(val))
+
+
+def _row_rules(spec: TableSpec, df: pd.DataFrame) -> list[tuple[str, str, pd.Series]]:
+    """Rules across columns of one row: (column, rule, mask of rows that break it)."""
+    out = []
+    if spec.name == "transactions" and "amount" in df.columns:
+        amount = _as_number(df["amount"])
+        ret = (_text(df["is_return"]).str.lower().isin(TRUE_WORDS).fillna(False).astype(bool)
+               if "is_return" in df.columns else pd.Series(False, index=df.index))
+        out.append(("amount", "must not be negative (a refund is a row with is_return true)", (amount < 0).fillna(False) & ~ret))
+        out.append(("amount", "must be zero or negative on a return row (is_return true: money given back)",
+                    (amount > 0).fillna(False) & ret))
+    return out
 
 
 def _column_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Violation], int]:
     _, SchemaErrors = _pandera()
     schema = _schema(spec, columns, as_of, tiers)
+    zones = {c: z for c, z in parquet_zones(path).items() if spec.kind(c) in ("date", "timestamp")}
     found: dict[tuple[str, str], list] = {}
     offset = 0
+
+    def note(col, rule, rows, values):
+        entry = found.setdefault((col, rule), [0, []])
+        entry[0] += len(rows)
+        for idx, val in zip(rows, values):
+            if len(entry[1]) < MAX_EXAMPLES and idx is not None:
+                entry[1].append((offset + int(idx) + 1, val))
+
     result = con.execute(f"SELECT * FROM {relation_sql(path)}")
     reader = result.to_arrow_reader(BATCH_ROWS) if hasattr(result, "to_arrow_reader") else result.fetch_record_batch(BATCH_ROWS)
     for batch in reader:
         df = batch.to_pandas()
+        for col, zone in zones.items():  # the documented rule: wall-clock time in the column's own zone
+            df[col] = pd.to_datetime(df[col], utc=True).dt.tz_convert(zone).dt.tz_localize(None)
         try:
             with _quiet_pyspark():
                 schema.validate(df, lazy=True)
@@ -302,48 +401,110 @@ def _column_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Vio
             fc = err.failure_cases
             fc = fc[fc["check"].notna() & fc["column"].notna()]
             for (col, check), grp in fc.groupby(["column", "check"], sort=False):
-                entry = found.setdefault((col, check), [0, []])
-                entry[0] += len(grp)
-                for idx, val in zip(grp["index"], grp["failure_case"]):
-                    if len(entry[1]) < MAX_EXAMPLES and idx is not None:
-                        entry[1].append(f"{_where(path, offset + int(idx) + 1)}: {str(val)!r}")
+                note(col, check, list(grp["index"]), list(grp["failure_case"]))
+        for col, rule, mask in _row_rules(spec, df):
+            if mask.any():
+                rows = list(df.index[mask])
+                note(col, rule, rows, list(df.loc[mask, col]))
         offset += len(df)
+    records = {r for _, ex in found.values() for r, _ in ex}
+    if path.suffix == ".csv":
+        lines = ({r: r + 1 for r in records} if not records or _plain_csv(path, offset) else _csv_record_lines(path, records))
+        where = lambda r: f"line {lines.get(r, r + 1)}"  # noqa: E731
+    else:
+        where = lambda r: f"row {r}"  # noqa: E731
     violations = [
-        Violation(spec.name, path.name, col, rule, n, tuple(ex)) for (col, rule), (n, ex) in found.items()
+        Violation(spec.name, path.name, col, rule, n, tuple(f"{where(r)}: {_value(v)}" for r, v in ex))
+        for (col, rule), (n, ex) in found.items()
     ]
     return violations, offset
 
 
+def _zone_warnings(spec: TableSpec, path: Path) -> list[Violation]:
+    return [
+        Violation(spec.name, path.name, col, f"timestamps carry the time zone {zone}: read as wall-clock time in {zone} "
+                  "(export the mall's local time if that is not it)", 0)
+        for col, zone in parquet_zones(path).items() if spec.kind(col) in ("date", "timestamp")
+    ]
+
+
 def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views: dict[str, Path]) -> list[Violation]:
+    """Rules across rows and tables: unique keys and references, on ids trimmed of surrounding
+    spaces (the same rule as loading: ``' A1 '`` is member ``A1``)."""
     out = []
     key = [c for c in spec.key if c in columns]
     if key and len(key) == len(spec.key):
-        cols = ", ".join(key)
+        cols = ", ".join(f"trim(CAST({quote_ident(c)} AS VARCHAR)) AS {quote_ident(c)}" for c in key)
+        names = ", ".join(quote_ident(c) for c in key)
         dup = con.execute(
             f"SELECT {cols}, count(*) AS n FROM {relation_sql(path)} GROUP BY ALL HAVING count(*) > 1 "
-            f"ORDER BY n DESC, {cols}"
+            f"ORDER BY n DESC, {names}"
         ).df()
         if len(dup):
             ex = tuple(
-                ", ".join(f"{c}={r[c]!r}" for c in key) + f" ({r['n']} times)" for _, r in dup.head(MAX_EXAMPLES).iterrows()
+                ", ".join(f"{c}={_value(r[c])}" for c in key) + f" ({r['n']} times)" for _, r in dup.head(MAX_EXAMPLES).iterrows()
             )
-            out.append(Violation(spec.name, path.name, cols, "must be unique (duplicate key)", int(dup["n"].sum()), ex))
+            out.append(Violation(spec.name, path.name, ", ".join(key), "must be unique (duplicate key)", int(dup["n"].sum()), ex))
     for col, target in spec.refs.items():
         ref_table, ref_col = target.split(".")
         if col not in columns or ref_table not in views:
             continue
         sql = (
-            f"SELECT CAST(t.{col} AS VARCHAR) AS v FROM {relation_sql(path)} t "
-            f"WHERE t.{col} IS NOT NULL AND CAST(t.{col} AS VARCHAR) NOT IN "
-            f"(SELECT CAST({ref_col} AS VARCHAR) FROM {relation_sql(views[ref_table])} WHERE {ref_col} IS NOT NULL)"
+            f"SELECT trim(CAST(t.{col} AS VARCHAR)) AS v FROM {relation_sql(path)} t "
+            f"WHERE t.{col} IS NOT NULL AND trim(CAST(t.{col} AS VARCHAR)) NOT IN "
+            f"(SELECT trim(CAST({ref_col} AS VARCHAR)) FROM {relation_sql(views[ref_table])} WHERE {ref_col} IS NOT NULL)"
         )
         n = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
         if n:
             ex = [r[0] for r in con.execute(f"SELECT DISTINCT v FROM ({sql}) ORDER BY v LIMIT {MAX_EXAMPLES}").fetchall()]
             out.append(
-                Violation(spec.name, path.name, col, f"must refer to a known {ref_table[:-1]} in {views[ref_table].name}", n, tuple(repr(e) for e in ex))
+                Violation(spec.name, path.name, col, f"must refer to a known {ref_table[:-1]} in {views[ref_table].name}", n,
+                          tuple(_value(e) for e in ex))
             )
     return out
+
+
+def _duplicate_rows(con, spec: TableSpec, path: Path, columns: list[str]) -> Violation | None:
+    """Exact copies of a transaction row when there is no ``txn_id`` to tell purchases apart."""
+    if spec.name != "transactions" or "txn_id" in columns:
+        return None
+    rel = relation_sql(path)
+    copies = f"(SELECT *, count(*) AS _n FROM {rel} GROUP BY ALL HAVING count(*) > 1)"
+    n, extra_spend = con.execute(
+        f"SELECT coalesce(sum(_n - 1), 0), coalesce(sum((_n - 1) * TRY_CAST(amount AS DOUBLE)), 0) FROM {copies}"
+    ).fetchone()
+    if not n:
+        return None
+    total = con.execute(f"SELECT sum(TRY_CAST(amount AS DOUBLE)) FROM {rel}").fetchone()[0] or 0
+    ex = con.execute(
+        f"SELECT member_id, ts, amount, _n FROM {copies} ORDER BY _n DESC, 1, 2 LIMIT {MAX_EXAMPLES}"
+    ).fetchall()
+    share = f" ({extra_spend / total:.1%} of the spend)" if total else ""
+    return Violation(
+        spec.name, path.name, None,
+        f"rows that are exact copies of another row, with no txn_id to tell purchases apart: a doubled export adds "
+        f"{extra_spend:,.2f}{share}; remove the copies, or add txn_id if they are real repeat purchases",
+        int(n), tuple(f"member_id={_value(m)}, ts={_value(t)}, amount={_value(a)} ({k} times)" for m, t, a, k in ex),
+    )
+
+
+def _header(path: Path) -> list[str]:
+    """Column names as written in the file (duplicates kept, unlike a reader's renamed ones)."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _near_misses(data_dir: Path, table: str) -> list[str]:
+    """Files that look like ``table`` but are not read (``Members.CSV``, ``members.xlsx``, ...)."""
+    accepted = {f"{table}{ext}" for ext in FORMATS}
+    return sorted(p.name for p in data_dir.iterdir()
+                  if p.is_file() and p.name not in accepted and p.name.lower().split(".")[0] == table)
 
 
 CACHE_ENV = "MALLWAKE_CACHE_DIR"
@@ -409,6 +570,7 @@ def validate_data_dir(
     as_of: dt.date | str | None = None,
     tiers: tuple[str, ...] = DEFAULT_TIERS,
     use_cache: bool = True,
+    strict: bool = False,
 ) -> ValidationReport:
     """Check every table in ``data_dir`` against the contract (cached when it passed).
 
@@ -425,33 +587,44 @@ def validate_data_dir(
         Reuse a passed validation of the same files (same names and contents), rules and
         version. The cache lives outside the data directory
         (``$MALLWAKE_CACHE_DIR`` or ``~/.cache/mallwake``); failures are never cached.
+    strict
+        Treat warnings (exact duplicate transactions, converted time zones, files that look
+        like a table but are not read) as broken rules.
 
     Returns
     -------
     ValidationReport
-        ``ok`` is true when every rule holds; ``violations`` lists what is broken.
+        ``ok`` is true when every rule holds; ``violations`` lists what is broken and
+        ``warnings`` what is allowed but worth a look.
     """
     data_dir = Path(data_dir)
     as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
     key = _cache_key(data_dir, as_of_date, tuple(tiers)) if use_cache else None
+    report = None
     if key and (_cache_dir() / f"{key}.json").is_file():
         try:
-            counts = json.loads((_cache_dir() / f"{key}.json").read_text())
-            return ValidationReport(data_dir, as_of_date, counts, ())
-        except (OSError, ValueError):
-            pass
-    report = _validate(data_dir, as_of_date, tuple(tiers))
-    if key and report.ok:
-        try:
-            _cache_dir().mkdir(parents=True, exist_ok=True)
-            atomic_write_text(_cache_dir() / f"{key}.json", json.dumps(report.row_counts))
-        except OSError:
-            pass  # a read-only or full cache is fine: validation just runs again next time
+            cached = json.loads((_cache_dir() / f"{key}.json").read_text())
+            warned = tuple(Violation(**{**w, "examples": tuple(w["examples"])}) for w in cached["warnings"])
+            report = ValidationReport(data_dir, as_of_date, cached["row_counts"], (), warned)
+        except (OSError, ValueError, KeyError, TypeError):
+            report = None
+    if report is None:
+        report = _validate(data_dir, as_of_date, tuple(tiers))
+        if key and report.ok:
+            try:
+                _cache_dir().mkdir(parents=True, exist_ok=True)
+                atomic_write_text(_cache_dir() / f"{key}.json", json.dumps(
+                    {"row_counts": report.row_counts, "warnings": [asdict(w) for w in report.warnings]}))
+            except OSError:
+                pass  # a read-only or full cache is fine: validation just runs again next time
+    if strict and report.warnings:
+        report = ValidationReport(data_dir, as_of_date, report.row_counts, report.violations + report.warnings, ())
     return report
 
 
 def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> ValidationReport:
     violations: list[Violation] = []
+    warned: list[Violation] = []
     row_counts: dict[str, int] = {}
     if not data_dir.is_dir():
         v = Violation("-", str(data_dir), None, "data directory does not exist", 0)
@@ -461,9 +634,17 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
     usable: dict[str, Path] = {}
     for name, spec in TABLES.items():
         found = files[name]
+        near = _near_misses(data_dir, name)
         if not found:
             if spec.required_table:
-                violations.append(Violation(name, f"{name}.csv or {name}.parquet", None, "required table is missing", 0))
+                rule = "required table is missing"
+                if near:
+                    rule += (f"; found {', '.join(near)}, which is not read: give the table as {name}.csv (UTF-8) or "
+                             f"{name}.parquet, with this lower-case name (save Excel sheets as CSV UTF-8)")
+                violations.append(Violation(name, f"{name}.csv or {name}.parquet", None, rule, 0))
+            elif near:
+                warned.append(Violation(name, ", ".join(near), None,
+                                        f"not read: an optional table is read only as {name}.csv or {name}.parquet", 0))
             continue
         if len(found) > 1:
             violations.append(
@@ -471,6 +652,11 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
             )
             continue
         path = found[0]
+        if near:
+            warned.append(Violation(name, ", ".join(near), None, f"not read (the table is read from {path.name})", 0))
+        if path.stat().st_size == 0:
+            violations.append(Violation(name, path.name, None, "file is empty (0 bytes): export the table with its header row", 0))
+            continue
         if path.suffix == ".csv":
             bad = _utf8_violation(spec, path)
             if bad:
@@ -484,10 +670,17 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
     for name, path in list(usable.items()):
         spec = TABLES[name]
         try:
+            header = _header(path)
             columns = [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM {relation_sql(path)}").fetchall()]
-        except duckdb.Error as err:
+        except (duckdb.Error, OSError, ValueError) as err:
             first = str(err).strip().splitlines()[0]
             violations.append(Violation(name, path.name, None, f"could not be read as {path.suffix[1:].upper()} ({first})", 0))
+            usable.pop(name)
+            continue
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if twice:
+            violations.append(Violation(name, path.name, ", ".join(twice), "column names must be unique (a column appears twice)", 0,
+                                        (f"columns found: {', '.join(header)}",)))
             usable.pop(name)
             continue
         missing = [c for c in spec.required if c not in columns]
@@ -501,9 +694,13 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
         found, n = _column_violations(con, spec, path, columns, as_of, tiers)
         row_counts[name] = n
         violations.extend(found)
+        warned.extend(_zone_warnings(spec, path))
         if n == 0 and not spec.may_be_empty:
             violations.append(Violation(name, path.name, None, "table is empty (no data rows)", 0))
     for name, path in usable.items():
         violations.extend(_sql_violations(con, TABLES[name], path, columns_of[name], usable))
+        dup = _duplicate_rows(con, TABLES[name], path, columns_of[name]) if not violations else None
+        if dup is not None:
+            warned.append(dup)
     con.close()
-    return ValidationReport(data_dir, as_of, row_counts, tuple(violations))
+    return ValidationReport(data_dir, as_of, row_counts, tuple(violations), tuple(warned))
