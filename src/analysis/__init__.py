@@ -2,6 +2,9 @@
 
 __version__ = "0.1.0"
 
-from .display import register_kernel_formatters as _register_kernel_formatters
+import sys as _sys
 
-_register_kernel_formatters()  # inside a notebook kernel: every displayed Styler is HTML-escaped
+if "ipykernel" in _sys.modules:  # inside a notebook kernel: every displayed Styler is HTML-escaped
+    from .display import register_kernel_formatters as _register_kernel_formatters
+
+    _register_kernel_formatters()

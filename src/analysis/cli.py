@@ -20,7 +20,7 @@ def _demo(args) -> int:
 
 
 def _validate(args) -> int:
-    from .runner import ParameterError, parse_as_of
+    from .params import ParameterError, parse_as_of
     from .validation import validate_data_dir
 
     try:

@@ -33,6 +33,7 @@ from traitlets import CaselessStrEnum
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
 from .contract import FALSE_WORDS, TRUE_WORDS, present_files
 from .dataset import fingerprint_files
+from .params import ParameterError, parse_as_of
 from .report import collect_metrics
 from .site import build_index, render_html
 from .storage import (STATE_DIR, DiskFullError, atomic_write_text, check_label, is_disk_full, locked, replace_dir, safe_name,
@@ -42,23 +43,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMMON_PARAMETERS = ("data_dir", "as_of")
 PROVENANCE_PACKAGES = ("mallwake", "pandas", "numpy", "statsmodels", "scikit-learn", "ibis-framework",
                        "duckdb", "pandera", "papermill", "nbconvert", "seaborn", "matplotlib")
-
-
-class ParameterError(ValueError):
-    """A parameter the notebooks do not declare, or a value of the wrong type."""
-
-
-def parse_as_of(value) -> str | None:
-    """``value`` as an ISO date string ``YYYY-MM-DD`` (``None``/empty: none given), else :class:`ParameterError`."""
-    if value is None or str(value).strip() in ("", "latest"):
-        return None
-    text = str(value).strip()
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError(text)
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise ParameterError(f"analysis date {text!r} is not a date: give it as YYYY-MM-DD, e.g. 2024-12-31") from None
 
 
 @dataclass(frozen=True)

@@ -523,3 +523,68 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     df.to_parquet(tmp, index=False, compression="zstd")
     tmp.replace(path)
+
+
+#: Data shapes real malls and public data sets bring, made from a generated mall (see :func:`make_shape`).
+SHAPES = ("no_campaigns", "one_campaign_no_history", "one_tier", "no_visits", "no_costs", "no_demographics",
+          "short_history", "ties")
+
+
+def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
+    """Copy the mall in ``src`` to ``dst`` reshaped like a real data set unlike the demo.
+
+    ``no_campaigns``: purchases and no campaign tables; ``one_campaign_no_history``: one
+    randomized campaign (the factorial wave) and no purchase or visit before its start;
+    ``one_tier``: every member in one tier (``member``); ``no_visits``: no visits table;
+    ``no_costs``: contacts without cost columns; ``no_demographics``: members with only the
+    required columns; ``short_history``: the last 60 days, so no member bought twice in most
+    windows; ``ties``: whole-unit amounts and at most two purchases per member. The input is not
+    changed; ``truth*`` files are not copied (they describe the demo, not the reshaped data).
+    """
+    import shutil
+
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
+    src, dst = Path(src), Path(dst)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("truth*"))
+    members = pd.read_csv(dst / "members.csv", dtype=str)
+    tx = pd.read_parquet(dst / "transactions.parquet")
+    visits = pd.read_parquet(dst / "visits.parquet")
+    campaigns = pd.read_csv(dst / "campaigns.csv", dtype=str)
+    contacts = pd.read_csv(dst / "contacts.csv", dtype=str)
+    if shape == "no_campaigns":
+        (dst / "campaigns.csv").unlink()
+        (dst / "contacts.csv").unlink()
+    elif shape == "one_campaign_no_history":
+        last = campaigns.iloc[[-1]]
+        start = pd.Timestamp(last["start_date"].iloc[0])
+        _write_csv(last, dst / "campaigns.csv")
+        _write_csv(contacts[contacts["campaign_id"] == last["campaign_id"].iloc[0]], dst / "contacts.csv")
+        _write_parquet(tx[tx["ts"] >= start], dst / "transactions.parquet")
+        _write_parquet(visits[visits["ts"] >= start], dst / "visits.parquet")
+    elif shape == "one_tier":
+        members["tier"] = "member"
+        _write_csv(members, dst / "members.csv")
+    elif shape == "no_visits":
+        (dst / "visits.parquet").unlink()
+    elif shape == "no_costs":
+        _write_csv(contacts.drop(columns=["contact_cost", "gift_cost"]), dst / "contacts.csv")
+    elif shape == "no_demographics":
+        _write_csv(members[["member_id", "join_date", "tier"]], dst / "members.csv")
+    elif shape == "short_history":
+        end = tx["ts"].max()
+        start = (end - pd.Timedelta(days=60)).normalize()
+        keep = tx[tx["ts"] >= start]
+        keep = keep[~keep.duplicated("member_id")]  # nobody bought twice
+        _write_parquet(keep, dst / "transactions.parquet")
+        _write_parquet(visits[visits["ts"] >= start], dst / "visits.parquet")
+        members = members[pd.to_datetime(members["join_date"]) <= end]
+        _write_csv(members, dst / "members.csv")
+        camp = campaigns[pd.to_datetime(campaigns["start_date"]) >= start]
+        _write_csv(camp, dst / "campaigns.csv")
+        _write_csv(contacts[contacts["campaign_id"].isin(camp["campaign_id"])], dst / "contacts.csv")
+    elif shape == "ties":
+        tx = tx.assign(amount=tx["amount"].round(-2).clip(lower=100.0))
+        tx = tx[tx.groupby("member_id", observed=True).cumcount() < 2]
+        _write_parquet(tx, dst / "transactions.parquet")
+    return dst

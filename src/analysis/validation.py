@@ -182,9 +182,15 @@ _OFFSET = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\
 
 
 def _has_offset(s: pd.Series) -> pd.Series:
+    out = pd.Series(False, index=s.index)
     if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
-        return pd.Series(False, index=s.index)
-    return _text(s).str.match(_OFFSET).fillna(False).astype(bool)
+        return out
+    text = _text(s)
+    # only text longer than 'YYYY-MM-DD HH:MM:SS' or ending in Z can carry an offset: match those alone
+    maybe = ((text.str.len() > 19) | text.str.endswith("Z") | text.str.endswith("z")).fillna(False).astype(bool)
+    if maybe.any():
+        out[maybe] = text[maybe].str.match(_OFFSET).fillna(False).astype(bool)
+    return out
 
 
 def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...]) -> list:
@@ -196,7 +202,11 @@ def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...
     pa, _ = _pandera()
 
     def Check(fn, **kw):  # noqa: N802 - a format rule: pandera's Check, letting blanks through
-        return pa.Check(lambda s: _blank(s) | fn(s), **kw)
+        def rule(s):
+            ok = fn(s)
+            return ok if bool(ok.all()) else ok | _blank(s)  # blanks are looked for only among failures
+
+        return pa.Check(rule, **kw)
 
     checks = []
     if required:
@@ -428,13 +438,25 @@ def _zone_warnings(spec: TableSpec, path: Path) -> list[Violation]:
     ]
 
 
-def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views: dict[str, Path]) -> list[Violation]:
+def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views: dict[str, Path],
+                    text_columns: dict[str, set[str]] | None = None) -> list[Violation]:
     """Rules across rows and tables: unique keys and references, on ids trimmed of surrounding
-    spaces (the same rule as loading: ``' A1 '`` is member ``A1``)."""
+    spaces (the same rule as loading: ``' A1 '`` is member ``A1``).
+
+    ``text_columns`` names the text columns of each table; only those are trimmed (a number
+    has no spaces), and references are first matched as they are, so the trimming touches only
+    the few values that did not match.
+    """
     out = []
+    text = (text_columns or {}).get(spec.name, set(columns))
+
+    def norm(col: str, alias: str = "") -> str:
+        q = f"{alias}{quote_ident(col)}"
+        return f"trim(CAST({q} AS VARCHAR))" if col in text else q
+
     key = [c for c in spec.key if c in columns]
     if key and len(key) == len(spec.key):
-        cols = ", ".join(f"trim(CAST({quote_ident(c)} AS VARCHAR)) AS {quote_ident(c)}" for c in key)
+        cols = ", ".join(f"{norm(c)} AS {quote_ident(c)}" for c in key)
         names = ", ".join(quote_ident(c) for c in key)
         dup = con.execute(
             f"SELECT {cols}, count(*) AS n FROM {relation_sql(path)} GROUP BY ALL HAVING count(*) > 1 "
@@ -449,11 +471,11 @@ def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views:
         ref_table, ref_col = target.split(".")
         if col not in columns or ref_table not in views:
             continue
-        sql = (
-            f"SELECT trim(CAST(t.{col} AS VARCHAR)) AS v FROM {relation_sql(path)} t "
-            f"WHERE t.{col} IS NOT NULL AND trim(CAST(t.{col} AS VARCHAR)) NOT IN "
-            f"(SELECT trim(CAST({ref_col} AS VARCHAR)) FROM {relation_sql(views[ref_table])} WHERE {ref_col} IS NOT NULL)"
-        )
+        ref = relation_sql(views[ref_table])
+        raw_miss = (f"SELECT CAST(t.{col} AS VARCHAR) AS v FROM {relation_sql(path)} t WHERE t.{col} IS NOT NULL AND "
+                    f"CAST(t.{col} AS VARCHAR) NOT IN (SELECT CAST({ref_col} AS VARCHAR) FROM {ref} WHERE {ref_col} IS NOT NULL)")
+        sql = (f"SELECT trim(v) AS v FROM ({raw_miss}) WHERE trim(v) NOT IN "
+               f"(SELECT trim(CAST({ref_col} AS VARCHAR)) FROM {ref} WHERE {ref_col} IS NOT NULL)")
         n = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
         if n:
             ex = [r[0] for r in con.execute(f"SELECT DISTINCT v FROM ({sql}) ORDER BY v LIMIT {MAX_EXAMPLES}").fetchall()]
@@ -667,11 +689,14 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
     con = duckdb.connect()
     quiet_progress(con.execute)
     columns_of: dict[str, list[str]] = {}
+    text_columns: dict[str, set[str]] = {}
     for name, path in list(usable.items()):
         spec = TABLES[name]
         try:
             header = _header(path)
-            columns = [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM {relation_sql(path)}").fetchall()]
+            described = con.execute(f"DESCRIBE SELECT * FROM {relation_sql(path)}").fetchall()
+            columns = [c[0] for c in described]
+            text_columns[name] = {c[0] for c in described if c[1] == "VARCHAR"}
         except (duckdb.Error, OSError, ValueError) as err:
             first = str(err).strip().splitlines()[0]
             violations.append(Violation(name, path.name, None, f"could not be read as {path.suffix[1:].upper()} ({first})", 0))
@@ -698,7 +723,7 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
         if n == 0 and not spec.may_be_empty:
             violations.append(Violation(name, path.name, None, "table is empty (no data rows)", 0))
     for name, path in usable.items():
-        violations.extend(_sql_violations(con, TABLES[name], path, columns_of[name], usable))
+        violations.extend(_sql_violations(con, TABLES[name], path, columns_of[name], usable, text_columns))
         dup = _duplicate_rows(con, TABLES[name], path, columns_of[name]) if not violations else None
         if dup is not None:
             warned.append(dup)
