@@ -32,9 +32,17 @@ def test_valid_tiny_dir_passes(tiny_dir):
 
 
 def test_missing_table(tiny_dir):
-    (tiny_dir / "contacts.csv").unlink()
+    (tiny_dir / "members.csv").unlink()
     v = _only(validate_data_dir(tiny_dir, as_of=AS_OF), "required table is missing")
+    assert v.table == "members"
+
+
+def test_campaign_tables_are_optional_but_contacts_need_campaigns(tiny_dir):
+    (tiny_dir / "campaigns.csv").unlink()
+    v = _only(validate_data_dir(tiny_dir, as_of=AS_OF), "need the campaigns")
     assert v.table == "contacts"
+    (tiny_dir / "contacts.csv").unlink()
+    assert validate_data_dir(tiny_dir, as_of=AS_OF).ok  # purchases and no campaigns: valid
 
 
 def test_optional_visits_table_may_be_absent(tiny_dir):
@@ -108,9 +116,15 @@ def test_empty_required_table(tiny_dir):
 
 def test_tier_outside_levels_and_custom_levels(tiny_dir):
     _edit(tiny_dir / "members.csv", tier=(1, "diamond"))
+    # declared levels (the data folder's mallwake.yaml): a tier outside them is an error
+    (tiny_dir / "mallwake.yaml").write_text("tiers: [normal, silver, gold, platinum]\n")
     v = _only(validate_data_dir(tiny_dir, as_of=AS_OF), "tier levels", "tier")
     assert v.examples == ("line 3: 'diamond'",)
     assert validate_data_dir(tiny_dir, as_of=AS_OF, tiers=("normal", "silver", "gold", "diamond")).ok
+    # undeclared: the levels in the data are used, with a warning saying so and how to declare them
+    (tiny_dir / "mallwake.yaml").unlink()
+    report = validate_data_dir(tiny_dir, as_of=AS_OF)
+    assert report.ok and any("not declared" in w and "diamond" in w for w in report.warning_messages())
 
 
 def test_not_utf8(tiny_dir):

@@ -102,12 +102,12 @@ rule by rule, and shows what the naive list does to a campaign's return rate.
     ("params", """
 data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date; empty: the last date in the data
-list_date: str = "2024-03-10"  # day the sleeping list is drawn; empty: the analysis date
-target_tier: str = "gold"  # tier to wake up ("all" for every tier)
+list_date: str = ""  # day the sleeping list is drawn; empty: the analysis date
+target_tier: str = "all"  # tier to wake up ("all": every tier)
 sleeping_days: int = 180  # days without purchase to count as sleeping
 lookback_days: int = 90  # a visit in this window shows the member still comes
 channel: str = "call_wechat"  # sms, call, wechat or call_wechat: who is reachable
-naive_campaign: str = "W1-BEFORE"  # a campaign sent to a naive list (empty: none)
+naive_campaign: str = ""  # a campaign sent to a naive list (empty: none)
 min_cell: int = 10  # smallest group shown in tables
 """),
     ("setup", SETUP + """
@@ -187,28 +187,32 @@ far the naive comparison is from the truth.
 data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date; empty: the last date in the data
 control_arm: str = "holdout"  # the arm that was not contacted
-before_campaign: str = "W1-BEFORE"  # the study's "before" wave (empty: skip the comparison)
-before_arm: str = "sms_daily"
-after_campaign: str = "W2-AFTER"  # the study's "after" wave
-after_arm: str = "call_wechat_ent"
-factorial_campaign: str = "W3-FACTORIAL"  # crossed gift x channel wave (empty: skip)
-gift_levels: str = "daily,entertainment"  # reference, alternative
-channel_levels: str = "sms,call_wechat"  # reference, alternative
+before_campaign: str = ""  # the study's "before" wave (empty: skip the comparison)
+before_arm: str = ""  # its treated arm
+after_campaign: str = ""  # the study's "after" wave
+after_arm: str = ""  # its treated arm
+factorial_campaign: str = ""  # crossed gift x channel wave (empty: skip)
+gift_levels: str = ""  # reference, alternative (e.g. daily,entertainment)
+channel_levels: str = ""  # reference, alternative (e.g. sms,call_wechat)
 response_days: int = 0  # response window in days; 0: each campaign's own
 covariates: str = "recency_days,frequency,monetary,tenure_days,tier"  # for regression adjustment
-target_tier: str = "gold"  # for the time-series view
+target_tier: str = "all"  # for the time-series view ("all": every tier)
 sleeping_days: int = 180
 alpha: float = 0.05
 """),
     ("setup", SETUP + """
 from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
-from analysis.report import record_metrics
+from analysis.report import applies, record_metrics
 data = load_dataset(data_dir, as_of=as_of or None)
-outcomes = campaigns.compute_campaign_outcomes(data, response_days=response_days or None)
-arms = campaigns.summarize_arms(outcomes, control_arm)
-effects = campaigns.estimate_arm_effects(outcomes, control_arm, alpha)
-campaign_ids = sorted(outcomes["campaign_id"].unique())
+has_campaigns = campaigns.has_contacts(data)
+NO_CAMPAIGNS = "the data hold no campaigns (no campaigns or contacts table, or no contacts in it)."
+outcomes = campaigns.compute_campaign_outcomes(data, response_days=response_days or None) if has_campaigns else None
+has_control = has_campaigns and control_arm in set(outcomes["arm"])
+NO_CONTROL = f"no campaign has an arm named {control_arm!r}, the randomized holdout the effects are measured against (set control_arm)."
+arms = campaigns.summarize_arms(outcomes, control_arm) if has_control else None
+effects = campaigns.estimate_arm_effects(outcomes, control_arm, alpha) if has_control else None
+campaign_ids = sorted(outcomes["campaign_id"].unique()) if has_campaigns else []
 """),
     ("md", """
 ## Outcomes per arm
@@ -217,26 +221,33 @@ campaign_ids = sorted(outcomes["campaign_id"].unique())
 what the holdout's rate predicts for an arm of that size. Costs are contact plus redeemed gifts.
 """),
     ("code", """
-arms.style.format({c: "{:.1%}" for c in ["return_rate", "purchase_rate"]} | {c: "{:,.1f}" for c in [
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    display(arms.style.format({c: "{:.1%}" for c in ["return_rate", "purchase_rate"]} | {c: "{:,.1f}" for c in [
     "spend", "cost", "spend_per_contacted", "spend_per_returner", "cost_per_returned", "incremental_returned",
-    "cost_per_incremental_return", "incremental_spend", "return_on_spend"]}, na_rep="-").hide(axis="index")
+    "cost_per_incremental_return", "incremental_spend", "return_on_spend"]}, na_rep="-").hide(axis="index"))
 """),
     ("md", f"## Return rate by arm\n\nEach point is an arm's return rate with its Wilson interval; compare treated arms with the holdout of the same campaign."),
     ("code", """
-plots.plot_rates_with_intervals(campaigns.rates_with_intervals(arms, alpha), "label");
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    plots.plot_rates_with_intervals(campaigns.rates_with_intervals(arms, alpha), "label")
+    plt.show()
 """),
     ("md", "## Incremental effects against the holdout\n\nNewcombe intervals for rate differences, HC2-robust intervals for spend per contacted member."),
-    ("code", "effects"),
     ("code", """
-plots.plot_forest(effects.table("return_rate").assign(label=lambda d: d["campaign_id"] + " / " + d["arm"]), "label",
-                  title="incremental return rate (arm minus holdout)");
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    display(effects)
+    plots.plot_forest(effects.table("return_rate").assign(label=lambda d: d["campaign_id"] + " / " + d["arm"]), "label",
+                      title="incremental return rate (arm minus holdout)")
+    plt.show()
 """),
     ("md", "## When members come back\n\nShare of each arm returned by day since the campaign start."),
     ("code", """
-fig, axes = plt.subplots(1, len(campaign_ids), figsize=(5 * len(campaign_ids), 3.8), squeeze=False)
-for ax, cid in zip(axes[0], campaign_ids):
-    plots.plot_cumulative_returns(outcomes, cid, ax=ax).set_title(cid)
-fig.tight_layout()
+if applies(has_campaigns, NO_CAMPAIGNS):
+    fig, axes = plt.subplots(1, len(campaign_ids), figsize=(5 * len(campaign_ids), 3.8), squeeze=False)
+    for ax, cid in zip(axes[0], campaign_ids):
+        plots.plot_cumulative_returns(outcomes, cid, ax=ax).set_title(cid)
+    fig.tight_layout()
+    plt.show()
 """),
     ("md", """
 ## The study's before/after table, and the truth
@@ -248,8 +259,9 @@ rate without any help from the campaign. The holdout of each wave measures those
 difference-in-differences (member-clustered standard errors) removes them.
 """),
     ("code", """
-have_before_after = bool(before_campaign and after_campaign) and {before_campaign, after_campaign} <= set(campaign_ids)
-if have_before_after:
+have_before_after = has_control and bool(before_campaign and after_campaign) and {before_campaign, after_campaign} <= set(campaign_ids)
+if applies(have_before_after, "no before and after waves are named (before_campaign, after_campaign; a data folder's "
+           "mallwake.yaml can name them)." if has_campaigns else NO_CAMPAIGNS):
     study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm, alpha)
     display(study)
     display(Markdown(
@@ -260,7 +272,6 @@ if have_before_after:
     ))
 else:
     study = None
-    display(Markdown("The before/after campaigns named in the parameters are not in the data."))
 """),
     ("md", """
 ## Adjusting for who was on the list
@@ -270,12 +281,15 @@ spend, tenure and tier (Lin's interacted regression, HC2 errors) makes it more p
 covariates are a parameter and may be member attributes only.
 """),
     ("code", """
-features = campaigns.compute_precampaign_features(data)
-adjusted = pd.concat([
-    campaigns.estimate_adjusted_effect(outcomes, features, cid, arm, covariates.split(","), control_arm, alpha=alpha).table()
-    for cid, arm in arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False)
-], ignore_index=True)
-adjusted.style.format({c: "{:+.2%}" for c in ["unadjusted", "adjusted", "ci_low", "ci_high"]} | {"se": "{:.2%}"}).hide(axis="index")
+adjusted = None
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    features = campaigns.compute_precampaign_features(data)
+    adjusted = pd.concat([
+        campaigns.estimate_adjusted_effect(outcomes, features, cid, arm, covariates.split(","), control_arm, alpha=alpha).table()
+        for cid, arm in arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False)
+    ], ignore_index=True)
+    display(adjusted.style.format({c: "{:+.2%}" for c in ["unadjusted", "adjusted", "ci_low", "ci_high"]} | {"se": "{:.2%}"},
+                                  na_rep="–").hide(axis="index"))
 """),
     ("md", """
 ## Gift or channel? The factorial wave
@@ -285,7 +299,8 @@ their interaction gives average marginal effects: how much of the lift is the gi
 channel, and whether they reinforce each other.
 """),
     ("code", """
-if factorial_campaign and factorial_campaign in campaign_ids:
+if applies(has_control and bool(factorial_campaign) and factorial_campaign in campaign_ids and bool(gift_levels and channel_levels),
+           "no crossed gift x channel wave is named (factorial_campaign, gift_levels, channel_levels)."):
     factorial = campaigns.estimate_factorial(outcomes, factorial_campaign, tuple(gift_levels.split(",")),
                                              tuple(channel_levels.split(",")), control_arm, alpha)
     plots.plot_interaction(factorial.cell_rates)
@@ -293,7 +308,6 @@ if factorial_campaign and factorial_campaign in campaign_ids:
     display(factorial)
 else:
     factorial = None
-    display(Markdown("No factorial campaign named."))
 """),
     ("md", """
 ## For whom does it work?
@@ -303,18 +317,20 @@ campaign started, with Holm-adjusted p-values across the levels of each variable
 10 members per arm are not shown).
 """),
     ("code", """
-banded = campaigns.add_bands(features)
-target = (after_campaign, after_arm) if have_before_after else tuple(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].iloc[0])
-banded = banded.merge(campaigns.segment_at_start(data, target[0]), on=["campaign_id", "member_id"], how="left")
-fig, axes = plt.subplots(2, 2, figsize=(13, 7))
 hetero = {}
-for ax, by in zip(axes.flat, ["recency_band", "tier", "age_band", "rfm_segment"]):
-    hetero[by] = campaigns.estimate_heterogeneity(outcomes, banded, target[0], target[1], by, control_arm, alpha)
-    if len(hetero[by]):
-        plots.plot_forest(hetero[by].astype({by: str}), by, ax=ax, title=f"{target[1]} effect by {by.replace('_', ' ')}")
-    else:
-        ax.set_axis_off()
-fig.tight_layout()
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    banded = campaigns.add_bands(features)
+    target = (after_campaign, after_arm) if have_before_after else tuple(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].iloc[0])
+    banded = banded.merge(campaigns.segment_at_start(data, target[0]), on=["campaign_id", "member_id"], how="left")
+    fig, axes = plt.subplots(2, 2, figsize=(13, 7))
+    for ax, by in zip(axes.flat, ["recency_band", "tier", "age_band", "rfm_segment"]):
+        hetero[by] = campaigns.estimate_heterogeneity(outcomes, banded, target[0], target[1], by, control_arm, alpha)
+        if len(hetero[by]):
+            plots.plot_forest(hetero[by].astype({by: str}), by, ax=ax, title=f"{target[1]} effect by {by.replace('_', ' ')}")
+        else:
+            ax.set_axis_off()
+    fig.tight_layout()
+    plt.show()
 """),
     ("md", """
 ### Whom to target next
@@ -324,11 +340,12 @@ correction, *skip* where the whole interval is below zero, otherwise *no evidenc
 members to tell). Cost per incremental return uses the arm's average cost per contacted member.
 """),
     ("code", """
-arm_row = arms[(arms["campaign_id"] == target[0]) & (arms["arm"] == target[1])].iloc[0]
-targets = campaigns.rank_targets(hetero, float(arm_row["cost"] / arm_row["contacted"]), alpha)
-n_target = int((targets["advice"] == "target").sum())
-display(Markdown(f"**{n_target}** of {len(targets)} subgroups are worth targeting with `{target[1]}` on this evidence."))
-targets
+if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    arm_row = arms[(arms["campaign_id"] == target[0]) & (arms["arm"] == target[1])].iloc[0]
+    targets = campaigns.rank_targets(hetero, float(arm_row["cost"] / arm_row["contacted"]), alpha)
+    n_target = int((targets["advice"] == "target").sum())
+    display(Markdown(f"**{n_target}** of {len(targets)} subgroups are worth targeting with `{target[1]}` on this evidence."))
+    display(targets)
 """),
     ("md", """
 ## Without a holdout: the time-series view
@@ -339,11 +356,17 @@ have been without the campaign. Use it when a campaign had no holdout; with one,
 holdout estimates above (the season moves this band, not the holdout comparison).
 """),
     ("code", """
-weekly = timeseries.compute_weekly_reactivations(data, target_tier, sleeping_days)
-its_start = data.campaigns.filter(data.campaigns.campaign_id == target[0]).start_date.to_pandas().iloc[0]
-its = timeseries.estimate_counterfactual(weekly, its_start, alpha=alpha)
-plots.plot_counterfactual(its.series, its_start);
-its.table()
+its = None
+if applies(has_campaigns, NO_CAMPAIGNS):
+    weekly = timeseries.compute_weekly_reactivations(data, target_tier, sleeping_days)
+    its_campaign = target[0] if hetero else campaign_ids[-1]
+    its_start = data.campaigns.filter(data.campaigns.campaign_id == its_campaign).start_date.to_pandas().iloc[0]
+    problem = timeseries.counterfactual_problem(weekly, its_start)
+    if applies(problem is None, problem or ""):
+        its = timeseries.estimate_counterfactual(weekly, its_start, alpha=alpha)
+        plots.plot_counterfactual(its.series, its_start)
+        plt.show()
+        display(its.table())
 """),
     ("md", """
 ## Planning the next wave
@@ -352,18 +375,20 @@ Members needed per arm to detect a given lift in the return rate over the holdou
 test at `alpha`, 80 % power, 20 % holdout), and what each arm cost per incremental return.
 """),
     ("code", """
-baseline = float(arms.loc[arms["arm"] == control_arm, "return_rate"].mean())
-display(campaigns.plan_next_wave(baseline, [0.02, 0.03, 0.05, 0.10], alpha=alpha))
-arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm", "contacted", "incremental_returned", "cost", "cost_per_incremental_return"]]
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    baseline = float(arms.loc[arms["arm"] == control_arm, "return_rate"].mean())
+    display(campaigns.plan_next_wave(baseline, [0.02, 0.03, 0.05, 0.10], alpha=alpha))
+    display(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm", "contacted", "incremental_returned", "cost",
+                                                  "cost_per_incremental_return"]])
 """),
     ("hide", """
 record_metrics(
-    campaigns=campaigns.campaign_metrics(arms, effects),
+    campaigns=campaigns.campaign_metrics(arms, effects) if has_control else {},
     naive_before_after=None if study is None else {"naive_difference": study.naive_difference, "did_estimate": study.did.estimate,
                                                    "did_ci_low": study.did.ci_low, "did_ci_high": study.did.ci_high},
     factorial=None if factorial is None else {row.effect: {"estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high}
                                               for row in factorial.effects.itertuples()},
-    its_extra_reactivations=its.cumulative_effect,
+    its_extra_reactivations=None if its is None else its.cumulative_effect,
 )
 """),
 ]
@@ -382,7 +407,7 @@ data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date; empty: the last date in the data
 window_days: int = 730  # purchases and spend are counted over this many days up to as_of
 migration_from: str = ""  # earlier date for segment migration; empty: 91 days before as_of
-tier_thresholds: str = "silver:3000,gold:8000,platinum:40000"  # yearly spend to earn each tier
+tier_thresholds: str = ""  # yearly spend to earn each tier, e.g. silver:3000,gold:8000 (empty: tier rules not checked)
 n_clusters: int = 0  # 0: chosen by BIC (Gaussian mixture) or silhouette (k-means)
 cluster_method: str = "gmm"  # gmm or kmeans
 tier_filter: str = ""  # comma-separated tiers to include; empty: all
@@ -393,7 +418,7 @@ export_dir: str = ""  # where member_segments.parquet goes (the runner: exports/
 from analysis import plots, segmentation as seg
 from analysis.dataset import load_dataset
 from analysis.features import compute_member_features
-from analysis.report import record_metrics
+from analysis.report import applies, record_metrics
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)
@@ -455,14 +480,18 @@ members whose pace will not hold their tier get a **downgrade early warning**, w
 are short by, while there is still time to act.
 """),
     ("code", """
-year_start = pd.Timestamp(year=as_of_date.year, month=1, day=1)
-elapsed = (as_of_date - year_start).days + 1
-ytd = compute_member_features(data, as_of_date, elapsed, categories=False)
-ytd = ytd[ytd["tier"].isin(tiers_kept)]
-rules = seg.evaluate_tier_rules(ytd, tuple(tiers_kept), seg.parse_thresholds(tier_thresholds), window_days=365, elapsed_days=elapsed)
-tier_watch = rules.groupby("tier").agg(members=("member_id", "size"), upgrade_candidates=("upgrade_candidate", "sum"),
-                                       downgrade_warnings=("downgrade_warning", "sum"), median_shortfall=("shortfall", "median"))
-tier_watch.reindex([t for t in tiers_kept if t in tier_watch.index])
+rules = None
+if applies(bool(tier_thresholds) and len(tiers_kept) > 1,
+           "no tier thresholds are given (tier_thresholds, e.g. in the data folder's mallwake.yaml)." if not tier_thresholds
+           else "the members are in one tier: there is no tier to move to."):
+    year_start = pd.Timestamp(year=as_of_date.year, month=1, day=1)
+    elapsed = (as_of_date - year_start).days + 1
+    ytd = compute_member_features(data, as_of_date, elapsed, categories=False)
+    ytd = ytd[ytd["tier"].isin(tiers_kept)]
+    rules = seg.evaluate_tier_rules(ytd, tuple(tiers_kept), seg.parse_thresholds(tier_thresholds), window_days=365, elapsed_days=elapsed)
+    tier_watch = rules.groupby("tier").agg(members=("member_id", "size"), upgrade_candidates=("upgrade_candidate", "sum"),
+                                           downgrade_warnings=("downgrade_warning", "sum"), median_shortfall=("shortfall", "median"))
+    display(tier_watch.reindex([t for t in tiers_kept if t in tier_watch.index]))
 """),
     ("md", """
 ## Clusters
@@ -474,26 +503,33 @@ number of clusters is chosen by BIC (or silhouette) unless fixed; stability is t
 index between the full fit and refits on bootstrap samples (1 = identical clusters).
 """),
     ("code", """
-clusters = seg.fit_clusters(features, k=n_clusters or None, method=cluster_method, n_boot=5)
-display(Markdown(f"**{clusters.k} clusters** ({clusters.method}) of {len(clusters.members):,} active members; "
-                 f"bootstrap stability (mean adjusted Rand index) **{clusters.mean_stability:.2f}**."))
-clusters.selection
+cluster_problem = seg.cluster_problem(features, k=n_clusters or None)
+clusters = None
+if applies(cluster_problem is None, cluster_problem or ""):
+    clusters = seg.fit_clusters(features, k=n_clusters or None, method=cluster_method, n_boot=5)
+    display(Markdown(f"**{clusters.k} clusters** ({clusters.method}) of {len(clusters.members):,} active members; "
+                     f"bootstrap stability (mean adjusted Rand index) **{clusters.mean_stability:.2f}**."))
+    display(clusters.selection)
 """),
     ("code", """
-profile = clusters.profile()
-profile.style.format({"member_share": "{:.1%}", "avg_ticket": "{:,.0f}", "monetary": "{:,.0f}"} |
-                     {c: "{:.0%}" for c in profile.columns if c.startswith("share_")}, precision=1).hide(axis="index")
+if clusters is not None:
+    profile = clusters.profile()
+    display(profile.style.format({"member_share": "{:.1%}", "avg_ticket": "{:,.0f}", "monetary": "{:,.0f}"} |
+                                 {c: "{:.0%}" for c in profile.columns if c.startswith("share_")}, precision=1).hide(axis="index"))
 """),
     ("md", "A sample of members in the three main dimensions, coloured by cluster:"),
     ("code", """
-plots.plot_cluster_pairs(clusters.members.assign(log_frequency=np.log1p(clusters.members["frequency"]),
-                                                 log_avg_ticket=np.log(clusters.members["avg_ticket"])),
-                         clusters.labels, ["log_frequency", "log_avg_ticket", "recency_days"]);
+if applies(clusters is not None, cluster_problem or ""):
+    plots.plot_cluster_pairs(clusters.members.assign(log_frequency=np.log1p(clusters.members["frequency"]),
+                                                     log_avg_ticket=np.log(clusters.members["avg_ticket"])),
+                             clusters.labels, ["log_frequency", "log_avg_ticket", "recency_days"])
+    plt.show()
 """),
     ("md", "How the clusters line up with the RFM segments (members; cells under `min_cell` blank):"),
     ("code", """
-cross = pd.crosstab(clusters.labels.to_numpy(), rfm.set_index("member_id").loc[clusters.members["member_id"], "segment"].to_numpy())
-cross.where(cross >= min_cell).rename_axis(index="cluster", columns="segment")
+if applies(clusters is not None, cluster_problem or ""):
+    cross = pd.crosstab(clusters.labels.to_numpy(), rfm.set_index("member_id").loc[clusters.members["member_id"], "segment"].to_numpy())
+    display(cross.where(cross >= min_cell).rename_axis(index="cluster", columns="segment"))
 """),
     ("md", """
 ## Segment migration
@@ -522,8 +558,9 @@ record_metrics(
     members=len(features), window_days=window_days, gini=gini_value,
     top_20pct_spend_share=float(tops["spend_share"].iloc[-1]),
     segment_members={str(r.segment): int(r.members) for r in segments.itertuples()},
-    n_clusters=clusters.k, cluster_stability_ari=clusters.mean_stability,
-    upgrade_candidates=int(rules["upgrade_candidate"].sum()), downgrade_warnings=int(rules["downgrade_warning"].sum()),
+    n_clusters=None if clusters is None else clusters.k, cluster_stability_ari=None if clusters is None else clusters.mean_stability,
+    upgrade_candidates=None if rules is None else int(rules["upgrade_candidate"].sum()),
+    downgrade_warnings=None if rules is None else int(rules["downgrade_warning"].sum()),
     segment_file=None if segment_file is None else segment_file.name,
 )
 """),
@@ -554,7 +591,7 @@ risk_horizon_days: int = 90  # sleep risk: asleep within this many days
 from analysis import clv, lifecycle, plots
 from analysis.dataset import load_dataset
 from analysis.privacy import pseudonymize
-from analysis.report import record_metrics
+from analysis.report import applies, record_metrics, section
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 tier = tier_filter or None
@@ -568,12 +605,18 @@ display(Markdown(
     f"measured from their join date."
 ))
 flows = lifecycle.compute_stage_flows(data, cooling_days=cooling_days, sleeping_days=sleeping_days, lost_days=lost_days, tier=tier)
-plots.plot_stage_area(flows.counts);
+NO_STAGES = (f"stages are reported from {lost_days} days after the first purchase in the data (before that, a member who "
+             "joined earlier cannot be told apart from a lost one), and the data are shorter than that.")
+if applies(len(flows.counts) > 0, NO_STAGES):
+    plots.plot_stage_area(flows.counts)
+    plt.show()
 """),
     ("md", "Each month, how many members fell asleep and how many were woken up (reactivated): the campaigns show as spikes of reactivations."),
     ("code", """
 net = flows.net_flows()
-plots.plot_net_flows(net);
+if applies(len(net) > 0, NO_STAGES):
+    plots.plot_net_flows(net)
+    plt.show()
 """),
     ("md", """
 ### Month-to-month transitions
@@ -583,20 +626,27 @@ Where the members of each stage at the end of the previous month are at the end 
 no new members joined: it shows why acquisition and reactivation both matter.
 """),
     ("code", """
-matrix = flows.transition_matrix()
-plots.plot_transition_heatmap(matrix, title=f"transitions into {flows.transitions['month'].max():%Y-%m}");
+NO_TRANSITIONS = NO_STAGES if not len(flows.counts) else "the data cover one month-end only: no member moved between stages yet."
+if applies(len(flows.transitions) > 0, NO_TRANSITIONS):
+    matrix = flows.transition_matrix()
+    plots.plot_transition_heatmap(matrix, title=f"transitions into {flows.transitions['month'].max():%Y-%m}")
+    plt.show()
 """),
     ("code", """
-steady = flows.steady_state()
-pd.DataFrame({"now": flows.counts.iloc[-1].drop("new") / flows.counts.iloc[-1].drop("new").sum(), "steady state": steady}).style.format("{:.1%}", na_rep="-")
+if applies(len(flows.transitions) > 0, NO_TRANSITIONS):
+    steady = flows.steady_state()
+    display(pd.DataFrame({"now": flows.counts.iloc[-1].drop("new") / flows.counts.iloc[-1].drop("new").sum(),
+                          "steady state": steady}).style.format("{:.1%}", na_rep="–"))
 """),
     ("md", "## Cohorts\n\nShare of each join-month cohort that bought k months after joining, and spend per cohort member."),
     ("code", """
 retention, spend_retention = lifecycle.compute_cohort_retention(data, tier=tier)
-fig, axes = plt.subplots(1, 2, figsize=(16, 7))
-plots.plot_cohort_heatmap(retention, ax=axes[0])
-plots.plot_cohort_heatmap(spend_retention, ax=axes[1], label="spend per member")
-fig.tight_layout()
+if applies(len(retention) > 0, "no member joined while the data record purchases, so no cohort can be followed from its first month."):
+    fig, axes = plt.subplots(1, 2, figsize=(16, 7))
+    plots.plot_cohort_heatmap(retention, ax=axes[0])
+    plots.plot_cohort_heatmap(spend_retention, ax=axes[1], label="spend per member")
+    fig.tight_layout()
+    plt.show()
 """),
     ("md", """
 ## Time to sleep
@@ -610,13 +660,18 @@ falling asleep sooner.
 tts = lifecycle.compute_time_to_sleep(data, sleeping_days, early_days=90)
 if tier:
     tts = tts[tts["tier"] == tier]
-survival = lifecycle.fit_survival(tts, by="tier")
-plots.plot_survival(survival.curves);
-display(Markdown(f"Log-rank test across tiers: chi-square {survival.logrank_chi2:,.1f}, p = {survival.logrank_p:.2g}. "
-                 f"Median days to sleep: " + ", ".join(f"{g} {d:,.0f}" for g, d in survival.median_days().items()) + "."))
+survival = None
+with section():
+    survival = lifecycle.fit_survival(tts, by="tier")
+    plots.plot_survival(survival.curves)
+    plt.show()
+    display(Markdown(f"Log-rank test across tiers: chi-square {survival.logrank_chi2:,.1f}, p = {survival.logrank_p:.2g}. "
+                     f"Median days to sleep: " + ", ".join(f"{g} {d:,.0f}" for g, d in survival.median_days().items()) + "."))
 """),
     ("code", """
-survival.hazard_ratios.style.format({"hazard_ratio": "{:.2f}", "lower": "{:.2f}", "upper": "{:.2f}", "p_value": "{:.2g}"}).hide(axis="index")
+if survival is not None:
+    display(survival.hazard_ratios.style.format({"hazard_ratio": "{:.2f}", "lower": "{:.2f}", "upper": "{:.2f}",
+                                                 "p_value": "{:.2g}"}).hide(axis="index"))
 """),
     ("md", """
 Proportional-hazards check: correlation of each covariate's scaled Schoenfeld residuals with event
@@ -625,7 +680,8 @@ hazard ratio is an average; with tens of thousands of members, even small drifts
 so read the size of the correlation, not only the p-value.
 """),
     ("code", """
-survival.ph_check.style.format({"rho_with_time": "{:+.2f}", "p_value": "{:.2g}"}).hide(axis="index")
+if survival is not None:
+    display(survival.ph_check.style.format({"rho_with_time": "{:+.2f}", "p_value": "{:.2g}"}).hide(axis="index"))
 """),
     ("md", """
 ## P(alive), expected purchases and lifetime value
@@ -637,21 +693,27 @@ margin on the purchases expected over the horizon.
 """),
     ("code", """
 summary = clv.compute_rfm_summary(data)
-bgnbd = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
-gamma_gamma = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
-display(bgnbd)
-display(gamma_gamma.summary().style.format("{:.3f}"))
-values = clv.compute_clv(bgnbd, gamma_gamma, summary, horizon_months, monthly_discount, margin)
-summary["p_alive"] = values["p_alive"].to_numpy()
-plots.plot_palive_matrix(summary);
+bgnbd = values = None
+with section():
+    bgnbd = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+    gamma_gamma = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    display(bgnbd)
+    display(gamma_gamma.summary().style.format("{:.3f}"))
+    values = clv.compute_clv(bgnbd, gamma_gamma, summary, horizon_months, monthly_discount, margin)
+    summary["p_alive"] = values["p_alive"].to_numpy()
+    plots.plot_palive_matrix(summary)
+    plt.show()
 """),
     ("md", "CLV over the horizon by card tier:"),
     ("code", """
-values = values.merge(data.members.select("member_id", "tier").to_pandas(), on="member_id")
-fig, ax = plt.subplots(figsize=(8, 4))
-sns.boxplot(data=values, x="tier", y="clv", order=[t for t in data.tiers if t in set(values["tier"])], ax=ax, showfliers=False)
-ax.set_ylabel(f"CLV, next {horizon_months} months");
-values.groupby("tier")["clv"].describe()[["count", "mean", "50%", "75%"]].reindex([t for t in data.tiers if t in set(values["tier"])])
+if values is not None:
+    values = values.merge(data.members.select("member_id", "tier").to_pandas(), on="member_id")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.boxplot(data=values, x="tier", y="clv", order=[t for t in data.tiers if t in set(values["tier"])], ax=ax, showfliers=False)
+    ax.set_ylabel(f"CLV, next {horizon_months} months")
+    plt.show()
+    display(values.groupby("tier")["clv"].describe()[["count", "mean", "50%", "75%"]].reindex(
+        [t for t in data.tiers if t in set(values["tier"])]))
 """),
     ("md", """
 ### Does the model predict? Calibration on a holdout
@@ -662,11 +724,13 @@ of repeat purchases in the calibration period.
 """),
     ("code", """
 cal_end = as_of_date - pd.DateOffset(months=calibration_months)
-calibration, cal_model = clv.calibration_holdout(data, cal_end)
-fig, ax = plt.subplots(figsize=(7, 4))
-calibration.plot(x="bin", y=["actual", "predicted"], kind="bar", ax=ax)
-ax.set_xlabel("repeat purchases in the calibration period"); ax.set_ylabel("purchases in the holdout, mean")
-calibration.style.format({"actual": "{:.2f}", "predicted": "{:.2f}", "error": "{:+.2f}"}).hide(axis="index")
+with section():
+    calibration, cal_model = clv.calibration_holdout(data, cal_end)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    calibration.plot(x="bin", y=["actual", "predicted"], kind="bar", ax=ax)
+    ax.set_xlabel("repeat purchases in the calibration period"); ax.set_ylabel("purchases in the holdout, mean")
+    plt.show()
+    display(calibration.style.format({"actual": "{:.2f}", "predicted": "{:.2f}", "error": "{:+.2f}"}).hide(axis="index"))
 """),
     ("md", """
 ## Sleep risk: who is about to fall asleep
@@ -679,30 +743,37 @@ deviation of each feature.
     ("code", """
 test_date = as_of_date - pd.Timedelta(days=risk_horizon_days)
 train_date = test_date - pd.Timedelta(days=2 * risk_horizon_days)
-risk = lifecycle.fit_sleep_risk(data, train_date, test_date, risk_horizon_days, sleeping_days)
-display(Markdown(f"Trained on {train_date.date()}, tested on {test_date.date()}: AUC **{risk.auc:.2f}**."))
-fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-plots.plot_calibration(risk.calibration, ax=ax[0]).set_title("calibration by risk decile")
-plots.plot_forest(risk.drivers.assign(estimate=np.log(risk.drivers["odds_ratio_per_sd"]), ci_low=np.log(risk.drivers["lower"]),
-                                      ci_high=np.log(risk.drivers["upper"])), "feature", ax=ax[1], percent=False,
-                  title="log odds ratio per SD")
-fig.tight_layout()
+risk = about_to_sleep = None
+with section():
+    risk = lifecycle.fit_sleep_risk(data, train_date, test_date, risk_horizon_days, sleeping_days)
+    display(Markdown(f"Trained on {train_date.date()}, tested on {test_date.date()}: AUC **{risk.auc:.2f}**."))
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    plots.plot_calibration(risk.calibration, ax=ax[0]).set_title("calibration by risk decile")
+    plots.plot_forest(risk.drivers.assign(estimate=np.log(risk.drivers["odds_ratio_per_sd"]), ci_low=np.log(risk.drivers["lower"]),
+                                          ci_high=np.log(risk.drivers["upper"])), "feature", ax=ax[1], percent=False,
+                      title="log odds ratio per SD")
+    fig.tight_layout()
+    plt.show()
 """),
     ("md", "The about-to-sleep list for the wake-up team (pseudonymized ids; the top 20 of the list):"),
     ("code", """
-about_to_sleep = lifecycle.score_sleep_risk(risk, data, as_of_date, sleeping_days)
-shown = about_to_sleep.head(20).assign(member=lambda d: pseudonymize(d["member_id"])).drop(columns="member_id")
-shown[["member", "tier", "recency_days", "frequency", "monetary", "risk"]].style.format({"monetary": "{:,.0f}", "risk": "{:.0%}"}).hide(axis="index")
+if applies(risk is not None, "there is no sleep-risk model (see above)."):
+    about_to_sleep = lifecycle.score_sleep_risk(risk, data, as_of_date, sleeping_days)
+    shown = about_to_sleep.head(20).assign(member=lambda d: pseudonymize(d["member_id"])).drop(columns="member_id")
+    display(shown[["member", "tier", "recency_days", "frequency", "monetary", "risk"]].style.format(
+        {"monetary": "{:,.0f}", "risk": "{:.0%}"}).hide(axis="index"))
 """),
     ("hide", """
-last = flows.counts.iloc[-1]
 record_metrics(
-    stage_counts={s: int(last[s]) for s in flows.counts.columns},
-    fell_asleep_last_month=int(net["fell_asleep"].iloc[-1]), woken_last_month=int(net["woken"].iloc[-1]),
-    bgnbd={k: float(v) for k, v in bgnbd.params_.items()}, bgnbd_loglik=bgnbd.log_likelihood_,
-    mean_p_alive=float(values["p_alive"].mean()), mean_clv=float(values["clv"].mean()),
-    logrank_p=survival.logrank_p, sleep_risk_auc=risk.auc,
-    about_to_sleep=int((about_to_sleep["risk"] >= 0.5).sum()),
+    stage_counts={s: int(flows.counts.iloc[-1][s]) for s in flows.counts.columns} if len(flows.counts) else None,
+    fell_asleep_last_month=int(net["fell_asleep"].iloc[-1]) if len(net) else None,
+    woken_last_month=int(net["woken"].iloc[-1]) if len(net) else None,
+    bgnbd=None if bgnbd is None else {k: float(v) for k, v in bgnbd.params_.items()},
+    bgnbd_loglik=None if bgnbd is None else bgnbd.log_likelihood_,
+    mean_p_alive=None if values is None else float(values["p_alive"].mean()),
+    mean_clv=None if values is None else float(values["clv"].mean()),
+    logrank_p=None if survival is None else survival.logrank_p, sleep_risk_auc=None if risk is None else risk.auc,
+    about_to_sleep=None if about_to_sleep is None else int((about_to_sleep["risk"] >= 0.5).sum()),
 )
 """),
 ]
@@ -718,7 +789,7 @@ cooling_days: int = 90  # lifecycle stage thresholds (see the lifecycle report)
 sleeping_days: int = 180
 lost_days: int = 365
 warn_days: int = 30  # "about to sleep": asleep within this many days without a purchase
-tier_thresholds: str = "silver:3000,gold:8000,platinum:40000"  # yearly spend to hold each tier
+tier_thresholds: str = ""  # yearly spend to hold each tier, e.g. silver:3000,gold:8000 (empty: no downgrade warnings)
 currency: str = "¥"
 min_cell: int = 10  # counts below this are shown as "<10"
 output_dir: str = ""  # figures are also saved here as PNG (set by the runner); empty: not saved

@@ -68,6 +68,11 @@ def _windowed(data: MallData, events, campaign_ids, response_days=None):
     return ck, j
 
 
+def has_contacts(data: MallData) -> bool:
+    """Whether the data hold any campaign contact (``campaigns`` and ``contacts`` are optional)."""
+    return bool(data.contacts.count().to_pandas())
+
+
 def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = None,
                               response_days: int | None = None) -> pd.DataFrame:
     """One row per contact with its response-window outcomes.

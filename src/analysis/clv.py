@@ -22,6 +22,10 @@ from scipy.special import betaln, gammaln, hyp2f1
 from statsmodels.base.model import GenericLikelihoodModel
 
 from .dataset import MallData
+from .report import NotApplicable
+
+#: Fewest members with a repeat purchase that the repeat-purchase models are fitted on.
+MIN_REPEATERS = 10
 
 
 def compute_rfm_summary(data: MallData, as_of=None, unit_days: float = 7.0, calibration_end=None) -> pd.DataFrame:
@@ -102,7 +106,7 @@ class BGNBDModel(_FittedModel):
     """Fitted BG/NBD model. ``params_`` = r, alpha, a, b; ``bse_`` their standard errors."""
 
     def _repr_html_(self) -> str:
-        return self.summary().to_html(float_format=lambda v: f"{v:.4f}") + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}</p>"
+        return self.summary().to_html(float_format=lambda v: f"{v:.4f}", na_rep="–") + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}</p>"
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
         """Probability that a member with this history is still alive (has not dropped out)."""
@@ -129,7 +133,15 @@ class BGNBDModel(_FittedModel):
 
 
 def fit_bgnbd(frequency, recency, T, start=(0.5, 5.0, 0.8, 2.5)) -> BGNBDModel:
-    """Maximum-likelihood BG/NBD fit on repeat frequency, recency and age (same time unit)."""
+    """Maximum-likelihood BG/NBD fit on repeat frequency, recency and age (same time unit).
+
+    Raises :class:`~analysis.report.NotApplicable` when no member made a repeat purchase (the
+    dropout parameters are then not identified).
+    """
+    repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
+    if repeaters < MIN_REPEATERS:
+        raise NotApplicable(f"repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
+                            f"{repeaters:,} did, fewer than the {MIN_REPEATERS} needed.")
     model = _BGNBDLikelihood(frequency, recency, T)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -177,6 +189,9 @@ def fit_gamma_gamma(frequency, monetary_value, start=(2.0, 3.0, 50.0)) -> GammaG
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary_value, dtype=float)
     keep = (x > 0) & (m > 0)
+    if keep.sum() < MIN_REPEATERS:
+        raise NotApplicable(f"the spend model (Gamma-Gamma) needs members with repeat purchases and spend; {int(keep.sum()):,} "
+                            f"have them, fewer than the {MIN_REPEATERS} needed.")
     model = _GammaGammaLikelihood(x[keep], m[keep])
     start = np.array(start, dtype=float)
     start[2] = max(start[2], float(np.median(m[keep])))
@@ -217,6 +232,10 @@ def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: 
     purchases in the holdout period, by calibration frequency (bins 0..``max_bin``+)."""
     cal_end = pd.Timestamp(calibration_end)
     end = pd.Timestamp(as_of or data.as_of)
+    first = data.purchase_days.day.min().to_pandas()
+    if first is None or pd.isna(first) or pd.Timestamp(first) >= cal_end - pd.Timedelta(days=30):
+        raise NotApplicable(f"the calibration period must end ({cal_end.date()}) at least a month after the first purchase in "
+                            f"the data ({'none' if first is None or pd.isna(first) else pd.Timestamp(first).date()}).")
     cal = compute_rfm_summary(data, calibration_end=cal_end, unit_days=unit_days)
     model = fit_bgnbd(cal["frequency"], cal["recency"], cal["T"])
     horizon = (end - cal_end).days / unit_days

@@ -86,6 +86,7 @@ CAMPAIGNS = TableSpec(
     optional={"name": "str", "description": "str"},
     key=("campaign_id",),
     time_column="start_date",
+    required_table=False,
     may_be_empty=True,
 )
 CONTACTS = TableSpec(
@@ -101,6 +102,7 @@ CONTACTS = TableSpec(
     },
     key=("campaign_id", "member_id"),
     refs={"campaign_id": "campaigns.campaign_id", "member_id": "members.member_id"},
+    required_table=False,
     may_be_empty=True,
 )
 

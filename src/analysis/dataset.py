@@ -27,7 +27,7 @@ import pandas as pd
 
 from .config import DEFAULT_TIERS
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
-from .validation import (CACHE_ENV, ValidationReport, cache_root, files_key, fingerprint_files, parquet_zones, quiet_progress,
+from .validation import (CACHE_ENV, ValidationReport, cache_root, data_tiers, files_key, fingerprint_files, parquet_zones, quiet_progress,
                          quote_ident, relation_sql,
                          validate_data_dir)
 
@@ -143,7 +143,7 @@ class MallData:
 def load_dataset(
     data_dir: str | Path,
     as_of: dt.date | str | None = None,
-    tiers: tuple[str, ...] = DEFAULT_TIERS,
+    tiers: tuple[str, ...] | None = None,
     stage: bool = True,
 ) -> MallData:
     """Validate ``data_dir`` and open its tables.
@@ -166,6 +166,7 @@ def load_dataset(
         If any rule of the contract is broken; nothing is loaded.
     """
     data_dir = Path(data_dir)
+    tiers = data_tiers(data_dir, tiers)
     report, staged = prepare_dataset(data_dir, as_of, tiers, stage)
     files = present_files(data_dir)
     con = ibis.duckdb.connect()
@@ -291,7 +292,7 @@ def _remove_stage(path: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] = DEFAULT_TIERS,
+def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] | None = None,
                     stage: bool = True, log=None, strict: bool = False) -> tuple[ValidationReport, Path | None]:
     """Validate ``data_dir`` and stage it, side by side the first time.
 
@@ -445,7 +446,7 @@ def add_purchase_days(con) -> None:
 
 
 def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = None,
-                    tiers: tuple[str, ...] = DEFAULT_TIERS, csv_options: dict | None = None) -> MallData:
+                    tiers: tuple[str, ...] | None = None, csv_options: dict | None = None) -> MallData:
     """Validate ``data_dir`` (locally) and register its tables on another Ibis backend ``con``.
 
     The same typed tables as :func:`load_dataset`, built with Ibis expressions instead of DuckDB
@@ -457,6 +458,7 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
     ``csv_options`` are passed to the backend's ``read_csv`` (their names differ by engine).
     """
     data_dir = Path(data_dir)
+    tiers = data_tiers(data_dir, tiers)
     report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
     report.raise_for_errors()
     files = present_files(data_dir)

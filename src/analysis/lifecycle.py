@@ -31,6 +31,7 @@ from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from .dataset import MallData
+from .report import NotApplicable
 
 STAGES = ("new", "active", "cooling", "sleeping", "lost", "reactivated")
 
@@ -330,6 +331,9 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     The PH assumption is checked per covariate by the correlation of scaled Schoenfeld
     residuals with the rank of event time (a small p-value flags a time-varying effect).
     """
+    if len(tts) == 0 or not tts["event"].any():
+        raise NotApplicable("time to sleep is measured on members who joined while the data record purchases, and "
+                            + ("there are none." if len(tts) == 0 else "none of them has fallen asleep yet."))
     df = tts.copy()
     df["log_early_spend"] = np.log1p(df["early_spend"])
     if "age" in df.columns:
@@ -449,8 +453,17 @@ def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90
         raise ValueError(f"test date {test_date.date()} + {horizon_days} days is after the analysis date {data.as_of}")
     if train_date + pd.Timedelta(days=horizon_days) > test_date:
         raise ValueError("the training outcome window must end before the test date (no leakage)")
+    first = data.purchase_days.day.min().to_pandas()
+    if first is None or pd.isna(first) or pd.Timestamp(first) + pd.Timedelta(days=sleeping_days) > train_date:
+        raise NotApplicable(f"the sleep-risk model is trained on {train_date.date()} and needs {sleeping_days} days of purchases "
+                            f"before that date; the data start on {'-' if first is None or pd.isna(first) else pd.Timestamp(first).date()}.")
     train = sleep_risk_frame(data, train_date, horizon_days, sleeping_days)
     test = sleep_risk_frame(data, test_date, horizon_days, sleeping_days)
+    for name, frame in (("training", train), ("test", test)):
+        if len(frame) < 20 or frame["asleep_later"].nunique() < 2:
+            raise NotApplicable(f"the sleep-risk model needs members who fell asleep and members who did not in its {name} "
+                                f"window; the data have {len(frame):,} members there, "
+                                f"{int(frame['asleep_later'].sum()) if len(frame) else 0:,} of whom fell asleep.")
     cols = [c for c in RISK_FEATURES if train[c].std() > 0]  # e.g. no visits table: visit_share is all zero
     Xtr = sm.add_constant(train[cols])
     fit = sm.Logit(train["asleep_later"], Xtr).fit(disp=False)

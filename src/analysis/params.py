@@ -24,3 +24,53 @@ def parse_as_of(value) -> str | None:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         raise ParameterError(f"analysis date {text!r} is not a date: give it as YYYY-MM-DD, e.g. 2024-12-31") from None
+
+
+#: A data folder's own parameters: defaults for every notebook that declares them (the study's
+#: roles for the demo; a mall's tiers, thresholds and campaign roles), read by the runner.
+DATA_PARAMS_FILE = "mallwake.yaml"
+
+
+def load_data_params(data_dir) -> dict:
+    """The mapping in ``<data_dir>/mallwake.yaml`` (``{}`` when there is none).
+
+    Keys are notebook parameter names (``target_tier``, ``before_campaign``, ...) plus ``tiers``
+    (the tier levels, lowest first). Raises :class:`ParameterError` naming the file when it is
+    not a YAML mapping.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(data_dir) / DATA_PARAMS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ParameterError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
+        raise ParameterError(f"{path}: must be a mapping of parameter names to values")
+    if "tiers" in loaded and not (isinstance(loaded["tiers"], list) and loaded["tiers"]
+                                  and all(isinstance(t, str) and t.strip() for t in loaded["tiers"])):
+        raise ParameterError(f"{path}: 'tiers' must be a list of tier names, lowest first")
+    return loaded
+
+
+def resolve_tiers(data_dir, tiers=None, present=None) -> tuple[str, ...]:
+    """The tier levels, lowest first: ``tiers`` if given, else the data folder's ``mallwake.yaml``,
+    else the default levels when the data use only those, else the levels in the data
+    (``present``), in alphabetical order (order them in ``mallwake.yaml``)."""
+    from .config import DEFAULT_TIERS
+
+    if tiers:
+        return tuple(tiers)
+    declared = load_data_params(data_dir).get("tiers")
+    if declared:
+        return tuple(str(t).strip() for t in declared)
+    found = sorted({str(t).strip() for t in (present or []) if t is not None and str(t).strip()})
+    if not found or set(found) <= set(DEFAULT_TIERS):
+        return DEFAULT_TIERS
+    return tuple(found)

@@ -7,6 +7,7 @@ invisible in the rendered HTML, collected by the runner into ``<notebook>.metric
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -50,3 +51,35 @@ def collect_metrics(nb) -> dict:
             if METRICS_MIME in data:
                 merged.update(data[METRICS_MIME])
     return merged
+
+
+def applies(condition: bool, reason: str) -> bool:
+    """Whether a report section applies; when it does not, show the one sentence saying why.
+
+    Notebooks write ``if applies(ok, "why not"):`` before a section's code, so every section of a
+    report either computes or states in one sentence why it does not apply to these data.
+    """
+    if not condition:
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"*Not applicable here: {reason}*"))
+    return bool(condition)
+
+
+class NotApplicable(ValueError):
+    """An analysis that these data cannot support; the message is the one sentence saying why."""
+
+
+@contextlib.contextmanager
+def section():
+    """Run a report section; if an analysis in it raises :class:`NotApplicable`, show why instead.
+
+    Any other error still fails the run: only the documented "cannot apply to these data" cases
+    are turned into a sentence.
+    """
+    try:
+        yield
+    except NotApplicable as err:
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"*Not applicable here: {err}*"))

@@ -33,7 +33,7 @@ from traitlets import CaselessStrEnum
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
 from .contract import FALSE_WORDS, TRUE_WORDS, present_files
 from .dataset import fingerprint_files
-from .params import ParameterError, parse_as_of
+from .params import DATA_PARAMS_FILE, ParameterError, load_data_params, parse_as_of
 from .report import collect_metrics
 from .site import build_index, render_html
 from .storage import (STATE_DIR, DiskFullError, atomic_write_text, check_label, is_disk_full, locked, replace_dir, safe_name,
@@ -115,8 +115,12 @@ def _coerce(name: str, value, type_name: str, notebook: str):
     return value
 
 
-def check_parameters(notebooks: list[Path], params: dict) -> dict[Path, dict]:
-    """Parameters per notebook, coerced to the declared types; rejects unknown names."""
+def check_parameters(notebooks: list[Path], params: dict, defaults: dict | None = None) -> dict[Path, dict]:
+    """Parameters per notebook, coerced to the declared types; rejects unknown names.
+
+    ``defaults`` (a data folder's ``mallwake.yaml``) fill in what ``params`` does not set, for
+    the notebooks that declare them; names no notebook declares are ignored there.
+    """
     declared = {nb: declared_parameters(nb) for nb in notebooks}
     known = set().union(*declared.values()) if declared else set()
     unknown = sorted(set(params) - known)
@@ -126,8 +130,61 @@ def check_parameters(notebooks: list[Path], params: dict) -> dict[Path, dict]:
         )
     out = {}
     for nb, decl in declared.items():
-        out[nb] = {k: _coerce(k, v, decl[k]["type"], nb.name) for k, v in params.items() if k in decl}
+        given = {k: _coerce(k, v, decl[k]["type"], nb.name) for k, v in params.items() if k in decl}
+        from_data = {k: _coerce(k, _as_text(v, decl[k]["type"]), decl[k]["type"], f"{nb.name} (from {DATA_PARAMS_FILE})")
+                     for k, v in (defaults or {}).items() if k in decl and k not in given and k not in COMMON_PARAMETERS}
+        out[nb] = from_data | given
     return out
+
+
+def _as_text(value, type_name: str):
+    """A YAML value for a parameter declared as ``type_name`` (lists become comma-separated text)."""
+    if isinstance(value, list) and type_name == "str":
+        return ",".join(str(v) for v in value)
+    if isinstance(value, (int, float, bool)) and type_name == "str":
+        return str(value)
+    return value
+
+
+#: Parameters naming a tier, a campaign, or an arm of a campaign: checked against the data before running.
+TIER_PARAMETERS = ("target_tier", "tier_filter", "tier")
+CAMPAIGN_PARAMETERS = ("naive_campaign", "before_campaign", "after_campaign", "factorial_campaign")
+ARM_PARAMETERS = {"before_arm": "before_campaign", "after_arm": "after_campaign"}
+
+
+def check_data_references(data_dir: Path, as_of: str | None, per_nb: dict[Path, dict]) -> None:
+    """Refuse (:class:`ParameterError`) a parameter that names a tier, campaign or arm the data lack."""
+    from .dataset import load_dataset
+
+    merged: dict = {}
+    for params in per_nb.values():
+        merged |= params
+    if not any(k in merged for k in (*TIER_PARAMETERS, *CAMPAIGN_PARAMETERS, *ARM_PARAMETERS, "control_arm")):
+        return
+    data = load_dataset(data_dir, as_of=as_of)
+    tiers = set(data.members.select("tier").distinct().to_pandas()["tier"].dropna())
+    arms = data.contacts.select("campaign_id", "arm").distinct().to_pandas()
+    campaigns = set(data.campaigns.campaign_id.to_pandas())
+    problems = []
+    for name in TIER_PARAMETERS:
+        for value in [v.strip() for v in str(merged.get(name) or "").split(",") if v.strip() and v.strip() != "all"]:
+            if value not in tiers:
+                problems.append(f"{name}={value!r} is not a tier in the data (tiers: {', '.join(sorted(tiers))})")
+    for name in CAMPAIGN_PARAMETERS:
+        value = str(merged.get(name) or "").strip()
+        if value and value not in campaigns:
+            listed = ", ".join(sorted(campaigns)) or "none"
+            problems.append(f"{name}={value!r} is not a campaign in the data (campaigns: {listed})")
+    for name, campaign_param in ARM_PARAMETERS.items():
+        value, cid = str(merged.get(name) or "").strip(), str(merged.get(campaign_param) or "").strip()
+        have = set(arms.loc[arms["campaign_id"] == cid, "arm"])
+        if value and cid in campaigns and value not in have:
+            problems.append(f"{name}={value!r} is not an arm of {cid} (arms: {', '.join(sorted(have))})")
+    control = str(merged.get("control_arm") or "").strip()
+    if control and len(arms) and control not in set(arms["arm"]) and "control_arm" in merged:
+        problems.append(f"control_arm={control!r} is not an arm of any campaign (arms: {', '.join(sorted(set(arms['arm'])))})")
+    if problems:
+        raise ParameterError("; ".join(problems))
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
@@ -438,13 +495,14 @@ def run_reports(
     user["data_dir"] = str(data_dir)
     if as_of:
         user["as_of"] = as_of
-    per_nb = check_parameters(notebooks, user)
+    per_nb = check_parameters(notebooks, user, load_data_params(data_dir))
     if not label:
         label = safe_name(f"{data_dir.name}-{as_of or 'latest'}")
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
     started = time.perf_counter()
     fingerprint = _prepare(data_dir, as_of, log, strict)
+    check_data_references(data_dir, as_of, per_nb)
     prepare = round(time.perf_counter() - started, 2)
     exports_dir = Path(exports_dir) if exports_dir is not None else default_exports_dir(out_dir)
     result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
@@ -518,7 +576,7 @@ def run_months(
         wanted = [parse_month(m) for m in months]
     except ValueError as err:
         raise ParameterError(str(err)) from None
-    check_parameters([notebook], user | {"report_month": months[0]})
+    check_parameters([notebook], user | {"report_month": months[0]}, load_data_params(data_dir))
     data = load_dataset(data_dir, as_of=as_of)  # validates (DataValidationError) and fingerprints the files once
     last_day = pd.Timestamp(data.as_of)
     late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
@@ -548,7 +606,7 @@ def run_months(
 
     def one(item):
         label, ym, p, key = item
-        per_nb = check_parameters([notebook], p)
+        per_nb = check_parameters([notebook], p, load_data_params(data_dir))
         return _run_label(label, [notebook], per_nb, data_dir, as_of, out_dir, p, show_code, 1, log,
                           extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key}, fingerprint=data.fingerprint)
 

@@ -190,6 +190,20 @@ def cluster_matrix(features: pd.DataFrame, min_purchases: int = 3) -> tuple[pd.D
     return active, Z
 
 
+#: Fewest active members (``min_purchases`` or more in the window) worth clustering.
+MIN_CLUSTER_MEMBERS = 50
+
+
+def cluster_problem(features: pd.DataFrame, k: int | None = None, min_purchases: int = 3) -> str | None:
+    """Why clusters cannot be drawn from ``features`` (``None``: they can)."""
+    n = int((features["frequency"] >= min_purchases).sum())
+    need = max(MIN_CLUSTER_MEMBERS, 10 * (k or 2))
+    if n < need:
+        return (f"clusters are drawn from members with at least {min_purchases} purchases in the window; "
+                f"{n:,} members have that many, fewer than the {need:,} needed.")
+    return None
+
+
 @dataclass(frozen=True)
 class ClusterResult:
     """k-means and Gaussian-mixture clusters of active members."""

@@ -37,6 +37,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import DEFAULT_TIERS
+from .params import DATA_PARAMS_FILE
+
 DAYS_PER_MONTH = 30.4375
 BROWSE_RATIO = 0.3
 P_PARK = 0.65
@@ -484,6 +487,7 @@ def generate_mall(
     _write_parquet(visits_out, out / "visits.parquet")
     _write_csv(campaigns, out / "campaigns.csv")
     _write_csv(contacts, out / "contacts.csv")
+    (out / DATA_PARAMS_FILE).write_text(_study_parameters(), encoding="utf-8")
 
     counts = members["tier"].value_counts(normalize=True)
     end_idx = m.D
@@ -513,6 +517,30 @@ def generate_mall(
     return out
 
 
+def _study_parameters() -> str:
+    """The data folder's ``mallwake.yaml``: the study's roles of the demo's waves, read by the runner."""
+    before, after, factorial = WAVES
+    list_date = (pd.Timestamp(before.start_date) - pd.Timedelta(days=1)).date()
+    thresholds = ",".join(f"{t}:{v:g}" for t, v in TIER_THRESHOLDS.items())
+    return (
+        "# The study's roles in synthetic Mall A, read by `mallwake run` as defaults for every notebook that\n"
+        "# declares them (a -p NAME=VALUE on the command line wins). Any mall can keep its own defaults\n"
+        "# here: tier levels (lowest first), thresholds, which campaigns are the before/after/factorial waves.\n"
+        f"tiers: [{', '.join(DEFAULT_TIERS)}]\n"
+        f"tier_thresholds: \"{thresholds}\"\n"
+        "target_tier: gold\n"
+        f"list_date: \"{list_date}\"  # the naive list of the before wave was drawn the day before it started\n"
+        f"naive_campaign: {before.campaign_id}\n"
+        f"before_campaign: {before.campaign_id}\n"
+        "before_arm: sms_daily\n"
+        f"after_campaign: {after.campaign_id}\n"
+        "after_arm: call_wechat_ent\n"
+        f"factorial_campaign: {factorial.campaign_id}\n"
+        "gift_levels: daily,entertainment  # reference, alternative\n"
+        "channel_levels: sms,call_wechat\n"
+    )
+
+
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.2f")
@@ -539,14 +567,14 @@ def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
     ``no_costs``: contacts without cost columns; ``no_demographics``: members with only the
     required columns; ``short_history``: the last 60 days, so no member bought twice in most
     windows; ``ties``: whole-unit amounts and at most two purchases per member. The input is not
-    changed; ``truth*`` files are not copied (they describe the demo, not the reshaped data).
+    changed; ``truth*`` and ``mallwake.yaml`` are not copied (they describe the demo's study).
     """
     import shutil
 
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
     src, dst = Path(src), Path(dst)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("truth*"))
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("truth*", DATA_PARAMS_FILE))
     members = pd.read_csv(dst / "members.csv", dtype=str)
     tx = pd.read_parquet(dst / "transactions.parquet")
     visits = pd.read_parquet(dst / "visits.parquet")

@@ -17,6 +17,7 @@ import pandas as pd
 from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 from .dataset import MallData
+from .report import NotApplicable
 
 
 def compute_weekly_reactivations(data: MallData, tier: str = "gold", sleeping_days: int = 180) -> pd.DataFrame:
@@ -65,14 +66,36 @@ class CounterfactualResult:
         return self.fit.summary()
 
 
+#: Weeks of history a counterfactual needs before the campaign (half a year).
+MIN_WEEKS_BEFORE = 26
+
+
+def _split(weekly: pd.DataFrame, start, weeks_after: int):
+    wk = weekly.set_index("week")["reactivations"].astype(float) if len(weekly) else pd.Series(dtype=float)
+    pre = wk[wk.index < start - pd.Timedelta(days=6)]
+    post = wk[wk.index >= start - pd.Timedelta(days=6)].iloc[:weeks_after]
+    return pre, post
+
+
+def counterfactual_problem(weekly: pd.DataFrame, start, weeks_after: int = 6) -> str | None:
+    """Why the counterfactual cannot be modelled for a campaign starting at ``start`` (``None``: it can)."""
+    start = pd.Timestamp(start)
+    pre, post = _split(weekly, start, weeks_after)
+    if len(pre) < MIN_WEEKS_BEFORE:
+        return (f"the time-series view needs at least {MIN_WEEKS_BEFORE} weeks of reactivations before the campaign "
+                f"started on {start.date()}, and the data have {len(pre)}.")
+    if not len(post):
+        return f"the data end before the campaign started on {start.date()}."
+    return None
+
+
 def estimate_counterfactual(weekly: pd.DataFrame, start, weeks_after: int = 6, alpha: float = 0.05) -> CounterfactualResult:
     """Fit on the weeks before ``start`` and forecast ``weeks_after`` weeks as the counterfactual."""
     start = pd.Timestamp(start)
-    wk = weekly.set_index("week")["reactivations"].astype(float)
-    pre = wk[wk.index < start - pd.Timedelta(days=6)]
-    post = wk[wk.index >= start - pd.Timedelta(days=6)].iloc[:weeks_after]
-    if len(pre) < 26:
-        raise ValueError(f"need at least 26 weeks before {start.date()} to model the counterfactual, have {len(pre)}")
+    pre, post = _split(weekly, start, weeks_after)
+    problem = counterfactual_problem(weekly, start, weeks_after)
+    if problem:
+        raise NotApplicable(problem)
     pre.index.freq = None
     model = UnobservedComponents(np.log1p(pre.to_numpy()), level="local level",
                                  freq_seasonal=[{"period": 52.18, "harmonics": 2}] if len(pre) >= 80 else None)

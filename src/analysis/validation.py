@@ -119,7 +119,7 @@ class ValidationReport:
         head = "<p><b>Validation: {}</b> (data as of {})</p>".format(
             "all rules pass" if self.ok else f"{len(self.violations)} broken rule(s)", self.as_of
         )
-        body = self.summary().to_html(index=False)
+        body = self.summary().to_html(index=False, na_rep="–")
         if not self.ok:
             body += "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.messages()) + "</ul>"
         if self.warnings:
@@ -587,10 +587,32 @@ def _cache_dir() -> Path:
     return cache_root() / "validation"
 
 
+def _present_tiers(data_dir: Path) -> list[str]:
+    """The tier values in the members file (for the default tier levels); ``[]`` if unreadable."""
+    path = table_files(data_dir)["members"][:1] if Path(data_dir).is_dir() else []
+    if not path or path[0].stat().st_size == 0:
+        return []
+    try:
+        with duckdb.connect() as con:
+            return [r[0] for r in con.execute(
+                f"SELECT DISTINCT trim(CAST(tier AS VARCHAR)) FROM {relation_sql(path[0])} WHERE tier IS NOT NULL").fetchall()]
+    except duckdb.Error:
+        return []
+
+
+def data_tiers(data_dir: str | Path, tiers: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The tier levels of a data folder, lowest first (see :func:`analysis.params.resolve_tiers`)."""
+    from .params import load_data_params, resolve_tiers
+
+    if tiers or load_data_params(data_dir).get("tiers"):
+        return resolve_tiers(data_dir, tiers)
+    return resolve_tiers(data_dir, None, _present_tiers(Path(data_dir)))
+
+
 def validate_data_dir(
     data_dir: str | Path,
     as_of: dt.date | str | None = None,
-    tiers: tuple[str, ...] = DEFAULT_TIERS,
+    tiers: tuple[str, ...] | None = None,
     use_cache: bool = True,
     strict: bool = False,
 ) -> ValidationReport:
@@ -604,7 +626,8 @@ def validate_data_dir(
     as_of
         Analysis date; nothing may happen after it. Default: today.
     tiers
-        Allowed tier levels, lowest first.
+        Allowed tier levels, lowest first. Default: the data folder's ``mallwake.yaml``, else
+        the default levels, else the levels found in the data (see :func:`data_tiers`).
     use_cache
         Reuse a passed validation of the same files (same names and contents), rules and
         version. The cache lives outside the data directory
@@ -621,8 +644,19 @@ def validate_data_dir(
     """
     data_dir = Path(data_dir)
     as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
+    try:
+        tiers = data_tiers(data_dir, tiers)
+    except ValueError as err:  # a broken mallwake.yaml
+        return ValidationReport(data_dir, as_of_date, {}, (Violation("-", "mallwake.yaml", None, str(err), 0),))
     key = _cache_key(data_dir, as_of_date, tuple(tiers)) if use_cache else None
     report = None
+    inferred = None
+    from .params import load_data_params
+
+    if not load_data_params(data_dir).get("tiers") and tuple(tiers) != DEFAULT_TIERS:
+        inferred = Violation("members", "members", "tier", f"tier levels not declared: the levels in the data are used, "
+                             f"ordered alphabetically ({', '.join(tiers)}); list them lowest first as 'tiers' in "
+                             f"{data_dir.name}/mallwake.yaml to fix their order and catch misspelt tiers", 0)
     if key and (_cache_dir() / f"{key}.json").is_file():
         try:
             cached = json.loads((_cache_dir() / f"{key}.json").read_text())
@@ -639,6 +673,8 @@ def validate_data_dir(
                     {"row_counts": report.row_counts, "warnings": [asdict(w) for w in report.warnings]}))
             except OSError:
                 pass  # a read-only or full cache is fine: validation just runs again next time
+    if inferred is not None and inferred not in report.warnings:
+        report = ValidationReport(report.data_dir, report.as_of, report.row_counts, report.violations, report.warnings + (inferred,))
     if strict and report.warnings:
         report = ValidationReport(data_dir, as_of_date, report.row_counts, report.violations + report.warnings, ())
     return report
@@ -686,6 +722,9 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
                 continue
         usable[name] = path
 
+    if "contacts" in usable and not files["campaigns"]:
+        violations.append(Violation("contacts", usable["contacts"].name, "campaign_id",
+                                    "contacts need the campaigns they belong to: campaigns.csv or campaigns.parquet is missing", 0))
     con = duckdb.connect()
     quiet_progress(con.execute)
     columns_of: dict[str, list[str]] = {}
