@@ -384,6 +384,9 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     ("hide", """
 record_metrics(
     campaigns=campaigns.campaign_metrics(arms, effects) if has_control else {},
+    adjusted_effects=None if adjusted is None else {
+        f"{r.campaign_id} / {r.arm}": {"estimate": r.adjusted, "se": r.se, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                                      "covariates": r.covariates, "dropped": r.dropped} for r in adjusted.itertuples()},
     naive_before_after=None if study is None else {"naive_difference": study.naive_difference, "did_estimate": study.did.estimate,
                                                    "did_ci_low": study.did.ci_low, "did_ci_high": study.did.ci_high},
     factorial=None if factorial is None else {row.effect: {"estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high}

@@ -382,7 +382,12 @@ def compute_precampaign_features(data: MallData, campaign_ids: list[str] | None 
 
 @dataclass(frozen=True)
 class AdjustedEffect:
-    """Regression-adjusted effect of one arm against control within one campaign."""
+    """Regression-adjusted effect of one arm against control within one campaign.
+
+    ``covariates`` are the covariates the fit used; ``dropped`` says which were left out and why
+    (constant, or collinear with those before them), so the table never lists a covariate the
+    design could not hold.
+    """
 
     campaign_id: str
     arm: str
@@ -392,6 +397,7 @@ class AdjustedEffect:
     se: float
     alpha: float
     fit: object = field(repr=False)
+    dropped: tuple[str, ...] = ()
 
     def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
         lo, hi = self.fit.conf_int(alpha=alpha or self.alpha).loc["treated"]
@@ -401,7 +407,8 @@ class AdjustedEffect:
         lo, hi = self.conf_int()
         return pd.DataFrame([{"campaign_id": self.campaign_id, "arm": self.arm, "unadjusted": self.unadjusted,
                               "adjusted": self.estimate, "se": self.se, "ci_low": lo, "ci_high": hi,
-                              "covariates": ", ".join(self.covariates)}])
+                              "covariates": ", ".join(self.covariates) or "none",
+                              "dropped": "; ".join(self.dropped) or "none"}])
 
     def summary(self):
         return self.fit.summary()
@@ -411,6 +418,33 @@ class AdjustedEffect:
                                           "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}).hide(axis="index"))
 
 
+#: Singular values below this share of the largest count as zero: a column that is a linear
+#: combination of others up to rounding (say 1e-10 relative) is collinear, not informative.
+RANK_TOLERANCE = 1e-8
+
+
+def full_rank_columns(design: pd.DataFrame, keep_first: int = 0) -> list[str]:
+    """Columns of ``design``, in order, each kept only if it is not a linear combination of the
+    columns kept before it (numerical rank of the standardized columns, :data:`RANK_TOLERANCE`).
+
+    The first ``keep_first`` columns are always kept (for example the constant and the
+    treatment indicator, which must be in the model).
+    """
+    cols = list(design.columns)
+    X = design.to_numpy(dtype=float)
+    scale = np.where(X.std(axis=0) > 0, X.std(axis=0), np.abs(X).max(axis=0))
+    Z = X / np.where(scale > 0, scale, 1.0)
+    tol = RANK_TOLERANCE * np.linalg.norm(Z, 2) if Z.size else 0.0
+    kept: list[int] = list(range(keep_first))
+    rank = np.linalg.matrix_rank(Z[:, kept], tol=tol) if kept else 0
+    for j in range(keep_first, len(cols)):
+        r = np.linalg.matrix_rank(Z[:, kept + [j]], tol=tol)
+        if r > rank:
+            kept.append(j)
+            rank = r
+    return [cols[j] for j in kept]
+
+
 def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str,
                              covariates: list[str], control_arm: str = DEFAULT_CONTROL, outcome: str = "returned",
                              alpha: float = 0.05) -> AdjustedEffect:
@@ -418,13 +452,21 @@ def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, cam
 
     Numeric covariates are log1p-transformed when skewed (counts, spend, days); categorical
     ones become dummies. Works with member attributes only (no purchase history needed).
+
+    Notes
+    -----
+    The design is checked before fitting: constant columns, and columns that are linear
+    combinations of earlier ones (for example ``recency_days`` equal to ``tenure_days`` when no
+    one bought before the campaign), are dropped, with the reason recorded in ``dropped``.
+    Leaving them in makes the HC2 leverages of a pseudo-inverse fit wrong (the standard error
+    came out 4.7 times too small on such a design).
     """
     _check_control(outcomes, control_arm, campaign_id)
     df = outcomes[(outcomes["campaign_id"] == campaign_id) & outcomes["arm"].isin([arm, control_arm])]
     df = df[["campaign_id", "member_id", "arm", outcome]].merge(features, on=["campaign_id", "member_id"], how="left")
     y = df[outcome].astype(float).to_numpy()
     treated = (df["arm"] == arm).astype(float).to_numpy()
-    parts = []
+    parts, owner = [], {}
     for cov in covariates:
         if cov not in df.columns:
             raise KeyError(f"covariate {cov!r} not available; choose from {sorted(set(features.columns) - {'campaign_id', 'member_id'})}")
@@ -434,18 +476,29 @@ def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, cam
             x = x.fillna(x.median())
             if cov in ("recency_days", "frequency", "monetary", "tenure_days"):
                 x = np.log1p(x.clip(lower=0))
-            parts.append(pd.DataFrame({cov: x}))
+            part = pd.DataFrame({cov: x})
         else:
-            parts.append(pd.get_dummies(col.astype("string").fillna("missing"), prefix=cov, drop_first=True, dtype=float))
+            part = pd.get_dummies(col.astype("string").fillna("missing"), prefix=cov, drop_first=True, dtype=float)
+        owner |= {c: cov for c in part.columns}
+        parts.append(part)
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)
+    dropped = [f"{cov} (constant)" for cov in covariates if cov in df.columns
+               and not any(X[c].std() > 0 for c, o in owner.items() if o == cov)]
     X = X.loc[:, X.std() > 0]
     Xc = X - X.mean()
-    design = pd.concat([pd.Series(1.0, index=df.index, name="const"), pd.Series(treated, index=df.index, name="treated"),
-                        Xc, Xc.mul(treated, axis=0).add_prefix("treated_x_")], axis=1)
+    base = pd.concat([pd.Series(1.0, index=df.index, name="const"), pd.Series(treated, index=df.index, name="treated"), Xc], axis=1)
+    main = full_rank_columns(base, keep_first=2)
+    collinear = sorted({owner[c] for c in Xc.columns if c not in main} - {d.split(" ")[0] for d in dropped})
+    dropped += [f"{cov} (collinear with the covariates before it)" for cov in collinear if
+                not any(owner.get(c) == cov for c in main)]
+    Xk = Xc[[c for c in main if c in Xc.columns]]
+    design = pd.concat([base[main], Xk.mul(treated, axis=0).add_prefix("treated_x_")], axis=1)
+    design = design[full_rank_columns(design, keep_first=len(main))]  # an interaction can be collinear within one arm
     fit = sm.OLS(y, design).fit(cov_type="HC2")
     unadj = y[treated == 1].mean() - y[treated == 0].mean()
-    return AdjustedEffect(campaign_id, arm, tuple(covariates), float(unadj), float(fit.params["treated"]),
-                          float(fit.bse["treated"]), alpha, fit)
+    used = tuple(cov for cov in covariates if any(owner.get(c) == cov for c in Xk.columns))
+    return AdjustedEffect(campaign_id, arm, used, float(unadj), float(fit.params["treated"]),
+                          float(fit.bse["treated"]), alpha, fit, tuple(dropped))
 
 
 # --- factorial gift x channel ------------------------------------------------------------

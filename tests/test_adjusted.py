@@ -1,0 +1,63 @@
+"""Regression adjustment (Lin, HC2) on a rank-deficient design, against an independent computation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import campaigns as cp
+
+
+def _hc2(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OLS with HC2 standard errors, written out (no statsmodels)."""
+    bread = np.linalg.inv(X.T @ X)
+    beta = bread @ X.T @ y
+    e = y - X @ beta
+    h = np.einsum("ij,jk,ik->i", X, bread, X)
+    meat = X.T @ (X * (e**2 / (1 - h))[:, None])
+    return beta, np.sqrt(np.diag(bread @ meat @ bread))
+
+
+@pytest.fixture
+def design():
+    rng = np.random.default_rng(7)
+    n = 600
+    a = rng.normal(size=n)
+    c = rng.normal(size=n)
+    t = rng.permutation(np.repeat([1, 0], n // 2))
+    y = (rng.uniform(size=n) < 0.2 + 0.08 * t + 0.1 * (a > 0)).astype(float)
+    ids = [f"M{i}" for i in range(n)]
+    outcomes = pd.DataFrame({"campaign_id": "C", "member_id": ids, "arm": np.where(t == 1, "call", "holdout"), "returned": y})
+    features = pd.DataFrame({"campaign_id": "C", "member_id": ids, "a": a, "a_copy": a, "k": 5.0, "b": 2 * a + 3, "c": c,
+                             "near": 2 * a + 3 + rng.normal(size=n) * 1e-10})  # collinear up to rounding
+    return outcomes, features, a, c, t, y
+
+
+def test_constant_and_collinear_covariates_are_dropped_and_named(design):
+    outcomes, features, a, c, t, y = design
+    res = cp.estimate_adjusted_effect(outcomes, features, "C", "call", ["a", "a_copy", "k", "b", "near", "c"])
+    assert res.covariates == ("a", "c")
+    assert any(d.startswith("k (constant)") for d in res.dropped)
+    assert {d.split(" ")[0] for d in res.dropped} == {"a_copy", "k", "b", "near"}
+    table = res.table()
+    assert table.loc[0, "covariates"] == "a, c" and "a_copy" in table.loc[0, "dropped"]
+
+
+def test_hc2_error_equals_an_independent_computation(design):
+    outcomes, features, a, c, t, y = design
+    res = cp.estimate_adjusted_effect(outcomes, features, "C", "call", ["a", "a_copy", "k", "b", "near", "c"])
+    ac, cc = a - a.mean(), c - c.mean()
+    X = np.column_stack([np.ones_like(a), t, ac, cc, t * ac, t * cc])
+    beta, se = _hc2(X, y)
+    assert res.estimate == pytest.approx(beta[1], abs=1e-10)
+    assert res.se == pytest.approx(se[1], rel=1e-8)
+    # and the duplicated/constant/collinear columns change nothing against the clean design
+    clean = cp.estimate_adjusted_effect(outcomes, features, "C", "call", ["a", "c"])
+    assert (clean.estimate, clean.se) == pytest.approx((res.estimate, res.se), rel=1e-10)
+
+
+def test_no_usable_covariate_gives_the_unadjusted_difference_with_hc2(design):
+    outcomes, features, a, c, t, y = design
+    res = cp.estimate_adjusted_effect(outcomes, features, "C", "call", ["k"])
+    assert res.covariates == () and res.estimate == pytest.approx(res.unadjusted, abs=1e-12)
+    _, se = _hc2(np.column_stack([np.ones_like(a), t]), y)
+    assert res.se == pytest.approx(se[1], rel=1e-8)
