@@ -166,3 +166,21 @@ def test_rank_targets_advice_and_cost():
     assert t.loc[0, "cost_per_incremental_return"] == pytest.approx(50.0)
     assert t.loc[1, "cost_per_incremental_return"] == pytest.approx(250.0)
     assert np.isnan(t.loc[2, "cost_per_incremental_return"])
+
+
+def test_unrecorded_costs_stay_unknown(fixture_dir):
+    contacts = pd.read_csv(fixture_dir / "contacts.csv")
+    contacts.drop(columns=["contact_cost", "gift_cost"]).to_csv(fixture_dir / "contacts.csv", index=False)
+    data = load_dataset(fixture_dir, as_of="2023-12-31")
+    arms = cp.summarize_arms(cp.compute_campaign_outcomes(data), control_arm="none").set_index("arm")
+    assert arms["cost"].isna().all() and arms["cost_per_incremental_return"].isna().all()
+    assert arms.loc["call", "incremental_returned"] == pytest.approx(2.0)  # the effect is still known
+
+
+def test_one_unrecorded_cost_makes_the_arm_cost_unknown(fixture_dir):
+    contacts = pd.read_csv(fixture_dir / "contacts.csv")
+    contacts.loc[1, "gift_cost"] = None
+    contacts.to_csv(fixture_dir / "contacts.csv", index=False)
+    data = load_dataset(fixture_dir, as_of="2023-12-31")
+    arms = cp.summarize_arms(cp.compute_campaign_outcomes(data), control_arm="none").set_index("arm")
+    assert np.isnan(arms.loc["call", "cost"]) and arms.loc["none", "cost"] == 0

@@ -201,3 +201,21 @@ def test_risk_features_filtered_in_the_engine_equal_the_rule_on_all_members(smal
     mine = compute_member_features(data, date, 365, categories=False, last_purchase_between=lc._could_fall_asleep(date, 90, 180))
     assert len(ref) > 20
     pd.testing.assert_frame_equal(mine, ref)
+
+
+def test_log_rank_and_proportional_hazards_in_words():
+    rng = np.random.default_rng(5)
+    n = 3000
+    group = rng.choice(["a", "b"], n)
+    # group b falls asleep fast early and slowly later: the hazards cross, PH does not hold
+    early = rng.exponential(np.where(group == "b", 60, 300))
+    late = 200 + rng.exponential(np.where(group == "b", 2000, 300))
+    duration = np.where(group == "b", np.minimum(early, late) * (early < 120) + late * (early >= 120), early)
+    df = pd.DataFrame({"duration": np.minimum(duration, 900), "event": duration < 900, "group": group,
+                       "early_spend": 0.0, "join_year": "x"})
+    res = lc.fit_survival(df, by="group", covariates=("group",))
+    assert res.logrank_sentence().startswith("Log-rank test across groups: chi-square")
+    assert res.ph_violations() == ["group_b"] and "time-varying" in res.ph_note()
+    one = lc.fit_survival(df.assign(group="a"), by="group", covariates=("group",))
+    assert one.logrank_sentence() == "One group only: there are no groups to compare, so no log-rank test."
+    assert one.ph_note() is None

@@ -668,13 +668,15 @@ with section():
     survival = lifecycle.fit_survival(tts, by="tier")
     plots.plot_survival(survival.curves)
     plt.show()
-    display(Markdown(f"Log-rank test across tiers: chi-square {survival.logrank_chi2:,.1f}, p = {survival.logrank_p:.2g}. "
-                     f"Median days to sleep: " + ", ".join(f"{g} {d:,.0f}" for g, d in survival.median_days().items()) + "."))
+    display(Markdown(survival.logrank_sentence() + " Median days to sleep: "
+                     + (", ".join(f"{g} {d:,.0f}" for g, d in survival.median_days().items()) or "not reached yet") + "."))
 """),
     ("code", """
 if survival is not None:
     display(survival.hazard_ratios.style.format({"hazard_ratio": "{:.2f}", "lower": "{:.2f}", "upper": "{:.2f}",
                                                  "p_value": "{:.2g}"}).hide(axis="index"))
+    if survival.ph_note():
+        display(Markdown(f"**Read with care.** {survival.ph_note()}"))
 """),
     ("md", """
 Proportional-hazards check: correlation of each covariate's scaled Schoenfeld residuals with event

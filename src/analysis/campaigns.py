@@ -82,7 +82,8 @@ def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = N
 
     Columns: the contact's own columns, ``start_date``, ``response_days``, ``returned``,
     ``purchased``, ``visited``, ``purchases``, ``spend``, ``days_to_return`` (from the start
-    date to the first purchase or visit; NaN if none), ``cost`` (contact + gift).
+    date to the first purchase or visit; NaN if none), ``cost`` (contact + gift; NaN, unknown,
+    when the data record no cost for the contact: never taken as free).
     """
     t = data.transactions
     ck, jt = _windowed(data, t, campaign_ids, response_days)
@@ -114,9 +115,11 @@ def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = N
     out["returned"] = out["purchased"] | out["visited"]
     first = pd.concat([pd.to_datetime(out["first_purchase"]), pd.to_datetime(out["first_visit"])], axis=1).min(axis=1)
     out["days_to_return"] = (first - pd.to_datetime(out["start_date"])).dt.total_seconds() / 86400
-    out["contact_cost"] = out["contact_cost"].fillna(0.0).astype(float)
-    out["gift_cost"] = out["gift_cost"].fillna(0.0).astype(float)
-    out["cost"] = out["contact_cost"] + out["gift_cost"]
+    # unknown is not zero: a contact's cost is known only when every cost it has a column for is filled in
+    recorded = [c for c in ("contact_cost", "gift_cost") if out[c].notna().any()]
+    out["contact_cost"] = out["contact_cost"].astype(float)
+    out["gift_cost"] = out["gift_cost"].astype(float)
+    out["cost"] = out[recorded].sum(axis=1, min_count=len(recorded)) if recorded else np.nan
     out = out.drop(columns=["first_purchase", "first_visit"])
     return out.sort_values(["campaign_id", "arm", "member_id"]).reset_index(drop=True)
 
@@ -136,7 +139,7 @@ def summarize_arms(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONTROL) -
         reached=("reached", lambda x: x.fillna(False).astype(bool).sum() if x.notna().any() else np.nan),
         returned=("returned", "sum"), purchased=("purchased", "sum"),
         redeemed=("redeemed", lambda x: x.fillna(False).astype(bool).sum() if x.notna().any() else np.nan),
-        spend=("spend", "sum"), cost=("cost", "sum"),
+        spend=("spend", "sum"), cost=("cost", lambda x: x.sum() if x.notna().all() else np.nan),  # unknown stays unknown
     ).reset_index()
     s["return_rate"] = s["returned"] / s["contacted"]
     s["purchase_rate"] = s["purchased"] / s["contacted"]

@@ -319,6 +319,30 @@ class SurvivalResult:
     def table(self) -> pd.DataFrame:
         return self.hazard_ratios
 
+    def logrank_sentence(self) -> str:
+        """The log-rank result in words (one group: there is nothing to compare)."""
+        if pd.isna(self.logrank_p):
+            return f"One {self.by.replace('_', ' ')} only: there are no groups to compare, so no log-rank test."
+        p = "< 0.001" if self.logrank_p < 0.001 else f"= {self.logrank_p:.3f}"
+        return f"Log-rank test across {self.by.replace('_', ' ')}s: chi-square {self.logrank_chi2:,.1f}, p {p}."
+
+    def ph_violations(self, alpha: float = 0.05) -> list[str]:
+        """Covariates whose proportional-hazards check rejects the assumption at ``alpha``."""
+        if self.ph_check is None or not len(self.ph_check):
+            return []
+        bad = self.ph_check[self.ph_check["p_value"] < alpha]
+        return [str(c) for c in bad.iloc[:, 0]]
+
+    def ph_note(self, alpha: float = 0.05) -> str | None:
+        """What the hazard ratios may claim when the PH check rejects the assumption (``None``: it does not)."""
+        bad = self.ph_violations(alpha)
+        if not bad:
+            return None
+        return (f"The proportional-hazards check rejects the assumption for {', '.join(bad)} (p < {alpha}): their hazard "
+                "ratios above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the "
+                "difference changes with time; for inference, stratify the Cox model by these covariates or give them "
+                "a time-varying effect.")
+
     def median_days(self) -> pd.Series:
         c = self.curves
         return c[c["survival"] <= 0.5].groupby("group")["time"].min().rename("median_days_to_sleep")
