@@ -219,3 +219,37 @@ def test_log_rank_and_proportional_hazards_in_words():
     one = lc.fit_survival(df.assign(group="a"), by="group", covariates=("group",))
     assert one.logrank_sentence() == "One group only: there are no groups to compare, so no log-rank test."
     assert one.ph_note() is None
+
+
+def test_bgnbd_at_the_boundary_is_flagged_not_identified_and_gives_no_clv():
+    """Nobody ever drops out (as on Online Retail): the dropout parameters run to the edge."""
+    from analysis import clv
+    from analysis.report import NotApplicable
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    T = rng.uniform(20, 52, n)
+    lam = rng.gamma(2.0, 0.1, n)
+    times = [np.sort(rng.uniform(0, t, rng.poisson(rate * t))) for rate, t in zip(lam, T)]
+    x = np.array([max(len(ts) - 1, 0) for ts in times], float)
+    tx = np.array([ts[-1] - ts[0] if len(ts) > 1 else 0.0 for ts in times])
+    age = np.array([t - ts[0] if len(ts) else t for ts, t in zip(times, T)])
+    model = clv.fit_bgnbd(x, tx, age)
+    assert model.converged and not model.identified
+    assert any(note.startswith("a") and "edge" in note for note in model.notes)
+    summary = pd.DataFrame({"frequency": x, "recency": tx, "T": age, "monetary_value": np.where(x > 0, 50.0, np.nan)})
+    gg = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"] * rng.uniform(0.5, 1.5, n))
+    with pytest.raises(NotApplicable, match="not identified"):
+        clv.compute_clv(model, gg, summary)
+
+
+def test_bgnbd_records_how_it_converged():
+    from analysis import clv
+
+    rng = np.random.default_rng(2)
+    x = rng.poisson(2, 500).astype(float)
+    tx = np.where(x > 0, rng.uniform(1, 30, 500), 0.0)
+    T = tx + rng.uniform(1, 20, 500)
+    model = clv.fit_bgnbd(x, tx, T)
+    assert model.converged and model.optimizer in ("bfgs", "bfgs then nelder-mead")
+    assert "converged" in model.diagnostics()

@@ -82,18 +82,36 @@ class _BGNBDLikelihood(GenericLikelihoodModel):
         return _bgnbd_loglike(params, self.x, self.tx, self.T_, self.ux, self.inv)
 
 
+class ConvergenceWarning(UserWarning):
+    """A model fit did not converge (its result is recorded and shown, not hidden)."""
+
+
 @dataclass(frozen=True)
 class _FittedModel:
-    """Parameters (natural scale), their standard errors, log-likelihood and the statsmodels fit."""
+    """Parameters (natural scale), their standard errors, log-likelihood and the statsmodels fit.
+
+    ``converged`` and ``optimizer`` record how the best of several starts was reached;
+    ``identified`` is false when the data cannot pin the parameters down (a parameter at the
+    edge of its range, or standard errors that cannot be computed), with the reason in ``notes``.
+    """
 
     params_: pd.Series
     bse_: pd.Series
     log_likelihood_: float
     n_obs: int
     result: object = field(repr=False)
+    converged: bool = True
+    optimizer: str = "bfgs"
+    identified: bool = True
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame({"estimate": self.params_, "std_error": self.bse_})
+
+    def diagnostics(self) -> str:
+        """The fit in one sentence: optimizer, convergence, identification."""
+        text = f"Best of several starts: {self.optimizer}, {'converged' if self.converged else 'did NOT converge'}."
+        return " ".join([text, *self.notes])
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Intervals from the fit on the log scale, transformed back (always positive)."""
@@ -106,7 +124,10 @@ class BGNBDModel(_FittedModel):
     """Fitted BG/NBD model. ``params_`` = r, alpha, a, b; ``bse_`` their standard errors."""
 
     def _repr_html_(self) -> str:
-        return self.summary().to_html(float_format=lambda v: f"{v:.4f}", na_rep="–") + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}</p>"
+        import html
+
+        return (self.summary().to_html(float_format=lambda v: f"{v:.4f}", na_rep="–")
+                + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}. {html.escape(self.diagnostics())}</p>")
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
         """Probability that a member with this history is still alive (has not dropped out)."""
@@ -132,24 +153,70 @@ class BGNBDModel(_FittedModel):
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
 
 
-def fit_bgnbd(frequency, recency, T, start=(0.5, 5.0, 0.8, 2.5)) -> BGNBDModel:
+#: Starting points of the BG/NBD fit (r, alpha, a, b): the default and spread-out alternatives.
+BGNBD_STARTS = ((0.5, 5.0, 0.8, 2.5), (1.0, 1.0, 1.0, 1.0), (0.2, 20.0, 0.3, 8.0), (2.0, 50.0, 2.0, 0.5))
+#: Log-scale bounds beyond which a parameter is at the edge of its range (not identified).
+_EDGE = 9.0
+
+
+def _best_fit(model, starts, names: list[str]):
+    """Fit ``model`` from every start (BFGS, then Nelder-Mead where BFGS did not converge); keep
+    the highest likelihood. Only the numerical warnings an optimizer is expected to raise are
+    silenced; whether the chosen fit converged is recorded, and warned about when it did not."""
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
+    from statsmodels.tools.sm_exceptions import HessianInversionWarning
+
+    fits = []
+    for start in starts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SMConvergenceWarning)
+            warnings.simplefilter("ignore", HessianInversionWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow in exp/log while exploring far from the optimum
+            # a likelihood model without regressors: statsmodels' degrees-of-freedom bookkeeping does not apply
+            warnings.filterwarnings("ignore", message="df_model \\+ k_constant", category=UserWarning)
+            warnings.filterwarnings("ignore", message="df_resid differs", category=UserWarning)
+            res = model.fit(start_params=np.log(start), method="bfgs", maxiter=2000, disp=False)
+            how = "bfgs"
+            if not res.mle_retvals.get("converged", False):
+                res = model.fit(start_params=res.params, method="nm", maxiter=4000, disp=False)
+                how = "bfgs then nelder-mead"
+        if np.isfinite(res.llf):
+            fits.append((float(res.llf), how, res))
+    if not fits:
+        raise NotApplicable("the model could not be fitted from any starting point (the likelihood is not finite).")
+    llf, how, res = max(fits, key=lambda f: f[0])
+    converged = bool(res.mle_retvals.get("converged", False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bse = np.asarray(res.bse, dtype=float)
+    notes = []
+    edge = [n for n, v in zip(names, res.params) if abs(v) > _EDGE]
+    if edge:
+        notes.append(f"{', '.join(edge)} at the edge of the range (the data cannot pin them down): not identified.")
+    if not np.all(np.isfinite(bse)):
+        notes.append("standard errors cannot be computed (flat or singular likelihood): not identified.")
+    if not converged:
+        warnings.warn(f"{type(model).__name__.strip('_')} fit did not converge ({how}); log-likelihood {llf:.1f}",
+                      ConvergenceWarning, stacklevel=3)
+    return res, bse, converged, how, not notes, tuple(notes)
+
+
+def fit_bgnbd(frequency, recency, T, start=None) -> BGNBDModel:
     """Maximum-likelihood BG/NBD fit on repeat frequency, recency and age (same time unit).
 
-    Raises :class:`~analysis.report.NotApplicable` when no member made a repeat purchase (the
-    dropout parameters are then not identified).
+    Fitted from several starts (:data:`BGNBD_STARTS`, or ``start`` alone), keeping the best.
+    Raises :class:`~analysis.report.NotApplicable` when too few members made a repeat purchase.
     """
     repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
     if repeaters < MIN_REPEATERS:
         raise NotApplicable(f"repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
                             f"{repeaters:,} did, fewer than the {MIN_REPEATERS} needed.")
     model = _BGNBDLikelihood(frequency, recency, T)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = model.fit(start_params=np.log(start), method="bfgs", maxiter=2000, disp=False)
-        res = model.fit(start_params=res.params, method="nm", maxiter=4000, disp=False) if not res.mle_retvals.get("converged", True) else res
     names = ["r", "alpha", "a", "b"]
+    res, bse, converged, how, identified, notes = _best_fit(model, [start] if start else BGNBD_STARTS, names)
     est = np.exp(res.params)
-    return BGNBDModel(pd.Series(est, index=names), pd.Series(est * res.bse, index=names), float(res.llf), int(len(model.endog)), res)
+    return BGNBDModel(pd.Series(est, index=names), pd.Series(est * bse, index=names), float(res.llf), int(len(model.endog)),
+                      res, converged, how, identified, notes)
 
 
 # --- Gamma-Gamma ---------------------------------------------------------------------
@@ -195,12 +262,12 @@ def fit_gamma_gamma(frequency, monetary_value, start=(2.0, 3.0, 50.0)) -> GammaG
     model = _GammaGammaLikelihood(x[keep], m[keep])
     start = np.array(start, dtype=float)
     start[2] = max(start[2], float(np.median(m[keep])))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = model.fit(start_params=np.log(start), method="bfgs", maxiter=2000, disp=False)
     names = ["p", "q", "v"]
+    starts = [tuple(start), (1.0, 1.0, float(np.median(m[keep]))), (5.0, 10.0, 5.0 * float(np.median(m[keep])))]
+    res, bse, converged, how, identified, notes = _best_fit(model, starts, names)
     est = np.exp(res.params)
-    return GammaGammaModel(pd.Series(est, index=names), pd.Series(est * res.bse, index=names), float(res.llf), int(len(model.endog)), res)
+    return GammaGammaModel(pd.Series(est, index=names), pd.Series(est * bse, index=names), float(res.llf), int(len(model.endog)),
+                           res, converged, how, identified, notes)
 
 
 def compute_clv(bgnbd: BGNBDModel, gg: GammaGammaModel, summary: pd.DataFrame, horizon_months: int = 12,
@@ -210,6 +277,10 @@ def compute_clv(bgnbd: BGNBDModel, gg: GammaGammaModel, summary: pd.DataFrame, h
     CLV = sum over months m of (expected purchases in month m) x (expected spend per purchase)
     x margin / (1 + monthly_discount)^m.
     """
+    for name, fitted in (("BG/NBD", bgnbd), ("Gamma-Gamma", gg)):
+        if not fitted.identified:
+            raise NotApplicable(f"the {name} parameters are not identified on these data ({' '.join(fitted.notes)}), so "
+                                "P(alive) and lifetime values would be numbers without support; they are not shown.")
     per_month = 30.4375 / unit_days
     x, tx, T = summary["frequency"], summary["recency"], summary["T"]
     spend = gg.expected_spend(x, summary["monetary_value"])

@@ -381,7 +381,7 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
                               pd.DataFrame(columns=["covariate", "hazard_ratio", "lower", "upper", "p_value"]),
                               pd.DataFrame(columns=["covariate", "rho_with_time", "p_value"]))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow while the optimizer explores; the fit is checked below
         cox = PHReg(sample["duration"].to_numpy(), X.to_numpy(), status=sample["event"].to_numpy(), ties="efron").fit()
     ci = np.exp(cox.conf_int(alpha=alpha))
     hr = pd.DataFrame({"covariate": X.columns, "hazard_ratio": np.exp(cox.params), "lower": ci[:, 0], "upper": ci[:, 1],

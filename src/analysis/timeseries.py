@@ -99,9 +99,16 @@ def estimate_counterfactual(weekly: pd.DataFrame, start, weeks_after: int = 6, a
     pre.index.freq = None
     model = UnobservedComponents(np.log1p(pre.to_numpy()), level="local level",
                                  freq_seasonal=[{"period": 52.18, "harmonics": 2}] if len(pre) >= 80 else None)
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", SMConvergenceWarning)  # recorded below and re-raised as the project's warning
         fit = model.fit(disp=False, maxiter=200)
+    if not fit.mle_retvals.get("converged", True):
+        from .clv import ConvergenceWarning
+
+        warnings.warn(f"the time-series model did not converge in {fit.mle_retvals.get('iterations', 200)} iterations; "
+                      "its band is approximate", ConvergenceWarning, stacklevel=2)
     fc = fit.get_forecast(steps=len(post))
     mean = np.expm1(fc.predicted_mean)
     lo, hi = np.expm1(fc.conf_int(alpha=alpha)).T
