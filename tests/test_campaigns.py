@@ -184,3 +184,20 @@ def test_one_unrecorded_cost_makes_the_arm_cost_unknown(fixture_dir):
     data = load_dataset(fixture_dir, as_of="2023-12-31")
     arms = cp.summarize_arms(cp.compute_campaign_outcomes(data), control_arm="none").set_index("arm")
     assert np.isnan(arms.loc["call", "cost"]) and arms.loc["none", "cost"] == 0
+
+
+def test_recency_bands_are_labelled_as_they_hold():
+    f = pd.DataFrame({"recency_days": [0, 150, 270, 271, 365, 366, 540, 541, 900], "age": 40})
+    banded = cp.add_bands(f)
+    assert list(banded["recency_band"].astype(str)) == [
+        "0-270 d", "0-270 d", "0-270 d", "271-365 d", "271-365 d", "366-540 d", "366-540 d", "541+ d", "541+ d"]
+    assert cp.band_labels((10, 20)) == ["0-10 d", "11-20 d", "21+ d"]
+
+
+def test_one_definition_of_age_bands_across_reports():
+    from analysis.config import AGE_BAND_LABELS
+    from analysis.segmentation import add_age_band
+
+    ages = pd.DataFrame({"age": [20, 25, 34, 35, 64, 65, 80], "recency_days": 1})
+    assert list(add_age_band(ages)["age_band"].astype(str)) == list(cp.add_bands(ages)["age_band"].astype(str))
+    assert set(cp.add_bands(ages)["age_band"].astype(str)) <= set(AGE_BAND_LABELS)

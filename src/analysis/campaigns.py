@@ -610,11 +610,27 @@ def estimate_heterogeneity(outcomes: pd.DataFrame, features: pd.DataFrame, campa
     return res
 
 
+#: Upper edges (days, inclusive) of the recency bands of heterogeneity tables.
+RECENCY_BAND_EDGES = (270, 365, 540)
+
+
+def band_labels(edges, unit: str = " d") -> list[str]:
+    """Labels that say exactly what bands with inclusive upper ``edges`` hold: ``0-270 d``,
+    ``271-365 d``, ..., ``541+ d`` (whole units)."""
+    labels, low = [], 0
+    for edge in edges:
+        labels.append(f"{low}-{edge}{unit}")
+        low = edge + 1
+    return labels + [f"{low}+{unit}"]
+
+
 def add_bands(features: pd.DataFrame) -> pd.DataFrame:
-    """Recency and age bands for heterogeneity tables."""
+    """Recency and age bands for heterogeneity tables (age bands: the report-wide ones)."""
+    from .segmentation import age_band
+
     out = features.copy()
-    out["recency_band"] = pd.cut(out["recency_days"], [-1, 270, 365, 540, np.inf], labels=["180-270 d", "271-365 d", "366-540 d", "540+ d"])
-    out["age_band"] = pd.cut(out["age"], [0, 29, 39, 49, 59, 200], labels=["<30", "30-39", "40-49", "50-59", "60+"])
+    out["recency_band"] = pd.cut(out["recency_days"], [-np.inf, *RECENCY_BAND_EDGES, np.inf], labels=band_labels(RECENCY_BAND_EDGES))
+    out["age_band"] = age_band(out["age"])
     return out
 
 

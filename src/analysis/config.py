@@ -26,3 +26,7 @@ SLEEPING_DAYS = 180
 
 #: Smallest group shown in a table of groups; smaller cells are suppressed.
 MIN_CELL_SIZE = 10
+
+#: Age bands used by every report (upper edges inclusive), one definition for all.
+AGE_BAND_EDGES: tuple[float, ...] = (0, 24, 34, 44, 54, 64, 200)
+AGE_BAND_LABELS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55-64", "65+")

@@ -32,6 +32,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from .dataset import MallData
 from .report import NotApplicable
+from .segmentation import age_band
 
 STAGES = ("new", "active", "cooling", "sleeping", "lost", "reactivated")
 
@@ -361,7 +362,7 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     df = tts.copy()
     df["log_early_spend"] = np.log1p(df["early_spend"])
     if "age" in df.columns:
-        df["age_band"] = pd.cut(df["age"], [0, 29, 39, 49, 59, 200], labels=["<30", "30-39", "40-49", "50-59", "60+"]).astype(str)
+        df["age_band"] = age_band(df["age"]).astype(str)
     rows = []
     for g, sub in df.groupby(by, sort=True):
         sf = SurvfuncRight(sub["duration"].to_numpy(), sub["event"].to_numpy())

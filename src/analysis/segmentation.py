@@ -17,6 +17,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from .config import AGE_BAND_EDGES, AGE_BAND_LABELS
 from .privacy import pseudonymize
 
 #: The standard RFM segment map on (R score, F score); every pair of 1..5 has one segment.
@@ -337,10 +338,15 @@ def compute_profiles(features: pd.DataFrame, rfm: pd.DataFrame, by: str, min_siz
     return out.reset_index()
 
 
+def age_band(age: pd.Series) -> pd.Series:
+    """The report-wide age bands (:data:`~analysis.config.AGE_BAND_LABELS`) of ages in years."""
+    return pd.cut(age, list(AGE_BAND_EDGES), labels=list(AGE_BAND_LABELS))
+
+
 def add_age_band(features: pd.DataFrame) -> pd.DataFrame:
     out = features.copy()
     if "age" in out.columns:
-        out["age_band"] = pd.cut(out["age"], [0, 24, 34, 44, 54, 64, 200], labels=["<25", "25-34", "35-44", "45-54", "55-64", "65+"])
+        out["age_band"] = age_band(out["age"])
     return out
 
 
