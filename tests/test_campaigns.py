@@ -157,7 +157,7 @@ def test_segment_at_start_by_hand(fixture_dir):
 
 
 def test_rank_targets_advice_and_cost():
-    het = {"tier": pd.DataFrame({"tier": ["gold", "silver", "normal"], "n_treated": [500, 400, 300],
+    het = {"tier": pd.DataFrame({"tier": ["gold", "silver", "normal"], "n_treated": [500, 400, 300], "n_control": [100, 80, 60],
                                  "estimate": [0.10, 0.02, -0.05], "ci_low": [0.06, -0.01, -0.08], "ci_high": [0.14, 0.05, -0.02],
                                  "p_value": [1e-6, 0.2, 0.001], "p_holm": [3e-6, 0.2, 0.002]})}
     t = cp.rank_targets(het, cost_per_contact=5.0)
@@ -201,3 +201,21 @@ def test_one_definition_of_age_bands_across_reports():
     ages = pd.DataFrame({"age": [20, 25, 34, 35, 64, 65, 80], "recency_days": 1})
     assert list(add_age_band(ages)["age_band"].astype(str)) == list(cp.add_bands(ages)["age_band"].astype(str))
     assert set(cp.add_bands(ages)["age_band"].astype(str)) <= set(AGE_BAND_LABELS)
+
+
+def test_rank_targets_corrects_across_the_whole_table_and_lists_same_members_once():
+    from statsmodels.stats.multitest import multipletests
+
+    cols = ["n_treated", "n_control", "estimate", "ci_low", "ci_high", "p_value"]
+    het = {
+        "recency_band": pd.DataFrame([["0-270 d", 300, 70, 0.06, 0.01, 0.11, 0.012], ["541+ d", 200, 50, 0.08, 0.02, 0.14, 0.02]],
+                                     columns=["recency_band", *cols]),
+        "rfm_segment": pd.DataFrame([["Lost", 200, 50, 0.08, 0.02, 0.14, 0.02], ["Loyal", 100, 30, 0.05, -0.02, 0.12, 0.3]],
+                                    columns=["rfm_segment", *cols]),
+    }
+    t = cp.rank_targets(het, cost_per_contact=1.0).set_index("level")
+    assert len(t) == 3 and "541+ d (= rfm_segment Lost)" in t.index  # the same 200 + 50 members, once
+    expected = multipletests([0.012, 0.02, 0.3], method="holm")[1]  # one family: the whole table
+    assert list(t.loc[["0-270 d", "541+ d (= rfm_segment Lost)", "Loyal"], "p_holm"]) == pytest.approx(list(expected))
+    # within each variable alone, 0.012 and 0.02 would pass at 0.05 after Holm on 2; over 3 they do too, Loyal not
+    assert list(t.loc[["0-270 d", "Loyal"], "advice"]) == ["target", "no evidence"]

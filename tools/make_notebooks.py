@@ -196,6 +196,7 @@ gift_levels: str = ""  # reference, alternative (e.g. daily,entertainment)
 channel_levels: str = ""  # reference, alternative (e.g. sms,call_wechat)
 response_days: int = 0  # response window in days; 0: each campaign's own
 covariates: str = "recency_days,frequency,monetary,tenure_days,tier"  # for regression adjustment
+subgroups: str = "recency_band,tier,age_band,rfm_segment"  # variables of the "for whom" tables (member attribute columns too)
 target_tier: str = "all"  # for the time-series view ("all": every tier)
 sleeping_days: int = 180
 alpha: float = 0.05
@@ -312,40 +313,56 @@ else:
     ("md", """
 ## For whom does it work?
 
-Effects of the optimised arm by recency band, tier, age band and RFM segment on the day before the
-campaign started, with Holm-adjusted p-values across the levels of each variable (subgroups under
-10 members per arm are not shown).
+Effects of every treated arm within each level of the `subgroups` variables (recency band, tier,
+age band, RFM segment on the day before the campaign started, or member attribute columns); the
+figure shows the optimised arm (subgroups under 10 members per arm are not shown). These are
+exploratory comparisons; the ranked table below corrects for all of them at once.
 """),
     ("code", """
 hetero = {}
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    treated = list(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False, name=None))
+    target = (after_campaign, after_arm) if have_before_after else treated[0]
+    variables = [v.strip() for v in subgroups.split(",") if v.strip()]
     banded = campaigns.add_bands(features)
-    target = (after_campaign, after_arm) if have_before_after else tuple(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].iloc[0])
-    banded = banded.merge(campaigns.segment_at_start(data, target[0]), on=["campaign_id", "member_id"], how="left")
-    fig, axes = plt.subplots(2, 2, figsize=(13, 7))
-    for ax, by in zip(axes.flat, ["recency_band", "tier", "age_band", "rfm_segment"]):
-        hetero[by] = campaigns.estimate_heterogeneity(outcomes, banded, target[0], target[1], by, control_arm, alpha)
-        if len(hetero[by]):
-            plots.plot_forest(hetero[by].astype({by: str}), by, ax=ax, title=f"{target[1]} effect by {by.replace('_', ' ')}")
-        else:
-            ax.set_axis_off()
-    fig.tight_layout()
-    plt.show()
+    for cid in sorted({c for c, _ in treated}):
+        banded = banded.merge(campaigns.segment_at_start(data, cid), on=["campaign_id", "member_id"], how="left", suffixes=("", "_new"))
+        if "rfm_segment_new" in banded.columns:
+            banded["rfm_segment"] = banded["rfm_segment"].fillna(banded.pop("rfm_segment_new"))
+    missing = [v for v in variables if v not in banded.columns]
+    if missing:
+        display(Markdown(f"*Not applicable here: {', '.join(missing)} are not columns of the members or their bands.*"))
+    variables = [v for v in variables if v in banded.columns]
+    for cid, arm in treated:
+        for by in variables:
+            hetero[(f"{cid} / {arm}", by)] = campaigns.estimate_heterogeneity(outcomes, banded, cid, arm, by, control_arm, alpha)
+    shown = [by for by in variables if len(hetero[(f"{target[0]} / {target[1]}", by)])][:4]
+    if shown:
+        fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.5), squeeze=False)
+        for ax, by in zip(axes[0], shown):
+            tab = hetero[(f"{target[0]} / {target[1]}", by)]
+            plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=f"{target[1]} effect by {by.replace('_', ' ')}")
+        fig.tight_layout()
+        plt.show()
 """),
     ("md", """
 ### Whom to target next
 
-Every subgroup above, ranked: *target* where the effect is positive and survives the Holm
-correction, *skip* where the whole interval is below zero, otherwise *no evidence* (too few
-members to tell). Cost per incremental return uses the arm's average cost per contacted member.
+Every subgroup of every treated arm, ranked: *target* where the effect is positive and survives
+the Holm correction over the whole table, *skip* where the whole interval is below zero, otherwise
+*no evidence* (too few members to tell). A subgroup holding the same members as another is listed
+once. Cost per incremental return uses the arm's average cost per contacted member (unknown when
+the data record no costs).
 """),
     ("code", """
 if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
-    arm_row = arms[(arms["campaign_id"] == target[0]) & (arms["arm"] == target[1])].iloc[0]
-    targets = campaigns.rank_targets(hetero, float(arm_row["cost"] / arm_row["contacted"]), alpha)
+    cost_each = {f"{r.campaign_id} / {r.arm}": r.cost / r.contacted for r in arms.itertuples()}
+    targets = campaigns.rank_targets(hetero, cost_each, alpha)
     n_target = int((targets["advice"] == "target").sum())
-    display(Markdown(f"**{n_target}** of {len(targets)} subgroups are worth targeting with `{target[1]}` on this evidence."))
-    display(targets)
+    display(Markdown(f"**{n_target}** of {len(targets)} subgroups of the treated arms are worth targeting on this evidence."))
+    display(targets.style.format({"estimate": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}", "n_treated": "{:,}",
+                                  "cost_per_incremental_return": "{:,.1f}",
+                                  "p_holm": lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}"}, na_rep="–").hide(axis="index"))
 """),
     ("md", """
 ## Without a holdout: the time-series view

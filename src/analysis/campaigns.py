@@ -650,31 +650,47 @@ def segment_at_start(data: MallData, campaign_id: str, window_days: int = 365) -
     return pd.DataFrame({"campaign_id": campaign_id, "member_id": rfm["member_id"], "rfm_segment": rfm["segment"]})
 
 
-def rank_targets(heterogeneity: dict[str, pd.DataFrame], cost_per_contact: float, alpha: float = 0.05) -> pd.DataFrame:
+def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05) -> pd.DataFrame:
     """Which members to target next: every subgroup of every heterogeneity table, ranked.
 
-    For each subgroup: the effect on the return rate with its interval and Holm-adjusted
-    p-value (from :func:`estimate_heterogeneity`), and the cost per incremental returned member
-    (``cost_per_contact / effect``; undefined when the effect is not positive). ``advice`` is
-    ``"target"`` when the adjusted p-value is below ``alpha`` and the effect is positive,
-    ``"skip"`` when the whole interval lies below zero, otherwise ``"no evidence"``. Sorted by
-    advice, then by cost per incremental return.
+    For each subgroup: the effect on the return rate with its interval, and the cost per
+    incremental returned member (``cost_per_contact / effect``; undefined when the effect is not
+    positive or the cost unknown). Subgroups that hold exactly the same members under two
+    variables (for example a recency band that equals an RFM segment) are listed once, naming
+    both. The Holm correction runs over the whole ranked table (``p_holm``), because the table
+    is read as one list: ``advice`` is ``"target"`` when that p-value is below ``alpha`` and the
+    effect is positive, ``"skip"`` when the whole interval lies below zero, otherwise
+    ``"no evidence"``. Sorted by advice, then by cost per incremental return.
+
+    Keys of ``heterogeneity`` are variable names, or ``(arm label, variable)`` pairs to rank the
+    subgroups of several treated arms in one table (an ``arm`` column is then added, and
+    ``cost_per_contact`` may map each arm label to its cost per contacted member).
     """
-    rows = []
-    for var, tab in heterogeneity.items():
+    rows, seen = [], {}
+    for key, tab in heterogeneity.items():
+        group, var = key if isinstance(key, tuple) else (None, key)
+        cost = cost_per_contact.get(group, np.nan) if isinstance(cost_per_contact, dict) else cost_per_contact
         for _, r in tab.iterrows():
+            same = (group, int(r["n_treated"]), int(r["n_control"]), round(float(r["estimate"]), 12), round(float(r["ci_low"]), 12))
+            if same in seen:  # the same members under another variable
+                rows[seen[same]]["level"] += f" (= {var} {r[var]})"
+                continue
+            seen[same] = len(rows)
             est = float(r["estimate"])
-            if r["p_holm"] < alpha and est > 0:
-                advice = "target"
-            elif r["ci_high"] < 0:
-                advice = "skip"
-            else:
-                advice = "no evidence"
-            rows.append({"variable": var, "level": str(r[var]), "n_treated": int(r["n_treated"]), "estimate": est,
-                         "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "p_holm": float(r["p_holm"]),
-                         "cost_per_incremental_return": cost_per_contact / est if est > 0 else np.nan, "advice": advice})
-    out = pd.DataFrame(rows, columns=["variable", "level", "n_treated", "estimate", "ci_low", "ci_high", "p_holm",
-                                      "cost_per_incremental_return", "advice"])
+            rows.append({"arm": group, "variable": var, "level": str(r[var]), "n_treated": int(r["n_treated"]), "estimate": est,
+                         "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "p_value": float(r["p_value"]),
+                         "cost_per_incremental_return": cost / est if est > 0 else np.nan})
+    out = pd.DataFrame(rows, columns=["arm", "variable", "level", "n_treated", "estimate", "ci_low", "ci_high", "p_value",
+                                      "cost_per_incremental_return"])
+    if not any(isinstance(k, tuple) for k in heterogeneity):
+        out = out.drop(columns="arm")
+    out["p_holm"] = np.nan
+    ok = out["p_value"].notna()
+    if ok.any():
+        out.loc[ok, "p_holm"] = multipletests(out.loc[ok, "p_value"], method="holm")[1]
+    out["advice"] = np.where((out["p_holm"] < alpha) & (out["estimate"] > 0), "target",
+                             np.where(out["ci_high"] < 0, "skip", "no evidence"))
+    out = out.drop(columns="p_value")
     order = out["advice"].map({"target": 0, "no evidence": 1, "skip": 2})
     return out.assign(_o=order).sort_values(["_o", "cost_per_incremental_return"], na_position="last").drop(columns="_o").reset_index(drop=True)
 
