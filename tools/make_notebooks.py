@@ -233,7 +233,10 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     plots.plot_rates_with_intervals(campaigns.rates_with_intervals(arms, alpha), "label")
     plt.show()
 """),
-    ("md", "## Incremental effects against the holdout\n\nNewcombe intervals for rate differences, HC2-robust intervals for spend per contacted member."),
+    ("md", "## Incremental effects against the holdout\n\nNewcombe intervals for rate differences, HC2-robust intervals for spend per contacted member. "
+           "Every treated arm is compared with its campaign's holdout on two outcomes; the intervals are per comparison, not "
+           "adjusted for their number, so read the return rate of the arm the study was about as the primary result and the "
+           "rest as exploratory."),
     ("code", """
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     display(effects)
@@ -269,7 +272,10 @@ if applies(have_before_after, "no before and after waves are named (before_campa
         f"The naive comparison says the optimised wave raised the return rate by **{study.naive_difference:+.1%}**; "
         f"against the holdouts, the optimisation raised the incremental return rate by **{study.causal_difference:+.1%}** "
         f"({1 - alpha:.0%} interval {study.did.ci_low:+.1%} to {study.did.ci_high:+.1%}). "
-        f"The gap, **{study.naive_difference - study.causal_difference:+.1%}**, is season and list composition, not strategy."
+        f"The gap, **{study.naive_difference - study.causal_difference:+.1%}**, is what the holdouts remove: the change in the "
+        f"return rate that happened without any contact. The difference-in-differences itself is how the *incremental* effect "
+        f"changed between the waves; it mixes the change of strategy with anything else that changed how responsive the "
+        f"lists were (season, who was on them), which two waves cannot separate."
     ))
 else:
     study = None
