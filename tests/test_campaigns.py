@@ -219,3 +219,17 @@ def test_rank_targets_corrects_across_the_whole_table_and_lists_same_members_onc
     assert list(t.loc[["0-270 d", "541+ d (= rfm_segment Lost)", "Loyal"], "p_holm"]) == pytest.approx(list(expected))
     # within each variable alone, 0.012 and 0.02 would pass at 0.05 after Holm on 2; over 3 they do too, Loyal not
     assert list(t.loc[["0-270 d", "Loyal"], "advice"]) == ["target", "no evidence"]
+
+
+def test_a_campaign_whose_window_has_not_closed_is_interim(fixture_dir):
+    # C1's 10-day window runs to 06-11; the data end on 06-05
+    tx = pd.read_csv(fixture_dir / "transactions.csv")
+    tx[pd.to_datetime(tx["ts"], format="ISO8601") < "2023-06-06"].to_csv(fixture_dir / "transactions.csv", index=False)
+    visits = pd.read_csv(fixture_dir / "visits.csv")
+    visits[pd.to_datetime(visits["ts"], format="ISO8601") < "2023-06-06"].to_csv(fixture_dir / "visits.csv", index=False)
+    data = load_dataset(fixture_dir, as_of="2023-06-05")
+    o = cp.compute_campaign_outcomes(data)
+    assert o["window_open"].all()
+    assert "C1 (window ends 2023-06-11)" in cp.open_windows(o) and "interim" in cp.open_windows(o)
+    closed = cp.compute_campaign_outcomes(load_dataset(fixture_dir, as_of="2023-06-30"))
+    assert not closed["window_open"].any() and cp.open_windows(closed) is None

@@ -222,6 +222,8 @@ campaign_ids = sorted(outcomes["campaign_id"].unique()) if has_campaigns else []
 what the holdout's rate predicts for an arm of that size. Costs are contact plus redeemed gifts.
 """),
     ("code", """
+if has_campaigns and campaigns.open_windows(outcomes):
+    display(Markdown(f"**Interim.** {campaigns.open_windows(outcomes)}"))
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     display(arms.style.format({c: "{:.1%}" for c in ["return_rate", "purchase_rate"]} | {c: "{:,.1f}" for c in [
     "spend", "cost", "spend_per_contacted", "spend_per_returner", "cost_per_returned", "incremental_returned",

@@ -121,7 +121,21 @@ def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = N
     out["gift_cost"] = out["gift_cost"].astype(float)
     out["cost"] = out[recorded].sum(axis=1, min_count=len(recorded)) if recorded else np.nan
     out = out.drop(columns=["first_purchase", "first_visit"])
+    window_end = pd.to_datetime(out["start_date"]) + pd.to_timedelta(out["response_days"].astype(float), unit="D")
+    out["window_open"] = window_end > pd.Timestamp(data.as_of) + pd.Timedelta(days=1)  # outcomes not all seen yet
     return out.sort_values(["campaign_id", "arm", "member_id"]).reset_index(drop=True)
+
+
+def open_windows(outcomes: pd.DataFrame) -> str | None:
+    """One sentence naming the campaigns whose response window had not closed on the analysis
+    date (their figures are interim), or ``None`` when every window is closed."""
+    if outcomes is None or "window_open" not in outcomes or not outcomes["window_open"].any():
+        return None
+    rows = outcomes[outcomes["window_open"]].drop_duplicates("campaign_id")
+    ends = [f"{r.campaign_id} (window ends {(pd.Timestamp(r.start_date) + pd.Timedelta(days=float(r.response_days))).date()})"
+            for r in rows.itertuples()]
+    return ("Still running on the analysis date: " + ", ".join(ends)
+            + ". Their figures are interim: members can still come back before the window closes.")
 
 
 def _check_control(outcomes: pd.DataFrame, control_arm: str, campaign_id: str | None = None) -> None:
