@@ -24,13 +24,13 @@ _WRAP = (
 )
 
 
-def _timed(cmd: list[str]) -> tuple[float, float]:
+def _timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (GB) of the largest process the command ran.
 
     A fresh wrapper process runs the command, so the peak is this command's alone (the
     kernels papermill starts are its descendants and are counted).
     """
-    out = subprocess.run([sys.executable, "-c", _WRAP, *cmd], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", _WRAP, *cmd], check=True, capture_output=True, text=True, env=env)
     seconds, peak_kb = out.stdout.split()
     return float(seconds), int(peak_kb) / 1024**2
 

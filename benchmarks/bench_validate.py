@@ -18,24 +18,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE))
+from bench_run import _timed  # noqa: E402  (one way to time a command and its peak memory)
 
-_WRAP = (
-    "import resource, subprocess, sys, time; t = time.perf_counter(); "
-    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
 _HASH = (
     "import sys, time; from pathlib import Path; from analysis.contract import present_files; "
     "from analysis.validation import fingerprint_files; files = list(present_files(Path(sys.argv[1])).values()); "
     "t = time.perf_counter(); fingerprint_files(files); "
     "print(time.perf_counter() - t, sum(p.stat().st_size for p in files))"
 )
-
-
-def _timed(cmd: list[str], env: dict) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", _WRAP, *cmd], check=True, capture_output=True, text=True, env=env)
-    seconds, peak_kb = out.stdout.split()
-    return float(seconds), int(peak_kb) / 1024**2
 
 
 def bench(members: int, repeats: int) -> dict:
