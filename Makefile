@@ -44,7 +44,7 @@ bench: $(STAMP) ## run the benchmarks (writes benchmarks/results/*.json; see ben
 	$(BIN)/python benchmarks/bench_run.py --members 50000
 
 clean: ## remove generated reports and demo data (keeps .venv)
-	rm -rf reports/*/ reports/index.html $(DEMO)
+	rm -rf reports/*/ reports/index.html reports/.mallwake exports/ $(DEMO)
 
 clean-cache: ## remove the staged copies of data directories and cached validations
 	rm -rf "$${MALLWAKE_CACHE_DIR:-$$HOME/.cache/mallwake}"

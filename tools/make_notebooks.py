@@ -433,7 +433,7 @@ see which tiers will not hold at the next review.
     ("params", """
 data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date; empty: the last date in the data
-window_days: int = 730  # purchases and spend are counted over this many days up to as_of
+window_days: int = 365  # RFM window: purchases and spend over this many days up to as_of (the same in every report)
 migration_from: str = ""  # earlier date for segment migration; empty: 91 days before as_of
 tier_thresholds: str = ""  # yearly spend to earn each tier, e.g. silver:3000,gold:8000 (empty: tier rules not checked)
 n_clusters: int = 0  # 0: chosen by BIC (Gaussian mixture) or silhouette (k-means)
@@ -463,6 +463,8 @@ purchase, **F** for purchases and **M** for spend in the window. Equal values al
 F = 1. The heatmap shows the mean spend in every R x F cell: the top right is where the value is.
 """),
     ("code", """
+display(Markdown(f"Window: the **{window_days} days** up to {as_of_date.date()} (the same RFM definition in the monthly "
+                 "and campaign reports when their window is left at its default)."))
 plots.plot_rf_heatmap(seg.compute_rf_grid(rfm, "monetary"), label=f"mean spend, last {window_days} days");
 """),
     ("md", """
@@ -830,6 +832,7 @@ from analysis import monthly as mo, plots
 from analysis.dataset import load_dataset
 from analysis.privacy import suppress_small_counts
 from analysis.report import record_metrics
+from analysis.config import RFM_WINDOW_DAYS
 from analysis.segmentation import parse_thresholds
 data = load_dataset(data_dir, as_of=as_of or None)
 month = mo.parse_month(report_month or mo.last_complete_month(data))
@@ -877,6 +880,7 @@ mo.localize(suppress_small_counts(transitions, min_cell), lang)
     ("code", """
 segment_counts, migration = mo.compute_segment_movement(data, month)
 display(Markdown(f"## {T('segments_title')}"))
+display(Markdown(T('rfm_window', days=RFM_WINDOW_DAYS)))
 display(mo.localize(suppress_small_counts(segment_counts.set_index("segment"), min_cell), lang))
 flows = migration.flows(min_cell).head(8)
 mo.localize(flows, lang).style.format({T("share_of_from"): "{:.0%}"}).hide(axis="index")

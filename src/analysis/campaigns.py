@@ -38,6 +38,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportion_effectsize, test_proportions_2indep
 
+from .config import RFM_WINDOW_DAYS
 from .dataset import MallData, is_purchase
 from .display import styler_html
 
@@ -648,7 +649,7 @@ def add_bands(features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def segment_at_start(data: MallData, campaign_id: str, window_days: int = 365) -> pd.DataFrame:
+def segment_at_start(data: MallData, campaign_id: str, window_days: int = RFM_WINDOW_DAYS) -> pd.DataFrame:
     """RFM segment of every member the day before ``campaign_id`` started.
 
     Scores are relative to all members who had joined by then (not only the contacted ones), so

@@ -30,3 +30,7 @@ MIN_CELL_SIZE = 10
 #: Age bands used by every report (upper edges inclusive), one definition for all.
 AGE_BAND_EDGES: tuple[float, ...] = (0, 24, 34, 44, 54, 64, 200)
 AGE_BAND_LABELS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55-64", "65+")
+
+#: Days of purchases behind every RFM score (segmentation, monthly movements, campaign segments):
+#: one definition, so "Champions" means the same members in every report for the same date.
+RFM_WINDOW_DAYS = 365

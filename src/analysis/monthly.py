@@ -26,6 +26,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from .config import RFM_WINDOW_DAYS
 from .dataset import MallData, is_purchase
 from .lifecycle import STAGES, build_stage_panel_expr
 
@@ -47,7 +48,7 @@ TEXT = {
         "cost": "cost",
         "cost_per_incremental_return": "cost per incremental return", "campaign_id": "campaign",
         "incremental_return_rate": "incremental return rate", "ci_low": "interval low", "ci_high": "interval high",
-        "window_open": "window still open", "segment": "RFM segment", "segments_title": "RFM segment movements",
+        "window_open": "window still open", "segment": "RFM segment", "segments_title": "RFM segment movements", "rfm_window": "RFM scores count purchases and spend over the {days} days up to each month-end (the same definition as the segmentation report).",
         "stages_title": "Lifecycle stages: end of the previous month (rows) to the end of this month (columns)",
         "campaigns_title": "Campaigns started this month", "watch_title": "Watch list",
         "by_tier_heading": "By tier", "kpi_heading": "Key figures", "no_campaign": "No campaign started this month.",
@@ -69,7 +70,7 @@ TEXT = {
         "cost": "成本",
         "cost_per_incremental_return": "每增量回店成本", "campaign_id": "活动",
         "incremental_return_rate": "增量回店率", "ci_low": "区间下限", "ci_high": "区间上限",
-        "window_open": "响应期未结束", "segment": "RFM分群", "segments_title": "RFM分群变化",
+        "window_open": "响应期未结束", "segment": "RFM分群", "segments_title": "RFM分群变化", "rfm_window": "RFM得分按每个月末之前{days}天内的购买次数与消费金额计算（与分群报告的定义相同）。",
         "stages_title": "生命周期阶段：上月末（行）到本月末（列）",
         "campaigns_title": "本月开始的营销活动", "watch_title": "运营预警",
         "by_tier_heading": "分等级", "kpi_heading": "核心指标", "no_campaign": "本月没有开始的营销活动。",
@@ -250,7 +251,7 @@ def compute_stage_transitions(data: MallData, month, cooling_days: int = 90, sle
     return mat.reindex(index=rows, columns=[s for s in STAGES if s in mat.columns], fill_value=0)
 
 
-def compute_segment_movement(data: MallData, month, window_days: int = 365):
+def compute_segment_movement(data: MallData, month, window_days: int = RFM_WINDOW_DAYS):
     """RFM segments at the end of the previous month and of ``month``: counts and migration."""
     from .features import compute_member_features
     from .segmentation import compute_migration, compute_rfm_scores
