@@ -47,7 +47,7 @@ def test_rfm_on_tiny_fixture(tiny_dir):
 def test_every_rf_pair_has_exactly_one_segment():
     r, f = np.meshgrid(range(1, 6), range(1, 6))
     segs = seg.assign_rfm_segments(pd.Series(r.ravel()), pd.Series(f.ravel()))
-    assert pd.Series(segs).notna().all() and set(segs) == set(seg.SEGMENTS) - {None}
+    assert pd.Series(segs).notna().all() and set(segs) == set(seg.SEGMENTS) - {seg.NO_PURCHASE}
 
 
 def test_lorenz_and_gini_by_hand():
@@ -142,3 +142,16 @@ def test_cdnow_runs_through_the_segmentation_and_lifecycle_notebooks(tmp_path):
     assert life["logrank_p"] is None  # one tier: nothing to compare, not a crash
     assert 0.5 < life["sleep_risk_auc"] <= 1.0
     assert 0 < life["mean_p_alive"] < 1
+
+
+def test_members_without_a_purchase_get_no_rfm_segment_and_ties_are_shown():
+    f = pd.DataFrame({"member_id": [f"m{i}" for i in range(10)], "recency_days": [5, 9, 20, 40, 60, 300, 400, 500, 700, 800],
+                      "frequency": [3, 1, 1, 1, 1, 1, 1, 0, 0, 0], "monetary": [90, 10, 10, 12, 15, 20, 8, 0, 0, 0]})
+    r = seg.compute_rfm_scores(f).set_index("member_id")
+    assert (r.loc[["m7", "m8", "m9"], "segment"] == seg.NO_PURCHASE).all()
+    assert (r.loc[[f"m{i}" for i in range(7)], "segment"] != seg.NO_PURCHASE).all()
+    dist = seg.score_distribution(r.reset_index()).set_index("score")
+    # F: three zeros score 1; the block of six ones starts at rank 4 -> 1 + floor(5 * 3 / 10) = 2; the three -> 5
+    assert dist.loc[["F1", "F2", "F3", "F4", "F5"], "members"].tolist() == [3, 6, 0, 0, 1]
+    assert dist.loc["F2", "values"] == "1" and dist.loc["F3", "values"] == "–"
+    assert dist["members"].groupby(dist.index.str[0]).sum().tolist() == [10, 10, 10]

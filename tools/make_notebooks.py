@@ -468,6 +468,19 @@ display(Markdown(f"Window: the **{window_days} days** up to {as_of_date.date()} 
 plots.plot_rf_heatmap(seg.compute_rf_grid(rfm, "monetary"), label=f"mean spend, last {window_days} days");
 """),
     ("md", """
+What each score holds: members and the range of values behind every R, F and M score. With heavy
+ties (many members bought once) a score inside a tie block stays empty; members without a purchase
+in the window score 1 on F and M but get no RFM segment (they are shown as *No purchase in window*).
+"""),
+    ("code", """
+score_dist = seg.score_distribution(rfm)
+empty = score_dist.loc[score_dist["members"] == 0, "score"].tolist()
+if empty:
+    display(Markdown(f"Empty scores on these data (inside a block of tied values): {', '.join(empty)}."))
+display(score_dist.pivot_table(index=score_dist["score"].str[1:], columns=score_dist["score"].str[0], values="values",
+                               aggfunc="first")[["R", "F", "M"]].rename_axis(index="score", columns=None))
+"""),
+    ("md", """
 ## Named segments
 
 The standard RFM map on R and F: every member is in exactly one segment. *Champions* and *Loyal*

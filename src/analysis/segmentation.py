@@ -34,8 +34,10 @@ SEGMENT_MAP = (
     (r"[4-5][2-3]", "Potential loyalist"),
     (r"5[4-5]", "Champions"),
 )
+#: The segment of members who made no purchase in the window: they have no RFM profile to name.
+NO_PURCHASE = "No purchase in window"
 SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention", "About to sleep",
-            "At risk", "Cannot lose", "Hibernating", "Lost")
+            "At risk", "Cannot lose", "Hibernating", "Lost", NO_PURCHASE)
 
 
 # --- RFM -----------------------------------------------------------------------------
@@ -48,7 +50,11 @@ def score_quantiles(values: pd.Series, bins: int = 5, higher_is_better: bool = T
     Tie rule: members with equal values get the same score, the one of the lowest position of
     their tie group (``rank(method="min")``), so the score never depends on row order, and a
     large block of equal worst values (e.g. members with no purchase in the window) all score 1.
-    With heavy ties the five groups are unequal in size.
+    With heavy ties the five groups are unequal in size and a score inside a tie block stays
+    empty (on CDNOW half the members bought once, and F = 2 is empty): :func:`score_distribution`
+    shows each score's members and values, so a score always means a stated range of values.
+    Members without a purchase in the window are scored (they rank last on F and M) but get the
+    segment :data:`NO_PURCHASE`, not an RFM segment.
     """
     ranks = values.rank(method="min", ascending=higher_is_better)
     return (1 + np.floor(bins * (ranks - 1) / len(values))).clip(1, bins).astype(int)
@@ -64,8 +70,26 @@ def compute_rfm_scores(features: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     out["f_score"] = score_quantiles(out["frequency"], bins)
     out["m_score"] = score_quantiles(out["monetary"], bins)
     out["rfm_cell"] = out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
-    out["segment"] = assign_rfm_segments(out["r_score"], out["f_score"])
+    named = pd.Series(assign_rfm_segments(out["r_score"], out["f_score"]), index=out.index)
+    out["segment"] = named.where(out["frequency"] > 0, NO_PURCHASE)  # no purchase: no RFM segment to give
     return out
+
+
+def score_distribution(rfm: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """Members and value range behind each score of R, F and M (empty scores show as 0 members).
+
+    With heavy ties (most members bought once) a tie block spans several quintiles and the
+    scores inside it stay empty: this table shows which, and what each score means in values.
+    """
+    rows = []
+    for letter, col in (("R", "recency_days"), ("F", "frequency"), ("M", "monetary")):
+        g = rfm.groupby(f"{letter.lower()}_score")[col]
+        stats = pd.DataFrame({"members": g.size(), "low": g.min(), "high": g.max()}).reindex(range(1, bins + 1))
+        for score, r in stats.iterrows():
+            n = 0 if pd.isna(r["members"]) else int(r["members"])
+            rows.append({"score": f"{letter}{score}", "members": n,
+                         "values": "–" if not n else (f"{r['low']:,.0f}" if r["low"] == r["high"] else f"{r['low']:,.0f} – {r['high']:,.0f}")})
+    return pd.DataFrame(rows)
 
 
 def assign_rfm_segments(r_score: pd.Series, f_score: pd.Series) -> pd.Series:
