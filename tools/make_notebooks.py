@@ -735,6 +735,11 @@ A BG/NBD model of repeat purchases (each member buys at a steady rate while aliv
 after any purchase) and a Gamma-Gamma model of spend per purchase, both by maximum likelihood; time
 unit: weeks. P(alive) is the probability that a member has not dropped out; CLV is the discounted
 margin on the purchases expected over the horizon.
+
+Two different counts go by "frequency": here it is the number of **repeat purchase days** (days
+with a purchase after the first one, several purchases on one day counting once), as BG/NBD
+defines it; in the RFM scores of the segmentation report it is the number of **purchases** in the
+window. The same member can have different values of the two.
 """),
     ("code", """
 summary = clv.compute_rfm_summary(data)

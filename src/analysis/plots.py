@@ -243,7 +243,7 @@ def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8):
     sns.heatmap(grid.sort_index(ascending=False), cmap="RdYlGn", vmin=0, vmax=1, annot=True, fmt=".2f", ax=ax,
                 cbar_kws={"label": "P(alive)"})
     ax.set_xlabel("recency / age (1 = bought at the very end)")
-    ax.set_ylabel("repeat purchases (binned)")
+    ax.set_ylabel("repeat purchase days (binned)")
     return ax
 
 
