@@ -484,11 +484,12 @@ def run_reports(
     :class:`~analysis.storage.UnsafeNameError` for a label that is not a plain name.
     """
     data_dir = Path(data_dir).resolve()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
     if label is not None:
         check_label(label)
     user = dict(params or {})
     as_of = parse_as_of(as_of or user.pop("as_of", None))
+    notebooks_dir = Path(notebooks_dir).resolve()  # absolute: parallel kernels change the working directory
     notebooks = discover_notebooks(notebooks_dir, only)
     if not notebooks:
         raise ParameterError(f"no notebooks in {notebooks_dir}")
@@ -504,7 +505,7 @@ def run_reports(
     fingerprint = _prepare(data_dir, as_of, log, strict)
     check_data_references(data_dir, as_of, per_nb)
     prepare = round(time.perf_counter() - started, 2)
-    exports_dir = Path(exports_dir) if exports_dir is not None else default_exports_dir(out_dir)
+    exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
     result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
                         extra={"prepare_seconds": prepare}, fingerprint=fingerprint, merge=bool(only),
                         exports_dir=exports_dir)
@@ -566,7 +567,8 @@ def run_months(
         raise ParameterError(f"--lang must be one of {', '.join(sorted(TEXT))}, got {lang!r}")
 
     data_dir = Path(data_dir).resolve()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
+    notebook = Path(notebook).resolve()
     user = dict(params or {})
     as_of = parse_as_of(as_of or user.pop("as_of", None))
     user |= {"data_dir": str(data_dir), "lang": lang}

@@ -1,0 +1,57 @@
+"""README commands, run as written from the project folder (relative paths, parallel kernels)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.config import PROJECT_DIR
+
+MALLWAKE = str(Path(sys.executable).parent / "mallwake")
+
+
+@pytest.mark.slow
+def test_teaching_track_commands_with_relative_paths(small_mall, tmp_path):
+    """`mallwake run --notebooks notebooks/teaching` (and the answer key): papermill changes the
+    process's working directory while a kernel runs, which broke relative paths under --jobs 2."""
+    out = tmp_path / "reports"
+    for extra in ([], ["-p", "show_solutions=true", "--label", "teaching-key"]):
+        res = subprocess.run([MALLWAKE, "run", "--data", str(small_mall), "--notebooks", "notebooks/teaching",
+                              "--out", str(out), "--jobs", "2", *extra], cwd=PROJECT_DIR, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[-2000:]
+    assert len(list((out / "teaching-key").glob("t*.html"))) == 3
+    assert len(list(out.glob("*-teaching/t*.html"))) == 3
+
+
+def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_mall, tmp_path, monkeypatch):
+    """Deterministic version of the race: every execution first moves the process elsewhere."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from analysis import runner
+
+    work = tmp_path / "work"
+    (work / "nbs").mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        nb = new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [new_code_cell('data_dir: str = ""\nas_of: str = ""', metadata={"tags": ["parameters"]}),
+                    new_code_cell("from analysis.report import record_metrics\nrecord_metrics(ok=1)")]
+        nbformat.write(nb, work / "nbs" / f"{name}.ipynb")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    real = runner.execute_notebook
+
+    def moving(nb, out_nb, params):
+        import os
+
+        os.chdir(elsewhere)  # what papermill does while a kernel runs
+        return real(nb, out_nb, params)
+
+    monkeypatch.setattr(runner, "execute_notebook", moving)
+    monkeypatch.chdir(work)
+    res = runner.run_reports(small_mall, out_dir=Path("reports"), notebooks_dir=Path("nbs"), label="rel", jobs=1,
+                             log=lambda *_: None)
+    assert res.ok, [n.error for n in res.notebooks]
+    assert sorted(p.name for p in (work / "reports" / "rel").glob("*.html")) == ["a.html", "b.html", "c.html"]
