@@ -2,8 +2,8 @@
 
 For each seed: generate Synthetic Mall A, estimate every arm's incremental return rate against
 its holdout (Newcombe interval), the same with Lin's regression adjustment (HC2 interval, the
-notebook's default covariates), and the before/after difference-in-differences (member-clustered
-OLS), and check whether the 95 % intervals cover the planted truth in ``truth.json``. A fit that
+notebook's default covariates), the incremental spend per contacted member (HC2 interval), and the
+before/after difference-in-differences (member-clustered OLS), and check whether the 95 % intervals cover the planted truth in ``truth.json``. A fit that
 fails is recorded as failed (with its error), not counted as a miss.
 
 Usage: python validation/coverage.py --seeds 100 --members 20000 [--seed-offset 0] [--jobs 2]
@@ -63,6 +63,10 @@ def one_seed(seed: int, members: int, alpha: float) -> list[dict]:
                 return (res.estimate, *res.conf_int())
 
             add("regression-adjusted (Lin, HC2)", f"{r.campaign_id}/{r.arm}", t, adjusted)
+        spend = cp.estimate_arm_effects(o, alpha=alpha).table("spend_per_contacted")
+        for r in spend.itertuples():
+            t = truth["campaigns"][r.campaign_id]["arms"][r.arm]["true_incremental_spend_per_contacted"]
+            add("spend per contacted (HC2)", f"{r.campaign_id}/{r.arm}", t, lambda r=r: (r.estimate, r.ci_low, r.ci_high))
         t = truth["difference_in_differences"]["true_value"]
 
         def did():
