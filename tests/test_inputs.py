@@ -6,7 +6,6 @@ Every case: exit 2 or a warning, one message naming file, column, rule and examp
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from analysis import cli
 from analysis.dataset import load_dataset

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import threading
-from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat

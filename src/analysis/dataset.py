@@ -25,7 +25,6 @@ from pathlib import Path
 import ibis
 import pandas as pd
 
-from .config import DEFAULT_TIERS
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
 from .validation import (CACHE_ENV, ValidationReport, cache_root, data_tiers, files_key, fingerprint_files, parquet_zones, quiet_progress,
                          quote_ident, relation_sql,
