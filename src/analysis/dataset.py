@@ -210,10 +210,10 @@ def purchase_days_expr(t):
     the member has no day to net into and is left out here (period totals still count it).
     """
     _ = ibis._
-    buys = t.filter(~t.is_return.fill_null(False))
+    buys = t.filter(is_purchase(t))
     days = buys.group_by(["member_id", buys.ts.cast("date").name("day")]).aggregate(
         purchases=_.count().cast("int32"), gross=_.amount.sum())
-    rets = t.filter(t.is_return.fill_null(False)).select("member_id", rday=_.ts.cast("date"), ramount=_.amount)
+    rets = t.filter(~is_purchase(t)).select("member_id", rday=_.ts.cast("date"), ramount=_.amount)
     rets = rets.mutate(rid=ibis.row_number())
     pdays = days.select(pmember="member_id", pday="day")
     pairs = rets.join(pdays, [rets.member_id == pdays.pmember, pdays.pday <= rets.rday])
@@ -274,8 +274,9 @@ def _stage_problem(path: Path, fingerprint: str | None) -> str | None:
     import duckdb
 
     try:
-        meta = stage_meta(path)
-        tables = {r[0] for r in duckdb.connect(str(path), read_only=True).execute("SHOW TABLES").fetchall()}
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+            meta = json.loads(con.execute("SELECT meta FROM _stage").fetchone()[0]) if "_stage" in tables else {}
     except (duckdb.Error, OSError, ValueError, KeyError, TypeError) as err:
         return f"it cannot be read ({str(err).strip().splitlines()[0][:160]})"
     missing = {*TABLES, "purchase_days"} - tables
@@ -309,9 +310,7 @@ def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] | N
     if path is not None and path.is_file():
         problem = _stage_problem(path, fingerprint_files(list(present_files(data_dir).values())))
         if problem:
-            warnings.warn(f"staged copy {path} is not usable ({problem}): removed, staging again", StageWarning, stacklevel=2)
-            if log is not None:
-                log(f"mallwake: staged copy {path} is not usable ({problem}): removed, staging again")
+            _notice(f"staged copy {path} is not usable ({problem}): removed, staging again", log)
             _remove_stage(path)
     if path is None or path.is_file():
         report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers, strict=strict)
@@ -334,6 +333,13 @@ def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] | N
 
 class StageWarning(UserWarning):
     """The staged copy could not be used or written; the files are read directly instead."""
+
+
+def _notice(message: str, log=None) -> None:
+    """Say a staging problem both ways: as a :class:`StageWarning` and in the runner's log."""
+    warnings.warn(message, StageWarning, stacklevel=3)
+    if log is not None:
+        log(f"mallwake: {message}")
 
 
 def stage_meta(path: Path) -> dict:
@@ -402,10 +408,7 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
         con.close()
         _remove_stage(tmp)
         if is_disk_full(err):
-            msg = f"the cache {path.parent} is full: reading the data files directly (slower); free space or set {CACHE_ENV}"
-            warnings.warn(msg, StageWarning, stacklevel=2)
-            if log is not None:
-                log(f"mallwake: {msg}")
+            _notice(f"the cache {path.parent} is full: reading the data files directly (slower); free space or set {CACHE_ENV}", log)
             return None
         raise
     return path
@@ -438,10 +441,7 @@ def _ibis_cast(table, column: str, kind: str, present: bool, default: str | None
 def add_purchase_days(con) -> None:
     """Create the ``purchase_days`` view (one row per member and day with a purchase) from the
     ``transactions`` table of any Ibis backend ``con``."""
-    t = con.table("transactions")
-    if "is_return" not in t.columns:  # a warehouse view without returns
-        t = t.mutate(is_return=ibis.literal(False))
-    con.create_view("purchase_days", purchase_days_expr(t), overwrite=True)
+    con.create_view("purchase_days", purchase_days_expr(con.table("transactions")), overwrite=True)
 
 
 def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = None,
