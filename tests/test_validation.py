@@ -125,6 +125,8 @@ def test_tier_outside_levels_and_custom_levels(tiny_dir):
     (tiny_dir / "mallwake.yaml").unlink()
     report = validate_data_dir(tiny_dir, as_of=AS_OF)
     assert report.ok and any("not declared" in w and "diamond" in w for w in report.warning_messages())
+    explicit = validate_data_dir(tiny_dir, as_of=AS_OF, tiers=("normal", "silver", "gold", "diamond"))
+    assert explicit.ok and not any("not declared" in w for w in explicit.warning_messages())  # given by the caller
 
 
 def test_not_utf8(tiny_dir):

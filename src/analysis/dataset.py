@@ -165,8 +165,8 @@ def load_dataset(
         If any rule of the contract is broken; nothing is loaded.
     """
     data_dir = Path(data_dir)
+    report, staged = prepare_dataset(data_dir, as_of, tiers, stage)  # tiers as given: validation says when it inferred them
     tiers = data_tiers(data_dir, tiers)
-    report, staged = prepare_dataset(data_dir, as_of, tiers, stage)
     files = present_files(data_dir)
     con = ibis.duckdb.connect()
     quiet_progress(con.raw_sql)
@@ -457,9 +457,9 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
     ``csv_options`` are passed to the backend's ``read_csv`` (their names differ by engine).
     """
     data_dir = Path(data_dir)
-    tiers = data_tiers(data_dir, tiers)
     report = validate_data_dir(data_dir, as_of=as_of, tiers=tiers)
     report.raise_for_errors()
+    tiers = data_tiers(data_dir, tiers)
     files = present_files(data_dir)
     extras: tuple[str, ...] = ()
     for name, spec in TABLES.items():

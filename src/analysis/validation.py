@@ -644,16 +644,17 @@ def validate_data_dir(
     """
     data_dir = Path(data_dir)
     as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
+    from .params import load_data_params
+
     try:
+        declared = bool(tiers) or bool(load_data_params(data_dir).get("tiers"))
         tiers = data_tiers(data_dir, tiers)
     except ValueError as err:  # a broken mallwake.yaml
         return ValidationReport(data_dir, as_of_date, {}, (Violation("-", "mallwake.yaml", None, str(err), 0),))
     key = _cache_key(data_dir, as_of_date, tuple(tiers)) if use_cache else None
     report = None
     inferred = None
-    from .params import load_data_params
-
-    if not load_data_params(data_dir).get("tiers") and tuple(tiers) != DEFAULT_TIERS:
+    if not declared and tuple(tiers) != DEFAULT_TIERS:
         inferred = Violation("members", "members", "tier", f"tier levels not declared: the levels in the data are used, "
                              f"ordered alphabetically ({', '.join(tiers)}); list them lowest first as 'tiers' in "
                              f"{data_dir.name}/mallwake.yaml to fix their order and catch misspelt tiers", 0)
