@@ -234,3 +234,18 @@ def test_a_campaign_whose_window_has_not_closed_is_interim(fixture_dir):
     assert "C1 (window ends 2023-06-11)" in cp.open_windows(o) and "interim" in cp.open_windows(o)
     closed = cp.compute_campaign_outcomes(load_dataset(fixture_dir, as_of="2023-06-30"))
     assert not closed["window_open"].any() and cp.open_windows(closed) is None
+
+
+def test_heterogeneity_of_every_treated_arm_in_one_call(mall):
+    data, _, o = mall
+    feats = cp.compute_precampaign_features(data)
+    treated = [("W2-AFTER", "call_wechat_ent"), ("W3-FACTORIAL", "sms_daily")]
+    tables, missing = cp.estimate_heterogeneity_by_arm(o, feats, data, treated, ["tier", "rfm_segment", "no_such"])
+    assert missing == ["no_such"]
+    assert set(tables) == {(cp.arm_label(c, a), v) for c, a in treated for v in ("tier", "rfm_segment")}
+    # the same numbers as the one-arm, one-variable function on the same bands
+    banded = cp.add_bands(feats)
+    one = cp.estimate_heterogeneity(o, banded, "W2-AFTER", "call_wechat_ent", "tier")
+    pd.testing.assert_frame_equal(tables[("W2-AFTER / call_wechat_ent", "tier")], one)
+    seg_tab = tables[("W3-FACTORIAL / sms_daily", "rfm_segment")]
+    assert len(seg_tab) and seg_tab["n_treated"].sum() <= (o[(o.campaign_id == "W3-FACTORIAL") & (o.arm == "sms_daily")]).shape[0]

@@ -155,3 +155,11 @@ def test_members_without_a_purchase_get_no_rfm_segment_and_ties_are_shown():
     assert dist.loc[["F1", "F2", "F3", "F4", "F5"], "members"].tolist() == [3, 6, 0, 0, 1]
     assert dist.loc["F2", "values"] == "1" and dist.loc["F3", "values"] == "–"
     assert dist["members"].groupby(dist.index.str[0]).sum().tolist() == [10, 10, 10]
+
+
+def test_score_table_puts_the_value_ranges_side_by_side():
+    f = pd.DataFrame({"member_id": list("abcde"), "recency_days": [1, 2, 3, 4, 5], "frequency": [1, 1, 1, 2, 3],
+                      "monetary": [10.0, 20.0, 30.0, 40.0, 50.0]})
+    table = seg.score_table(seg.score_distribution(seg.compute_rfm_scores(f)))
+    assert list(table.columns) == ["R", "F", "M"] and list(table.index) == ["1", "2", "3", "4", "5"]
+    assert table.loc["1", "F"] == "1" and table.loc["2", "F"] == "–" and table.loc["5", "M"] == "50"

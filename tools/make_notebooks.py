@@ -334,23 +334,14 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     treated = list(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False, name=None))
     target = (after_campaign, after_arm) if have_before_after else treated[0]
     variables = [v.strip() for v in subgroups.split(",") if v.strip()]
-    banded = campaigns.add_bands(features)
-    for cid in sorted({c for c, _ in treated}):
-        banded = banded.merge(campaigns.segment_at_start(data, cid), on=["campaign_id", "member_id"], how="left", suffixes=("", "_new"))
-        if "rfm_segment_new" in banded.columns:
-            banded["rfm_segment"] = banded["rfm_segment"].fillna(banded.pop("rfm_segment_new"))
-    missing = [v for v in variables if v not in banded.columns]
-    if missing:
-        display(Markdown(f"*Not applicable here: {', '.join(missing)} are not columns of the members or their bands.*"))
-    variables = [v for v in variables if v in banded.columns]
-    for cid, arm in treated:
-        for by in variables:
-            hetero[(f"{cid} / {arm}", by)] = campaigns.estimate_heterogeneity(outcomes, banded, cid, arm, by, control_arm, alpha)
-    shown = [by for by in variables if len(hetero[(f"{target[0]} / {target[1]}", by)])][:4]
+    hetero, missing = campaigns.estimate_heterogeneity_by_arm(outcomes, features, data, treated, variables, control_arm, alpha)
+    applies(not missing, f"{', '.join(missing)} are not columns of the members or their bands.")
+    variables = [v for v in variables if v not in missing]
+    shown = [by for by in variables if len(hetero[(campaigns.arm_label(*target), by)])][:4]
     if shown:
         fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.5), squeeze=False)
         for ax, by in zip(axes[0], shown):
-            tab = hetero[(f"{target[0]} / {target[1]}", by)]
+            tab = hetero[(campaigns.arm_label(*target), by)]
             plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=f"{target[1]} effect by {by.replace('_', ' ')}")
         fig.tight_layout()
         plt.show()
@@ -366,7 +357,7 @@ the data record no costs).
 """),
     ("code", """
 if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
-    cost_each = {f"{r.campaign_id} / {r.arm}": r.cost / r.contacted for r in arms.itertuples()}
+    cost_each = {campaigns.arm_label(r.campaign_id, r.arm): r.cost / r.contacted for r in arms.itertuples()}
     targets = campaigns.rank_targets(hetero, cost_each, alpha)
     n_target = int((targets["advice"] == "target").sum())
     display(Markdown(f"**{n_target}** of {len(targets)} subgroups of the treated arms are worth targeting on this evidence."))
@@ -412,7 +403,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 record_metrics(
     campaigns=campaigns.campaign_metrics(arms, effects) if has_control else {},
     adjusted_effects=None if adjusted is None else {
-        f"{r.campaign_id} / {r.arm}": {"estimate": r.adjusted, "se": r.se, "ci_low": r.ci_low, "ci_high": r.ci_high,
+        campaigns.arm_label(r.campaign_id, r.arm): {"estimate": r.adjusted, "se": r.se, "ci_low": r.ci_low, "ci_high": r.ci_high,
                                       "covariates": r.covariates, "dropped": r.dropped} for r in adjusted.itertuples()},
     naive_before_after=None if study is None else {"naive_difference": study.naive_difference, "did_estimate": study.did.estimate,
                                                    "did_ci_low": study.did.ci_low, "did_ci_high": study.did.ci_high},
@@ -479,8 +470,7 @@ score_dist = seg.score_distribution(rfm)
 empty = score_dist.loc[score_dist["members"] == 0, "score"].tolist()
 if empty:
     display(Markdown(f"Empty scores on these data (inside a block of tied values): {', '.join(empty)}."))
-display(score_dist.pivot_table(index=score_dist["score"].str[1:], columns=score_dist["score"].str[0], values="values",
-                               aggfunc="first")[["R", "F", "M"]].rename_axis(index="score", columns=None))
+display(seg.score_table(score_dist))
 """),
     ("md", """
 ## Named segments

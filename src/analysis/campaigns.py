@@ -649,6 +649,32 @@ def add_bands(features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def arm_label(campaign_id: str, arm: str) -> str:
+    """How a campaign's arm is named in tables that list several campaigns: ``"W2 / call"``."""
+    return f"{campaign_id} / {arm}"
+
+
+def estimate_heterogeneity_by_arm(outcomes: pd.DataFrame, features: pd.DataFrame, data: MallData, treated,
+                                  variables: list[str], control_arm: str = DEFAULT_CONTROL,
+                                  alpha: float = 0.05) -> tuple[dict, list[str]]:
+    """:func:`estimate_heterogeneity` for every treated ``(campaign_id, arm)`` and every variable.
+
+    ``features`` are the pre-campaign features (:func:`compute_precampaign_features`); recency
+    and age bands are added, and ``rfm_segment`` (the segment the day before each campaign) when
+    asked for. Returns the tables keyed by ``(arm_label, variable)`` (the shape
+    :func:`rank_targets` ranks) and the variables that are not columns of the members or bands.
+    """
+    treated = list(treated)
+    banded = add_bands(features)
+    if "rfm_segment" in variables and treated:
+        segments = pd.concat([segment_at_start(data, cid) for cid in sorted({c for c, _ in treated})], ignore_index=True)
+        banded = banded.merge(segments, on=["campaign_id", "member_id"], how="left")
+    missing = [v for v in variables if v not in banded.columns]
+    tables = {(arm_label(cid, arm), by): estimate_heterogeneity(outcomes, banded, cid, arm, by, control_arm, alpha)
+              for cid, arm in treated for by in variables if by not in missing}
+    return tables, missing
+
+
 def segment_at_start(data: MallData, campaign_id: str, window_days: int = RFM_WINDOW_DAYS) -> pd.DataFrame:
     """RFM segment of every member the day before ``campaign_id`` started.
 

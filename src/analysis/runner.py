@@ -181,7 +181,7 @@ def check_data_references(data_dir: Path, as_of: str | None, per_nb: dict[Path, 
         if value and cid in campaigns and value not in have:
             problems.append(f"{name}={value!r} is not an arm of {cid} (arms: {', '.join(sorted(have))})")
     control = str(merged.get("control_arm") or "").strip()
-    if control and len(arms) and control not in set(arms["arm"]) and "control_arm" in merged:
+    if control and len(arms) and control not in set(arms["arm"]):
         problems.append(f"control_arm={control!r} is not an arm of any campaign (arms: {', '.join(sorted(set(arms['arm'])))})")
     if problems:
         raise ParameterError("; ".join(problems))

@@ -92,6 +92,12 @@ def score_distribution(rfm: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def score_table(distribution: pd.DataFrame) -> pd.DataFrame:
+    """:func:`score_distribution` as a table: scores 1..5 down, R, F and M across, value ranges in the cells."""
+    d = distribution.assign(score_value=distribution["score"].str[1:], letter=distribution["score"].str[0])
+    return d.pivot(index="score_value", columns="letter", values="values")[["R", "F", "M"]].rename_axis(index="score", columns=None)
+
+
 def assign_rfm_segments(r_score: pd.Series, f_score: pd.Series) -> pd.Series:
     """Named segment from R and F scores (5-point scale) by :data:`SEGMENT_MAP`."""
     key = r_score.astype(int).clip(1, 5).astype(str) + f_score.astype(int).clip(1, 5).astype(str)
