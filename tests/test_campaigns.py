@@ -149,12 +149,13 @@ def test_regression_adjustment_works_with_attributes_only(mall):
 
 
 def test_segment_at_start_by_hand(fixture_dir):
-    # As of 2023-05-31 (day before C1): C bought that evening (R5, F4 -> Champions), F bought on
-    # 2023-01-01 (R4, F4 -> Loyal), A, B, D, E never bought (R1, F1, but no purchase: no RFM segment).
-    # Six members: the worst tie group of four scores 1; rank 5 of 6 scores 1 + floor(5 * 4 / 6) = 4.
+    # As of 2023-05-31 (day before C1): C bought that evening, F bought on 2023-01-01, A, B, D, E
+    # never bought (no purchase: no score, no RFM segment). Scored among the two buyers: F's older
+    # purchase ranks first -> R1, C's rank 2 of 2 -> 1 + floor(5 * 1 / 2) = R3; one purchase each,
+    # a tie -> F1 for both. R3 F1 is "About to sleep", R1 F1 is "Lost".
     seg = cp.segment_at_start(load_dataset(fixture_dir), "C1").set_index("member_id")["rfm_segment"]
     none = "No purchase in window"
-    assert seg.to_dict() == {"A": none, "B": none, "C": "Champions", "D": none, "E": none, "F": "Loyal"}
+    assert seg.to_dict() == {"A": none, "B": none, "C": "About to sleep", "D": none, "E": none, "F": "Lost"}
 
 
 def test_rank_targets_advice_and_cost():

@@ -80,8 +80,14 @@ def mall(tmp_path_factory):
 def test_invariants_and_migration_rows(mall):
     _, data, f = mall
     r = seg.compute_rfm_scores(f)
-    assert r[["r_score", "f_score", "m_score"]].isin(range(1, 6)).all().all()
+    bought = r["frequency"] > 0
+    assert r.loc[bought, ["r_score", "f_score", "m_score"]].isin(range(1, 6)).all().all()
+    assert r.loc[~bought, ["r_score", "f_score", "m_score"]].isna().all().all()  # no purchase: no score
     assert r["segment"].notna().all() and len(r) == len(f)
+    # scored among buyers, every low-R segment holds buyers (ranking non-buyers in emptied them)
+    counts = r["segment"].value_counts()
+    assert all(counts[s] > 0 for s in ("Lost", "Hibernating", "At risk", "Champions"))
+    assert (r.loc[r["segment"] == "Lost", "frequency"] > 0).all()
     earlier = seg.compute_rfm_scores(compute_member_features(data, "2024-09-30", 730))
     mig = seg.compute_migration(earlier, r, "2024-09-30", "2024-12-31")
     rows = mig.shares.dropna(how="all")
@@ -150,11 +156,15 @@ def test_members_without_a_purchase_get_no_rfm_segment_and_ties_are_shown():
     r = seg.compute_rfm_scores(f).set_index("member_id")
     assert (r.loc[["m7", "m8", "m9"], "segment"] == seg.NO_PURCHASE).all()
     assert (r.loc[[f"m{i}" for i in range(7)], "segment"] != seg.NO_PURCHASE).all()
+    assert r.loc[["m7", "m8", "m9"], ["r_score", "f_score", "m_score"]].isna().all().all()
+    # scored among the 7 buyers: R 300 d and 400 d are the two worst -> R1; the 5-day buyer -> R5
+    assert r.loc[["m5", "m6", "m0"], "r_score"].tolist() == [1, 1, 5]
+    assert r.loc[["m5", "m6"], "segment"].astype(str).tolist() == ["Lost", "Lost"]
     dist = seg.score_distribution(r.reset_index()).set_index("score")
-    # F: three zeros score 1; the block of six ones starts at rank 4 -> 1 + floor(5 * 3 / 10) = 2; the three -> 5
-    assert dist.loc[["F1", "F2", "F3", "F4", "F5"], "members"].tolist() == [3, 6, 0, 0, 1]
-    assert dist.loc["F2", "values"] == "1" and dist.loc["F3", "values"] == "–"
-    assert dist["members"].groupby(dist.index.str[0]).sum().tolist() == [10, 10, 10]
+    # F among buyers: the block of six ones all score 1 (rank 1); the three: 1 + floor(5 * 6 / 7) = 5
+    assert dist.loc[["F1", "F2", "F3", "F4", "F5"], "members"].tolist() == [6, 0, 0, 0, 1]
+    assert dist.loc["F1", "values"] == "1" and dist.loc["F3", "values"] == "–"
+    assert dist["members"].groupby(dist.index.str[0]).sum().tolist() == [7, 7, 7]
 
 
 def test_score_table_puts_the_value_ranges_side_by_side():

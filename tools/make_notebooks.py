@@ -450,10 +450,11 @@ rfm = seg.compute_rfm_scores(features)
     ("md", """
 ## RFM: recency, frequency, monetary value
 
-Each member gets three scores from 1 (worst) to 5 (best) by quantile: **R** for days since the last
-purchase, **F** for purchases and **M** for spend in the window. Equal values always get the same score
-(the score of the lowest position among them), so members without a purchase in the window all score
-F = 1. The heatmap shows the mean spend in every R x F cell: the top right is where the value is.
+Each member who bought in the window gets three scores from 1 (worst) to 5 (best) by quantile among
+the buyers: **R** for days since the last purchase, **F** for purchases and **M** for spend in the
+window. Equal values always get the same score (the score of the lowest position among them).
+Members without a purchase in the window get no score and no RFM segment (they are shown as *No
+purchase in window*), so "Lost" and "At risk" hold buyers whose last purchase is old. The heatmap shows the mean spend in every R x F cell: the top right is where the value is.
 """),
     ("code", """
 display(Markdown(f"Window: the **{window_days} days** up to {as_of_date.date()} (the same RFM definition in the monthly "
@@ -462,8 +463,7 @@ plots.plot_rf_heatmap(seg.compute_rf_grid(rfm, "monetary"), label=f"mean spend, 
 """),
     ("md", """
 What each score holds: members and the range of values behind every R, F and M score. With heavy
-ties (many members bought once) a score inside a tie block stays empty; members without a purchase
-in the window score 1 on F and M but get no RFM segment (they are shown as *No purchase in window*).
+ties (many members bought once) a score inside a tie block stays empty.
 """),
     ("code", """
 score_dist = seg.score_distribution(rfm)
@@ -1008,8 +1008,9 @@ do they all get, and why does `method="min"` matter for them? What would change 
 
 ## With the toolkit
 
-`compute_rfm_scores` does both exercises for R, F and M and names the segment of each member
-from its R and F scores (Champions, Loyal, At risk, Hibernating, ...). The shares below are of
+`compute_rfm_scores` does both exercises for R, F and M, ranking only the members who bought in
+the window (those who did not get no score and the segment *No purchase in window*), and names
+the segment of each buyer from its R and F scores (Champions, Loyal, At risk, Hibernating, ...). The shares below are of
 members and of spend: a few segments hold most of the money.
 """),
     ("code", """

@@ -49,12 +49,9 @@ def score_quantiles(values: pd.Series, bins: int = 5, higher_is_better: bool = T
     -----
     Tie rule: members with equal values get the same score, the one of the lowest position of
     their tie group (``rank(method="min")``), so the score never depends on row order, and a
-    large block of equal worst values (e.g. members with no purchase in the window) all score 1.
-    With heavy ties the five groups are unequal in size and a score inside a tie block stays
+    large block of equal worst values all score 1. With heavy ties the five groups are unequal in size and a score inside a tie block stays
     empty (on CDNOW half the members bought once, and F = 2 is empty): :func:`score_distribution`
     shows each score's members and values, so a score always means a stated range of values.
-    Members without a purchase in the window are scored (they rank last on F and M) but get the
-    segment :data:`NO_PURCHASE`, not an RFM segment.
     """
     ranks = values.rank(method="min", ascending=higher_is_better)
     return (1 + np.floor(bins * (ranks - 1) / len(values))).clip(1, bins).astype(int)
@@ -64,21 +61,31 @@ def compute_rfm_scores(features: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     """R, F and M scores (1 = worst, ``bins`` = best) and the named RFM segment per member.
 
     R scores recency (fewer days is better), F the purchases and M the spend in the window.
+    Scores rank members among those who bought in the window: a member without a purchase in
+    the window has no R, F or M score (missing) and the segment :data:`NO_PURCHASE`. Ranking
+    them with the buyers would give every non-buyer R = F = M = 1 and push buyers up the scale,
+    so "Lost" or "At risk" would hold nobody who actually bought.
     """
     out = features[["member_id", "recency_days", "frequency", "monetary"]].copy()
-    out["r_score"] = score_quantiles(out["recency_days"], bins, higher_is_better=False)
-    out["f_score"] = score_quantiles(out["frequency"], bins)
-    out["m_score"] = score_quantiles(out["monetary"], bins)
-    out["rfm_cell"] = out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
-    named = pd.Series(assign_rfm_segments(out["r_score"], out["f_score"]), index=out.index)
-    out["segment"] = named.where(out["frequency"] > 0, NO_PURCHASE)  # no purchase: no RFM segment to give
+    bought = out["frequency"] > 0
+    buyers = out[bought]
+    for col, letter, better in (("recency_days", "r", False), ("frequency", "f", True), ("monetary", "m", True)):
+        score = pd.Series(pd.NA, index=out.index, dtype="Int64")
+        if len(buyers):
+            score[bought] = score_quantiles(buyers[col], bins, higher_is_better=better).to_numpy()
+        out[f"{letter}_score"] = score
+    out["rfm_cell"] = (out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)).where(bought)
+    segment = pd.Categorical([NO_PURCHASE] * len(out), categories=list(SEGMENTS))
+    out["segment"] = pd.Series(segment, index=out.index)
+    if len(buyers):
+        out.loc[bought, "segment"] = assign_rfm_segments(out.loc[bought, "r_score"], out.loc[bought, "f_score"])
     return out
 
 
 def score_distribution(rfm: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     """Members and value range behind each score of R, F and M (empty scores show as 0 members).
 
-    With heavy ties (most members bought once) a tie block spans several quintiles and the
+    Only members with a score count (those who bought in the window). With heavy ties (most members bought once) a tie block spans several quintiles and the
     scores inside it stay empty: this table shows which, and what each score means in values.
     """
     rows = []
@@ -121,7 +128,7 @@ def compute_segment_summary(rfm: pd.DataFrame) -> pd.DataFrame:
 def compute_rf_grid(rfm: pd.DataFrame, value: str = "monetary") -> pd.DataFrame:
     """Mean of ``value`` in each (R score, F score) cell: rows R 5..1, columns F 1..5."""
     grid = rfm.pivot_table(index="r_score", columns="f_score", values=value, aggfunc="mean", observed=False)
-    return grid.sort_index(ascending=False)
+    return grid.reindex(index=range(5, 0, -1), columns=range(1, 6)).rename_axis(index="r_score", columns="f_score")
 
 
 # --- tiers and concentration -----------------------------------------------------------
