@@ -5,22 +5,39 @@ BIN    := $(VENV)/bin
 EXTRAS ?= test
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+# uv installs the exact versions of uv.lock (what CI tested); it lives in its own small venv
+UV_VERSION := 0.13.9
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+EXTRA_FLAGS := $(foreach e,$(subst $(comma), ,$(EXTRAS)),--extra $(e))
+export UV_LINK_MODE ?= copy
+# JupyterLab refuses to start as root unless told
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 DEMO   := data/demo
 JOBS   ?= 2
 MONTHS ?= 2024-01..2024-12
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo-data report monthly test test-fast lab bench validate-study clean clean-cache
+.PHONY: help setup demo-data report monthly test test-fast lab lock handout bench validate-study clean clean-cache
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --disable-pip-version-check --progress-bar on uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON) $(EXTRA_FLAGS)
+	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install the project (only when pyproject.toml changed)
+setup: $(STAMP) ## create .venv with the exact versions of uv.lock (only when pyproject.toml or uv.lock changed)
+
+lock: $(UV) ## upgrade uv.lock to the newest versions pyproject.toml allows and rewrite environment.yml; then run make test
+	$(UV) lock --upgrade --python $(PYTHON)
+	$(MAKE) setup
+	$(BIN)/python -m analysis.lockfile
 
 $(DEMO)/truth.json: $(STAMP) src/analysis/synthetic.py
 	$(BIN)/mallwake demo-data --out $(DEMO)
@@ -35,10 +52,14 @@ monthly: $(DEMO)/truth.json ## backfill the monthly member reports of the demo d
 	$(BIN)/mallwake run --data $(DEMO) --months $(MONTHS) --jobs $(JOBS)
 
 test: $(STAMP) ## run the test suite (executes every notebook on a small generated mall)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+	MALLWAKE_EXTRAS=$(EXTRAS) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
-lab: $(DEMO)/truth.json ## open JupyterLab on the notebooks (defaults read the demo data)
-	cd notebooks && ../$(BIN)/jupyter lab
+lab: $(STAMP) ## open JupyterLab on the notebooks (defaults read the demo data; .py sources open as notebooks)
+	@test -f $(DEMO)/truth.json || $(MAKE) demo-data
+	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS)
+
+handout: $(STAMP) ## write the students' copies of the teaching notebooks (no solution cells) into handout/
+	$(BIN)/mallwake handout handout
 
 bench: $(STAMP) ## run the benchmarks (writes benchmarks/results/*.json; see benchmarks/RESULTS.md)
 	$(BIN)/python benchmarks/bench_run.py --members 50000

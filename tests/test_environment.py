@@ -1,30 +1,51 @@
-"""environment.yml (conda) lists the same dependencies as pyproject.toml."""
+"""The locked environment: uv.lock covers every dependency and agrees with pyproject.toml, the
+installed packages are the locked ones, and environment.yml pins the same versions."""
 
 import re
-import tomllib
+from importlib import metadata
+
+import pytest
 
 from analysis.config import PROJECT_DIR
+from analysis.lockfile import LOCK_FILE, direct_dependencies, environment_yml, lock_hash, locked_versions
 
 
-def _name(spec: str) -> str:
-    return re.split(r"[<>=!\[ ]", spec.strip(), maxsplit=1)[0].lower()
+def test_lock_pins_every_dependency_of_every_extra():
+    versions = locked_versions()
+    names = {re.sub(r"[-_.]+", "-", n).lower() for n, _ in direct_dependencies()}
+    assert names <= set(versions), names - set(versions)
+    assert {"test", "spark"} <= {g for _, g in direct_dependencies()}
+    assert len(lock_hash()) == 16
 
 
-def _bound(spec: str) -> str:
-    m = re.search(r">=\s*([0-9.]+)", spec)
-    return m.group(1) if m else ""
+def test_the_installed_packages_are_the_locked_versions():
+    """`make test` installs from uv.lock: what runs is what the lock says (CI tested it)."""
+    versions = locked_versions()
+    checked = 0
+    for name, _ in direct_dependencies():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # an extra not installed here
+        assert installed == versions[re.sub(r"[-_.]+", "-", name).lower()], name
+        checked += 1
+    assert checked >= 20
 
 
-def test_environment_yml_matches_pyproject():
-    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]
-    deps = project["dependencies"] + [d for group in project["optional-dependencies"].values() for d in group]
-    wanted = {_name(d): _bound(d) for d in deps}
-    lines = (PROJECT_DIR / "environment.yml").read_text().splitlines()
-    conda = {}
-    deps_start = lines.index("dependencies:")
-    for line in lines[deps_start:]:
-        m = re.match(r"\s+- (\S.*)$", line)
-        if m and not m.group(1).startswith(("python", "pip")):
-            conda[_name(m.group(1))] = _bound(m.group(1))
-    conda.pop("python", None)
-    assert conda == wanted
+def test_environment_yml_is_written_from_the_lock():
+    assert (PROJECT_DIR / "environment.yml").read_text() == environment_yml(), \
+        "environment.yml is stale: run `make lock` (or python -m analysis.lockfile)"
+    assert "pandas==" + locked_versions()["pandas"] in environment_yml()
+
+
+def test_the_lock_matches_pyproject(tmp_path):
+    """`uv lock --check` fails when pyproject.toml changed without relocking."""
+    import shutil
+    import subprocess
+
+    uv = shutil.which("uv") or str(PROJECT_DIR / ".tools" / "bin" / "uv")
+    if not (PROJECT_DIR / ".tools" / "bin" / "uv").exists() and not shutil.which("uv"):
+        pytest.skip("uv not installed (make installs it in .tools/)")
+    res = subprocess.run([uv, "lock", "--check", "--offline"], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-1500:]
+    assert LOCK_FILE.exists()

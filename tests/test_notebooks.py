@@ -8,6 +8,7 @@ import papermill as pm
 import pytest
 
 from analysis.config import NOTEBOOKS_DIR
+from analysis.pairs import pair_problem, text_source
 from analysis.report import collect_metrics
 
 NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -22,6 +23,35 @@ def test_stored_without_outputs_and_thin(path):
         if cell.cell_type == "code":
             assert not re.search(r"^\s*(def|class) ", cell.source, re.M), "logic belongs in src/analysis"
             assert "to_csv(" not in cell.source and "open(" not in cell.source, "notebooks do not write files"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(NOTEBOOKS_DIR).with_suffix("").as_posix())
+def test_each_notebook_is_a_pair_in_sync_with_its_text_source(path):
+    source = text_source(path)
+    assert source.exists(), f"{path.name} has no percent-format source {source.name}"
+    assert source.read_text().startswith("# %%"), "percent format, no header"
+    assert pair_problem(path) is None
+
+
+def test_an_out_of_sync_pair_is_refused_before_anything_runs(tmp_path, capsys):
+    import shutil
+
+    from analysis.cli import main
+
+    for suffix in (".ipynb", ".py"):
+        shutil.copy(NOTEBOOKS_DIR / f"01_data_overview{suffix}", tmp_path / f"01_data_overview{suffix}")
+    py = tmp_path / "01_data_overview.py"
+    py.write_text(py.read_text() + "\n# %%\nprint('added in a text editor')\n")
+    assert "differ at cell 17" in pair_problem(tmp_path / "01_data_overview.ipynb")
+    assert main(["run", "--data", str(tmp_path / "no-data"), "--notebooks", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "jupytext --sync" in err and "01_data_overview" in err
+    assert not (tmp_path / "r").exists()
+    # an .ipynb stored with outputs is refused too
+    nb = nbformat.read(tmp_path / "01_data_overview.ipynb", as_version=4)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="x")]
+    nbformat.write(nb, tmp_path / "01_data_overview.ipynb")
+    assert "holds outputs" in pair_problem(tmp_path / "01_data_overview.ipynb")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(NOTEBOOKS_DIR).with_suffix("").as_posix())

@@ -22,6 +22,12 @@ def test_teaching_track_commands_with_relative_paths(small_mall, tmp_path):
         assert res.returncode == 0, res.stderr[-2000:]
     assert len(list((out / "teaching-key").glob("t*.html"))) == 3
     assert len(list(out.glob("*-teaching/t*.html"))) == 3
+    # the students' copies, as the README writes them (relative folder)
+    res = subprocess.run([MALLWAKE, "handout", "handout"], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    copies = sorted(p.name for p in (tmp_path / "handout").glob("*.ipynb"))
+    assert copies == ["t1_rfm_by_hand.ipynb", "t2_survival_and_lifecycle.ipynb", "t3_naive_vs_holdout.ipynb"]
+    assert all('"solution"' not in (tmp_path / "handout" / c).read_text() for c in copies)
 
 
 def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_mall, tmp_path, monkeypatch):

@@ -78,3 +78,33 @@ def test_cli_main_notebooks_declare_common_parameters():
         decl = declared_parameters(nb)
         assert {"data_dir", "as_of"} <= set(decl), nb.name
         assert decl["data_dir"]["default"].strip("'\"") == "../data/demo"
+
+
+def test_a_notebook_whose_inputs_did_not_change_is_not_executed_again(nb_dir, small_mall, tmp_path, monkeypatch):
+    from analysis import runner
+
+    out = tmp_path / "r"
+    _nb(nb_dir / "b_two.ipynb", "from analysis.report import record_metrics\nrecord_metrics(b=n)")
+    run = lambda log=lambda *_: None, **kw: run_reports(small_mall, out_dir=out, notebooks_dir=nb_dir, label="L", log=log, **kw)  # noqa: E731
+    assert run().ok
+    stamp = {p.name: p.stat().st_mtime_ns for p in (out / "L").glob("*.html")}
+    said = []
+    again = run(log=said.append)
+    assert again.ok and {n.name for n in again.notebooks} == {"a_ok", "b_two"}
+    assert any("up to date" in m for m in said) and not any("running" in m for m in said)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "L").glob("*.html")} == stamp
+    # one notebook edited: only it runs, the other report is kept as it was
+    _nb(nb_dir / "b_two.ipynb", "from analysis.report import record_metrics\nrecord_metrics(b=n + 1)")
+    third = run()
+    assert [n.name for n in third.notebooks] == ["b_two"]
+    assert (out / "L" / "a_ok.html").stat().st_mtime_ns == stamp["a_ok.html"]
+    assert json.loads((out / "L" / "b_two.metrics.json").read_text()) == {"b": 4}
+    assert {e["name"] for e in json.loads((out / "L" / "run.json").read_text())["notebooks"]} == {"a_ok", "b_two"}
+    # a parameter, the code or --force: everything runs again
+    assert {n.name for n in run(params={"n": "4"}).notebooks} == {"a_ok", "b_two"}
+    monkeypatch.setattr(runner, "_ENV_KEY", ["another version of the package"])
+    assert {n.name for n in run(params={"n": "4"}).notebooks} == {"a_ok", "b_two"}
+    assert {n.name for n in run(params={"n": "4"}, force=True).notebooks} == {"a_ok", "b_two"}
+    said.clear()
+    run(params={"n": "4"}, log=said.append)
+    assert any("up to date" in m for m in said)

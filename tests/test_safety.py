@@ -168,7 +168,7 @@ def test_full_disk_on_out_is_one_line_and_leaves_no_litter(small_mall, tmp_path,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(runner, "execute_notebook", full)
-    rc = cli.main(["run", "--data", str(small_mall), "--out", str(out), "--label", "m", "--notebooks", str(two_notebooks)])
+    rc = cli.main(["run", "--data", str(small_mall), "--out", str(out), "--label", "m", "--notebooks", str(two_notebooks), "--force"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and "no space left" in err[0]
     assert (out / "m" / "a_first.html").exists() and (out / "m" / "b_second.html").exists()

@@ -62,18 +62,27 @@ def test_teaching_notebooks_run_under_the_runner(small_mall, tmp_path, solutions
             assert m["right"] == m["exercises"], m["checks"]
         else:
             assert set(m["checks"].values()) == {"open"}, m["checks"]
+        page = (res.out_dir / f"{nb.name}.html").read_text(encoding="utf-8")
+        assert "# your answer" in page  # the exercise code is shown: the code is the exercise
+        assert ('"n">show_solutions</span>' in page) == solutions  # the answers' code only in the answer key
+        assert "bound method" not in page and '"nn">seaborn<' not in page  # no raw reprs, set-up code hidden
 
 
 def test_handout_strips_every_solution_and_still_runs_clean(tmp_path):
     from analysis.handout import strip_solutions, write_handout
 
-    src = "x = None  # your answer\nif show_solutions:\n    x = 1\n    y = 2\nchecks.append(x)\n"
-    assert strip_solutions(src) == "x = None  # your answer\nchecks.append(x)"
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = None  # your answer", metadata={"tags": ["exercise"]}),
+                                         nbformat.v4.new_code_cell("if show_solutions:\n    x = 1", metadata={"tags": ["solution"]}),
+                                         nbformat.v4.new_code_cell("checks.append(x)")])
+    assert [c.source for c in strip_solutions(nb).cells] == ["x = None  # your answer", "checks.append(x)"]
     written = write_handout(TEACHING_DIR, tmp_path)
     assert len(written) == 3
     for p in written:
         text = p.read_text(encoding="utf-8")
-        assert "show_solutions:" not in text.replace("show_solutions: bool", "")
+        assert "if show_solutions" not in text and "# your answer" in text
+        assert '"jupytext"' not in text  # a plain notebook, not one side of a pair
         for cell in json.loads(text)["cells"]:
             if cell["cell_type"] == "code":
                 code = "".join(cell["source"])

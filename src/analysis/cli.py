@@ -41,6 +41,20 @@ def _validate(args) -> int:
     return EXIT_BAD_INPUT
 
 
+def _handout(args) -> int:
+    from .config import TEACHING_DIR
+    from .handout import write_handout
+
+    try:
+        written = write_handout(Path(args.notebooks) if args.notebooks else TEACHING_DIR, Path(args.out))
+    except ValueError as err:
+        print(f"mallwake: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def _run(args) -> int:
     from .runner import ParameterError, parse_as_of, parse_assignments, run_months, run_reports
     from .storage import DiskFullError, RunLockedError, UnsafeNameError, check_label
@@ -83,7 +97,7 @@ def _run(args) -> int:
             data_dir, as_of=args.as_of, out_dir=Path(args.out), only=args.only, params=params,
             show_code=args.show_code, label=args.label, jobs=args.jobs,
             notebooks_dir=Path(args.notebooks) if args.notebooks else NOTEBOOKS_DIR,
-            exports_dir=Path(args.exports) if args.exports else None, strict=args.strict,
+            exports_dir=Path(args.exports) if args.exports else None, strict=args.strict, force=args.force,
         )
     except (ParameterError, DataValidationError, UnsafeNameError, RunLockedError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
@@ -104,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20240101)
     p.add_argument("--out", default=str(DEMO_DATA_DIR))
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("handout", help="write student copies of the teaching notebooks (solution cells removed)")
+    p.add_argument("out", help="folder for the student notebooks (not notebooks/teaching itself)")
+    p.add_argument("--notebooks", default=None, help="teaching notebooks to copy (default notebooks/teaching)")
+    p.set_defaults(func=_handout)
 
     p = sub.add_parser("validate", help="check a data directory against the data contract")
     p.add_argument("data_dir")
@@ -128,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build the monthly report of this month ('latest': the last complete month)")
     p.add_argument("--months", default=None, metavar="YYYY-MM..YYYY-MM",
                    help="backfill the monthly report of every month in the range (months already built are skipped)")
-    p.add_argument("--force", action="store_true", help="with --month/--months: rebuild months already built")
+    p.add_argument("--force", action="store_true", help="execute every notebook even when its inputs did not change (and rebuild months already built)")
     p.add_argument("--lang", default="en", choices=["en", "zh"], help="language of the monthly report")
     p.set_defaults(func=_run)
     return parser

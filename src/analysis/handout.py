@@ -1,7 +1,9 @@
-"""Student copies of the teaching notebooks: every ``if show_solutions:`` block removed.
+"""Student copies of the teaching notebooks: every cell tagged ``solution`` removed.
 
-``python -m analysis.handout notebooks/teaching handout/`` writes one notebook per input with the
-solution code gone (the ``show_solutions`` parameter stays, and does nothing).
+``mallwake handout OUT_DIR`` (or ``python -m analysis.handout notebooks/teaching OUT_DIR``) writes
+one notebook per teaching notebook without its solution cells; the exercise cells (``answer =
+None``) and the self-checks stay, and the ``show_solutions`` parameter then does nothing. Hand
+students these copies; the notebooks in ``notebooks/teaching/`` are the instructor's.
 """
 
 from __future__ import annotations
@@ -11,36 +13,26 @@ from pathlib import Path
 
 import nbformat
 
-MARKER = "if show_solutions:"
+from .site import SOLUTION_TAG
 
 
-def strip_solutions(source: str) -> str:
-    """Drop each ``if show_solutions:`` line and the indented block under it."""
-    out, skipping, indent = [], False, 0
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if skipping:
-            if stripped and (len(line) - len(stripped)) <= indent:
-                skipping = False
-            else:
-                continue
-        if stripped.startswith(MARKER):
-            skipping, indent = True, len(line) - len(stripped)
-            continue
-        out.append(line)
-    return "\n".join(out)
+def strip_solutions(nb):
+    """The notebook without its ``solution`` cells and without the pairing metadata."""
+    nb.cells = [c for c in nb.cells if SOLUTION_TAG not in c.get("metadata", {}).get("tags", [])]
+    nb.metadata.pop("jupytext", None)  # a student copy is a plain notebook, not one side of a pair
+    return nb
 
 
 def write_handout(src_dir: Path, out_dir: Path) -> list[Path]:
+    """Write the student copy of every notebook of ``src_dir`` into ``out_dir``; return the files."""
+    src_dir, out_dir = Path(src_dir).resolve(), Path(out_dir).resolve()
+    if out_dir == src_dir:
+        raise ValueError("the handout folder must not be the notebooks' own folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(Path(src_dir).glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.source = strip_solutions(cell.source)
+    for path in sorted(src_dir.glob("*.ipynb")):
         target = out_dir / path.name
-        nbformat.write(nb, target)
+        nbformat.write(strip_solutions(nbformat.read(path, as_version=4)), target)
         written.append(target)
     return written
 

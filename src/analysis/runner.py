@@ -33,6 +33,8 @@ from traitlets import CaselessStrEnum
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
 from .contract import FALSE_WORDS, TRUE_WORDS, present_files
 from .dataset import fingerprint_files
+from .lockfile import lock_hash
+from .pairs import check_pairs
 from .params import DATA_PARAMS_FILE, ParameterError, load_data_params, parse_as_of
 from .report import collect_metrics
 from .site import build_index, render_html
@@ -58,6 +60,8 @@ class NotebookRun:
     #: where the time went: kernel start and shutdown, the set-up cell (imports, loading the data), the analysis
     #: cells, and rendering to HTML (``seconds`` = the first three; rendering comes after)
     timing: dict = field(default_factory=dict)
+    #: what the report depends on (data, notebook, parameters, code, locked environment): equal keys, same report
+    inputs_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,7 @@ def execute_notebook(nb: Path, out_nb: Path, params: dict) -> None:
 
 
 def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str, prov: dict, log,
-             export_dir: Path | None = None) -> NotebookRun:
+             export_dir: Path | None = None, key: str = "") -> NotebookRun:
     out_nb = run_dir / nb.name
     declared = declared_parameters(nb)
     if "output_dir" in declared and "output_dir" not in params:
@@ -305,10 +309,12 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     shown = {k: v for k, v in params.items() if k not in ("data_dir", "output_dir", "export_dir")}
     nb_prov = prov | {"notebook": nb.name, "parameters": shown, "execution time": f"{seconds:.1f} s"}
     t_render = time.perf_counter()
-    render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov, title=title)
+    render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov, title=title,
+                show_solutions=params.get("show_solutions") is True)
     timing["render"] = round(time.perf_counter() - t_render, 2)
     log(f"  done    {nb.stem} in {seconds:.1f} s")
-    return NotebookRun(nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics, timing=timing)
+    return NotebookRun(nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics, timing=timing,
+                       inputs_key=key)
 
 
 def _timing(executed, seconds: float) -> dict:
@@ -358,6 +364,7 @@ def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str 
         "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16],
         "analysis date": as_of or "latest date in the data",
         "git commit": _git_commit(),
+        "environment (uv.lock sha256)": lock_hash() or "not installed from the lock",
         "generated": dt.datetime.now().isoformat(timespec="seconds"),
         "packages": _versions(),
     }
@@ -370,7 +377,8 @@ def default_exports_dir(out_dir: Path) -> Path:
 
 def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, as_of: str | None, out_dir: Path, user: dict,
                show_code: bool, jobs: int, log, extra: dict | None = None, fingerprint: str | None = None,
-               merge: bool = False, exports_dir: Path | None = None) -> RunResult:
+               merge: bool = False, exports_dir: Path | None = None, keys: dict | None = None,
+               keep: list[dict] | None = None) -> RunResult:
     """Execute ``notebooks`` into ``out_dir/<label>`` through a staging folder (no index).
 
     Holds the run folder's lock throughout (a second run of the same label is refused). With
@@ -389,6 +397,8 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
         export_staging = exports_dir / f".{label}.partial" if exports_dir is not None else None
         prov = _provenance(data_dir, as_of, label, fingerprint)
         kept = _kept_notebooks(ok_dir, notebooks, fingerprint) if merge else []
+        if keep is not None:  # a full run that re-executes only the notebooks whose inputs changed
+            kept = [e for e in kept if e.get("name") in keep]
         try:
             for folder, final in ((staging, ok_dir), (export_staging, export_final)):
                 if folder is None:
@@ -399,7 +409,8 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
                 else:
                     folder.mkdir(parents=True)
             log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {ok_dir}")
-            run_one = lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log, export_staging)  # noqa: E731
+            run_one = lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log, export_staging,  # noqa: E731
+                                          (keys or {}).get(nb, ""))
             if jobs > 1 and len(notebooks) > 1:
                 _limit_kernel_threads(jobs)
                 # longest first (by the last run's times): the slow notebooks do not end up last, alone
@@ -441,6 +452,26 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
     return RunResult(label, final, status, tuple(results), seconds)
 
 
+def _current_reports(run_dir: Path, keys: dict[Path, str], export_dir: Path) -> dict[str, NotebookRun]:
+    """The reports of an existing ok run whose inputs key equals the one of this run (and whose
+    files are all still there): name -> its entry."""
+    try:
+        old = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if old.get("status") != "ok":
+        return {}
+    wanted = {nb.stem: key for nb, key in keys.items()}
+    fields = set(NotebookRun.__dataclass_fields__)
+    out = {}
+    for e in old.get("notebooks", []):
+        name = e.get("name")
+        if (name in wanted and e.get("status") == "ok" and e.get("inputs_key") == wanted[name]
+                and all((run_dir / f).exists() for f in (e.get("html"), e.get("ipynb")) if f)):
+            out[name] = NotebookRun(**{k: v for k, v in e.items() if k in fields})
+    return out
+
+
 def _kept_notebooks(run_dir: Path, notebooks: list[Path], fingerprint: str | None) -> list[dict]:
     """The entries of an existing run that a partial re-run (``--only``) keeps; refuses to mix data."""
     try:
@@ -470,9 +501,14 @@ def run_reports(
     notebooks_dir: Path = NOTEBOOKS_DIR,
     exports_dir: Path | None = None,
     strict: bool = False,
+    force: bool = False,
     log=print,
 ) -> RunResult:
     """Validate the data, execute the notebooks and render one run of the report site.
+
+    A notebook whose inputs did not change since the run of the same label (the data files'
+    contents, the notebook, its parameters, the ``analysis`` package's code and the lock file)
+    is not executed again: its report is kept (``force`` re-executes every notebook).
 
     The run is written to ``out_dir/<label>``; if any notebook fails, to
     ``out_dir/<label>-failed`` instead (executed notebooks kept), leaving earlier runs as
@@ -493,6 +529,7 @@ def run_reports(
     notebooks = discover_notebooks(notebooks_dir, only)
     if not notebooks:
         raise ParameterError(f"no notebooks in {notebooks_dir}")
+    check_pairs(notebooks)
     user["data_dir"] = str(data_dir)
     if as_of:
         user["as_of"] = as_of
@@ -506,9 +543,20 @@ def run_reports(
     check_data_references(data_dir, as_of, per_nb)
     prepare = round(time.perf_counter() - started, 2)
     exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
-    result = _run_label(label, notebooks, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
-                        extra={"prepare_seconds": prepare}, fingerprint=fingerprint, merge=bool(only),
-                        exports_dir=exports_dir)
+    keys = {nb: _inputs_key(fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir)})
+            for nb in notebooks}
+    current = {} if force else _current_reports(out_dir / label, keys, exports_dir / label)
+    todo = [nb for nb in notebooks if nb.stem not in current]
+    if not todo:
+        log(f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
+            f"{len(notebooks)} report(s) kept; --force rebuilds")
+        build_index(out_dir)
+        return RunResult(label, out_dir / label, "ok", tuple(current.values()), 0.0)
+    if current:
+        log(f"mallwake: {len(current)} report(s) up to date and kept: {', '.join(sorted(current))}")
+    result = _run_label(label, todo, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
+                        extra={"prepare_seconds": prepare}, fingerprint=fingerprint, merge=bool(only) or bool(current),
+                        exports_dir=exports_dir, keys=keys, keep=None if only else list(current))
     build_index(out_dir)
     log(f"mallwake: open {out_dir / 'index.html'}")
     return result
@@ -527,11 +575,32 @@ def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> str:
     return stage_meta(path)["fingerprint"] if path is not None else _fingerprint(data_dir)
 
 
+_ENV_KEY: list[str] = []
+
+
+def _environment_key() -> str:
+    """The code and environment every report depends on: the ``analysis`` package's source files
+    (code and templates) and the lock file. Computed once per process."""
+    if not _ENV_KEY:
+        from .config import PACKAGE_DIR
+        from .lockfile import lock_hash
+
+        h = hashlib.sha256()
+        for path in sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+            h.update(path.read_bytes())
+        h.update((lock_hash() or "no lock").encode())
+        _ENV_KEY.append(h.hexdigest())
+    return _ENV_KEY[0]
+
+
 def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:
-    """What a monthly section depends on: the data files (their fingerprint), the notebook and the parameters."""
+    """What a report depends on: the data files (their fingerprint), the notebook, the parameters, the code
+    and the locked environment (:func:`_environment_key`)."""
     h = hashlib.sha256()
     h.update(fingerprint.encode())
     h.update(notebook.read_bytes())
+    h.update(_environment_key().encode())
     h.update(json.dumps({k: v for k, v in params.items() if k != "output_dir"}, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
@@ -578,6 +647,7 @@ def run_months(
         wanted = [parse_month(m) for m in months]
     except ValueError as err:
         raise ParameterError(str(err)) from None
+    check_pairs([notebook])
     check_parameters([notebook], user | {"report_month": months[0]}, load_data_params(data_dir))
     data = load_dataset(data_dir, as_of=as_of)  # validates (DataValidationError) and fingerprints the files once
     last_day = pd.Timestamp(data.as_of)

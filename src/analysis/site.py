@@ -19,6 +19,10 @@ from .storage import atomic_write_text, locked, state_dir
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 HIDDEN_TAGS = {"injected-parameters", "parameters", "hide"}
+#: Code cells whose code is the point (a teaching exercise) show their input even when code is hidden.
+SHOWN_TAGS = frozenset({"exercise"})
+#: Cells with the answer of an exercise: shown only in an answer key (``show_solutions`` true).
+SOLUTION_TAG = "solution"
 _HEADING = re.compile(r'<h([1-3]) id="([^"]+)">(.*?)</h\1>', re.S)
 
 
@@ -70,9 +74,19 @@ class _ReportExporter(HTMLExporter):
 
 
 def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: str, provenance: dict,
-                title: str | None = None) -> Path:
-    """Render one executed notebook to a standalone, offline HTML file."""
+                title: str | None = None, show_solutions: bool = False) -> Path:
+    """Render one executed notebook to a standalone, offline HTML file.
+
+    Code is hidden unless ``show_code``, except in cells tagged ``exercise`` (the code is the
+    exercise). Cells tagged ``solution`` are shown in an answer key (``show_solutions``) and
+    left out otherwise.
+    """
     nb = nbformat.read(nb_path, as_version=4)
+    shown = SHOWN_TAGS | ({SOLUTION_TAG} if show_solutions else set())
+    removed = HIDDEN_TAGS | (set() if show_solutions else {SOLUTION_TAG})
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not show_code and not shown & set(cell.metadata.get("tags", [])):
+            cell.metadata.setdefault("tags", []).append("mw-code-hidden")
     nb.metadata["title"] = title or nb_path.stem  # the page's <title>
     for cell in nb.cells:  # headline figures go to metrics.json, not into the page
         if cell.get("outputs"):
@@ -80,12 +94,12 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
     exporter = _ReportExporter(
         template_name="mallwake",
         extra_template_basedirs=[str(TEMPLATE_DIR)],
-        exclude_input=not show_code,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         embed_images=True,
     )
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True), enabled=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=removed, remove_input_tags={"mw-code-hidden"},
+                                                         enabled=True), enabled=True)
     for cell in nb.cells:  # a report runs no script: JavaScript outputs are dropped
         for out in cell.get("outputs", []):
             for mime in [m for m in out.get("data", {}) if "javascript" in m]:

@@ -1,0 +1,252 @@
+# %% [markdown]
+# # What the wake-up campaigns did
+#
+# Trilogy steps 2 and 3: which gift and which channel wake sleeping members up, at what cost. Every
+# campaign arm is compared with its randomized **holdout** (members on the same list, not contacted):
+# the difference is the campaign's incremental effect. The dissertation compared a "before" wave with an
+# "after" wave; that comparison is shown next to the holdout-based estimates, so the reader sees how
+# far the naive comparison is from the truth.
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # directory in the data contract
+as_of: str = ""  # analysis date; empty: the last date in the data
+control_arm: str = "holdout"  # the arm that was not contacted
+before_campaign: str = ""  # the study's "before" wave (empty: skip the comparison)
+before_arm: str = ""  # its treated arm
+after_campaign: str = ""  # the study's "after" wave
+after_arm: str = ""  # its treated arm
+factorial_campaign: str = ""  # crossed gift x channel wave (empty: skip)
+gift_levels: str = ""  # reference, alternative (e.g. daily,entertainment)
+channel_levels: str = ""  # reference, alternative (e.g. sms,call_wechat)
+response_days: int = 0  # response window in days; 0: each campaign's own
+covariates: str = "recency_days,frequency,monetary,tenure_days,tier"  # for regression adjustment
+subgroups: str = "recency_band,tier,age_band,rfm_segment"  # variables of the "for whom" tables (member attribute columns too)
+target_tier: str = "all"  # for the time-series view ("all": every tier)
+sleeping_days: int = 180
+alpha: float = 0.05
+
+# %% tags=["hide", "setup"]
+# %matplotlib inline
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import display, Markdown
+import numpy as np
+import pandas as pd
+sns.set_theme(style="whitegrid", context="notebook")
+
+from analysis import campaigns, plots, timeseries
+from analysis.dataset import load_dataset
+from analysis.report import applies, record_metrics
+data = load_dataset(data_dir, as_of=as_of or None)
+has_campaigns = campaigns.has_contacts(data)
+NO_CAMPAIGNS = "the data hold no campaigns (no campaigns or contacts table, or no contacts in it)."
+outcomes = campaigns.compute_campaign_outcomes(data, response_days=response_days or None) if has_campaigns else None
+has_control = has_campaigns and control_arm in set(outcomes["arm"])
+NO_CONTROL = f"no campaign has an arm named {control_arm!r}, the randomized holdout the effects are measured against (set control_arm)."
+arms = campaigns.summarize_arms(outcomes, control_arm) if has_control else None
+effects = campaigns.estimate_arm_effects(outcomes, control_arm, alpha) if has_control else None
+campaign_ids = sorted(outcomes["campaign_id"].unique()) if has_campaigns else []
+
+# %% [markdown]
+# ## Outcomes per arm
+#
+# *Returned*: a purchase or a visit inside the response window. *Incremental returned*: returned minus
+# what the holdout's rate predicts for an arm of that size. Costs are contact plus redeemed gifts.
+
+# %%
+if has_campaigns and campaigns.open_windows(outcomes):
+    display(Markdown(f"**Interim.** {campaigns.open_windows(outcomes)}"))
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    display(arms.style.format({c: "{:.1%}" for c in ["return_rate", "purchase_rate"]} | {c: "{:,.1f}" for c in [
+    "spend", "cost", "spend_per_contacted", "spend_per_returner", "cost_per_returned", "incremental_returned",
+    "cost_per_incremental_return", "incremental_spend", "return_on_spend"]}, na_rep="-").hide(axis="index"))
+
+# %% [markdown]
+# ## Return rate by arm
+#
+# Each point is an arm's return rate with its Wilson interval; compare treated arms with the holdout of the same campaign.
+
+# %%
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    plots.plot_rates_with_intervals(campaigns.rates_with_intervals(arms, alpha), "label")
+    plt.show()
+
+# %% [markdown]
+# ## Incremental effects against the holdout
+#
+# Newcombe intervals for rate differences, HC2-robust intervals for spend per contacted member (spend is heavy-tailed: on arms of a few hundred members these spend intervals run narrow; in the coverage study they held the truth 87-96 % of the time instead of 95 %). Every treated arm is compared with its campaign's holdout on two outcomes; the intervals are per comparison, not adjusted for their number, so read the return rate of the arm the study was about as the primary result and the rest as exploratory.
+
+# %%
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    display(effects)
+    plots.plot_forest(effects.table("return_rate").assign(label=lambda d: d["campaign_id"] + " / " + d["arm"]), "label",
+                      title="incremental return rate (arm minus holdout)")
+    plt.show()
+
+# %% [markdown]
+# ## When members come back
+#
+# Share of each arm returned by day since the campaign start.
+
+# %%
+if applies(has_campaigns, NO_CAMPAIGNS):
+    fig, axes = plt.subplots(1, len(campaign_ids), figsize=(5 * len(campaign_ids), 3.8), squeeze=False)
+    for ax, cid in zip(axes[0], campaign_ids):
+        plots.plot_cumulative_returns(outcomes, cid, ax=ax).set_title(cid)
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# ## The study's before/after table, and the truth
+#
+# The dissertation reported the number of members back, the return rate and the spend on return for
+# the wave before and the wave after its optimisations. The naive comparison subtracts the two return
+# rates; but the two waves differ in season and in who was on the list, and both change the return
+# rate without any help from the campaign. The holdout of each wave measures those, and the
+# difference-in-differences (member-clustered standard errors) removes them.
+
+# %%
+have_before_after = has_control and bool(before_campaign and after_campaign) and {before_campaign, after_campaign} <= set(campaign_ids)
+if applies(have_before_after, "no before and after waves are named (before_campaign, after_campaign; a data folder's "
+           "mallwake.yaml can name them)." if has_campaigns else NO_CAMPAIGNS):
+    study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm, alpha)
+    display(study)
+    display(Markdown(
+        f"The naive comparison says the optimised wave raised the return rate by **{study.naive_difference:+.1%}**; "
+        f"against the holdouts, the optimisation raised the incremental return rate by **{study.causal_difference:+.1%}** "
+        f"({1 - alpha:.0%} interval {study.did.ci_low:+.1%} to {study.did.ci_high:+.1%}). "
+        f"The gap, **{study.naive_difference - study.causal_difference:+.1%}**, is what the holdouts remove: the change in the "
+        f"return rate that happened without any contact. The difference-in-differences itself is how the *incremental* effect "
+        f"changed between the waves; it mixes the change of strategy with anything else that changed how responsive the "
+        f"lists were (season, who was on them), which two waves cannot separate."
+    ))
+else:
+    study = None
+
+# %% [markdown]
+# ## Adjusting for who was on the list
+#
+# Randomization makes the simple difference unbiased; adjusting for pre-campaign recency, frequency,
+# spend, tenure and tier (Lin's interacted regression, HC2 errors) makes it more precise. The
+# covariates are a parameter and may be member attributes only.
+
+# %%
+adjusted = None
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    features = campaigns.compute_precampaign_features(data)
+    adjusted = pd.concat([
+        campaigns.estimate_adjusted_effect(outcomes, features, cid, arm, covariates.split(","), control_arm, alpha=alpha).table()
+        for cid, arm in arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False)
+    ], ignore_index=True)
+    display(adjusted.style.format({c: "{:+.2%}" for c in ["unadjusted", "adjusted", "ci_low", "ci_high"]} | {"se": "{:.2%}"},
+                                  na_rep="–").hide(axis="index"))
+
+# %% [markdown]
+# ## Gift or channel? The factorial wave
+#
+# In the crossed wave every combination of gift and channel was randomized. A logistic model with
+# their interaction gives average marginal effects: how much of the lift is the gift, how much the
+# channel, and whether they reinforce each other.
+
+# %%
+if applies(has_control and bool(factorial_campaign) and factorial_campaign in campaign_ids and bool(gift_levels and channel_levels),
+           "no crossed gift x channel wave is named (factorial_campaign, gift_levels, channel_levels)."):
+    factorial = campaigns.estimate_factorial(outcomes, factorial_campaign, tuple(gift_levels.split(",")),
+                                             tuple(channel_levels.split(",")), control_arm, alpha)
+    plots.plot_interaction(factorial.cell_rates)
+    plt.show()
+    display(factorial)
+else:
+    factorial = None
+
+# %% [markdown]
+# ## For whom does it work?
+#
+# Effects of every treated arm within each level of the `subgroups` variables (recency band, tier,
+# age band, RFM segment on the day before the campaign started, or member attribute columns); the
+# figure shows the optimised arm (subgroups under 10 members per arm are not shown). These are
+# exploratory comparisons; the ranked table below corrects for all of them at once.
+
+# %%
+hetero = {}
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    treated = list(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False, name=None))
+    target = (after_campaign, after_arm) if have_before_after else treated[0]
+    variables = [v.strip() for v in subgroups.split(",") if v.strip()]
+    hetero, missing = campaigns.estimate_heterogeneity_by_arm(outcomes, features, data, treated, variables, control_arm, alpha)
+    applies(not missing, f"{', '.join(missing)} are not columns of the members or their bands.")
+    variables = [v for v in variables if v not in missing]
+    shown = [by for by in variables if len(hetero[(campaigns.arm_label(*target), by)])][:4]
+    if shown:
+        fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.5), squeeze=False)
+        for ax, by in zip(axes[0], shown):
+            tab = hetero[(campaigns.arm_label(*target), by)]
+            plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=f"{target[1]} effect by {by.replace('_', ' ')}")
+        fig.tight_layout()
+        plt.show()
+
+# %% [markdown]
+# ### Whom to target next
+#
+# Every subgroup of every treated arm, ranked: *target* where the effect is positive and survives
+# the Holm correction over the whole table, *skip* where the whole interval is below zero, otherwise
+# *no evidence* (too few members to tell). A subgroup holding the same members as another is listed
+# once. Cost per incremental return uses the arm's average cost per contacted member (unknown when
+# the data record no costs).
+
+# %%
+if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    cost_each = {campaigns.arm_label(r.campaign_id, r.arm): r.cost / r.contacted for r in arms.itertuples()}
+    targets = campaigns.rank_targets(hetero, cost_each, alpha)
+    n_target = int((targets["advice"] == "target").sum())
+    display(Markdown(f"**{n_target}** of {len(targets)} subgroups of the treated arms are worth targeting on this evidence."))
+    display(targets.style.format({"estimate": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}", "n_treated": "{:,}",
+                                  "cost_per_incremental_return": "{:,.1f}",
+                                  "p_holm": lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}"}, na_rep="–").hide(axis="index"))
+
+# %% [markdown]
+# ## Without a holdout: the time-series view
+#
+# Weekly reactivations of sleeping members of the target tier, modelled before the optimised wave
+# (local level with a yearly season) and forecast after it: the band is where reactivations would
+# have been without the campaign. Use it when a campaign had no holdout; with one, prefer the
+# holdout estimates above (the season moves this band, not the holdout comparison).
+
+# %%
+its = None
+if applies(has_campaigns, NO_CAMPAIGNS):
+    weekly = timeseries.compute_weekly_reactivations(data, target_tier, sleeping_days)
+    its_campaign = target[0] if hetero else campaign_ids[-1]
+    its_start = data.campaigns.filter(data.campaigns.campaign_id == its_campaign).start_date.to_pandas().iloc[0]
+    problem = timeseries.counterfactual_problem(weekly, its_start)
+    if applies(problem is None, problem or ""):
+        its = timeseries.estimate_counterfactual(weekly, its_start, alpha=alpha)
+        plots.plot_counterfactual(its.series, its_start)
+        plt.show()
+        display(its.table())
+
+# %% [markdown]
+# ## Planning the next wave
+#
+# Members needed per arm to detect a given lift in the return rate over the holdout's rate (two-sided
+# test at `alpha`, 80 % power, 20 % holdout), and what each arm cost per incremental return.
+
+# %%
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    baseline = float(arms.loc[arms["arm"] == control_arm, "return_rate"].mean())
+    display(campaigns.plan_next_wave(baseline, [0.02, 0.03, 0.05, 0.10], alpha=alpha))
+    display(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm", "contacted", "incremental_returned", "cost",
+                                                  "cost_per_incremental_return"]])
+
+# %% tags=["hide"]
+record_metrics(
+    campaigns=campaigns.campaign_metrics(arms, effects) if has_control else {},
+    adjusted_effects=None if adjusted is None else {
+        campaigns.arm_label(r.campaign_id, r.arm): {"estimate": r.adjusted, "se": r.se, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                                      "covariates": r.covariates, "dropped": r.dropped} for r in adjusted.itertuples()},
+    naive_before_after=None if study is None else {"naive_difference": study.naive_difference, "did_estimate": study.did.estimate,
+                                                   "did_ci_low": study.did.ci_low, "did_ci_high": study.did.ci_high},
+    factorial=None if factorial is None else {row.effect: {"estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high}
+                                              for row in factorial.effects.itertuples()},
+    its_extra_reactivations=None if its is None else its.cumulative_effect,
+)

@@ -1,0 +1,201 @@
+# %% [markdown]
+# # Member segmentation
+#
+# Who the members are, by value and behaviour: RFM scores and the standard named segments, tiers and
+# how concentrated spend is, data-driven clusters, and how members moved between segments over the
+# last quarter. Use it to pick targets (Champions to keep, At risk and Cannot lose to win back) and to
+# see which tiers will not hold at the next review.
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # directory in the data contract
+as_of: str = ""  # analysis date; empty: the last date in the data
+window_days: int = 365  # RFM window: purchases and spend over this many days up to as_of (the same in every report)
+migration_from: str = ""  # earlier date for segment migration; empty: 91 days before as_of
+tier_thresholds: str = ""  # yearly spend to earn each tier, e.g. silver:3000,gold:8000 (empty: tier rules not checked)
+n_clusters: int = 0  # 0: chosen by BIC (Gaussian mixture) or silhouette (k-means)
+cluster_method: str = "gmm"  # gmm or kmeans
+tier_filter: str = ""  # comma-separated tiers to include; empty: all
+min_cell: int = 10  # smallest group shown in tables
+export_dir: str = ""  # where member_segments.parquet goes (the runner: exports/<label>/, outside the report site); empty: not written
+
+# %% tags=["hide", "setup"]
+# %matplotlib inline
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import display, Markdown
+import numpy as np
+import pandas as pd
+sns.set_theme(style="whitegrid", context="notebook")
+
+from analysis import plots, segmentation as seg
+from analysis.dataset import load_dataset
+from analysis.features import compute_member_features
+from analysis.report import applies, record_metrics
+data = load_dataset(data_dir, as_of=as_of or None)
+as_of_date = pd.Timestamp(data.as_of)
+tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)
+features = seg.add_age_band(compute_member_features(data, as_of_date, window_days))
+features = features[features["tier"].isin(tiers_kept)].reset_index(drop=True)
+rfm = seg.compute_rfm_scores(features)
+
+# %% [markdown]
+# ## RFM: recency, frequency, monetary value
+#
+# Each member who bought in the window gets three scores from 1 (worst) to 5 (best) by quantile among
+# the buyers: **R** for days since the last purchase, **F** for purchases and **M** for spend in the
+# window. Equal values always get the same score (the score of the lowest position among them).
+# Members without a purchase in the window get no score and no RFM segment (they are shown as *No
+# purchase in window*), so "Lost" and "At risk" hold buyers whose last purchase is old. The heatmap shows the mean spend in every R x F cell: the top right is where the value is.
+
+# %%
+display(Markdown(f"Window: the **{window_days} days** up to {as_of_date.date()} (the same RFM definition in the monthly "
+                 "and campaign reports when their window is left at its default)."))
+plots.plot_rf_heatmap(seg.compute_rf_grid(rfm, "monetary"), label=f"mean spend, last {window_days} days");
+
+# %% [markdown]
+# What each score holds: members and the range of values behind every R, F and M score. With heavy
+# ties (many members bought once) a score inside a tie block stays empty.
+
+# %%
+score_dist = seg.score_distribution(rfm)
+empty = score_dist.loc[score_dist["members"] == 0, "score"].tolist()
+if empty:
+    display(Markdown(f"Empty scores on these data (inside a block of tied values): {', '.join(empty)}."))
+display(seg.score_table(score_dist))
+
+# %% [markdown]
+# ## Named segments
+#
+# The standard RFM map on R and F: every member is in exactly one segment. *Champions* and *Loyal*
+# carry most of the spend; *At risk* and *Cannot lose* used to buy often and have not come for a while:
+# they are the wake-up campaign's best targets before they become *Hibernating* or *Lost*.
+
+# %%
+segments = seg.compute_segment_summary(rfm)
+plots.plot_segment_shares(segments);
+
+# %%
+segments.style.format({"spend": "{:,.0f}", "mean_recency_days": "{:,.0f}", "mean_frequency": "{:.1f}",
+                       "member_share": "{:.1%}", "spend_share": "{:.1%}"}, na_rep="-").hide(axis="index")
+
+# %% [markdown]
+# ## Tiers and value concentration
+#
+# Members and spend by card tier, and how unequal spend is: the Lorenz curve (the further from the
+# diagonal, the more a few members carry the mall), the Gini coefficient and the share of spend from
+# the top 1 %, 5 % and 20 % of members.
+
+# %%
+tier_table = seg.compute_tier_summary(features, tuple(tiers_kept))
+display(tier_table.style.format({"spend": "{:,.0f}", "member_share": "{:.1%}", "spend_share": "{:.1%}",
+                                 "spend_per_member": "{:,.0f}"}).hide(axis="index"))
+gini_value = seg.gini(features["monetary"])
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+plots.plot_lorenz(seg.compute_lorenz(features["monetary"]), gini_value, ax=axes[0])
+tops = seg.top_shares(features["monetary"])
+sns.barplot(data=tops, x="top", y="spend_share", ax=axes[1], color="#4c72b0")
+axes[1].set_ylabel("share of spend"); axes[1].set_xlabel("")
+fig.tight_layout()
+
+# %% [markdown]
+# ## Tier rules: upgrade candidates and downgrade early warning
+#
+# With the tier thresholds given as parameters (yearly spend), each member's spend so far this year is
+# extrapolated to the full year. Members whose pace earns a higher tier are **upgrade candidates**;
+# members whose pace will not hold their tier get a **downgrade early warning**, with the spend they
+# are short by, while there is still time to act.
+
+# %%
+rules = None
+if applies(bool(tier_thresholds) and len(tiers_kept) > 1,
+           "no tier thresholds are given (tier_thresholds, e.g. in the data folder's mallwake.yaml)." if not tier_thresholds
+           else "the members are in one tier: there is no tier to move to."):
+    year_start = pd.Timestamp(year=as_of_date.year, month=1, day=1)
+    elapsed = (as_of_date - year_start).days + 1
+    ytd = compute_member_features(data, as_of_date, elapsed, categories=False)
+    ytd = ytd[ytd["tier"].isin(tiers_kept)]
+    rules = seg.evaluate_tier_rules(ytd, tuple(tiers_kept), seg.parse_thresholds(tier_thresholds), window_days=365, elapsed_days=elapsed)
+    tier_watch = rules.groupby("tier").agg(members=("member_id", "size"), upgrade_candidates=("upgrade_candidate", "sum"),
+                                           downgrade_warnings=("downgrade_warning", "sum"), median_shortfall=("shortfall", "median"))
+    display(tier_watch.reindex([t for t in tiers_kept if t in tier_watch.index]))
+
+# %% [markdown]
+# ## Clusters
+#
+# Segments drawn from the data rather than from rules: members with at least three purchases in the
+# window, described by log purchase frequency, log average ticket, log recency and the share of their
+# spend in each store category (standardized), clustered by a Gaussian mixture (or k-means). The
+# number of clusters is chosen by BIC (or silhouette) unless fixed; stability is the adjusted Rand
+# index between the full fit and refits on bootstrap samples (1 = identical clusters).
+
+# %%
+cluster_problem = seg.cluster_problem(features, k=n_clusters or None)
+clusters = None
+if applies(cluster_problem is None, cluster_problem or ""):
+    clusters = seg.fit_clusters(features, k=n_clusters or None, method=cluster_method, n_boot=5)
+    display(Markdown(f"**{clusters.k} clusters** ({clusters.method}) of {len(clusters.members):,} active members; "
+                     f"bootstrap stability (mean adjusted Rand index) **{clusters.mean_stability:.2f}**."))
+    display(clusters.selection)
+
+# %%
+if clusters is not None:
+    profile = clusters.profile()
+    display(profile.style.format({"member_share": "{:.1%}", "avg_ticket": "{:,.0f}", "monetary": "{:,.0f}"} |
+                                 {c: "{:.0%}" for c in profile.columns if c.startswith("share_")}, precision=1).hide(axis="index"))
+
+# %% [markdown]
+# A sample of members in the three main dimensions, coloured by cluster:
+
+# %%
+if applies(clusters is not None, cluster_problem or ""):
+    plots.plot_cluster_pairs(clusters.members.assign(log_frequency=np.log1p(clusters.members["frequency"]),
+                                                     log_avg_ticket=np.log(clusters.members["avg_ticket"])),
+                             clusters.labels, ["log_frequency", "log_avg_ticket", "recency_days"])
+    plt.show()
+
+# %% [markdown]
+# How the clusters line up with the RFM segments (members; cells under `min_cell` blank):
+
+# %%
+if applies(clusters is not None, cluster_problem or ""):
+    cross = pd.crosstab(clusters.labels.to_numpy(), rfm.set_index("member_id").loc[clusters.members["member_id"], "segment"].to_numpy())
+    display(cross.where(cross >= min_cell).rename_axis(index="cluster", columns="segment"))
+
+# %% [markdown]
+# ## Segment migration
+#
+# Where the members of each segment were a quarter earlier (rows) and are now (columns), as row
+# shares: the diagonal is members who stayed; off the diagonal are the flows to act on, such as
+# *Loyal -> At risk* or *Champions -> About to sleep*.
+
+# %%
+date_from = pd.Timestamp(migration_from) if migration_from else as_of_date - pd.Timedelta(days=91)
+before = compute_member_features(data, date_from, window_days, categories=False)
+before = before[before["tier"].isin(tiers_kept)]
+migration = seg.compute_migration(seg.compute_rfm_scores(before), rfm, date_from.date(), as_of_date.date())
+plots.plot_transition_heatmap(migration.shares, title=f"segment on {date_from.date()} (rows) -> {as_of_date.date()} (columns)");
+
+# %%
+migration.flows(min_members=min_cell).head(12).style.format({'share_of_from': '{:.1%}'}).hide(axis='index')
+
+# %% [markdown]
+# ## Profiles by age and gender
+#
+# Segment mix within each group (row shares); groups under `min_cell` members are suppressed.
+
+# %%
+for by in [c for c in ("age_band", "gender") if c in features.columns]:
+    display(seg.compute_profiles(features, rfm, by, min_cell).style.format(
+        {s: "{:.0%}" for s in seg.SEGMENTS} | {"spend_per_member": "{:,.0f}"}, na_rep="-").hide(axis="index"))
+
+# %% tags=["hide"]
+segment_file = seg.write_member_segments(rfm, clusters, export_dir)
+record_metrics(
+    members=len(features), window_days=window_days, gini=gini_value,
+    top_20pct_spend_share=float(tops["spend_share"].iloc[-1]),
+    segment_members={str(r.segment): int(r.members) for r in segments.itertuples()},
+    n_clusters=None if clusters is None else clusters.k, cluster_stability_ari=None if clusters is None else clusters.mean_stability,
+    upgrade_candidates=None if rules is None else int(rules["upgrade_candidate"].sum()),
+    downgrade_warnings=None if rules is None else int(rules["downgrade_warning"].sum()),
+    segment_file=None if segment_file is None else segment_file.name,
+)

@@ -1,0 +1,235 @@
+# %% [markdown]
+# # The member lifecycle
+#
+# How members move from new to active to sleeping to lost, and back when they are woken; how long
+# they stay awake; what they are still worth; and who is about to fall asleep. The stage definitions
+# use the thresholds in the parameters and are stated below.
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # directory in the data contract
+as_of: str = ""  # analysis date; empty: the last date in the data
+cooling_days: int = 90  # after this many days without purchase a member is cooling
+sleeping_days: int = 180  # ... sleeping
+lost_days: int = 365  # ... lost
+tier_filter: str = ""  # one tier to analyse; empty: all members
+horizon_months: int = 12  # CLV horizon
+monthly_discount: float = 0.01  # discount rate per month for CLV
+margin: float = 0.3  # gross margin on spend, for CLV
+calibration_months: int = 6  # holdout length for validating BG/NBD
+risk_horizon_days: int = 90  # sleep risk: asleep within this many days
+
+# %% tags=["hide", "setup"]
+# %matplotlib inline
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import display, Markdown
+import numpy as np
+import pandas as pd
+sns.set_theme(style="whitegrid", context="notebook")
+
+from analysis import clv, lifecycle, plots
+from analysis.dataset import load_dataset
+from analysis.privacy import pseudonymize
+from analysis.report import applies, record_metrics, section
+data = load_dataset(data_dir, as_of=as_of or None)
+as_of_date = pd.Timestamp(data.as_of)
+tier = tier_filter or None
+
+# %% [markdown]
+# ## Stages and flows
+
+# %%
+display(Markdown(
+    f"At the end of each month a member is **new** (joined that month), **active** (bought in the last {cooling_days} days), "
+    f"**cooling** (last purchase {cooling_days + 1}-{sleeping_days - 1} days ago), **sleeping** ({sleeping_days}-{lost_days - 1} days), "
+    f"**lost** ({lost_days}+ days) or **reactivated** (bought this month after being sleeping or lost). Members who never bought are "
+    f"measured from their join date."
+))
+flows = lifecycle.compute_stage_flows(data, cooling_days=cooling_days, sleeping_days=sleeping_days, lost_days=lost_days, tier=tier)
+NO_STAGES = (f"stages are reported from {lost_days} days after the first purchase in the data (before that, a member who "
+             "joined earlier cannot be told apart from a lost one), and the data are shorter than that.")
+if applies(len(flows.counts) > 0, NO_STAGES):
+    plots.plot_stage_area(flows.counts)
+    plt.show()
+
+# %% [markdown]
+# Each month, how many members fell asleep and how many were woken up (reactivated): the campaigns show as spikes of reactivations.
+
+# %%
+net = flows.net_flows()
+if applies(len(net) > 0, NO_STAGES):
+    plots.plot_net_flows(net)
+    plt.show()
+
+# %% [markdown]
+# ### Month-to-month transitions
+#
+# Where the members of each stage at the end of the previous month are at the end of the last month
+# (row shares). The steady state is where the stage mix would settle if these transitions went on and
+# no new members joined: it shows why acquisition and reactivation both matter.
+
+# %%
+NO_TRANSITIONS = NO_STAGES if not len(flows.counts) else "the data cover one month-end only: no member moved between stages yet."
+if applies(len(flows.transitions) > 0, NO_TRANSITIONS):
+    matrix = flows.transition_matrix()
+    plots.plot_transition_heatmap(matrix, title=f"transitions into {flows.transitions['month'].max():%Y-%m}")
+    plt.show()
+
+# %%
+if applies(len(flows.transitions) > 0, NO_TRANSITIONS):
+    steady = flows.steady_state()
+    display(pd.DataFrame({"now": flows.counts.iloc[-1].drop("new") / flows.counts.iloc[-1].drop("new").sum(),
+                          "steady state": steady}).style.format("{:.1%}", na_rep="–"))
+
+# %% [markdown]
+# ## Cohorts
+#
+# Share of each join-month cohort that bought k months after joining, and spend per cohort member.
+
+# %%
+retention, spend_retention = lifecycle.compute_cohort_retention(data, tier=tier)
+if applies(len(retention) > 0, "no member joined while the data record purchases, so no cohort can be followed from its first month."):
+    fig, axes = plt.subplots(1, 2, figsize=(16, 7))
+    plots.plot_cohort_heatmap(retention, ax=axes[0])
+    plots.plot_cohort_heatmap(spend_retention, ax=axes[1], label="spend per member")
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# ## Time to sleep
+#
+# Days from joining until a member first goes `sleeping_days` without buying (members still awake are
+# censored at the analysis date). Kaplan-Meier curves by tier with 95 % confidence bands, a log-rank
+# test of whether the tiers differ, and a Cox proportional-hazards model: a hazard ratio above 1 means
+# falling asleep sooner.
+
+# %%
+tts = lifecycle.compute_time_to_sleep(data, sleeping_days, early_days=90)
+if tier:
+    tts = tts[tts["tier"] == tier]
+survival = None
+with section():
+    survival = lifecycle.fit_survival(tts, by="tier")
+    plots.plot_survival(survival.curves)
+    plt.show()
+    display(Markdown(survival.logrank_sentence() + " Median days to sleep: "
+                     + (", ".join(f"{g} {d:,.0f}" for g, d in survival.median_days().items()) or "not reached yet") + "."))
+
+# %%
+if survival is not None:
+    display(survival.hazard_ratios.style.format({"hazard_ratio": "{:.2f}", "lower": "{:.2f}", "upper": "{:.2f}",
+                                                 "p_value": "{:.2g}"}).hide(axis="index"))
+    if survival.ph_note():
+        display(Markdown(f"**Read with care.** {survival.ph_note()}"))
+
+# %% [markdown]
+# Proportional-hazards check: correlation of each covariate's scaled Schoenfeld residuals with event
+# time. A clearly non-zero correlation means the covariate's effect changes over time and its single
+# hazard ratio is an average; with tens of thousands of members, even small drifts are "significant",
+# so read the size of the correlation, not only the p-value.
+
+# %%
+if survival is not None:
+    display(survival.ph_check.style.format({"rho_with_time": "{:+.2f}", "p_value": "{:.2g}"}).hide(axis="index"))
+
+# %% [markdown]
+# ## P(alive), expected purchases and lifetime value
+#
+# A BG/NBD model of repeat purchases (each member buys at a steady rate while alive and may drop out
+# after any purchase) and a Gamma-Gamma model of spend per purchase, both by maximum likelihood; time
+# unit: weeks. P(alive) is the probability that a member has not dropped out; CLV is the discounted
+# margin on the purchases expected over the horizon.
+#
+# Two different counts go by "frequency": here it is the number of **repeat purchase days** (days
+# with a purchase after the first one, several purchases on one day counting once), as BG/NBD
+# defines it; in the RFM scores of the segmentation report it is the number of **purchases** in the
+# window. The same member can have different values of the two.
+
+# %%
+summary = clv.compute_rfm_summary(data)
+bgnbd = values = None
+with section():
+    bgnbd = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+    gamma_gamma = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    display(bgnbd)
+    display(gamma_gamma.summary().style.format("{:.3f}"))
+    values = clv.compute_clv(bgnbd, gamma_gamma, summary, horizon_months, monthly_discount, margin)
+    summary["p_alive"] = values["p_alive"].to_numpy()
+    plots.plot_palive_matrix(summary)
+    plt.show()
+
+# %% [markdown]
+# CLV over the horizon by card tier:
+
+# %%
+if values is not None:
+    values = values.merge(data.members.select("member_id", "tier").to_pandas(), on="member_id")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.boxplot(data=values, x="tier", y="clv", order=[t for t in data.tiers if t in set(values["tier"])], ax=ax, showfliers=False)
+    ax.set_ylabel(f"CLV, next {horizon_months} months")
+    plt.show()
+    display(values.groupby("tier")["clv"].describe()[["count", "mean", "50%", "75%"]].reindex(
+        [t for t in data.tiers if t in set(values["tier"])]))
+
+# %% [markdown]
+# ### Does the model predict? Calibration on a holdout
+#
+# The model is refitted on purchases up to `calibration_months` before the analysis date and asked to
+# predict each member's purchases in the months that follow; predicted and actual means by the number
+# of repeat purchases in the calibration period.
+
+# %%
+cal_end = as_of_date - pd.DateOffset(months=calibration_months)
+with section():
+    calibration, cal_model = clv.calibration_holdout(data, cal_end)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    calibration.plot(x="bin", y=["actual", "predicted"], kind="bar", ax=ax)
+    ax.set_xlabel("repeat purchases in the calibration period"); ax.set_ylabel("purchases in the holdout, mean")
+    plt.show()
+    display(calibration.style.format({"actual": "{:.2f}", "predicted": "{:.2f}", "error": "{:+.2f}"}).hide(axis="index"))
+
+# %% [markdown]
+# ## Sleep risk: who is about to fall asleep
+#
+# A logistic model of falling asleep within `risk_horizon_days`, for members who could (awake, last
+# purchase at least `sleeping_days - risk_horizon_days` ago), trained at one date and tested at a later
+# one (no information from the test period is used in training). Odds ratios are per standard
+# deviation of each feature.
+
+# %%
+test_date = as_of_date - pd.Timedelta(days=risk_horizon_days)
+train_date = test_date - pd.Timedelta(days=2 * risk_horizon_days)
+risk = about_to_sleep = None
+with section():
+    risk = lifecycle.fit_sleep_risk(data, train_date, test_date, risk_horizon_days, sleeping_days)
+    display(Markdown(f"Trained on {train_date.date()}, tested on {test_date.date()}: AUC **{risk.auc:.2f}**."))
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    plots.plot_calibration(risk.calibration, ax=ax[0]).set_title("calibration by risk decile")
+    plots.plot_forest(risk.drivers.assign(estimate=np.log(risk.drivers["odds_ratio_per_sd"]), ci_low=np.log(risk.drivers["lower"]),
+                                          ci_high=np.log(risk.drivers["upper"])), "feature", ax=ax[1], percent=False,
+                      title="log odds ratio per SD")
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# The about-to-sleep list for the wake-up team (pseudonymized ids; the top 20 of the list):
+
+# %%
+if applies(risk is not None, "there is no sleep-risk model (see above)."):
+    about_to_sleep = lifecycle.score_sleep_risk(risk, data, as_of_date, sleeping_days)
+    shown = about_to_sleep.head(20).assign(member=lambda d: pseudonymize(d["member_id"])).drop(columns="member_id")
+    display(shown[["member", "tier", "recency_days", "frequency", "monetary", "risk"]].style.format(
+        {"monetary": "{:,.0f}", "risk": "{:.0%}"}).hide(axis="index"))
+
+# %% tags=["hide"]
+record_metrics(
+    stage_counts={s: int(flows.counts.iloc[-1][s]) for s in flows.counts.columns} if len(flows.counts) else None,
+    fell_asleep_last_month=int(net["fell_asleep"].iloc[-1]) if len(net) else None,
+    woken_last_month=int(net["woken"].iloc[-1]) if len(net) else None,
+    bgnbd=None if bgnbd is None else {k: float(v) for k, v in bgnbd.params_.items()},
+    bgnbd_loglik=None if bgnbd is None else bgnbd.log_likelihood_,
+    mean_p_alive=None if values is None else float(values["p_alive"].mean()),
+    mean_clv=None if values is None else float(values["clv"].mean()),
+    logrank_p=None if survival is None else survival.logrank_p, sleep_risk_auc=None if risk is None else risk.auc,
+    about_to_sleep=None if about_to_sleep is None else int((about_to_sleep["risk"] >= 0.5).sum()),
+)

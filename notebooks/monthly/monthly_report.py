@@ -1,0 +1,98 @@
+# %% tags=["parameters"]
+data_dir: str = "../../data/demo"  # directory in the data contract
+as_of: str = ""  # analysis date; empty: the last date in the data
+report_month: str = ""  # YYYY-MM; empty: the last complete month before the analysis date
+lang: str = "en"  # en or zh
+control_arm: str = "holdout"  # the no-contact arm of campaigns
+cooling_days: int = 90  # lifecycle stage thresholds (see the lifecycle report)
+sleeping_days: int = 180
+lost_days: int = 365
+warn_days: int = 30  # "about to sleep": asleep within this many days without a purchase
+tier_thresholds: str = ""  # yearly spend to hold each tier, e.g. silver:3000,gold:8000 (empty: no downgrade warnings)
+currency: str = "¥"
+min_cell: int = 10  # counts below this are shown as "<10"
+output_dir: str = ""  # figures are also saved here as PNG (set by the runner); empty: not saved
+
+# %% tags=["hide", "setup"]
+# %matplotlib inline
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import display, Markdown
+import numpy as np
+import pandas as pd
+sns.set_theme(style="whitegrid", context="notebook")
+
+from pathlib import Path
+from analysis import monthly as mo, plots
+from analysis.dataset import load_dataset
+from analysis.privacy import suppress_small_counts
+from analysis.report import record_metrics
+from analysis.config import RFM_WINDOW_DAYS
+from analysis.segmentation import parse_thresholds
+data = load_dataset(data_dir, as_of=as_of or None)
+month = mo.parse_month(report_month or mo.last_complete_month(data))
+figure_lang = plots.use_language(lang)
+T = lambda key, **kw: mo.text(key, lang, **kw)
+F = lambda key, **kw: mo.text(key, figure_lang, **kw)
+fig_dir = str(Path(output_dir) / "figures") if output_dir else ""
+
+# %%
+panel = mo.stage_panel(data, month, cooling_days, sleeping_days, lost_days)
+kpis = mo.compute_monthly_kpis(data, month - pd.DateOffset(months=12), month, cooling_days, sleeping_days, lost_days, panel=panel)
+comparison = mo.compare_month(kpis, month)
+watch = mo.compute_watch_list(data, month, parse_thresholds(tier_thresholds), sleeping_days, warn_days, cooling_days, lost_days,
+                              panel=panel)
+month_campaigns = mo.summarize_month_campaigns(data, month, control_arm)
+display(Markdown(f"# {T('title', month=mo.month_label(month, lang))}"))
+display(Markdown("\n\n".join(mo.write_narrative(comparison, watch, month_campaigns, lang, currency))))
+
+# %%
+display(Markdown(f"## {T('kpi_heading')}"))
+shown = comparison.table_all.rename(index=lambda k: T(k))[["value", "previous", "change_pct", "last_year", "yoy_pct"]]
+shown.index.name = T("kpi")
+shown.columns = [T("value"), T("previous"), T("mom"), T("last_year"), T("yoy")]
+shown.style.format("{:,.0f}", subset=[T("value"), T("previous"), T("last_year")], na_rep="–").format(
+    "{:+.1%}", subset=[T("mom"), T("yoy")], na_rep="–")
+
+# %%
+display(Markdown(f"### {T('trend_title')}"))
+fig = plots.plot_kpi_trends(kpis, {k: F(k) for k in mo.KPIS}, month=month)
+plots.save_figure(fig, fig_dir, f"{month:%Y-%m}-trends");
+
+# %%
+display(Markdown(f"## {T('by_tier_heading')}"))
+tier_table = comparison.by_tier[list(mo.KPIS)].rename(columns=lambda k: T(k)).rename_axis(T("tier"))
+display(suppress_small_counts(tier_table.astype({T(k): "int64" for k in mo.KPIS if k not in ("spend", "avg_ticket")}), min_cell)
+        .style.format(lambda v: v if isinstance(v, str) else f"{v:,.0f}"))
+fig = plots.plot_tier_kpis(comparison.by_tier, {k: F(k) for k in mo.KPIS})
+plots.save_figure(fig, fig_dir, f"{month:%Y-%m}-tiers");
+
+# %%
+display(Markdown(f"## {T('stages_title')}"))
+transitions = mo.compute_stage_transitions(data, month, cooling_days, sleeping_days, lost_days, panel=panel)
+mo.localize(suppress_small_counts(transitions, min_cell), lang)
+
+# %%
+segment_counts, migration = mo.compute_segment_movement(data, month)
+display(Markdown(f"## {T('segments_title')}"))
+display(Markdown(T('rfm_window', days=RFM_WINDOW_DAYS)))
+display(mo.localize(suppress_small_counts(segment_counts.set_index("segment"), min_cell), lang))
+flows = migration.flows(min_cell).head(8)
+mo.localize(flows, lang).style.format({T("share_of_from"): "{:.0%}"}).hide(axis="index")
+
+# %%
+display(Markdown(f"## {T('campaigns_title')}"))
+if len(month_campaigns):
+    table = month_campaigns.copy()
+    table["contacted"] = suppress_small_counts(table[["contacted"]], min_cell)["contacted"]
+    display(mo.localize(table, lang).style.format(precision=3, na_rep="–").hide(axis="index"))
+else:
+    display(Markdown(T("no_campaign")))
+
+# %%
+display(Markdown(f"## {T('watch_title')}"))
+w = watch.set_index("tier").rename(columns={"about_to_sleep": T("about_to_sleep", days=warn_days), "downgrade_warning": T("downgrade_warning")})
+suppress_small_counts(w, min_cell).rename_axis(T("tier"))
+
+# %% tags=["hide"]
+record_metrics(title=T("title", month=mo.month_label(month, lang)), lang=lang, **mo.month_metrics(comparison, watch, month_campaigns))

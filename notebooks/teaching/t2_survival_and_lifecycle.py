@@ -1,0 +1,106 @@
+# %% [markdown]
+# # Teaching 2: survival and the member lifecycle
+#
+# **Goals.** See why "how long until a member falls asleep" cannot be answered by averaging the
+# members who already fell asleep; estimate it with Kaplan-Meier by hand on a tiny example, then on
+# the whole mall with the toolkit, and compare tiers.
+
+# %% tags=["parameters"]
+data_dir: str = "../../data/demo"  # the synthetic mall (or any data directory in the contract)
+as_of: str = ""  # analysis date; empty: the last date in the data
+sleeping_days: int = 180  # a member falls asleep after this many days without a purchase
+target_tier: str = ""  # the tier of exercise 2; empty: the highest tier in the data (the demo: gold)
+show_solutions: bool = False  # instructors: True fills in every answer
+
+# %% tags=["hide", "setup"]
+# %matplotlib inline
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import display, Markdown
+import numpy as np
+import pandas as pd
+sns.set_theme(style="whitegrid", context="notebook")
+
+from analysis import teaching
+from analysis.privacy import mask_ids
+from analysis.dataset import load_dataset
+from analysis.report import record_metrics
+data = load_dataset(data_dir, as_of=as_of or None)
+as_of_date = pd.Timestamp(data.as_of)
+checks = []
+
+from statsmodels.duration.survfunc import SurvfuncRight
+from analysis import lifecycle, plots
+
+# %% [markdown]
+# ## Exercise 1: Kaplan-Meier by hand
+#
+# Eight members, followed from joining. `days` is how long we watched them; `asleep` is 1 if they fell
+# asleep at that day, 0 if they were still awake when we stopped watching (*censored*).
+#
+# At each day where somebody falls asleep, the share still awake is multiplied by
+# `1 - (fell asleep that day) / (still watched just before that day)`. Censored members leave the
+# group without falling asleep. Compute the share still awake at day 100 and store it in `s100`.
+
+# %% tags=["exercise"]
+tiny = pd.DataFrame({"days": [30, 60, 60, 90, 120, 150, 200, 250], "asleep": [1, 0, 1, 1, 0, 1, 0, 1]})
+display(tiny.T)
+s100 = None  # your answer
+
+# %% tags=["solution"]
+if show_solutions:
+    s100 = 1.0
+    for day in sorted(tiny.loc[(tiny["asleep"] == 1) & (tiny["days"] <= 100), "days"].unique()):
+        at_risk = (tiny["days"] >= day).sum()
+        events = ((tiny["days"] == day) & (tiny["asleep"] == 1)).sum()
+        s100 *= 1 - events / at_risk
+
+# %%
+checks.append(teaching.check_km_by_hand(s100, tiny["days"], tiny["asleep"], 100))
+checks[-1]
+
+# %% [markdown]
+# **Think about it.** The mean of the observed sleeping days here is (30+60+90+150+250)/5 = 116. Why is
+# that too short as "typical time to sleep"? (Who is left out of it?)
+#
+# ## Exercise 2: the median time to sleep of a tier
+#
+# `tts` has one row per member who joined while the data were being recorded: `duration` (days from
+# joining until falling asleep, or until the analysis date) and `event` (1 = fell asleep). Estimate
+# the median number of days until a member of tier `tier` falls asleep and store it in `median_days`.
+# *Hint:* `SurvfuncRight(durations, events)` from statsmodels; where does the curve cross 0.5?
+
+# %% tags=["exercise"]
+tts = lifecycle.compute_time_to_sleep(data, sleeping_days)
+tier = target_tier or list(data.tiers)[-1]
+median_days = None  # your answer
+
+# %% tags=["solution"]
+if show_solutions:
+    sub = tts[tts["tier"] == tier]
+    sf = SurvfuncRight(sub["duration"].to_numpy(float), sub["event"].to_numpy(int))
+    median_days = float(sf.surv_times[sf.surv_prob <= 0.5][0])
+
+# %%
+naive_mean = tts.loc[(tts["tier"] == tier) & (tts["event"] == 1), "duration"].mean()
+display(Markdown(f"For comparison, the mean duration of the {tier} members already asleep is {naive_mean:,.0f} days."))
+checks.append(teaching.check_median_time_to_sleep(median_days, tts, tier))
+checks[-1]
+
+# %% [markdown]
+# ## With the toolkit
+#
+# `fit_survival` draws the Kaplan-Meier curve of every tier with its confidence band and tests
+# whether the tiers differ (log-rank). The lifecycle report goes further (Cox model, sleep risk).
+
+# %%
+survival = lifecycle.fit_survival(tts, by="tier", covariates=("tier",))
+plots.plot_survival(survival.curves);
+display(survival.median_days().to_frame())
+
+# %%
+display(Markdown("## Your score"))
+teaching.summarize_checks(checks)
+
+# %% tags=["hide"]
+record_metrics(checks={c.exercise: c.status for c in checks}, right=sum(c.ok for c in checks), exercises=len(checks))

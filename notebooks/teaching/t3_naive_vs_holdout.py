@@ -1,0 +1,114 @@
+# %% [markdown]
+# # Teaching 3: why a naive before/after comparison misleads, and how a holdout fixes it
+#
+# **Goals.** Reproduce the kind of table the dissertation reported (return rate of the first wake-up
+# campaign vs the second), see how much of the difference is *not* the new strategy, and measure
+# the strategy's real effect against a holdout, a random part of the list that was not contacted.
+
+# %% tags=["parameters"]
+data_dir: str = "../../data/demo"  # the synthetic mall (or any data directory in the contract)
+as_of: str = ""  # analysis date; empty: the last date in the data
+before_campaign: str = "W1-BEFORE"  # the first wave (old strategy)
+after_campaign: str = "W2-AFTER"  # the second wave (new strategy)
+before_arm: str = "sms_daily"
+after_arm: str = "call_wechat_ent"
+control_arm: str = "holdout"
+show_solutions: bool = False  # instructors: True fills in every answer
+
+# %% tags=["hide", "setup"]
+# %matplotlib inline
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import display, Markdown
+import numpy as np
+import pandas as pd
+sns.set_theme(style="whitegrid", context="notebook")
+
+from analysis import teaching
+from analysis.privacy import mask_ids
+from analysis.dataset import load_dataset
+from analysis.report import record_metrics
+data = load_dataset(data_dir, as_of=as_of or None)
+as_of_date = pd.Timestamp(data.as_of)
+checks = []
+
+from analysis import campaigns
+outcomes = campaigns.compute_campaign_outcomes(data, [before_campaign, after_campaign])
+truth = teaching.load_truth(data_dir)
+
+# %% [markdown]
+# ## The data
+#
+# `outcomes` has one row per contacted member: `campaign_id`, `arm`, and `returned` (True if the member
+# bought or visited within the campaign's response window).
+
+# %%
+outcomes.groupby(["campaign_id", "arm"])["returned"].agg(["size", "sum"]).rename(columns={"size": "contacted", "sum": "returned"})
+
+# %% [markdown]
+# ## Exercise 1: the naive comparison
+#
+# Compute the return rate of the members who got the old strategy (`before_campaign`, arm
+# `before_arm`) and of those who got the new one (`after_campaign`, arm `after_arm`). Store them in
+# `rate_before` and `rate_after`. The study read `rate_after - rate_before` as the effect of the new
+# strategy.
+
+# %% tags=["exercise"]
+rate_before = rate_after = None  # your answers
+
+# %% tags=["solution"]
+if show_solutions:
+    rate_before = outcomes.loc[(outcomes["campaign_id"] == before_campaign) & (outcomes["arm"] == before_arm), "returned"].mean()
+    rate_after = outcomes.loc[(outcomes["campaign_id"] == after_campaign) & (outcomes["arm"] == after_arm), "returned"].mean()
+
+# %%
+checks.append(teaching.check_return_rate(rate_before, outcomes, before_campaign, before_arm))
+checks.append(teaching.check_return_rate(rate_after, outcomes, after_campaign, after_arm))
+display(checks[-2], checks[-1])
+
+# %% [markdown]
+# **Think about it.** The two waves ran in different seasons, on differently built lists (the second
+# removed members who were not really asleep). Name two reasons the return rate could change even if
+# the new strategy did nothing.
+#
+# ## Exercise 2: the effect against a holdout
+#
+# Each wave kept a random holdout that was not contacted. Within the *after* wave, compute the return
+# rate of `after_arm` minus that of `control_arm` and store it in `incremental_after`.
+
+# %% tags=["exercise"]
+incremental_after = None  # your answer
+
+# %% tags=["solution"]
+if show_solutions:
+    w2 = outcomes[outcomes["campaign_id"] == after_campaign]
+    incremental_after = w2.loc[w2["arm"] == after_arm, "returned"].mean() - w2.loc[w2["arm"] == control_arm, "returned"].mean()
+
+# %%
+checks.append(teaching.check_incremental(incremental_after, outcomes, after_campaign, after_arm, control_arm))
+checks[-1]
+
+# %% [markdown]
+# ## With the toolkit, and the answer key of the synthetic mall
+#
+# `compare_before_after` puts the naive table next to the holdout-based estimates and the
+# difference-in-differences (the change in *incremental* effect between the waves). On the synthetic
+# mall the true effects are known (`truth.json`): compare.
+
+# %%
+study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm)
+display(study)
+rows = [("naive after - before", study.naive_difference), ("difference-in-differences", study.did.estimate)]
+if truth:
+    arms = truth["campaigns"]
+    true_change = (arms[after_campaign]["arms"][after_arm]["true_incremental_return_rate"]
+                   - arms[before_campaign]["arms"][before_arm]["true_incremental_return_rate"])
+    rows.append(("truth: change in incremental return rate", true_change))
+pd.DataFrame(rows, columns=["comparison", "return-rate difference"]).style.format({"return-rate difference": "{:+.3f}"}).hide(axis="index")
+
+# %%
+display(Markdown("## Your score"))
+teaching.summarize_checks(checks)
+
+# %% tags=["hide"]
+record_metrics(checks={c.exercise: c.status for c in checks}, right=sum(c.ok for c in checks), exercises=len(checks))

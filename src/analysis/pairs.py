@@ -1,0 +1,56 @@
+"""Notebook pairs: each notebook is a percent-format ``.py`` (the text source) and an ``.ipynb``.
+
+Jupytext keeps the two in sync (``notebooks/jupytext.toml``; JupyterLab saves both). The
+runner and the tests refuse a pair whose cells differ, so neither file silently wins: after
+editing one side by hand, ``jupytext --sync notebooks/NAME.py`` brings the other up to date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from .params import ParameterError
+
+SYNC_HINT = "jupytext --sync"
+
+
+def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(c.cell_type, c.source.strip(), tuple(c.get("metadata", {}).get("tags", []))) for c in nb.cells]
+
+
+def text_source(notebook: Path) -> Path:
+    """The ``.py`` source paired with ``notebook``."""
+    return Path(notebook).with_suffix(".py")
+
+
+def pair_problem(notebook: Path) -> str | None:
+    """Why the ``.ipynb`` and its ``.py`` pair disagree (``None``: in sync, or no ``.py`` pair).
+
+    Cells are compared by type, source and tags; outputs and other metadata are not part of
+    the source. A stored ``.ipynb`` with outputs is a problem too: outputs belong to runs.
+    """
+    import jupytext
+
+    notebook = Path(notebook)
+    source = text_source(notebook)
+    nb = nbformat.read(notebook, as_version=4)
+    if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
+        return f"{notebook} holds outputs; store it clean ({SYNC_HINT} {source} rewrites it from the source)"
+    if not source.exists():
+        return None
+    text = jupytext.read(source)
+    ours, theirs = _cells(nb), _cells(text)
+    if ours == theirs:
+        return None
+    first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+    return (f"{notebook.name} and {source.name} differ at cell {first + 1} (the .ipynb has {len(ours)} cells, the .py {len(theirs)}); "
+            f"run `{SYNC_HINT} {source}` after editing the .py, or `{SYNC_HINT} {notebook}` after editing the .ipynb")
+
+
+def check_pairs(notebooks: list[Path]) -> None:
+    """Raise :class:`ParameterError` (exit 2) naming every notebook whose pair is out of sync."""
+    problems = [p for p in (pair_problem(nb) for nb in notebooks) if p]
+    if problems:
+        raise ParameterError("notebook sources out of sync: " + "; ".join(problems))
