@@ -44,7 +44,7 @@ def bench(members: int, jobs: int, skip_run: bool) -> dict:
     if not skip_run:
         out = HERE / "data" / f"reports_{members}"
         run_s, run_gb = _timed([str(BIN / "mallwake"), "run", "--data", str(data), "--out", str(out),
-                                "--label", "bench", "--jobs", str(jobs)])
+                                "--label", "bench", "--jobs", str(jobs), "--force"])
         run = json.loads((out / "bench" / "run.json").read_text())
         result |= {"run_seconds": round(run_s, 1), "run_peak_gb": round(run_gb, 2), "jobs": jobs,
                    "notebook_run_seconds": round(run["seconds"], 1), "prepare_seconds (validate + stage)": run.get("prepare_seconds"),

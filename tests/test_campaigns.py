@@ -250,3 +250,15 @@ def test_heterogeneity_of_every_treated_arm_in_one_call(mall):
     pd.testing.assert_frame_equal(tables[("W2-AFTER / call_wechat_ent", "tier")], one)
     seg_tab = tables[("W3-FACTORIAL / sms_daily", "rfm_segment")]
     assert len(seg_tab) and seg_tab["n_treated"].sum() <= (o[(o.campaign_id == "W3-FACTORIAL") & (o.arm == "sms_daily")]).shape[0]
+
+
+def test_holm_equals_statsmodels_and_a_hand_worked_case():
+    from statsmodels.stats.multitest import multipletests
+
+    # m = 3, sorted 0.01, 0.03, 0.04: 0.01 * 3 = 0.03; 0.03 * 2 = 0.06; 0.04 * 1 = 0.04 -> raised to 0.06 (monotone)
+    assert cp.holm([0.04, 0.01, 0.03]).tolist() == pytest.approx([0.06, 0.03, 0.06])
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 7, 40):
+        p = rng.uniform(0, 0.2, m)
+        p[: m // 3] = p[0]  # ties
+        assert cp.holm(p) == pytest.approx(multipletests(p, method="holm")[1])

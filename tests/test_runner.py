@@ -53,6 +53,9 @@ def test_success_then_failure_keeps_earlier_run(nb_dir, small_mall, tmp_path):
     assert json.loads((run_dir / "a_ok.metrics.json").read_text()) == {"answer": 42}
     html = (run_dir / "a_ok.html").read_text(encoding="utf-8")
     assert "value 3" in html and "Provenance" in html and 'href="#Section-one"' in html
+    from analysis.lockfile import lock_hash
+    assert lock_hash() in html  # the locked environment the report was made in
+    assert json.loads((run_dir / "run.json").read_text())["provenance"]["environment (uv.lock sha256)"] == lock_hash()
     assert "injected-parameters" not in html and "data_dir: str" not in html
     assert not re.search(r'(src|href)="https?://', html), "report must not fetch anything from the web"
 
@@ -108,3 +111,24 @@ def test_a_notebook_whose_inputs_did_not_change_is_not_executed_again(nb_dir, sm
     said.clear()
     run(params={"n": "4"}, log=said.append)
     assert any("up to date" in m for m in said)
+
+
+def test_progress_within_a_notebook_names_the_cell(tmp_path):
+    from analysis import runner
+
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [new_markdown_cell("# t"), new_code_cell("x: int = 1", metadata={"tags": ["parameters"]}),
+                new_markdown_cell("text"), new_code_cell("y = x + 1"), new_code_cell("z = y * 2")]
+    nbformat.write(nb, tmp_path / "p.ipynb")
+    seen = []
+    runner.execute_notebook(tmp_path / "p.ipynb", tmp_path / "out.ipynb", {"x": 2}, progress=lambda k, n: seen.append((k, n)))
+    # three code cells plus the injected parameters cell; markdown cells are not counted
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    said = []
+    report = runner.cell_progress("05_lifecycle", said.append, every=0.0)
+    report(3, 31)
+    assert said == ["  ...     05_lifecycle: cell 3 of 31"]
+    quiet = runner.cell_progress("a", said.append, every=3600.0)
+    quiet(1, 2)
+    assert len(said) == 1  # a quick notebook says nothing between "running" and "done"

@@ -34,7 +34,6 @@ import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportion_effectsize, test_proportions_2indep
 
@@ -601,6 +600,22 @@ def estimate_factorial(outcomes: pd.DataFrame, campaign_id: str, gift_levels: tu
 
 # --- heterogeneity -------------------------------------------------------------------
 
+def holm(p_values) -> np.ndarray:
+    """Holm-adjusted p-values: the k-th smallest of m times (m - k + 1), made monotone, capped at 1.
+
+    The same numbers as statsmodels' ``multipletests(method="holm")`` (a test checks it), which
+    ends its Holm branch with a full ``gc.collect()`` (statsmodels PR #8671): 0.1-0.3 s per call in
+    a kernel holding a data set, 7 s over the campaign report's tables.
+    """
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
 def estimate_heterogeneity(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str, by: str,
                            control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05, min_size: int = 10) -> pd.DataFrame:
     """Return-rate effect of ``arm`` within each level of ``by``, Holm-adjusted across levels.
@@ -621,7 +636,7 @@ def estimate_heterogeneity(outcomes: pd.DataFrame, features: pd.DataFrame, campa
         ok = res["p_value"].notna()
         res["p_holm"] = np.nan
         if ok.any():
-            res.loc[ok, "p_holm"] = multipletests(res.loc[ok, "p_value"], method="holm")[1]
+            res.loc[ok, "p_holm"] = holm(res.loc[ok, "p_value"])
     return res
 
 
@@ -728,7 +743,7 @@ def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05) -> 
     out["p_holm"] = np.nan
     ok = out["p_value"].notna()
     if ok.any():
-        out.loc[ok, "p_holm"] = multipletests(out.loc[ok, "p_value"], method="holm")[1]
+        out.loc[ok, "p_holm"] = holm(out.loc[ok, "p_value"])
     out["advice"] = np.where((out["p_holm"] < alpha) & (out["estimate"] > 0), "target",
                              np.where(out["ci_high"] < 0, "skip", "no evidence"))
     out = out.drop(columns="p_value")

@@ -28,6 +28,7 @@ import nbformat
 import pandas as pd
 import papermill as pm
 from jupyter_client.manager import AsyncKernelManager
+from papermill.engines import NBClientEngine, papermill_engines
 from traitlets import CaselessStrEnum
 
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
@@ -248,18 +249,55 @@ class _IPCKernelManager(AsyncKernelManager):
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
 
 
+class _ProgressEngine(NBClientEngine):
+    """papermill's nbclient engine that reports each code cell as it starts (``progress(k, n)``:
+    cell k of the notebook's n code cells)."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, progress=None, **kwargs):
+        if progress is not None:
+            code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
+            position = {cell_index: k for k, cell_index in enumerate(code, start=1)}
+            start = nb_man.cell_start
+
+            def cell_start(cell, cell_index=None, **kw):
+                if cell_index in position:
+                    progress(position[cell_index], len(code))
+                return start(cell, cell_index, **kw)
+
+            nb_man.cell_start = cell_start
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+papermill_engines.register("mallwake", _ProgressEngine)
+
 #: A kernel that fails to start (for any reason) is started again this many times.
 KERNEL_START_TRIES = 3
+#: Seconds between two progress lines of one notebook ("cell k of n"): quick notebooks say nothing.
+PROGRESS_EVERY = 5.0
 
 
-def execute_notebook(nb: Path, out_nb: Path, params: dict) -> None:
-    """Execute ``nb`` with papermill into ``out_nb`` (working directory: the notebook's folder)."""
+def cell_progress(name: str, log, every: float = PROGRESS_EVERY):
+    """A ``progress(k, n)`` callback that logs ``name: cell k of n`` at most every ``every`` seconds."""
+    last = [time.perf_counter()]
+
+    def progress(k: int, n: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= every:
+            last[0] = now
+            log(f"  ...     {name}: cell {k} of {n}")
+    return progress
+
+
+def execute_notebook(nb: Path, out_nb: Path, params: dict, progress=None) -> None:
+    """Execute ``nb`` with papermill into ``out_nb`` (working directory: the notebook's folder);
+    ``progress(k, n)`` is called as code cell k of n starts."""
     for attempt in range(1, KERNEL_START_TRIES + 1):
         try:
             pm.execute_notebook(
                 str(nb), str(out_nb), parameters=params, kernel_name="python3", cwd=str(Path(nb).resolve().parent),
                 progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                kernel_manager_class=_IPCKernelManager,
+                kernel_manager_class=_IPCKernelManager, engine_name="mallwake", progress=progress,
             )
             return
         except (pm.PapermillExecutionError, KeyboardInterrupt):
@@ -284,7 +322,7 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     started = time.perf_counter()
     log(f"  running {nb.stem} ...")
     try:
-        execute_notebook(nb, out_nb, params)
+        execute_notebook(nb, out_nb, params, progress=cell_progress(nb.stem, log))
     except pm.PapermillExecutionError as err:
         seconds = time.perf_counter() - started
         if is_disk_full(err):
