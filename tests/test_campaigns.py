@@ -262,3 +262,40 @@ def test_holm_equals_statsmodels_and_a_hand_worked_case():
         p = rng.uniform(0, 0.2, m)
         p[: m // 3] = p[0]  # ties
         assert cp.holm(p) == pytest.approx(multipletests(p, method="holm")[1])
+
+
+def test_factorial_effects_equal_the_logit_delta_method_and_a_boundary_cell_is_said():
+    import warnings
+
+    import statsmodels.formula.api as smf
+
+    from analysis.clv import ConvergenceWarning
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    g, c = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    y = rng.random(n) < 0.05 + 0.03 * g + 0.02 * c + 0.01 * g * c
+    out = pd.DataFrame({"campaign_id": "F", "arm": [f"a{i}{j}" for i, j in zip(g, c)], "member_id": range(n), "returned": y,
+                        "gift": np.where(g, "ent", "daily"), "channel": np.where(c, "call", "sms")})
+    res = cp.estimate_factorial(out, "F", ("daily", "ent"), ("sms", "call"))
+    # the logit's coefficients through the delta method (numerical Jacobian), independently
+    df = out.assign(g=g.astype(float), c=c.astype(float), y=y.astype(float))
+    fit = smf.logit("y ~ g * c", data=df).fit(disp=False)
+    b, cov = fit.params.to_numpy(), fit.cov_params().to_numpy()
+    sc = df["c"].mean()
+
+    def gift(beta):
+        pr = lambda gg, cc: 1 / (1 + np.exp(-(beta[0] + beta[1] * gg + beta[2] * cc + beta[3] * gg * cc)))  # noqa: E731
+        return (1 - sc) * (pr(1, 0) - pr(0, 0)) + sc * (pr(1, 1) - pr(0, 1))
+
+    jac = np.array([(gift(b + 1e-6 * np.eye(4)[i]) - gift(b - 1e-6 * np.eye(4)[i])) / 2e-6 for i in range(4)])
+    assert res.effects["estimate"].iloc[0] == pytest.approx(gift(b), abs=1e-9)
+    assert res.effects["se"].iloc[0] == pytest.approx(np.sqrt(jac @ cov @ jac), rel=1e-4)
+    # a cell without a return: finite effects and a warning in words
+    zero = out.copy()
+    zero.loc[(g == 0) & (c == 1), "returned"] = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res0 = cp.estimate_factorial(zero, "F", ("daily", "ent"), ("sms", "call"))
+    assert np.isfinite(res0.effects[["estimate", "se"]].to_numpy()).all()
+    assert any(issubclass(w.category, ConvergenceWarning) and "daily x call" in str(w.message) for w in caught)

@@ -565,25 +565,34 @@ def estimate_factorial(outcomes: pd.DataFrame, campaign_id: str, gift_levels: tu
     df["alt_gift"] = (df["gift"] == g1).astype(float)
     df["alt_channel"] = (df["channel"] == c1).astype(float)
     df["y"] = df["returned"].astype(float)
-    fit = smf.logit("y ~ alt_gift * alt_channel", data=df).fit(disp=False)
-    params, cov = fit.params.to_numpy(), fit.cov_params().to_numpy()
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
 
-    def cell_p(beta, g, c):
-        eta = beta[0] + beta[1] * g + beta[2] * c + beta[3] * g * c
-        return 1 / (1 + np.exp(-eta))
+    from .clv import ConvergenceWarning
 
+    # The model is saturated (four cells, four parameters): its fitted probabilities are the cells'
+    # return rates, and the delta-method variance of each is p (1 - p) / n. The effects are computed
+    # from the cells directly (the same numbers as through the logit's coefficients when it converges,
+    # and finite when a cell has no returns, where the logit's coefficients run off to infinity).
+    cells = df.groupby(["alt_gift", "alt_channel"])["y"].agg(["mean", "size"])
+    p = {(int(g), int(c)): r["mean"] for (g, c), r in cells.iterrows()}
+    n = {(int(g), int(c)): r["size"] for (g, c), r in cells.iterrows()}
+    boundary = [k for k, v in p.items() if v in (0.0, 1.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SMConvergenceWarning)  # a boundary cell: said below in words
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = smf.logit("y ~ alt_gift * alt_channel", data=df).fit(disp=False, maxiter=200)
+    if boundary:
+        names = ", ".join(f"{g1 if g else g0} x {c1 if c else c0}" for g, c in boundary)
+        warnings.warn(f"in {campaign_id} the cell(s) {names} had no returns (or only returns): the model is at a boundary "
+                      "and the intervals of the effects are too narrow", ConvergenceWarning, stacklevel=2)
     share_c1, share_g1 = df["alt_channel"].mean(), df["alt_gift"].mean()
-
-    def contrasts(beta):
-        gift = (1 - share_c1) * (cell_p(beta, 1, 0) - cell_p(beta, 0, 0)) + share_c1 * (cell_p(beta, 1, 1) - cell_p(beta, 0, 1))
-        chan = (1 - share_g1) * (cell_p(beta, 0, 1) - cell_p(beta, 0, 0)) + share_g1 * (cell_p(beta, 1, 1) - cell_p(beta, 1, 0))
-        inter = (cell_p(beta, 1, 1) - cell_p(beta, 0, 1)) - (cell_p(beta, 1, 0) - cell_p(beta, 0, 0))
-        return np.array([gift, chan, inter])
-
-    est = contrasts(params)
-    eps = 1e-6
-    jac = np.column_stack([(contrasts(params + eps * np.eye(4)[i]) - contrasts(params - eps * np.eye(4)[i])) / (2 * eps) for i in range(4)])
-    se = np.sqrt(np.diag(jac @ cov @ jac.T))
+    weights = {  # each contrast as weights on the four cell rates
+        "gift": {(1, 0): 1 - share_c1, (0, 0): -(1 - share_c1), (1, 1): share_c1, (0, 1): -share_c1},
+        "channel": {(0, 1): 1 - share_g1, (0, 0): -(1 - share_g1), (1, 1): share_g1, (1, 0): -share_g1},
+        "interaction": {(1, 1): 1.0, (0, 1): -1.0, (1, 0): -1.0, (0, 0): 1.0},
+    }
+    est = np.array([sum(w * p[k] for k, w in ws.items()) for ws in weights.values()])
+    se = np.sqrt([sum(w**2 * p[k] * (1 - p[k]) / n[k] for k, w in ws.items()) for ws in weights.values()])
     z = stats.norm.ppf(1 - alpha / 2)
     effects = pd.DataFrame({
         "effect": [f"gift: {g1} vs {g0}", f"channel: {c1} vs {c0}", "interaction (gift effect with c1 minus with c0)"],

@@ -14,8 +14,8 @@ EXIT_BAD_INPUT = 2
 def _demo(args) -> int:
     from .synthetic import generate_mall
 
-    out = generate_mall(args.out, n_members=args.members, seed=args.seed)
-    print(f"wrote synthetic Mall A ({args.members:,} members, seed {args.seed}) to {out}")
+    out = generate_mall(args.out, n_members=args.members, seed=args.seed, study=args.study)
+    print(f"wrote synthetic Mall A ({args.members:,} members, seed {args.seed}, {args.study} study) to {out}")
     return 0
 
 
@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=50_000)
     p.add_argument("--seed", type=int, default=20240101)
     p.add_argument("--out", default=str(DEMO_DATA_DIR))
+    p.add_argument("--study", choices=("full", "small", "null"), default="full",
+                   help="the crossed gift x channel wave: full (default; its effects show), small (gold members only: "
+                        "too few to show them, for teaching power) or null (no gift or channel effect)")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("handout", help="write student copies of the teaching notebooks (solution cells removed)")

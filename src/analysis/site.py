@@ -118,7 +118,20 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
+def _claims(claims: list) -> str:
+    """The study's claims with their verdicts, one line each (the claims page's entry in the index)."""
+    colour = {"supported": "#1a7f37", "contradicted": "#b42318"}
+    lines = []
+    for c in claims:
+        verdict = str(c.get("verdict", ""))
+        style = f' style="color:{colour[verdict]}"' if verdict in colour else ""
+        lines.append(f"{html.escape(str(c.get('claim', '')))}. {html.escape(str(c.get('text', '')))}: <b{style}>{html.escape(verdict)}</b>")
+    return "<br>".join(lines)
+
+
 def _headline(metrics: dict, limit: int = 6) -> str:
+    if isinstance(metrics.get("claims"), list):
+        return _claims(metrics["claims"])
     flat = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return "<br>".join(f"{html.escape(k)}: {_fmt(v)}" for k, v in flat[:limit])
 

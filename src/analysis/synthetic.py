@@ -81,8 +81,10 @@ class WaveDesign:
     description: str
 
 
-#: Contact cost per member by channel (yuan); gift cost per redeemed gift.
-CONTACT_COST = {"sms": 0.05, "call_wechat": 0.60}
+#: Contact cost per member by channel (yuan); gift cost per redeemed gift. As the study found the
+#: smart outbound-call system plus WeChat template messages (free) cheaper than its text messages
+#: (a marketing SMS of three 70-character segments at 0.10 yuan each).
+CONTACT_COST = {"sms": 0.30, "call_wechat": 0.04}
 GIFT_COST = 25.0
 REACH = {"sms": 0.90, "call": 0.45, "wechat": 0.90}
 
@@ -101,6 +103,17 @@ WAVES = (
 )
 SLEEPING_DAYS = 180
 PRESENCE_LOOKBACK_DAYS = 90
+FACTORIAL_WAVE = "W3-FACTORIAL"
+#: How the study's crossed wave is drawn. ``full`` (the demo): the refined sleeping list of silver,
+#: gold and platinum members, large enough for the gift and channel effects to show at the 95 %
+#: level (truth.json states the power). ``small``: gold members only, as in the first version of
+#: the demo, where the same effects do not reach significance (for teaching: power). ``null``:
+#: the full list with the factorial arms' effects planted at zero (for checking the claim rules).
+STUDY_DESIGNS = {
+    "full": {"factorial_tiers": ("silver", "gold", "platinum"), "null_factorial": False},
+    "small": {"factorial_tiers": ("gold",), "null_factorial": False},
+    "null": {"factorial_tiers": ("silver", "gold", "platinum"), "null_factorial": True},
+}
 
 
 def daily_weights(days: pd.DatetimeIndex) -> np.ndarray:
@@ -299,12 +312,12 @@ def _natural_return_prob(m: _Mall, lat: pd.DataFrame, t0: int, t1: int) -> np.nd
     return 1 - np.exp(-intensity)
 
 
-def _sleeping_list(m, members, lat, tx, visits, tier, t0, kind, channel_reach_ok):
+def _sleeping_list(m, members, lat, tx, visits, tier, t0, kind, channel_reach_ok, tiers=("gold",)):
     """Positions of members on the wave's sleeping list, built from observed data only."""
     last = tx.loc[tx["day"] < t0].groupby("who")["day"].max().reindex(np.arange(m.n)).to_numpy()
     join_idx = lat["join_idx"].to_numpy()
     last_seen = np.where(np.isnan(last), join_idx, last)
-    asleep = (tier == "gold") & (t0 - last_seen >= SLEEPING_DAYS) & (join_idx <= t0 - SLEEPING_DAYS)
+    asleep = np.isin(tier, tiers) & (t0 - last_seen >= SLEEPING_DAYS) & (join_idx <= t0 - SLEEPING_DAYS)
     if kind == "refined":
         recent = visits.loc[(visits["day"] < t0) & (visits["day"] >= t0 - PRESENCE_LOOKBACK_DAYS), "who"].unique()
         present = np.zeros(m.n, bool)
@@ -328,7 +341,7 @@ def _reach_prob(members: pd.DataFrame, pos: np.ndarray, channel: str | None) -> 
     return np.where(opt, 0.0, p)
 
 
-def _run_waves(m, members, lat, tx, visits, tier):
+def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
     rng = m.rng
     contacts, campaigns, truth = [], [], {}
     reachable = members["phone_valid"].to_numpy() | members["wechat_bound"].to_numpy()
@@ -336,7 +349,9 @@ def _run_waves(m, members, lat, tx, visits, tier):
     for wave in WAVES:
         t0 = (pd.Timestamp(wave.start_date) - m.start).days
         t1 = t0 + wave.response_days
-        pos = _sleeping_list(m, members, lat, tx, visits, tier, t0, wave.sleeping_list, reachable)
+        factorial = wave.campaign_id == FACTORIAL_WAVE
+        tiers = STUDY_DESIGNS[study]["factorial_tiers"] if factorial else ("gold",)
+        pos = _sleeping_list(m, members, lat, tx, visits, tier, t0, wave.sleeping_list, reachable, tiers)
         arms = list(wave.arms)
         holdout_share = 0.2
         other = (1 - holdout_share) / (len(arms) - 1)
@@ -352,6 +367,8 @@ def _run_waves(m, members, lat, tx, visits, tier):
         rows, new_tx = [], []
         for k, arm in enumerate(arms):
             channel, gift, effect = wave.arms[arm]
+            if factorial and STUDY_DESIGNS[study]["null_factorial"]:
+                effect = 0.0  # no gift and no channel effect: what "supported" should almost never say
             sel = arm_idx == k
             p_reach_all = _reach_prob(members, pos, channel)  # over the whole list: the estimand
             tau_all = (1 - p0) * p_reach_all * effect
@@ -387,6 +404,9 @@ def _run_waves(m, members, lat, tx, visits, tier):
                 "true_reach_rate": float(p_reach_all.mean()),
                 "true_return_rate": float((p0 + tau_all).mean()),
                 "true_incremental_return_rate": float(tau_all.mean()),
+                # contact cost plus the gift of every reached member who returns and redeems (75 %)
+                "true_cost_per_contacted": CONTACT_COST.get(channel, 0.0)
+                + GIFT_COST * 0.75 * float((p_reach_all * (p0 + (1 - p0) * effect)).mean()) * (channel is not None),
                 # an induced return adds one purchase of about one ticket (lognormal factor with mean 1),
                 # whether or not the member also came back on their own: spend per contacted member rises
                 # by reach x effect x ticket, averaged over the list
@@ -398,7 +418,7 @@ def _run_waves(m, members, lat, tx, visits, tier):
                           "description": wave.description})
         truth[wave.campaign_id] = {
             "start_date": wave.start_date, "response_days": wave.response_days,
-            "sleeping_list": wave.sleeping_list, "list_size": int(len(pos)),
+            "sleeping_list": wave.sleeping_list, "list_size": int(len(pos)), "list_tiers": list(tiers),
             "share_ghosts_on_list": float(lat["ghost"].to_numpy()[pos].mean()) if len(pos) else None,
             "expected_natural_return_rate": float(p0.mean()),
             "control_arm": HOLDOUT, "arms": arm_truth,
@@ -413,6 +433,24 @@ def _design_truth(truth: dict) -> dict:
     b_arm, a_arm = before["arms"]["sms_daily"], after["arms"]["call_wechat_ent"]
     fac = truth["W3-FACTORIAL"]["arms"]
     inc = {k: v["true_incremental_return_rate"] for k, v in fac.items()}
+    var = {k: v["true_return_rate"] * (1 - v["true_return_rate"]) / max(v["n_contacted"], 1) for k, v in fac.items()}
+    z = 1.959963984540054  # two-sided 95 %
+
+    def power(effect: float, se: float) -> float:
+        """Power of a two-sided 5 % z-test of ``effect`` with standard error ``se`` (normal approximation)."""
+        from scipy.stats import norm
+        return float(norm.cdf(abs(effect) / se - z) + norm.cdf(-abs(effect) / se - z)) if se > 0 else float("nan")
+
+    se_main = 0.5 * np.sqrt(sum(var[a] for a in ("sms_daily", "sms_ent", "call_wechat_daily", "call_wechat_ent")))
+    gift = 0.5 * ((inc["sms_ent"] - inc["sms_daily"]) + (inc["call_wechat_ent"] - inc["call_wechat_daily"]))
+    channel = 0.5 * ((inc["call_wechat_daily"] - inc["sms_daily"]) + (inc["call_wechat_ent"] - inc["sms_ent"]))
+    did_arms = [before["arms"]["sms_daily"], before["arms"][HOLDOUT], after["arms"]["call_wechat_ent"], after["arms"][HOLDOUT]]
+    se_did = float(np.sqrt(sum(a["true_return_rate"] * (1 - a["true_return_rate"]) / max(a["n_contacted"], 1) for a in did_arms)))
+    did = a_arm["true_incremental_return_rate"] - b_arm["true_incremental_return_rate"]
+    cost_per_inc = {}  # None: no incremental return to divide by (the null study)
+    for ch, arms in (("sms", ("sms_daily", "sms_ent")), ("call_wechat", ("call_wechat_daily", "call_wechat_ent"))):
+        denominator = float(np.mean([inc[a] for a in arms]))
+        cost_per_inc[ch] = float(np.mean([fac[a]["true_cost_per_contacted"] for a in arms])) / denominator if denominator > 0 else None
     return {
         "naive_before_after": {
             "before": "W1-BEFORE/sms_daily", "after": "W2-AFTER/call_wechat_ent",
@@ -422,13 +460,22 @@ def _design_truth(truth: dict) -> dict:
         },
         "difference_in_differences": {
             "estimand": "(after treated - after holdout) - (before treated - before holdout)",
-            "true_value": a_arm["true_incremental_return_rate"] - b_arm["true_incremental_return_rate"],
+            "true_value": did,
+            "design_se": se_did, "design_power_at_5pct": power(did, se_did),
         },
         "factorial": {
             "campaign_id": "W3-FACTORIAL",
-            "gift_effect_entertainment_vs_daily": 0.5 * ((inc["sms_ent"] - inc["sms_daily"]) + (inc["call_wechat_ent"] - inc["call_wechat_daily"])),
-            "channel_effect_call_wechat_vs_sms": 0.5 * ((inc["call_wechat_daily"] - inc["sms_daily"]) + (inc["call_wechat_ent"] - inc["sms_ent"])),
+            "gift_effect_entertainment_vs_daily": gift,
+            "channel_effect_call_wechat_vs_sms": channel,
             "interaction": (inc["call_wechat_ent"] - inc["call_wechat_daily"]) - (inc["sms_ent"] - inc["sms_daily"]),
+            # the design's standard error of either main effect (from the true rates and the arm sizes) and the
+            # power of a two-sided 5 % test to detect the planted effect
+            "design_se_main_effect": float(se_main),
+            "design_power_gift_at_5pct": power(gift, se_main),
+            "design_power_channel_at_5pct": power(channel, se_main),
+            "true_cost_per_incremental_return_by_channel": cost_per_inc,
+            "true_cost_difference_call_wechat_minus_sms": (cost_per_inc["call_wechat"] - cost_per_inc["sms"]
+                                                           if None not in cost_per_inc.values() else None),
         },
     }
 
@@ -439,6 +486,7 @@ def generate_mall(
     seed: int = 20240101,
     start: str = "2022-01-01",
     end: str = "2024-12-31",
+    study: str = "full",
 ) -> Path:
     """Write a synthetic Mall A data directory with its truth.
 
@@ -452,12 +500,17 @@ def generate_mall(
         Random seed: the same seed and size give byte-identical files.
     start, end
         First and last day of the transaction history.
+    study
+        The design of the crossed gift x channel wave (:data:`STUDY_DESIGNS`): ``"full"``
+        (default), ``"small"`` (too few members to show the effects) or ``"null"`` (no effects).
 
     Returns
     -------
     Path
         ``out_dir``.
     """
+    if study not in STUDY_DESIGNS:
+        raise ValueError(f"study must be one of {', '.join(STUDY_DESIGNS)}, got {study!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     m = _Mall(n_members, seed, start, end)
@@ -465,7 +518,7 @@ def generate_mall(
     tx, visits, ids = _events(m, lat, members)
     tier = _assign_tiers(m, members, tx)
     members.insert(2, "tier", tier)
-    contacts, campaigns, wave_truth, tx = _run_waves(m, members, lat, tx, visits, tier)
+    contacts, campaigns, wave_truth, tx = _run_waves(m, members, lat, tx, visits, tier, study)
 
     tx = tx.sort_values(["day", "sec", "who"], kind="stable").reset_index(drop=True)
     transactions = pd.DataFrame({
@@ -503,7 +556,7 @@ def generate_mall(
     _write_parquet(lat_out, out / "truth_members.parquet")
     truth = {
         "generator": "analysis.synthetic.generate_mall",
-        "seed": seed, "n_members": n_members, "start": start, "end": end, "as_of": end,
+        "seed": seed, "n_members": n_members, "start": start, "end": end, "as_of": end, "study": study,
         "tiers": {"levels": ["normal", "silver", "gold", "platinum"], "rule": "best calendar-year spend",
                   "thresholds": TIER_THRESHOLDS, "shares": {t: float(counts.get(t, 0.0)) for t in ("normal", "silver", "gold", "platinum")}},
         "member_types": {k: {kk: vv for kk, vv in v.items()} for k, v in MEMBER_TYPES.items()},

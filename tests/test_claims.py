@@ -1,0 +1,112 @@
+"""The study's claims page: the verdict rule, the members needed, and verdicts that agree with the
+effects planted in the synthetic mall (and stay undecided where the design is too small)."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import campaigns, claims
+from analysis.dataset import load_dataset
+from analysis.sleeping import build_sleeping_list
+from analysis.synthetic import generate_mall
+
+
+def test_verdict_rule_by_hand():
+    assert claims.verdict(0.01, 0.05, +1) == claims.SUPPORTED
+    assert claims.verdict(-0.05, -0.01, +1) == claims.CONTRADICTED
+    assert claims.verdict(-0.01, 0.05, +1) == claims.UNDECIDED
+    # "lower cost": the claimed direction is negative
+    assert claims.verdict(-7.8, -1.8, -1) == claims.SUPPORTED and claims.verdict(1.5, 7.5, -1) == claims.CONTRADICTED
+    assert claims.verdict(float("nan"), 1.0) == claims.UNDECIDED
+
+
+def test_members_needed_by_hand():
+    # two arms at 10 % and 15 %: variance per member 0.09 + 0.1275; (1.95996 + 0.84162)^2 = 7.8489
+    n = claims.members_needed(0.09 + 0.1275, 0.05)
+    assert n == math.ceil(7.848879734349088 * 0.2175 / 0.0025)
+    assert claims.members_needed(0.2, 0.0) is None
+
+
+def _four_claims(d, **roles):
+    data = load_dataset(d)
+    out = campaigns.compute_campaign_outcomes(data)
+    sl = build_sleeping_list(data, "2024-03-10", tier="gold")
+    roles = {"factorial_campaign": "W3-FACTORIAL"} | roles
+    return [claims.claim_sleeping_list(sl, out, "W1-BEFORE"),
+            claims.claim_gift(out, roles["factorial_campaign"]),
+            claims.claim_channel(out, roles["factorial_campaign"], n_boot=400),
+            claims.claim_before_after(out, "W1-BEFORE", "W2-AFTER", "sms_daily", "call_wechat_ent")]
+
+
+@pytest.fixture(scope="module")
+def demo_size(tmp_path_factory):
+    """The demo at its default size and seed (the page's promise is about this design)."""
+    return generate_mall(tmp_path_factory.mktemp("claims") / "full")
+
+
+@pytest.mark.slow
+def test_every_verdict_on_the_demo_agrees_with_the_planted_effects(demo_size):
+    truth = json.loads((demo_size / "truth.json").read_text())
+    found = _four_claims(demo_size)
+    planted = {
+        1: truth["campaigns"]["W1-BEFORE"]["list_size"] > 0,  # the naive list holds ghosts, duplicates, unreachable members
+        2: truth["factorial"]["gift_effect_entertainment_vs_daily"] > 0,
+        3: truth["factorial"]["channel_effect_call_wechat_vs_sms"] > 0 and truth["factorial"]["true_cost_difference_call_wechat_minus_sms"] < 0,
+        4: truth["difference_in_differences"]["true_value"] > 0,
+    }
+    assert all(planted.values())
+    assert [c.verdict for c in found] == [claims.SUPPORTED] * 4, [c.sentence() for c in found]
+    for c in found:
+        assert c.ci_low <= c.estimate <= c.ci_high
+    # the intervals hold the planted values
+    assert found[1].ci_low <= truth["factorial"]["gift_effect_entertainment_vs_daily"] <= found[1].ci_high
+    assert found[2].ci_low <= truth["factorial"]["channel_effect_call_wechat_vs_sms"] <= found[2].ci_high
+    assert found[3].ci_low <= truth["difference_in_differences"]["true_value"] <= found[3].ci_high
+    assert truth["factorial"]["design_power_gift_at_5pct"] >= 0.8 and truth["factorial"]["design_power_channel_at_5pct"] >= 0.8
+
+
+@pytest.mark.slow
+def test_the_small_study_lacks_the_power_and_says_how_many_members_it_needs(tmp_path):
+    d = generate_mall(tmp_path / "small", study="small")
+    truth = json.loads((d / "truth.json").read_text())
+    assert truth["factorial"]["design_power_channel_at_5pct"] < 0.8
+    gift = _four_claims(d)[1]
+    assert gift.verdict == claims.UNDECIDED and gift.ci_low < 0 < gift.ci_high
+    n = truth["campaigns"]["W3-FACTORIAL"]["arms"]["sms_daily"]["n_contacted"]
+    assert gift.needed_per_arm > n  # more members per arm than the small wave had
+    assert "members per arm" in gift.sentence()
+
+
+def test_claims_say_why_they_cannot_be_tested(tiny_dir):
+    data = load_dataset(tiny_dir, as_of="2023-12-31")
+    sl = build_sleeping_list(data, "2023-12-31", tier="gold", sleeping_days=3000)
+    c1 = claims.claim_sleeping_list(sl)
+    assert c1.verdict == claims.NOT_TESTABLE and "no naive list" in c1.reason
+    for c in (claims.claim_gift(None), claims.claim_channel(None), claims.claim_before_after(None)):
+        assert c.verdict == claims.NOT_TESTABLE and c.sentence().startswith("Not testable here: the data hold no campaigns")
+    out = pd.DataFrame({"campaign_id": ["C"] * 4, "arm": ["a", "a", "holdout", "holdout"], "member_id": list("wxyz"),
+                        "returned": [True, False, False, False], "gift": ["daily"] * 2 + ["none"] * 2,
+                        "channel": ["sms"] * 2 + ["none"] * 2, "spend": [1.0, 0, 0, 0], "cost": [np.nan] * 4})
+    c2 = claims.claim_gift(out)
+    assert c2.verdict == claims.NOT_TESTABLE and "differ only in the gift" in c2.reason
+    c4 = claims.claim_before_after(out, "C", "D", "a", "a")
+    assert c4.verdict == claims.NOT_TESTABLE and "D/a" in c4.reason
+
+
+def test_arms_that_differ_only_in_the_gift_stand_in_for_a_crossed_wave():
+    rng = np.random.default_rng(1)
+    n = 4000
+    arm = rng.choice(["daily_sms", "ent_sms", "holdout"], n)
+    p = np.select([arm == "daily_sms", arm == "ent_sms"], [0.10, 0.16], 0.05)
+    out = pd.DataFrame({"campaign_id": "C", "arm": arm, "member_id": [f"m{i}" for i in range(n)],
+                        "returned": rng.random(n) < p, "gift": np.where(arm == "holdout", "none", np.where(arm == "ent_sms", "entertainment", "daily")),
+                        "channel": np.where(arm == "holdout", "none", "sms"), "spend": 0.0, "cost": np.nan})
+    c = claims.claim_gift(out)
+    t, r = out[out["arm"] == "ent_sms"], out[out["arm"] == "daily_sms"]
+    assert c.estimate == pytest.approx(t["returned"].mean() - r["returned"].mean())
+    assert "arm ent_sms vs arm daily_sms" in c.evidence and c.verdict == claims.SUPPORTED
+    no_cost = claims.claim_channel(out)
+    assert no_cost.verdict == claims.NOT_TESTABLE  # one channel only: no contrast
