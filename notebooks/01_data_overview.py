@@ -20,7 +20,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 from analysis import overview, plots
 from analysis.dataset import load_dataset
-from analysis.report import record_metrics
+from analysis.report import headline, record_metrics
 data = load_dataset(data_dir, as_of=as_of or None)
 
 # %% [markdown]
@@ -93,4 +93,8 @@ record_metrics(
     first_month=str(monthly["month"].min().date()),
     last_month=str(monthly["month"].max().date()),
     members_by_tier={t: int(n) for t, n in zip(by_tier["tier"], by_tier["members"])},
+    headline=headline(("members", int(by_tier["members"].sum()), "count"),
+                      ("transactions", int(coverage.set_index("table").loc["transactions", "rows"]), "count"),
+                      ("spend", float(monthly["spend"].sum()), "money"),
+                      ("months", f"{monthly['month'].min():%Y-%m} to {monthly['month'].max():%Y-%m}" if len(monthly) else None, "text")),
 )

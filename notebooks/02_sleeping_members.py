@@ -15,6 +15,7 @@ sleeping_days: int = 180  # days without purchase to count as sleeping
 lookback_days: int = 90  # a visit in this window shows the member still comes
 channel: str = "call_wechat"  # sms, call, wechat or call_wechat: who is reachable
 naive_campaign: str = ""  # a campaign sent to a naive list (empty: none)
+export_dir: str = ""  # where the contact list goes (the runner: exports/<label>/, outside the report site); empty: not written
 min_cell: int = 10  # smallest group shown in tables
 
 # %% tags=["hide", "setup"]
@@ -26,10 +27,10 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import campaigns, plots, sleeping
+from analysis import campaigns, exports, plots, sleeping
 from analysis.dataset import load_dataset
 from analysis.privacy import suppress_small_cells
-from analysis.report import record_metrics
+from analysis.report import headline, record_metrics
 data = load_dataset(data_dir, as_of=as_of or None)
 sl = sleeping.build_sleeping_list(data, list_date or None, tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days, channel=channel)
@@ -60,6 +61,18 @@ plots.plot_funnel(funnel);
 
 # %%
 funnel
+
+# %% [markdown]
+# ## The list to contact
+#
+# Every member of the naive list, with `to_contact` (on the refined list), the reason, the days
+# since the last purchase, the tier and how each can be reached, for the wake-up team.
+
+# %%
+contact_list = exports.sleeping_contact_list(data, sl)
+exported = exports.write_list(contact_list, export_dir, "sleeping_list")
+display(Markdown(f"**{int(contact_list['to_contact'].sum()):,}** members to contact of {len(contact_list):,} on the naive list. "
+                 + (exported.sentence() if exported else "No file written (no export folder: run it through `mallwake run`).")))
 
 # %% [markdown]
 # ## Overlaps
@@ -94,4 +107,6 @@ record_metrics(
     list_date=str(sl.list_date), naive_list=sl.naive_size, refined_list=sl.refined_size,
     invalid_share=sl.invalid_share, naive_overstates_by=sl.overstatement,
     removed_by_rule={r: int(n) for r, n in zip(funnel["step"][1:], funnel["removed"][1:])},
+    headline=headline((f"naive sleeping list on {sl.list_date}", sl.naive_size, "count"), ("refined list (to contact)", sl.refined_size, "count"),
+                      ("not really asleep or unreachable", sl.invalid_share, "percent")),
 )

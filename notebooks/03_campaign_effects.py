@@ -36,7 +36,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
-from analysis.report import applies, record_metrics
+from analysis.report import applies, headline, record_metrics
 data = load_dataset(data_dir, as_of=as_of or None)
 has_campaigns = campaigns.has_contacts(data)
 NO_CAMPAIGNS = "the data hold no campaigns (no campaigns or contacts table, or no contacts in it)."
@@ -239,6 +239,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
                                                   "cost_per_incremental_return"]])
 
 # %% tags=["hide"]
+main = campaigns.main_effect(effects, after_campaign, after_arm) if has_control else None
 record_metrics(
     campaigns=campaigns.campaign_metrics(arms, effects) if has_control else {},
     adjusted_effects=None if adjusted is None else {
@@ -249,4 +250,8 @@ record_metrics(
     factorial=None if factorial is None else {row.effect: {"estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high}
                                               for row in factorial.effects.itertuples()},
     its_extra_reactivations=None if its is None else its.cumulative_effect,
+    headline=headline(*([] if main is None else [(main["label"], main["estimate"], "points", (main["ci_low"], main["ci_high"]))]),
+                      ("campaigns", len(campaign_ids), "count"),
+                      *([] if study is None else [("before/after, holdout-based change", study.did.estimate, "points",
+                                                   (study.did.ci_low, study.did.ci_high))])),
 )

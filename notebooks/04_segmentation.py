@@ -16,7 +16,7 @@ n_clusters: int = 0  # 0: chosen by BIC (Gaussian mixture) or silhouette (k-mean
 cluster_method: str = "gmm"  # gmm or kmeans
 tier_filter: str = ""  # comma-separated tiers to include; empty: all
 min_cell: int = 10  # smallest group shown in tables
-export_dir: str = ""  # where member_segments.parquet goes (the runner: exports/<label>/, outside the report site); empty: not written
+export_dir: str = ""  # where member_segments.parquet and downgrade_warnings.csv/.xlsx go (the runner: exports/<label>/, outside the report site); empty: not written
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import plots, segmentation as seg
+from analysis import exports, plots, segmentation as seg
 from analysis.dataset import load_dataset
 from analysis.features import compute_member_features
-from analysis.report import applies, record_metrics
+from analysis.report import applies, headline, record_metrics
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)
@@ -118,6 +118,9 @@ if applies(bool(tier_thresholds) and len(tiers_kept) > 1,
     tier_watch = rules.groupby("tier").agg(members=("member_id", "size"), upgrade_candidates=("upgrade_candidate", "sum"),
                                            downgrade_warnings=("downgrade_warning", "sum"), median_shortfall=("shortfall", "median"))
     display(tier_watch.reindex([t for t in tiers_kept if t in tier_watch.index]))
+    exported = exports.write_list(exports.downgrade_list(data, rules, as_of_date), export_dir, "downgrade_warnings")
+    if exported:
+        display(Markdown(f"Members with a downgrade warning. {exported.sentence()}"))
 
 # %% [markdown]
 # ## Clusters
@@ -198,4 +201,8 @@ record_metrics(
     upgrade_candidates=None if rules is None else int(rules["upgrade_candidate"].sum()),
     downgrade_warnings=None if rules is None else int(rules["downgrade_warning"].sum()),
     segment_file=None if segment_file is None else segment_file.name,
+    headline=headline(("members", len(features), "count"),
+                      ("Champions", float((rfm["segment"] == "Champions").mean()) if len(rfm) else None, "percent"),
+                      ("spend of the top 20 % of members", float(tops["spend_share"].iloc[-1]), "percent"),
+                      ("Gini of spend", gini_value, "number")),
 )

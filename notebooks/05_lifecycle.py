@@ -17,6 +17,7 @@ monthly_discount: float = 0.01  # discount rate per month for CLV
 margin: float = 0.3  # gross margin on spend, for CLV
 calibration_months: int = 6  # holdout length for validating BG/NBD
 risk_horizon_days: int = 90  # sleep risk: asleep within this many days
+export_dir: str = ""  # where the about-to-sleep list goes (the runner: exports/<label>/, outside the report site); empty: not written
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -27,10 +28,10 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import clv, lifecycle, plots
+from analysis import clv, exports, lifecycle, plots
 from analysis.dataset import load_dataset
 from analysis.privacy import pseudonymize
-from analysis.report import applies, record_metrics, section
+from analysis.report import applies, headline, record_metrics, section
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 tier = tier_filter or None
@@ -220,6 +221,9 @@ if applies(risk is not None, "there is no sleep-risk model (see above)."):
     shown = about_to_sleep.head(20).assign(member=lambda d: pseudonymize(d["member_id"])).drop(columns="member_id")
     display(shown[["member", "tier", "recency_days", "frequency", "monetary", "risk"]].style.format(
         {"monetary": "{:,.0f}", "risk": "{:.0%}"}).hide(axis="index"))
+    exported = exports.write_list(exports.about_to_sleep_list(data, about_to_sleep, as_of_date), export_dir, "about_to_sleep")
+    if exported:
+        display(Markdown(f"Members with a risk of 50 % or more. {exported.sentence()}"))
 
 # %% tags=["hide"]
 record_metrics(
@@ -232,4 +236,8 @@ record_metrics(
     mean_clv=None if values is None else float(values["clv"].mean()),
     logrank_p=None if survival is None else survival.logrank_p, sleep_risk_auc=None if risk is None else risk.auc,
     about_to_sleep=None if about_to_sleep is None else int((about_to_sleep["risk"] >= 0.5).sum()),
+    headline=headline(("sleeping members now", int(flows.counts.iloc[-1]["sleeping"]) if len(flows.counts) and "sleeping" in flows.counts else None, "count"),
+                      ("woken up last month", int(net["woken"].iloc[-1]) if len(net) else None, "count"),
+                      ("about to sleep (risk 50 %+)", None if about_to_sleep is None else int((about_to_sleep["risk"] >= 0.5).sum()), "count"),
+                      ("sleep-risk model AUC", None if risk is None else risk.auc, "number")),
 )

@@ -814,3 +814,18 @@ def rates_with_intervals(arms: pd.DataFrame, alpha: float = 0.05) -> pd.DataFram
     out["ci_low"], out["ci_high"] = zip(*bounds) if bounds else ([], [])
     out["label"] = out["campaign_id"] + " / " + out["arm"]
     return out
+
+
+def main_effect(effects: ArmEffects | None, campaign_id: str = "", arm: str = "") -> dict | None:
+    """The effect a campaign report is about, for its headline: the return-rate effect of
+    ``campaign_id``/``arm`` when given and present, else of the treated arm with the most
+    contacted members. ``{"label", "estimate", "ci_low", "ci_high"}`` or ``None`` (no effects)."""
+    if effects is None:
+        return None
+    t = effects.table("return_rate")
+    if t.empty:
+        return None
+    chosen = t[(t["campaign_id"] == campaign_id) & (t["arm"] == arm)]
+    row = (chosen if len(chosen) else t.sort_values("n_treated", ascending=False, kind="stable")).iloc[0]
+    return {"label": f"incremental return rate, {row['campaign_id']} / {row['arm']}", "estimate": float(row["estimate"]),
+            "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"])}

@@ -83,3 +83,38 @@ def section():
         from IPython.display import Markdown, display
 
         display(Markdown(f"*Not applicable here: {err}*"))
+
+
+#: How each kind of headline value is written (None, NaN: "–", unknown).
+_KINDS = {
+    "count": lambda v: f"{int(round(v)):,}",
+    "percent": lambda v: f"{v:.1%}",
+    "points": lambda v: f"{v * 100:+.1f} points",
+    "money": lambda v: f"{v:,.0f}",
+    "number": lambda v: f"{v:,.2f}",
+    "text": str,
+}
+
+
+def format_value(value: Any, kind: str) -> str:
+    """``value`` written as ``kind`` (count, percent, points, money, number, text); missing is "–"."""
+    if kind not in _KINDS:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(_KINDS)}")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return _KINDS[kind](value)
+
+
+def headline(*items: tuple) -> list[dict]:
+    """Two to four figures the index shows for a report: ``(label, value, kind)`` or
+    ``(label, value, kind, (low, high))`` for an estimate with its interval. Returns
+    ``[{"label", "text"}]`` for :func:`record_metrics` (``headline=``)."""
+    out = []
+    for item in items:
+        label, value, kind, *ci = item
+        text = format_value(value, kind)
+        if ci and ci[0] is not None and text != "–":
+            low, high = (format_value(v, kind).removesuffix(" points") for v in ci[0])
+            text += f" ({low} to {high})"
+        out.append({"label": str(label), "text": text})
+    return out

@@ -400,7 +400,7 @@ def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str 
         "run": label,
         "data directory": data_dir.name,
         "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16],
-        "analysis date": as_of or "latest date in the data",
+        "analysis date": _analysis_date(data_dir, as_of),
         "git commit": _git_commit(),
         "environment (uv.lock sha256)": lock_hash() or "not installed from the lock",
         "generated": dt.datetime.now().isoformat(timespec="seconds"),
@@ -464,7 +464,7 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
             seconds = time.perf_counter() - started
             record = {
                 "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_dir.name,
-                "as_of": as_of or "latest", "parameters": {k: v for k, v in user.items() if k != "data_dir"},
+                "as_of": _analysis_date(data_dir, as_of), "parameters": {k: v for k, v in user.items() if k != "data_dir"},
                 "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
                 "fingerprint": fingerprint or "", "notebooks": entries, "provenance": prov, **(extra or {}),
             }
@@ -602,7 +602,8 @@ def run_reports(
 
 def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> str:
     """Validate and stage the data once for all notebooks (each kernel would otherwise race to
-    stage it); return the data fingerprint the stage recorded (``None``: no stage)."""
+    stage it); return the data fingerprint the stage recorded (``None``: no stage). The stage's
+    last day of data is kept in ``_LAST_DAY`` for the record of the run."""
     from .dataset import prepare_dataset, stage_meta
 
     started = time.perf_counter()
@@ -610,7 +611,24 @@ def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> str:
     for msg in report.warning_messages():
         log(f"mallwake: warning: {msg}")
     log(f"mallwake: data validated and staged in {time.perf_counter() - started:.1f} s")
-    return stage_meta(path)["fingerprint"] if path is not None else _fingerprint(data_dir)
+    if path is None:
+        _LAST_DAY[data_dir] = None
+        return _fingerprint(data_dir)
+    meta = stage_meta(path)
+    _LAST_DAY[data_dir] = meta.get("last_day")
+    return meta["fingerprint"]
+
+
+#: data folder -> its last day of data (from the stage), for runs without an explicit analysis date
+_LAST_DAY: dict = {}
+
+
+def _analysis_date(data_dir: Path, as_of: str | None) -> str:
+    """The analysis date a run used: the one given, else the last day in the data (when known)."""
+    if as_of:
+        return str(as_of)
+    last = _LAST_DAY.get(data_dir)
+    return f"{str(last)[:10]} (the last date in the data)" if last else "the last date in the data"
 
 
 _ENV_KEY: list[str] = []

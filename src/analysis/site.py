@@ -132,6 +132,9 @@ def _claims(claims: list) -> str:
 def _headline(metrics: dict, limit: int = 6) -> str:
     if isinstance(metrics.get("claims"), list):
         return _claims(metrics["claims"])
+    if isinstance(metrics.get("headline"), list):  # the report's own two to four figures, labelled and formatted
+        return "<br>".join(f"{html.escape(str(h.get('label', '')))}: <b>{html.escape(str(h.get('text', '')))}</b>"
+                           for h in metrics["headline"][:limit])
     flat = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return "<br>".join(f"{html.escape(k)}: {_fmt(v)}" for k, v in flat[:limit])
 

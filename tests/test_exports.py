@@ -1,0 +1,64 @@
+"""Lists to act on: CSV and Excel member lists in the run's exports folder, never in the report
+site, with the contact details a call centre needs, and the report saying how many rows went where."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from analysis import exports
+from analysis.dataset import load_dataset
+from analysis.runner import run_reports
+
+
+def test_contact_details_by_hand(tiny_dir):
+    data = load_dataset(tiny_dir, as_of="2023-12-31")
+    d = exports.contact_details(data, pd.Series(["A3", "A1", "A2", "ZZ"]), "2023-12-31").set_index("member_id")
+    assert list(d.index) == ["A3", "A1", "A2", "ZZ"]  # in the order asked, unknown ids kept (empty)
+    assert d.loc["A1", "last_purchase"] == pd.Timestamp("2023-05-01").date()  # the later of A1's two purchases
+    assert d.loc["A1", "tier"] == "gold"
+    # phone_valid true / false / "1"; no wechat_bound or opt_out column: WeChat reachability unknown, not "no"
+    assert d.loc[["A1", "A2", "A3"], "reachable_by_sms"].tolist() == [True, False, True]
+    assert d.loc[["A1", "A2", "A3"], "reachable_by_wechat"].isna().all()
+    assert pd.isna(d.loc["ZZ", "tier"])
+
+
+def test_write_list_gives_csv_and_excel_or_nothing(tmp_path):
+    frame = pd.DataFrame({"member_id": ["m1", "m2"], "tier": ["金卡", "gold"], "days_since_purchase": [200, 181],
+                          "last_purchase": [pd.Timestamp("2024-01-02").date(), None]})
+    assert exports.write_list(frame, "", "x") is None  # outside the runner: no export folder, no file
+    out = exports.write_list(frame, tmp_path / "exp", "sleeping_list")
+    assert out.rows == 2 and [p.name for p in out.files] == ["sleeping_list.csv", "sleeping_list.xlsx"]
+    assert (tmp_path / "exp" / "sleeping_list.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads the UTF-8
+    back = pd.read_csv(tmp_path / "exp" / "sleeping_list.csv", encoding="utf-8-sig")
+    assert back["tier"].tolist() == ["金卡", "gold"]
+    xl = pd.read_excel(tmp_path / "exp" / "sleeping_list.xlsx", engine="openpyxl")
+    assert xl["member_id"].tolist() == ["m1", "m2"] and xl["days_since_purchase"].tolist() == [200, 181]
+    assert not [p for p in (tmp_path / "exp").iterdir() if p.name.startswith(".")]  # no temporary file left
+    assert "2 members" in out.sentence() and "exports" in out.sentence() and str(tmp_path) not in out.sentence()
+
+
+@pytest.mark.slow
+def test_the_reports_write_their_lists_to_the_exports_folder(small_mall, tmp_path):
+    res = run_reports(small_mall, out_dir=tmp_path / "reports", only=["02_sleeping_members", "04_segmentation", "05_lifecycle"],
+                      params={"tier_thresholds": "silver:3000,gold:8000,platinum:40000"}, jobs=2, log=lambda *_: None)
+    assert res.ok, [n.error for n in res.notebooks]
+    folder = tmp_path / "exports" / res.label
+    said = {}
+    for nb, name in (("02_sleeping_members", "sleeping_list"), ("05_lifecycle", "about_to_sleep"),
+                     ("04_segmentation", "downgrade_warnings")):
+        page = (res.out_dir / f"{nb}.html").read_text(encoding="utf-8")
+        m = re.search(r"The list \(([\d,]+) members, with raw member ids\) is in .*?" + name, page)
+        assert m, nb
+        said[name] = int(m.group(1).replace(",", ""))
+        csv = pd.read_csv(folder / f"{name}.csv", encoding="utf-8-sig")
+        xl = pd.read_excel(folder / f"{name}.xlsx", engine="openpyxl")
+        assert len(csv) == len(xl) == said[name]
+        assert {"member_id", "tier", "last_purchase", "reason"} <= set(csv.columns)
+        raw = set(csv["member_id"].astype(str))
+        assert not [i for i in list(raw)[:200] if i in page], "raw ids never appear in a report"
+    assert not list(res.out_dir.rglob("*.csv")) and not list(res.out_dir.rglob("*.xlsx"))  # nothing in the site
+    sleeping = pd.read_csv(folder / "sleeping_list.csv", encoding="utf-8-sig")
+    assert sleeping["to_contact"].dtype == bool and sleeping["reason"].notna().all()
+    risky = pd.read_csv(folder / "about_to_sleep.csv", encoding="utf-8-sig")
+    assert (risky["risk"] >= 0.5).all() and risky["risk"].is_monotonic_decreasing
