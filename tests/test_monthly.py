@@ -160,6 +160,17 @@ def test_month_backfill_skip_force_and_determinism(small_mall, tmp_path, capsys)
     figures = sorted((out / "month-2024-02" / "figures").glob("*.png"))
     assert figures
     before = {p.name: p.read_bytes() for p in figures}
+    # the KPI tables beside the report (aggregates), the watch list by member in the exports folder (raw ids)
+    kpis = pd.read_csv(out / "month-2024-02" / "kpis.csv", encoding="utf-8-sig").set_index("kpi")
+    assert kpis.loc["active", "value"] == metrics["kpis"]["active"]["value"]
+    watch = pd.read_csv(tmp_path / "exports" / "month-2024-02" / "watch_list_2024-02.csv", encoding="utf-8-sig")
+    counts = watch.groupby("watch").size()
+    assert counts.get("about to sleep", 0) == metrics["watch"]["all"]["about_to_sleep"]
+    assert counts.get("downgrade warning", 0) == metrics["watch"]["all"]["downgrade_warning"]
+    assert not list((out / "month-2024-02").rglob("watch_list*"))
+    page = (out / "month-2024-02" / "monthly_report.html").read_text(encoding="utf-8")
+    assert f"The members behind it ({len(watch):,}" in page
+    assert not [i for i in watch["member_id"].astype(str).head(100) if i in page]
 
     capsys.readouterr()
     assert main(["run", "--data", str(small_mall), "--months", "2024-01..2024-12", "--out", str(out)]) == 0

@@ -12,6 +12,7 @@ tier_thresholds: str = ""  # yearly spend to hold each tier, e.g. silver:3000,go
 currency: str = "¥"
 min_cell: int = 10  # counts below this are shown as "<10"
 output_dir: str = ""  # figures are also saved here as PNG (set by the runner); empty: not saved
+export_dir: str = ""  # where the watch list with member ids goes (the runner: exports/<month>/, outside the site); empty: not written
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -25,6 +26,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 from pathlib import Path
 from analysis import monthly as mo, plots
 from analysis.dataset import load_dataset
+from analysis import exports
 from analysis.privacy import suppress_small_counts
 from analysis.report import record_metrics
 from analysis.config import RFM_WINDOW_DAYS
@@ -40,8 +42,9 @@ fig_dir = str(Path(output_dir) / "figures") if output_dir else ""
 panel = mo.stage_panel(data, month, cooling_days, sleeping_days, lost_days)
 kpis = mo.compute_monthly_kpis(data, month - pd.DateOffset(months=12), month, cooling_days, sleeping_days, lost_days, panel=panel)
 comparison = mo.compare_month(kpis, month)
-watch = mo.compute_watch_list(data, month, parse_thresholds(tier_thresholds), sleeping_days, warn_days, cooling_days, lost_days,
-                              panel=panel)
+watch_people = mo.watch_members(data, month, parse_thresholds(tier_thresholds), sleeping_days, warn_days, cooling_days, lost_days,
+                                panel=panel)
+watch = mo.compute_watch_list(data, month, parse_thresholds(tier_thresholds), members=watch_people)
 month_campaigns = mo.summarize_month_campaigns(data, month, control_arm)
 display(Markdown(f"# {T('title', month=mo.month_label(month, lang))}"))
 display(Markdown("\n\n".join(mo.write_narrative(comparison, watch, month_campaigns, lang, currency))))
@@ -92,7 +95,11 @@ else:
 # %%
 display(Markdown(f"## {T('watch_title')}"))
 w = watch.set_index("tier").rename(columns={"about_to_sleep": T("about_to_sleep", days=warn_days), "downgrade_warning": T("downgrade_warning")})
-suppress_small_counts(w, min_cell).rename_axis(T("tier"))
+display(suppress_small_counts(w, min_cell).rename_axis(T("tier")))
+exported = exports.write_list(exports.monthly_watch_list(data, *watch_people, month), export_dir, f"watch_list_{month:%Y-%m}")
+kpi_files = mo.write_kpi_tables(comparison, output_dir)
+if exported:
+    display(Markdown(T("watch_export", rows=exported.rows, files=" / ".join(f"`{p.name}`" for p in exported.files))))
 
 # %% tags=["hide"]
 record_metrics(title=T("title", month=mo.month_label(month, lang)), lang=lang, **mo.month_metrics(comparison, watch, month_campaigns))

@@ -89,7 +89,8 @@ def _run(args) -> int:
                 except ValueError as err:
                     raise ParameterError(str(err)) from None
             results = run_months(data_dir, months, as_of=args.as_of, out_dir=Path(args.out), params=params,
-                                 lang=args.lang, force=args.force, show_code=args.show_code, jobs=args.jobs)
+                                 lang=args.lang, force=args.force, show_code=args.show_code, jobs=args.jobs,
+                                 exports_dir=Path(args.exports) if args.exports else None)
             return 0 if all(r.ok for r in results) else 1
         if args.lang != "en":
             params["lang"] = args.lang

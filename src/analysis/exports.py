@@ -119,3 +119,16 @@ def downgrade_list(data: MallData, rules: pd.DataFrame, as_of) -> pd.DataFrame:
                          "shortfall": warn["shortfall"].round(2).to_numpy(),
                          "reason": [f"yearly pace earns {q}" for q in warn["qualifies_for"].astype(str)]})
     return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
+
+
+def monthly_watch_list(data: MallData, about: pd.DataFrame, down: pd.DataFrame, month) -> pd.DataFrame:
+    """The monthly report's watch list by member: those about to fall asleep and those with a
+    downgrade warning (one row per member and reason), with the contact details at month end."""
+    end = pd.Timestamp(month) + pd.offsets.MonthEnd(0)
+    rows = pd.concat([
+        pd.DataFrame({"member_id": about["member_id"].to_numpy(), "watch": "about to sleep",
+                      "reason": [f"{int(d)} days since the last purchase" for d in about["days_since"]]}),
+        pd.DataFrame({"member_id": down["member_id"].to_numpy(), "watch": "downgrade warning",
+                      "reason": [f"yearly pace earns {q}" for q in down["qualifies_for"].astype(str)]}),
+    ], ignore_index=True)
+    return rows.merge(contact_details(data, rows["member_id"].drop_duplicates(), end), on="member_id", how="left")

@@ -21,6 +21,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import ibis
 import numpy as np
@@ -51,6 +52,8 @@ TEXT = {
         "window_open": "window still open", "segment": "RFM segment", "segments_title": "RFM segment movements", "rfm_window": "RFM scores count purchases and spend over the {days} days up to each month-end (the same definition as the segmentation report).",
         "stages_title": "Lifecycle stages: end of the previous month (rows) to the end of this month (columns)",
         "campaigns_title": "Campaigns started this month", "watch_title": "Watch list",
+        "watch_export": "The members behind it ({rows:,}, with raw member ids, for the wake-up team) are in {files} in the run's "
+                        "exports folder (`exports/<month>/`, outside the report site: keep it private).",
         "by_tier_heading": "By tier", "kpi_heading": "Key figures", "no_campaign": "No campaign started this month.",
         "now": "now", "change": "change", "from_segment": "from", "to_segment": "to", "share_of_from": "share of from",
         "stage_names": {"(joined)": "(joined)", "new": "new", "active": "active", "cooling": "cooling", "sleeping": "sleeping",
@@ -73,6 +76,7 @@ TEXT = {
         "window_open": "响应期未结束", "segment": "RFM分群", "segments_title": "RFM分群变化", "rfm_window": "RFM得分按每个月末之前{days}天内的购买次数与消费金额计算（与分群报告的定义相同）。",
         "stages_title": "生命周期阶段：上月末（行）到本月末（列）",
         "campaigns_title": "本月开始的营销活动", "watch_title": "运营预警",
+        "watch_export": "名单（{rows:,} 名会员，含原始会员号，供唤醒团队使用）已写入本次运行的导出目录（`exports/<月份>/`，不在报告站点内，请勿外传）：{files}。",
         "by_tier_heading": "分等级", "kpi_heading": "核心指标", "no_campaign": "本月没有开始的营销活动。",
         "now": "本月末", "change": "变化", "from_segment": "原分群", "to_segment": "新分群", "share_of_from": "占原分群比例",
         "stage_names": {"(joined)": "（本月加入）", "new": "新会员", "active": "活跃", "cooling": "降温", "sleeping": "沉睡",
@@ -304,15 +308,11 @@ def summarize_month_campaigns(data: MallData, month, control_arm: str = "holdout
     return arms[cols].astype({"contacted": int, "cost": float}).reset_index(drop=True)
 
 
-def compute_watch_list(data: MallData, month, tier_thresholds: dict[str, float], sleeping_days: int = 180,
-                       warn_days: int = 30, cooling_days: int = 90, lost_days: int = 365, panel=None) -> pd.DataFrame:
-    """Counts for the operations team, by tier, at the end of ``month``.
-
-    * ``about_to_sleep`` - not yet sleeping, but ``sleeping_days - warn_days`` or more days since
-      the last purchase: asleep within ``warn_days`` unless they buy;
-    * ``downgrade_warning`` - spend so far this calendar year, at its pace, would not hold the
-      member's tier at the yearly review (:func:`analysis.segmentation.evaluate_tier_rules`).
-    """
+def watch_members(data: MallData, month, tier_thresholds: dict[str, float], sleeping_days: int = 180,
+                  warn_days: int = 30, cooling_days: int = 90, lost_days: int = 365, panel=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The members behind :func:`compute_watch_list` at the end of ``month``: ``(about, down)``,
+    the members about to fall asleep (``member_id``, ``tier``, ``days_since``) and those with a
+    downgrade warning (``member_id``, ``tier``, ``qualifies_for``, ``shortfall``)."""
     from .features import compute_member_features
     from .segmentation import evaluate_tier_rules
 
@@ -322,16 +322,48 @@ def compute_watch_list(data: MallData, month, tier_thresholds: dict[str, float],
     p = panel if panel is not None else build_stage_panel_expr(data, None, end, cooling_days, sleeping_days, lost_days)
     p = p.filter((_.month == ibis.literal(month.date())) & _.stage.isin(["active", "cooling", "reactivated", "new"])
                  & (_.days_since >= sleeping_days - warn_days))
-    about = p.group_by("tier").aggregate(about_to_sleep=_.count()).to_pandas().set_index("tier")["about_to_sleep"]
+    about = p.select("member_id", "tier", "days_since").to_pandas()
     year_start = pd.Timestamp(year=end.year, month=1, day=1)
     elapsed = (end - year_start).days + 1
     ytd = compute_member_features(data, as_of=end, window_days=elapsed, categories=False)
     rules = evaluate_tier_rules(ytd, tuple(data.tiers), tier_thresholds, window_days=365, elapsed_days=elapsed)
-    down = rules.groupby("tier")["downgrade_warning"].sum()
-    out = pd.DataFrame({"about_to_sleep": about, "downgrade_warning": down}).reindex(list(data.tiers)).fillna(0).astype(int)
+    down = rules.loc[rules["downgrade_warning"], ["member_id", "tier", "qualifies_for", "shortfall"]].reset_index(drop=True)
+    return about, down
+
+
+def compute_watch_list(data: MallData, month, tier_thresholds: dict[str, float], sleeping_days: int = 180,
+                       warn_days: int = 30, cooling_days: int = 90, lost_days: int = 365, panel=None,
+                       members: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Counts for the operations team, by tier, at the end of ``month``.
+
+    * ``about_to_sleep`` - not yet sleeping, but ``sleeping_days - warn_days`` or more days since
+      the last purchase: asleep within ``warn_days`` unless they buy;
+    * ``downgrade_warning`` - spend so far this calendar year, at its pace, would not hold the
+      member's tier at the yearly review (:func:`analysis.segmentation.evaluate_tier_rules`).
+
+    ``members``: the result of :func:`watch_members` when already computed.
+    """
+    about, down = members if members is not None else watch_members(
+        data, month, tier_thresholds, sleeping_days, warn_days, cooling_days, lost_days, panel)
+    out = pd.DataFrame({"about_to_sleep": about.groupby("tier").size(), "downgrade_warning": down.groupby("tier").size()})
+    out = out.reindex(list(data.tiers)).fillna(0).astype(int)
     out.loc[ALL] = out.sum()
     out.index.name = "tier"
     return out.reset_index()
+
+
+def write_kpi_tables(comparison, output_dir: str) -> list[Path]:
+    """The month's KPI tables as CSV beside its report (aggregates only, no member ids):
+    ``kpis.csv`` (overall, with the changes) and ``kpis_by_tier.csv``. Nothing when
+    ``output_dir`` is empty."""
+    if not output_dir:
+        return []
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "kpis.csv", folder / "kpis_by_tier.csv"]
+    comparison.table_all.rename_axis("kpi").to_csv(paths[0], encoding="utf-8-sig")
+    comparison.by_tier.to_csv(paths[1], encoding="utf-8-sig")
+    return paths
 
 
 # --- narrative ------------------------------------------------------------------------------

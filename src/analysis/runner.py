@@ -677,6 +677,7 @@ def run_months(
     show_code: bool = False,
     jobs: int = 1,
     notebook: Path = MONTHLY_NOTEBOOK,
+    exports_dir: Path | None = None,
     log=print,
 ) -> list[RunResult]:
     """Build the monthly report of each month in ``months`` (``YYYY-MM``) as its own site section.
@@ -706,6 +707,7 @@ def run_months(
     check_pairs([notebook])
     check_parameters([notebook], user | {"report_month": months[0]}, load_data_params(data_dir))
     data = load_dataset(data_dir, as_of=as_of)  # validates (DataValidationError) and fingerprints the files once
+    _LAST_DAY[data_dir] = str(data.as_of)  # for the provenance of runs without --as-of
     last_day = pd.Timestamp(data.as_of)
     late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
     if late:
@@ -732,11 +734,14 @@ def run_months(
                 continue
         todo.append((label, ym, p, key))
 
+    exports = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
+
     def one(item):
         label, ym, p, key = item
         per_nb = check_parameters([notebook], p, load_data_params(data_dir))
         return _run_label(label, [notebook], per_nb, data_dir, as_of, out_dir, p, show_code, 1, log,
-                          extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key}, fingerprint=data.fingerprint)
+                          extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key}, fingerprint=data.fingerprint,
+                          exports_dir=exports)
 
     if jobs > 1 and len(todo) > 1:
         _limit_kernel_threads(jobs)
