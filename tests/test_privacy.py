@@ -73,3 +73,16 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path, monkeypatch):
     with ThreadPoolExecutor(8) as pool:
         names = set(pool.map(lambda _: pseudonymize(ids).iloc[0], range(16)))
     assert len(names) == 1 and os.listdir(tmp_path / "cfg") == ["secret"]
+
+
+def test_a_change_between_two_shown_counts_is_shown_and_one_that_reveals_a_hidden_count_is_not():
+    import pandas as pd
+
+    from analysis.privacy import suppress_small_counts
+
+    t = pd.DataFrame({"previous": [680, 5, 40], "now": [598, 30, 45], "change": [-82, 25, 5]}, index=["a", "b", "c"])
+    out = suppress_small_counts(t, 10, derived={"change": ("previous", "now")})
+    assert out.loc["c", "change"] == 5  # both counts are shown: the change hides nothing
+    assert out.loc["b", "previous"] == "<10" and out.loc["b", "change"] == "–"  # 30 - 25 would give the 5 away
+    assert out.loc["a"].tolist() == [680, 598, -82]
+    assert suppress_small_counts(t, 10).loc["c", "change"] == "<10"  # without the declaration: a count like any other

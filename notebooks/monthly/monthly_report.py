@@ -79,7 +79,7 @@ mo.localize(suppress_small_counts(transitions, min_cell), lang)
 segment_counts, migration = mo.compute_segment_movement(data, month)
 display(Markdown(f"## {T('segments_title')}"))
 display(Markdown(T('rfm_window', days=RFM_WINDOW_DAYS)))
-display(mo.localize(suppress_small_counts(segment_counts.set_index("segment"), min_cell), lang))
+display(mo.localize(suppress_small_counts(segment_counts.set_index("segment"), min_cell, derived={"change": ("previous", "now")}), lang))
 flows = migration.flows(min_cell).head(8)
 mo.localize(flows, lang).style.format({T("share_of_from"): "{:.0%}"}).hide(axis="index")
 

@@ -101,11 +101,26 @@ def suppress_small_cells(table: pd.DataFrame, count_column: str, min_size: int =
     return out
 
 
-def suppress_small_counts(table: pd.DataFrame, min_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
-    """Show every count from 1 to ``min_size - 1`` of a count table (e.g. a matrix) as ``"<min_size"``."""
+def suppress_small_counts(table: pd.DataFrame, min_size: int = MIN_CELL_SIZE,
+                          derived: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """Show every count from 1 to ``min_size - 1`` of a count table (e.g. a matrix) as ``"<min_size"``.
+
+    ``derived`` names columns computed from others (``{"change": ("previous", "now")}``): such a
+    column is not a count of members itself; it is hidden exactly when one of its sources is (else
+    it would give the hidden count away), whatever its own size.
+    """
+    derived = derived or {}
     out = table.astype(object).copy()
+    hidden = {}
     for col in table.columns:
-        if pd.api.types.is_numeric_dtype(table[col]):
-            small = (table[col] > 0) & (table[col] < min_size)
-            out.loc[small, col] = f"<{min_size}"
+        if col in derived or not pd.api.types.is_numeric_dtype(table[col]):
+            continue
+        hidden[col] = (table[col] > 0) & (table[col] < min_size)
+        out.loc[hidden[col], col] = f"<{min_size}"
+    for col, sources in derived.items():
+        if col in table.columns:
+            mask = pd.Series(False, index=table.index)
+            for src in sources:
+                mask |= hidden.get(src, False)
+            out.loc[mask, col] = "–"
     return out
