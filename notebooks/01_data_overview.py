@@ -85,7 +85,7 @@ missing = overview.compute_missing_values(data)
 missing[missing["missing"] > 0] if (missing["missing"] > 0).any() else Markdown("No missing values in any column.")
 
 # %% tags=["hide"]
-record_metrics(
+metrics = dict(
     members=int(by_tier["members"].sum()),
     transactions=int(coverage.set_index("table").loc["transactions", "rows"]),
     visits=int(coverage.set_index("table").loc["visits", "rows"]),
@@ -93,8 +93,8 @@ record_metrics(
     first_month=str(monthly["month"].min().date()),
     last_month=str(monthly["month"].max().date()),
     members_by_tier={t: int(n) for t, n in zip(by_tier["tier"], by_tier["members"])},
-    headline=headline(("members", int(by_tier["members"].sum()), "count"),
-                      ("transactions", int(coverage.set_index("table").loc["transactions", "rows"]), "count"),
-                      ("spend", float(monthly["spend"].sum()), "money"),
-                      ("months", f"{monthly['month'].min():%Y-%m} to {monthly['month'].max():%Y-%m}" if len(monthly) else None, "text")),
 )
+record_metrics(**metrics, headline=headline(
+    ("members", metrics["members"], "count"), ("transactions", metrics["transactions"], "count"),
+    ("spend", metrics["total_spend"], "money"),
+    ("months", f"{monthly['month'].min():%Y-%m} to {monthly['month'].max():%Y-%m}" if len(monthly) else None, "text")))

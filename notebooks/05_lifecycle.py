@@ -226,7 +226,7 @@ if applies(risk is not None, "there is no sleep-risk model (see above)."):
         display(Markdown(f"Members with a risk of 50 % or more. {exported.sentence()}"))
 
 # %% tags=["hide"]
-record_metrics(
+metrics = dict(
     stage_counts={s: int(flows.counts.iloc[-1][s]) for s in flows.counts.columns} if len(flows.counts) else None,
     fell_asleep_last_month=int(net["fell_asleep"].iloc[-1]) if len(net) else None,
     woken_last_month=int(net["woken"].iloc[-1]) if len(net) else None,
@@ -236,8 +236,9 @@ record_metrics(
     mean_clv=None if values is None else float(values["clv"].mean()),
     logrank_p=None if survival is None else survival.logrank_p, sleep_risk_auc=None if risk is None else risk.auc,
     about_to_sleep=None if about_to_sleep is None else int((about_to_sleep["risk"] >= 0.5).sum()),
-    headline=headline(("sleeping members now", int(flows.counts.iloc[-1]["sleeping"]) if len(flows.counts) and "sleeping" in flows.counts else None, "count"),
-                      ("woken up last month", int(net["woken"].iloc[-1]) if len(net) else None, "count"),
-                      ("about to sleep (risk 50 %+)", None if about_to_sleep is None else int((about_to_sleep["risk"] >= 0.5).sum()), "count"),
-                      ("sleep-risk model AUC", None if risk is None else risk.auc, "number")),
 )
+record_metrics(**metrics, headline=headline(
+    ("sleeping members now", (metrics["stage_counts"] or {}).get("sleeping"), "count"),
+    ("woken up last month", metrics["woken_last_month"], "count"),
+    ("about to sleep (risk 50 %+)", metrics["about_to_sleep"], "count"),
+    ("sleep-risk model AUC", metrics["sleep_risk_auc"], "number")))

@@ -178,8 +178,7 @@ def _factor_claim(number: int, outcomes: pd.DataFrame | None, factor: str, facto
     """The return-rate effect of the alternative gift (or channel) over the reference, and the
     treated members it compares (``frame``) with the column ``alt`` (1: alternative level)."""
     levels = gift_levels if factor == "gift" else channel_levels
-    name = {"gift": "gift", "channel": "channel"}[factor]
-    c = Claim(number, evidence=f"return-rate effect of {levels[1]} over {levels[0]} ({name})")
+    c = Claim(number, evidence=f"return-rate effect of {levels[1]} over {levels[0]} ({factor})")
     if outcomes is None or outcomes.empty:
         c.reason = "the data hold no campaigns."
         return c, None, ""
@@ -201,7 +200,7 @@ def _factor_claim(number: int, outcomes: pd.DataFrame | None, factor: str, facto
         pair = _contrast_arms(outcomes, factor, levels, control_arm)
         if pair is None:
             c.reason = (f"no campaign crosses gifts {gift_levels} with channels {channel_levels} (set factorial_campaign), "
-                        f"and none has two arms that differ only in the {name} ({levels[0]} vs {levels[1]}).")
+                        f"and none has two arms that differ only in the {factor} ({levels[0]} vs {levels[1]}).")
             return c, None, ""
         cid, ref, alt = pair
         df = outcomes[(outcomes["campaign_id"] == cid) & outcomes["arm"].isin([ref, alt])].copy()
@@ -218,15 +217,13 @@ def _factor_claim(number: int, outcomes: pd.DataFrame | None, factor: str, facto
     return c, df, where
 
 
-def _group_table(df: pd.DataFrame, factor: str, alpha: float) -> pd.DataFrame:
+def _group_table(df: pd.DataFrame, factor: str) -> pd.DataFrame:
+    """Contacted, return rate, spend and cost per contacted member for each level of ``factor``."""
     rows = []
     for level, g in df.groupby(factor, sort=True):
         rows.append({factor: level, "contacted": len(g), "return_rate": g["returned"].mean(), "spend_per_contacted": g["spend"].mean(),
                      "cost_per_contacted": g["cost"].mean() if g["cost"].notna().all() else np.nan})
-    out = pd.DataFrame(rows)
-    spend = _mean_diff_hc2(df["spend"], df["alt"] == 1, alpha)
-    out.attrs["spend_effect"] = spend[:3]
-    return out
+    return pd.DataFrame(rows)
 
 
 def claim_gift(outcomes: pd.DataFrame | None, factorial_campaign: str = "", gift_levels=("daily", "entertainment"),
@@ -236,8 +233,8 @@ def claim_gift(outcomes: pd.DataFrame | None, factorial_campaign: str = "", gift
     c, df, _ = _factor_claim(2, outcomes, "gift", factorial_campaign, tuple(gift_levels), tuple(channel_levels), control_arm,
                              alpha, min_effect)
     if df is not None:
-        table = _group_table(df, "gift", alpha)
-        est, lo, hi = table.attrs["spend_effect"]
+        table = _group_table(df, "gift")
+        est, lo, hi, _ = _mean_diff_hc2(df["spend"], df["alt"] == 1, alpha)
         c.details = table.drop(columns="cost_per_contacted")
         c.reason = (f"Spend per contacted member: {est:+,.1f} with {gift_levels[1]} ({lo:+,.1f} to {hi:+,.1f}, "
                     "robust HC2 interval; heavy-tailed spend makes it run narrow in small arms).")
@@ -260,7 +257,7 @@ def claim_channel(outcomes: pd.DataFrame | None, factorial_campaign: str = "", g
     if df is None:
         return c
     ctrl = outcomes[(outcomes["campaign_id"] == cid) & (outcomes["arm"] == control_arm)]
-    table = _group_table(df, "channel", alpha)
+    table = _group_table(df, "channel")
     if ctrl.empty or df["cost"].isna().any():
         why = "the data record no costs for these contacts" if df["cost"].isna().any() else f"{cid} has no {control_arm} arm"
         c.details = table

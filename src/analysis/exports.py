@@ -9,14 +9,13 @@ copy (written by XlsxWriter) keeps dates and numbers typed.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .dataset import MallData
+from .storage import atomic_write
 
 #: Columns a call centre needs about each member, from the members table (when the data have them).
 CONTACT_COLUMNS = ("tier", "phone_valid", "wechat_bound", "opt_out")
@@ -61,17 +60,6 @@ def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFram
     return out.drop(columns=[c for c in ("phone_valid", "wechat_bound") if c in out])
 
 
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")  # writers check the suffix
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_list(frame: pd.DataFrame, export_dir: str | Path, name: str) -> ExportedList | None:
     """Write ``frame`` as ``<name>.csv`` and ``<name>.xlsx`` into ``export_dir`` (nothing when it is
     empty, as in a notebook run outside the runner). Each file appears whole or not at all."""
@@ -80,8 +68,9 @@ def write_list(frame: pd.DataFrame, export_dir: str | Path, name: str) -> Export
     folder = Path(export_dir)
     folder.mkdir(parents=True, exist_ok=True)
     csv, xlsx = folder / f"{name}.csv", folder / f"{name}.xlsx"
-    _atomic(csv, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig"))
-    _atomic(xlsx, lambda tmp: frame.to_excel(tmp, index=False, sheet_name=name[:31], engine="xlsxwriter"))
+    # owner-only: the files hold raw member ids
+    atomic_write(csv, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig"), mode=0o600)
+    atomic_write(xlsx, lambda tmp: frame.to_excel(tmp, index=False, sheet_name=name[:31], engine="xlsxwriter"), mode=0o600)
     return ExportedList(name, len(frame), (csv, xlsx))
 
 
@@ -107,8 +96,7 @@ def about_to_sleep_list(data: MallData, scored: pd.DataFrame, as_of, threshold: 
     base = pd.DataFrame({"member_id": top["member_id"].to_numpy(), "risk": top["risk"].round(4).to_numpy(),
                          "days_since_purchase": top["recency_days"].to_numpy(),
                          "reason": [f"risk of falling asleep {r:.0%}" for r in top["risk"]]})
-    return base.merge(contact_details(data, base["member_id"], as_of).drop(columns="tier", errors="ignore")
-                      .assign(tier=top["tier"].astype(str).to_numpy()), on="member_id", how="left")
+    return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
 
 
 def downgrade_list(data: MallData, rules: pd.DataFrame, as_of) -> pd.DataFrame:

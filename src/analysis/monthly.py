@@ -361,8 +361,10 @@ def write_kpi_tables(comparison, output_dir: str) -> list[Path]:
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "kpis.csv", folder / "kpis_by_tier.csv"]
-    comparison.table_all.rename_axis("kpi").to_csv(paths[0], encoding="utf-8-sig")
-    comparison.by_tier.to_csv(paths[1], encoding="utf-8-sig")
+    from .storage import atomic_write
+
+    atomic_write(paths[0], lambda tmp: comparison.table_all.rename_axis("kpi").to_csv(tmp, encoding="utf-8-sig"))
+    atomic_write(paths[1], lambda tmp: comparison.by_tier.to_csv(tmp, encoding="utf-8-sig"))
     return paths
 
 

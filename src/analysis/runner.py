@@ -395,12 +395,13 @@ def _fingerprint(data_dir: Path) -> str:
     return fingerprint_files(list(present_files(data_dir).values()))
 
 
-def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str | None = None) -> dict:
+def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str | None = None,
+                last_day: str | None = None) -> dict:
     return {
         "run": label,
         "data directory": data_dir.name,
         "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16],
-        "analysis date": _analysis_date(data_dir, as_of),
+        "analysis date": _analysis_date(as_of, last_day),
         "git commit": _git_commit(),
         "environment (uv.lock sha256)": lock_hash() or "not installed from the lock",
         "generated": dt.datetime.now().isoformat(timespec="seconds"),
@@ -416,7 +417,7 @@ def default_exports_dir(out_dir: Path) -> Path:
 def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, as_of: str | None, out_dir: Path, user: dict,
                show_code: bool, jobs: int, log, extra: dict | None = None, fingerprint: str | None = None,
                merge: bool = False, exports_dir: Path | None = None, keys: dict | None = None,
-               keep: list[dict] | None = None) -> RunResult:
+               keep: list[dict] | None = None, last_day: str | None = None) -> RunResult:
     """Execute ``notebooks`` into ``out_dir/<label>`` through a staging folder (no index).
 
     Holds the run folder's lock throughout (a second run of the same label is refused). With
@@ -433,7 +434,7 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
         staging = out_dir / f".{label}.partial"
         export_final = exports_dir / label if exports_dir is not None else None
         export_staging = exports_dir / f".{label}.partial" if exports_dir is not None else None
-        prov = _provenance(data_dir, as_of, label, fingerprint)
+        prov = _provenance(data_dir, as_of, label, fingerprint, last_day)
         kept = _kept_notebooks(ok_dir, notebooks, fingerprint) if merge else []
         if keep is not None:  # a full run that re-executes only the notebooks whose inputs changed
             kept = [e for e in kept if e.get("name") in keep]
@@ -464,7 +465,7 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
             seconds = time.perf_counter() - started
             record = {
                 "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_dir.name,
-                "as_of": _analysis_date(data_dir, as_of), "parameters": {k: v for k, v in user.items() if k != "data_dir"},
+                "as_of": _analysis_date(as_of, last_day), "parameters": {k: v for k, v in user.items() if k != "data_dir"},
                 "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
                 "fingerprint": fingerprint or "", "notebooks": entries, "provenance": prov, **(extra or {}),
             }
@@ -490,7 +491,7 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
     return RunResult(label, final, status, tuple(results), seconds)
 
 
-def _current_reports(run_dir: Path, keys: dict[Path, str], export_dir: Path) -> dict[str, NotebookRun]:
+def _current_reports(run_dir: Path, keys: dict[Path, str]) -> dict[str, NotebookRun]:
     """The reports of an existing ok run whose inputs key equals the one of this run (and whose
     files are all still there): name -> its entry."""
     try:
@@ -577,13 +578,13 @@ def run_reports(
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
     started = time.perf_counter()
-    fingerprint = _prepare(data_dir, as_of, log, strict)
+    fingerprint, last_day = _prepare(data_dir, as_of, log, strict)
     check_data_references(data_dir, as_of, per_nb)
     prepare = round(time.perf_counter() - started, 2)
     exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
     keys = {nb: _inputs_key(fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir)})
             for nb in notebooks}
-    current = {} if force else _current_reports(out_dir / label, keys, exports_dir / label)
+    current = {} if force else _current_reports(out_dir / label, keys)
     todo = [nb for nb in notebooks if nb.stem not in current]
     if not todo:
         log(f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
@@ -594,16 +595,16 @@ def run_reports(
         log(f"mallwake: {len(current)} report(s) up to date and kept: {', '.join(sorted(current))}")
     result = _run_label(label, todo, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
                         extra={"prepare_seconds": prepare}, fingerprint=fingerprint, merge=bool(only) or bool(current),
-                        exports_dir=exports_dir, keys=keys, keep=None if only else list(current))
+                        exports_dir=exports_dir, keys=keys, keep=None if only else list(current), last_day=last_day)
     build_index(out_dir)
     log(f"mallwake: open {out_dir / 'index.html'}")
     return result
 
 
-def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> str:
+def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> tuple[str, str | None]:
     """Validate and stage the data once for all notebooks (each kernel would otherwise race to
-    stage it); return the data fingerprint the stage recorded (``None``: no stage). The stage's
-    last day of data is kept in ``_LAST_DAY`` for the record of the run."""
+    stage it); return the data fingerprint and the last day of data the stage recorded (without a
+    stage: the files' fingerprint and ``None``)."""
     from .dataset import prepare_dataset, stage_meta
 
     started = time.perf_counter()
@@ -612,23 +613,16 @@ def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> str:
         log(f"mallwake: warning: {msg}")
     log(f"mallwake: data validated and staged in {time.perf_counter() - started:.1f} s")
     if path is None:
-        _LAST_DAY[data_dir] = None
-        return _fingerprint(data_dir)
+        return _fingerprint(data_dir), None
     meta = stage_meta(path)
-    _LAST_DAY[data_dir] = meta.get("last_day")
-    return meta["fingerprint"]
+    return meta["fingerprint"], meta.get("last_day")
 
 
-#: data folder -> its last day of data (from the stage), for runs without an explicit analysis date
-_LAST_DAY: dict = {}
-
-
-def _analysis_date(data_dir: Path, as_of: str | None) -> str:
+def _analysis_date(as_of: str | None, last_day: str | None) -> str:
     """The analysis date a run used: the one given, else the last day in the data (when known)."""
     if as_of:
         return str(as_of)
-    last = _LAST_DAY.get(data_dir)
-    return f"{str(last)[:10]} (the last date in the data)" if last else "the last date in the data"
+    return f"{str(last_day)[:10]} (the last date in the data)" if last_day else "the last date in the data"
 
 
 _ENV_KEY: list[str] = []
@@ -707,7 +701,6 @@ def run_months(
     check_pairs([notebook])
     check_parameters([notebook], user | {"report_month": months[0]}, load_data_params(data_dir))
     data = load_dataset(data_dir, as_of=as_of)  # validates (DataValidationError) and fingerprints the files once
-    _LAST_DAY[data_dir] = str(data.as_of)  # for the provenance of runs without --as-of
     last_day = pd.Timestamp(data.as_of)
     late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
     if late:
@@ -741,7 +734,7 @@ def run_months(
         per_nb = check_parameters([notebook], p, load_data_params(data_dir))
         return _run_label(label, [notebook], per_nb, data_dir, as_of, out_dir, p, show_code, 1, log,
                           extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key}, fingerprint=data.fingerprint,
-                          exports_dir=exports)
+                          exports_dir=exports, last_day=str(data.as_of))
 
     if jobs > 1 and len(todo) > 1:
         _limit_kernel_threads(jobs)

@@ -92,20 +92,27 @@ def locked(path: Path, *, wait: bool, what: str):
         os.close(fd)  # closing releases the lock
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a unique temporary file in the same folder, then rename."""
+def atomic_write(path: Path, write, mode: int = 0o644) -> Path:
+    """Write ``path`` whole or not at all: ``write(tmp)`` fills a unique temporary file in the
+    same folder (its name ends like ``path``, for writers that check the extension), which is
+    then given ``mode`` and renamed into place."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
+        write(tmp)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a unique temporary file in the same folder, then rename."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def is_disk_full(err: BaseException) -> bool:
