@@ -253,3 +253,20 @@ def test_bgnbd_records_how_it_converged():
     model = clv.fit_bgnbd(x, tx, T)
     assert model.converged and model.optimizer in ("bfgs", "bfgs then nelder-mead")
     assert "converged" in model.diagnostics()
+
+
+def test_bgnbd_analytic_gradient_equals_the_numerical_one():
+    from scipy.optimize import approx_fprime
+
+    from analysis.clv import _BGNBDLikelihood
+
+    rng = np.random.default_rng(7)
+    x = rng.poisson(1.5, 3000).astype(float)
+    T = rng.uniform(5, 80, 3000)
+    tx = np.where(x > 0, rng.uniform(0, 1, 3000) * T, 0.0)
+    model = _BGNBDLikelihood(x, tx, T)
+    for params in ([0.5, 5.0, 0.8, 2.5], [2.0, 50.0, 2.0, 0.5], [0.3, 3.0, 1.2, 1.0]):
+        p = np.log(params)
+        numerical = approx_fprime(p, model.loglike, 1e-6)
+        assert np.allclose(model.score(p), numerical, rtol=1e-4, atol=1e-3), params
+        assert model.score_obs(p).shape == (3000, 4)

@@ -24,13 +24,19 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import nbformat
+# nbformat validates with jsonschema, whose IRI format checker imports rfc3987_syntax, which compiles
+# a Lark grammar at import: 0.8 s at the start of every run (python-jsonschema/jsonschema#1428).
+# The notebook schema has no IRI formats; the runner's process goes without that checker.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import nbformat  # noqa: E402
 import pandas as pd
 import papermill as pm
 from jupyter_client.manager import AsyncKernelManager
 from papermill.engines import NBClientEngine, papermill_engines
 from traitlets import CaselessStrEnum
 
+from . import kernelfork
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
 from .contract import FALSE_WORDS, TRUE_WORDS, present_files
 from .dataset import fingerprint_files
@@ -243,10 +249,35 @@ class _IPCKernelManager(AsyncKernelManager):
         self._ipc_dir = tempfile.mkdtemp(prefix="mallwake-k")
         return os.path.join(self._ipc_dir, "k")
 
+    async def _async_interrupt_kernel(self) -> None:
+        # jupyter_client interrupts before every shutdown; after the last cell nothing is running,
+        # and the kernel would only print "KeyboardInterrupt caught in kernel" into the run's log
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart)
         if not restart and getattr(self, "_ipc_dir", None):
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+
+class _ForkKernelManager(_IPCKernelManager):
+    """A kernel forked from the run's zygote (:mod:`analysis.kernelfork`): ``launcher`` is the
+    command that replaces ``python -m ipykernel_launcher`` (set on a subclass per run)."""
+
+    launcher: list[str] = []
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if self.launcher and cmd[1:3] == ["-m", "ipykernel_launcher"]:
+            return [*self.launcher, *cmd[3:]]
+        return cmd
+
+
+def _kernel_manager(launcher: list[str] | None) -> type[AsyncKernelManager]:
+    if not launcher:
+        return _IPCKernelManager
+    return type("_RunKernelManager", (_ForkKernelManager,), {"launcher": list(launcher)})
 
 
 class _ProgressEngine(NBClientEngine):
@@ -289,15 +320,16 @@ def cell_progress(name: str, log, every: float = PROGRESS_EVERY):
     return progress
 
 
-def execute_notebook(nb: Path, out_nb: Path, params: dict, progress=None) -> None:
+def execute_notebook(nb: Path, out_nb: Path, params: dict, progress=None, launcher: list[str] | None = None) -> None:
     """Execute ``nb`` with papermill into ``out_nb`` (working directory: the notebook's folder);
-    ``progress(k, n)`` is called as code cell k of n starts."""
+    ``progress(k, n)`` is called as code cell k of n starts; ``launcher`` forks the kernel from a
+    zygote (:func:`analysis.kernelfork.zygote`)."""
     for attempt in range(1, KERNEL_START_TRIES + 1):
         try:
             pm.execute_notebook(
                 str(nb), str(out_nb), parameters=params, kernel_name="python3", cwd=str(Path(nb).resolve().parent),
                 progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                kernel_manager_class=_IPCKernelManager, engine_name="mallwake", progress=progress,
+                kernel_manager_class=_kernel_manager(launcher), engine_name="mallwake", progress=progress,
             )
             return
         except (pm.PapermillExecutionError, KeyboardInterrupt):
@@ -311,7 +343,7 @@ def execute_notebook(nb: Path, out_nb: Path, params: dict, progress=None) -> Non
 
 
 def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str, prov: dict, log,
-             export_dir: Path | None = None, key: str = "") -> NotebookRun:
+             export_dir: Path | None = None, key: str = "", launcher: list[str] | None = None) -> NotebookRun:
     out_nb = run_dir / nb.name
     declared = declared_parameters(nb)
     if "output_dir" in declared and "output_dir" not in params:
@@ -322,7 +354,7 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     started = time.perf_counter()
     log(f"  running {nb.stem} ...")
     try:
-        execute_notebook(nb, out_nb, params, progress=cell_progress(nb.stem, log))
+        execute_notebook(nb, out_nb, params, progress=cell_progress(nb.stem, log), launcher=launcher)
     except pm.PapermillExecutionError as err:
         seconds = time.perf_counter() - started
         if is_disk_full(err):
@@ -417,7 +449,7 @@ def default_exports_dir(out_dir: Path) -> Path:
 def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, as_of: str | None, out_dir: Path, user: dict,
                show_code: bool, jobs: int, log, extra: dict | None = None, fingerprint: str | None = None,
                merge: bool = False, exports_dir: Path | None = None, keys: dict | None = None,
-               keep: list[dict] | None = None, last_day: str | None = None) -> RunResult:
+               keep: list[dict] | None = None, last_day: str | None = None, launcher: list[str] | None = None) -> RunResult:
     """Execute ``notebooks`` into ``out_dir/<label>`` through a staging folder (no index).
 
     Holds the run folder's lock throughout (a second run of the same label is refused). With
@@ -449,7 +481,7 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
                     folder.mkdir(parents=True)
             log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {ok_dir}")
             run_one = lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log, export_staging,  # noqa: E731
-                                          (keys or {}).get(nb, ""))
+                                          (keys or {}).get(nb, ""), launcher)
             if jobs > 1 and len(notebooks) > 1:
                 _limit_kernel_threads(jobs)
                 # longest first (by the last run's times): the slow notebooks do not end up last, alone
@@ -577,28 +609,33 @@ def run_reports(
         label = safe_name(f"{data_dir.name}-{as_of or 'latest'}")
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
-    started = time.perf_counter()
-    fingerprint, last_day = _prepare(data_dir, as_of, log, strict)
-    check_data_references(data_dir, as_of, per_nb)
-    prepare = round(time.perf_counter() - started, 2)
-    exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
-    keys = {nb: _inputs_key(fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir)})
-            for nb in notebooks}
-    current = {} if force else _current_reports(out_dir / label, keys)
-    todo = [nb for nb in notebooks if nb.stem not in current]
-    if not todo:
-        log(f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
-            f"{len(notebooks)} report(s) kept; --force rebuilds")
+    if jobs > 1 and len(notebooks) > 1:
+        _limit_kernel_threads(jobs)  # before the zygote: BLAS reads it when numpy is imported
+    # the kernels' imports start now, beside validation (benchmarks/RESULTS.md: kernels started ahead)
+    with kernelfork.zygote(kernelfork.notebook_imports(notebooks)) as launcher:
+        started = time.perf_counter()
+        fingerprint, last_day = _prepare(data_dir, as_of, log, strict)
+        check_data_references(data_dir, as_of, per_nb)
+        prepare = round(time.perf_counter() - started, 2)
+        exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
+        keys = {nb: _inputs_key(fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir)})
+                for nb in notebooks}
+        current = {} if force else _current_reports(out_dir / label, keys)
+        todo = [nb for nb in notebooks if nb.stem not in current]
+        if not todo:
+            log(f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
+                f"{len(notebooks)} report(s) kept; --force rebuilds")
+            build_index(out_dir)
+            return RunResult(label, out_dir / label, "ok", tuple(current.values()), 0.0)
+        if current:
+            log(f"mallwake: {len(current)} report(s) up to date and kept: {', '.join(sorted(current))}")
+        result = _run_label(label, todo, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
+                            extra={"prepare_seconds": prepare}, fingerprint=fingerprint, merge=bool(only) or bool(current),
+                            exports_dir=exports_dir, keys=keys, keep=None if only else list(current), last_day=last_day,
+                            launcher=launcher)
         build_index(out_dir)
-        return RunResult(label, out_dir / label, "ok", tuple(current.values()), 0.0)
-    if current:
-        log(f"mallwake: {len(current)} report(s) up to date and kept: {', '.join(sorted(current))}")
-    result = _run_label(label, todo, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
-                        extra={"prepare_seconds": prepare}, fingerprint=fingerprint, merge=bool(only) or bool(current),
-                        exports_dir=exports_dir, keys=keys, keep=None if only else list(current), last_day=last_day)
-    build_index(out_dir)
-    log(f"mallwake: open {out_dir / 'index.html'}")
-    return result
+        log(f"mallwake: open {out_dir / 'index.html'}")
+        return result
 
 
 def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> tuple[str, str | None]:
@@ -729,19 +766,23 @@ def run_months(
 
     exports = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
 
-    def one(item):
+    def one(item, launcher):
         label, ym, p, key = item
         per_nb = check_parameters([notebook], p, load_data_params(data_dir))
         return _run_label(label, [notebook], per_nb, data_dir, as_of, out_dir, p, show_code, 1, log,
                           extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key}, fingerprint=data.fingerprint,
-                          exports_dir=exports, last_day=str(data.as_of))
+                          exports_dir=exports, last_day=str(data.as_of), launcher=launcher)
 
     if jobs > 1 and len(todo) > 1:
         _limit_kernel_threads(jobs)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(one, todo))
-    else:
-        results = [one(item) for item in todo]
+    results = []
+    if todo:
+        with kernelfork.zygote(kernelfork.notebook_imports([notebook])) as launcher:
+            if jobs > 1 and len(todo) > 1:
+                with ThreadPoolExecutor(max_workers=jobs) as pool:
+                    results = list(pool.map(lambda item: one(item, launcher), todo))
+            else:
+                results = [one(item, launcher) for item in todo]
     build_index(out_dir)
     log(f"mallwake: {len(results)} month(s) built, {len(wanted) - len(todo)} up to date; open {out_dir / 'index.html'}")
     return results
