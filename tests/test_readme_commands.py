@@ -49,11 +49,11 @@ def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_ma
     elsewhere.mkdir()
     real = runner.execute_notebook
 
-    def moving(nb, out_nb, params, progress=None):
+    def moving(nb, out_nb, params, progress=None, launcher=None):
         import os
 
         os.chdir(elsewhere)  # what papermill does while a kernel runs
-        return real(nb, out_nb, params, progress)
+        return real(nb, out_nb, params, progress, launcher)
 
     monkeypatch.setattr(runner, "execute_notebook", moving)
     monkeypatch.chdir(work)
