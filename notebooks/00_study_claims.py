@@ -31,6 +31,8 @@ import pandas as pd
 from analysis import campaigns, claims, sleeping
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
+from analysis.present import configure, present
+configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 outcomes = campaigns.compute_campaign_outcomes(data) if campaigns.has_contacts(data) else None
 gifts = tuple(v.strip() for v in gift_levels.split(","))
@@ -70,7 +72,7 @@ if found[0].details is not None:
 # %%
 display(Markdown(found[1].sentence()))
 if found[1].details is not None:
-    display(found[1].details.style.format({"return_rate": "{:.1%}", "spend_per_contacted": "{:,.1f}"}).hide(axis="index"))
+    display(present(found[1].details))
 
 # %% [markdown]
 # ## 3. Outbound call + WeChat beats SMS, at a lower cost
@@ -82,9 +84,7 @@ if found[1].details is not None:
 # %%
 display(Markdown(found[2].sentence()))
 if found[2].details is not None:
-    display(found[2].details.style.format({"return_rate": "{:.1%}", "spend_per_contacted": "{:,.1f}", "cost_per_contacted": "{:,.2f}",
-                                           "cost_per_incremental_return": "{:,.1f}", "ci_low": "{:,.1f}", "ci_high": "{:,.1f}"},
-                                          na_rep="–").hide(axis="index"))
+    display(present(found[2].details, kinds={"ci_low": "money", "ci_high": "money"}))
 
 # %% [markdown]
 # ## 4. The optimised wave worked better than the one before it
@@ -97,10 +97,7 @@ if found[2].details is not None:
 # %%
 display(Markdown(found[3].sentence()))
 if found[3].details is not None:
-    display(found[3].details.style.format({"return_rate": "{:.1%}", "spend_on_return": "{:,.0f}", "spend_per_returner": "{:,.0f}",
-                                           "cost_per_returned": "{:,.1f}", "holdout_return_rate": "{:.1%}",
-                                           "incremental_return_rate": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}"},
-                                          na_rep="–").hide(axis="index"))
+    display(present(found[3].details, kinds={"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points"}))
 
 # %% tags=["hide"]
 record_metrics(title="The study's claims", claims=[c.row() for c in found],

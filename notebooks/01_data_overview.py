@@ -21,6 +21,8 @@ sns.set_theme(style="whitegrid", context="notebook")
 from analysis import overview, plots
 from analysis.dataset import load_dataset
 from analysis.report import headline, record_metrics
+from analysis.present import configure, present
+configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 
 # %% [markdown]

@@ -31,6 +31,8 @@ from analysis import campaigns, exports, plots, sleeping
 from analysis.dataset import load_dataset
 from analysis.privacy import suppress_small_cells
 from analysis.report import headline, record_metrics
+from analysis.present import configure, present
+configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 sl = sleeping.build_sleeping_list(data, list_date or None, tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days, channel=channel)
@@ -97,7 +99,7 @@ if naive_campaign and naive_campaign in set(data.campaigns.campaign_id.to_pandas
     at_start = sleeping.build_sleeping_list(data, start - pd.Timedelta(days=1), tier=target_tier, sleeping_days=sleeping_days,
                                             lookback_days=lookback_days, channel=channel)
     distortion = sleeping.compare_list_return_rates(outcomes, at_start, naive_campaign)
-    display(suppress_small_cells(distortion, "contacted", min_cell).style.format({"return_rate": "{:.1%}"}, na_rep="-"))
+    display(present(suppress_small_cells(distortion, "contacted", min_cell)))
 else:
     distortion = None
     display(Markdown("No campaign sent to a naive list was named (`naive_campaign`)."))

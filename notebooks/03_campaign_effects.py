@@ -37,6 +37,8 @@ sns.set_theme(style="whitegrid", context="notebook")
 from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
 from analysis.report import applies, headline, record_metrics
+from analysis.present import configure, present
+configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 has_campaigns = campaigns.has_contacts(data)
 NO_CAMPAIGNS = "the data hold no campaigns (no campaigns or contacts table, or no contacts in it)."
@@ -57,9 +59,7 @@ campaign_ids = sorted(outcomes["campaign_id"].unique()) if has_campaigns else []
 if has_campaigns and campaigns.open_windows(outcomes):
     display(Markdown(f"**Interim.** {campaigns.open_windows(outcomes)}"))
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
-    display(arms.style.format({c: "{:.1%}" for c in ["return_rate", "purchase_rate"]} | {c: "{:,.1f}" for c in [
-    "spend", "cost", "spend_per_contacted", "spend_per_returner", "cost_per_returned", "incremental_returned",
-    "cost_per_incremental_return", "incremental_spend", "return_on_spend"]}, na_rep="-").hide(axis="index"))
+    display(present(arms, kinds={"incremental_returned": "number", "return_on_spend": "number"}))
 
 # %% [markdown]
 # ## Return rate by arm
@@ -138,8 +138,8 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
         campaigns.estimate_adjusted_effect(outcomes, features, cid, arm, covariates.split(","), control_arm, alpha=alpha).table()
         for cid, arm in arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False)
     ], ignore_index=True)
-    display(adjusted.style.format({c: "{:+.2%}" for c in ["unadjusted", "adjusted", "ci_low", "ci_high"]} | {"se": "{:.2%}"},
-                                  na_rep="–").hide(axis="index"))
+    display(present(adjusted, kinds={"unadjusted": "points", "adjusted": "points", "ci_low": "points", "ci_high": "points",
+                                     "se": "percent"}))
 
 # %% [markdown]
 # ## Gift or channel? The factorial wave
@@ -200,9 +200,7 @@ if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     targets = campaigns.rank_targets(hetero, cost_each, alpha)
     n_target = int((targets["advice"] == "target").sum())
     display(Markdown(f"**{n_target}** of {len(targets)} subgroups of the treated arms are worth targeting on this evidence."))
-    display(targets.style.format({"estimate": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}", "n_treated": "{:,}",
-                                  "cost_per_incremental_return": "{:,.1f}",
-                                  "p_holm": lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}"}, na_rep="–").hide(axis="index"))
+    display(present(targets, kinds={"estimate": "points", "ci_low": "points", "ci_high": "points"}))
 
 # %% [markdown]
 # ## Without a holdout: the time-series view

@@ -31,6 +31,8 @@ from analysis import exports, plots, segmentation as seg
 from analysis.dataset import load_dataset
 from analysis.features import compute_member_features
 from analysis.report import applies, headline, record_metrics
+from analysis.present import configure, present
+configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)
@@ -75,8 +77,7 @@ segments = seg.compute_segment_summary(rfm)
 plots.plot_segment_shares(segments);
 
 # %%
-segments.style.format({"spend": "{:,.0f}", "mean_recency_days": "{:,.0f}", "mean_frequency": "{:.1f}",
-                       "member_share": "{:.1%}", "spend_share": "{:.1%}"}, na_rep="-").hide(axis="index")
+present(segments)
 
 # %% [markdown]
 # ## Tiers and value concentration
@@ -87,8 +88,7 @@ segments.style.format({"spend": "{:,.0f}", "mean_recency_days": "{:,.0f}", "mean
 
 # %%
 tier_table = seg.compute_tier_summary(features, tuple(tiers_kept))
-display(tier_table.style.format({"spend": "{:,.0f}", "member_share": "{:.1%}", "spend_share": "{:.1%}",
-                                 "spend_per_member": "{:,.0f}"}).hide(axis="index"))
+display(present(tier_table))
 gini_value = seg.gini(features["monetary"])
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 plots.plot_lorenz(seg.compute_lorenz(features["monetary"]), gini_value, ax=axes[0])
@@ -143,8 +143,7 @@ if applies(cluster_problem is None, cluster_problem or ""):
 # %%
 if clusters is not None:
     profile = clusters.profile()
-    display(profile.style.format({"member_share": "{:.1%}", "avg_ticket": "{:,.0f}", "monetary": "{:,.0f}"} |
-                                 {c: "{:.0%}" for c in profile.columns if c.startswith("share_")}, precision=1).hide(axis="index"))
+    display(present(profile, kinds={"monetary": "money"}))
 
 # %% [markdown]
 # A sample of members in the three main dimensions, coloured by cluster:
@@ -179,7 +178,7 @@ migration = seg.compute_migration(seg.compute_rfm_scores(before), rfm, date_from
 plots.plot_transition_heatmap(migration.shares, title=f"segment on {date_from.date()} (rows) -> {as_of_date.date()} (columns)");
 
 # %%
-migration.flows(min_members=min_cell).head(12).style.format({'share_of_from': '{:.1%}'}).hide(axis='index')
+present(migration.flows(min_members=min_cell).head(12))
 
 # %% [markdown]
 # ## Profiles by age and gender
@@ -188,8 +187,7 @@ migration.flows(min_members=min_cell).head(12).style.format({'share_of_from': '{
 
 # %%
 for by in [c for c in ("age_band", "gender") if c in features.columns]:
-    display(seg.compute_profiles(features, rfm, by, min_cell).style.format(
-        {s: "{:.0%}" for s in seg.SEGMENTS} | {"spend_per_member": "{:,.0f}"}, na_rep="-").hide(axis="index"))
+    display(present(seg.compute_profiles(features, rfm, by, min_cell), kinds=dict.fromkeys(seg.SEGMENTS, "percent")))
 
 # %% tags=["hide"]
 segment_file = seg.write_member_segments(rfm, clusters, export_dir)

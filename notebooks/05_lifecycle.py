@@ -32,6 +32,8 @@ from analysis import clv, exports, lifecycle, plots
 from analysis.dataset import load_dataset
 from analysis.privacy import pseudonymize
 from analysis.report import applies, headline, record_metrics, section
+from analysis.present import configure, present
+configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 tier = tier_filter or None
@@ -79,8 +81,8 @@ if applies(len(flows.transitions) > 0, NO_TRANSITIONS):
 # %%
 if applies(len(flows.transitions) > 0, NO_TRANSITIONS):
     steady = flows.steady_state()
-    display(pd.DataFrame({"now": flows.counts.iloc[-1].drop("new") / flows.counts.iloc[-1].drop("new").sum(),
-                          "steady state": steady}).style.format("{:.1%}", na_rep="–"))
+    display(present(pd.DataFrame({"now": flows.counts.iloc[-1].drop("new") / flows.counts.iloc[-1].drop("new").sum(),
+                                  "steady state": steady}), kinds={"now": "percent", "steady state": "percent"}))
 
 # %% [markdown]
 # ## Cohorts
@@ -118,8 +120,7 @@ with section():
 
 # %%
 if survival is not None:
-    display(survival.hazard_ratios.style.format({"hazard_ratio": "{:.2f}", "lower": "{:.2f}", "upper": "{:.2f}",
-                                                 "p_value": "{:.2g}"}).hide(axis="index"))
+    display(present(survival.hazard_ratios))
     if survival.ph_note():
         display(Markdown(f"**Read with care.** {survival.ph_note()}"))
 
@@ -131,7 +132,7 @@ if survival is not None:
 
 # %%
 if survival is not None:
-    display(survival.ph_check.style.format({"rho_with_time": "{:+.2f}", "p_value": "{:.2g}"}).hide(axis="index"))
+    display(present(survival.ph_check))
 
 # %% [markdown]
 # ## P(alive), expected purchases and lifetime value
@@ -153,7 +154,7 @@ with section():
     bgnbd = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
     gamma_gamma = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     display(bgnbd)
-    display(gamma_gamma.summary().style.format("{:.3f}"))
+    display(present(gamma_gamma.summary()))
     values = clv.compute_clv(bgnbd, gamma_gamma, summary, horizon_months, monthly_discount, margin)
     summary["p_alive"] = values["p_alive"].to_numpy()
     plots.plot_palive_matrix(summary)
@@ -187,7 +188,7 @@ with section():
     calibration.plot(x="bin", y=["actual", "predicted"], kind="bar", ax=ax)
     ax.set_xlabel("repeat purchases in the calibration period"); ax.set_ylabel("purchases in the holdout, mean")
     plt.show()
-    display(calibration.style.format({"actual": "{:.2f}", "predicted": "{:.2f}", "error": "{:+.2f}"}).hide(axis="index"))
+    display(present(calibration))
 
 # %% [markdown]
 # ## Sleep risk: who is about to fall asleep
@@ -219,8 +220,8 @@ with section():
 if applies(risk is not None, "there is no sleep-risk model (see above)."):
     about_to_sleep = lifecycle.score_sleep_risk(risk, data, as_of_date, sleeping_days)
     shown = about_to_sleep.head(20).assign(member=lambda d: pseudonymize(d["member_id"])).drop(columns="member_id")
-    display(shown[["member", "tier", "recency_days", "frequency", "monetary", "risk"]].style.format(
-        {"monetary": "{:,.0f}", "risk": "{:.0%}"}).hide(axis="index"))
+    display(present(shown[["member", "tier", "recency_days", "frequency", "monetary", "risk"]],
+                    kinds={"monetary": "money", "risk": "percent"}))
     exported = exports.write_list(exports.about_to_sleep_list(data, about_to_sleep, as_of_date), export_dir, "about_to_sleep")
     if exported:
         display(Markdown(f"Members with a risk of 50 % or more. {exported.sentence()}"))

@@ -62,7 +62,9 @@ def raw_forms(html: str) -> list[str]:
         body = [r for r in rows if any(tag == "td" for tag, _ in r)]
         # an index of bare row numbers: a leading header cell per body row holding 0..n-1 or similar
         leading = [r[0][1] for r in body if r and r[0][0] == "th"]
-        if body and len(leading) == len(body) and all(re.fullmatch(r"\d+", v) for v in leading):
+        # pandas writes a named index as a header row: its name, then empty cells
+        named = any(all(tag == "th" for tag, _ in r) and r[0][1] and not any(t for _, t in r[1:]) for r in rows if len(r) > 1)
+        if body and not named and len(leading) == len(body) and all(re.fullmatch(r"\d+", v) for v in leading):
             found.append(f"table {k}: an index column of row numbers ({', '.join(leading[:4])} ...)")
         for r in rows:
             for tag, text in r:

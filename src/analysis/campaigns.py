@@ -39,7 +39,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 
 from .config import RFM_WINDOW_DAYS
 from .dataset import MallData, is_purchase
-from .display import styler_html
+from .present import display_name, html_table, label
 
 DEFAULT_CONTROL = "holdout"
 
@@ -216,14 +216,13 @@ class ArmEffects:
         return self.effects
 
     def _repr_html_(self) -> str:
-        pct = {"estimate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}", "treated_mean": "{:.2%}",
-               "control_mean": "{:.2%}", "p_value": "{:.3g}"}
         parts = []
         for outcome, grp in self.effects.groupby("outcome", sort=False):
-            fmt = pct if outcome != "spend_per_contacted" else {k: "{:,.1f}" for k in pct} | {"p_value": "{:.3g}"}
-            parts.append(f"<h4>{html.escape(outcome.replace('_', ' '))}: arm minus {html.escape(str(self.control_arm))}, "
+            diff, level = ("money", "money") if outcome == "spend_per_contacted" else ("points", "percent")
+            kinds = {"estimate": diff, "ci_low": diff, "ci_high": diff, "treated_mean": level, "control_mean": level, "p_value": "p"}
+            parts.append(f"<h4>{html.escape(label(outcome))}: arm minus {html.escape(display_name(self.control_arm))}, "
                          f"{1 - self.alpha:.0%} interval</h4>"
-                         + styler_html(grp.drop(columns="outcome").style.format(fmt, na_rep="-").hide(axis="index")))
+                         + html_table(grp.drop(columns="outcome"), kinds=kinds))
         return "".join(parts)
 
 
@@ -283,12 +282,8 @@ class BeforeAfter:
         })
 
     def _repr_html_(self) -> str:
-        t = styler_html(self.table_.style.format({"return_rate": "{:.2%}", "spend_on_return": "{:,.0f}", "spend_per_returner": "{:,.0f}",
-                                      "cost_per_returned": "{:,.1f}", "holdout_return_rate": "{:.2%}",
-                                      "incremental_return_rate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"},
-                                     na_rep="-").hide(axis="index"))
-        s = styler_html(self.summary().style.format({"estimate": "{:+.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}, na_rep="-").hide(axis="index"))
-        return t + s
+        diff = {"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points", "estimate": "points"}
+        return html_table(self.table_, kinds=diff) + html_table(self.summary(), kinds=diff)
 
 
 @dataclass(frozen=True)
@@ -431,8 +426,8 @@ class AdjustedEffect:
         return self.fit.summary()
 
     def _repr_html_(self) -> str:
-        return styler_html(self.table().style.format({"unadjusted": "{:+.2%}", "adjusted": "{:+.2%}", "se": "{:.2%}",
-                                          "ci_low": "{:+.2%}", "ci_high": "{:+.2%}"}).hide(axis="index"))
+        return html_table(self.table(), kinds={"unadjusted": "points", "adjusted": "points", "se": "percent",
+                                               "ci_low": "points", "ci_high": "points"})
 
 
 #: Singular values below this share of the largest count as zero: a column that is a linear
@@ -542,8 +537,8 @@ class FactorialResult:
         return pd.DataFrame({"effect": e["effect"], "ci_low": e["estimate"] - z * e["se"], "ci_high": e["estimate"] + z * e["se"]})
 
     def _repr_html_(self) -> str:
-        return styler_html(self.effects.style.format({"estimate": "{:+.2%}", "se": "{:.2%}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}",
-                                          "p_value": "{:.3g}"}).hide(axis="index"))
+        return html_table(self.effects, kinds={"estimate": "points", "se": "percent", "ci_low": "points", "ci_high": "points",
+                                               "p_value": "p"})
 
 
 def estimate_factorial(outcomes: pd.DataFrame, campaign_id: str, gift_levels: tuple[str, str], channel_levels: tuple[str, str],

@@ -154,7 +154,9 @@ class BGNBDModel(_FittedModel):
     def _repr_html_(self) -> str:
         import html
 
-        return (self.summary().to_html(float_format=lambda v: f"{v:.4f}", na_rep="–")
+        from .present import html_table
+
+        return (html_table(self.summary())
                 + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}. {html.escape(self.diagnostics())}</p>")
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tables shown in reports never turn data into markup.
+"""Tables shown in reports never turn data into markup, and always go through the presentation layer.
 
 Data values (arm labels, categories, extra column names, campaign names) reach the HTML of a
 report through pandas tables. ``DataFrame.to_html`` escapes them, but a pandas ``Styler`` does
@@ -6,6 +6,8 @@ not (its ``escape`` applies only to formats given explicitly, never to headers).
 notebook displays, and every one the package renders itself, goes through :func:`escape_styler`:
 its formatted cells, index and column labels and caption are HTML-escaped text, and a missing
 value shows as ``–`` (never ``nan``, ``NaT`` or ``None``). DataFrames shown directly do the same.
+Columns and headers the code did not format get the presentation layer's defaults
+(:mod:`analysis.present`: human labels, a format per kind of column, no index of row numbers).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ _FUNCS = ("_display_funcs", "_display_funcs_index", "_display_funcs_index_names"
           "_display_funcs_column_names")
 
 
-#: What a missing value (NaN, NaT, None, pd.NA) shows as in every report table.
-MISSING = "–"
+
+from .present import MISSING, _index_text, _label_of, column_decimals, format_value, infer_kind, label, meaningful_index
 
 
 def _missing(value) -> bool:
@@ -41,11 +43,42 @@ def _escaping(func):
     return escaped
 
 
+def _finish(styler: Styler) -> None:
+    """Give the columns and headers ``styler`` leaves unformatted the presentation defaults."""
+    data = styler.data
+    formatted = {c for (_r, c) in getattr(styler, "_display_funcs", {})}
+    for j, col in enumerate(data.columns):
+        if j in formatted:
+            continue
+        values = data.iloc[:, j]
+        kind = infer_kind(col, values)
+        decimals = column_decimals(values) if kind == "number" else None
+        styler.format(lambda v, kind=kind, decimals=decimals: format_value(v, kind, decimals), subset=data.columns[[j]])
+    if not getattr(styler, "_display_funcs_columns", None):
+        styler.format_index(_label_of, axis=1)
+    for axis in (0, 1):
+        names = data.index.names if axis == 0 else data.columns.names
+        if any(n is not None for n in names):
+            styler.format_index_names(lambda v: label(v) if isinstance(v, str) else str(v), axis=axis)
+    if meaningful_index(data.index):
+        if not getattr(styler, "_display_funcs_index", None):
+            styler.format_index(_index_text, axis=0)
+    elif not all(getattr(styler, "hide_index_", [False])):
+        styler.hide(axis="index")
+
+
 def escape_styler(styler: Styler) -> Styler:
     """Make ``styler`` render every cell, label and caption as escaped text (in place; returned).
 
     Formatting (``format``, ``format_index``, ``na_rep``) is kept: the formatted text is escaped.
+    Cells and headers without a format get the presentation layer's (:mod:`analysis.present`).
     """
+    if not getattr(styler, "_mallwake_finished", False):
+        if not styler.data.columns.is_unique:
+            pass  # subset= cannot address a duplicated label; such tables keep pandas' formats
+        else:
+            _finish(styler)
+        styler._mallwake_finished = True
     for name in _FUNCS:
         funcs = getattr(styler, name, None)
         if not isinstance(funcs, defaultdict):
@@ -70,15 +103,18 @@ def _display_styler(styler: Styler) -> str:
 
 
 def frame_html(frame: pd.DataFrame) -> str:
-    """A DataFrame as notebooks show it, with missing values as ``–`` (pandas escapes the text)."""
-    text_cols = [i for i, dtype in enumerate(frame.dtypes) if dtype == object and frame.iloc[:, i].isna().any()]
-    if text_cols:  # to_html's na_rep misses None in object columns
-        frame = frame.copy()
-        for i in text_cols:
-            col = frame.iloc[:, i]
-            frame.iloc[:, i] = col.where(col.notna(), MISSING)
-    return frame.to_html(na_rep=MISSING, max_rows=pd.get_option("display.max_rows"),
-                         max_cols=pd.get_option("display.max_columns"), show_dimensions=False, notebook=True, border=0)
+    """A DataFrame as notebooks show it: through the presentation layer (formatted, labelled,
+    escaped), at most ``display.max_rows`` rows with a caption saying how many there are."""
+    from .present import present
+
+    limit = pd.get_option("display.max_rows") or len(frame)
+    caption = None
+    if len(frame) > limit:
+        caption = f"first {limit:,} of {len(frame):,} rows"
+        frame = frame.head(limit)
+    if not frame.columns.is_unique:  # the presentation layer addresses columns by label
+        return frame.to_html(na_rep=MISSING, notebook=True, border=0)
+    return present(frame, caption=caption).to_html()
 
 
 def register_kernel_formatters() -> None:

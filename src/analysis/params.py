@@ -56,6 +56,13 @@ def load_data_params(data_dir) -> dict:
     if "tiers" in loaded and not (isinstance(loaded["tiers"], list) and loaded["tiers"]
                                   and all(isinstance(t, str) and t.strip() for t in loaded["tiers"])):
         raise ParameterError(f"{path}: 'tiers' must be a list of tier names, lowest first")
+    names = loaded.get("display_names")
+    if names is not None and not (isinstance(names, dict) and all(
+            isinstance(v, str) or (isinstance(v, dict) and set(v) <= {"en", "zh"} and all(isinstance(x, str) for x in v.values()))
+            for v in names.values())):
+        raise ParameterError(f"{path}: 'display_names' must map each data label to a name, or to {{en: name, zh: name}}")
+    if "currency" in loaded and not isinstance(loaded["currency"], str):
+        raise ParameterError(f"{path}: 'currency' must be text, e.g. \"¥\"")
     return loaded
 
 

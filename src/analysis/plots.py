@@ -249,9 +249,6 @@ def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8):
 
 # --- monthly report ---------------------------------------------------------------------
 
-CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
-
-
 def use_language(lang: str) -> str:
     """Set matplotlib up for ``lang`` and return the language figures can really be labelled in.
 
@@ -260,17 +257,15 @@ def use_language(lang: str) -> str:
     English labels (rather than showing empty boxes); tables and text stay in Chinese.
     """
     import warnings
-    from importlib import resources
 
     from matplotlib import font_manager
 
+    from .webfont import cjk_font_path
+
     if lang != "zh":
         return lang
-    try:
-        path = resources.files("mplfonts") / "fonts" / CJK_FONT_FILE
-        if not path.is_file():
-            raise FileNotFoundError(path)
-    except (ModuleNotFoundError, FileNotFoundError):
+    path = cjk_font_path()
+    if path is None:
         warnings.warn("no Chinese font found (install the `mplfonts` package): figure labels fall back to English", stacklevel=2)
         return "en"
     font_manager.fontManager.addfont(str(path))

@@ -16,6 +16,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from .config import PACKAGE_DIR
 from .report import METRICS_MIME
 from .storage import atomic_write_text, locked, state_dir
+from .webfont import embed_cjk_font
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 HIDDEN_TAGS = {"injected-parameters", "parameters", "hide"}
@@ -107,7 +108,7 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
     resources = {"mallwake": {"run_label": run_label, "provenance_html": provenance_html(provenance), "csp_meta": CSP_META}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     body = body.replace("<!--MALLWAKE-TOC-->", _toc(body), 1)
-    return atomic_write_text(out_path, body)
+    return atomic_write_text(out_path, embed_cjk_font(body))
 
 
 def _fmt(value) -> str:
@@ -218,7 +219,7 @@ def build_index(reports_dir: Path) -> Path:
     """
     reports_dir = Path(reports_dir)
     with locked(state_dir(reports_dir) / "index.lock", wait=True, what=f"{reports_dir / 'index.html'}"):
-        return atomic_write_text(reports_dir / "index.html", _index_page(reports_dir))
+        return atomic_write_text(reports_dir / "index.html", embed_cjk_font(_index_page(reports_dir)))
 
 
 def _href(*parts: str) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 
 
 from .dataset import MallData
-from .display import styler_html
+from .present import html_table
 
 RULES = ("present", "unreachable", "opted_out", "duplicate")
 RULE_LABELS = {
@@ -105,7 +105,7 @@ class SleepingList:
         return self.funnel()
 
     def _repr_html_(self) -> str:
-        return styler_html(self.table().style.format({"invalid_share": "{:.1%}", "naive_overstates_by": "{:.1%}"}).hide(axis="index"))
+        return html_table(self.table(), kinds={"invalid_share": "percent", "naive_overstates_by": "percent"})
 
 
 def _truthy(col) -> ibis.Value:

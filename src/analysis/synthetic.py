@@ -574,6 +574,21 @@ def generate_mall(
     return out
 
 
+#: Display names of the demo's arms, channels and gifts (English, Chinese), written to its mallwake.yaml.
+DISPLAY_NAMES = {
+    "holdout": ("Holdout", "对照组"),
+    "sms_daily": ("SMS, daily-use gift", "短信＋日用礼品"),
+    "call_wechat_ent": ("Call + WeChat, entertainment gift", "电话＋微信＋娱乐礼品"),
+    "sms_ent": ("SMS, entertainment gift", "短信＋娱乐礼品"),
+    "call_wechat_daily": ("Call + WeChat, daily-use gift", "电话＋微信＋日用礼品"),
+    "sms": ("SMS", "短信"),
+    "call_wechat": ("Call + WeChat", "电话＋微信"),
+    "daily": ("Daily-use gift", "日用礼品"),
+    "entertainment": ("Entertainment gift", "娱乐礼品"),
+    "none": ("none", "无"),
+}
+
+
 def _study_parameters() -> str:
     """The data folder's ``mallwake.yaml``: the study's roles of the demo's waves, read by the runner."""
     before, after, factorial = WAVES
@@ -595,6 +610,10 @@ def _study_parameters() -> str:
         f"factorial_campaign: {factorial.campaign_id}\n"
         "gift_levels: daily,entertainment  # reference, alternative\n"
         "channel_levels: sms,call_wechat\n"
+        "currency: \"¥\"  # money in the reports\n"
+        "# how the data's labels read in the reports (English and Chinese); unlisted labels show as they are\n"
+        "display_names:\n"
+        + "".join(f"  {raw}: {{en: \"{en}\", zh: \"{zh}\"}}\n" for raw, (en, zh) in DISPLAY_NAMES.items())
     )
 
 

@@ -119,7 +119,9 @@ class ValidationReport:
         head = "<p><b>Validation: {}</b> (data as of {})</p>".format(
             "all rules pass" if self.ok else f"{len(self.violations)} broken rule(s)", self.as_of
         )
-        body = self.summary().to_html(index=False, na_rep="–")
+        from .present import html_table
+
+        body = html_table(self.summary(), index=False)
         if not self.ok:
             body += "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.messages()) + "</ul>"
         if self.warnings:

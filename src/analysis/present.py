@@ -1,0 +1,338 @@
+"""One presentation layer for every table a report shows.
+
+A report table is what a mall manager reads, not what pandas prints: human column labels in the
+report's language, no index of row numbers, counts as integers with thousands separators, rates
+as percentages, money with the data's currency, p-values as ``< 0.001``, missing values as ``–``,
+and data labels (tiers, arms, channels, gifts) under the display names the data folder gives.
+
+Each column has a *kind* (count, percent, money, p, number, date, bool, text): declared by the
+code that builds the table (``kinds=``), else inferred from its name and values. One function
+formats a value of a kind (:func:`format_value`); one function turns a frame into an escaped,
+formatted Styler (:func:`present`). The notebook display hooks (:mod:`analysis.display`) send
+every DataFrame and Styler through it, so a table the code forgot to format still reads well.
+
+The settings of one report (language, currency, display names) are set once per kernel by
+:func:`configure` in the notebook's set-up cell; a kernel renders one report.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: What a missing value (NaN, NaT, None, pd.NA) shows as in every report table.
+MISSING = "–"
+LANGUAGES = ("en", "zh")
+
+#: Display names of the default tiers (a data folder's ``display_names`` adds and overrides).
+DEFAULT_NAMES = {
+    "en": {"normal": "Normal", "silver": "Silver", "gold": "Gold", "platinum": "Platinum"},
+    "zh": {"normal": "普卡", "silver": "银卡", "gold": "金卡", "platinum": "白金卡"},
+}
+
+#: Column labels per language. Keys are the names the analysis code uses; a name not listed
+#: reads as words ("cost_per_contacted" -> "Cost per contacted") in English.
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "n": "n", "p": "p-value", "p_value": "p-value", "p_holm": "p-value (Holm)", "se": "Std. error",
+        "std_error": "Std. error", "ci_low": "CI low", "ci_high": "CI high", "lower": "CI low", "upper": "CI high",
+        "estimate": "Estimate", "n_control": "n (holdout)", "n_treated": "n (treated)", "control_mean": "Holdout mean",
+        "treated_mean": "Treated mean", "member_id": "Member", "txn_id": "Transaction", "store_id": "Store",
+        "ts": "Time", "is_return": "Return (refund)", "avg_ticket": "Average ticket", "age_band": "Age band",
+        "rho_with_time": "Correlation with time", "hazard_ratio": "Hazard ratio", "bic": "BIC", "k": "k",
+        "recency_days": "Recency (days)", "mean_recency_days": "Mean recency (days)", "mean_frequency": "Mean frequency",
+        "list_date": "List date", "naive_list": "Naive list", "refined_list": "Refined list",
+        "invalid_sleepers": "Not really asleep", "invalid_share": "Share not really asleep",
+        "naive_overstates_by": "Naive list overstates by", "sleeping_days": "Sleeping after (days)",
+        "removed_alone": "Removed by this rule alone", "share_of_naive": "Share of naive list",
+        "campaign_id": "Campaign", "cost_per_incremental_return": "Cost per incremental return",
+        "incremental_return_rate": "Incremental return rate", "holdout_return_rate": "Holdout return rate",
+        "return_rate": "Return rate", "purchase_rate": "Purchase rate", "baseline_rate": "Baseline rate",
+        "spend_on_return": "Spend on return", "spend_per_returner": "Spend per returner",
+        "spend_per_contacted": "Spend per contacted", "cost_per_contacted": "Cost per contacted",
+        "cost_per_returned": "Cost per returned", "incremental_returned": "Incremental returns",
+        "incremental_spend": "Incremental spend", "return_on_spend": "Return on spend",
+        "extra_reactivations": "Extra reactivations", "weeks_above_band": "Weeks above the band",
+        "list_size": "List size", "member_share": "Share of members", "spend_share": "Share of spend",
+        "spend_per_member": "Spend per member", "downgrade_warnings": "Downgrade warnings",
+        "upgrade_candidates": "Upgrade candidates", "median_shortfall": "Median shortfall",
+        "median_days_to_sleep": "Median days to sleep", "missing_share": "Share missing", "broken_rules": "Broken rules",
+        "from_segment": "From segment", "to_segment": "To segment", "share_of_from": "Share of from",
+        "alpha": "alpha", "a": "a", "b": "b", "r": "r", "q": "q", "v": "v",
+    },
+    "zh": {
+        "n": "人数", "p": "p值", "p_value": "p值", "p_holm": "p值（Holm校正）", "se": "标准误", "std_error": "标准误",
+        "ci_low": "区间下限", "ci_high": "区间上限", "lower": "区间下限", "upper": "区间上限", "estimate": "估计值",
+        "n_control": "对照组人数", "n_treated": "实验组人数", "control_mean": "对照组均值", "treated_mean": "实验组均值",
+        "member_id": "会员", "members": "会员数", "member": "会员", "tier": "会员等级", "arm": "组别", "campaign": "活动",
+        "campaign_id": "活动", "channel": "渠道", "gift": "礼品", "segment": "分群", "month": "月份", "wave": "活动波次",
+        "spend": "消费额", "purchases": "消费笔数", "visits": "到访次数", "avg_ticket": "客单价", "age_band": "年龄段",
+        "gender": "性别", "count": "数量", "share": "占比", "rate": "比率", "cost": "成本", "effect": "效应",
+        "return_rate": "回店率", "purchase_rate": "消费率", "incremental_return_rate": "增量回店率",
+        "holdout_return_rate": "对照组回店率", "cost_per_incremental_return": "每增量回店成本",
+        "cost_per_contacted": "每触达成本", "cost_per_returned": "每回店成本", "spend_on_return": "回店消费额",
+        "spend_per_returner": "每回店会员消费", "spend_per_contacted": "每触达会员消费", "contacted": "触达人数",
+        "returned": "回店人数", "incremental_returned": "增量回店人数", "incremental_spend": "增量消费",
+        "list_date": "名单日期", "naive_list": "初始名单", "refined_list": "精确名单", "invalid_sleepers": "并未沉睡",
+        "invalid_share": "并未沉睡占比", "naive_overstates_by": "初始名单高估", "sleeping_days": "沉睡天数阈值",
+        "removed": "剔除人数", "removed_alone": "仅此规则剔除", "share_of_naive": "占初始名单比例", "remaining": "剩余人数",
+        "step": "步骤", "rule": "规则", "member_share": "会员占比", "spend_share": "消费占比", "spend_per_member": "人均消费",
+        "downgrade_warnings": "降级预警", "upgrade_candidates": "升级候选", "median_shortfall": "差额中位数",
+        "recency_days": "最近消费距今（天）", "frequency": "消费频次", "monetary": "消费金额", "days": "天数",
+        "hazard_ratio": "风险比", "rho_with_time": "与时间的相关", "covariate": "协变量", "value": "数值",
+        "verdict": "结论", "claim": "论断", "measure": "指标", "status": "状态", "level": "水平", "time": "时间",
+        "from": "从", "to": "到", "from_segment": "原分群", "to_segment": "新分群", "share_of_from": "占原分群比例",
+        "cluster": "聚类", "score": "得分", "risk": "风险", "lift": "提升", "table": "表", "column": "列", "file": "文件",
+        "rows": "行数", "missing": "缺失", "missing_share": "缺失占比", "broken_rules": "违反规则", "first": "最早", "last": "最晚",
+        "mean": "均值", "median_days_to_sleep": "沉睡天数中位数", "list_size": "名单人数", "baseline_rate": "基线比率",
+    },
+}
+
+_ZH_FALLBACK_WORDS = {"share": "占比", "rate": "比率", "mean": "均值", "median": "中位数", "spend": "消费", "members": "会员"}
+
+_TOKENS = re.compile(r"[a-z]+|\d+")
+_P_NAMES = {"p", "p_value", "pvalue", "p_holm", "p_adj", "p_raw", "logrank_p", "p_value_holm"}
+_PERCENT_WORDS = {"rate", "share", "pct", "percent", "proportion", "probability", "prob", "shares"}
+_MONEY_WORDS = {"spend", "revenue", "cost", "margin", "amount", "monetary", "aov", "ticket", "clv", "sales", "price",
+                "spent"}
+KINDS = ("count", "percent", "points", "money", "p", "number", "date", "bool", "text")
+
+
+@dataclass
+class Settings:
+    """How the tables of this kernel's report are written."""
+
+    lang: str = "en"
+    currency: str = ""
+    names: dict[str, str] = field(default_factory=dict)
+
+
+_settings = Settings(names=dict(DEFAULT_NAMES["en"]))
+
+
+def settings() -> Settings:
+    return _settings
+
+
+def configure(data_dir: str | Path | None = None, lang: str = "en", currency: str | None = None,
+        names: dict | None = None) -> Settings:
+    """Set this report's language, currency and display names.
+
+    From the data folder's ``mallwake.yaml`` when given: ``currency`` (e.g. ``"¥"``) and
+    ``display_names`` (``{raw label: name}`` or ``{raw label: {en: name, zh: name}}``) for tiers,
+    arms, channels, gifts and segments; the arguments win.
+    """
+    lang = str(lang or "en").lower()
+    if lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} is not supported; one of {', '.join(LANGUAGES)}")
+    declared: dict = {}
+    if data_dir is not None:
+        from .params import load_data_params
+
+        declared = load_data_params(data_dir)
+    table = dict(DEFAULT_NAMES[lang])
+    for raw, shown in (declared.get("display_names") or {}).items():
+        if isinstance(shown, dict):
+            shown = shown.get(lang) or shown.get("en")
+        if shown:
+            table[str(raw)] = str(shown)
+    table.update({str(k): str(v) for k, v in (names or {}).items()})
+    cur = currency if currency is not None else str(declared.get("currency") or "")
+    _settings.lang, _settings.currency, _settings.names = lang, cur, table
+    return _settings
+
+
+def display_name(raw: Any) -> str:
+    """The display name of a data label (a tier, arm, channel, gift), else the label itself."""
+    text = str(raw)
+    return _settings.names.get(text, text)
+
+
+def label(name: Any) -> str:
+    """The human label of a column name in the report's language."""
+    if not isinstance(name, str):
+        return str(name)
+    lang = _settings.lang
+    if name in _settings.names:
+        return _settings.names[name]
+    if name in LABELS.get(lang, {}):
+        return LABELS[lang][name]
+    if lang != "en" and re.fullmatch(r"[a-z0-9_]+", name):
+        words = [_ZH_FALLBACK_WORDS.get(w) for w in name.split("_")]
+        if all(words):
+            return "".join(words)
+    if name in LABELS["en"]:
+        return LABELS["en"][name]
+    if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", name) and lang == "en":  # an identifier: words, capitalised
+        text = name.replace("_", " ")
+        return text[0].upper() + text[1:]
+    return name
+
+
+def infer_kind(name: Any, values: pd.Series) -> str:
+    """The kind of a column from its name and values (see the module's docstring)."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date"
+    if not pd.api.types.is_numeric_dtype(dtype):
+        numbers = pd.to_numeric(values.map(lambda v: v if isinstance(v, (int, float, np.number)) else None), errors="coerce")
+        if numbers.notna().any() and values.map(lambda v: isinstance(v, (int, float, np.number)) or pd.isna(v)
+                                                or (isinstance(v, str) and v.startswith("<"))).all():
+            return infer_kind(name, numbers)  # numbers with suppressed cells ("<10") among them
+        return "text"
+    key = str(name).lower() if not isinstance(name, tuple) else str(name[-1]).lower()
+    words = set(_TOKENS.findall(key))
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    finite = finite[np.isfinite(finite.astype(float))]
+    if key in _P_NAMES or key.endswith("_p") or key.startswith("p_"):
+        return "p"
+    if words & _PERCENT_WORDS and (finite.empty or finite.abs().max() <= 1.5):
+        return "percent"
+    if words & _MONEY_WORDS and not key.startswith("return_on") and not (words & {"n", "count"}):
+        return "money"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "count"
+    if not finite.empty and np.allclose(finite, np.round(finite)) and finite.abs().max() < 1e15 and len(finite) > 0 \
+            and (finite.abs() >= 1).any():
+        return "count"
+    return "number"
+
+
+def _decimals(magnitude: float) -> int:
+    if magnitude >= 100:
+        return 0 if magnitude >= 1000 else 1
+    if magnitude >= 1:
+        return 2
+    return 3
+
+
+def format_value(value: Any, kind: str, decimals: int | None = None) -> str:
+    """``value`` written as ``kind``; missing is ``–``. ``decimals`` fixes the number of decimals
+    of a number (default: three significant digits, at most four decimals)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    if value is None or value is pd.NaT:
+        return MISSING
+    try:
+        if pd.isna(value):
+            return MISSING
+    except (TypeError, ValueError):
+        pass
+    zh = _settings.lang == "zh"
+    if isinstance(value, str) and kind not in ("text", "date"):
+        return value  # a suppressed cell ("<10") or a note in a numeric column
+    if kind == "text":
+        return display_name(value)
+    if kind == "bool":
+        return ("是" if value else "否") if zh else ("yes" if value else "no")
+    if kind == "date":
+        ts = pd.Timestamp(value)
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+    v = float(value)
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    if kind == "count":
+        return f"{int(round(v)):,}"
+    if kind == "percent":
+        return f"{v:.2%}" if 0 < abs(v) < 0.01 else f"{v:.1%}"
+    if kind == "points":
+        return f"{v * 100:+.1f} 个百分点" if zh else f"{v * 100:+.1f} points"
+    if kind == "p":
+        return "< 0.001" if v < 0.001 else f"{v:.3f}"
+    if kind == "money":
+        body = f"{abs(v):,.0f}" if abs(v) >= 1000 else f"{abs(v):,.2f}"
+        return f"{'-' if v < 0 else ''}{_settings.currency}{body}"
+    # number: three significant digits, at most four decimals; never scientific notation
+    places = decimals if decimals is not None else (4 if 0 < abs(v) < 0.001 else _decimals(abs(v)))
+    text = f"{v:,.{places}f}"
+    if text.strip("-0.,") == "" and v != 0:
+        return "≈ 0"
+    return text
+
+
+def _column_formatter(kind: str, decimals: int | None = None):
+    return lambda v: format_value(v, kind, decimals)
+
+
+def column_decimals(values: pd.Series) -> int:
+    """Decimals for a number column: enough for three significant digits of its typical value."""
+    finite = pd.to_numeric(values, errors="coerce").dropna().abs()
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.empty:
+        return 2
+    return min(_decimals(float(finite.median())), 4) if finite.median() >= 0.001 else 4
+
+
+def meaningful_index(index: pd.Index) -> bool:
+    """Whether an index says something (a name, or labels that are not row numbers)."""
+    if isinstance(index, pd.MultiIndex):
+        return True
+    if isinstance(index, pd.RangeIndex):
+        return False
+    if index.name is not None:
+        return True
+    return not pd.api.types.is_integer_dtype(index.dtype)
+
+
+def _label_of(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " · ".join(label(v) for v in value if str(v) != "")
+    return label(value) if isinstance(value, str) else display_name(value) if value is not None else ""
+
+
+def present(frame: pd.DataFrame, kinds: dict | None = None, labels: dict | None = None,
+            index: bool | None = None, caption: str | None = None):
+    """``frame`` as a formatted, escaped Styler: each column formatted by its kind (``kinds``
+    declares some, the rest are inferred), headers labelled (``labels`` overrides), the index
+    shown only when it means something (``index`` decides), missing values as ``–``."""
+    from .display import escape_styler
+
+    kinds = dict(kinds or {})
+    show_index = meaningful_index(frame.index) if index is None else index
+    styler = frame.style
+    formats = {}
+    for col in frame.columns:
+        values = frame[col]
+        if isinstance(values, pd.DataFrame):  # duplicate column names: format each the same way
+            values = values.iloc[:, 0]
+        kind = kinds.get(col) or infer_kind(col, values)
+        decimals = column_decimals(values) if kind == "number" else None
+        formats[col] = _column_formatter(kind, decimals)
+    if formats:
+        styler = styler.format(formats, na_rep=MISSING)
+    names = dict(labels or {})
+    styler = styler.format_index(lambda v: names.get(v, _label_of(v)), axis=1)
+    styler = styler.format_index_names(lambda v: names.get(v, label(v)), axis=1)
+    if show_index:
+        styler = styler.format_index(lambda v: names.get(v, _index_text(v)), axis=0)
+        styler = styler.format_index_names(lambda v: names.get(v, label(v)), axis=0)
+    else:
+        styler = styler.hide(axis="index")
+    if caption:
+        styler = styler.set_caption(caption)
+    return escape_styler(styler)
+
+
+def _index_text(value: Any) -> str:
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return format_value(value, "date")
+    if isinstance(value, pd.Period):
+        return str(value)
+    if isinstance(value, (float, np.floating)):
+        return format_value(value, "number")
+    if isinstance(value, str) and value in LABELS.get(_settings.lang, {}):
+        return LABELS[_settings.lang][value]
+    return display_name(value) if value is not None else MISSING
+
+
+def html_table(frame: pd.DataFrame, **kw) -> str:
+    """The HTML of :func:`present` (for ``_repr_html_`` of result objects)."""
+    return present(frame, **kw).to_html()

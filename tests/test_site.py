@@ -1,0 +1,163 @@
+"""The whole report site of a generated mall, built once and checked as readers get it: no member
+ids, phones or plates; no raw pandas output in any table; every page rendered by a browser."""
+
+import html
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sitescan import raw_forms, scan_site
+
+from analysis.config import NOTEBOOKS_DIR, TEACHING_DIR
+from analysis.runner import run_months, run_reports
+
+
+@pytest.fixture(scope="module")
+def site(small_mall, tmp_path_factory):
+    """Every report, the teaching track with its answers, and one month in English and Chinese."""
+    root = tmp_path_factory.mktemp("site")
+    out = root / "reports"
+    res = run_reports(small_mall, out_dir=out, jobs=2, log=lambda *_: None)
+    assert res.ok, [n.error for n in res.notebooks]
+    teach = run_reports(small_mall, out_dir=out, notebooks_dir=TEACHING_DIR, jobs=2, params={"show_solutions": "true"},
+                        log=lambda *_: None)
+    assert teach.ok, [n.error for n in teach.notebooks]
+    months = run_months(small_mall, ["2024-09"], out_dir=out, log=lambda *_: None)
+    months += run_months(small_mall, ["2024-09"], out_dir=out, lang="zh", log=lambda *_: None)
+    assert all(m.ok for m in months)
+    return {"root": root, "out": out, "label": res.label}
+
+
+@pytest.mark.slow
+def test_site_has_no_ids_phones_or_plates(site, small_mall):
+    out = site["out"]
+    members = pd.read_csv(small_mall / "members.csv", dtype=str)
+    secrets = set(members["member_id"]) | set(members["phone"]) | set(members["plate"].dropna())
+    pages = list(out.rglob("*.html"))
+    every_notebook = [p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
+    # the index, every notebook under notebooks/, and the monthly report a second time in Chinese
+    assert len(pages) == 1 + len(every_notebook) + 1, "every notebook under notebooks/ is rendered and checked"
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        tokens = set(re.findall(r"[A-Za-z0-9\u4e00-\u9fff]+", text))
+        leaked = tokens & secrets
+        assert not leaked, f"{page.relative_to(out)} shows {sorted(leaked)[:5]}"
+    assert not list(out.rglob("*.parquet")), "files with member ids live in exports/, outside the site"
+    assert (site["root"] / "exports" / site["label"] / "member_segments.parquet").is_file()
+
+
+@pytest.mark.slow
+def test_no_table_in_the_site_shows_raw_pandas_output(site):
+    assert scan_site(site["out"]) == {}
+
+
+def test_the_table_scan_finds_every_raw_form():
+    raw = pd.DataFrame({"cost_per_contacted": [0.191589, 41.409932], "p_value": [5.607214e-03, 1e-7],
+                        "members": [50000.0, None]}).to_html()
+    found = " | ".join(raw_forms(raw))
+    for what in ("index column of row numbers", "unformatted float '0.191589'", "scientific notation '1.000000e-07'",
+                 "missing value shown as 'NaN'", "snake_case header 'cost_per_contacted'"):
+        assert what in found, (what, found)
+
+
+def test_the_presentation_layer_leaves_nothing_raw():
+    from analysis.present import configure, present
+
+    configure(names={"call_wechat": "Call + WeChat"}, currency="¥")
+    frame = pd.DataFrame({"arm": ["call_wechat", "holdout"], "cost_per_contacted": [0.191589, 41.409932],
+                          "p_value": [5.607214e-03, 1e-7], "members": [50000.0, None], "return_rate": [0.2134, 0.05],
+                          "when": pd.to_datetime(["2024-12-31", None])})
+    page = present(frame).to_html()
+    assert raw_forms(page) == []
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    for shown in ("Call + WeChat", "¥0.19", "¥41.41", "0.006", "< 0.001", "50,000", "21.3%", "2024-12-31", "Cost per contacted",
+                  "p-value", "Return rate", "–"):
+        assert shown in text, (shown, text)
+    configure()
+
+
+# --- in a browser -----------------------------------------------------------------------------
+
+BROWSER_REQUIRED = os.environ.get("MALLWAKE_REQUIRE_BROWSER") == "1"
+#: where the screenshots of the browser test are kept for review (one per page and width)
+SCREENSHOTS = Path(os.environ.get("MALLWAKE_SCREENSHOTS", Path(__file__).resolve().parent.parent / "build" / "screenshots"))
+WIDTHS = (1280, 820)
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if path is None:
+        if BROWSER_REQUIRED:
+            pytest.fail("no Chromium but MALLWAKE_REQUIRE_BROWSER=1 (apt-get install chromium)")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    return path
+
+
+def _latin_only_fontconfig(folder: Path) -> Path:
+    """A fontconfig file that shows the browser only non-CJK fonts: a machine without CJK system fonts."""
+    dirs = [d for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation") if Path(d).is_dir()]
+    conf = folder / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                    + "".join(f"<dir>{d}</dir>" for d in dirs)
+                    + f"<cachedir>{folder / 'cache'}</cachedir></fontconfig>", encoding="utf-8")
+    return conf
+
+
+_CHECK = """async () => {
+  await document.fonts.ready;
+  const faces = [...document.fonts].map(f => ({family: f.family, status: f.status}));
+  const text = document.body.innerText;
+  const cjk = [...text].filter(c => c.codePointAt(0) >= 0x2E80 && c.codePointAt(0) <= 0x9FFF);
+  return {scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, faces,
+          cjk: cjk.length, sample: cjk.slice(0, 1).join(""),
+          covered: cjk.length ? document.fonts.check('16px "Mallwake CJK"', cjk.slice(0, 50).join("")) : true};
+}"""
+
+
+@pytest.mark.slow
+def test_every_page_in_a_browser_without_cjk_fonts(site, tmp_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if BROWSER_REQUIRED:
+            pytest.fail("playwright is not installed but MALLWAKE_REQUIRE_BROWSER=1")
+        pytest.skip("playwright not installed (make test installs it)")
+    chromium = _chromium()
+    env = dict(os.environ, FONTCONFIG_FILE=str(_latin_only_fontconfig(tmp_path)))
+    pages = sorted(site["out"].rglob("*.html"))
+    shots = SCREENSHOTS / "site"
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    problems, chinese = [], 0
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, env=env, args=["--no-sandbox", "--disable-gpu"])
+        for width in WIDTHS:
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            for path in pages:
+                name = path.relative_to(site["out"]).as_posix()
+                page = context.new_page()
+                errors = []
+                page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                page.goto(path.as_uri(), wait_until="load")
+                got = page.evaluate(_CHECK)
+                if got["scrollWidth"] > got["width"]:
+                    problems.append(f"{name} at {width}px: the page is {got['scrollWidth']}px wide")
+                if errors:
+                    problems.append(f"{name}: console errors {errors[:3]}")
+                if [f for f in got["faces"] if f["status"] != "loaded"]:
+                    problems.append(f"{name}: web fonts not loaded {got['faces']}")
+                if got["cjk"]:
+                    chinese += 1
+                    if not got["faces"] or not got["covered"]:
+                        problems.append(f"{name}: {got['cjk']} Chinese characters and no embedded font for them")
+                page.screenshot(path=str(shots / f"{name.replace('/', '__')}-{width}.png"), full_page=True)
+                page.close()
+            context.close()
+        browser.close()
+    assert problems == []
+    assert chinese >= len(WIDTHS), "the Chinese monthly report was rendered at every width"
+    assert len(list(shots.glob("*.png"))) == len(pages) * len(WIDTHS)
