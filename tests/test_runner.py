@@ -68,6 +68,9 @@ def test_success_then_failure_keeps_earlier_run(nb_dir, small_mall, tmp_path):
     assert (out / "first" / "a_ok.html").exists()  # the earlier run is untouched
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "first-failed" in index and "failed" in index and "first/a_ok.html" in index
+    assert 'href="first-failed/b_fail.ipynb"' in index and "boom in cell" in index  # the kept notebook and the error
+    # provenance lists every parameter, the defaults included (n is given, as_of is the notebook's default)
+    assert "n = 3" in html and "as_of = " in html
 
 
 def test_show_code_keeps_code(nb_dir, small_mall, tmp_path):

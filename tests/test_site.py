@@ -38,8 +38,8 @@ def test_site_has_no_ids_phones_or_plates(site, small_mall):
     secrets = set(members["member_id"]) | set(members["phone"]) | set(members["plate"].dropna())
     pages = list(out.rglob("*.html"))
     every_notebook = [p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
-    # the index, every notebook under notebooks/, and the monthly report a second time in Chinese
-    assert len(pages) == 1 + len(every_notebook) + 1, "every notebook under notebooks/ is rendered and checked"
+    # the index, the definitions, every notebook under notebooks/, and the monthly report a second time in Chinese
+    assert len(pages) == 2 + len(every_notebook) + 1, "every notebook under notebooks/ is rendered and checked"
     for page in pages:
         text = page.read_text(encoding="utf-8")
         tokens = set(re.findall(r"[A-Za-z0-9\u4e00-\u9fff]+", text))
@@ -161,3 +161,26 @@ def test_every_page_in_a_browser_without_cjk_fonts(site, tmp_path):
     assert problems == []
     assert chinese >= len(WIDTHS), "the Chinese monthly report was rendered at every width"
     assert len(list(shots.glob("*.png"))) == len(pages) * len(WIDTHS)
+
+
+@pytest.mark.slow
+def test_definitions_page_is_linked_from_every_report_and_covers_the_terms(site):
+    from analysis.glossary import segment_cells
+    from analysis.lifecycle import STAGES
+    from analysis.segmentation import SEGMENTS
+    from analysis.sleeping import RULES
+
+    out = site["out"]
+    page = (out / "glossary.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    for term in [*SEGMENTS, *(s.capitalize() for s in STAGES if s != "reactivated"), "Reactivated", "Return rate",
+                 "Incremental return rate", "Cost per incremental return", "Response window", "RFM window", "Holdout"]:
+        assert term in text, term
+    for rule in RULES:
+        assert f"Sleeping-list rule: {rule}" in text
+    reports = [p for p in out.rglob("*.html") if p.parent != out]
+    assert reports and all('href="../glossary.html"' in p.read_text(encoding="utf-8") for p in reports)
+    assert 'href="glossary.html"' in (out / "index.html").read_text(encoding="utf-8")
+    # every R x F cell belongs to exactly one segment
+    cells = [c for cs in segment_cells().values() for c in cs]
+    assert sorted(cells) == sorted(f"R{r}F{f}" for r in range(1, 6) for f in range(1, 6))

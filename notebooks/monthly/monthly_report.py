@@ -31,6 +31,8 @@ from analysis.privacy import suppress_small_counts
 from analysis.report import record_metrics
 from analysis.config import RFM_WINDOW_DAYS
 from analysis.segmentation import parse_thresholds
+from analysis.present import configure, present
+configure(data_dir, lang=lang, currency=currency)  # tier, arm and channel names in the report's language
 data = load_dataset(data_dir, as_of=as_of or None)
 month = mo.parse_month(report_month or mo.last_complete_month(data))
 figure_lang = plots.use_language(lang)
@@ -54,8 +56,7 @@ display(Markdown(f"## {T('kpi_heading')}"))
 shown = comparison.table_all.rename(index=lambda k: T(k))[["value", "previous", "change_pct", "last_year", "yoy_pct"]]
 shown.index.name = T("kpi")
 shown.columns = [T("value"), T("previous"), T("mom"), T("last_year"), T("yoy")]
-shown.style.format("{:,.0f}", subset=[T("value"), T("previous"), T("last_year")], na_rep="–").format(
-    "{:+.1%}", subset=[T("mom"), T("yoy")], na_rep="–")
+present(shown, kinds={T("value"): "count", T("previous"): "count", T("last_year"): "count", T("mom"): "change", T("yoy"): "change"})
 
 # %%
 display(Markdown(f"### {T('trend_title')}"))
@@ -65,37 +66,40 @@ plots.save_figure(fig, fig_dir, f"{month:%Y-%m}-trends");
 # %%
 display(Markdown(f"## {T('by_tier_heading')}"))
 tier_table = comparison.by_tier[list(mo.KPIS)].rename(columns=lambda k: T(k)).rename_axis(T("tier"))
-display(suppress_small_counts(tier_table.astype({T(k): "int64" for k in mo.KPIS if k not in ("spend", "avg_ticket")}), min_cell)
-        .style.format(lambda v: v if isinstance(v, str) else f"{v:,.0f}"))
+display(present(suppress_small_counts(tier_table.astype({T(k): "int64" for k in mo.KPIS if k not in ("spend", "avg_ticket")}), min_cell),
+                kinds=dict.fromkeys(tier_table.columns, "count")))
 fig = plots.plot_tier_kpis(comparison.by_tier, {k: F(k) for k in mo.KPIS})
 plots.save_figure(fig, fig_dir, f"{month:%Y-%m}-tiers");
 
 # %%
 display(Markdown(f"## {T('stages_title')}"))
 transitions = mo.compute_stage_transitions(data, month, cooling_days, sleeping_days, lost_days, panel=panel)
-mo.localize(suppress_small_counts(transitions, min_cell), lang)
+present(mo.localize(suppress_small_counts(transitions, min_cell), lang, stages_first=True))
 
 # %%
 segment_counts, migration = mo.compute_segment_movement(data, month)
 display(Markdown(f"## {T('segments_title')}"))
 display(Markdown(T('rfm_window', days=RFM_WINDOW_DAYS)))
-display(mo.localize(suppress_small_counts(segment_counts.set_index("segment"), min_cell, derived={"change": ("previous", "now")}), lang))
+display(present(mo.localize(suppress_small_counts(segment_counts.set_index("segment"), min_cell, derived={"change": ("previous", "now")}),
+                           lang)))
 flows = migration.flows(min_cell).head(8)
-mo.localize(flows, lang).style.format({T("share_of_from"): "{:.0%}"}).hide(axis="index")
+present(mo.localize(flows, lang), kinds={T("share_of_from"): "percent"})
 
 # %%
 display(Markdown(f"## {T('campaigns_title')}"))
 if len(month_campaigns):
     table = month_campaigns.copy()
     table["contacted"] = suppress_small_counts(table[["contacted"]], min_cell)["contacted"]
-    display(mo.localize(table, lang).style.format(precision=3, na_rep="–").hide(axis="index"))
+    display(present(mo.localize(table, lang), kinds={T("return_rate"): "percent", T("incremental_return_rate"): "points",
+                                                     T("ci_low"): "points", T("ci_high"): "points",
+                                                     T("cost_per_incremental_return"): "money", T("cost"): "money"}))
 else:
     display(Markdown(T("no_campaign")))
 
 # %%
 display(Markdown(f"## {T('watch_title')}"))
 w = watch.set_index("tier").rename(columns={"about_to_sleep": T("about_to_sleep", days=warn_days), "downgrade_warning": T("downgrade_warning")})
-display(suppress_small_counts(w, min_cell).rename_axis(T("tier")))
+display(present(suppress_small_counts(w, min_cell).rename_axis(T("tier"))))
 exported = exports.write_list(exports.monthly_watch_list(data, *watch_people, month), export_dir, f"watch_list_{month:%Y-%m}")
 kpi_files = mo.write_kpi_tables(comparison, output_dir)
 if exported:

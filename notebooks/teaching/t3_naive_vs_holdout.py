@@ -28,7 +28,7 @@ from analysis import teaching
 from analysis.privacy import mask_ids
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
-from analysis.present import configure
+from analysis.present import configure, present
 configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
@@ -106,7 +106,7 @@ if truth:
     true_change = (arms[after_campaign]["arms"][after_arm]["true_incremental_return_rate"]
                    - arms[before_campaign]["arms"][before_arm]["true_incremental_return_rate"])
     rows.append(("truth: change in incremental return rate", true_change))
-pd.DataFrame(rows, columns=["comparison", "return-rate difference"]).style.format({"return-rate difference": "{:+.3f}"}).hide(axis="index")
+present(pd.DataFrame(rows, columns=["comparison", "return-rate difference"]), kinds={"return-rate difference": "points"})
 
 # %%
 display(Markdown("## Your score"))

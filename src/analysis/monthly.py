@@ -30,6 +30,7 @@ import pandas as pd
 from .config import RFM_WINDOW_DAYS
 from .dataset import MallData, is_purchase
 from .lifecycle import STAGES, build_stage_panel_expr
+from .present import display_name
 
 KPIS = ("members", "new", "active", "sleeping", "woken", "lost", "spend", "purchases", "visits", "avg_ticket")
 ALL = "all"
@@ -56,8 +57,8 @@ TEXT = {
                         "exports folder (`exports/<month>/`, outside the report site: keep it private).",
         "by_tier_heading": "By tier", "kpi_heading": "Key figures", "no_campaign": "No campaign started this month.",
         "now": "now", "change": "change", "from_segment": "from", "to_segment": "to", "share_of_from": "share of from",
-        "stage_names": {"(joined)": "(joined)", "new": "new", "active": "active", "cooling": "cooling", "sleeping": "sleeping",
-                        "lost": "lost", "reactivated": "reactivated"},
+        "stage_names": {"(joined)": "(joined)", "new": "New", "active": "Active", "cooling": "Cooling", "sleeping": "Sleeping",
+                        "lost": "Lost", "reactivated": "Reactivated"},
     },
     "zh": {
         "members": "会员数", "new": "新会员", "active": "活跃会员（有消费）", "sleeping": "沉睡会员",
@@ -93,11 +94,16 @@ def text(key: str, lang: str = "en", **fmt):
     return value.format(**fmt) if isinstance(value, str) else value
 
 
-def localize(table: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Column names, index name and stage names of a report table in ``lang`` (unknown names kept)."""
+def localize(table: pd.DataFrame, lang: str, stages_first: bool = False) -> pd.DataFrame:
+    """Column names, index name and stage names of a report table in ``lang`` (unknown names kept).
+
+    ``stages_first``: the columns are lifecycle stages (a stage-to-stage table), not KPIs, so
+    ``active`` reads as the stage "Active", not the KPI "Active (bought)".
+    """
     words = {k: v for k, v in TEXT[lang].items() if isinstance(v, str)}
     stages = TEXT[lang]["stage_names"]
-    out = table.rename(columns=lambda c: words.get(c, stages.get(c, c)), index=lambda i: stages.get(i, i) if isinstance(i, str) else i)
+    column = (lambda c: stages.get(c, words.get(c, c))) if stages_first else (lambda c: words.get(c, stages.get(c, c)))
+    out = table.rename(columns=column, index=lambda i: stages.get(i, i) if isinstance(i, str) else i)
     out.index.name = words.get(table.index.name, table.index.name) if table.index.name else None
     out.columns.name = words.get(table.columns.name, table.columns.name) if table.columns.name else None
     return out
@@ -385,13 +391,15 @@ def write_narrative(comparison: MonthComparison, watch: pd.DataFrame, campaigns:
     mom = lambda k: _signed_pct(t.loc[k, "change_pct"], lang)  # noqa: E731
     yoy = lambda k: _signed_pct(t.loc[k, "yoy_pct"], lang)  # noqa: E731
     w = watch.set_index("tier").loc[ALL]
+    review = f"{pd.Timestamp(comparison.month).year}-12-31"
     out = []
     if lang == "zh":
         out.append(f"{month}，共有{v('active'):,.0f}名会员至少消费一次（环比{mom('active')}，同比{yoy('active')}），"
                    f"消费额{currency}{v('spend'):,.0f}（环比{mom('spend')}，同比{yoy('spend')}），客单价{currency}{v('avg_ticket'):,.0f}。")
         out.append(f"本月新增会员{v('new'):,.0f}名；{v('woken'):,.0f}名沉睡或流失会员被唤醒，{v('lost'):,.0f}名会员进入流失；"
                    f"月末沉睡会员{v('sleeping'):,.0f}名（环比{mom('sleeping')}）。")
-        out.append(f"预警：{w['about_to_sleep']:,}名会员将在30天内进入沉睡，{w['downgrade_warning']:,}名会员按当前消费节奏将在年度评审时降级。")
+        out.append(f"预警：{w['about_to_sleep']:,}名会员将在30天内进入沉睡；{w['downgrade_warning']:,}名会员按当前消费节奏将在"
+                   f"{review}的年度评审时降级（规则：自1月1日起的消费额按同样节奏延续到年底，低于其等级的年度门槛）。")
     else:
         out.append(f"In {month}, {v('active'):,.0f} members bought at least once ({mom('active')} on the previous month, "
                    f"{yoy('active')} on a year earlier); they spent {currency}{v('spend'):,.0f} ({mom('spend')}, {yoy('spend')} year on year) "
@@ -399,15 +407,17 @@ def write_narrative(comparison: MonthComparison, watch: pd.DataFrame, campaigns:
         out.append(f"{v('new'):,.0f} members joined; {v('woken'):,.0f} sleeping or lost members were woken up and {v('lost'):,.0f} "
                    f"became lost; {v('sleeping'):,.0f} members were asleep at the end of the month ({mom('sleeping')}).")
         out.append(f"Watch list: {w['about_to_sleep']:,} members will fall asleep within 30 days unless they buy, and "
-                   f"{w['downgrade_warning']:,} are on course to lose their tier at the yearly review.")
+                   f"{w['downgrade_warning']:,} are on course to lose their tier at the yearly review on {review} (the rule: "
+                   f"their spend since 1 January, continued at the same pace to the end of the year, falls short of their "
+                   f"tier's yearly threshold).")
     treated = campaigns[campaigns["incremental_return_rate"].notna()] if len(campaigns) else campaigns
     for _, c in treated.iterrows():
         sig = c["ci_low"] > 0
         if lang == "zh":
-            out.append(f"活动{c['campaign_id']}的{c['arm']}组触达{c['contacted']:,}人，增量回店率{c['incremental_return_rate']:+.1%}"
+            out.append(f"活动{c['campaign_id']}的{display_name(c['arm'])}组触达{c['contacted']:,}人，增量回店率{c['incremental_return_rate']:+.1%}"
                        f"（95%置信区间{c['ci_low']:+.1%}至{c['ci_high']:+.1%}），" + ("效果显著。" if sig else "效果尚不能确认。"))
         else:
-            out.append(f"Campaign {c['campaign_id']}, arm {c['arm']}: {c['contacted']:,} contacted, incremental return rate "
+            out.append(f"Campaign {c['campaign_id']}, arm {display_name(c['arm'])}: {c['contacted']:,} contacted, incremental return rate "
                        f"{c['incremental_return_rate']:+.1%} (95% interval {c['ci_low']:+.1%} to {c['ci_high']:+.1%}); "
                        + ("a real effect." if sig else "not distinguishable from no effect yet."))
     if not len(campaigns):

@@ -14,12 +14,46 @@ def _ax(ax, figsize=(8, 4)):
     return ax
 
 
+#: Columns that hold money (their axes show the currency and plain units, never a 1e6 offset).
+MONEY_COLUMNS = frozenset({"spend", "avg_ticket", "monetary", "revenue", "cost", "clv", "spend_per_member", "margin"})
+
+
+def axis_units(ax, kind: str, axis: str = "y"):
+    """Tick labels of ``axis`` as ``kind``: ``money`` (currency of the report, thousands separators,
+    no offset), ``count`` (separators) or ``percent``. Returns ``ax``."""
+    from matplotlib.ticker import FuncFormatter
+
+    from .present import settings
+
+    def money(v, _pos):
+        return f"{'-' if v < 0 else ''}{settings().currency}{abs(v):,.0f}"
+
+    formats = {"money": money, "count": lambda v, _pos: f"{v:,.0f}", "percent": lambda v, _pos: f"{v:.0%}"}
+    if kind not in formats:
+        raise ValueError(f"unknown axis kind {kind!r}; one of {', '.join(formats)}")
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(formats[kind]))
+    return ax
+
+
+def _units_for(ax, column: str, axis: str = "y"):
+    return axis_units(ax, "money" if column in MONEY_COLUMNS else "count", axis)
+
+
+def _names(values) -> list[str]:
+    """Data labels (tiers, arms) under their display names."""
+    from .present import display_name
+
+    return [display_name(v) for v in values]
+
+
 def plot_monthly_activity(monthly: pd.DataFrame, column: str = "spend", ax=None, label: str | None = None):
     """Line chart of one monthly series from :func:`~analysis.overview.compute_monthly_activity`."""
     ax = _ax(ax)
     sns.lineplot(data=monthly, x="month", y=column, marker="o", ax=ax, label=label)
     ax.set_xlabel("")
     ax.set_ylabel(column.replace("_", " "))
+    _units_for(ax, column)
     ax.grid(alpha=0.3)
     return ax
 
@@ -27,20 +61,22 @@ def plot_monthly_activity(monthly: pd.DataFrame, column: str = "spend", ax=None,
 def plot_members_by_tier(by_tier: pd.DataFrame, ax=None):
     """Bar chart of members per tier."""
     ax = _ax(ax, (6, 3.5))
-    sns.barplot(data=by_tier, x="tier", y="members", ax=ax, color="#4c72b0")
+    ax.bar(_names(by_tier["tier"]), by_tier["members"], color="#4c72b0")
     for p, share in zip(ax.patches, by_tier["share"]):
         ax.annotate(f"{share:.0%}", (p.get_x() + p.get_width() / 2, p.get_height()), ha="center", va="bottom")
     ax.set_xlabel("card tier")
+    ax.set_ylabel("members")
+    axis_units(ax, "count")
     return ax
 
 
 def plot_join_cohorts(cohorts: pd.DataFrame, ax=None):
     """Stacked bars: members by join year and tier."""
     ax = _ax(ax, (7, 3.5))
-    cohorts.plot(kind="bar", stacked=True, ax=ax, colormap="viridis")
+    cohorts.rename(columns=lambda c: _names([c])[0]).plot(kind="bar", stacked=True, ax=ax, colormap="viridis")
     ax.set_xlabel("join year")
     ax.set_ylabel("members")
-    ax.legend(title="tier", frameon=False)
+    ax.legend(title="tier", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -64,7 +100,7 @@ def plot_rates_with_intervals(table: pd.DataFrame, label: str, rate: str = "retu
     y = range(len(table))
     err = [(table[rate] - table[low]).clip(lower=0), (table[high] - table[rate]).clip(lower=0)]  # rounding can dip below 0
     ax.errorbar(table[rate], y, xerr=err, fmt="o", color="#4c72b0", capsize=3)
-    ax.set_yticks(list(y), table[label])
+    ax.set_yticks(list(y), [" / ".join(_names(str(v).split(" / "))) for v in table[label]])
     ax.invert_yaxis()
     if percent:
         ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
@@ -94,7 +130,7 @@ def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None):
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("days since campaign start")
     ax.set_ylabel("returned")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(alpha=0.3)
     return ax
 
@@ -120,7 +156,7 @@ def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int 
     ax.fill_between(after["week"], after["lower"], after["upper"], color="#4c72b0", alpha=0.25, label="counterfactual band")
     ax.axvline(start, color="#c44e52", lw=1)
     ax.set_ylabel("reactivations per week")
-    ax.legend(frameon=False, loc="upper left")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -154,7 +190,7 @@ def plot_lorenz(lorenz: pd.DataFrame, gini_value: float | None = None, ax=None):
     ax.set_ylabel("share of spend")
     if gini_value is not None:
         ax.set_title(f"Gini = {gini_value:.2f}")
-    ax.legend(frameon=False, loc="upper left")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -186,7 +222,7 @@ def plot_stage_area(counts: pd.DataFrame, ax=None):
     cols = [c for c in STAGE_COLORS if c in counts.columns]
     ax.stackplot(counts.index, [counts[c] for c in cols], labels=cols, colors=[STAGE_COLORS[c] for c in cols], alpha=0.9)
     ax.set_ylabel("members")
-    ax.legend(loc="upper left", frameon=False, ncol=len(cols))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -197,7 +233,7 @@ def plot_net_flows(net: pd.DataFrame, ax=None):
     ax.bar(net["month"], -net["fell_asleep"], width=20, color=STAGE_COLORS["sleeping"], label="fell asleep")
     ax.axhline(0, color="#222", lw=0.8)
     ax.set_ylabel("members per month")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -219,7 +255,7 @@ def plot_survival(curves: pd.DataFrame, ax=None):
     ax.set_xlabel("days since joining")
     ax.set_ylabel("share not yet asleep")
     ax.set_ylim(0, 1.02)
-    ax.legend(frameon=False, title="")
+    ax.legend(frameon=False, title="", loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -302,6 +338,7 @@ def plot_kpi_trends(kpis: pd.DataFrame, labels: dict[str, str], columns=("active
         ax.set_title(labels.get(col, col))
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
         ax.xaxis.set_major_formatter(plt.matplotlib.dates.DateFormatter("%y-%m"))
+        _units_for(ax, col)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -311,8 +348,9 @@ def plot_tier_kpis(by_tier: pd.DataFrame, labels: dict[str, str], columns=("acti
     """Bars per tier for the month's KPIs."""
     fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 2.8))
     for ax, col in zip(np.atleast_1d(axes), columns):
-        ax.bar(by_tier.index.astype(str), by_tier[col], color="#55a868")
+        ax.bar(_names(by_tier.index), by_tier[col], color="#55a868")
         ax.set_title(labels.get(col, col))
+        _units_for(ax, col)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig

@@ -33,7 +33,11 @@ LANGUAGES = ("en", "zh")
 #: Display names of the default tiers (a data folder's ``display_names`` adds and overrides).
 DEFAULT_NAMES = {
     "en": {"normal": "Normal", "silver": "Silver", "gold": "Gold", "platinum": "Platinum"},
-    "zh": {"normal": "普卡", "silver": "银卡", "gold": "金卡", "platinum": "白金卡"},
+    "zh": {"normal": "普卡", "silver": "银卡", "gold": "金卡", "platinum": "白金卡",
+           # RFM segments (analysis.segmentation.SEGMENTS)
+           "Champions": "核心会员", "Loyal": "忠诚会员", "Potential loyalist": "潜力会员", "New": "新客",
+           "Promising": "有望会员", "Need attention": "需关注", "About to sleep": "即将沉睡", "At risk": "流失风险",
+           "Cannot lose": "不能失去", "Hibernating": "休眠", "Lost": "已流失", "No purchase in window": "窗口内无消费"},
 }
 
 #: Column labels per language. Keys are the names the analysis code uses; a name not listed
@@ -101,7 +105,7 @@ _P_NAMES = {"p", "p_value", "pvalue", "p_holm", "p_adj", "p_raw", "logrank_p", "
 _PERCENT_WORDS = {"rate", "share", "pct", "percent", "proportion", "probability", "prob", "shares"}
 _MONEY_WORDS = {"spend", "revenue", "cost", "margin", "amount", "monetary", "aov", "ticket", "clv", "sales", "price",
                 "spent"}
-KINDS = ("count", "percent", "points", "money", "p", "number", "date", "bool", "text")
+KINDS = ("count", "percent", "change", "points", "money", "p", "number", "date", "bool", "text")
 
 
 @dataclass
@@ -243,6 +247,8 @@ def format_value(value: Any, kind: str, decimals: int | None = None) -> str:
         return f"{int(round(v)):,}"
     if kind == "percent":
         return f"{v:.2%}" if 0 < abs(v) < 0.01 else f"{v:.1%}"
+    if kind == "change":  # a relative change: +3.4%
+        return f"{v:+.1%}"
     if kind == "points":
         return f"{v * 100:+.1f} 个百分点" if zh else f"{v * 100:+.1f} points"
     if kind == "p":

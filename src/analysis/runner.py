@@ -342,6 +342,20 @@ def execute_notebook(nb: Path, out_nb: Path, params: dict, progress=None, launch
             time.sleep(0.5 * attempt)
 
 
+#: Parameters that are folders on the machine that ran the report: not listed in its provenance.
+_PATH_PARAMETERS = ("data_dir", "output_dir", "export_dir")
+
+
+def _default_text(default: str):
+    """A default as the notebook writes it (``"abc"``, ``3``, ``True``) as a value."""
+    import ast
+
+    try:
+        return ast.literal_eval(default)
+    except (ValueError, SyntaxError):
+        return default
+
+
 def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str, prov: dict, log,
              export_dir: Path | None = None, key: str = "", launcher: list[str] | None = None) -> NotebookRun:
     out_nb = run_dir / nb.name
@@ -376,7 +390,10 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     metrics = collect_metrics(executed)
     title = str(metrics.get("title") or title)  # a notebook may title itself (e.g. in the report's language)
     (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    shown = {k: v for k, v in params.items() if k not in ("data_dir", "output_dir", "export_dir")}
+    # every parameter with the value it ran with: given (command line, mallwake.yaml) or the notebook's default
+    given = {k: v for k, v in params.items() if k not in _PATH_PARAMETERS}
+    shown = {name: given.get(name, _default_text(spec["default"])) for name, spec in declared.items()
+             if name not in _PATH_PARAMETERS} | given
     nb_prov = prov | {"notebook": nb.name, "parameters": shown, "execution time": f"{seconds:.1f} s"}
     t_render = time.perf_counter()
     render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov, title=title,

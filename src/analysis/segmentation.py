@@ -108,12 +108,14 @@ def score_table(distribution: pd.DataFrame) -> pd.DataFrame:
 def assign_rfm_segments(r_score: pd.Series, f_score: pd.Series) -> pd.Series:
     """Named segment from R and F scores (5-point scale) by :data:`SEGMENT_MAP`."""
     key = r_score.astype(int).clip(1, 5).astype(str) + f_score.astype(int).clip(1, 5).astype(str)
-    lookup = {}
-    for r in range(1, 6):
-        for f in range(1, 6):
-            k = f"{r}{f}"
-            lookup[k] = next(name for pattern, name in SEGMENT_MAP if re.fullmatch(pattern, k))
-    return pd.Categorical(key.map(lookup), categories=list(SEGMENTS))
+    return pd.Categorical(key.map(segment_lookup()), categories=list(SEGMENTS))
+
+
+def segment_lookup() -> dict[str, str]:
+    """The segment of every R x F score pair (``"53"`` -> ``"Potential loyalist"``): the first
+    pattern of :data:`SEGMENT_MAP` that matches."""
+    return {f"{r}{f}": next(name for pattern, name in SEGMENT_MAP if re.fullmatch(pattern, f"{r}{f}"))
+            for r in range(1, 6) for f in range(1, 6)}
 
 
 def compute_segment_summary(rfm: pd.DataFrame) -> pd.DataFrame:

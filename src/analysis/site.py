@@ -16,7 +16,11 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from .config import PACKAGE_DIR
 from .report import METRICS_MIME
 from .storage import atomic_write_text, locked, state_dir
+from .glossary import glossary_page
 from .webfont import embed_cjk_font
+
+#: The definitions page, beside the index; every report links to it.
+GLOSSARY = "glossary.html"
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 HIDDEN_TAGS = {"injected-parameters", "parameters", "hide"}
@@ -27,7 +31,28 @@ SOLUTION_TAG = "solution"
 _HEADING = re.compile(r'<h([1-3]) id="([^"]+)">(.*?)</h\1>', re.S)
 
 
-def _toc(body: str) -> str:
+#: The words of a page's frame (navigation, contents, provenance) per language.
+CHROME = {
+    "en": {"back": "\u2190 all reports", "contents": "Contents", "provenance": "Provenance", "how": "how this report was made",
+           "glossary": "definitions", "as_of": "analysis date"},
+    "zh": {"back": "\u2190 全部报告", "contents": "目录", "provenance": "出处", "how": "本报告如何生成", "glossary": "术语定义", "as_of": "分析日期"},
+}
+
+
+def page_language(nb) -> str:
+    """The language a report was run in: its ``lang`` parameter as given to papermill, else the
+    default of its parameters cell, else English."""
+    given = (nb.metadata.get("papermill", {}).get("parameters") or {}).get("lang")
+    if given is None:
+        for cell in nb.cells:
+            tags = cell.metadata.get("tags", [])
+            if "parameters" in tags and "injected-parameters" not in tags:
+                m = re.search(r"""^lang\s*(?::[^=]+)?=\s*["'](\w+)["']""", cell.source, re.M)
+                given = m.group(1) if m else None
+    return str(given) if str(given) in CHROME else "en"
+
+
+def _toc(body: str, lang: str = "en") -> str:
     items = []
     for level, anchor, inner in _HEADING.findall(body):
         text = re.sub(r"<[^>]+>", "", inner).replace("¶", "").strip()
@@ -36,18 +61,20 @@ def _toc(body: str) -> str:
         items.append(f'<li class="mw-l{level}"><a href="#{anchor}">{text}</a></li>')
     if not items:
         return ""
-    return '<nav class="mw-toc"><b>Contents</b><ul>' + "".join(items) + "</ul></nav>"
+    return f'<nav class="mw-toc"><b>{CHROME[lang]["contents"]}</b><ul>' + "".join(items) + "</ul></nav>"
 
 
-def provenance_html(prov: dict) -> str:
+def provenance_html(prov: dict, lang: str = "en") -> str:
     """The provenance block shown at the end of every report."""
     rows = []
     for key, value in prov.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        rows.append(f"<tr><td><b>{html.escape(str(key))}</b></td><td>{html.escape(str(value))}</td></tr>")
+        if isinstance(value, dict):  # one line per entry (parameters, packages)
+            cell = "<br>".join(f"{html.escape(str(k))} = {html.escape(str(v))}" for k, v in value.items())
+        else:
+            cell = html.escape(str(value))
+        rows.append(f"<tr><td><b>{html.escape(str(key))}</b></td><td>{cell}</td></tr>")
     return (
-        '<details class="mw-provenance" open><summary><b>Provenance</b>: how this report was made</summary>'
+        f'<details class="mw-provenance" open><summary><b>{CHROME[lang]["provenance"]}</b>: {CHROME[lang]["how"]}</summary>'
         f"<table>{''.join(rows)}</table></details>"
     )
 
@@ -105,9 +132,13 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
         for out in cell.get("outputs", []):
             for mime in [m for m in out.get("data", {}) if "javascript" in m]:
                 del out["data"][mime]
-    resources = {"mallwake": {"run_label": run_label, "provenance_html": provenance_html(provenance), "csp_meta": CSP_META}}
+    lang = page_language(nb)
+    exporter.language_code = {"zh": "zh-CN"}.get(lang, lang)
+    resources = {"mallwake": {"run_label": run_label, "provenance_html": provenance_html(provenance, lang), "csp_meta": CSP_META,
+                              "back": CHROME[lang]["back"], "glossary": CHROME[lang]["glossary"], "glossary_href": f"../{GLOSSARY}",
+                              "as_of": f'{CHROME[lang]["as_of"]} {provenance.get("analysis date", "")}'.strip()}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    body = body.replace("<!--MALLWAKE-TOC-->", _toc(body), 1)
+    body = body.replace("<!--MALLWAKE-TOC-->", _toc(body, lang), 1)
     return atomic_write_text(out_path, embed_cjk_font(body))
 
 
@@ -219,6 +250,7 @@ def build_index(reports_dir: Path) -> Path:
     """
     reports_dir = Path(reports_dir)
     with locked(state_dir(reports_dir) / "index.lock", wait=True, what=f"{reports_dir / 'index.html'}"):
+        atomic_write_text(reports_dir / GLOSSARY, embed_cjk_font(glossary_page(CSP_META)))
         return atomic_write_text(reports_dir / "index.html", embed_cjk_font(_index_page(reports_dir)))
 
 
@@ -245,6 +277,8 @@ def _index_page(reports_dir: Path) -> str:
             link = (f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(str(nb["title"]))}</a>'
                     if nb.get("html") else html.escape(str(nb["title"])))
             err = f"<br><small>{html.escape(nb.get('error') or '')}</small>" if nb.get("error") else ""
+            if nb.get("status") != "ok" and nb.get("ipynb"):  # the executed notebook is kept: open it to see the failing cell
+                err += f'<br><small><a href="{_href(run["_dir"], nb["ipynb"])}">executed notebook (up to the failing cell)</a></small>'
             rows.append(
                 f"<tr><td>{link}</td><td class='{html.escape(str(nb['status']))}'>{html.escape(str(nb['status']))}{err}</td>"
                 f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}))}</td></tr>"
@@ -265,7 +299,8 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 </style></head><body>
 <h1>mallwake reports</h1>
 <p>Member analytics for shopping malls: every report below was executed by papermill from a notebook in
-<code>notebooks/</code> and rendered offline. Open a report for its figures, narrative and provenance.</p>
+<code>notebooks/</code> and rendered offline. Open a report for its figures, narrative and provenance;
+<a href="{GLOSSARY}">definitions</a> of every metric, stage, segment, window and rule.</p>
 {''.join(parts) if parts else '<p>No runs yet: <code>make report</code> builds one.</p>'}
 </body></html>
 """
