@@ -138,7 +138,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
         campaigns.estimate_adjusted_effect(outcomes, features, cid, arm, covariates.split(","), control_arm, alpha=alpha).table()
         for cid, arm in arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False)
     ], ignore_index=True)
-    display(present(adjusted, kinds={"unadjusted": "points", "adjusted": "points", "ci_low": "points", "ci_high": "points",
+    display(present(adjusted, kinds={"unadjusted": "points", "estimate": "points", "ci_low": "points", "ci_high": "points",
                                      "se": "percent"}))
 
 # %% [markdown]
@@ -241,7 +241,7 @@ main = campaigns.main_effect(effects, after_campaign, after_arm) if has_control 
 record_metrics(
     campaigns=campaigns.campaign_metrics(arms, effects) if has_control else {},
     adjusted_effects=None if adjusted is None else {
-        campaigns.arm_label(r.campaign_id, r.arm): {"estimate": r.adjusted, "se": r.se, "ci_low": r.ci_low, "ci_high": r.ci_high,
+        campaigns.arm_label(r.campaign_id, r.arm): {"estimate": r.estimate, "se": r.se, "ci_low": r.ci_low, "ci_high": r.ci_high,
                                       "covariates": r.covariates, "dropped": r.dropped} for r in adjusted.itertuples()},
     naive_before_after=None if study is None else {"naive_difference": study.naive_difference, "did_estimate": study.did.estimate,
                                                    "did_ci_low": study.did.ci_low, "did_ci_high": study.did.ci_high},

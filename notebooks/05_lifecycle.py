@@ -154,7 +154,7 @@ with section():
     bgnbd = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
     gamma_gamma = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     display(bgnbd)
-    display(present(gamma_gamma.summary()))
+    display(gamma_gamma)
     values = clv.compute_clv(bgnbd, gamma_gamma, summary, horizon_months, monthly_discount, margin)
     summary["p_alive"] = values["p_alive"].to_numpy()
     plots.plot_palive_matrix(summary)
@@ -207,8 +207,8 @@ with section():
     display(Markdown(f"Trained on {train_date.date()}, tested on {test_date.date()}: AUC **{risk.auc:.2f}**."))
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     plots.plot_calibration(risk.calibration, ax=ax[0]).set_title("calibration by risk decile")
-    plots.plot_forest(risk.drivers.assign(estimate=np.log(risk.drivers["odds_ratio_per_sd"]), ci_low=np.log(risk.drivers["lower"]),
-                                          ci_high=np.log(risk.drivers["upper"])), "feature", ax=ax[1], percent=False,
+    plots.plot_forest(risk.drivers.assign(estimate=np.log(risk.drivers["odds_ratio_per_sd"]), ci_low=np.log(risk.drivers["ci_low"]),
+                                          ci_high=np.log(risk.drivers["ci_high"])), "feature", ax=ax[1], percent=False,
                       title="log odds ratio per SD")
     fig.tight_layout()
     plt.show()

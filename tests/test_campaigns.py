@@ -150,7 +150,7 @@ def test_regression_adjustment_works_with_attributes_only(mall):
     attrs = cp.estimate_adjusted_effect(o, feats, "W2-AFTER", "call_wechat_ent", ["district", "gender"])
     t = truth["campaigns"]["W2-AFTER"]["arms"]["call_wechat_ent"]["true_incremental_return_rate"]
     for res in (full, attrs):
-        lo, hi = res.conf_int(0.01)
+        lo, hi = res.conf_int(0.01).iloc[0]
         assert lo <= t <= hi
     assert "phone" not in feats.columns and "plate" not in feats.columns
 

@@ -177,7 +177,7 @@ def test_survival_band_covers_planted_dropout_curve(mall):
         for t in (180, 365, 730):
             row = c[c["time"] <= t].iloc[-1]
             planted = np.exp(-t / (spec["lifetime"] * 30.4375))
-            assert row["lower"] <= planted <= row["upper"], (mtype, t, row.to_dict(), planted)
+            assert row["ci_low"] <= planted <= row["ci_high"], (mtype, t, row.to_dict(), planted)
 
 
 def test_sleep_risk_time_split_and_auc(mall):

@@ -60,7 +60,7 @@ def one_seed(seed: int, members: int, alpha: float) -> list[dict]:
 
             def adjusted(r=r):
                 res = cp.estimate_adjusted_effect(o, features, r.campaign_id, r.arm, covariates, alpha=alpha)
-                return (res.estimate, *res.conf_int())
+                return (res.estimate, *res.conf_int().iloc[0])
 
             add("regression-adjusted (Lin, HC2)", f"{r.campaign_id}/{r.arm}", t, adjusted)
         spend = cp.estimate_arm_effects(o, alpha=alpha).table("spend_per_contacted")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import html
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import ibis
 import numpy as np
@@ -40,6 +41,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from .config import RFM_WINDOW_DAYS
 from .dataset import MallData, is_purchase
 from .present import display_name, html_table, label
+from .results import Result
 
 DEFAULT_CONTROL = "holdout"
 
@@ -193,7 +195,7 @@ def _mean_diff_hc2(y, treated, alpha):
 
 
 @dataclass(frozen=True)
-class ArmEffects:
+class ArmEffects(Result):
     """Each treated arm against the control arm of its campaign.
 
     ``effects`` has one row per campaign, arm and outcome (``return_rate``, ``purchase_rate``,
@@ -204,10 +206,13 @@ class ArmEffects:
     control_arm: str
     alpha: float
     effects: pd.DataFrame
+    kinds: ClassVar[dict] = {"estimate": "points", "ci_low": "points", "ci_high": "points", "treated_mean": "percent",
+                             "control_mean": "percent", "p_value": "p"}
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        return estimate_arm_effects(self.outcomes, self.control_arm, alpha).effects[
-            ["campaign_id", "arm", "outcome", "ci_low", "ci_high"]]
+    def conf_int(self, alpha: float | None = None, outcome: str = "return_rate") -> pd.DataFrame:
+        """Intervals of ``outcome``'s effects (rows of :meth:`table`), recomputed at another ``alpha``."""
+        res = self if alpha is None or alpha == self.alpha else estimate_arm_effects(self.outcomes, self.control_arm, alpha)
+        return res.table(outcome)[["campaign_id", "arm", "ci_low", "ci_high"]]
 
     def table(self, outcome: str = "return_rate") -> pd.DataFrame:
         return self.effects[self.effects["outcome"] == outcome].reset_index(drop=True)
@@ -260,16 +265,30 @@ def estimate_arm_effects(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONT
 # --- the study's before/after table and difference-in-differences ----------------------
 
 @dataclass(frozen=True)
-class BeforeAfter:
-    """The dissertation's before/after comparison next to holdout-based estimates."""
+class BeforeAfter(Result):
+    """The dissertation's before/after comparison next to holdout-based estimates.
 
-    table_: pd.DataFrame
+    ``waves`` is the study's table (one row per wave); :meth:`summary` sets the naive difference
+    beside the holdout-based one (difference-in-differences, with its interval).
+    """
+
+    waves: pd.DataFrame
     naive_difference: float
     causal_difference: float
     did: "DiDResult"
+    kinds: ClassVar[dict] = {"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points",
+                             "estimate": "points"}
+
+    @property
+    def alpha(self) -> float:
+        return self.did.alpha
 
     def table(self) -> pd.DataFrame:
-        return self.table_
+        return self.waves
+
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """The interval of the difference-in-differences."""
+        return self.did.conf_int(alpha)
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame({
@@ -282,13 +301,15 @@ class BeforeAfter:
         })
 
     def _repr_html_(self) -> str:
-        diff = {"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points", "estimate": "points"}
-        return html_table(self.table_, kinds=diff) + html_table(self.summary(), kinds=diff)
+        return html_table(self.waves, kinds=self.kinds) + html_table(self.summary(), kinds=self.kinds)
 
 
 @dataclass(frozen=True)
-class DiDResult:
-    """Difference-in-differences: (after treated - after control) - (before treated - before control)."""
+class DiDResult(Result):
+    """Difference-in-differences: (after treated - after control) - (before treated - before control).
+
+    The statsmodels fit (member-clustered errors) is ``fit``; its printed summary ``fit.summary()``.
+    """
 
     estimate: float
     se: float
@@ -299,13 +320,16 @@ class DiDResult:
     n_obs: int
     n_clusters: int
     fit: object = field(repr=False)
+    kinds: ClassVar[dict] = {"estimate": "points", "se": "percent", "ci_low": "points", "ci_high": "points", "p_value": "p"}
 
-    def conf_int(self, alpha: float = 0.05) -> tuple[float, float]:
-        lo, hi = self.fit.conf_int(alpha=alpha).loc["treated:after"]
-        return float(lo), float(hi)
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"effect": "change in the incremental return rate (after minus before)", "estimate": self.estimate,
+                              "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value,
+                              "n_obs": self.n_obs, "n_clusters": self.n_clusters}])
 
-    def summary(self):
-        return self.fit.summary()
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        lo, hi = self.fit.conf_int(alpha=self.alpha if alpha is None else alpha).loc["treated:after"]
+        return pd.DataFrame({"ci_low": [float(lo)], "ci_high": [float(hi)]})
 
 
 def estimate_did(outcomes: pd.DataFrame, before: str, after: str, before_arm: str, after_arm: str,
@@ -393,7 +417,7 @@ def compute_precampaign_features(data: MallData, campaign_ids: list[str] | None 
 
 
 @dataclass(frozen=True)
-class AdjustedEffect:
+class AdjustedEffect(Result):
     """Regression-adjusted effect of one arm against control within one campaign.
 
     ``covariates`` are the covariates the fit used; ``dropped`` says which were left out and why
@@ -411,23 +435,19 @@ class AdjustedEffect:
     fit: object = field(repr=False)
     dropped: tuple[str, ...] = ()
 
-    def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
-        lo, hi = self.fit.conf_int(alpha=alpha or self.alpha).loc["treated"]
-        return float(lo), float(hi)
+    kinds: ClassVar[dict] = {"unadjusted": "points", "estimate": "points", "se": "percent", "ci_low": "points",
+                             "ci_high": "points"}
+
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        lo, hi = self.fit.conf_int(alpha=self.alpha if alpha is None else alpha).loc["treated"]
+        return pd.DataFrame({"ci_low": [float(lo)], "ci_high": [float(hi)]})
 
     def table(self) -> pd.DataFrame:
-        lo, hi = self.conf_int()
+        ci = self.conf_int().iloc[0]
         return pd.DataFrame([{"campaign_id": self.campaign_id, "arm": self.arm, "unadjusted": self.unadjusted,
-                              "adjusted": self.estimate, "se": self.se, "ci_low": lo, "ci_high": hi,
+                              "estimate": self.estimate, "se": self.se, "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
                               "covariates": ", ".join(self.covariates) or "none",
                               "dropped": "; ".join(self.dropped) or "none"}])
-
-    def summary(self):
-        return self.fit.summary()
-
-    def _repr_html_(self) -> str:
-        return html_table(self.table(), kinds={"unadjusted": "points", "adjusted": "points", "se": "percent",
-                                               "ci_low": "points", "ci_high": "points"})
 
 
 #: Singular values below this share of the largest count as zero: a column that is a linear
@@ -516,7 +536,7 @@ def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, cam
 # --- factorial gift x channel ------------------------------------------------------------
 
 @dataclass(frozen=True)
-class FactorialResult:
+class FactorialResult(Result):
     """Logistic model ``returned ~ gift * channel`` (with the holdout as baseline) and its AMEs."""
 
     campaign_id: str
@@ -524,21 +544,13 @@ class FactorialResult:
     cell_rates: pd.DataFrame
     effects: pd.DataFrame
     fit: object = field(repr=False)
+    kinds: ClassVar[dict] = {"estimate": "points", "se": "percent", "ci_low": "points", "ci_high": "points", "p_value": "p"}
 
     def table(self) -> pd.DataFrame:
         return self.effects
 
-    def summary(self):
-        return self.fit.summary()
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        z = stats.norm.ppf(1 - alpha / 2)
-        e = self.effects
-        return pd.DataFrame({"effect": e["effect"], "ci_low": e["estimate"] - z * e["se"], "ci_high": e["estimate"] + z * e["se"]})
-
-    def _repr_html_(self) -> str:
-        return html_table(self.effects, kinds={"estimate": "points", "se": "percent", "ci_low": "points", "ci_high": "points",
-                                               "p_value": "p"})
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        return pd.concat([self.effects[["effect"]], super().conf_int(alpha)], axis=1)
 
 
 def estimate_factorial(outcomes: pd.DataFrame, campaign_id: str, gift_levels: tuple[str, str], channel_levels: tuple[str, str],

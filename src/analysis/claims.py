@@ -26,6 +26,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from .campaigns import DEFAULT_CONTROL, _mean_diff_hc2, _rate_diff, compare_before_after, estimate_factorial
 from .display import styler_html
+from .results import Result
 
 SUPPORTED, CONTRADICTED, UNDECIDED, NOT_TESTABLE = "supported", "contradicted", "not enough evidence", "not testable here"
 POWER = 0.80
@@ -45,7 +46,7 @@ TEXTS = {
 
 
 @dataclass
-class Claim:
+class Claim(Result):
     """One claim's evidence: the estimate the verdict rests on, its interval and the verdict."""
 
     number: int
@@ -74,6 +75,9 @@ class Claim:
         if self.reason:
             s += f" {self.reason}"
         return s
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([self.row()])
 
     def row(self) -> dict:
         """The claim as plain values (for metrics.json and the summary table)."""
@@ -327,7 +331,7 @@ def claim_before_after(outcomes: pd.DataFrame | None, before_campaign: str = "",
         rates = [outcomes.loc[(outcomes["campaign_id"] == cid) & (outcomes["arm"] == arm), "returned"].mean()
                  for cid in (before_campaign, after_campaign) for arm in ((before_arm if cid == before_campaign else after_arm), control_arm)]
         c.needed_per_arm = _needed(_bernoulli_var(rates), c.estimate, +1, min_effect, alpha)
-    c.details = study.table_
+    c.details = study.waves
     c.reason = (f"The study's naive comparison (after minus before, treated return rates) reads {study.naive_difference:+.1%}; "
                 f"{study.naive_difference - study.did.estimate:+.1%} of it is the change in the holdouts' return rate "
                 "(what season and the list did without any contact), not the strategy.")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import ibis
 import numpy as np
@@ -23,6 +24,7 @@ from statsmodels.base.model import GenericLikelihoodModel
 
 from .dataset import MallData
 from .report import NotApplicable
+from .results import Result
 
 #: Fewest members with a repeat purchase that the repeat-purchase models are fitted on.
 MIN_REPEATERS = 10
@@ -115,7 +117,7 @@ class ConvergenceWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class _FittedModel:
+class _FittedModel(Result):
     """Parameters (natural scale), their standard errors, log-likelihood and the statsmodels fit.
 
     ``converged`` and ``optimizer`` record how the best of several starts was reached;
@@ -133,18 +135,21 @@ class _FittedModel:
     identified: bool = True
     notes: tuple[str, ...] = ()
 
-    def summary(self) -> pd.DataFrame:
-        return pd.DataFrame({"estimate": self.params_, "std_error": self.bse_})
+    kinds: ClassVar[dict] = {"estimate": "number", "se": "number", "ci_low": "number", "ci_high": "number"}
+
+    def table(self) -> pd.DataFrame:
+        """Each parameter (natural scale) with its standard error and interval."""
+        return pd.concat([pd.DataFrame({"estimate": self.params_, "se": self.bse_}), self.conf_int()], axis=1)
 
     def diagnostics(self) -> str:
         """The fit in one sentence: optimizer, convergence, identification."""
         text = f"Best of several starts: {self.optimizer}, {'converged' if self.converged else 'did NOT converge'}."
         return " ".join([text, *self.notes])
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         """Intervals from the fit on the log scale, transformed back (always positive)."""
-        ci = np.exp(self.result.conf_int(alpha=alpha))
-        return pd.DataFrame(ci, index=self.params_.index, columns=["lower", "upper"])
+        ci = np.exp(self.result.conf_int(alpha=self.level if alpha is None else alpha))
+        return pd.DataFrame(ci, index=self.params_.index, columns=["ci_low", "ci_high"])
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ class BGNBDModel(_FittedModel):
 
         from .present import html_table
 
-        return (html_table(self.summary())
+        return (html_table(self.table(), kinds=self.kinds)
                 + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}. {html.escape(self.diagnostics())}</p>")
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:

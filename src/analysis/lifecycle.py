@@ -33,6 +33,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from .dataset import MallData
 from .report import NotApplicable
 from .segmentation import age_band
+from .results import Result
 
 STAGES = ("new", "active", "cooling", "sleeping", "lost", "reactivated")
 
@@ -75,12 +76,16 @@ def build_stage_panel_expr(data: MallData, start=None, end=None, cooling_days: i
 
 
 @dataclass(frozen=True)
-class StageFlows:
+class StageFlows(Result):
     """Stage counts per month and month-to-month transitions."""
 
     counts: pd.DataFrame  # month x stage
     transitions: pd.DataFrame  # month, from, to, members
     thresholds: dict
+
+    def table(self) -> pd.DataFrame:
+        """Members per stage at each month-end."""
+        return self.counts
 
     def transition_matrix(self, month=None, shares: bool = True) -> pd.DataFrame:
         """Transitions into ``month`` (default: the last month); row shares when ``shares``."""
@@ -306,11 +311,11 @@ def _pointwise_band(sf: SurvfuncRight, alpha: float):
 
 
 @dataclass(frozen=True)
-class SurvivalResult:
+class SurvivalResult(Result):
     """Kaplan-Meier curves by group, log-rank test, Cox model and its PH check."""
 
     by: str
-    curves: pd.DataFrame  # group, time, survival, lower, upper
+    curves: pd.DataFrame  # group, time, survival, ci_low, ci_high
     logrank_chi2: float
     logrank_p: float
     cox: object = field(repr=False)
@@ -367,7 +372,7 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     for g, sub in df.groupby(by, sort=True):
         sf = SurvfuncRight(sub["duration"].to_numpy(), sub["event"].to_numpy())
         lo, hi = _pointwise_band(sf, alpha)
-        rows.append(pd.DataFrame({"group": g, "time": sf.surv_times, "survival": sf.surv_prob, "lower": lo, "upper": hi}))
+        rows.append(pd.DataFrame({"group": g, "time": sf.surv_times, "survival": sf.surv_prob, "ci_low": lo, "ci_high": hi}))
     curves = pd.concat(rows, ignore_index=True)
     if df[by].nunique() > 1:
         chi2, p = survdiff(df["duration"].to_numpy(), df["event"].to_numpy(), df[by].astype(str).to_numpy())
@@ -379,13 +384,13 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     X = X.loc[:, X.std() > 0]
     if X.shape[1] == 0:  # no covariate varies: curves only
         return SurvivalResult(by, curves, float(chi2), float(p), None,
-                              pd.DataFrame(columns=["covariate", "hazard_ratio", "lower", "upper", "p_value"]),
+                              pd.DataFrame(columns=["covariate", "hazard_ratio", "ci_low", "ci_high", "p_value"]),
                               pd.DataFrame(columns=["covariate", "rho_with_time", "p_value"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow while the optimizer explores; the fit is checked below
         cox = PHReg(sample["duration"].to_numpy(), X.to_numpy(), status=sample["event"].to_numpy(), ties="efron").fit()
     ci = np.exp(cox.conf_int(alpha=alpha))
-    hr = pd.DataFrame({"covariate": X.columns, "hazard_ratio": np.exp(cox.params), "lower": ci[:, 0], "upper": ci[:, 1],
+    hr = pd.DataFrame({"covariate": X.columns, "hazard_ratio": np.exp(cox.params), "ci_low": ci[:, 0], "ci_high": ci[:, 1],
                        "p_value": cox.pvalues})
     sch = cox.schoenfeld_residuals
     ev = sample["event"].to_numpy() == 1
@@ -402,7 +407,7 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
 # --- sleep risk ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SleepRiskModel:
+class SleepRiskModel(Result):
     """Logistic model of falling asleep within ``horizon_days`` of a date."""
 
     train_date: pd.Timestamp
@@ -413,9 +418,6 @@ class SleepRiskModel:
     drivers: pd.DataFrame
     fit: object = field(repr=False)
     columns: tuple[str, ...] = ()
-
-    def summary(self):
-        return self.fit.summary()
 
     def table(self) -> pd.DataFrame:
         return self.drivers
@@ -501,7 +503,7 @@ def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90
     sd = train[cols].std()
     ci = fit.conf_int()
     drivers = pd.DataFrame({"feature": cols, "odds_ratio_per_sd": np.exp(fit.params[cols] * sd),
-                            "lower": np.exp(ci.loc[cols, 0] * sd), "upper": np.exp(ci.loc[cols, 1] * sd),
+                            "ci_low": np.exp(ci.loc[cols, 0] * sd), "ci_high": np.exp(ci.loc[cols, 1] * sd),
                             "p_value": fit.pvalues[cols]}).reset_index(drop=True)
     return SleepRiskModel(train_date, test_date, horizon_days, auc, cal, drivers, fit, tuple(cols))
 

@@ -31,6 +31,7 @@ from .config import RFM_WINDOW_DAYS
 from .dataset import MallData, is_purchase
 from .lifecycle import STAGES, build_stage_panel_expr
 from .present import display_name
+from .results import Result
 
 KPIS = ("members", "new", "active", "sleeping", "woken", "lost", "spend", "purchases", "visits", "avg_ticket")
 ALL = "all"
@@ -205,7 +206,7 @@ def compute_monthly_kpis(data: MallData, start_month, end_month, cooling_days: i
 
 
 @dataclass(frozen=True)
-class MonthComparison:
+class MonthComparison(Result):
     """One month's KPIs against the previous month and the same month a year earlier."""
 
     month: pd.Timestamp

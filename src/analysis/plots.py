@@ -153,7 +153,7 @@ def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int 
     ax.plot(s["week"], s["actual"], color="#222", lw=1.2, label="actual")
     after = s[s["period"] == "after"]
     ax.plot(after["week"], after["predicted"], color="#4c72b0", ls="--", label="counterfactual (no campaign)")
-    ax.fill_between(after["week"], after["lower"], after["upper"], color="#4c72b0", alpha=0.25, label="counterfactual band")
+    ax.fill_between(after["week"], after["ci_low"], after["ci_high"], color="#4c72b0", alpha=0.25, label="counterfactual band")
     ax.axvline(start, color="#c44e52", lw=1)
     ax.set_ylabel("reactivations per week")
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -251,7 +251,7 @@ def plot_survival(curves: pd.DataFrame, ax=None):
     ax = _ax(ax, (8, 4.5))
     for g, c in curves.groupby("group", sort=True):
         ax.step(c["time"], c["survival"], where="post", label=str(g))
-        ax.fill_between(c["time"], c["lower"], c["upper"], step="post", alpha=0.2)
+        ax.fill_between(c["time"], c["ci_low"], c["ci_high"], step="post", alpha=0.2)
     ax.set_xlabel("days since joining")
     ax.set_ylabel("share not yet asleep")
     ax.set_ylim(0, 1.02)
@@ -274,7 +274,8 @@ def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8):
     """Mean P(alive) by frequency (rows) and recency (columns) bins."""
     ax = _ax(ax, (8, 5))
     df = summary.assign(freq_bin=summary["frequency"].clip(upper=bins * 3) // 3 * 3,
-                        rec_bin=pd.cut(summary["recency"] / summary["T"].clip(lower=1e-9), np.linspace(0, 1, 6), include_lowest=True))
+                        rec_bin=pd.cut(summary["recency"] / summary["T"].clip(lower=1e-9), np.linspace(0, 1, 6), include_lowest=True,
+                                       labels=["0-20%", "20-40%", "40-60%", "60-80%", "80-100%"]))
     grid = df.pivot_table(index="freq_bin", columns="rec_bin", values="p_alive", aggfunc="mean", observed=False)
     sns.heatmap(grid.sort_index(ascending=False), cmap="RdYlGn", vmin=0, vmax=1, annot=True, fmt=".2f", ax=ax,
                 cbar_kws={"label": "P(alive)"})

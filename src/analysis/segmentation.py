@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from .config import AGE_BAND_EDGES, AGE_BAND_LABELS
 from .privacy import pseudonymize
+from .results import Result
 
 #: The standard RFM segment map on (R score, F score); every pair of 1..5 has one segment.
 SEGMENT_MAP = (
@@ -245,7 +246,7 @@ def cluster_problem(features: pd.DataFrame, k: int | None = None, min_purchases:
 
 
 @dataclass(frozen=True)
-class ClusterResult:
+class ClusterResult(Result):
     """k-means and Gaussian-mixture clusters of active members."""
 
     k: int
@@ -330,7 +331,7 @@ def _fit_clusters(features, k, method, k_range, n_boot, min_purchases, seed, max
 # --- migration -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Migration:
+class Migration(Result):
     """Segment transitions between two dates (members present at both)."""
 
     date_from: str

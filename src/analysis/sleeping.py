@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import ibis
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 
 from .dataset import MallData
 from .present import html_table
+from .results import Result
 
 RULES = ("present", "unreachable", "opted_out", "duplicate")
 RULE_LABELS = {
@@ -36,7 +38,7 @@ CHANNEL_NEEDS = {
 
 
 @dataclass(frozen=True)
-class SleepingList:
+class SleepingList(Result):
     """The naive sleeping list with the refinement flags of every member on it.
 
     ``members`` has one row per naive sleeper: ``member_id``, ``days_since_purchase``,
@@ -104,8 +106,7 @@ class SleepingList:
     def summary(self) -> pd.DataFrame:
         return self.funnel()
 
-    def _repr_html_(self) -> str:
-        return html_table(self.table(), kinds={"invalid_share": "percent", "naive_overstates_by": "percent"})
+    kinds: ClassVar[dict] = {"invalid_share": "percent", "naive_overstates_by": "percent"}
 
 
 def _truthy(col) -> ibis.Value:

@@ -18,6 +18,7 @@ from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 from .dataset import MallData
 from .report import NotApplicable
+from .results import Result
 
 
 def compute_weekly_reactivations(data: MallData, tier: str = "gold", sleeping_days: int = 180) -> pd.DataFrame:
@@ -37,12 +38,12 @@ def compute_weekly_reactivations(data: MallData, tier: str = "gold", sleeping_da
 
 
 @dataclass(frozen=True)
-class CounterfactualResult:
+class CounterfactualResult(Result):
     """Actual weekly reactivations after ``start`` against the model's counterfactual band."""
 
     start: pd.Timestamp
     alpha: float
-    series: pd.DataFrame  # week, actual, predicted, lower, upper, period ("before"/"after")
+    series: pd.DataFrame  # week, actual, predicted, ci_low, ci_high, period ("before"/"after")
     fit: object = field(repr=False)
 
     @property
@@ -59,11 +60,9 @@ class CounterfactualResult:
         return pd.DataFrame([{
             "weeks": len(a), "actual": a["actual"].sum(), "counterfactual": a["predicted"].sum(),
             "extra_reactivations": self.cumulative_effect,
-            "weeks_above_band": int((a["actual"] > a["upper"]).sum()),
+            "weeks_above_band": int((a["actual"] > a["ci_high"]).sum()),
         }])
 
-    def summary(self):
-        return self.fit.summary()
 
 
 #: Weeks of history a counterfactual needs before the campaign (half a year).
@@ -113,6 +112,6 @@ def estimate_counterfactual(weekly: pd.DataFrame, start, weeks_after: int = 6, a
     mean = np.expm1(fc.predicted_mean)
     lo, hi = np.expm1(fc.conf_int(alpha=alpha)).T
     fitted = np.expm1(fit.fittedvalues)
-    before = pd.DataFrame({"week": pre.index, "actual": pre.to_numpy(), "predicted": fitted, "lower": np.nan, "upper": np.nan, "period": "before"})
-    after = pd.DataFrame({"week": post.index, "actual": post.to_numpy(), "predicted": mean, "lower": np.maximum(lo, 0), "upper": hi, "period": "after"})
+    before = pd.DataFrame({"week": pre.index, "actual": pre.to_numpy(), "predicted": fitted, "ci_low": np.nan, "ci_high": np.nan, "period": "before"})
+    after = pd.DataFrame({"week": post.index, "actual": post.to_numpy(), "predicted": mean, "ci_low": np.maximum(lo, 0), "ci_high": hi, "period": "after"})
     return CounterfactualResult(start, alpha, pd.concat([before, after], ignore_index=True), fit)

@@ -28,6 +28,7 @@ import pandas as pd
 from .config import DEFAULT_TIERS
 from .storage import atomic_write_text
 from .contract import FALSE_WORDS, FORMATS, TABLES, TRUE_WORDS, TableSpec, table_files
+from .results import Result
 
 
 @contextmanager
@@ -74,7 +75,7 @@ class Violation:
 
 
 @dataclass(frozen=True)
-class ValidationReport:
+class ValidationReport(Result):
     """The outcome of :func:`validate_data_dir`."""
 
     data_dir: Path
@@ -87,6 +88,9 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return not self.violations
+
+    def table(self) -> pd.DataFrame:
+        return self.summary()
 
     def summary(self) -> pd.DataFrame:
         """One row per table: file, rows and number of broken rules."""
