@@ -24,6 +24,7 @@ subgroups: str = "recency_band,tier,age_band,rfm_segment"  # variables of the "f
 target_tier: str = "all"  # for the time-series view ("all": every tier)
 sleeping_days: int = 180
 alpha: float = 0.05
+planned_allocation: str = ""  # arm:share,... the campaigns' planned split, when no pre-registration record says it
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -38,6 +39,7 @@ from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
 from analysis.report import applies, headline, record_metrics
 from analysis.present import configure, present
+from analysis.plan import assignment_checks
 configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 has_campaigns = campaigns.has_contacts(data)
@@ -60,6 +62,23 @@ if has_campaigns and campaigns.open_windows(outcomes):
     display(Markdown(f"**Interim.** {campaigns.open_windows(outcomes)}"))
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     display(present(arms, kinds={"incremental_returned": "number", "return_on_spend": "number"}))
+
+# %% [markdown]
+# ## Was each campaign assigned as planned?
+#
+# A sample-ratio check: the arm sizes against the planned allocation (chi-square, flagged at
+# p < 0.001). The plan comes from the campaign's pre-registration record (`mallwake plan` writes it;
+# keep it as `preregistrations/<campaign_id>.json` in the data folder) or from the
+# `planned_allocation` parameter. A mismatch means members were lost or moved between arms after the
+# draw, and the arms may no longer be comparable.
+
+# %%
+if applies(has_campaigns, NO_CAMPAIGNS):
+    srm = assignment_checks(data_dir, outcomes, planned_allocation)
+    unchecked = srm.loc[srm["plan"] == "no plan recorded", "campaign_id"].tolist()
+    if unchecked:
+        display(Markdown(f"No plan was recorded for {', '.join(unchecked)}: the arm sizes cannot be checked against one."))
+    display(present(srm, kinds={"chi2": "number", "p_value": "p"}))
 
 # %% [markdown]
 # ## Return rate by arm

@@ -166,3 +166,13 @@ def test_unmarked_negative_amounts_and_positive_returns_are_refused(tiny_dir):
     msgs = _messages(d).messages()
     assert any("must not be negative" in m and "is_return" in m and "line 3: '-30'" in m for m in msgs)
     assert any("zero or negative on a return row" in m and "line 6: '80'" in m for m in msgs)
+
+
+def test_an_impossible_date_in_mallwake_yaml_is_a_clear_error(tiny_dir, tmp_path, capsys):
+    from analysis import cli
+
+    (tiny_dir / "mallwake.yaml").write_text("list_date: 2024-13-40\n", encoding="utf-8")
+    assert cli.main(["run", "--data", str(tiny_dir), "--out", str(tmp_path / "r"), "--only", "01_data_overview"]) == 2
+    err = capsys.readouterr().err
+    assert "mallwake.yaml" in err and "month must be in 1..12" in err and "no report written" in err
+    assert not (tmp_path / "r").exists()

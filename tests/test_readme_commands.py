@@ -61,3 +61,23 @@ def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_ma
                              log=lambda *_: None)
     assert res.ok, [n.error for n in res.notebooks]
     assert sorted(p.name for p in (work / "reports" / "rel").glob("*.html")) == ["a.html", "b.html", "c.html"]
+
+
+def test_plan_command_as_the_readme_writes_it(small_mall, tmp_path, monkeypatch):
+    """`mallwake plan examples/next_wave.yaml` from the project folder, on a generated mall."""
+    import json
+    import subprocess
+    import sys
+
+    from analysis.config import PROJECT_DIR
+
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    assert ".venv/bin/mallwake plan examples/next_wave.yaml" in readme
+    out = tmp_path / "exports"
+    res = subprocess.run([sys.executable, "-m", "analysis.cli", "plan", "examples/next_wave.yaml", "--data", str(small_mall),
+                          "--exports", str(out)], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    folder = out / "plans" / "W4-NEXT"
+    record = json.loads((folder / "preregistration.json").read_text())
+    assert record["allocation"] == {"holdout": 0.2, "call_wechat_ent": 0.4, "sms_daily": 0.4}
+    assert (folder / "contacts.csv").is_file() and (folder / "balance.csv").is_file()

@@ -5,13 +5,14 @@ result's own alpha by default, HTML through the presentation layer with no objec
 import importlib
 import pkgutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from sitescan import raw_forms
 
 import analysis
 from analysis import campaigns as cp
-from analysis import claims, clv, lifecycle, monthly, sleeping, timeseries
+from analysis import claims, clv, lifecycle, monthly, plan, sleeping, timeseries, uplift
 from analysis import segmentation as seg
 from analysis.dataset import load_dataset
 from analysis.features import compute_member_features
@@ -29,6 +30,17 @@ def _all_result_classes() -> set[type]:
                 found.add(sub)
             todo.append(sub)
     return found
+
+
+def _uplift():
+    rng = np.random.default_rng(0)
+    n = 800
+    x = rng.random(n)
+    treated = rng.random(n) < 0.5
+    ids = [f"M{i:04d}" for i in range(n)]
+    outcomes = pd.DataFrame({"campaign_id": "C", "member_id": ids, "arm": np.where(treated, "t", "holdout"),
+                             "returned": rng.random(n) < 0.05 + treated * 0.2 * (x > 0.5)})
+    return uplift.estimate_uplift(outcomes, pd.DataFrame({"member_id": ids, "x": x}), "C", "t", ["x"], n_boot=50)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +74,10 @@ def results(small_mall) -> dict[type, Result]:
         timeseries.estimate_counterfactual(weekly, start, alpha=0.1),
         monthly.compare_month(kpis, month), data.validation,
         claims.claim_sleeping_list(sleeping.build_sleeping_list(data, as_of.date(), tier="gold")),
+        plan.srm_test({"a": 1_040, "b": 960}, {"a": 0.5, "b": 0.5}),
+        plan.make_plan(data, plan.PlanSpec(campaign_id="P1", start_date=str(as_of.date()), control_arm="holdout", seed=3,
+                                           arms={"holdout": {"share": 0.5}, "x": {"share": 0.5, "channel": "sms"}})),
+        _uplift(),
     ]
     return {type(r): r for r in made}
 

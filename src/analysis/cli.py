@@ -1,4 +1,4 @@
-"""The ``mallwake`` command line: demo-data, validate, run."""
+"""The ``mallwake`` command line: demo-data, validate, run, plan, handout."""
 
 from __future__ import annotations
 
@@ -51,6 +51,38 @@ def _handout(args) -> int:
         print(f"mallwake: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _plan(args) -> int:
+    from .dataset import load_dataset
+    from .params import ParameterError
+    from .plan import make_plan, read_plan, write_plan
+    from .storage import UnsafeNameError, check_label
+    from .validation import DataValidationError
+
+    try:
+        spec = read_plan(args.plan)
+        check_label(spec.campaign_id)
+        data = load_dataset(Path(args.data), as_of=args.as_of)
+        plan = make_plan(data, spec)
+    except (ParameterError, DataValidationError, UnsafeNameError) as err:
+        print(f"mallwake: {err}", file=sys.stderr)
+        print("mallwake: no plan written", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = Path(args.exports) / "plans" / spec.campaign_id
+    paths = write_plan(plan, out)
+    sizes = ", ".join(f"{r.arm} {r.members:,}" for r in plan.table().itertuples())
+    weakest = plan.power["power"].min()
+    print(f"mallwake: {spec.campaign_id}: {len(plan.contacts):,} members from the refined sleeping list ({sizes}); "
+          f"power {weakest:.0%} for a lift of {spec.min_detectable_lift:.1%} over a baseline of {plan.baseline_rate:.1%} "
+          f"(a list of {plan.needed:,} reaches {spec.power:.0%})")
+    unbalanced = plan.balance[~plan.balance["balanced"]]
+    if len(unbalanced):
+        print(f"mallwake: warning: {len(unbalanced)} covariate(s) differ by more than 0.1 SD between arms: "
+              + ", ".join(f"{r.arm}/{r.covariate}" for r in unbalanced.head(5).itertuples()), file=sys.stderr)
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -133,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", default=None, help="analysis date (default: today)")
     p.add_argument("--strict", action="store_true", help="treat warnings (e.g. exact duplicate transactions) as errors")
     p.set_defaults(func=_validate)
+
+    p = sub.add_parser("plan", help="draw the next wave's list, randomize it into arms within strata, pre-register it")
+    p.add_argument("plan", help="the plan file (YAML: campaign_id, start_date, arms with shares, ...; see the README)")
+    p.add_argument("--data", default=str(DEMO_DATA_DIR), help="data directory (default: the demo data)")
+    p.add_argument("--as-of", default=None, help="analysis date YYYY-MM-DD (default: last date in the data)")
+    p.add_argument("--exports", default="exports", metavar="DIR",
+                   help="the contact file, balance and pre-registration go to DIR/plans/<campaign_id>/ (default: exports)")
+    p.set_defaults(func=_plan)
 
     p = sub.add_parser("run", help="execute the notebooks and render the HTML reports")
     p.add_argument("--data", default=str(DEMO_DATA_DIR), help="data directory (default: the demo data)")

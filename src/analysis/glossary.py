@@ -43,6 +43,13 @@ ENTRIES: list[tuple[str, str, str, str]] = [
      "The study's table: return count, rate and spend of a wave before and a wave after the new strategy. The naive "
      "difference mixes the strategy with season and list; the holdout-based difference (difference-in-differences of the "
      "incremental rates) removes what the holdouts measure."),
+    ("Campaign metrics", "Sample-ratio check", "样本比例检验",
+     "The arm sizes of a campaign against its planned allocation (chi-square goodness of fit); p < 0.001 is flagged as a "
+     "mismatch: members were lost or moved between arms after the draw. The plan comes from the campaign's "
+     "pre-registration record or the `planned_allocation` parameter."),
+    ("Campaign metrics", "Pre-registration", "预注册",
+     "What `mallwake plan` writes before a wave: the list rule, arms and allocation, strata and seed, primary outcome, "
+     "response window, alpha, minimum detectable lift, analysis method and the SHA-256 of the contact file."),
     # -- statistics
     ("Statistics", "95 % interval", "95%置信区间",
      "The range of effects compatible with the data at the 5 % level: Wilson for a rate, Newcombe for a difference of "

@@ -47,7 +47,7 @@ def load_data_params(data_dir) -> dict:
         return {}
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as err:  # ValueError: a date YAML cannot build (2024-13-40)
         raise ParameterError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if loaded is None:
         return {}

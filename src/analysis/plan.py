@@ -1,0 +1,427 @@
+"""The campaign loop's plan, assign and pre-register steps, and the sample-ratio check that judges
+the assignment afterwards.
+
+A *plan* is a small YAML file (see ``docs`` in README: "Plan the next wave"): the campaign, its
+start date, the list (the refined sleeping list of a tier), the arms with their shares, channels,
+gifts and costs, the control arm, the strata, the primary outcome and its response window, alpha,
+power and the minimum detectable lift, and a seed. :func:`make_plan` turns it into
+
+* the contact file, in the data contract's ``contacts`` form (``campaign_id``, ``member_id``,
+  ``arm``, ``channel``, ``gift``, ``contact_cost``, ``gift_cost``) for the campaign team: members
+  randomized into the arms *within each stratum* (blocked), seeded, byte-identical for the same
+  inputs;
+* the balance of pre-campaign covariates across arms (standardized mean differences);
+* the power of the planned allocation for the minimum detectable lift (and the list size needed);
+* the pre-registration record: everything above that the evaluation must not change afterwards,
+  with the SHA-256 of the contact file.
+
+:func:`srm_test` compares arm sizes with the planned allocation (chi-square goodness of fit,
+flagged at p < 0.001, the threshold experimentation platforms use).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .params import ParameterError
+from .results import Result
+
+#: Arm sizes that differ from the plan with p below this are flagged (sample-ratio mismatch).
+SRM_THRESHOLD = 0.001
+#: |standardized mean difference| above this is an imbalance worth a look.
+SMD_LIMIT = 0.1
+CONTACT_COLUMNS = ("campaign_id", "member_id", "arm", "channel", "gift", "contact_cost", "gift_cost")
+PREREGISTRATION = "preregistration.json"
+
+
+# --- sample ratio -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SRMResult(Result):
+    """Observed arm sizes against the planned allocation (chi-square goodness of fit)."""
+
+    arms: pd.DataFrame  # arm, planned_share, observed, expected, observed_share
+    chi2: float
+    p_value: float
+    threshold: float = SRM_THRESHOLD
+    kinds: ClassVar[dict] = {"planned_share": "percent", "observed_share": "percent", "observed": "count",
+                             "expected": "number"}
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.p_value < self.threshold)
+
+    def table(self) -> pd.DataFrame:
+        return self.arms
+
+    def sentence(self) -> str:
+        p = "< 0.001" if self.p_value < 0.001 else f"= {self.p_value:.3f}"
+        if self.flagged:
+            return (f"Sample-ratio mismatch: the arm sizes differ from the planned allocation (chi-square {self.chi2:,.1f}, "
+                    f"p {p}); the assignment did not happen as planned, so the arms may not be comparable.")
+        return f"The arm sizes match the planned allocation (chi-square {self.chi2:,.1f}, p {p})."
+
+
+def srm_test(observed: dict[str, int], planned: dict[str, float], threshold: float = SRM_THRESHOLD) -> SRMResult:
+    """Sample-ratio-mismatch test of ``observed`` arm sizes against ``planned`` shares."""
+    arms = list(planned)
+    missing = set(observed) - set(arms)
+    if missing:
+        raise ValueError(f"arms {sorted(missing)} are not in the planned allocation {arms}")
+    n = np.array([int(observed.get(a, 0)) for a in arms], dtype=float)
+    share = np.array([float(planned[a]) for a in arms])
+    share = share / share.sum()
+    expected = n.sum() * share
+    chi2, p = stats.chisquare(n, expected)
+    table = pd.DataFrame({"arm": arms, "planned_share": share, "observed": n.astype(int), "expected": expected,
+                          "observed_share": n / n.sum() if n.sum() else np.nan})
+    return SRMResult(table, float(chi2), float(p), threshold)
+
+
+# --- assignment -------------------------------------------------------------------------------
+
+def _stratum_seed(seed: int, key: str) -> list[int]:
+    return [int(seed), zlib.crc32(key.encode("utf-8"))]
+
+
+def _sizes(n: int, shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Integer arm sizes summing to ``n``, as close to ``n * shares`` as possible (largest
+    remainders; ties broken at random, so no arm is favoured across strata)."""
+    exact = n * shares
+    sizes = np.floor(exact).astype(int)
+    left = n - sizes.sum()
+    if left:
+        order = np.lexsort((rng.random(len(shares)), -(exact - sizes)))
+        sizes[order[:left]] += 1
+    return sizes
+
+
+def assign_arms(members: pd.DataFrame, shares: dict[str, float], strata: list[str], seed: int) -> pd.DataFrame:
+    """Randomize ``members`` (``member_id`` and the ``strata`` columns) into arms within each
+    stratum. Same members, shares, strata and seed: the same assignment, whatever the row order."""
+    arms = list(shares)
+    share = np.array([shares[a] for a in arms], dtype=float)
+    share = share / share.sum()
+    frame = members.sort_values("member_id", kind="stable").reset_index(drop=True)
+    keys = pd.Series("all", index=frame.index)
+    if strata:
+        keys = frame[strata[0]].astype(str)
+        for s in strata[1:]:
+            keys = keys + "|" + frame[s].astype(str)
+    out = []
+    for key, positions in sorted(keys.groupby(keys).indices.items()):
+        block = frame.iloc[positions]
+        rng = np.random.default_rng(_stratum_seed(seed, key))
+        order = rng.permutation(len(block))
+        labels = np.repeat(arms, _sizes(len(block), share, rng))
+        assigned = block.iloc[order].assign(stratum=key, arm=labels)
+        out.append(assigned)
+    result = pd.concat(out, ignore_index=True) if out else frame.assign(stratum=pd.Series(dtype=str), arm=pd.Series(dtype=str))
+    return result.sort_values("member_id", kind="stable").reset_index(drop=True)
+
+
+def balance_table(frame: pd.DataFrame, covariates: list[str], control_arm: str, arm: str = "arm") -> pd.DataFrame:
+    """Standardized mean difference of each covariate, each treated arm against ``control_arm``.
+
+    Categorical covariates count as one 0/1 column per level. ``|smd| > 0.1`` is flagged.
+    """
+    cols = {}
+    for c in covariates:
+        if c not in frame.columns:
+            continue
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
+            cols[c] = frame[c].astype(float)
+        else:
+            for level in sorted(frame[c].dropna().astype(str).unique()):
+                cols[f"{c} = {level}"] = (frame[c].astype(str) == level).astype(float)
+    x = pd.DataFrame(cols)
+    control = x[frame[arm] == control_arm]
+    rows = []
+    for a in [a for a in frame[arm].unique() if a != control_arm]:
+        treated = x[frame[arm] == a]
+        for c in x.columns:
+            m1, m0 = treated[c].mean(), control[c].mean()
+            pooled = np.sqrt((treated[c].var() + control[c].var()) / 2)
+            smd = (m1 - m0) / pooled if pooled > 0 else 0.0
+            rows.append({"arm": a, "covariate": c, "treated_mean": m1, "control_mean": m0, "smd": smd,
+                         "balanced": bool(abs(smd) <= SMD_LIMIT)})
+    return pd.DataFrame(rows, columns=["arm", "covariate", "treated_mean", "control_mean", "smd", "balanced"])
+
+
+def allocation_power(baseline_rate: float, min_lift: float, n_total: int, shares: dict[str, float], control_arm: str,
+                     alpha: float = 0.05) -> pd.DataFrame:
+    """Power of each treated arm against the control to detect ``min_lift`` (absolute) over
+    ``baseline_rate``, with ``n_total`` members split by ``shares`` (two-sided, Cohen's h)."""
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    total = sum(shares.values())
+    n_c = n_total * shares[control_arm] / total
+    h = abs(proportion_effectsize(min(baseline_rate + min_lift, 0.9999), baseline_rate))
+    rows = []
+    for a, s in shares.items():
+        if a == control_arm:
+            continue
+        n_t = n_total * s / total
+        pw = NormalIndPower().power(effect_size=h, nobs1=n_t, alpha=alpha, ratio=n_c / n_t) if n_t > 0 and n_c > 0 else 0.0
+        rows.append({"arm": a, "members": int(round(n_t)), "control": int(round(n_c)), "min_detectable_lift": min_lift,
+                     "power": float(pw)})
+    return pd.DataFrame(rows)
+
+
+def list_size_needed(baseline_rate: float, min_lift: float, shares: dict[str, float], control_arm: str,
+                     alpha: float = 0.05, power: float = 0.8) -> int:
+    """The smallest list whose every treated arm reaches ``power`` for ``min_lift`` with ``shares``."""
+    lo, hi = 2, 2
+    while allocation_power(baseline_rate, min_lift, hi, shares, control_arm, alpha)["power"].min() < power:
+        lo, hi = hi, hi * 2
+        if hi > 10**9:
+            raise ValueError("no list size reaches the power asked for")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if allocation_power(baseline_rate, min_lift, mid, shares, control_arm, alpha)["power"].min() >= power:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """What a plan file says (see the module's docstring); checked on reading."""
+
+    campaign_id: str
+    start_date: str
+    arms: dict[str, dict]
+    control_arm: str
+    tier: str = "gold"
+    sleeping_days: int = 180
+    lookback_days: int = 90
+    channel: str = "call_wechat"
+    strata: tuple[str, ...] = ("tier", "recency_band")
+    primary_outcome: str = "return_rate"
+    response_days: int = 30
+    alpha: float = 0.05
+    power: float = 0.8
+    min_detectable_lift: float = 0.02
+    baseline_rate: float | None = None
+    seed: int = 1
+    covariates: tuple[str, ...] = ("recency_days", "frequency", "monetary", "tier", "gender", "age_band")
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def shares(self) -> dict[str, float]:
+        return {a: float(v["share"]) for a, v in self.arms.items()}
+
+
+def read_plan(path: str | Path) -> PlanSpec:
+    """The plan file at ``path``; :class:`ParameterError` naming the file and key when it is wrong."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ParameterError(f"{path}: cannot read the plan ({str(err).splitlines()[0]})") from None
+    except ValueError as err:  # a date YAML cannot build, e.g. 2024-13-40
+        raise ParameterError(f"{path}: a date in the plan is not a date ({err}); write dates as YYYY-MM-DD") from None
+    if not isinstance(raw, dict):
+        raise ParameterError(f"{path}: a plan is a YAML mapping (campaign_id, start_date, arms, ...)")
+    for key in ("campaign_id", "start_date", "arms"):
+        if key not in raw:
+            raise ParameterError(f"{path}: '{key}' is missing")
+    arms = raw["arms"]
+    if not isinstance(arms, dict) or len(arms) < 2:
+        raise ParameterError(f"{path}: 'arms' must map at least two arm names to {{share: ..., channel: ..., gift: ...}}")
+    controls = [a for a, v in arms.items() if isinstance(v, dict) and v.get("control")]
+    if len(controls) != 1:
+        raise ParameterError(f"{path}: exactly one arm must be the control (control: true); found {controls or 'none'}")
+    for a, v in arms.items():
+        if not isinstance(v, dict) or not isinstance(v.get("share"), (int, float)) or not 0 < v["share"] < 1:
+            raise ParameterError(f"{path}: arm '{a}' needs a share between 0 and 1")
+        for cost in ("contact_cost", "gift_cost"):
+            if cost in v and (not isinstance(v[cost], (int, float)) or v[cost] < 0):
+                raise ParameterError(f"{path}: arm '{a}': {cost} must be a number >= 0 (leave it out when unknown)")
+    total = sum(v["share"] for v in arms.values())
+    if abs(total - 1) > 1e-9:
+        raise ParameterError(f"{path}: the arms' shares add up to {total:g}, not 1")
+    try:
+        start = dt.date.fromisoformat(str(raw["start_date"])).isoformat()
+    except ValueError:
+        raise ParameterError(f"{path}: start_date {raw['start_date']!r} is not a date (YYYY-MM-DD)") from None
+    known = set(PlanSpec.__dataclass_fields__) - {"arms", "control_arm", "start_date", "extra"}
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items() if k in known}
+    extra = {k: v for k, v in raw.items() if k not in known | {"arms", "start_date"}}
+    return PlanSpec(start_date=start, arms=arms, control_arm=controls[0], extra=extra, **kwargs)
+
+
+def _list_members(data, spec: PlanSpec) -> pd.DataFrame:
+    """The refined sleeping list on the day before the start, with the strata and covariates."""
+    from .campaigns import RECENCY_BAND_EDGES, band_labels
+    from .features import compute_member_features
+    from .segmentation import add_age_band
+    from .sleeping import build_sleeping_list
+
+    list_date = (pd.Timestamp(spec.start_date) - pd.Timedelta(days=1)).date()
+    sl = build_sleeping_list(data, list_date, tier=spec.tier, sleeping_days=spec.sleeping_days,
+                             lookback_days=spec.lookback_days, channel=spec.channel)
+    chosen = sl.members.loc[sl.members["refined"], ["member_id", "days_since_purchase"]]
+    feats = add_age_band(compute_member_features(data, pd.Timestamp(list_date), 365, categories=False))
+    frame = chosen.merge(feats.drop(columns=[c for c in ("days_since_purchase",) if c in feats.columns]),
+                         on="member_id", how="left")
+    frame["recency_days"] = frame["days_since_purchase"]
+    frame["recency_band"] = pd.cut(frame["recency_days"], [-np.inf, *RECENCY_BAND_EDGES, np.inf],
+                                   labels=band_labels(RECENCY_BAND_EDGES)).astype(str)
+    return frame, sl
+
+
+@dataclass(frozen=True)
+class Plan(Result):
+    """A planned wave: its contact file, balance, power and pre-registration record."""
+
+    spec: PlanSpec
+    contacts: pd.DataFrame = field(repr=False)
+    assignment: pd.DataFrame = field(repr=False)
+    balance: pd.DataFrame
+    power: pd.DataFrame
+    needed: int
+    baseline_rate: float
+    record: dict = field(repr=False)
+    kinds: ClassVar[dict] = {"share": "percent", "members": "count", "power": "percent"}
+
+    def table(self) -> pd.DataFrame:
+        sizes = self.assignment["arm"].value_counts()
+        return pd.DataFrame([{"arm": a, "share": s, "members": int(sizes.get(a, 0))} for a, s in self.spec.shares.items()])
+
+
+def contacts_csv(contacts: pd.DataFrame) -> bytes:
+    """The contact file's bytes (fixed column order, row order and number format: reproducible)."""
+    buf = io.StringIO()
+    contacts.to_csv(buf, index=False, lineterminator="\n", float_format="%.2f")
+    return buf.getvalue().encode("utf-8")
+
+
+def make_plan(data, spec: PlanSpec) -> Plan:
+    """Draw the list, randomize it into the arms within strata, check balance and power, and
+    write down the pre-registration record (nothing is written to disk here)."""
+    from . import campaigns as cp
+
+    frame, sl = _list_members(data, spec)
+    if frame.empty:
+        raise ParameterError(f"the refined sleeping list of tier {spec.tier!r} on {spec.start_date} is empty: nothing to plan")
+    strata = [s for s in spec.strata if s in frame.columns]
+    assigned = assign_arms(frame, spec.shares, strata, spec.seed)
+    contacts = pd.DataFrame({
+        "campaign_id": spec.campaign_id, "member_id": assigned["member_id"], "arm": assigned["arm"],
+        "channel": assigned["arm"].map(lambda a: spec.arms[a].get("channel", "none")),
+        "gift": assigned["arm"].map(lambda a: spec.arms[a].get("gift", "none")),
+        "contact_cost": assigned["arm"].map(lambda a: spec.arms[a].get("contact_cost", np.nan)),
+        "gift_cost": assigned["arm"].map(lambda a: spec.arms[a].get("gift_cost", np.nan)),
+    })[list(CONTACT_COLUMNS)]
+    baseline = spec.baseline_rate
+    source = "given in the plan"
+    if baseline is None:  # the control arms of past waves, else a conservative 5 %
+        baseline, source = 0.05, "assumed (no past holdout in the data)"
+        if cp.has_contacts(data):
+            o = cp.compute_campaign_outcomes(data)
+            held = o[o["arm"] == spec.control_arm]
+            if len(held):
+                baseline, source = float(held["returned"].mean()), f"past holdouts ({len(held):,} members)"
+    power = allocation_power(baseline, spec.min_detectable_lift, len(assigned), spec.shares, spec.control_arm, spec.alpha)
+    needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
+    balance = balance_table(assigned, list(spec.covariates), spec.control_arm)
+    digest = hashlib.sha256(contacts_csv(contacts)).hexdigest()
+    record = {
+        "campaign_id": spec.campaign_id, "start_date": spec.start_date, "planned_on_data_as_of": str(data.as_of),
+        "list": {"rule": "refined sleeping list", "tier": spec.tier, "list_date": str(sl.list_date),
+                 "sleeping_days": spec.sleeping_days, "lookback_days": spec.lookback_days, "channel": spec.channel,
+                 "naive": int(sl.naive_size), "refined": int(sl.refined_size)},
+        "arms": spec.arms, "control_arm": spec.control_arm, "allocation": spec.shares, "strata": strata, "seed": spec.seed,
+        "primary_outcome": spec.primary_outcome, "response_days": spec.response_days, "alpha": spec.alpha,
+        "power": spec.power, "min_detectable_lift": spec.min_detectable_lift,
+        "baseline_rate": baseline, "baseline_rate_source": source, "list_size_needed": needed,
+        "analysis_method": ("each treated arm's return rate minus the control's in the response window, Newcombe interval "
+                            f"at alpha {spec.alpha}; arm sizes checked against the allocation (sample-ratio test, "
+                            f"p < {SRM_THRESHOLD})"),
+        "members": int(len(contacts)), "assignment_sha256": digest,
+    }
+    return Plan(spec, contacts, assigned, balance, power, needed, baseline, record)
+
+
+def write_plan(plan: Plan, folder: str | Path) -> list[Path]:
+    """The contact file (raw member ids: owner-only), the balance table and the pre-registration
+    record into ``folder`` (each file whole or not at all)."""
+    from .storage import atomic_write
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = contacts_csv(plan.contacts)
+    paths = [atomic_write(folder / "contacts.csv", lambda tmp: Path(tmp).write_bytes(data), mode=0o600),
+             atomic_write(folder / "balance.csv", lambda tmp: plan.balance.to_csv(tmp, index=False, lineterminator="\n")),
+             atomic_write(folder / PREREGISTRATION,
+                          lambda tmp: Path(tmp).write_text(json.dumps(plan.record, indent=1, sort_keys=True, default=str) + "\n",
+                                                           encoding="utf-8"))]
+    return paths
+
+
+def read_preregistration(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def check_against_plan(record: dict, contacts: pd.DataFrame) -> SRMResult:
+    """The sample-ratio test of a campaign's contacts (``campaign_id``, ``arm``) against its record."""
+    mine = contacts[contacts["campaign_id"] == record["campaign_id"]]
+    return srm_test(mine["arm"].value_counts().to_dict(), record["allocation"])
+
+
+#: Where a data folder keeps the pre-registration records of its campaigns (``<campaign_id>.json``).
+PREREGISTRATION_DIR = "preregistrations"
+
+
+def parse_allocation(text: str) -> dict[str, float]:
+    """``"holdout:0.2,call_wechat_ent:0.4,sms_daily:0.4"`` -> ``{arm: share}``."""
+    out = {}
+    for part in [p for p in str(text).split(",") if p.strip()]:
+        arm, _, share = part.partition(":")
+        try:
+            out[arm.strip()] = float(share)
+        except ValueError:
+            raise ParameterError(f"planned allocation {text!r}: {part!r} is not ARM:SHARE") from None
+    return out
+
+
+def assignment_checks(data_dir, outcomes: pd.DataFrame, planned_allocation: str = "") -> pd.DataFrame:
+    """The sample-ratio check of every campaign: against its pre-registration record
+    (``<data_dir>/preregistrations/<campaign_id>.json``) when there is one, else against
+    ``planned_allocation`` when its arms are the campaign's, else none (``plan`` says which)."""
+    given = parse_allocation(planned_allocation) if planned_allocation else {}
+    rows = []
+    for cid, grp in outcomes.groupby("campaign_id", sort=True):
+        counts = grp["arm"].value_counts().to_dict()
+        record_path = Path(data_dir) / PREREGISTRATION_DIR / f"{cid}.json"
+        allocation, source = None, "no plan recorded"
+        if record_path.is_file():
+            allocation, source = read_preregistration(record_path).get("allocation"), "pre-registration"
+        elif given and set(given) == set(counts):
+            allocation, source = given, "planned_allocation parameter"
+        if allocation is None:
+            rows.append({"campaign_id": cid, "plan": source, "members": int(len(grp)), "chi2": np.nan, "p_value": np.nan,
+                         "verdict": "not checked"})
+            continue
+        res = srm_test(counts, allocation)
+        rows.append({"campaign_id": cid, "plan": source, "members": int(len(grp)), "chi2": res.chi2, "p_value": res.p_value,
+                     "verdict": "MISMATCH" if res.flagged else "as planned"})
+    return pd.DataFrame(rows, columns=["campaign_id", "plan", "members", "chi2", "p_value", "verdict"])

@@ -1,0 +1,170 @@
+"""The campaign loop's plan: sample-ratio check, blocked randomization, balance, power, the
+pre-registration record and the `mallwake plan` command."""
+
+import hashlib
+import json
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+from sitescan import tables
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import proportion_effectsize
+
+from analysis import cli
+from analysis.dataset import load_dataset
+from analysis.plan import (SMD_LIMIT, allocation_power, assign_arms, balance_table, check_against_plan, contacts_csv,
+                           list_size_needed, make_plan, read_plan, srm_test)
+
+PLAN = """campaign_id: W4-NEXT
+start_date: 2024-12-20
+tier: gold
+strata: [tier, recency_band]
+min_detectable_lift: 0.05
+seed: 7
+arms:
+  holdout: {share: 0.2, control: true}
+  call_wechat_ent: {share: 0.4, channel: call_wechat, gift: entertainment, contact_cost: 0.04, gift_cost: 25}
+  sms_daily: {share: 0.4, channel: sms, gift: daily, contact_cost: 0.30}
+"""
+
+
+def test_srm_flags_a_52_48_split_on_20000_members_and_passes_a_fair_one():
+    skewed = srm_test({"a": 10_400, "b": 9_600}, {"a": 0.5, "b": 0.5})
+    assert skewed.chi2 == pytest.approx(32.0)  # (400^2 / 10,000) * 2, by hand
+    assert skewed.flagged and skewed.p_value < 1e-6 and "mismatch" in skewed.sentence()
+    fair = srm_test({"a": 10_000, "b": 10_000}, {"a": 0.5, "b": 0.5})
+    assert not fair.flagged and fair.p_value == pytest.approx(1.0)
+    assert not srm_test({"a": 10_050, "b": 9_950}, {"a": 0.5, "b": 0.5}).flagged  # p = 0.48
+    # a fair split by a random draw is flagged about once in a thousand: 200 draws, none or one or two
+    rng = np.random.default_rng(3)
+    flags = sum(srm_test({"a": int(k), "b": 20_000 - int(k)}, {"a": 0.5, "b": 0.5}).flagged for k in rng.binomial(20_000, 0.5, 200))
+    assert flags <= 2
+
+
+def _members(n=2_000, seed=1):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"member_id": [f"M{i:05d}" for i in range(n)], "tier": rng.choice(["gold", "silver"], n),
+                         "band": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]), "spend": rng.gamma(2, 500, n)})
+
+
+def test_assignment_is_blocked_within_strata_and_reproducible():
+    members = _members()
+    shares = {"holdout": 0.2, "x": 0.4, "y": 0.4}
+    a = assign_arms(members, shares, ["tier", "band"], seed=11)
+    for _, block in a.groupby("stratum"):
+        counts = block["arm"].value_counts()
+        for arm, share in shares.items():
+            assert abs(counts.get(arm, 0) - share * len(block)) < 1  # as close to the allocation as integers allow
+    again = assign_arms(members.sample(frac=1, random_state=5), shares, ["tier", "band"], seed=11)  # rows in another order
+    pd.testing.assert_frame_equal(a, again)
+    other = assign_arms(members, shares, ["tier", "band"], seed=12)
+    assert (other["arm"] != a["arm"]).mean() > 0.3
+    assert set(a["member_id"]) == set(members["member_id"]) and a["member_id"].is_unique
+
+
+def test_balance_table_by_hand():
+    frame = pd.DataFrame({"arm": ["t", "t", "c", "c"], "x": [1.0, 3.0, 0.0, 2.0], "g": ["m", "f", "m", "m"]})
+    b = balance_table(frame, ["x", "g"], "c").set_index("covariate")
+    # x: means 2 and 1, variances 2 and 2 -> smd (2 - 1) / sqrt(2) = 0.7071
+    assert b.loc["x", "smd"] == pytest.approx(1 / np.sqrt(2))
+    # g = m: shares 0.5 and 1.0, variances 0.5 and 0 -> (0.5 - 1) / sqrt(0.25) = -1
+    assert b.loc["g = m", "smd"] == pytest.approx(-1.0)
+    assert not b.loc["x", "balanced"] and abs(b.loc["x", "smd"]) > SMD_LIMIT
+
+
+def test_power_of_an_allocation_agrees_with_statsmodels_and_the_list_size_is_the_smallest():
+    shares = {"holdout": 0.25, "x": 0.75}
+    p = allocation_power(0.05, 0.02, 4_000, shares, "holdout").iloc[0]
+    h = abs(proportion_effectsize(0.07, 0.05))
+    assert p["power"] == pytest.approx(NormalIndPower().power(h, nobs1=3_000, alpha=0.05, ratio=1_000 / 3_000))
+    n = list_size_needed(0.05, 0.02, shares, "holdout", power=0.8)
+    assert allocation_power(0.05, 0.02, n, shares, "holdout")["power"].min() >= 0.8
+    assert allocation_power(0.05, 0.02, n - 1, shares, "holdout")["power"].min() < 0.8
+
+
+@pytest.fixture(scope="module")
+def planned(small_mall, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plan")
+    (folder / "plan.yaml").write_text(PLAN, encoding="utf-8")
+    data = load_dataset(small_mall)
+    return folder, data, read_plan(folder / "plan.yaml")
+
+
+def test_a_plan_from_the_refined_list_is_balanced_and_reproducible(planned):
+    _, data, spec = planned
+    plan = make_plan(data, spec)
+    again = make_plan(data, spec)
+    assert contacts_csv(plan.contacts) == contacts_csv(again.contacts)  # byte-identical
+    assert list(plan.contacts.columns) == ["campaign_id", "member_id", "arm", "channel", "gift", "contact_cost", "gift_cost"]
+    assert plan.contacts.loc[plan.contacts["arm"] == "sms_daily", "gift_cost"].isna().all()  # unknown cost stays unknown
+    assert plan.record["assignment_sha256"] == hashlib.sha256(contacts_csv(plan.contacts)).hexdigest()
+    assert plan.record["members"] == len(plan.contacts) == plan.record["list"]["refined"]
+    assert not check_against_plan(plan.record, plan.contacts).flagged
+    # the balance table covers every treated arm and covariate; the strata are balanced by construction
+    assert set(plan.balance["arm"]) == {"call_wechat_ent", "sms_daily"}
+    assert {"recency_days", "frequency", "monetary"} <= set(plan.balance["covariate"])
+    for _, block in plan.assignment.groupby("stratum"):
+        counts = block["arm"].value_counts()
+        assert all(abs(counts.get(a, 0) - s * len(block)) < 1 for a, s in spec.shares.items())
+
+
+def test_the_plan_command_writes_the_contact_file_and_the_record(planned, small_mall, capsys):
+    folder, _, _ = planned
+    rc = cli.main(["plan", str(folder / "plan.yaml"), "--data", str(small_mall), "--exports", str(folder / "exports")])
+    assert rc == 0, capsys.readouterr().err
+    out = folder / "exports" / "plans" / "W4-NEXT"
+    record = json.loads((out / "preregistration.json").read_text())
+    assert record["assignment_sha256"] == hashlib.sha256((out / "contacts.csv").read_bytes()).hexdigest()
+    assert stat.S_IMODE((out / "contacts.csv").stat().st_mode) == 0o600  # raw member ids: owner only
+    for key in ("primary_outcome", "response_days", "alpha", "min_detectable_lift", "allocation", "analysis_method"):
+        assert key in record
+    contacts = pd.read_csv(out / "contacts.csv")
+    assert not check_against_plan(record, contacts).flagged
+    # on a list of 20,000 with the same allocation, an arm that lost a tenth of its members afterwards
+    # is caught by the sample-ratio test
+    big = assign_arms(_members(20_000), record["allocation"], ["tier"], seed=1).assign(campaign_id="W4-NEXT")
+    assert not check_against_plan(record, big).flagged
+    tampered = big.drop(big[big["arm"] == "sms_daily"].index[::10])
+    assert check_against_plan(record, tampered).flagged
+
+
+@pytest.mark.parametrize("text, message", [
+    ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5}, b: {share: 0.5}}", "exactly one arm must be the control"),
+    ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5, control: true}, b: {share: 0.4}}", "add up to 0.9"),
+    ("campaign_id: X\nstart_date: 2024-13-40\narms: {a: {share: 0.5, control: true}, b: {share: 0.5}}", "not a date"),
+    ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5, control: true}, b: {share: 0.5, gift_cost: -1}}",
+     "gift_cost must be a number >= 0"),
+])
+def test_a_wrong_plan_file_is_refused_with_its_name_and_exit_2(text, message, tmp_path, small_mall, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["plan", str(path), "--data", str(small_mall), "--exports", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err and "no plan written" in err
+    assert not (tmp_path / "e").exists()
+
+
+@pytest.mark.slow
+def test_the_campaign_report_checks_each_wave_against_its_plan(small_mall, tmp_path):
+    import shutil
+
+    from analysis.runner import run_reports
+
+    data = tmp_path / "mall"
+    shutil.copytree(small_mall, data)
+    contacts = pd.read_csv(data / "contacts.csv")
+    w1 = contacts[contacts["campaign_id"] == "W1-BEFORE"]["arm"].value_counts(normalize=True).to_dict()
+    (data / "preregistrations").mkdir()
+    (data / "preregistrations" / "W1-BEFORE.json").write_text(json.dumps({"campaign_id": "W1-BEFORE", "allocation": w1}))
+    (data / "preregistrations" / "W2-AFTER.json").write_text(  # a plan the wave did not follow
+        json.dumps({"campaign_id": "W2-AFTER", "allocation": {"holdout": 0.5, "call_wechat_ent": 0.5}}))
+    res = run_reports(data, out_dir=tmp_path / "r", only=["03_campaign_effects"], log=lambda *_: None)
+    assert res.ok, [n.error for n in res.notebooks]
+    page = (res.out_dir / "03_campaign_effects.html").read_text(encoding="utf-8")
+    [check] = [t for t in tables(page) if any(text == "Plan" for _, text in t[0])]
+    rows = {r[0][1]: " | ".join(text for _, text in r) for r in check[1:]}
+    assert "pre-registration" in rows["W1-BEFORE"] and "as planned" in rows["W1-BEFORE"]
+    assert "pre-registration" in rows["W2-AFTER"] and "MISMATCH" in rows["W2-AFTER"]
+    assert "no plan recorded" in rows["W3-FACTORIAL"] and "No plan was recorded for W3-FACTORIAL" in page
