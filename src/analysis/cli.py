@@ -88,6 +88,20 @@ def _plan(args) -> int:
 
 
 def _run(args) -> int:
+    """Start the kernels' imports first (a zygote, :mod:`analysis.kernelfork`): they then overlap
+    the runner's own imports and the validation, instead of following them."""
+    from . import kernelfork
+    from .config import MONTHLY_NOTEBOOK
+
+    monthly = bool(args.month or args.months)
+    notebooks = [MONTHLY_NOTEBOOK] if monthly else sorted(Path(args.notebooks or NOTEBOOKS_DIR).glob("*.ipynb"))
+    if args.jobs > 1 and (monthly or len(notebooks) > 1):
+        kernelfork.limit_threads(args.jobs)  # before the zygote imports numpy
+    with kernelfork.zygote(kernelfork.notebook_imports(notebooks)) as launcher:
+        return _run_with(args, launcher)
+
+
+def _run_with(args, launcher) -> int:
     from .runner import ParameterError, parse_as_of, parse_assignments, run_months, run_reports
     from .storage import DiskFullError, RunLockedError, UnsafeNameError, check_label
     from .validation import DataValidationError
@@ -122,7 +136,7 @@ def _run(args) -> int:
                     raise ParameterError(str(err)) from None
             results = run_months(data_dir, months, as_of=args.as_of, out_dir=Path(args.out), params=params,
                                  lang=args.lang, force=args.force, show_code=args.show_code, jobs=args.jobs,
-                                 exports_dir=Path(args.exports) if args.exports else None)
+                                 exports_dir=Path(args.exports) if args.exports else None, launcher=launcher)
             return 0 if all(r.ok for r in results) else 1
         if args.lang != "en":
             params["lang"] = args.lang
@@ -131,6 +145,7 @@ def _run(args) -> int:
             show_code=args.show_code, label=args.label, jobs=args.jobs,
             notebooks_dir=Path(args.notebooks) if args.notebooks else NOTEBOOKS_DIR,
             exports_dir=Path(args.exports) if args.exports else None, strict=args.strict, force=args.force,
+            launcher=launcher,
         )
     except (ParameterError, DataValidationError, UnsafeNameError, RunLockedError) as err:
         print(f"mallwake: {err}", file=sys.stderr)

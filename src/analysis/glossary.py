@@ -50,6 +50,11 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ("Campaign metrics", "Pre-registration", "预注册",
      "What `mallwake plan` writes before a wave: the list rule, arms and allocation, strata and seed, primary outcome, "
      "response window, alpha, minimum detectable lift, analysis method and the SHA-256 of the contact file."),
+    ("Campaign metrics", "Uplift and Qini area", "增量响应与Qini面积",
+     "A member's uplift is the gain in return probability from being contacted, predicted from pre-campaign features "
+     "(T-learner: one model among the contacted, one among the holdout, each prediction from models that did not see the "
+     "member). The Qini area is the mean gain of targeting by predicted uplift over random targeting, in incremental "
+     "returns per 1,000 members listed; its interval not clearing zero means the model does no better than random."),
     # -- statistics
     ("Statistics", "95 % interval", "95%置信区间",
      "The range of effects compatible with the data at the 5 % level: Wilson for a rate, Newcombe for a difference of "

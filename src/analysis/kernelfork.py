@@ -267,6 +267,17 @@ def launch(path: str, zygote_pid: int, argv: list[str]) -> int:
     return status if status >= 0 else 128 - status
 
 
+def limit_threads(jobs: int) -> None:
+    """Share the cores between parallel kernels (BLAS/OpenMP pools otherwise oversubscribe).
+
+    Kernels (and the zygote, before it imports numpy) inherit this process's environment; values
+    the user has set are kept.
+    """
+    per_kernel = str(max(1, (os.cpu_count() or 1) // jobs))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, per_kernel)
+
+
 @contextmanager
 def zygote(modules: list[str]):
     """Start a zygote that imports ``modules`` (in the background); yield the launcher's command

@@ -8,6 +8,7 @@ offline HTML with its headline figures in ``<notebook>.metrics.json``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -413,14 +414,7 @@ def _timing(executed, seconds: float) -> dict:
     return {"kernel": round(max(seconds - cells, 0.0), 2), "setup": round(setup, 2), "analysis": round(cells - setup, 2)}
 
 
-def _limit_kernel_threads(jobs: int) -> None:
-    """Share the cores between parallel kernels (BLAS/OpenMP pools otherwise oversubscribe).
-
-    Kernels inherit this process's environment; values the user has set are kept.
-    """
-    per_kernel = str(max(1, (os.cpu_count() or 1) // jobs))
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, per_kernel)
+_limit_kernel_threads = kernelfork.limit_threads
 
 
 _HISTORY = "notebook-seconds.json"
@@ -591,6 +585,7 @@ def run_reports(
     strict: bool = False,
     force: bool = False,
     log=print,
+    launcher: list[str] | None = None,
 ) -> RunResult:
     """Validate the data, execute the notebooks and render one run of the report site.
 
@@ -628,8 +623,10 @@ def run_reports(
             label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
     if jobs > 1 and len(notebooks) > 1:
         _limit_kernel_threads(jobs)  # before the zygote: BLAS reads it when numpy is imported
-    # the kernels' imports start now, beside validation (benchmarks/RESULTS.md: kernels started ahead)
-    with kernelfork.zygote(kernelfork.notebook_imports(notebooks)) as launcher:
+    # the kernels' imports start now, beside validation (benchmarks/RESULTS.md: kernels started ahead),
+    # unless the caller started them even earlier (the command line does, before importing this module)
+    ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports(notebooks))
+    with ahead as launcher:
         started = time.perf_counter()
         fingerprint, last_day = _prepare(data_dir, as_of, log, strict)
         check_data_references(data_dir, as_of, per_nb)
@@ -727,6 +724,7 @@ def run_months(
     notebook: Path = MONTHLY_NOTEBOOK,
     exports_dir: Path | None = None,
     log=print,
+    launcher: list[str] | None = None,
 ) -> list[RunResult]:
     """Build the monthly report of each month in ``months`` (``YYYY-MM``) as its own site section.
 
@@ -794,7 +792,8 @@ def run_months(
         _limit_kernel_threads(jobs)
     results = []
     if todo:
-        with kernelfork.zygote(kernelfork.notebook_imports([notebook])) as launcher:
+        ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports([notebook]))
+        with ahead as launcher:
             if jobs > 1 and len(todo) > 1:
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
                     results = list(pool.map(lambda item: one(item, launcher), todo))

@@ -54,7 +54,31 @@ def cjk_chars(page: str) -> set[str]:
 
 @lru_cache(maxsize=64)
 def subset_woff(chars: frozenset[str], path: str) -> bytes:
-    """The font at ``path`` cut down to ``chars``, as WOFF."""
+    """The font at ``path`` cut down to ``chars``, as WOFF (kept in the cache folder by font and
+    characters: a page rebuilt with the same characters, such as the index, costs no subsetting)."""
+    import hashlib
+
+    from .validation import cache_root
+
+    font = Path(path)
+    key = hashlib.sha256(f"{font.name}:{font.stat().st_size}:{''.join(sorted(chars))}".encode()).hexdigest()[:32]
+    cached = cache_root() / "webfont" / f"{key}.woff"
+    try:
+        return cached.read_bytes()
+    except OSError:
+        pass
+    data = _subset(chars, path)
+    try:
+        from .storage import atomic_write
+
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(cached, lambda tmp: Path(tmp).write_bytes(data))
+    except OSError:  # a read-only cache: subset again next time
+        pass
+    return data
+
+
+def _subset(chars: frozenset[str], path: str) -> bytes:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
