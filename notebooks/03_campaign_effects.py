@@ -39,7 +39,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
 from analysis.report import applies, headline, record_metrics, section
-from analysis.present import configure, present
+from analysis.present import configure, label, present
 from analysis.plan import assignment_checks
 from analysis import uplift
 configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
@@ -221,7 +221,8 @@ if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     targets = campaigns.rank_targets(hetero, cost_each, alpha)
     n_target = int((targets["advice"] == "target").sum())
     display(Markdown(f"**{n_target}** of {len(targets)} subgroups of the treated arms are worth targeting on this evidence."))
-    display(present(targets, kinds={"estimate": "points", "ci_low": "points", "ci_high": "points"}))
+    display(present(targets.assign(variable=targets["variable"].map(label)),
+                    kinds={"estimate": "points", "ci_low": "points", "ci_high": "points"}))
 
 # %% [markdown]
 # ### Can a model choose them better? Uplift, judged on members it did not see

@@ -184,3 +184,13 @@ def test_definitions_page_is_linked_from_every_report_and_covers_the_terms(site)
     # every R x F cell belongs to exactly one segment
     cells = [c for cs in segment_cells().values() for c in cs]
     assert sorted(cells) == sorted(f"R{r}F{f}" for r in range(1, 6) for f in range(1, 6))
+
+
+def test_composite_labels_are_named_part_by_part():
+    from analysis.present import configure, display_name
+
+    configure(names={"call_wechat_ent": "Call + WeChat, entertainment gift"})
+    assert display_name("W2-AFTER / call_wechat_ent") == "W2-AFTER / Call + WeChat, entertainment gift"
+    assert display_name("call_wechat_ent") == "Call + WeChat, entertainment gift"
+    assert display_name("unknown / label") == "unknown / label"
+    configure()

@@ -59,7 +59,7 @@ LABELS: dict[str, dict[str, str]] = {
         "weeks_above_band": "Weeks above the band",
         "member_share": "Share of members", "spend_share": "Share of spend",
         "missing_share": "Share missing",
-        "alpha": "alpha", "a": "a", "b": "b", "r": "r", "q": "q", "v": "v",
+        "alpha": "alpha", "a": "a", "b": "b", "r": "r", "q": "q", "v": "v", "chi2": "Chi-square", "rfm_segment": "RFM segment",
     },
     "zh": {
         "n": "人数", "p": "p值", "p_value": "p值", "p_holm": "p值（Holm校正）", "se": "标准误", "std_error": "标准误",
@@ -144,9 +144,12 @@ def configure(data_dir: str | Path | None = None, lang: str = "en", currency: st
 
 
 def display_name(raw: Any) -> str:
-    """The display name of a data label (a tier, arm, channel, gift), else the label itself."""
+    """The display name of a data label (a tier, arm, channel, gift), else the label itself; a
+    composite label ``campaign / arm`` has each part named."""
     text = str(raw)
-    return _settings.names.get(text, text)
+    if text in _settings.names or " / " not in text:
+        return _settings.names.get(text, text)
+    return " / ".join(_settings.names.get(part, part) for part in text.split(" / "))
 
 
 def label(name: Any) -> str:
