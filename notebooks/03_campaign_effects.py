@@ -39,7 +39,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
 from analysis.report import applies, headline, record_metrics, section
-from analysis.present import configure, label, present
+from analysis.present import configure, display_name, label, present
 from analysis.plan import assignment_checks
 from analysis import uplift
 configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
@@ -202,7 +202,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
         fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.5), squeeze=False)
         for ax, by in zip(axes[0], shown):
             tab = hetero[(campaigns.arm_label(*target), by)]
-            plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=f"{target[1]} effect by {by.replace('_', ' ')}")
+            plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=f"{display_name(target[1])} effect by {label(by).lower()}")
         fig.tight_layout()
         plt.show()
 

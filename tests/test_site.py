@@ -54,6 +54,17 @@ def test_no_table_in_the_site_shows_raw_pandas_output(site):
     assert scan_site(site["out"]) == {}
 
 
+@pytest.mark.slow
+def test_every_figure_in_the_site_has_alt_text(site):
+    images = 0
+    for page in site["out"].rglob("*.html"):
+        for tag in re.findall(r"<img\b[^>]*>", page.read_text(encoding="utf-8")):
+            images += 1
+            alt = re.search(r'alt="([^"]*)"', tag)
+            assert alt and alt.group(1).strip() and "without labels" not in alt.group(1), (page.name, tag[:200])
+    assert images >= 20
+
+
 def test_the_table_scan_finds_every_raw_form():
     raw = pd.DataFrame({"cost_per_contacted": [0.191589, 41.409932], "p_value": [5.607214e-03, 1e-7],
                         "members": [50000.0, None]}).to_html()

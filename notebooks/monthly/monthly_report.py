@@ -60,16 +60,16 @@ present(shown, kinds={T("value"): "count", T("previous"): "count", T("last_year"
 
 # %%
 display(Markdown(f"### {T('trend_title')}"))
-fig = plots.plot_kpi_trends(kpis, {k: F(k) for k in mo.KPIS}, month=month)
-plots.save_figure(fig, fig_dir, f"{month:%Y-%m}-trends");
+axes = plots.plot_kpi_trends(kpis, {k: F(k) for k in mo.KPIS}, month=month)
+plots.save_figure(axes[0].figure, fig_dir, f"{month:%Y-%m}-trends");
 
 # %%
 display(Markdown(f"## {T('by_tier_heading')}"))
 tier_table = comparison.by_tier[list(mo.KPIS)].rename(columns=lambda k: T(k)).rename_axis(T("tier"))
 display(present(suppress_small_counts(tier_table.astype({T(k): "int64" for k in mo.KPIS if k not in ("spend", "avg_ticket")}), min_cell),
                 kinds=dict.fromkeys(tier_table.columns, "count")))
-fig = plots.plot_tier_kpis(comparison.by_tier, {k: F(k) for k in mo.KPIS})
-plots.save_figure(fig, fig_dir, f"{month:%Y-%m}-tiers");
+axes = plots.plot_tier_kpis(comparison.by_tier, {k: F(k) for k in mo.KPIS})
+plots.save_figure(axes[0].figure, fig_dir, f"{month:%Y-%m}-tiers");
 
 # %%
 display(Markdown(f"## {T('stages_title')}"))

@@ -129,3 +129,27 @@ def register_kernel_formatters() -> None:
     formatters = ip.display_formatter.formatters["text/html"]
     formatters.for_type(Styler, _display_styler)
     formatters.for_type(pd.DataFrame, frame_html)
+    _describe_inline_figures()
+
+
+def _describe_inline_figures() -> None:
+    """Give every inline figure a text alternative (``alt`` in its output's metadata; the report
+    template writes it on the image). matplotlib_inline builds that metadata in one private
+    function; it is wrapped here, and left alone if a later version renames it."""
+    try:
+        from matplotlib_inline import backend_inline
+    except ImportError:  # pragma: no cover - a dependency of ipykernel
+        return
+    fetch = getattr(backend_inline, "_fetch_figure_metadata", None)
+    if fetch is None or getattr(fetch, "__mallwake_alt__", False):
+        return
+
+    def with_alt(fig):
+        from .plots import figure_alt
+
+        meta = dict(fetch(fig) or {})
+        meta["alt"] = figure_alt(fig)
+        return meta
+
+    with_alt.__mallwake_alt__ = True
+    backend_inline._fetch_figure_metadata = with_alt

@@ -8,6 +8,29 @@ import pandas as pd
 import seaborn as sns
 
 
+def figure_alt(fig) -> str:
+    """A text alternative of a figure, from what it says on its face: titles, axis labels and
+    legend entries (``Figure: <title>: <y> by <x> (<series>)`` per panel)."""
+    parts = []
+    suptitle = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    for ax in fig.axes:
+        if not ax.get_visible() or (not ax.has_data() and not ax.get_title()):
+            continue  # colour bars and empty panels
+        what = ax.get_title() or ""
+        y, x = ax.get_ylabel(), ax.get_xlabel()
+        axis = f"{y} by {x}" if y and x else y or x
+        legend = ax.get_legend()
+        series = [t.get_text() for t in legend.get_texts()][:6] if legend is not None else []
+        text = ": ".join(p for p in (what, axis) if p)
+        if series:
+            text += f" ({', '.join(series)})"
+        if text:
+            parts.append(text)
+    body = "; ".join(parts[:8])
+    head = suptitle or ("Figure" if body else "Figure without labels")
+    return f"{head}: {body}" if body else head
+
+
 def _ax(ax, figsize=(8, 4)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
@@ -47,10 +70,10 @@ def _names(values) -> list[str]:
     return [display_name(v) for v in values]
 
 
-def plot_monthly_activity(monthly: pd.DataFrame, column: str = "spend", ax=None, label: str | None = None):
+def plot_monthly_activity(monthly: pd.DataFrame, column: str = "spend", ax=None, label: str | None = None, **kwargs):
     """Line chart of one monthly series from :func:`~analysis.overview.compute_monthly_activity`."""
     ax = _ax(ax)
-    sns.lineplot(data=monthly, x="month", y=column, marker="o", ax=ax, label=label)
+    sns.lineplot(data=monthly, x="month", y=column, marker="o", ax=ax, label=label, **kwargs)
     ax.set_xlabel("")
     ax.set_ylabel(column.replace("_", " "))
     _units_for(ax, column)
@@ -58,10 +81,10 @@ def plot_monthly_activity(monthly: pd.DataFrame, column: str = "spend", ax=None,
     return ax
 
 
-def plot_members_by_tier(by_tier: pd.DataFrame, ax=None):
+def plot_members_by_tier(by_tier: pd.DataFrame, ax=None, **kwargs):
     """Bar chart of members per tier."""
     ax = _ax(ax, (6, 3.5))
-    ax.bar(_names(by_tier["tier"]), by_tier["members"], color="#4c72b0")
+    ax.bar(_names(by_tier["tier"]), by_tier["members"], **({"color": "#4c72b0"} | kwargs))
     for p, share in zip(ax.patches, by_tier["share"]):
         ax.annotate(f"{share:.0%}", (p.get_x() + p.get_width() / 2, p.get_height()), ha="center", va="bottom")
     ax.set_xlabel("card tier")
@@ -70,22 +93,22 @@ def plot_members_by_tier(by_tier: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_join_cohorts(cohorts: pd.DataFrame, ax=None):
+def plot_join_cohorts(cohorts: pd.DataFrame, ax=None, **kwargs):
     """Stacked bars: members by join year and tier."""
     ax = _ax(ax, (7, 3.5))
-    cohorts.rename(columns=lambda c: _names([c])[0]).plot(kind="bar", stacked=True, ax=ax, colormap="viridis")
+    cohorts.rename(columns=lambda c: _names([c])[0]).plot(kind="bar", stacked=True, ax=ax, **({"colormap": "viridis"} | kwargs))
     ax.set_xlabel("join year")
     ax.set_ylabel("members")
     ax.legend(title="tier", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
-def plot_funnel(funnel: pd.DataFrame, ax=None):
+def plot_funnel(funnel: pd.DataFrame, ax=None, **kwargs):
     """Horizontal bars: members left on the sleeping list after each refinement rule."""
     ax = _ax(ax, (8, 3.5))
     labels = funnel["step"].str.replace("minus: ", "- ", regex=False)
     colors = ["#8c8c8c"] + ["#4c72b0"] * (len(funnel) - 1)
-    ax.barh(labels[::-1], funnel["remaining"][::-1], color=colors[::-1])
+    ax.barh(labels[::-1], funnel["remaining"][::-1], **({"color": colors[::-1]} | kwargs))
     for y, (n, share) in enumerate(zip(funnel["remaining"][::-1], funnel["share_of_naive"][::-1])):
         ax.text(n, y, f" {n:,} ({share:.0%})", va="center")
     ax.set_xlabel("members on the list")
@@ -94,30 +117,34 @@ def plot_funnel(funnel: pd.DataFrame, ax=None):
 
 
 def plot_rates_with_intervals(table: pd.DataFrame, label: str, rate: str = "return_rate", low: str = "ci_low",
-                              high: str = "ci_high", ax=None, percent: bool = True):
+                              high: str = "ci_high", ax=None, percent: bool = True, **kwargs):
     """Point and interval per row (e.g. return rate by arm with Wilson intervals)."""
     ax = _ax(ax, (7, 0.5 + 0.45 * len(table)))
     y = range(len(table))
     err = [(table[rate] - table[low]).clip(lower=0), (table[high] - table[rate]).clip(lower=0)]  # rounding can dip below 0
-    ax.errorbar(table[rate], y, xerr=err, fmt="o", color="#4c72b0", capsize=3)
+    ax.errorbar(table[rate], y, xerr=err, **({"fmt": "o", "color": "#4c72b0", "capsize": 3} | kwargs))
     ax.set_yticks(list(y), [" / ".join(_names(str(v).split(" / "))) for v in table[label]])
     ax.invert_yaxis()
     if percent:
         ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    if not ax.get_xlabel():
+        from .present import label as _label
+
+        ax.set_xlabel(_label(rate))
     ax.grid(axis="x", alpha=0.3)
     return ax
 
 
-def plot_forest(effects: pd.DataFrame, label: str, ax=None, percent: bool = True, title: str | None = None):
+def plot_forest(effects: pd.DataFrame, label: str, ax=None, percent: bool = True, title: str | None = None, **kwargs):
     """Forest plot of effects with intervals and a zero line."""
-    ax = plot_rates_with_intervals(effects, label, "estimate", "ci_low", "ci_high", ax=ax, percent=percent)
+    ax = plot_rates_with_intervals(effects, label, "estimate", "ci_low", "ci_high", ax=ax, percent=percent, **kwargs)
     ax.axvline(0, color="#c44e52", lw=1, ls="--")
     if title:
         ax.set_title(title)
     return ax
 
 
-def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None):
+def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None, **kwargs):
     """Share of each arm returned by day since the campaign start."""
     ax = _ax(ax, (7, 4))
     df = outcomes[outcomes["campaign_id"] == campaign_id]
@@ -126,7 +153,7 @@ def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None):
     for arm, grp in df.groupby("arm", sort=True):
         d = grp["days_to_return"].dropna()
         share = [(d < k).sum() / len(grp) for k in grid]
-        ax.step(list(grid), share, where="post", label=f"{arm} (n={len(grp):,})")
+        ax.step(list(grid), share, where="post", label=f"{_names([arm])[0]} (n={len(grp):,})", **kwargs)
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("days since campaign start")
     ax.set_ylabel("returned")
@@ -135,22 +162,23 @@ def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None):
     return ax
 
 
-def plot_interaction(cell_rates: pd.DataFrame, ax=None):
+def plot_interaction(cell_rates: pd.DataFrame, ax=None, **kwargs):
     """Interaction plot: return rate by gift, one line per channel."""
     ax = _ax(ax, (6, 4))
     cells = cell_rates[cell_rates["gift"] != "none"]
-    sns.pointplot(data=cells, x="gift", y="return_rate", hue="channel", ax=ax, markers="o")
+    cells = cells.assign(gift=_names(cells["gift"]), channel=_names(cells["channel"]))
+    sns.pointplot(data=cells, x="gift", y="return_rate", hue="channel", ax=ax, **({"markers": "o"} | kwargs))
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylabel("return rate")
     return ax
 
 
-def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int = 52):
+def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int = 52, **kwargs):
     """Weekly reactivations with the model's counterfactual band after the campaign start."""
     ax = _ax(ax, (9, 4))
     start = pd.Timestamp(start)
     s = series[series["week"] >= start - pd.Timedelta(weeks=weeks_before)]
-    ax.plot(s["week"], s["actual"], color="#222", lw=1.2, label="actual")
+    ax.plot(s["week"], s["actual"], **({"color": "#222", "lw": 1.2, "label": "actual"} | kwargs))
     after = s[s["period"] == "after"]
     ax.plot(after["week"], after["predicted"], color="#4c72b0", ls="--", label="counterfactual (no campaign)")
     ax.fill_between(after["week"], after["ci_low"], after["ci_high"], color="#4c72b0", alpha=0.25, label="counterfactual band")
@@ -160,7 +188,7 @@ def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int 
     return ax
 
 
-def plot_rf_heatmap(grid: pd.DataFrame, ax=None, label: str = "mean spend"):
+def plot_rf_heatmap(grid: pd.DataFrame, ax=None, label: str = "mean spend", **kwargs):
     """Heatmap of a value by R score (rows) and F score (columns)."""
     ax = _ax(ax, (6, 4.5))
     sns.heatmap(grid, annot=True, fmt=",.0f", cmap="YlGnBu", ax=ax, cbar_kws={"label": label})
@@ -169,7 +197,7 @@ def plot_rf_heatmap(grid: pd.DataFrame, ax=None, label: str = "mean spend"):
     return ax
 
 
-def plot_segment_shares(summary: pd.DataFrame, ax=None):
+def plot_segment_shares(summary: pd.DataFrame, ax=None, **kwargs):
     """Members and spend share per RFM segment, side by side."""
     ax = _ax(ax, (9, 4))
     long = summary.melt(id_vars="segment", value_vars=["member_share", "spend_share"], var_name="share of", value_name="share")
@@ -180,7 +208,7 @@ def plot_segment_shares(summary: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_lorenz(lorenz: pd.DataFrame, gini_value: float | None = None, ax=None):
+def plot_lorenz(lorenz: pd.DataFrame, gini_value: float | None = None, ax=None, **kwargs):
     """Lorenz curve of spend with the line of equality."""
     ax = _ax(ax, (5, 5))
     ax.plot(lorenz["member_share"], lorenz["spend_share"], color="#4c72b0", label="members, lowest spend first")
@@ -194,7 +222,7 @@ def plot_lorenz(lorenz: pd.DataFrame, gini_value: float | None = None, ax=None):
     return ax
 
 
-def plot_transition_heatmap(shares: pd.DataFrame, ax=None, fmt: str = ".0%", title: str | None = None):
+def plot_transition_heatmap(shares: pd.DataFrame, ax=None, fmt: str = ".0%", title: str | None = None, **kwargs):
     """Heatmap of a transition matrix (rows: from, columns: to)."""
     ax = _ax(ax, (9, 7))
     sns.heatmap(shares, annot=True, fmt=fmt, cmap="Blues", ax=ax, cbar=False, annot_kws={"size": 8})
@@ -205,18 +233,19 @@ def plot_transition_heatmap(shares: pd.DataFrame, ax=None, fmt: str = ".0%", tit
     return ax
 
 
-def plot_cluster_pairs(members: pd.DataFrame, labels, columns: list[str], n: int = 1500, seed: int = 0):
+def plot_cluster_pairs(members: pd.DataFrame, labels, columns: list[str], n: int = 1500, seed: int = 0, **kwargs):
     """Pairplot of a sample of members coloured by cluster (returns the seaborn PairGrid)."""
     df = members[columns].assign(cluster=labels.astype(str).to_numpy())
     df = df.sample(min(n, len(df)), random_state=seed)
-    return sns.pairplot(df, hue="cluster", corner=True, plot_kws={"s": 8, "alpha": 0.5}, height=1.9)
+    grid = sns.pairplot(df, hue="cluster", corner=True, plot_kws={"s": 8, "alpha": 0.5} | kwargs, height=1.9)
+    return grid.axes  # a figure of its own (seaborn's pair grid): its Axes, lower triangle
 
 
 STAGE_COLORS = {"new": "#8172b3", "active": "#55a868", "cooling": "#ccb974", "sleeping": "#dd8452",
                 "lost": "#8c8c8c", "reactivated": "#4c72b0"}
 
 
-def plot_stage_area(counts: pd.DataFrame, ax=None):
+def plot_stage_area(counts: pd.DataFrame, ax=None, **kwargs):
     """Stacked area of members per lifecycle stage over time."""
     ax = _ax(ax, (10, 4.5))
     cols = [c for c in STAGE_COLORS if c in counts.columns]
@@ -226,7 +255,7 @@ def plot_stage_area(counts: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_net_flows(net: pd.DataFrame, ax=None):
+def plot_net_flows(net: pd.DataFrame, ax=None, **kwargs):
     """Bars per month: members who fell asleep (down) and who were woken (up)."""
     ax = _ax(ax, (10, 3.5))
     ax.bar(net["month"], net["woken"], width=20, color=STAGE_COLORS["reactivated"], label="woken (reactivated)")
@@ -237,7 +266,7 @@ def plot_net_flows(net: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_cohort_heatmap(table: pd.DataFrame, ax=None, fmt: str = ".0%", label: str = "share buying"):
+def plot_cohort_heatmap(table: pd.DataFrame, ax=None, fmt: str = ".0%", label: str = "share buying", **kwargs):
     """Cohort heatmap: rows join month, columns months since joining."""
     ax = _ax(ax, (12, 7))
     sns.heatmap(table, cmap="viridis", ax=ax, cbar_kws={"label": label}, annot=False, fmt=fmt)
@@ -246,7 +275,7 @@ def plot_cohort_heatmap(table: pd.DataFrame, ax=None, fmt: str = ".0%", label: s
     return ax
 
 
-def plot_survival(curves: pd.DataFrame, ax=None):
+def plot_survival(curves: pd.DataFrame, ax=None, **kwargs):
     """Kaplan-Meier curves with confidence bands, one per group."""
     ax = _ax(ax, (8, 4.5))
     for g, c in curves.groupby("group", sort=True):
@@ -259,7 +288,7 @@ def plot_survival(curves: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_calibration(table: pd.DataFrame, predicted: str = "predicted", observed: str = "observed", label: str = "decile", ax=None):
+def plot_calibration(table: pd.DataFrame, predicted: str = "predicted", observed: str = "observed", label: str = "decile", ax=None, **kwargs):
     """Predicted vs observed, with the diagonal."""
     ax = _ax(ax, (4.5, 4.5))
     ax.plot(table[predicted], table[observed], "o-", color="#4c72b0")
@@ -270,7 +299,7 @@ def plot_calibration(table: pd.DataFrame, predicted: str = "predicted", observed
     return ax
 
 
-def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8):
+def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8, **kwargs):
     """Mean P(alive) by frequency (rows) and recency (columns) bins."""
     ax = _ax(ax, (8, 5))
     df = summary.assign(freq_bin=summary["frequency"].clip(upper=bins * 3) // 3 * 3,
@@ -327,12 +356,17 @@ def save_figure(fig, directory, name: str):
     return path
 
 
-def plot_kpi_trends(kpis: pd.DataFrame, labels: dict[str, str], columns=("active", "spend", "sleeping", "woken"), month=None):
-    """Small multiples: the whole membership's KPIs month by month, the report month marked."""
+def plot_kpi_trends(kpis: pd.DataFrame, labels: dict[str, str], columns=("active", "spend", "sleeping", "woken"), month=None,
+                    axes=None, **kwargs):
+    """Small multiples: the whole membership's KPIs month by month, the report month marked.
+    Returns the Axes (one per KPI; ``axes`` to draw into given ones)."""
     allm = kpis[kpis["tier"] == "all"]
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 2.8))
-    for ax, col in zip(np.atleast_1d(axes), columns):
-        ax.plot(allm["month"], allm[col], marker="o", ms=3, color="#4c72b0")
+    if axes is None:
+        fig, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 2.8))
+    axes = np.atleast_1d(axes)
+    fig = axes[0].figure
+    for ax, col in zip(axes, columns):
+        ax.plot(allm["month"], allm[col], **({"marker": "o", "ms": 3, "color": "#4c72b0"} | kwargs))
         if month is not None:
             cur = allm[allm["month"] == pd.Timestamp(month)]
             ax.plot(cur["month"], cur[col], marker="o", ms=7, color="#c44e52")
@@ -342,16 +376,19 @@ def plot_kpi_trends(kpis: pd.DataFrame, labels: dict[str, str], columns=("active
         _units_for(ax, col)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return fig
+    return axes
 
 
-def plot_tier_kpis(by_tier: pd.DataFrame, labels: dict[str, str], columns=("active", "spend")):
-    """Bars per tier for the month's KPIs."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 2.8))
-    for ax, col in zip(np.atleast_1d(axes), columns):
-        ax.bar(_names(by_tier.index), by_tier[col], color="#55a868")
+def plot_tier_kpis(by_tier: pd.DataFrame, labels: dict[str, str], columns=("active", "spend"), axes=None, **kwargs):
+    """Bars per tier (in tier order) for the month's KPIs. Returns the Axes (one per KPI)."""
+    if axes is None:
+        fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 2.8))
+    axes = np.atleast_1d(axes)
+    fig = axes[0].figure
+    for ax, col in zip(axes, columns):
+        ax.bar(_names(by_tier.index), by_tier[col], **({"color": "#55a868"} | kwargs))
         ax.set_title(labels.get(col, col))
         _units_for(ax, col)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    return fig
+    return axes

@@ -1,0 +1,61 @@
+"""Every figure function follows one protocol: ``ax=None`` (or ``axes=None``) to draw into given
+Axes, ``**kwargs`` passed to its main artist, and the Axes returned; figures carry alt text."""
+
+import inspect
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from analysis import plots  # noqa: E402
+
+FUNCTIONS = [f for name, f in inspect.getmembers(plots, inspect.isfunction) if name.startswith("plot_")]
+
+
+def test_every_plot_function_takes_ax_and_kwargs():
+    assert len(FUNCTIONS) >= 20
+    for f in FUNCTIONS:
+        params = inspect.signature(f).parameters
+        target = "ax" if "ax" in params else "axes" if "axes" in params else None
+        if f.__name__ != "plot_cluster_pairs":  # seaborn's pair grid draws its own figure
+            assert target and params[target].default is None, f.__name__
+        assert any(p.kind is p.VAR_KEYWORD for p in params.values()), f.__name__
+
+
+def test_plots_draw_into_the_given_axes_pass_kwargs_and_return_them():
+    fig, ax = plt.subplots()
+    table = pd.DataFrame({"label": ["a / gold", "b"], "return_rate": [0.1, 0.2], "ci_low": [0.05, 0.1], "ci_high": [0.15, 0.3]})
+    assert plots.plot_rates_with_intervals(table, "label", ax=ax, color="#123456") is ax
+    assert ax.get_xlabel() == "Return rate"
+    assert any(matplotlib.colors.to_hex(line.get_color()) == "#123456" for line in ax.get_lines())
+    kpis = pd.DataFrame({"tier": "all", "month": pd.date_range("2024-01-01", periods=3, freq="MS"),
+                         "active": [10, 12, 11], "spend": [1e6, 2e6, 3e6]})
+    fig, axes = plt.subplots(1, 2)
+    got = plots.plot_kpi_trends(kpis, {}, columns=("active", "spend"), axes=axes)
+    assert list(got) == list(axes)
+    # money in plain units with the currency, no offset
+    from analysis.present import configure
+
+    configure(currency="¥")
+    fig.canvas.draw()
+    assert all(t.get_text().startswith("¥") for t in axes[1].get_yticklabels() if t.get_text())
+    assert axes[1].yaxis.get_offset_text().get_text() == ""
+    configure()
+    plt.close("all")
+
+
+def test_figure_alt_text_says_what_the_figure_shows():
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([1, 2], [3, 4], label="gold")
+    a.set_title("Spend by month")
+    a.set_xlabel("month")
+    a.set_ylabel("spend")
+    a.legend()
+    b.bar(["x"], [1])
+    b.set_ylabel("members")
+    assert plots.figure_alt(fig) == "Figure: Spend by month: spend by month (gold); members"
+    empty = plt.figure()
+    assert plots.figure_alt(empty) == "Figure without labels"
+    plt.close("all")
