@@ -1,0 +1,34 @@
+"""What a wake-up campaign did: outcomes per contact and arm, and causal estimates.
+
+A contacted member *returned* if a purchase or a visit falls inside the campaign's response
+window ``[start_date, start_date + response_days)``; *purchased* if a purchase does. Outcomes
+are computed in the engine (Ibis/DuckDB) and come back as one row per contact.
+
+Estimates (each a results object with ``table()``/``summary()``, ``conf_int(alpha)`` where it
+applies, and an HTML rendering):
+
+* :func:`estimate_arm_effects` - each arm against the holdout: return-rate and purchase-rate
+  differences with Newcombe score intervals, spend per contacted member with robust (HC2)
+  intervals; the incremental effect per wave.
+* :func:`compare_before_after` - the dissertation's before/after table next to the holdout-based
+  estimates, so the naive comparison's bias is visible.
+* :func:`estimate_did` - difference-in-differences across waves (OLS with member-clustered SEs).
+* :func:`estimate_adjusted_effect` - regression adjustment for pre-campaign covariates (Lin's
+  interacted estimator, HC2).
+* :func:`estimate_factorial` - gift x channel logistic model with average marginal effects.
+* :func:`estimate_heterogeneity` - effects by subgroup with Holm-adjusted p-values;
+  :func:`segment_at_start` gives the RFM segment at the start, :func:`rank_targets` turns the
+  subgroup effects into whom to target next.
+* :func:`plan_next_wave` - sample size per arm for a target lift (statsmodels power).
+
+One concern per module (outcomes, effects, beforeafter, adjustment, factorial, targeting,
+planning); every name is re-exported here, so ``from analysis import campaigns`` works as before.
+"""
+
+from .outcomes import DEFAULT_CONTROL, _campaigns, _windowed, has_contacts, compute_campaign_outcomes, open_windows, _check_control, summarize_arms, return_rate_interval, rates_with_intervals  # noqa: F401
+from .effects import _rate_diff, _mean_diff_hc2, ArmEffects, estimate_arm_effects, campaign_metrics, main_effect  # noqa: F401
+from .beforeafter import BeforeAfter, DiDResult, estimate_did, compare_before_after  # noqa: F401
+from .adjustment import compute_precampaign_features, AdjustedEffect, RANK_TOLERANCE, full_rank_columns, estimate_adjusted_effect  # noqa: F401
+from .factorial import FactorialResult, estimate_factorial  # noqa: F401
+from .targeting import holm, estimate_heterogeneity, RECENCY_BAND_EDGES, band_labels, add_bands, arm_label, estimate_heterogeneity_by_arm, segment_at_start, rank_targets  # noqa: F401
+from .planning import plan_next_wave  # noqa: F401

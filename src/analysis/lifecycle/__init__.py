@@ -1,0 +1,25 @@
+"""The member lifecycle: monthly stages and flows, cohorts, time to sleep, sleep risk.
+
+Stages at the end of each month (thresholds are parameters):
+
+* ``new`` - joined during the month;
+* ``reactivated`` - bought during the month after being ``sleeping`` or ``lost`` at the end
+  of the previous month;
+* ``active`` - last purchase at most ``cooling_days`` ago;
+* ``cooling`` - last purchase more than ``cooling_days`` but less than ``sleeping_days`` ago;
+* ``sleeping`` - at least ``sleeping_days`` but less than ``lost_days`` without a purchase;
+* ``lost`` - at least ``lost_days`` without a purchase.
+
+A member who never bought is measured from the join date. The member-month panel is one Ibis
+expression (:func:`build_stage_panel_expr`, window functions in the engine); the monthly stage
+flows use the same rules on a dense members x months array built from member-month purchase
+aggregates (much faster at a million members), never a Python loop over members.
+
+One concern per module (stages, cohorts, survival, risk); every name is re-exported here, so
+``from analysis import lifecycle`` works as before.
+"""
+
+from .stages import STAGES, build_stage_panel_expr, StageFlows, _panel_months, _stage_arrays, compute_stage_flows  # noqa: F401
+from .cohorts import compute_cohort_retention  # noqa: F401
+from .survival import compute_time_to_sleep, _pointwise_band, SurvivalResult, fit_survival  # noqa: F401
+from .risk import SleepRiskModel, RISK_FEATURES, _add_risk_features, _could_fall_asleep, _can_fall_asleep, sleep_risk_frame, fit_sleep_risk, score_sleep_risk  # noqa: F401

@@ -1,0 +1,165 @@
+"""Time to fall asleep: Kaplan-Meier curves, log-rank test, Cox model and its proportional-hazards check."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.duration.survfunc import survdiff, SurvfuncRight
+
+from ..dataset import MallData
+from ..report import NotApplicable
+from ..results import Result
+from ..segmentation import age_band
+
+
+# --- time to sleep -------------------------------------------------------------------
+
+def compute_time_to_sleep(data: MallData, sleeping_days: int = 180, as_of=None, early_days: int = 90) -> pd.DataFrame:
+    """Days from joining to falling asleep (the first gap of ``sleeping_days`` without a purchase).
+
+    Per member: ``duration`` (days), ``event`` (1 = fell asleep, 0 = censored at ``as_of``),
+    ``tier``, ``age``, ``join_year`` and ``early_spend`` (spend in the first ``early_days``).
+    Members who joined before the first transaction in the data are left out (left-truncated).
+    """
+    _ = ibis._
+    end = pd.Timestamp(as_of or data.as_of).normalize()
+    pdays = data.purchase_days
+    first_day = pd.Timestamp(pdays.day.min().to_pandas()).normalize()
+    cols = ["member_id", "join_date", "tier"] + (["birth_year"] if "birth_year" in data.members.columns else [])
+    m = data.members.filter(data.members.join_date >= ibis.literal(first_day.date())).select(*cols)
+    days = pdays.filter(pdays.day <= ibis.literal(end.date())).select("member_id", "day", amount=_.spend)
+    days = days.join(m.select("member_id", "join_date"), "member_id")
+    w = ibis.window(group_by="member_id", order_by="day")
+    days = days.mutate(prev=_.day.lag().over(w))
+    days = days.mutate(gap_start=_.prev.fill_null(_.join_date))
+    gaps = days.filter(_.day.delta(_.gap_start, unit="day") >= sleeping_days)
+    first_sleep = gaps.group_by("member_id").aggregate(sleep_from=_.gap_start.min())
+    last = days.group_by("member_id").aggregate(last_day=_.day.max(),
+                                                early_spend=(_.day.delta(_.join_date, unit="day") < early_days).ifelse(_.amount, 0.0).sum())
+    df = m.left_join(first_sleep, "member_id").drop("member_id_right").left_join(last, "member_id").drop("member_id_right").to_pandas()
+    join = pd.to_datetime(df["join_date"])
+    last_seen = pd.to_datetime(df["last_day"]).fillna(join)
+    sleep_gap = pd.to_datetime(df["sleep_from"])
+    # no sleeping gap between purchases: asleep if the open gap since the last purchase reached the threshold
+    open_sleep = last_seen.where((end - last_seen).dt.days >= sleeping_days)
+    start_of_gap = sleep_gap.fillna(open_sleep)
+    df["event"] = start_of_gap.notna().astype(int)
+    asleep_at = start_of_gap + pd.Timedelta(days=sleeping_days)
+    df["duration"] = np.where(df["event"] == 1, (asleep_at - join).dt.days, (end - join).dt.days).astype(float)
+    df["early_spend"] = df["early_spend"].fillna(0.0)
+    df["join_year"] = join.dt.year.astype(str)
+    if "birth_year" in df.columns:
+        df["age"] = end.year - df["birth_year"]
+    df = df[df["duration"] > 0]
+    return df.drop(columns=["sleep_from", "last_day"]).reset_index(drop=True)
+
+
+def _pointwise_band(sf: SurvfuncRight, alpha: float):
+    """Pointwise log-log band around a Kaplan-Meier curve (Greenwood variance)."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    s_ = np.clip(sf.surv_prob, 1e-12, 1 - 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = sf.surv_prob_se / (s_ * np.abs(np.log(s_)))
+        lo = s_ ** np.exp(z * se)
+        hi = s_ ** np.exp(-z * se)
+    return np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0)
+
+
+@dataclass(frozen=True)
+class SurvivalResult(Result):
+    """Kaplan-Meier curves by group, log-rank test, Cox model and its PH check."""
+
+    by: str
+    curves: pd.DataFrame  # group, time, survival, ci_low, ci_high
+    logrank_chi2: float
+    logrank_p: float
+    cox: object = field(repr=False)
+    hazard_ratios: pd.DataFrame = field(repr=False)
+    ph_check: pd.DataFrame = field(repr=False)
+
+    def table(self) -> pd.DataFrame:
+        return self.hazard_ratios
+
+    def logrank_sentence(self) -> str:
+        """The log-rank result in words (one group: there is nothing to compare)."""
+        if pd.isna(self.logrank_p):
+            return f"One {self.by.replace('_', ' ')} only: there are no groups to compare, so no log-rank test."
+        p = "< 0.001" if self.logrank_p < 0.001 else f"= {self.logrank_p:.3f}"
+        return f"Log-rank test across {self.by.replace('_', ' ')}s: chi-square {self.logrank_chi2:,.1f}, p {p}."
+
+    def ph_violations(self, alpha: float = 0.05) -> list[str]:
+        """Covariates whose proportional-hazards check rejects the assumption at ``alpha``."""
+        if self.ph_check is None or not len(self.ph_check):
+            return []
+        bad = self.ph_check[self.ph_check["p_value"] < alpha]
+        return [str(c) for c in bad.iloc[:, 0]]
+
+    def ph_note(self, alpha: float = 0.05) -> str | None:
+        """What the hazard ratios may claim when the PH check rejects the assumption (``None``: it does not)."""
+        bad = self.ph_violations(alpha)
+        if not bad:
+            return None
+        return (f"The proportional-hazards check rejects the assumption for {', '.join(bad)} (p < {alpha}): their hazard "
+                "ratios above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the "
+                "difference changes with time; for inference, stratify the Cox model by these covariates or give them "
+                "a time-varying effect.")
+
+    def median_days(self) -> pd.Series:
+        c = self.curves
+        return c[c["survival"] <= 0.5].groupby("group")["time"].min().rename("median_days_to_sleep")
+
+
+def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_year", "age_band", "log_early_spend"),
+                 alpha: float = 0.05, max_fit: int = 20_000, seed: int = 0) -> SurvivalResult:
+    """Kaplan-Meier by ``by`` with pointwise bands, log-rank test, Cox PH with hazard ratios.
+
+    The PH assumption is checked per covariate by the correlation of scaled Schoenfeld
+    residuals with the rank of event time (a small p-value flags a time-varying effect).
+    """
+    if len(tts) == 0 or not tts["event"].any():
+        raise NotApplicable("time to sleep is measured on members who joined while the data record purchases, and "
+                            + ("there are none." if len(tts) == 0 else "none of them has fallen asleep yet."))
+    df = tts.copy()
+    df["log_early_spend"] = np.log1p(df["early_spend"])
+    if "age" in df.columns:
+        df["age_band"] = age_band(df["age"]).astype(str)
+    rows = []
+    for g, sub in df.groupby(by, sort=True):
+        sf = SurvfuncRight(sub["duration"].to_numpy(), sub["event"].to_numpy())
+        lo, hi = _pointwise_band(sf, alpha)
+        rows.append(pd.DataFrame({"group": g, "time": sf.surv_times, "survival": sf.surv_prob, "ci_low": lo, "ci_high": hi}))
+    curves = pd.concat(rows, ignore_index=True)
+    if df[by].nunique() > 1:
+        chi2, p = survdiff(df["duration"].to_numpy(), df["event"].to_numpy(), df[by].astype(str).to_numpy())
+    else:  # one group (e.g. a mall without tiers): nothing to compare
+        chi2, p = np.nan, np.nan
+    sample = df.sample(min(max_fit, len(df)), random_state=seed) if len(df) > max_fit else df
+    covs = [c for c in covariates if c in sample.columns]
+    X = pd.get_dummies(sample[covs], drop_first=True, dtype=float)
+    X = X.loc[:, X.std() > 0]
+    if X.shape[1] == 0:  # no covariate varies: curves only
+        return SurvivalResult(by, curves, float(chi2), float(p), None,
+                              pd.DataFrame(columns=["covariate", "hazard_ratio", "ci_low", "ci_high", "p_value"]),
+                              pd.DataFrame(columns=["covariate", "rho_with_time", "p_value"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow while the optimizer explores; the fit is checked below
+        cox = PHReg(sample["duration"].to_numpy(), X.to_numpy(), status=sample["event"].to_numpy(), ties="efron").fit()
+    ci = np.exp(cox.conf_int(alpha=alpha))
+    hr = pd.DataFrame({"covariate": X.columns, "hazard_ratio": np.exp(cox.params), "ci_low": ci[:, 0], "ci_high": ci[:, 1],
+                       "p_value": cox.pvalues})
+    sch = cox.schoenfeld_residuals
+    ev = sample["event"].to_numpy() == 1
+    times = sample["duration"].to_numpy()[ev]
+    checks = []
+    for j, name in enumerate(X.columns):
+        res = sch[ev, j]
+        ok = np.isfinite(res)
+        r, pv = stats.spearmanr(stats.rankdata(times[ok]), res[ok]) if ok.sum() > 10 else (np.nan, np.nan)
+        checks.append({"covariate": name, "rho_with_time": r, "p_value": pv})
+    return SurvivalResult(by, curves, float(chi2), float(p), cox, hr, pd.DataFrame(checks))
