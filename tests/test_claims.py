@@ -72,12 +72,15 @@ def test_every_verdict_on_the_demo_agrees_with_the_planted_effects(demo_size):
 def test_the_small_study_lacks_the_power_and_says_how_many_members_it_needs(tmp_path):
     d = generate_mall(tmp_path / "small", study="small")
     truth = json.loads((d / "truth.json").read_text())
-    assert truth["factorial"]["design_power_channel_at_5pct"] < 0.8
-    gift = _four_claims(d)[1]
-    assert gift.verdict == claims.UNDECIDED and gift.ci_low < 0 < gift.ci_high
+    f = truth["factorial"]
+    # underpowered by design, for both factors: each claim may come out either way on one draw
+    assert f["design_power_gift_at_5pct"] < 0.8 and f["design_power_channel_at_5pct"] < 0.8
+    found = _four_claims(d)
     n = truth["campaigns"]["W3-FACTORIAL"]["arms"]["sms_daily"]["n_contacted"]
-    assert gift.needed_per_arm > n  # more members per arm than the small wave had
-    assert "members per arm" in gift.sentence()
+    open_effects = [c for c in (found[1], found[2]) if c.ci_low < 0 < c.ci_high]
+    assert open_effects, "both underpowered effects came out significant"
+    for c in open_effects:  # an open claim says how many members per arm would settle it: more than the wave had
+        assert c.verdict == claims.UNDECIDED and c.needed_per_arm > n and "members per arm" in c.sentence()
 
 
 def test_claims_say_why_they_cannot_be_tested(tiny_dir):

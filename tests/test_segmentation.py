@@ -97,7 +97,9 @@ def test_invariants_and_migration_rows(mall):
 
 def test_planted_member_types_are_recovered(mall):
     d, _, f = mall
-    clusters = seg.fit_clusters(f, k=4, n_boot=2)
+    # stability is a mean over bootstrap refits: ten of them (two gave 0.53 and 0.99 on this mall,
+    # a mean that says more about the draw than about the clusters)
+    clusters = seg.fit_clusters(f, k=4, n_boot=10)
     truth = pd.read_parquet(d / "truth_members.parquet").set_index("member_id")["member_type"]
     ari = adjusted_rand_score(truth.reindex(clusters.members["member_id"]).to_numpy(), clusters.labels.to_numpy())
     assert ari >= 0.8

@@ -166,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20240101)
     p.add_argument("--out", default=str(DEMO_DATA_DIR))
     p.add_argument("--study", choices=("full", "small", "null"), default="full",
-                   help="the crossed gift x channel wave: full (default; its effects show), small (gold members only: "
-                        "too few to show them, for teaching power) or null (no gift or channel effect)")
+                   help="the crossed gift x channel wave: full (default; its effects show), small (a quarter of the gold "
+                        "list: too few to show them, for teaching power) or null (no gift or channel effect)")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("handout", help="write student copies of the teaching notebooks (solution cells removed)")

@@ -106,12 +106,13 @@ PRESENCE_LOOKBACK_DAYS = 90
 FACTORIAL_WAVE = "W3-FACTORIAL"
 #: How the study's crossed wave is drawn. ``full`` (the demo): the refined sleeping list of silver,
 #: gold and platinum members, large enough for the gift and channel effects to show at the 95 %
-#: level (truth.json states the power). ``small``: gold members only, as in the first version of
-#: the demo, where the same effects do not reach significance (for teaching: power). ``null``:
+#: level (truth.json states the power). ``small``: a quarter of the gold members' list (about 90
+#: per arm), where the same effects usually do not reach significance (for teaching: power). ``null``:
 #: the full list with the factorial arms' effects planted at zero (for checking the claim rules).
 STUDY_DESIGNS = {
     "full": {"factorial_tiers": ("silver", "gold", "platinum"), "null_factorial": False},
-    "small": {"factorial_tiers": ("gold",), "null_factorial": False},
+    # a quarter of the gold list: about 90 members per arm, power near 0.3 for the planted effects
+    "small": {"factorial_tiers": ("gold",), "null_factorial": False, "list_share": 0.25},
     "null": {"factorial_tiers": ("silver", "gold", "platinum"), "null_factorial": True},
 }
 
@@ -167,9 +168,10 @@ def _members(m: _Mall) -> pd.DataFrame:
     rate = rng.gamma(shape, par["rate"] / shape)  # purchases per month while alive
     ticket = par["ticket"] * rng.lognormal(-0.045, 0.3, n)
     lifetime_days = rng.exponential(par["lifetime"] * DAYS_PER_MONTH)
-    # join dates from two years before the history starts to two months before its end
+    # join dates from two years before the history starts to its last day (members keep joining:
+    # the last month's report has new members)
     first_join = m.start - pd.DateOffset(years=2)
-    span = (m.end - pd.Timedelta(days=60) - first_join).days
+    span = (m.end - first_join).days + 1
     join_offset = np.sort(rng.integers(0, span, n))  # sorted: member numbers follow joining
     join_idx = join_offset - (m.start - first_join).days  # day index relative to history start
     car = rng.random(n) < par["car"]
@@ -352,6 +354,9 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
         factorial = wave.campaign_id == FACTORIAL_WAVE
         tiers = STUDY_DESIGNS[study]["factorial_tiers"] if factorial else ("gold",)
         pos = _sleeping_list(m, members, lat, tx, visits, tier, t0, wave.sleeping_list, reachable, tiers)
+        share = STUDY_DESIGNS[study].get("list_share", 1.0) if factorial else 1.0
+        if share < 1:
+            pos = pos[rng.random(len(pos)) < share]
         arms = list(wave.arms)
         holdout_share = 0.2
         other = (1 - holdout_share) / (len(arms) - 1)
