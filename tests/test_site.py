@@ -205,3 +205,15 @@ def test_composite_labels_are_named_part_by_part():
     assert display_name("call_wechat_ent") == "Call + WeChat, entertainment gift"
     assert display_name("unknown / label") == "unknown / label"
     configure()
+
+
+@pytest.mark.slow
+def test_chinese_pages_have_their_frame_in_chinese(site):
+    [page] = list(site["out"].glob("*-zh/*.html"))
+    text = page.read_text(encoding="utf-8")
+    for words in ("全部报告", "术语定义", "目录", "分析日期", "出处"):
+        assert words in text, words
+    for english in ("all reports", "the last date in the data"):
+        at = text.find(english)
+        assert at < 0, (page, text[max(0, at - 200):at + 50])
+    assert 'lang="zh-CN"' in text

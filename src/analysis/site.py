@@ -39,6 +39,14 @@ CHROME = {
 }
 
 
+def _as_of_text(value, lang: str) -> str:
+    """The analysis date as the page header shows it, in the page's language."""
+    text = str(value or "")
+    if lang == "zh":
+        text = text.replace(" (the last date in the data)", "（数据的最后一天）").replace("the last date in the data", "数据的最后一天")
+    return text
+
+
 def page_language(nb) -> str:
     """The language a report was run in: its ``lang`` parameter as given to papermill, else the
     default of its parameters cell, else English."""
@@ -64,10 +72,19 @@ def _toc(body: str, lang: str = "en") -> str:
     return f'<nav class="mw-toc"><b>{CHROME[lang]["contents"]}</b><ul>' + "".join(items) + "</ul></nav>"
 
 
+#: Provenance entries in Chinese (values stay as recorded: versions, hashes, parameter names).
+PROVENANCE_ZH = {"run": "运行", "data directory": "数据目录", "data fingerprint (sha256 of the files' bytes)": "数据指纹（文件字节的 sha256）",
+                 "analysis date": "分析日期", "git commit": "代码版本（git）", "environment (uv.lock sha256)": "运行环境（uv.lock sha256）",
+                 "generated": "生成时间", "packages": "软件包", "notebook": "笔记本", "parameters": "参数", "execution time": "执行时间"}
+
+
 def provenance_html(prov: dict, lang: str = "en") -> str:
     """The provenance block shown at the end of every report."""
     rows = []
     for key, value in prov.items():
+        if lang == "zh":
+            value = _as_of_text(value, lang) if key == "analysis date" else value
+            key = PROVENANCE_ZH.get(key, key)
         if isinstance(value, dict):  # one line per entry (parameters, packages)
             cell = "<br>".join(f"{html.escape(str(k))} = {html.escape(str(v))}" for k, v in value.items())
         else:
@@ -136,7 +153,7 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
     exporter.language_code = {"zh": "zh-CN"}.get(lang, lang)
     resources = {"mallwake": {"run_label": run_label, "provenance_html": provenance_html(provenance, lang), "csp_meta": CSP_META,
                               "back": CHROME[lang]["back"], "glossary": CHROME[lang]["glossary"], "glossary_href": f"../{GLOSSARY}",
-                              "as_of": f'{CHROME[lang]["as_of"]} {provenance.get("analysis date", "")}'.strip()}}
+                              "as_of": f'{CHROME[lang]["as_of"]} {_as_of_text(provenance.get("analysis date", ""), lang)}'.strip()}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     body = body.replace("<!--MALLWAKE-TOC-->", _toc(body, lang), 1)
     return atomic_write_text(out_path, embed_cjk_font(body))
