@@ -38,7 +38,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
-from analysis.report import applies, headline, record_metrics, section
+from analysis.report import applies, headline, record_metrics
 from analysis.present import configure, display_name, label, present
 from analysis.plan import assignment_checks
 from analysis import uplift
@@ -238,15 +238,11 @@ if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 # %%
 uplift_results = []
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
-    contacted = outcomes.assign(arm=outcomes["arm"].where(outcomes["arm"] == control_arm, "any contact"))
-    for cid in sorted(arms.loc[arms["arm"] == control_arm, "campaign_id"].unique()):
-        with section():
-            uplift_results.append(uplift.estimate_uplift(contacted, features, cid, "any contact",
-                                                         [c.strip() for c in uplift_features.split(",") if c.strip()],
-                                                         control_arm, alpha))
+    uplift_results, not_applicable = uplift.estimate_uplift_by_campaign(outcomes, features, uplift_features, control_arm, alpha)
+    for reason in not_applicable:
+        display(Markdown(f"*Not applicable here: {reason}*"))
     if uplift_results:
-        display(present(pd.concat([r.table() for r in uplift_results], ignore_index=True).rename(
-            columns={"estimate": "gain per 1,000 listed"}), kinds={"gain per 1,000 listed": "number"}))
+        display(present(uplift.summary_table(uplift_results), kinds={"gain per 1,000 listed": "number"}))
         display(Markdown("\n\n".join(r.sentence() for r in uplift_results)))
         fig, axes = plt.subplots(1, len(uplift_results), figsize=(5.5 * len(uplift_results), 3.6), squeeze=False)
         for ax, r in zip(axes[0], uplift_results):

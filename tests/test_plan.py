@@ -168,3 +168,14 @@ def test_the_campaign_report_checks_each_wave_against_its_plan(small_mall, tmp_p
     assert "pre-registration" in rows["W1-BEFORE"] and "as planned" in rows["W1-BEFORE"]
     assert "pre-registration" in rows["W2-AFTER"] and "MISMATCH" in rows["W2-AFTER"]
     assert "no plan recorded" in rows["W3-FACTORIAL"] and "No plan was recorded for W3-FACTORIAL" in page
+
+
+def test_a_campaign_id_from_the_data_never_becomes_a_path(tmp_path):
+    from analysis.plan import assignment_checks
+
+    outside = tmp_path / "secret.json"
+    outside.write_text(json.dumps({"allocation": {"a": 0.5, "b": 0.5}}))
+    (tmp_path / "data" / "preregistrations").mkdir(parents=True)
+    outcomes = pd.DataFrame({"campaign_id": "../../secret", "arm": ["a", "b"] * 50})
+    checks = assignment_checks(tmp_path / "data", outcomes)
+    assert checks.loc[0, "plan"] == "no plan recorded"

@@ -217,3 +217,36 @@ def test_chinese_pages_have_their_frame_in_chinese(site):
         at = text.find(english)
         assert at < 0, (page, text[max(0, at - 200):at + 50])
     assert 'lang="zh-CN"' in text
+
+
+def test_figure_alt_text_from_data_is_escaped(tmp_path):
+    """A legend or title built from data (an arm label) reaches the alt attribute as text."""
+    import base64
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from analysis.site import render_html
+
+    png = base64.b64encode(bytes.fromhex("89504e470d0a1a0a")).decode()
+    nb = new_notebook(cells=[new_code_cell("x", outputs=[new_output(
+        "display_data", data={"image/png": png}, metadata={"alt": 'Figure: arm "><script>alert(1)</script>'})])])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    page = render_html(path, tmp_path / "n.html", show_code=False, run_label="r", provenance={}).read_text(encoding="utf-8")
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.alts = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            if tag == "img":
+                self.alts.append(dict(attrs).get("alt"))
+
+    parsed = Tags()
+    parsed.feed(page)
+    assert "script" not in parsed.tags  # the label stayed text inside the attribute
+    assert parsed.alts == ['Figure: arm "><script>alert(1)</script>']

@@ -58,3 +58,20 @@ def test_too_few_members_is_not_applicable():
     outcomes, features, *_ = _simulated(300, heterogeneous=True, seed=3)
     with pytest.raises(NotApplicable, match="at least 200 members"):
         estimate_uplift(outcomes, features, "C", "t", ["x1"])
+
+
+def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
+    from analysis.uplift import estimate_uplift_by_campaign, summary_table
+
+    big, big_features, *_ = _simulated(1_000, heterogeneous=True, seed=4)
+    small, small_features, *_ = _simulated(150, heterogeneous=True, seed=5)
+    small = small.assign(campaign_id="D", member_id="D" + small["member_id"])
+    small_features = small_features.assign(campaign_id="D", member_id="D" + small_features["member_id"])
+    outcomes = pd.concat([big, small], ignore_index=True)
+    features = pd.concat([big_features, small_features], ignore_index=True)
+    results, reasons = estimate_uplift_by_campaign(outcomes, features, "x1, x2,tier")
+    assert [r.campaign_id for r in results] == ["C"] and results[0].arm == "any contact"
+    assert results[0].features == ("x1", "x2", "tier")
+    assert len(reasons) == 1 and "D / any contact" in reasons[0] and "at least 200 members" in reasons[0]
+    table = summary_table(results)
+    assert list(table["campaign_id"]) == ["C"] and "gain per 1,000 listed" in table.columns

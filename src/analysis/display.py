@@ -23,7 +23,7 @@ _FUNCS = ("_display_funcs", "_display_funcs_index", "_display_funcs_index_names"
 
 
 
-from .present import MISSING, _index_text, _label_of, column_decimals, format_value, infer_kind, label, meaningful_index
+from .present import MISSING, _index_text, _label_of, column_formatter, label, meaningful_index
 
 
 def _missing(value) -> bool:
@@ -50,10 +50,7 @@ def _finish(styler: Styler) -> None:
     for j, col in enumerate(data.columns):
         if j in formatted:
             continue
-        values = data.iloc[:, j]
-        kind = infer_kind(col, values)
-        decimals = column_decimals(values) if kind == "number" else None
-        styler.format(lambda v, kind=kind, decimals=decimals: format_value(v, kind, decimals), subset=data.columns[[j]])
+        styler.format(column_formatter(col, data.iloc[:, j]), subset=data.columns[[j]])
     if not getattr(styler, "_display_funcs_columns", None):
         styler.format_index(_label_of, axis=1)
     for axis in (0, 1):

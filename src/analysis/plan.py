@@ -408,13 +408,15 @@ def assignment_checks(data_dir, outcomes: pd.DataFrame, planned_allocation: str 
     (``<data_dir>/preregistrations/<campaign_id>.json``) when there is one, else against
     ``planned_allocation`` when its arms are the campaign's, else none (``plan`` says which)."""
     given = parse_allocation(planned_allocation) if planned_allocation else {}
+    # records found by listing the folder: a campaign id from the data never becomes a path
+    folder = Path(data_dir) / PREREGISTRATION_DIR
+    records = {p.stem: p for p in folder.glob("*.json")} if folder.is_dir() else {}
     rows = []
     for cid, grp in outcomes.groupby("campaign_id", sort=True):
         counts = grp["arm"].value_counts().to_dict()
-        record_path = Path(data_dir) / PREREGISTRATION_DIR / f"{cid}.json"
         allocation, source = None, "no plan recorded"
-        if record_path.is_file():
-            allocation, source = read_preregistration(record_path).get("allocation"), "pre-registration"
+        if str(cid) in records:
+            allocation, source = read_preregistration(records[str(cid)]).get("allocation"), "pre-registration"
         elif given and set(given) == set(counts):
             allocation, source = given, "planned_allocation parameter"
         if allocation is None:

@@ -258,7 +258,11 @@ def format_value(value: Any, kind: str, decimals: int | None = None) -> str:
     return text
 
 
-def _column_formatter(kind: str, decimals: int | None = None):
+def column_formatter(name: Any, values: pd.Series, kind: str | None = None):
+    """The formatter of one column: its ``kind`` (inferred from name and values when not given),
+    and for numbers the decimals its typical value needs."""
+    kind = kind or infer_kind(name, values)
+    decimals = column_decimals(values) if kind == "number" else None
     return lambda v: format_value(v, kind, decimals)
 
 
@@ -303,9 +307,7 @@ def present(frame: pd.DataFrame, kinds: dict | None = None, labels: dict | None 
         values = frame[col]
         if isinstance(values, pd.DataFrame):  # duplicate column names: format each the same way
             values = values.iloc[:, 0]
-        kind = kinds.get(col) or infer_kind(col, values)
-        decimals = column_decimals(values) if kind == "number" else None
-        formats[col] = _column_formatter(kind, decimals)
+        formats[col] = column_formatter(col, values, kinds.get(col))
     if formats:
         styler = styler.format(formats, na_rep=MISSING)
     names = dict(labels or {})

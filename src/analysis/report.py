@@ -85,24 +85,12 @@ def section():
         display(Markdown(f"*Not applicable here: {err}*"))
 
 
-#: How each kind of headline value is written (None, NaN: "–", unknown).
-_KINDS = {
-    "count": lambda v: f"{int(round(v)):,}",
-    "percent": lambda v: f"{v:.1%}",
-    "points": lambda v: f"{v * 100:+.1f} points",
-    "money": lambda v: f"{v:,.0f}",
-    "number": lambda v: f"{v:,.2f}",
-    "text": str,
-}
-
-
 def format_value(value: Any, kind: str) -> str:
-    """``value`` written as ``kind`` (count, percent, points, money, number, text); missing is "–"."""
-    if kind not in _KINDS:
-        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(_KINDS)}")
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return _KINDS[kind](value)
+    """``value`` written as ``kind`` by the presentation layer (the report's currency, ``–`` when
+    missing: unknown is not zero); see :func:`analysis.present.format_value`."""
+    from .present import format_value as present_value
+
+    return present_value(value, kind)
 
 
 def headline(*items: tuple) -> list[dict]:

@@ -414,9 +414,6 @@ def _timing(executed, seconds: float) -> dict:
     return {"kernel": round(max(seconds - cells, 0.0), 2), "setup": round(setup, 2), "analysis": round(cells - setup, 2)}
 
 
-_limit_kernel_threads = kernelfork.limit_threads
-
-
 _HISTORY = "notebook-seconds.json"
 
 
@@ -494,7 +491,7 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
             run_one = lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log, export_staging,  # noqa: E731
                                           (keys or {}).get(nb, ""), launcher)
             if jobs > 1 and len(notebooks) > 1:
-                _limit_kernel_threads(jobs)
+                kernelfork.limit_threads(jobs)
                 # longest first (by the last run's times): the slow notebooks do not end up last, alone
                 past = _read_history(out_dir)
                 order = sorted(notebooks, key=lambda nb: -past.get(nb.stem, 0.0))
@@ -622,7 +619,7 @@ def run_reports(
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
     if jobs > 1 and len(notebooks) > 1:
-        _limit_kernel_threads(jobs)  # before the zygote: BLAS reads it when numpy is imported
+        kernelfork.limit_threads(jobs)  # before the zygote: BLAS reads it when numpy is imported
     # the kernels' imports start now, beside validation (benchmarks/RESULTS.md: kernels started ahead),
     # unless the caller started them even earlier (the command line does, before importing this module)
     ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports(notebooks))
@@ -789,7 +786,7 @@ def run_months(
                           exports_dir=exports, last_day=str(data.as_of), launcher=launcher)
 
     if jobs > 1 and len(todo) > 1:
-        _limit_kernel_threads(jobs)
+        kernelfork.limit_threads(jobs)
     results = []
     if todo:
         ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports([notebook]))

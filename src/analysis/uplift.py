@@ -187,3 +187,29 @@ def estimate_uplift(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id:
     curve = pd.DataFrame({"depth": GRID, "model": q, "random": GRID * q[-1]})
     table = pd.DataFrame({"member_id": d["member_id"], "treated": treated, "returned": y, "uplift": scores})
     return UpliftResult(campaign_id, arm, tuple(cols), table, curve, area, lo, hi, alpha)
+
+
+#: The pooled treated arm of :func:`estimate_uplift_by_campaign`.
+ANY_CONTACT = "any contact"
+
+
+def estimate_uplift_by_campaign(outcomes: pd.DataFrame, features: pd.DataFrame, columns: str | list[str],
+                                control_arm: str = "holdout", alpha: float = 0.05) -> tuple[list[UpliftResult], list[str]]:
+    """:func:`estimate_uplift` of being contacted at all (every treated arm pooled) against the
+    holdout, for each campaign that has one; returns the results and, for the campaigns where it
+    does not apply, the one sentence saying why. ``columns``: names, or one comma-separated text."""
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    contacted = outcomes.assign(arm=outcomes["arm"].where(outcomes["arm"] == control_arm, ANY_CONTACT))
+    results, reasons = [], []
+    for cid in sorted(outcomes.loc[outcomes["arm"] == control_arm, "campaign_id"].unique()):
+        try:
+            results.append(estimate_uplift(contacted, features, cid, ANY_CONTACT, columns, control_arm, alpha))
+        except NotApplicable as err:
+            reasons.append(str(err))
+    return results, reasons
+
+
+def summary_table(results: list[UpliftResult]) -> pd.DataFrame:
+    """One row per result: the Qini area as the gain per 1,000 members listed, with its interval."""
+    return pd.concat([r.table() for r in results], ignore_index=True).rename(columns={"estimate": "gain per 1,000 listed"})
