@@ -250,3 +250,11 @@ def test_figure_alt_text_from_data_is_escaped(tmp_path):
     parsed.feed(page)
     assert "script" not in parsed.tags  # the label stayed text inside the attribute
     assert parsed.alts == ['Figure: arm "><script>alert(1)</script>']
+
+
+def test_the_index_trend_charts_show_plain_units():
+    from analysis.site import _trend_svg
+
+    svg = _trend_svg(["2024-09", "2024-10"], [{"spend": {"value": 1.1e7}, "active": {"value": 12_000}},
+                                              {"spend": {"value": 1.2e7}, "active": {"value": 13_000}}])
+    assert "1e7" not in svg and ("11,000,000" in svg or "12,000,000" in svg)

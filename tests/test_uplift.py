@@ -75,3 +75,20 @@ def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
     assert len(reasons) == 1 and "D / any contact" in reasons[0] and "at least 200 members" in reasons[0]
     table = summary_table(results)
     assert list(table["campaign_id"]) == ["C"] and "gain per 1,000 listed" in table.columns
+
+
+def test_rare_responders_on_one_side_are_folded_without_a_warning():
+    import warnings
+
+    from analysis.uplift import cross_fitted_uplift
+
+    rng = np.random.default_rng(6)
+    n = 600
+    treated = rng.random(n) < 0.5
+    y = np.zeros(n, dtype=int)
+    y[np.flatnonzero(~treated)[:3]] = 1  # three responders in the holdout: fewer than the five folds
+    y[np.flatnonzero(treated)[:40]] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = cross_fitted_uplift(pd.DataFrame({"x": rng.random(n)}), treated, y)
+    assert np.isfinite(scores).all()

@@ -209,6 +209,8 @@ def _trend_svg(months: list[str], kpis: list[dict]) -> str:
             ax.set_xticks([0, len(months) - 1] if len(months) > 1 else [0])
             ax.set_xticklabels([months[0], months[-1]] if len(months) > 1 else months)
             ax.tick_params(labelsize=7)
+            # plain units with thousands separators: no "1e7" offset above a spend axis
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
         fig.tight_layout()

@@ -95,6 +95,8 @@ def cross_fitted_uplift(features: pd.DataFrame, treated, y, folds: int = N_FOLDS
     y = np.asarray(y, dtype=int)
     out = np.full(len(y), np.nan)
     strata = t.astype(int) * 2 + y  # folds keep the shares of treated/holdout and responders
+    if np.bincount(strata, minlength=4)[np.unique(strata)].min() < folds:  # too few responders on one side to spread
+        strata = t.astype(int)
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, strata):
         preds = []
         for side in (True, False):
