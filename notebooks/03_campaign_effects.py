@@ -111,10 +111,9 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 
 # %%
 if applies(has_campaigns, NO_CAMPAIGNS):
-    fig, axes = plt.subplots(1, len(campaign_ids), figsize=(5 * len(campaign_ids), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(campaign_ids), figsize=(5.5 * len(campaign_ids), 3.8), squeeze=False, layout="constrained")
     for ax, cid in zip(axes[0], campaign_ids):
         plots.plot_cumulative_returns(outcomes, cid, ax=ax).set_title(cid)
-    fig.tight_layout()
     plt.show()
 
 # %% [markdown]
@@ -199,11 +198,10 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     variables = [v for v in variables if v not in missing]
     shown = [by for by in variables if len(hetero[(campaigns.arm_label(*target), by)])][:4]
     if shown:
-        fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.5), squeeze=False)
+        fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.5), squeeze=False, layout="constrained")
         for ax, by in zip(axes[0], shown):
             tab = hetero[(campaigns.arm_label(*target), by)]
             plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=f"{display_name(target[1])} effect by {label(by).lower()}")
-        fig.tight_layout()
         plt.show()
 
 # %% [markdown]
@@ -244,10 +242,10 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     if uplift_results:
         display(present(uplift.summary_table(uplift_results), kinds={"gain per 1,000 listed": "number"}))
         display(Markdown("\n\n".join(r.sentence() for r in uplift_results)))
-        fig, axes = plt.subplots(1, len(uplift_results), figsize=(5.5 * len(uplift_results), 3.6), squeeze=False)
+        fig, axes = plt.subplots(1, len(uplift_results), figsize=(5.5 * len(uplift_results), 3.6), squeeze=False,
+                                 layout="constrained")
         for ax, r in zip(axes[0], uplift_results):
             r.plot(ax=ax)
-        fig.tight_layout()
         plt.show()
 
 # %% [markdown]

@@ -258,3 +258,4 @@ def test_the_index_trend_charts_show_plain_units():
     svg = _trend_svg(["2024-09", "2024-10"], [{"spend": {"value": 1.1e7}, "active": {"value": 12_000}},
                                               {"spend": {"value": 1.2e7}, "active": {"value": 13_000}}])
     assert "1e7" not in svg and ("11,000,000" in svg or "12,000,000" in svg)
+

@@ -157,7 +157,8 @@ def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None, *
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("days since campaign start")
     ax.set_ylabel("returned")
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
+    # below the panel: arm names are long, and several panels stand side by side
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="small")
     ax.grid(alpha=0.3)
     return ax
 
