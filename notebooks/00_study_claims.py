@@ -23,6 +23,7 @@ gift_levels: str = "daily,entertainment"  # reference, alternative
 channel_levels: str = "sms,call_wechat"  # reference, alternative
 min_effect: float = 0.02  # smallest return-rate effect worth finding (for the members needed)
 alpha: float = 0.05
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 from IPython.display import display, Markdown, HTML
@@ -30,9 +31,10 @@ import pandas as pd
 
 from analysis import campaigns, claims, sleeping
 from analysis.dataset import load_dataset
+from analysis.i18n import tr
 from analysis.report import record_metrics
 from analysis.present import configure, present
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 outcomes = campaigns.compute_campaign_outcomes(data) if campaigns.has_contacts(data) else None
 gifts = tuple(v.strip() for v in gift_levels.split(","))
@@ -47,7 +49,7 @@ found = [
 ]
 
 # %%
-display(Markdown(claims.RULE))
+display(Markdown(tr(claims.RULE)))
 display(HTML(claims.summary_html(found)))
 
 # %% [markdown]
@@ -100,5 +102,5 @@ if found[3].details is not None:
     display(present(found[3].details, kinds={"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points"}))
 
 # %% tags=["hide"]
-record_metrics(title="The study's claims", claims=[c.row() for c in found],
+record_metrics(title=tr("The study's claims"), claims=[c.row() for c in found],
                supported=sum(c.verdict == claims.SUPPORTED for c in found))

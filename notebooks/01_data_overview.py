@@ -8,6 +8,7 @@
 # %% tags=["parameters"]
 data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date YYYY-MM-DD; empty: the last date in the data
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -21,8 +22,9 @@ sns.set_theme(style="whitegrid", context="notebook")
 from analysis import overview, plots
 from analysis.dataset import load_dataset
 from analysis.report import headline, record_metrics
+from analysis.i18n import N_, tr
 from analysis.present import configure, present
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 
 # %% [markdown]
@@ -71,10 +73,10 @@ plots.plot_join_cohorts(cohorts);
 monthly = overview.compute_monthly_activity(data)
 fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
 plots.plot_monthly_activity(monthly, "spend", ax=axes[0])
-plots.plot_monthly_activity(monthly, "purchases", ax=axes[1], label="purchases")
-plots.plot_monthly_activity(monthly, "buyers", ax=axes[1], label="buying members")
-plots.plot_monthly_activity(monthly, "visits", ax=axes[2], label="visit records")
-plots.plot_monthly_activity(monthly, "visitors", ax=axes[2], label="visiting members")
+plots.plot_monthly_activity(monthly, "purchases", ax=axes[1], label=tr("purchases"))
+plots.plot_monthly_activity(monthly, "buyers", ax=axes[1], label=tr("buying members"))
+plots.plot_monthly_activity(monthly, "visits", ax=axes[2], label=tr("visit records"))
+plots.plot_monthly_activity(monthly, "visitors", ax=axes[2], label=tr("visiting members"))
 fig.tight_layout()
 
 # %% [markdown]
@@ -84,7 +86,7 @@ fig.tight_layout()
 
 # %%
 missing = overview.compute_missing_values(data)
-missing[missing["missing"] > 0] if (missing["missing"] > 0).any() else Markdown("No missing values in any column.")
+missing[missing["missing"] > 0] if (missing["missing"] > 0).any() else Markdown(tr("No missing values in any column."))
 
 # %% tags=["hide"]
 metrics = dict(
@@ -97,6 +99,7 @@ metrics = dict(
     members_by_tier={t: int(n) for t, n in zip(by_tier["tier"], by_tier["members"])},
 )
 record_metrics(**metrics, headline=headline(
-    ("members", metrics["members"], "count"), ("transactions", metrics["transactions"], "count"),
-    ("spend", metrics["total_spend"], "money"),
-    ("months", f"{monthly['month'].min():%Y-%m} to {monthly['month'].max():%Y-%m}" if len(monthly) else None, "text")))
+    (N_("members"), metrics["members"], "count"), (N_("transactions"), metrics["transactions"], "count"),
+    (N_("spend"), metrics["total_spend"], "money"),
+    (N_("months"), tr("{low} to {high}", low=f"{monthly['month'].min():%Y-%m}", high=f"{monthly['month'].max():%Y-%m}")
+     if len(monthly) else None, "text")))

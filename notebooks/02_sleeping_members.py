@@ -17,6 +17,7 @@ channel: str = "call_wechat"  # sms, call, wechat or call_wechat: who is reachab
 naive_campaign: str = ""  # a campaign sent to a naive list (empty: none)
 export_dir: str = ""  # where the contact list goes (the runner: exports/<label>/, outside the report site); empty: not written
 min_cell: int = 10  # smallest group shown in tables
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -31,8 +32,9 @@ from analysis import campaigns, exports, plots, sleeping
 from analysis.dataset import load_dataset
 from analysis.privacy import suppress_small_cells
 from analysis.report import headline, record_metrics
-from analysis.present import configure, present
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+from analysis.i18n import N_, tr
+from analysis.present import configure, display_name, present
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 sl = sleeping.build_sleeping_list(data, list_date or None, tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days, channel=channel)
@@ -41,14 +43,14 @@ sl = sleeping.build_sleeping_list(data, list_date or None, tier=target_tier, sle
 # ## The naive list and the refined list
 
 # %%
-display(Markdown(
-    f"On **{sl.list_date}**, **{sl.naive_size:,}** {target_tier} members had not bought for at least {sleeping_days} days "
-    f"(the naive list). After removing invalid sleepers, **{sl.refined_size:,}** remain: **{sl.invalid_share:.1%}** of "
-    f"the naive list is not really asleep or cannot be reached by {channel}, and the naive list overstates the "
-    f"sleeping population by **{sl.overstatement:.1%}**."
-))
+display(Markdown(tr(
+    "On **{date}**, **{naive:,}** {tier} members had not bought for at least {days} days (the naive list). After removing "
+    "invalid sleepers, **{refined:,}** remain: **{invalid:.1%}** of the naive list is not really asleep or cannot be reached "
+    "by {channel}, and the naive list overstates the sleeping population by **{over:.1%}**.",
+    date=sl.list_date, naive=sl.naive_size, tier=display_name(target_tier), days=sleeping_days, refined=sl.refined_size,
+    invalid=sl.invalid_share, channel=display_name(channel), over=sl.overstatement)))
 for note in sl.notes:
-    display(Markdown(f"*Note: {note}.*"))
+    display(Markdown("*" + tr("Note: {note}.", note=note) + "*"))
 sl
 
 # %% [markdown]
@@ -73,8 +75,9 @@ funnel
 # %%
 contact_list = exports.sleeping_contact_list(data, sl)
 exported = exports.write_list(contact_list, export_dir, "sleeping_list")
-display(Markdown(f"**{int(contact_list['to_contact'].sum()):,}** members to contact of {len(contact_list):,} on the naive list. "
-                 + (exported.sentence() if exported else "No file written (no export folder: run it through `mallwake run`).")))
+display(Markdown(tr("**{n:,}** members to contact of {total:,} on the naive list.", n=int(contact_list["to_contact"].sum()),
+                    total=len(contact_list)) + " "
+                 + (exported.sentence() if exported else tr("No file written (no export folder: run it through `mallwake run`)."))))
 
 # %% [markdown]
 # ## Overlaps
@@ -102,13 +105,14 @@ if naive_campaign and naive_campaign in set(data.campaigns.campaign_id.to_pandas
     display(present(suppress_small_cells(distortion, "contacted", min_cell)))
 else:
     distortion = None
-    display(Markdown("No campaign sent to a naive list was named (`naive_campaign`)."))
+    display(Markdown(tr("No campaign sent to a naive list was named (`naive_campaign`).")))
 
 # %% tags=["hide"]
 record_metrics(
     list_date=str(sl.list_date), naive_list=sl.naive_size, refined_list=sl.refined_size,
     invalid_share=sl.invalid_share, naive_overstates_by=sl.overstatement,
     removed_by_rule={r: int(n) for r, n in zip(funnel["step"][1:], funnel["removed"][1:])},
-    headline=headline((f"naive sleeping list on {sl.list_date}", sl.naive_size, "count"), ("refined list (to contact)", sl.refined_size, "count"),
-                      ("not really asleep or unreachable", sl.invalid_share, "percent")),
+    headline=headline((tr("naive sleeping list on {date}", date=sl.list_date), sl.naive_size, "count"),
+                      (N_("refined list (to contact)"), sl.refined_size, "count"),
+                      (N_("not really asleep or unreachable"), sl.invalid_share, "percent")),
 )

@@ -26,6 +26,7 @@ sleeping_days: int = 180
 alpha: float = 0.05
 uplift_features: str = "recency_days,frequency,monetary,tenure_days,tier"  # pre-campaign features and member attribute columns of the uplift model
 planned_allocation: str = ""  # arm:share,... the campaigns' planned split, when no pre-registration record says it
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -39,16 +40,18 @@ sns.set_theme(style="whitegrid", context="notebook")
 from analysis import campaigns, plots, timeseries
 from analysis.dataset import load_dataset
 from analysis.report import applies, headline, record_metrics
+from analysis.i18n import N_, tr
 from analysis.present import configure, display_name, label, present
 from analysis.plan import assignment_checks
 from analysis import uplift
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 has_campaigns = campaigns.has_contacts(data)
-NO_CAMPAIGNS = "the data hold no campaigns (no campaigns or contacts table, or no contacts in it)."
+NO_CAMPAIGNS = tr("the data hold no campaigns (no campaigns or contacts table, or no contacts in it).")
 outcomes = campaigns.compute_campaign_outcomes(data, response_days=response_days or None) if has_campaigns else None
 has_control = has_campaigns and control_arm in set(outcomes["arm"])
-NO_CONTROL = f"no campaign has an arm named {control_arm!r}, the randomized holdout the effects are measured against (set control_arm)."
+NO_CONTROL = tr("no campaign has an arm named {arm!r}, the randomized holdout the effects are measured against (set control_arm).",
+                arm=control_arm)
 arms = campaigns.summarize_arms(outcomes, control_arm) if has_control else None
 effects = campaigns.estimate_arm_effects(outcomes, control_arm, alpha) if has_control else None
 campaign_ids = sorted(outcomes["campaign_id"].unique()) if has_campaigns else []
@@ -61,7 +64,7 @@ campaign_ids = sorted(outcomes["campaign_id"].unique()) if has_campaigns else []
 
 # %%
 if has_campaigns and campaigns.open_windows(outcomes):
-    display(Markdown(f"**Interim.** {campaigns.open_windows(outcomes)}"))
+    display(Markdown(tr("**Interim.** {note}", note=campaigns.open_windows(outcomes))))
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     display(present(arms, kinds={"incremental_returned": "number", "return_on_spend": "number"}))
 
@@ -79,7 +82,8 @@ if applies(has_campaigns, NO_CAMPAIGNS):
     srm = assignment_checks(data_dir, outcomes, planned_allocation)
     unchecked = srm.loc[srm["plan"] == "no plan recorded", "campaign_id"].tolist()
     if unchecked:
-        display(Markdown(f"No plan was recorded for {', '.join(unchecked)}: the arm sizes cannot be checked against one."))
+        display(Markdown(tr("No plan was recorded for {campaigns}: the arm sizes cannot be checked against one.",
+                            campaigns=", ".join(map(display_name, unchecked)))))
     display(present(srm, kinds={"chi2": "number", "p_value": "p"}))
 
 # %% [markdown]
@@ -101,7 +105,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     display(effects)
     plots.plot_forest(effects.table("return_rate").assign(label=lambda d: d["campaign_id"] + " / " + d["arm"]), "label",
-                      title="incremental return rate (arm minus holdout)")
+                      title=tr("incremental return rate (arm minus holdout)"))
     plt.show()
 
 # %% [markdown]
@@ -113,7 +117,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 if applies(has_campaigns, NO_CAMPAIGNS):
     fig, axes = plt.subplots(1, len(campaign_ids), figsize=(5.5 * len(campaign_ids), 3.8), squeeze=False, layout="constrained")
     for ax, cid in zip(axes[0], campaign_ids):
-        plots.plot_cumulative_returns(outcomes, cid, ax=ax).set_title(cid)
+        plots.plot_cumulative_returns(outcomes, cid, ax=ax).set_title(display_name(cid))
     plt.show()
 
 # %% [markdown]
@@ -127,19 +131,18 @@ if applies(has_campaigns, NO_CAMPAIGNS):
 
 # %%
 have_before_after = has_control and bool(before_campaign and after_campaign) and {before_campaign, after_campaign} <= set(campaign_ids)
-if applies(have_before_after, "no before and after waves are named (before_campaign, after_campaign; a data folder's "
-           "mallwake.yaml can name them)." if has_campaigns else NO_CAMPAIGNS):
+if applies(have_before_after, tr("no before and after waves are named (before_campaign, after_campaign; a data folder's "
+                                 "mallwake.yaml can name them).") if has_campaigns else NO_CAMPAIGNS):
     study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm, alpha)
     display(study)
-    display(Markdown(
-        f"The naive comparison says the optimised wave raised the return rate by **{study.naive_difference:+.1%}**; "
-        f"against the holdouts, the optimisation raised the incremental return rate by **{study.causal_difference:+.1%}** "
-        f"({1 - alpha:.0%} interval {study.did.ci_low:+.1%} to {study.did.ci_high:+.1%}). "
-        f"The gap, **{study.naive_difference - study.causal_difference:+.1%}**, is what the holdouts remove: the change in the "
-        f"return rate that happened without any contact. The difference-in-differences itself is how the *incremental* effect "
-        f"changed between the waves; it mixes the change of strategy with anything else that changed how responsive the "
-        f"lists were (season, who was on them), which two waves cannot separate."
-    ))
+    display(Markdown(tr(
+        "The naive comparison says the optimised wave raised the return rate by **{naive:+.1%}**; against the holdouts, the "
+        "optimisation raised the incremental return rate by **{causal:+.1%}** ({level:.0%} interval {low:+.1%} to {high:+.1%}). "
+        "The gap, **{gap:+.1%}**, is what the holdouts remove: the change in the return rate that happened without any contact. "
+        "The difference-in-differences itself is how the *incremental* effect changed between the waves; it mixes the change of "
+        "strategy with anything else that changed how responsive the lists were (season, who was on them), which two waves "
+        "cannot separate.", naive=study.naive_difference, causal=study.causal_difference, level=1 - alpha, low=study.did.ci_low,
+        high=study.did.ci_high, gap=study.naive_difference - study.causal_difference)))
 else:
     study = None
 
@@ -170,7 +173,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 
 # %%
 if applies(has_control and bool(factorial_campaign) and factorial_campaign in campaign_ids and bool(gift_levels and channel_levels),
-           "no crossed gift x channel wave is named (factorial_campaign, gift_levels, channel_levels)."):
+           tr("no crossed gift x channel wave is named (factorial_campaign, gift_levels, channel_levels).")):
     factorial = campaigns.estimate_factorial(outcomes, factorial_campaign, tuple(gift_levels.split(",")),
                                              tuple(channel_levels.split(",")), control_arm, alpha)
     plots.plot_interaction(factorial.cell_rates)
@@ -194,14 +197,14 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     target = (after_campaign, after_arm) if have_before_after else treated[0]
     variables = [v.strip() for v in subgroups.split(",") if v.strip()]
     hetero, missing = campaigns.estimate_heterogeneity_by_arm(outcomes, features, data, treated, variables, control_arm, alpha)
-    applies(not missing, f"{', '.join(missing)} are not columns of the members or their bands.")
+    applies(not missing, tr("{columns} are not columns of the members or their bands.", columns=", ".join(missing)))
     variables = [v for v in variables if v not in missing]
     shown = [by for by in variables if len(hetero[(campaigns.arm_label(*target), by)])][:4]
     if shown:
         fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.5), squeeze=False, layout="constrained")
         for ax, by in zip(axes[0], shown):
             tab = hetero[(campaigns.arm_label(*target), by)]
-            plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=f"{display_name(target[1])} effect by {label(by).lower()}")
+            plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=tr("{arm} effect by {variable}", arm=display_name(target[1]), variable=label(by).lower()))
         plt.show()
 
 # %% [markdown]
@@ -218,7 +221,8 @@ if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     cost_each = {campaigns.arm_label(r.campaign_id, r.arm): r.cost / r.contacted for r in arms.itertuples()}
     targets = campaigns.rank_targets(hetero, cost_each, alpha)
     n_target = int((targets["advice"] == "target").sum())
-    display(Markdown(f"**{n_target}** of {len(targets)} subgroups of the treated arms are worth targeting on this evidence."))
+    display(Markdown(tr("**{n}** of {total} subgroups of the treated arms are worth targeting on this evidence.", n=n_target,
+                        total=len(targets))))
     display(present(targets.assign(variable=targets["variable"].map(label)),
                     kinds={"estimate": "points", "ci_low": "points", "ci_high": "points"}))
 
@@ -238,7 +242,7 @@ uplift_results = []
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     uplift_results, not_applicable = uplift.estimate_uplift_by_campaign(outcomes, features, uplift_features, control_arm, alpha)
     for reason in not_applicable:
-        display(Markdown(f"*Not applicable here: {reason}*"))
+        applies(False, reason)
     if uplift_results:
         display(present(uplift.summary_table(uplift_results), kinds={"gain per 1,000 listed": "number"}))
         display(Markdown("\n\n".join(r.sentence() for r in uplift_results)))
@@ -295,7 +299,7 @@ record_metrics(
                                               for row in factorial.effects.itertuples()},
     its_extra_reactivations=None if its is None else its.cumulative_effect,
     headline=headline(*([] if main is None else [(main["label"], main["estimate"], "points", (main["ci_low"], main["ci_high"]))]),
-                      ("campaigns", len(campaign_ids), "count"),
-                      *([] if study is None else [("before/after, holdout-based change", study.did.estimate, "points",
+                      (N_("campaigns"), len(campaign_ids), "count"),
+                      *([] if study is None else [(N_("before/after, holdout-based change"), study.did.estimate, "points",
                                                    (study.did.ci_low, study.did.ci_high))])),
 )

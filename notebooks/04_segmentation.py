@@ -17,6 +17,7 @@ cluster_method: str = "gmm"  # gmm or kmeans
 tier_filter: str = ""  # comma-separated tiers to include; empty: all
 min_cell: int = 10  # smallest group shown in tables
 export_dir: str = ""  # where member_segments.parquet and downgrade_warnings.csv/.xlsx go (the runner: exports/<label>/, outside the report site); empty: not written
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -31,8 +32,9 @@ from analysis import exports, plots, segmentation as seg
 from analysis.dataset import load_dataset
 from analysis.features import compute_member_features
 from analysis.report import applies, headline, record_metrics
-from analysis.present import configure, present
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+from analysis.i18n import N_, tr
+from analysis.present import configure, display_name, present
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)
@@ -50,9 +52,9 @@ rfm = seg.compute_rfm_scores(features)
 # purchase in window*), so "Lost" and "At risk" hold buyers whose last purchase is old. The heatmap shows the mean spend in every R x F cell: the top right is where the value is.
 
 # %%
-display(Markdown(f"Window: the **{window_days} days** up to {as_of_date.date()} (the same RFM definition in the monthly "
-                 "and campaign reports when their window is left at its default)."))
-plots.plot_rf_heatmap(seg.compute_rf_grid(rfm, "monetary"), label=f"mean spend, last {window_days} days");
+display(Markdown(tr("Window: the **{days} days** up to {date} (the same RFM definition in the monthly and campaign reports "
+                    "when their window is left at its default).", days=window_days, date=as_of_date.date())))
+plots.plot_rf_heatmap(seg.compute_rf_grid(rfm, "monetary"), label=tr("mean spend, last {days} days", days=window_days));
 
 # %% [markdown]
 # What each score holds: members and the range of values behind every R, F and M score. With heavy
@@ -62,7 +64,7 @@ plots.plot_rf_heatmap(seg.compute_rf_grid(rfm, "monetary"), label=f"mean spend, 
 score_dist = seg.score_distribution(rfm)
 empty = score_dist.loc[score_dist["members"] == 0, "score"].tolist()
 if empty:
-    display(Markdown(f"Empty scores on these data (inside a block of tied values): {', '.join(empty)}."))
+    display(Markdown(tr("Empty scores on these data (inside a block of tied values): {scores}.", scores=", ".join(empty))))
 display(seg.score_table(score_dist))
 
 # %% [markdown]
@@ -108,8 +110,8 @@ fig.tight_layout()
 # %%
 rules = None
 if applies(bool(tier_thresholds) and len(tiers_kept) > 1,
-           "no tier thresholds are given (tier_thresholds, e.g. in the data folder's mallwake.yaml)." if not tier_thresholds
-           else "the members are in one tier: there is no tier to move to."):
+           tr("no tier thresholds are given (tier_thresholds, e.g. in the data folder's mallwake.yaml).") if not tier_thresholds
+           else tr("the members are in one tier: there is no tier to move to.")):
     year_start = pd.Timestamp(year=as_of_date.year, month=1, day=1)
     elapsed = (as_of_date - year_start).days + 1
     ytd = compute_member_features(data, as_of_date, elapsed, categories=False)
@@ -117,10 +119,10 @@ if applies(bool(tier_thresholds) and len(tiers_kept) > 1,
     rules = seg.evaluate_tier_rules(ytd, tuple(tiers_kept), seg.parse_thresholds(tier_thresholds), window_days=365, elapsed_days=elapsed)
     tier_watch = rules.groupby("tier").agg(members=("member_id", "size"), upgrade_candidates=("upgrade_candidate", "sum"),
                                            downgrade_warnings=("downgrade_warning", "sum"), median_shortfall=("shortfall", "median"))
-    display(tier_watch.reindex([t for t in tiers_kept if t in tier_watch.index]))
+    display(present(tier_watch.reindex([t for t in tiers_kept if t in tier_watch.index]), index=True))
     exported = exports.write_list(exports.downgrade_list(data, rules, as_of_date), export_dir, "downgrade_warnings")
     if exported:
-        display(Markdown(f"Members with a downgrade warning. {exported.sentence()}"))
+        display(Markdown(tr("Members with a downgrade warning.") + " " + exported.sentence()))
 
 # %% [markdown]
 # ## Clusters
@@ -136,8 +138,8 @@ cluster_problem = seg.cluster_problem(features, k=n_clusters or None)
 clusters = None
 if applies(cluster_problem is None, cluster_problem or ""):
     clusters = seg.fit_clusters(features, k=n_clusters or None, method=cluster_method, n_boot=5)
-    display(Markdown(f"**{clusters.k} clusters** ({clusters.method}) of {len(clusters.members):,} active members; "
-                     f"bootstrap stability (mean adjusted Rand index) **{clusters.mean_stability:.2f}**."))
+    display(Markdown(tr("**{k} clusters** ({method}) of {n:,} active members; bootstrap stability (mean adjusted Rand index) "
+                        "**{ari:.2f}**.", k=clusters.k, method=clusters.method, n=len(clusters.members), ari=clusters.mean_stability)))
     display(clusters.selection)
 
 # %%
@@ -175,7 +177,7 @@ date_from = pd.Timestamp(migration_from) if migration_from else as_of_date - pd.
 before = compute_member_features(data, date_from, window_days, categories=False)
 before = before[before["tier"].isin(tiers_kept)]
 migration = seg.compute_migration(seg.compute_rfm_scores(before), rfm, date_from.date(), as_of_date.date())
-plots.plot_transition_heatmap(migration.shares, title=f"segment on {date_from.date()} (rows) -> {as_of_date.date()} (columns)");
+plots.plot_transition_heatmap(migration.shares, title=tr("segment on {start} (rows) -> {end} (columns)", start=date_from.date(), end=as_of_date.date()));
 
 # %%
 present(migration.flows(min_members=min_cell).head(12))
@@ -199,8 +201,8 @@ record_metrics(
     upgrade_candidates=None if rules is None else int(rules["upgrade_candidate"].sum()),
     downgrade_warnings=None if rules is None else int(rules["downgrade_warning"].sum()),
     segment_file=None if segment_file is None else segment_file.name,
-    headline=headline(("members", len(features), "count"),
-                      ("Champions", float((rfm["segment"] == "Champions").mean()) if len(rfm) else None, "percent"),
-                      ("spend of the top 20 % of members", float(tops["spend_share"].iloc[-1]), "percent"),
-                      ("Gini of spend", gini_value, "number")),
+    headline=headline((N_("members"), len(features), "count"),
+                      (display_name("Champions"), float((rfm["segment"] == "Champions").mean()) if len(rfm) else None, "percent"),
+                      (N_("spend of the top 20 % of members"), float(tops["spend_share"].iloc[-1]), "percent"),
+                      (N_("Gini of spend"), gini_value, "number")),
 )

@@ -18,6 +18,7 @@ margin: float = 0.3  # gross margin on spend, for CLV
 calibration_months: int = 6  # holdout length for validating BG/NBD
 risk_horizon_days: int = 90  # sleep risk: asleep within this many days
 export_dir: str = ""  # where the about-to-sleep list goes (the runner: exports/<label>/, outside the report site); empty: not written
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -32,8 +33,9 @@ from analysis import clv, exports, lifecycle, plots
 from analysis.dataset import load_dataset
 from analysis.privacy import pseudonymize
 from analysis.report import applies, headline, record_metrics, section
-from analysis.present import configure, present
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+from analysis.i18n import N_, tr
+from analysis.present import configure, display_name, present
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 tier = tier_filter or None
@@ -42,15 +44,15 @@ tier = tier_filter or None
 # ## Stages and flows
 
 # %%
-display(Markdown(
-    f"At the end of each month a member is **new** (joined that month), **active** (bought in the last {cooling_days} days), "
-    f"**cooling** (last purchase {cooling_days + 1}-{sleeping_days - 1} days ago), **sleeping** ({sleeping_days}-{lost_days - 1} days), "
-    f"**lost** ({lost_days}+ days) or **reactivated** (bought this month after being sleeping or lost). Members who never bought are "
-    f"measured from their join date."
-))
+display(Markdown(tr(
+    "At the end of each month a member is **new** (joined that month), **active** (bought in the last {cooling} days), "
+    "**cooling** (last purchase {cooling_from}-{cooling_to} days ago), **sleeping** ({sleeping}-{sleeping_to} days), "
+    "**lost** ({lost}+ days) or **reactivated** (bought this month after being sleeping or lost). Members who never bought are "
+    "measured from their join date.", cooling=cooling_days, cooling_from=cooling_days + 1, cooling_to=sleeping_days - 1,
+    sleeping=sleeping_days, sleeping_to=lost_days - 1, lost=lost_days)))
 flows = lifecycle.compute_stage_flows(data, cooling_days=cooling_days, sleeping_days=sleeping_days, lost_days=lost_days, tier=tier)
-NO_STAGES = (f"stages are reported from {lost_days} days after the first purchase in the data (before that, a member who "
-             "joined earlier cannot be told apart from a lost one), and the data are shorter than that.")
+NO_STAGES = tr("stages are reported from {days} days after the first purchase in the data (before that, a member who "
+               "joined earlier cannot be told apart from a lost one), and the data are shorter than that.", days=lost_days)
 if applies(len(flows.counts) > 0, NO_STAGES):
     plots.plot_stage_area(flows.counts)
     plt.show()
@@ -75,7 +77,7 @@ if applies(len(net) > 0, NO_STAGES):
 NO_TRANSITIONS = NO_STAGES if not len(flows.counts) else "the data cover one month-end only: no member moved between stages yet."
 if applies(len(flows.transitions) > 0, NO_TRANSITIONS):
     matrix = flows.transition_matrix()
-    plots.plot_transition_heatmap(matrix, title=f"transitions into {flows.transitions['month'].max():%Y-%m}")
+    plots.plot_transition_heatmap(matrix, title=tr("transitions into {month}", month=f"{flows.transitions['month'].max():%Y-%m}"))
     plt.show()
 
 # %%
@@ -115,14 +117,16 @@ with section():
     survival = lifecycle.fit_survival(tts, by="tier")
     plots.plot_survival(survival.curves)
     plt.show()
-    display(Markdown(survival.logrank_sentence() + " Median days to sleep: "
-                     + (", ".join(f"{g} {d:,.0f}" for g, d in survival.median_days().items()) or "not reached yet") + "."))
+    display(Markdown(survival.logrank_sentence() + " " + tr("Median days to sleep: {medians}.", medians=", ".join(
+        f"{display_name(g)} {d:,.0f}" for g, d in survival.median_days().items()) or tr("not reached yet"))))
 
 # %%
 if survival is not None:
     display(present(survival.hazard_ratios))
     if survival.ph_note():
-        display(Markdown(f"**Read with care.** {survival.ph_note()}"))
+        display(Markdown(tr("**Read with care.** {note}", note=survival.ph_note())))
+    if survival.fit_note():
+        display(Markdown(survival.fit_note()))
 
 # %% [markdown]
 # Proportional-hazards check: correlation of each covariate's scaled Schoenfeld residuals with event
@@ -167,11 +171,14 @@ with section():
 if values is not None:
     values = values.merge(data.members.select("member_id", "tier").to_pandas(), on="member_id")
     fig, ax = plt.subplots(figsize=(8, 4))
-    sns.boxplot(data=values, x="tier", y="clv", order=[t for t in data.tiers if t in set(values["tier"])], ax=ax, showfliers=False)
-    ax.set_ylabel(f"CLV, next {horizon_months} months")
+    tiers_here = [t for t in data.tiers if t in set(values["tier"])]
+    sns.boxplot(data=values.assign(tier=values["tier"].map(display_name)), x="tier", y="clv",
+                order=[display_name(t) for t in tiers_here], ax=ax, showfliers=False)
+    ax.set_ylabel(tr("CLV, next {months} months", months=horizon_months))
+    ax.set_xlabel(tr("tier"))
+    plots.axis_units(ax, "money")
     plt.show()
-    display(values.groupby("tier")["clv"].describe()[["count", "mean", "50%", "75%"]].reindex(
-        [t for t in data.tiers if t in set(values["tier"])]))
+    display(present(clv.clv_by_group(values, "tier", tiers_here)))
 
 # %% [markdown]
 # ### Does the model predict? Calibration on a holdout
@@ -186,7 +193,7 @@ with section():
     calibration, cal_model = clv.calibration_holdout(data, cal_end)
     fig, ax = plt.subplots(figsize=(7, 4))
     calibration.plot(x="bin", y=["actual", "predicted"], kind="bar", ax=ax)
-    ax.set_xlabel("repeat purchases in the calibration period"); ax.set_ylabel("purchases in the holdout, mean")
+    ax.set_xlabel(tr("repeat purchases in the calibration period")); ax.set_ylabel(tr("purchases in the holdout, mean"))
     plt.show()
     display(present(calibration))
 
@@ -204,12 +211,13 @@ train_date = test_date - pd.Timedelta(days=2 * risk_horizon_days)
 risk = about_to_sleep = None
 with section():
     risk = lifecycle.fit_sleep_risk(data, train_date, test_date, risk_horizon_days, sleeping_days)
-    display(Markdown(f"Trained on {train_date.date()}, tested on {test_date.date()}: AUC **{risk.auc:.2f}**."))
+    display(Markdown(tr("Trained on {train}, tested on {test}: AUC **{auc:.2f}**.", train=train_date.date(), test=test_date.date(),
+                        auc=risk.auc)))
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    plots.plot_calibration(risk.calibration, ax=ax[0]).set_title("calibration by risk decile")
+    plots.plot_calibration(risk.calibration, ax=ax[0]).set_title(tr("calibration by risk decile"))
     plots.plot_forest(risk.drivers.assign(estimate=np.log(risk.drivers["odds_ratio_per_sd"]), ci_low=np.log(risk.drivers["ci_low"]),
                                           ci_high=np.log(risk.drivers["ci_high"])), "feature", ax=ax[1], percent=False,
-                      title="log odds ratio per SD")
+                      title=tr("log odds ratio per SD"))
     fig.tight_layout()
     plt.show()
 
@@ -217,14 +225,14 @@ with section():
 # The about-to-sleep list for the wake-up team (pseudonymized ids; the top 20 of the list):
 
 # %%
-if applies(risk is not None, "there is no sleep-risk model (see above)."):
+if applies(risk is not None, tr("there is no sleep-risk model (see above).")):
     about_to_sleep = lifecycle.score_sleep_risk(risk, data, as_of_date, sleeping_days)
     shown = about_to_sleep.head(20).assign(member=lambda d: pseudonymize(d["member_id"])).drop(columns="member_id")
     display(present(shown[["member", "tier", "recency_days", "frequency", "monetary", "risk"]],
                     kinds={"monetary": "money", "risk": "percent"}))
     exported = exports.write_list(exports.about_to_sleep_list(data, about_to_sleep, as_of_date), export_dir, "about_to_sleep")
     if exported:
-        display(Markdown(f"Members with a risk of 50 % or more. {exported.sentence()}"))
+        display(Markdown(tr("Members with a risk of 50 % or more.") + " " + exported.sentence()))
 
 # %% tags=["hide"]
 metrics = dict(
@@ -239,7 +247,7 @@ metrics = dict(
     about_to_sleep=None if about_to_sleep is None else int((about_to_sleep["risk"] >= 0.5).sum()),
 )
 record_metrics(**metrics, headline=headline(
-    ("sleeping members now", (metrics["stage_counts"] or {}).get("sleeping"), "count"),
-    ("woken up last month", metrics["woken_last_month"], "count"),
-    ("about to sleep (risk 50 %+)", metrics["about_to_sleep"], "count"),
-    ("sleep-risk model AUC", metrics["sleep_risk_auc"], "number")))
+    (N_("sleeping members now"), (metrics["stage_counts"] or {}).get("sleeping"), "count"),
+    (N_("woken up last month"), metrics["woken_last_month"], "count"),
+    (N_("about to sleep (risk 50 %+)"), metrics["about_to_sleep"], "count"),
+    (N_("sleep-risk model AUC"), metrics["sleep_risk_auc"], "number")))

@@ -270,3 +270,25 @@ def test_bgnbd_analytic_gradient_equals_the_numerical_one():
         numerical = approx_fprime(p, model.loglike, 1e-6)
         assert np.allclose(model.score(p), numerical, rtol=1e-4, atol=1e-3), params
         assert model.score_obs(p).shape == (3000, 4)
+
+
+def test_cox_leaves_out_a_level_with_no_event_and_prints_nothing():
+    """A tier where nobody fell asleep has no finite hazard ratio (monotone likelihood): it is left
+    out and named, the fit converges, and no warning reaches the report."""
+    import warnings
+
+    rng = np.random.default_rng(3)
+    n = 600
+    tier = rng.choice(["gold", "silver", "platinum"], size=n, p=[0.45, 0.45, 0.10])
+    rate = np.where(tier == "gold", 1 / 300, 1 / 500)
+    t = rng.exponential(1 / rate)
+    event = ((t < 400) & (tier != "platinum")).astype(int)
+    tts = pd.DataFrame({"tier": tier, "duration": np.minimum(t, 400.0), "event": event, "early_spend": 0.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = lc.fit_survival(tts, by="tier", covariates=("tier",))
+    assert res.dropped == ("tier_platinum",)
+    assert res.converged
+    assert list(res.hazard_ratios["covariate"]) == ["tier_silver"]
+    assert 0.4 < float(res.hazard_ratios["hazard_ratio"].iloc[0]) < 0.9  # planted 300/500 = 0.6
+    assert "tier_platinum" in res.fit_note()

@@ -25,6 +25,8 @@ def site(small_mall, tmp_path_factory):
     teach = run_reports(small_mall, out_dir=out, notebooks_dir=TEACHING_DIR, jobs=2, params={"show_solutions": "true"},
                         log=lambda *_: None)
     assert teach.ok, [n.error for n in teach.notebooks]
+    zh = run_reports(small_mall, out_dir=out, jobs=2, params={"lang": "zh"}, label="zh", log=lambda *_: None)
+    assert zh.ok, [n.error for n in zh.notebooks]
     months = run_months(small_mall, ["2024-09"], out_dir=out, log=lambda *_: None)
     months += run_months(small_mall, ["2024-09"], out_dir=out, lang="zh", log=lambda *_: None)
     assert all(m.ok for m in months)
@@ -38,8 +40,10 @@ def test_site_has_no_ids_phones_or_plates(site, small_mall):
     secrets = set(members["member_id"]) | set(members["phone"]) | set(members["plate"].dropna())
     pages = list(out.rglob("*.html"))
     every_notebook = [p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
-    # the index, the definitions, every notebook under notebooks/, and the monthly report a second time in Chinese
-    assert len(pages) == 2 + len(every_notebook) + 1, "every notebook under notebooks/ is rendered and checked"
+    # the index, the definitions, every notebook under notebooks/, the monthly report a second time in Chinese and
+    # the six reports a second time in Chinese
+    main_reports = list(NOTEBOOKS_DIR.glob("*.ipynb"))
+    assert len(pages) == 2 + len(every_notebook) + 1 + len(main_reports), "every notebook under notebooks/ is rendered and checked"
     for page in pages:
         text = page.read_text(encoding="utf-8")
         tokens = set(re.findall(r"[A-Za-z0-9\u4e00-\u9fff]+", text))
@@ -52,6 +56,15 @@ def test_site_has_no_ids_phones_or_plates(site, small_mall):
 @pytest.mark.slow
 def test_no_table_in_the_site_shows_raw_pandas_output(site):
     assert scan_site(site["out"]) == {}
+
+
+@pytest.mark.slow
+def test_no_report_prints_warnings_or_stderr(site):
+    """A reader sees results, never a library's warning text (e.g. a Cox fit that did not converge)."""
+    for page in site["out"].rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert 'data-mime-type="application/vnd.jupyter.stderr"' not in text, page.name
+        assert not re.search(r"\w+Warning:", text), (page.name, re.search(r".{80}\w+Warning:.{80}", text, re.S))
 
 
 @pytest.mark.slow
@@ -259,3 +272,38 @@ def test_the_index_trend_charts_show_plain_units():
                                               {"spend": {"value": 1.2e7}, "active": {"value": 13_000}}])
     assert "1e7" not in svg and ("11,000,000" in svg or "12,000,000" in svg)
 
+
+
+ALLOWED_LATIN = {"Holm", "BIC", "AUC", "alpha", "Wilson", "Gini", "Qini", "RFM", "Cox", "CLV", "Chi", "HC2"}
+
+
+@pytest.mark.slow
+def test_reports_run_in_chinese_read_in_chinese(site):
+    """``--lang zh`` applies to every report: no English narrative, sentence or table header left."""
+    import string
+
+    from analysis import i18n
+
+    pages = sorted((site["out"] / "zh").glob("*.html"))
+    assert len(pages) == len(list(NOTEBOOKS_DIR.glob("*.ipynb")))
+    english = []  # pieces of the English text long enough to be unmistakable
+    for cells in i18n.notebook_sources().values():
+        for cell in cells:
+            english += [line.lstrip("# ")[:40] for line in cell.splitlines() if len(line.lstrip("# ")) >= 30]
+    for msg in i18n.messages("zh"):
+        literal = next(iter(string.Formatter().parse(msg)))[0]
+        if len(literal) >= 25:
+            english.append(literal[:40])
+    for page in pages:
+        text = html.unescape(page.read_text(encoding="utf-8"))
+        assert 'lang="zh-CN"' in text, page.name
+        body = re.sub(r"<details class=\"mw-provenance\".*?</details>|<style.*?</style>", "", text, flags=re.S)
+        left = [e for e in english if e in body]
+        assert not left, (page.name, left[:3])
+        for th in re.findall(r"<th[^>]*>(.*?)</th>", body, re.S):
+            words = set(re.findall(r"[A-Za-z]{4,}", re.sub(r"<[^>]+>", "", th))) - ALLOWED_LATIN
+            assert not words, (page.name, th)
+        title = re.search(r"<h1[^>]*>(.*?)</h1>", body, re.S).group(1)
+        assert re.search(r"[\u4e00-\u9fff]", title), (page.name, title)
+    index = (site["out"] / "index.html").read_text(encoding="utf-8")
+    assert "会员生命周期" in index and "论文的论断" in index, "the index lists the Chinese run under its Chinese titles"

@@ -13,6 +13,7 @@ data_dir: str = "../../data/demo"  # the synthetic mall (or any data directory i
 as_of: str = ""  # analysis date; empty: the last date in the data
 window_days: int = 365  # purchases counted over this many days up to as_of
 show_solutions: bool = False  # instructors: True fills in every answer
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -27,8 +28,9 @@ from analysis import teaching
 from analysis.privacy import mask_ids
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
+from analysis.i18n import tr
 from analysis.present import configure
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
@@ -45,7 +47,8 @@ tx = data.transactions.filter(data.transactions.ts >= end - pd.Timedelta(days=wi
 # with `member_id`, `ts` (timestamp) and `amount`. The analysis date is shown below.
 
 # %%
-display(Markdown(f"Analysis date: **{as_of_date.date()}**, window: **{window_days} days**, rows in `tx`: **{len(tx):,}**"))
+display(Markdown(tr("Analysis date: **{date}**, window: **{days} days**, rows in `tx`: **{rows:,}**", date=as_of_date.date(),
+                    days=window_days, rows=len(tx))))
 mask_ids(tx.head())  # member ids shown as pseudonyms; your code works on the real ids in tx
 
 # %% [markdown]
@@ -114,7 +117,7 @@ summary = seg.compute_segment_summary(rfm_scores)
 plots.plot_segment_shares(summary);
 
 # %%
-display(Markdown("## Your score"))
+display(Markdown("## " + tr("Your score")))
 teaching.summarize_checks(checks)
 
 # %% tags=["hide"]

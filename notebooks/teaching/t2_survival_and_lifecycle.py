@@ -11,6 +11,7 @@ as_of: str = ""  # analysis date; empty: the last date in the data
 sleeping_days: int = 180  # a member falls asleep after this many days without a purchase
 target_tier: str = ""  # the tier of exercise 2; empty: the highest tier in the data (the demo: gold)
 show_solutions: bool = False  # instructors: True fills in every answer
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -25,8 +26,9 @@ from analysis import teaching
 from analysis.privacy import mask_ids
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
-from analysis.present import configure
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+from analysis.i18n import tr
+from analysis.present import configure, display_name
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
@@ -85,7 +87,8 @@ if show_solutions:
 
 # %%
 naive_mean = tts.loc[(tts["tier"] == tier) & (tts["event"] == 1), "duration"].mean()
-display(Markdown(f"For comparison, the mean duration of the {tier} members already asleep is {naive_mean:,.0f} days."))
+display(Markdown(tr("For comparison, the mean duration of the {tier} members already asleep is {days:,.0f} days.",
+                    tier=display_name(tier), days=naive_mean)))
 checks.append(teaching.check_median_time_to_sleep(median_days, tts, tier))
 checks[-1]
 
@@ -98,10 +101,12 @@ checks[-1]
 # %%
 survival = lifecycle.fit_survival(tts, by="tier", covariates=("tier",))
 plots.plot_survival(survival.curves);
+if survival.fit_note():
+    display(Markdown(survival.fit_note()))
 display(survival.median_days().to_frame())
 
 # %%
-display(Markdown("## Your score"))
+display(Markdown("## " + tr("Your score")))
 teaching.summarize_checks(checks)
 
 # %% tags=["hide"]

@@ -14,6 +14,7 @@ before_arm: str = "sms_daily"
 after_arm: str = "call_wechat_ent"
 control_arm: str = "holdout"
 show_solutions: bool = False  # instructors: True fills in every answer
+lang: str = "en"  # language of the report: en or zh
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -28,8 +29,9 @@ from analysis import teaching
 from analysis.privacy import mask_ids
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
+from analysis.i18n import tr
 from analysis.present import configure, present
-configure(data_dir)  # currency and display names from the data folder's mallwake.yaml
+configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
@@ -109,7 +111,7 @@ if truth:
 present(pd.DataFrame(rows, columns=["comparison", "return-rate difference"]), kinds={"return-rate difference": "points"})
 
 # %%
-display(Markdown("## Your score"))
+display(Markdown("## " + tr("Your score")))
 teaching.summarize_checks(checks)
 
 # %% tags=["hide"]

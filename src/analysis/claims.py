@@ -26,22 +26,24 @@ from statsmodels.stats.proportion import proportion_confint
 
 from .campaigns import DEFAULT_CONTROL, _mean_diff_hc2, _rate_diff, compare_before_after, estimate_factorial
 from .display import styler_html
+from .i18n import N_, tr
+from .present import display_name, format_value, label
 from .results import Result
 
-SUPPORTED, CONTRADICTED, UNDECIDED, NOT_TESTABLE = "supported", "contradicted", "not enough evidence", "not testable here"
+SUPPORTED, CONTRADICTED, UNDECIDED, NOT_TESTABLE = N_("supported"), N_("contradicted"), N_("not enough evidence"), N_("not testable here")
 POWER = 0.80
 
-RULE = ("**How each claim is judged** (fixed before the numbers): the claim is **supported** when its 95 % "
+RULE = N_("**How each claim is judged** (fixed before the numbers): the claim is **supported** when its 95 % "
         "interval lies wholly on the side the dissertation states, **contradicted** when it lies wholly on the "
         "other side, and otherwise there is **not enough evidence**; then the page says how many members per arm "
         "would detect the observed effect (or the smallest effect worth finding, if the observed one points the "
         "other way) with 80 % power. A claim the data cannot speak to says why.")
 
 TEXTS = {
-    1: "A sleeping list built from the last purchase alone is inaccurate",
-    2: "Entertainment gifts beat daily-use gifts of the same value",
-    3: "Outbound call + WeChat beats SMS, at a lower cost",
-    4: "The optimised wave worked better than the one before it",
+    1: N_("A sleeping list built from the last purchase alone is inaccurate"),
+    2: N_("Entertainment gifts beat daily-use gifts of the same value"),
+    3: N_("Outbound call + WeChat beats SMS, at a lower cost"),
+    4: N_("The optimised wave worked better than the one before it"),
 }
 
 
@@ -67,11 +69,12 @@ class Claim(Result):
     def sentence(self) -> str:
         """The verdict in one sentence."""
         if self.verdict == NOT_TESTABLE:
-            return f"Not testable here: {self.reason}"
+            return tr("Not testable here: {reason}", reason=self.reason)
         fmt = (lambda v: f"{v:+.1%}") if self.percent else (lambda v: f"{v:+,.2f}")
-        s = f"{self.verdict.capitalize()}: {self.evidence} {fmt(self.estimate)} (95 % interval {fmt(self.ci_low)} to {fmt(self.ci_high)})."
+        s = tr("{verdict}: {evidence} {estimate} (95 % interval {low} to {high}).", verdict=tr(self.verdict).capitalize(),
+               evidence=self.evidence, estimate=fmt(self.estimate), low=fmt(self.ci_low), high=fmt(self.ci_high))
         if self.needed_per_arm:
-            s += f" About {self.needed_per_arm:,} members per arm would detect it with {POWER:.0%} power."
+            s += tr(" About {n:,} members per arm would detect it with {power:.0%} power.", n=self.needed_per_arm, power=POWER)
         if self.reason:
             s += f" {self.reason}"
         return s
@@ -126,19 +129,19 @@ def claim_sleeping_list(sleeping, outcomes: pd.DataFrame | None = None, campaign
     that naive list): the share of the naive list with evidence of presence or that cannot be
     reached (Wilson interval), how much the naive list overstates the sleeping population, and
     how the naive denominator shifts the campaign's return rate."""
-    c = Claim(1, evidence="share of the naive sleeping list that still comes or cannot be reached")
+    c = Claim(1, evidence=tr("share of the naive sleeping list that still comes or cannot be reached"))
     n = sleeping.naive_size
     if n == 0:
-        c.reason = (f"on {sleeping.list_date} no {sleeping.tier} member had gone {sleeping.sleeping_days} days without "
-                    "a purchase, so there is no naive list to check.")
+        c.reason = tr("on {date} no {tier} member had gone {days} days without a purchase, so there is no naive list to check.",
+                      date=sleeping.list_date, tier=display_name(sleeping.tier), days=sleeping.sleeping_days)
         return c
     invalid = n - sleeping.refined_size
     lo, hi = proportion_confint(invalid, n, alpha=alpha, method="wilson")
     c.estimate, c.ci_low, c.ci_high = invalid / n, float(lo), float(hi)
     c.verdict = verdict(c.ci_low, c.ci_high, +1)
-    rows = [{"measure": "naive list (no purchase for the sleeping days)", "value": f"{n:,}"},
-            {"measure": "refined list (present, unreachable, opted-out and duplicate members removed)", "value": f"{sleeping.refined_size:,}"},
-            {"measure": "the naive list overstates the sleeping population by",
+    rows = [{"measure": tr("naive list (no purchase for the sleeping days)"), "value": f"{n:,}"},
+            {"measure": tr("refined list (present, unreachable, opted-out and duplicate members removed)"), "value": f"{sleeping.refined_size:,}"},
+            {"measure": tr("the naive list overstates the sleeping population by"),
              "value": "–" if not sleeping.refined_size else f"{sleeping.overstatement:.1%}"}]
     if outcomes is not None and campaign_id:
         df = outcomes[(outcomes["campaign_id"] == campaign_id) & (outcomes["arm"] != control_arm)].merge(
@@ -148,12 +151,13 @@ def claim_sleeping_list(sleeping, outcomes: pd.DataFrame | None = None, campaign
             whole, rr = df["returned"].mean(), ref["returned"].mean()
             d, dlo, dhi, _ = _rate_diff(int(inv["returned"].sum()), len(inv), int(ref["returned"].sum()), len(ref), alpha)
             share = len(inv) / len(df)
-            rows += [{"measure": f"{campaign_id}: return rate of the contacted, naive list", "value": f"{whole:.1%}"},
-                     {"measure": f"{campaign_id}: return rate of the contacted, refined list only", "value": f"{rr:.1%}"},
-                     {"measure": "distortion of the return rate by the naive denominator (naive minus refined)",
-                      "value": f"{share * d:+.1%} ({share * dlo:+.1%} to {share * dhi:+.1%})"}]
+            rows += [{"measure": tr("{campaign}: return rate of the contacted, naive list", campaign=display_name(campaign_id)), "value": f"{whole:.1%}"},
+                     {"measure": tr("{campaign}: return rate of the contacted, refined list only", campaign=display_name(campaign_id)), "value": f"{rr:.1%}"},
+                     {"measure": tr("distortion of the return rate by the naive denominator (naive minus refined)"),
+                      "value": f"{share * d:+.1%} (" + tr("{low} to {high}", low=f"{share * dlo:+.1%}", high=f"{share * dhi:+.1%}") + ")"}]
         else:
-            c.reason = f"{campaign_id} has no contacted members on both sides of the refinement, so its distortion is not shown."
+            c.reason = tr("{campaign} has no contacted members on both sides of the refinement, so its distortion is not shown.",
+                          campaign=display_name(campaign_id))
     c.details = pd.DataFrame(rows)
     return c
 
@@ -182,9 +186,10 @@ def _factor_claim(number: int, outcomes: pd.DataFrame | None, factor: str, facto
     """The return-rate effect of the alternative gift (or channel) over the reference, and the
     treated members it compares (``frame``) with the column ``alt`` (1: alternative level)."""
     levels = gift_levels if factor == "gift" else channel_levels
-    c = Claim(number, evidence=f"return-rate effect of {levels[1]} over {levels[0]} ({factor})")
+    c = Claim(number, evidence=tr("return-rate effect of {alternative} over {reference} ({factor})", alternative=display_name(levels[1]),
+                                  reference=display_name(levels[0]), factor=label(factor).lower()))
     if outcomes is None or outcomes.empty:
-        c.reason = "the data hold no campaigns."
+        c.reason = tr("the data hold no campaigns.")
         return c, None, ""
     if factorial_campaign and factorial_campaign in set(outcomes["campaign_id"]):
         try:
@@ -194,7 +199,7 @@ def _factor_claim(number: int, outcomes: pd.DataFrame | None, factor: str, facto
             return c, None, ""
         row = fac.effects.iloc[0 if factor == "gift" else 1]
         c.estimate, c.ci_low, c.ci_high = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
-        c.evidence += f", {factorial_campaign} (crossed gift x channel, average marginal effect)"
+        c.evidence += tr(", {campaign} (crossed gift x channel, average marginal effect)", campaign=display_name(factorial_campaign))
         df = outcomes[(outcomes["campaign_id"] == factorial_campaign) & (outcomes["arm"] != control_arm)
                       & outcomes["gift"].isin(gift_levels) & outcomes["channel"].isin(channel_levels)].copy()
         rates = df.groupby(["gift", "channel"])["returned"].mean()
@@ -203,15 +208,18 @@ def _factor_claim(number: int, outcomes: pd.DataFrame | None, factor: str, facto
     else:
         pair = _contrast_arms(outcomes, factor, levels, control_arm)
         if pair is None:
-            c.reason = (f"no campaign crosses gifts {gift_levels} with channels {channel_levels} (set factorial_campaign), "
-                        f"and none has two arms that differ only in the {factor} ({levels[0]} vs {levels[1]}).")
+            c.reason = tr("no campaign crosses gifts {gifts} with channels {channels} (set factorial_campaign), and none has two "
+                          "arms that differ only in the {factor} ({reference} vs {alternative}).",
+                          gifts=" / ".join(map(display_name, gift_levels)), channels=" / ".join(map(display_name, channel_levels)),
+                          factor=label(factor).lower(), reference=display_name(levels[0]), alternative=display_name(levels[1]))
             return c, None, ""
         cid, ref, alt = pair
         df = outcomes[(outcomes["campaign_id"] == cid) & outcomes["arm"].isin([ref, alt])].copy()
         t, r = df[df["arm"] == alt], df[df["arm"] == ref]
         est, lo, hi, _ = _rate_diff(int(t["returned"].sum()), len(t), int(r["returned"].sum()), len(r), alpha)
         c.estimate, c.ci_low, c.ci_high = est, lo, hi
-        c.evidence += f", {cid}: arm {alt} vs arm {ref}"
+        c.evidence += tr(", {campaign}: arm {alternative} vs arm {reference}", campaign=display_name(cid), alternative=display_name(alt),
+                         reference=display_name(ref))
         var = _bernoulli_var([t["returned"].mean(), r["returned"].mean()])
         where = cid
     df["alt"] = (df[factor] == levels[1]).astype(int)
@@ -240,8 +248,9 @@ def claim_gift(outcomes: pd.DataFrame | None, factorial_campaign: str = "", gift
         table = _group_table(df, "gift")
         est, lo, hi, _ = _mean_diff_hc2(df["spend"], df["alt"] == 1, alpha)
         c.details = table.drop(columns="cost_per_contacted")
-        c.reason = (f"Spend per contacted member: {est:+,.1f} with {gift_levels[1]} ({lo:+,.1f} to {hi:+,.1f}, "
-                    "robust HC2 interval; heavy-tailed spend makes it run narrow in small arms).")
+        c.reason = tr("Spend per contacted member: {estimate} with {gift} ({low} to {high}, robust HC2 interval; heavy-tailed "
+                      "spend makes it run narrow in small arms).", estimate=format_value(est, "money", sign=True),
+                      gift=display_name(gift_levels[1]), low=format_value(lo, "money", sign=True), high=format_value(hi, "money", sign=True))
     return c
 
 
@@ -263,9 +272,10 @@ def claim_channel(outcomes: pd.DataFrame | None, factorial_campaign: str = "", g
     ctrl = outcomes[(outcomes["campaign_id"] == cid) & (outcomes["arm"] == control_arm)]
     table = _group_table(df, "channel")
     if ctrl.empty or df["cost"].isna().any():
-        why = "the data record no costs for these contacts" if df["cost"].isna().any() else f"{cid} has no {control_arm} arm"
+        why = (tr("the data record no costs for these contacts") if df["cost"].isna().any()
+               else tr("{campaign} has no {arm} arm", campaign=display_name(cid), arm=display_name(control_arm)))
         c.details = table
-        c.reason = f"The cost part is not testable: {why}; the verdict rests on the channel effect alone."
+        c.reason = tr("The cost part is not testable: {why}; the verdict rests on the channel effect alone.", why=why)
         return c
     rng = np.random.default_rng(seed)
     groups = {lvl: df[df["channel"] == lvl] for lvl in channel_levels}
@@ -296,10 +306,14 @@ def claim_channel(outcomes: pd.DataFrame | None, factorial_campaign: str = "", g
         c.verdict = SUPPORTED
     else:
         c.verdict = UNDECIDED
-    c.reason = (f"Cost per incremental returned member, {channel_levels[1]} minus {channel_levels[0]}: "
-                f"{point[channel_levels[1]] - point[channel_levels[0]]:+,.1f} (bootstrap 95 % interval {lo:+,.1f} to {hi:+,.1f}; "
-                f"{'lower' if cost_verdict == SUPPORTED else 'higher' if cost_verdict == CONTRADICTED else 'not clearly different'}). "
-                f"Verdict parts: channel effect {rate_verdict}, lower cost {cost_verdict}.")
+    c.reason = tr("Cost per incremental returned member, {alternative} minus {reference}: {difference} (bootstrap 95 % interval "
+                  "{low} to {high}; {direction}). Verdict parts: channel effect {rate_verdict}, lower cost {cost_verdict}.",
+                  alternative=display_name(channel_levels[1]), reference=display_name(channel_levels[0]),
+                  difference=format_value(point[channel_levels[1]] - point[channel_levels[0]], "money", sign=True),
+                  low=format_value(float(lo), "money", sign=True), high=format_value(float(hi), "money", sign=True),
+                  direction=tr(N_("lower") if cost_verdict == SUPPORTED else N_("higher") if cost_verdict == CONTRADICTED
+                               else N_("not clearly different")),
+                  rate_verdict=tr(rate_verdict), cost_verdict=tr(cost_verdict))
     return c
 
 
@@ -310,19 +324,20 @@ def claim_before_after(outcomes: pd.DataFrame | None, before_campaign: str = "",
                        alpha: float = 0.05, min_effect: float = 0.02) -> Claim:
     """Claim 4: the study's own before/after table next to the holdout-based comparison; the
     verdict rests on the change in the incremental return rate (difference-in-differences)."""
-    c = Claim(4, evidence="change in the incremental return rate, after minus before (each against its holdout)")
+    c = Claim(4, evidence=tr("change in the incremental return rate, after minus before (each against its holdout)"))
     if outcomes is None or outcomes.empty:
-        c.reason = "the data hold no campaigns."
+        c.reason = tr("the data hold no campaigns.")
         return c
     if not (before_campaign and after_campaign and before_arm and after_arm):
-        c.reason = ("no before and after waves are named (set before_campaign, after_campaign, before_arm and after_arm, "
-                    "for example in the data folder's mallwake.yaml).")
+        c.reason = tr("no before and after waves are named (set before_campaign, after_campaign, before_arm and after_arm, "
+                      "for example in the data folder's mallwake.yaml).")
         return c
     have = set(map(tuple, outcomes[["campaign_id", "arm"]].drop_duplicates().to_numpy()))
-    missing = [f"{cid}/{arm}" for cid, arm in ((before_campaign, before_arm), (after_campaign, after_arm),
+    missing = [f"{display_name(cid)} / {display_name(arm)}" for cid, arm in ((before_campaign, before_arm), (after_campaign, after_arm),
                                                (before_campaign, control_arm), (after_campaign, control_arm)) if (cid, arm) not in have]
     if missing:
-        c.reason = f"the data have no contacts in {', '.join(missing)}: both waves need the arm and a {control_arm} to compare against."
+        c.reason = tr("the data have no contacts in {missing}: both waves need the arm and a {control} arm to compare against.",
+                      missing=", ".join(missing), control=display_name(control_arm))
         return c
     study = compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm, alpha)
     c.estimate, c.ci_low, c.ci_high = study.did.estimate, study.did.ci_low, study.did.ci_high
@@ -332,9 +347,9 @@ def claim_before_after(outcomes: pd.DataFrame | None, before_campaign: str = "",
                  for cid in (before_campaign, after_campaign) for arm in ((before_arm if cid == before_campaign else after_arm), control_arm)]
         c.needed_per_arm = _needed(_bernoulli_var(rates), c.estimate, +1, min_effect, alpha)
     c.details = study.waves
-    c.reason = (f"The study's naive comparison (after minus before, treated return rates) reads {study.naive_difference:+.1%}; "
-                f"{study.naive_difference - study.did.estimate:+.1%} of it is the change in the holdouts' return rate "
-                "(what season and the list did without any contact), not the strategy.")
+    c.reason = tr("The study's naive comparison (after minus before, treated return rates) reads {naive:+.1%}; {holdout:+.1%} "
+                  "of it is the change in the holdouts' return rate (what season and the list did without any contact), not the "
+                  "strategy.", naive=study.naive_difference, holdout=study.naive_difference - study.did.estimate)
     return c
 
 
@@ -347,10 +362,11 @@ def _fmt(c: Claim, value: float) -> str:
 def summary_table(claims: list[Claim]) -> pd.DataFrame:
     """One row per claim: the claim, the verdict, the estimate and its interval (the evidence in
     full is in each claim's section)."""
-    return pd.DataFrame([{"#": c.number, "claim": c.text, "verdict": c.verdict,
-                          "estimate": _fmt(c, c.estimate) if c.verdict != NOT_TESTABLE else "–",
-                          "95 % interval": (f"{_fmt(c, c.ci_low)} to {_fmt(c, c.ci_high)}" if c.verdict != NOT_TESTABLE else "–"),
-                          "what the estimate is": c.evidence if c.verdict != NOT_TESTABLE else c.reason} for c in claims])
+    return pd.DataFrame([{"#": c.number, tr("claim"): tr(c.text), tr("verdict"): tr(c.verdict),
+                          tr("estimate"): _fmt(c, c.estimate) if c.verdict != NOT_TESTABLE else "–",
+                          tr("95 % interval"): (tr("{low} to {high}", low=_fmt(c, c.ci_low), high=_fmt(c, c.ci_high))
+                                               if c.verdict != NOT_TESTABLE else "–"),
+                          tr("what the estimate is"): c.evidence if c.verdict != NOT_TESTABLE else c.reason} for c in claims])
 
 
 def _left(frame: pd.DataFrame):

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 from statsmodels.base.model import GenericLikelihoodModel
 
+from .i18n import tr
 from .dataset import MallData
 from .report import NotApplicable
 from .results import Result
@@ -218,7 +219,7 @@ def _best_fit(model, starts, names: list[str]):
         if np.isfinite(res.llf):
             fits.append((float(res.llf), how, res))
     if not fits:
-        raise NotApplicable("the model could not be fitted from any starting point (the likelihood is not finite).")
+        raise NotApplicable(tr("the model could not be fitted from any starting point (the likelihood is not finite)."))
     llf, how, res = max(fits, key=lambda f: f[0])
     converged = bool(res.mle_retvals.get("converged", False))
     with warnings.catch_warnings():
@@ -244,8 +245,8 @@ def fit_bgnbd(frequency, recency, T, start=None) -> BGNBDModel:
     """
     repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
     if repeaters < MIN_REPEATERS:
-        raise NotApplicable(f"repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
-                            f"{repeaters:,} did, fewer than the {MIN_REPEATERS} needed.")
+        raise NotApplicable(tr("repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
+                               "{n:,} did, fewer than the {needed} needed.", n=repeaters, needed=MIN_REPEATERS))
     model = _BGNBDLikelihood(frequency, recency, T)
     names = ["r", "alpha", "a", "b"]
     res, bse, converged, how, identified, notes = _best_fit(model, [start] if start else BGNBD_STARTS, names)
@@ -292,8 +293,8 @@ def fit_gamma_gamma(frequency, monetary_value, start=(2.0, 3.0, 50.0)) -> GammaG
     m = np.asarray(monetary_value, dtype=float)
     keep = (x > 0) & (m > 0)
     if keep.sum() < MIN_REPEATERS:
-        raise NotApplicable(f"the spend model (Gamma-Gamma) needs members with repeat purchases and spend; {int(keep.sum()):,} "
-                            f"have them, fewer than the {MIN_REPEATERS} needed.")
+        raise NotApplicable(tr("the spend model (Gamma-Gamma) needs members with repeat purchases and spend; {n:,} have them, "
+                               "fewer than the {needed} needed.", n=int(keep.sum()), needed=MIN_REPEATERS))
     model = _GammaGammaLikelihood(x[keep], m[keep])
     start = np.array(start, dtype=float)
     start[2] = max(start[2], float(np.median(m[keep])))
@@ -314,8 +315,8 @@ def compute_clv(bgnbd: BGNBDModel, gg: GammaGammaModel, summary: pd.DataFrame, h
     """
     for name, fitted in (("BG/NBD", bgnbd), ("Gamma-Gamma", gg)):
         if not fitted.identified:
-            raise NotApplicable(f"the {name} parameters are not identified on these data ({' '.join(fitted.notes)}), so "
-                                "P(alive) and lifetime values would be numbers without support; they are not shown.")
+            raise NotApplicable(tr("the {model} parameters are not identified on these data ({notes}), so P(alive) and lifetime "
+                                   "values would be numbers without support; they are not shown.", model=name, notes=" ".join(fitted.notes)))
     per_month = 30.4375 / unit_days
     x, tx, T = summary["frequency"], summary["recency"], summary["T"]
     spend = gg.expected_spend(x, summary["monetary_value"])
@@ -333,6 +334,15 @@ def compute_clv(bgnbd: BGNBDModel, gg: GammaGammaModel, summary: pd.DataFrame, h
     return out
 
 
+def clv_by_group(values: pd.DataFrame, by: str = "tier", order=None) -> pd.DataFrame:
+    """Members, mean, median and 75th percentile of CLV per group (groups in ``order``)."""
+    g = values.groupby(by)["clv"]
+    out = pd.DataFrame({"members": g.size(), "mean_clv": g.mean(), "median_clv": g.median(), "p75_clv": g.quantile(0.75)})
+    if order is not None:
+        out = out.reindex([o for o in order if o in out.index])
+    return out.rename_axis(by).reset_index()
+
+
 def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0, max_bin: int = 7) -> tuple[pd.DataFrame, BGNBDModel]:
     """Fit on purchases up to ``calibration_end``; compare predicted and actual repeat
     purchases in the holdout period, by calibration frequency (bins 0..``max_bin``+)."""
@@ -340,8 +350,8 @@ def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: 
     end = pd.Timestamp(as_of or data.as_of)
     first = data.purchase_days.day.min().to_pandas()
     if first is None or pd.isna(first) or pd.Timestamp(first) >= cal_end - pd.Timedelta(days=30):
-        raise NotApplicable(f"the calibration period must end ({cal_end.date()}) at least a month after the first purchase in "
-                            f"the data ({'none' if first is None or pd.isna(first) else pd.Timestamp(first).date()}).")
+        raise NotApplicable(tr("the calibration period must end ({end}) at least a month after the first purchase in the data ({first}).",
+                               end=cal_end.date(), first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date()))
     cal = compute_rfm_summary(data, calibration_end=cal_end, unit_days=unit_days)
     model = fit_bgnbd(cal["frequency"], cal["recency"], cal["T"])
     horizon = (end - cal_end).days / unit_days

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .i18n import tr
 from .dataset import MallData
 from .storage import atomic_write
 
@@ -31,9 +32,9 @@ class ExportedList:
 
     def sentence(self) -> str:
         """One sentence for the report (file names only: the folder is the run's exports folder)."""
-        names = " and ".join(f"`{p.name}`" for p in self.files)
-        return (f"The list ({self.rows:,} members, with raw member ids) is in {names} in the run's exports folder "
-                "(`exports/<run>/`, outside the report site: keep it private).")
+        names = tr(" and ").join(f"`{p.name}`" for p in self.files)
+        return tr("The list ({rows:,} members, with raw member ids) is in {files} in the run's exports folder (`exports/<run>/`, "
+                  "outside the report site: keep it private).", rows=self.rows, files=names)
 
 
 def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFrame:

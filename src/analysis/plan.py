@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .i18n import tr
 from .params import ParameterError
 from .results import Result
 
@@ -68,9 +69,9 @@ class SRMResult(Result):
     def sentence(self) -> str:
         p = "< 0.001" if self.p_value < 0.001 else f"= {self.p_value:.3f}"
         if self.flagged:
-            return (f"Sample-ratio mismatch: the arm sizes differ from the planned allocation (chi-square {self.chi2:,.1f}, "
-                    f"p {p}); the assignment did not happen as planned, so the arms may not be comparable.")
-        return f"The arm sizes match the planned allocation (chi-square {self.chi2:,.1f}, p {p})."
+            return tr("Sample-ratio mismatch: the arm sizes differ from the planned allocation (chi-square {chi2:,.1f}, p {p}); "
+                      "the assignment did not happen as planned, so the arms may not be comparable.", chi2=self.chi2, p=p)
+        return tr("The arm sizes match the planned allocation (chi-square {chi2:,.1f}, p {p}).", chi2=self.chi2, p=p)
 
 
 def srm_test(observed: dict[str, int], planned: dict[str, float], threshold: float = SRM_THRESHOLD) -> SRMResult:

@@ -7,6 +7,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .i18n import N_, tr
+from .present import label as label_of
+
 
 def figure_alt(fig) -> str:
     """A text alternative of a figure, from what it says on its face: titles, axis labels and
@@ -75,7 +78,7 @@ def plot_monthly_activity(monthly: pd.DataFrame, column: str = "spend", ax=None,
     ax = _ax(ax)
     sns.lineplot(data=monthly, x="month", y=column, marker="o", ax=ax, label=label, **kwargs)
     ax.set_xlabel("")
-    ax.set_ylabel(column.replace("_", " "))
+    ax.set_ylabel(label_of(column))
     _units_for(ax, column)
     ax.grid(alpha=0.3)
     return ax
@@ -87,8 +90,8 @@ def plot_members_by_tier(by_tier: pd.DataFrame, ax=None, **kwargs):
     ax.bar(_names(by_tier["tier"]), by_tier["members"], **({"color": "#4c72b0"} | kwargs))
     for p, share in zip(ax.patches, by_tier["share"]):
         ax.annotate(f"{share:.0%}", (p.get_x() + p.get_width() / 2, p.get_height()), ha="center", va="bottom")
-    ax.set_xlabel("card tier")
-    ax.set_ylabel("members")
+    ax.set_xlabel(tr("card tier"))
+    ax.set_ylabel(tr("members"))
     axis_units(ax, "count")
     return ax
 
@@ -97,9 +100,9 @@ def plot_join_cohorts(cohorts: pd.DataFrame, ax=None, **kwargs):
     """Stacked bars: members by join year and tier."""
     ax = _ax(ax, (7, 3.5))
     cohorts.rename(columns=lambda c: _names([c])[0]).plot(kind="bar", stacked=True, ax=ax, **({"colormap": "viridis"} | kwargs))
-    ax.set_xlabel("join year")
-    ax.set_ylabel("members")
-    ax.legend(title="tier", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_xlabel(tr("join year"))
+    ax.set_ylabel(tr("members"))
+    ax.legend(title=tr("tier"), frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -111,7 +114,7 @@ def plot_funnel(funnel: pd.DataFrame, ax=None, **kwargs):
     ax.barh(labels[::-1], funnel["remaining"][::-1], **({"color": colors[::-1]} | kwargs))
     for y, (n, share) in enumerate(zip(funnel["remaining"][::-1], funnel["share_of_naive"][::-1])):
         ax.text(n, y, f" {n:,} ({share:.0%})", va="center")
-    ax.set_xlabel("members on the list")
+    ax.set_xlabel(tr("members on the list"))
     ax.set_xlim(0, funnel["remaining"].max() * 1.25)
     return ax
 
@@ -155,8 +158,8 @@ def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None, *
         share = [(d < k).sum() / len(grp) for k in grid]
         ax.step(list(grid), share, where="post", label=f"{_names([arm])[0]} (n={len(grp):,})", **kwargs)
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_xlabel("days since campaign start")
-    ax.set_ylabel("returned")
+    ax.set_xlabel(tr("days since campaign start"))
+    ax.set_ylabel(tr("returned"))
     # below the panel: arm names are long, and several panels stand side by side
     ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="small")
     ax.grid(alpha=0.3)
@@ -170,7 +173,7 @@ def plot_interaction(cell_rates: pd.DataFrame, ax=None, **kwargs):
     cells = cells.assign(gift=_names(cells["gift"]), channel=_names(cells["channel"]))
     sns.pointplot(data=cells, x="gift", y="return_rate", hue="channel", ax=ax, **({"markers": "o"} | kwargs))
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_ylabel("return rate")
+    ax.set_ylabel(tr("return rate"))
     return ax
 
 
@@ -181,29 +184,30 @@ def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int 
     s = series[series["week"] >= start - pd.Timedelta(weeks=weeks_before)]
     ax.plot(s["week"], s["actual"], **({"color": "#222", "lw": 1.2, "label": "actual"} | kwargs))
     after = s[s["period"] == "after"]
-    ax.plot(after["week"], after["predicted"], color="#4c72b0", ls="--", label="counterfactual (no campaign)")
-    ax.fill_between(after["week"], after["ci_low"], after["ci_high"], color="#4c72b0", alpha=0.25, label="counterfactual band")
+    ax.plot(after["week"], after["predicted"], color="#4c72b0", ls="--", label=tr("counterfactual (no campaign)"))
+    ax.fill_between(after["week"], after["ci_low"], after["ci_high"], color="#4c72b0", alpha=0.25, label=tr("counterfactual band"))
     ax.axvline(start, color="#c44e52", lw=1)
-    ax.set_ylabel("reactivations per week")
+    ax.set_ylabel(tr("reactivations per week"))
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
-def plot_rf_heatmap(grid: pd.DataFrame, ax=None, label: str = "mean spend", **kwargs):
+def plot_rf_heatmap(grid: pd.DataFrame, ax=None, label: str = N_("mean spend"), **kwargs):
     """Heatmap of a value by R score (rows) and F score (columns)."""
     ax = _ax(ax, (6, 4.5))
-    sns.heatmap(grid, annot=True, fmt=",.0f", cmap="YlGnBu", ax=ax, cbar_kws={"label": label})
-    ax.set_xlabel("F score (purchases)")
-    ax.set_ylabel("R score (recency)")
+    sns.heatmap(grid, annot=True, fmt=",.0f", cmap="YlGnBu", ax=ax, cbar_kws={"label": tr(label)})
+    ax.set_xlabel(tr("F score (purchases)"))
+    ax.set_ylabel(tr("R score (recency)"))
     return ax
 
 
 def plot_segment_shares(summary: pd.DataFrame, ax=None, **kwargs):
     """Members and spend share per RFM segment, side by side."""
     ax = _ax(ax, (9, 4))
-    long = summary.melt(id_vars="segment", value_vars=["member_share", "spend_share"], var_name="share of", value_name="share")
-    long["share of"] = long["share of"].map({"member_share": "members", "spend_share": "spend"})
-    sns.barplot(data=long, y="segment", x="share", hue="share of", ax=ax, orient="h")
+    share_of = tr("share of")
+    long = summary.melt(id_vars="segment", value_vars=["member_share", "spend_share"], var_name=share_of, value_name="share")
+    long[share_of] = long[share_of].map({"member_share": tr("members"), "spend_share": tr("spend")})
+    sns.barplot(data=long, y="segment", x="share", hue=share_of, ax=ax, orient="h")
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylabel("")
     return ax
@@ -212,13 +216,13 @@ def plot_segment_shares(summary: pd.DataFrame, ax=None, **kwargs):
 def plot_lorenz(lorenz: pd.DataFrame, gini_value: float | None = None, ax=None, **kwargs):
     """Lorenz curve of spend with the line of equality."""
     ax = _ax(ax, (5, 5))
-    ax.plot(lorenz["member_share"], lorenz["spend_share"], color="#4c72b0", label="members, lowest spend first")
-    ax.plot([0, 1], [0, 1], color="#888", ls="--", lw=1, label="equal spend")
+    ax.plot(lorenz["member_share"], lorenz["spend_share"], color="#4c72b0", label=tr("members, lowest spend first"))
+    ax.plot([0, 1], [0, 1], color="#888", ls="--", lw=1, label=tr("equal spend"))
     ax.fill_between(lorenz["member_share"], lorenz["spend_share"], lorenz["member_share"], color="#4c72b0", alpha=0.15)
-    ax.set_xlabel("share of members")
-    ax.set_ylabel("share of spend")
+    ax.set_xlabel(tr("share of members"))
+    ax.set_ylabel(tr("share of spend"))
     if gini_value is not None:
-        ax.set_title(f"Gini = {gini_value:.2f}")
+        ax.set_title(tr("Gini = {gini:.2f}", gini=gini_value))
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
@@ -226,9 +230,10 @@ def plot_lorenz(lorenz: pd.DataFrame, gini_value: float | None = None, ax=None, 
 def plot_transition_heatmap(shares: pd.DataFrame, ax=None, fmt: str = ".0%", title: str | None = None, **kwargs):
     """Heatmap of a transition matrix (rows: from, columns: to)."""
     ax = _ax(ax, (9, 7))
+    shares = shares.rename(index=lambda v: _names([v])[0], columns=lambda v: _names([v])[0])
     sns.heatmap(shares, annot=True, fmt=fmt, cmap="Blues", ax=ax, cbar=False, annot_kws={"size": 8})
-    ax.set_xlabel("to")
-    ax.set_ylabel("from")
+    ax.set_xlabel(tr("to"))
+    ax.set_ylabel(tr("from"))
     if title:
         ax.set_title(title)
     return ax
@@ -250,8 +255,8 @@ def plot_stage_area(counts: pd.DataFrame, ax=None, **kwargs):
     """Stacked area of members per lifecycle stage over time."""
     ax = _ax(ax, (10, 4.5))
     cols = [c for c in STAGE_COLORS if c in counts.columns]
-    ax.stackplot(counts.index, [counts[c] for c in cols], labels=cols, colors=[STAGE_COLORS[c] for c in cols], alpha=0.9)
-    ax.set_ylabel("members")
+    ax.stackplot(counts.index, [counts[c] for c in cols], labels=_names(cols), colors=[STAGE_COLORS[c] for c in cols], alpha=0.9)
+    ax.set_ylabel(tr("members"))
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
@@ -259,20 +264,20 @@ def plot_stage_area(counts: pd.DataFrame, ax=None, **kwargs):
 def plot_net_flows(net: pd.DataFrame, ax=None, **kwargs):
     """Bars per month: members who fell asleep (down) and who were woken (up)."""
     ax = _ax(ax, (10, 3.5))
-    ax.bar(net["month"], net["woken"], width=20, color=STAGE_COLORS["reactivated"], label="woken (reactivated)")
-    ax.bar(net["month"], -net["fell_asleep"], width=20, color=STAGE_COLORS["sleeping"], label="fell asleep")
+    ax.bar(net["month"], net["woken"], width=20, color=STAGE_COLORS["reactivated"], label=tr("woken (reactivated)"))
+    ax.bar(net["month"], -net["fell_asleep"], width=20, color=STAGE_COLORS["sleeping"], label=tr("fell asleep"))
     ax.axhline(0, color="#222", lw=0.8)
-    ax.set_ylabel("members per month")
+    ax.set_ylabel(tr("members per month"))
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
-def plot_cohort_heatmap(table: pd.DataFrame, ax=None, fmt: str = ".0%", label: str = "share buying", **kwargs):
+def plot_cohort_heatmap(table: pd.DataFrame, ax=None, fmt: str = ".0%", label: str = N_("share buying"), **kwargs):
     """Cohort heatmap: rows join month, columns months since joining."""
     ax = _ax(ax, (12, 7))
-    sns.heatmap(table, cmap="viridis", ax=ax, cbar_kws={"label": label}, annot=False, fmt=fmt)
-    ax.set_xlabel("months since joining")
-    ax.set_ylabel("join month")
+    sns.heatmap(table, cmap="viridis", ax=ax, cbar_kws={"label": tr(label)}, annot=False, fmt=fmt)
+    ax.set_xlabel(tr("months since joining"))
+    ax.set_ylabel(tr("join month"))
     return ax
 
 
@@ -280,10 +285,10 @@ def plot_survival(curves: pd.DataFrame, ax=None, **kwargs):
     """Kaplan-Meier curves with confidence bands, one per group."""
     ax = _ax(ax, (8, 4.5))
     for g, c in curves.groupby("group", sort=True):
-        ax.step(c["time"], c["survival"], where="post", label=str(g))
+        ax.step(c["time"], c["survival"], where="post", label=_names([g])[0])
         ax.fill_between(c["time"], c["ci_low"], c["ci_high"], step="post", alpha=0.2)
-    ax.set_xlabel("days since joining")
-    ax.set_ylabel("share not yet asleep")
+    ax.set_xlabel(tr("days since joining"))
+    ax.set_ylabel(tr("share not yet asleep"))
     ax.set_ylim(0, 1.02)
     ax.legend(frameon=False, title="", loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
@@ -295,8 +300,8 @@ def plot_calibration(table: pd.DataFrame, predicted: str = "predicted", observed
     ax.plot(table[predicted], table[observed], "o-", color="#4c72b0")
     lim = [0, max(table[predicted].max(), table[observed].max()) * 1.05]
     ax.plot(lim, lim, "--", color="#888", lw=1)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("observed")
+    ax.set_xlabel(tr("predicted"))
+    ax.set_ylabel(tr("observed"))
     return ax
 
 
@@ -309,8 +314,8 @@ def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8, **kwargs):
     grid = df.pivot_table(index="freq_bin", columns="rec_bin", values="p_alive", aggfunc="mean", observed=False)
     sns.heatmap(grid.sort_index(ascending=False), cmap="RdYlGn", vmin=0, vmax=1, annot=True, fmt=".2f", ax=ax,
                 cbar_kws={"label": "P(alive)"})
-    ax.set_xlabel("recency / age (1 = bought at the very end)")
-    ax.set_ylabel("repeat purchase days (binned)")
+    ax.set_xlabel(tr("recency / age (1 = bought at the very end)"))
+    ax.set_ylabel(tr("repeat purchase days (binned)"))
     return ax
 
 

@@ -37,7 +37,22 @@ DEFAULT_NAMES = {
            # RFM segments (analysis.segmentation.SEGMENTS)
            "Champions": "核心会员", "Loyal": "忠诚会员", "Potential loyalist": "潜力会员", "New": "新客",
            "Promising": "有望会员", "Need attention": "需关注", "About to sleep": "即将沉睡", "At risk": "流失风险",
-           "Cannot lose": "不能失去", "Hibernating": "休眠", "Lost": "已流失", "No purchase in window": "窗口内无消费"},
+           "Cannot lose": "不能失去", "Hibernating": "休眠", "Lost": "已流失", "No purchase in window": "窗口内无消费",
+           # waves of a before/after comparison, lifecycle stages, targeting advice
+           "before": "之前", "after": "之后", "new": "新会员", "active": "活跃", "cooling": "降温", "sleeping": "沉睡",
+           "lost": "流失", "reactivated": "重新活跃", "target": "触达", "skip": "跳过", "no evidence": "无证据",
+           "holdout": "对照组",
+           # assignment checks, sleeping-list rules and groups
+           "no plan recorded": "未记录计划", "pre-registration": "预注册记录", "planned_allocation parameter": "planned_allocation 参数",
+           "not checked": "未检查", "as planned": "符合计划", "MISMATCH": "不匹配", "present": "仍到店", "unreachable": "无法触达",
+           "opted_out": "拒收营销", "duplicate": "重复卡", "naive list": "初始名单", "refined list": "精确名单",
+           "whole naive list": "整个初始名单", "none (refined list)": "无（精确名单）", "invalid: present": "无效：仍到店",
+           "invalid: unreachable": "无效：无法触达", "invalid: opted_out": "无效：拒收营销", "invalid: duplicate": "无效：重复卡",
+           "invalid: not on the list": "无效：不在名单上", "steady state": "稳态", "now": "当前",
+           "female": "女", "male": "男", "F": "女", "M": "男",
+           # store categories of the demo mall
+           "apparel": "服装", "beverage": "饮品", "cinema": "影院", "dining": "餐饮", "jewelry": "珠宝", "kids": "儿童",
+           "luxury": "奢侈品", "supermarket": "超市"},
 }
 
 #: Column labels per language. Keys are the names the analysis code uses; a name not listed
@@ -86,6 +101,19 @@ LABELS: dict[str, dict[str, str]] = {
         "cluster": "聚类", "score": "得分", "risk": "风险", "lift": "提升", "table": "表", "column": "列", "file": "文件",
         "rows": "行数", "missing": "缺失", "missing_share": "缺失占比", "broken_rules": "违反规则", "first": "最早", "last": "最晚",
         "mean": "均值", "median_days_to_sleep": "沉睡天数中位数", "list_size": "名单人数", "baseline_rate": "基线比率",
+        "identifying": "身份标识", "reached": "触达成功", "purchased": "消费人数", "redeemed": "兑换礼品人数",
+        "return_on_spend": "投入产出比", "plan": "计划", "chi2": "卡方", "comparison": "比较", "unadjusted": "未调整",
+        "covariates": "协变量", "dropped": "剔除的协变量", "variable": "变量", "advice": "建议", "weeks": "周数",
+        "actual": "实际值", "counterfactual": "反事实", "extra_reactivations": "额外唤醒人数", "weeks_above_band": "高于区间的周数",
+        "treated": "实验组", "mean_recency_days": "平均最近消费天数（天）", "mean_frequency": "平均消费频次",
+        "mean_monetary": "平均消费金额", "active": "活跃", "silhouette": "轮廓系数", "bic": "BIC", "rules": "规则", "group": "组",
+        "now": "当前", "steady state": "稳态", "cooling": "降温", "sleeping": "沉睡", "lost": "流失", "new": "新会员",
+        "reactivated": "重新活跃", "alpha": "alpha", "mean_clv": "平均 CLV", "median_clv": "CLV 中位数", "p75_clv": "CLV 第 75 百分位",
+        "bin": "分组", "predicted": "预测值", "error": "误差", "holdout": "对照组", "members_share": "会员占比",
+        "upgrade_candidate": "升级候选", "downgrade_warning": "降级预警", "shortfall": "差额", "to_contact": "待触达",
+        "reason": "原因", "label": "标签", "subgroup": "子群", "share_of_group": "占组比例", "age": "年龄", "clv": "CLV",
+        "p_alive": "P(存活)", "expected_purchases": "预期消费次数", "expected_spend": "预期单次消费", "odds_ratio_per_sd": "每标准差优势比",
+        "feature": "特征", "decile": "十分位", "observed": "观测值", "cohort": "同期群", "auc": "AUC",
     },
 }
 
@@ -140,6 +168,10 @@ def configure(data_dir: str | Path | None = None, lang: str = "en", currency: st
     table.update({str(k): str(v) for k, v in (names or {}).items()})
     cur = currency if currency is not None else str(declared.get("currency") or "")
     _settings.lang, _settings.currency, _settings.names = lang, cur, table
+    if lang == "zh":  # figures in Chinese need the Chinese font
+        from .plots import use_language
+
+        use_language(lang)
     return _settings
 
 
@@ -147,9 +179,12 @@ def display_name(raw: Any) -> str:
     """The display name of a data label (a tier, arm, channel, gift), else the label itself; a
     composite label ``campaign / arm`` has each part named."""
     text = str(raw)
-    if text in _settings.names or " / " not in text:
-        return _settings.names.get(text, text)
-    return " / ".join(_settings.names.get(part, part) for part in text.split(" / "))
+    if text in _settings.names:
+        return _settings.names[text]
+    for sep in (" / ", " + "):  # a campaign / arm; rules a member broke together
+        if sep in text:
+            return sep.join(display_name(part) for part in text.split(sep))
+    return text
 
 
 def label(name: Any) -> str:
@@ -161,6 +196,8 @@ def label(name: Any) -> str:
         return _settings.names[name]
     if name in LABELS.get(lang, {}):
         return LABELS[lang][name]
+    if lang == "zh" and name.startswith("share_"):  # share of spend in a store category
+        return display_name(name[len("share_"):]) + "占比"
     if lang != "en" and re.fullmatch(r"[a-z0-9_]+", name):
         words = [_ZH_FALLBACK_WORDS.get(w) for w in name.split("_")]
         if all(words):
@@ -212,9 +249,10 @@ def _decimals(magnitude: float) -> int:
     return 3
 
 
-def format_value(value: Any, kind: str, decimals: int | None = None) -> str:
+def format_value(value: Any, kind: str, decimals: int | None = None, sign: bool = False) -> str:
     """``value`` written as ``kind``; missing is ``–``. ``decimals`` fixes the number of decimals
-    of a number (default: three significant digits, at most four decimals)."""
+    of a number (default: three significant digits, at most four decimals); ``sign`` writes a
+    ``+`` before a positive amount of money (a difference)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     if value is None or value is pd.NaT:
@@ -249,7 +287,7 @@ def format_value(value: Any, kind: str, decimals: int | None = None) -> str:
         return "< 0.001" if v < 0.001 else f"{v:.3f}"
     if kind == "money":
         body = f"{abs(v):,.0f}" if abs(v) >= 1000 else f"{abs(v):,.2f}"
-        return f"{'-' if v < 0 else ''}{_settings.currency}{body}"
+        return f"{'-' if v < 0 else '+' if sign and v > 0 else ''}{_settings.currency}{body}"
     # number: three significant digits, at most four decimals; never scientific notation
     places = decimals if decimals is not None else (4 if 0 < abs(v) < 0.001 else _decimals(abs(v)))
     text = f"{v:,.{places}f}"

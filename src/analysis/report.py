@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .i18n import tr
+
 METRICS_MIME = "application/vnd.mallwake.metrics+json"
 
 
@@ -62,7 +64,7 @@ def applies(condition: bool, reason: str) -> bool:
     if not condition:
         from IPython.display import Markdown, display
 
-        display(Markdown(f"*Not applicable here: {reason}*"))
+        display(Markdown("*" + tr("Not applicable here: {reason}", reason=tr(reason)) + "*"))
     return bool(condition)
 
 
@@ -82,7 +84,7 @@ def section():
     except NotApplicable as err:
         from IPython.display import Markdown, display
 
-        display(Markdown(f"*Not applicable here: {err}*"))
+        display(Markdown("*" + tr("Not applicable here: {reason}", reason=str(err)) + "*"))
 
 
 def format_value(value: Any, kind: str) -> str:
@@ -102,7 +104,7 @@ def headline(*items: tuple) -> list[dict]:
         label, value, kind, *ci = item
         text = format_value(value, kind)
         if ci and ci[0] is not None and text != "–":
-            low, high = (format_value(v, kind).removesuffix(" points") for v in ci[0])
-            text += f" ({low} to {high})"
-        out.append({"label": str(label), "text": text})
+            low, high = (format_value(v, kind).removesuffix(" points").removesuffix(" 个百分点") for v in ci[0])
+            text += " (" + tr("{low} to {high}", low=low, high=high) + ")"
+        out.append({"label": tr(str(label)), "text": text})
     return out

@@ -37,7 +37,7 @@ from jupyter_client.manager import AsyncKernelManager
 from papermill.engines import NBClientEngine, papermill_engines
 from traitlets import CaselessStrEnum
 
-from . import kernelfork
+from . import i18n, kernelfork
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
 from .contract import FALSE_WORDS, TRUE_WORDS, present_files
 from .dataset import fingerprint_files
@@ -45,7 +45,7 @@ from .lockfile import lock_hash
 from .pairs import check_pairs
 from .params import DATA_PARAMS_FILE, ParameterError, load_data_params, parse_as_of
 from .report import collect_metrics
-from .site import build_index, render_html
+from .site import build_index, page_language, render_html
 from .storage import (STATE_DIR, DiskFullError, atomic_write_text, check_label, is_disk_full, locked, replace_dir, safe_name,
                       state_dir)
 
@@ -389,7 +389,7 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     executed = nbformat.read(out_nb, as_version=4)
     timing = _timing(executed, seconds)
     metrics = collect_metrics(executed)
-    title = str(metrics.get("title") or title)  # a notebook may title itself (e.g. in the report's language)
+    title = str(metrics.get("title") or i18n.title(executed, nb.stem, page_language(executed)) or title)
     (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     # every parameter with the value it ran with: given (command line, mallwake.yaml) or the notebook's default
     given = {k: v for k, v in params.items() if k not in _PATH_PARAMETERS}

@@ -17,6 +17,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from .i18n import tr
 from .config import AGE_BAND_EDGES, AGE_BAND_LABELS
 from .privacy import pseudonymize
 from .results import Result
@@ -240,8 +241,8 @@ def cluster_problem(features: pd.DataFrame, k: int | None = None, min_purchases:
     n = int((features["frequency"] >= min_purchases).sum())
     need = max(MIN_CLUSTER_MEMBERS, 10 * (k or 2))
     if n < need:
-        return (f"clusters are drawn from members with at least {min_purchases} purchases in the window; "
-                f"{n:,} members have that many, fewer than the {need:,} needed.")
+        return tr("clusters are drawn from members with at least {min} purchases in the window; {n:,} members have that many, "
+                  "fewer than the {need:,} needed.", min=min_purchases, n=n, need=need)
     return None
 
 

@@ -17,6 +17,7 @@ from .config import PACKAGE_DIR
 from .report import METRICS_MIME
 from .storage import atomic_write_text, locked, state_dir
 from .glossary import glossary_page
+from .i18n import translate_notebook
 from .webfont import embed_cjk_font
 
 #: The definitions page, beside the index; every report links to it.
@@ -150,6 +151,7 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
             for mime in [m for m in out.get("data", {}) if "javascript" in m]:
                 del out["data"][mime]
     lang = page_language(nb)
+    translate_notebook(nb, nb_path.stem, lang)  # the narrative in the report's language
     exporter.language_code = {"zh": "zh-CN"}.get(lang, lang)
     resources = {"mallwake": {"run_label": run_label, "provenance_html": provenance_html(provenance, lang), "csp_meta": CSP_META,
                               "back": CHROME[lang]["back"], "glossary": CHROME[lang]["glossary"], "glossary_href": f"../{GLOSSARY}",

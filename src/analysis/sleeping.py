@@ -18,16 +18,17 @@ import numpy as np
 import pandas as pd
 
 
+from .i18n import N_, tr
 from .dataset import MallData
 from .present import html_table
 from .results import Result
 
 RULES = ("present", "unreachable", "opted_out", "duplicate")
 RULE_LABELS = {
-    "present": "came to the mall (visit records in the lookback window)",
-    "unreachable": "cannot be reached on the channel",
-    "opted_out": "opted out of marketing",
-    "duplicate": "likely duplicate card (phone shared with another member)",
+    "present": N_("came to the mall (visit records in the lookback window)"),
+    "unreachable": N_("cannot be reached on the channel"),
+    "opted_out": N_("opted out of marketing"),
+    "duplicate": N_("likely duplicate card (phone shared with another member)"),
 }
 CHANNEL_NEEDS = {
     "sms": ("phone_valid",),
@@ -81,7 +82,7 @@ class SleepingList(Result):
             hit = self.members[rule]
             removed = int((remaining & hit).sum())
             remaining &= ~hit
-            rows.append({"step": f"minus: {RULE_LABELS[rule]}", "removed": removed, "remaining": int(remaining.sum()),
+            rows.append({"step": tr("minus: {rule}", rule=tr(RULE_LABELS[rule])), "removed": removed, "remaining": int(remaining.sum()),
                          "removed_alone": int(hit.sum())})
         out = pd.DataFrame(rows)
         out["share_of_naive"] = out["remaining"] / self.naive_size if self.naive_size else np.nan
@@ -164,7 +165,7 @@ def build_sleeping_list(
         base = base.left_join(counts, "phone").drop("phone_right")
         cols.append("cards")
     else:
-        notes.append("no `phone` column: likely duplicate cards cannot be detected")
+        notes.append(tr("no `phone` column: likely duplicate cards cannot be detected"))
     j = base.select(*cols).left_join(last, "member_id").drop("member_id_right")
     j = j.left_join(seen, "member_id").drop("member_id_right")
     df = j.to_pandas()
@@ -176,7 +177,7 @@ def build_sleeping_list(
     reach = np.zeros(len(df), dtype=bool)
     for col in needs:
         if df[col].isna().all():
-            notes.append(f"`{col}` is empty: reachability by {col} unknown, counted as reachable")
+            notes.append(tr("`{column}` is empty: reachability by {column} unknown, counted as reachable", column=col))
         reach |= df[col].fillna(True).astype(bool).to_numpy()
     df["unreachable"] = ~reach
     df["opted_out"] = df["opt_out"].fillna(False).astype(bool)

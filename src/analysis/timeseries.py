@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.tsa.statespace.structural import UnobservedComponents
 
+from .i18n import tr
 from .dataset import MallData
 from .report import NotApplicable
 from .results import Result
@@ -81,10 +82,10 @@ def counterfactual_problem(weekly: pd.DataFrame, start, weeks_after: int = 6) ->
     start = pd.Timestamp(start)
     pre, post = _split(weekly, start, weeks_after)
     if len(pre) < MIN_WEEKS_BEFORE:
-        return (f"the time-series view needs at least {MIN_WEEKS_BEFORE} weeks of reactivations before the campaign "
-                f"started on {start.date()}, and the data have {len(pre)}.")
+        return tr("the time-series view needs at least {needed} weeks of reactivations before the campaign started on "
+                  "{start}, and the data have {n}.", needed=MIN_WEEKS_BEFORE, start=start.date(), n=len(pre))
     if not len(post):
-        return f"the data end before the campaign started on {start.date()}."
+        return tr("the data end before the campaign started on {start}.", start=start.date())
     return None
 
 

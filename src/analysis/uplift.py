@@ -23,6 +23,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from .i18n import tr
+from .present import display_name
 from .report import NotApplicable
 from .results import Result
 
@@ -137,14 +139,14 @@ class UpliftResult(Result):
 
     def sentence(self) -> str:
         per = 1000
-        head = (f"{self.campaign_id}, {self.arm}: targeting by the uplift model brings on average {self.area * per:+.1f} "
-                f"incremental returns per 1,000 members listed beyond random targeting "
-                f"({1 - self.alpha:.0%} interval {self.ci_low * per:+.1f} to {self.ci_high * per:+.1f}; Qini area, "
-                "evaluated on members the model did not see).")
+        head = tr("{arm}: targeting by the uplift model brings on average {area:+.1f} incremental returns per 1,000 members "
+                  "listed beyond random targeting ({level:.0%} interval {low:+.1f} to {high:+.1f}; Qini area, evaluated on members "
+                  "the model did not see).", arm=display_name(f"{self.campaign_id} / {self.arm}"), area=self.area * per,
+                  level=1 - self.alpha, low=self.ci_low * per, high=self.ci_high * per)
         if self.better_than_random:
-            return head + " The model ranks members better than random: use its scores to choose whom to contact."
-        return head + (" That is no better than random targeting on this evidence: choose the list by the simple rule "
-                       "(the refined sleeping list, or the subgroups above) rather than by the model.")
+            return head + " " + tr("The model ranks members better than random: use its scores to choose whom to contact.")
+        return head + " " + tr("That is no better than random targeting on this evidence: choose the list by the simple rule "
+                               "(the refined sleeping list, or the subgroups above) rather than by the model.")
 
     def plot(self, ax=None, **kwargs):
         import matplotlib.pyplot as plt
@@ -172,12 +174,12 @@ def estimate_uplift(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id:
     o = outcomes[(outcomes["campaign_id"] == campaign_id) & outcomes["arm"].isin([arm, control_arm])]
     n_t, n_c = int((o["arm"] == arm).sum()), int((o["arm"] == control_arm).sum())
     if min(n_t, n_c) < MIN_PER_SIDE:
-        raise NotApplicable(f"an uplift model of {campaign_id} / {arm} needs at least {MIN_PER_SIDE} members in the arm and in "
-                            f"the holdout; they have {n_t:,} and {n_c:,}.")
+        raise NotApplicable(tr("an uplift model of {arm} needs at least {needed} members in the arm and in the holdout; they have "
+                               "{n_t:,} and {n_c:,}.", arm=display_name(f"{campaign_id} / {arm}"), needed=MIN_PER_SIDE, n_t=n_t, n_c=n_c))
     f = features[features["campaign_id"] == campaign_id] if "campaign_id" in features.columns else features
     cols = [c for c in columns if c in f.columns]
     if not cols:
-        raise NotApplicable(f"none of the uplift features ({', '.join(columns)}) is in the data.")
+        raise NotApplicable(tr("none of the uplift features ({features}) is in the data.", features=", ".join(columns)))
     d = o[["member_id", "arm", "returned"]].merge(f[["member_id", *cols]].drop_duplicates("member_id"), on="member_id", how="left")
     d = d.sort_values("member_id", kind="stable").reset_index(drop=True)
     treated = (d["arm"] == arm).to_numpy()

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 import duckdb
 import pandas as pd
 
+from .i18n import tr
 from .config import DEFAULT_TIERS
 from .storage import atomic_write_text
 from .contract import FALSE_WORDS, FORMATS, TABLES, TRUE_WORDS, TableSpec, table_files
@@ -120,9 +121,9 @@ class ValidationReport(Result):
             raise DataValidationError(self)
 
     def _repr_html_(self) -> str:
-        head = "<p><b>Validation: {}</b> (data as of {})</p>".format(
-            "all rules pass" if self.ok else f"{len(self.violations)} broken rule(s)", self.as_of
-        )
+        status = tr("all rules pass") if self.ok else tr("{n} broken rule(s)", n=len(self.violations))
+        head = "<p><b>{}</b> ({})</p>".format(html.escape(tr("Validation: {status}", status=status)),
+                                              html.escape(tr("no date may be later than {date}", date=self.as_of)))
         from .present import html_table
 
         body = html_table(self.summary(), index=False)

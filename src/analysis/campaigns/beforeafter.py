@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
+from ..i18n import tr
 from ..present import html_table, label
 from ..results import Result
 from .effects import estimate_arm_effects
@@ -45,9 +46,9 @@ class BeforeAfter(Result):
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame({
-            "comparison": ["naive: after minus before (treated return rates)",
-                           "holdout-based: after effect minus before effect (difference-in-differences)",
-                           "bias of the naive comparison (season, list composition)"],
+            "comparison": [tr("naive: after minus before (treated return rates)"),
+                           tr("holdout-based: after effect minus before effect (difference-in-differences)"),
+                           tr("bias of the naive comparison (season, list composition)")],
             "estimate": [self.naive_difference, self.causal_difference, self.naive_difference - self.causal_difference],
             "ci_low": [np.nan, self.did.ci_low, np.nan],
             "ci_high": [np.nan, self.did.ci_high, np.nan],

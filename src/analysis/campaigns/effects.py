@@ -12,6 +12,7 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
 
+from ..i18n import tr
 from ..present import display_name, html_table, label
 from ..results import Result
 from .outcomes import _check_control, DEFAULT_CONTROL
@@ -137,5 +138,5 @@ def main_effect(effects: ArmEffects | None, campaign_id: str = "", arm: str = ""
         return None
     chosen = t[(t["campaign_id"] == campaign_id) & (t["arm"] == arm)]
     row = (chosen if len(chosen) else t.sort_values("n_treated", ascending=False, kind="stable")).iloc[0]
-    return {"label": f"incremental return rate, {row['campaign_id']} / {row['arm']}", "estimate": float(row["estimate"]),
+    return {"label": tr("incremental return rate, {arm}", arm=display_name(f"{row['campaign_id']} / {row['arm']}")), "estimate": float(row["estimate"]),
             "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"])}

@@ -11,6 +11,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
+from ..i18n import tr
+from ..present import display_name
 from ..results import Result
 from .outcomes import DEFAULT_CONTROL
 
@@ -84,7 +86,10 @@ def estimate_factorial(outcomes: pd.DataFrame, campaign_id: str, gift_levels: tu
     se = np.sqrt([sum(w**2 * p[k] * (1 - p[k]) / n[k] for k, w in ws.items()) for ws in weights.values()])
     z = stats.norm.ppf(1 - alpha / 2)
     effects = pd.DataFrame({
-        "effect": [f"gift: {g1} vs {g0}", f"channel: {c1} vs {c0}", "interaction (gift effect with c1 minus with c0)"],
+        "effect": [tr("gift: {alternative} vs {reference}", alternative=display_name(g1), reference=display_name(g0)),
+                   tr("channel: {alternative} vs {reference}", alternative=display_name(c1), reference=display_name(c0)),
+                   tr("interaction (gift effect with {alternative} minus with {reference})", alternative=display_name(c1),
+                      reference=display_name(c0))],
         "estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se,
         "p_value": 2 * stats.norm.sf(np.abs(est / se)),
     })

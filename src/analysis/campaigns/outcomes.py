@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from ..i18n import tr
+from ..present import display_name
 from ..dataset import is_purchase, MallData
 from ..present import label
 
@@ -101,10 +103,10 @@ def open_windows(outcomes: pd.DataFrame) -> str | None:
     if outcomes is None or "window_open" not in outcomes or not outcomes["window_open"].any():
         return None
     rows = outcomes[outcomes["window_open"]].drop_duplicates("campaign_id")
-    ends = [f"{r.campaign_id} (window ends {(pd.Timestamp(r.start_date) + pd.Timedelta(days=float(r.response_days))).date()})"
-            for r in rows.itertuples()]
-    return ("Still running on the analysis date: " + ", ".join(ends)
-            + ". Their figures are interim: members can still come back before the window closes.")
+    ends = [tr("{campaign} (window ends {end})", campaign=display_name(r.campaign_id),
+               end=(pd.Timestamp(r.start_date) + pd.Timedelta(days=float(r.response_days))).date()) for r in rows.itertuples()]
+    return tr("Still running on the analysis date: {campaigns}. Their figures are interim: members can still come back before "
+              "the window closes.", campaigns=", ".join(ends))
 
 
 def _check_control(outcomes: pd.DataFrame, control_arm: str, campaign_id: str | None = None) -> None:

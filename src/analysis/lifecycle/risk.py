@@ -10,6 +10,7 @@ import pandas as pd
 import statsmodels.api as sm
 from sklearn.metrics import roc_auc_score
 
+from ..i18n import N_, tr
 from ..dataset import MallData
 from ..report import NotApplicable
 from ..results import Result
@@ -93,15 +94,16 @@ def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90
         raise ValueError("the training outcome window must end before the test date (no leakage)")
     first = data.purchase_days.day.min().to_pandas()
     if first is None or pd.isna(first) or pd.Timestamp(first) + pd.Timedelta(days=sleeping_days) > train_date:
-        raise NotApplicable(f"the sleep-risk model is trained on {train_date.date()} and needs {sleeping_days} days of purchases "
-                            f"before that date; the data start on {'-' if first is None or pd.isna(first) else pd.Timestamp(first).date()}.")
+        raise NotApplicable(tr("the sleep-risk model is trained on {train} and needs {days} days of purchases before that date; the "
+                               "data start on {first}.", train=train_date.date(), days=sleeping_days,
+                               first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date()))
     train = sleep_risk_frame(data, train_date, horizon_days, sleeping_days)
     test = sleep_risk_frame(data, test_date, horizon_days, sleeping_days)
-    for name, frame in (("training", train), ("test", test)):
+    for name, frame in ((N_("training"), train), (N_("test"), test)):
         if len(frame) < 20 or frame["asleep_later"].nunique() < 2:
-            raise NotApplicable(f"the sleep-risk model needs members who fell asleep and members who did not in its {name} "
-                                f"window; the data have {len(frame):,} members there, "
-                                f"{int(frame['asleep_later'].sum()) if len(frame) else 0:,} of whom fell asleep.")
+            raise NotApplicable(tr("the sleep-risk model needs members who fell asleep and members who did not in its {window} window; "
+                                   "the data have {n:,} members there, {asleep:,} of whom fell asleep.", window=tr(name), n=len(frame),
+                                   asleep=int(frame["asleep_later"].sum()) if len(frame) else 0))
     cols = [c for c in RISK_FEATURES if train[c].std() > 0]  # e.g. no visits table: visit_share is all zero
     Xtr = sm.add_constant(train[cols])
     fit = sm.Logit(train["asleep_later"], Xtr).fit(disp=False)

@@ -11,7 +11,10 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import survdiff, SurvfuncRight
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
+from ..i18n import tr
+from ..present import label
 from ..dataset import MallData
 from ..report import NotApplicable
 from ..results import Result
@@ -82,16 +85,28 @@ class SurvivalResult(Result):
     cox: object = field(repr=False)
     hazard_ratios: pd.DataFrame = field(repr=False)
     ph_check: pd.DataFrame = field(repr=False)
+    converged: bool = True  # the Cox fit reached its optimum (statsmodels raised no ConvergenceWarning)
+    dropped: tuple = ()  # covariate levels left out of the Cox model: separated (no event, or every event)
 
     def table(self) -> pd.DataFrame:
         return self.hazard_ratios
 
+    def fit_note(self) -> str | None:
+        """What was left out of the Cox model, or that it did not converge (``None``: nothing to say)."""
+        parts = []
+        if self.dropped:
+            parts.append(tr("Left out of the Cox model, because their hazard ratio cannot be estimated (no member with it fell "
+                            "asleep, or every one who did had it): {covariates}.", covariates=", ".join(self.dropped)))
+        if not self.converged:
+            parts.append(tr("The Cox model did not converge: its hazard ratios are not reliable."))
+        return " ".join(parts) or None
+
     def logrank_sentence(self) -> str:
         """The log-rank result in words (one group: there is nothing to compare)."""
         if pd.isna(self.logrank_p):
-            return f"One {self.by.replace('_', ' ')} only: there are no groups to compare, so no log-rank test."
+            return tr("One {group} only: there are no groups to compare, so no log-rank test.", group=label(self.by).lower())
         p = "< 0.001" if self.logrank_p < 0.001 else f"= {self.logrank_p:.3f}"
-        return f"Log-rank test across {self.by.replace('_', ' ')}s: chi-square {self.logrank_chi2:,.1f}, p {p}."
+        return tr("Log-rank test across {by}s: chi-square {chi2:,.1f}, p {p}.", by=label(self.by).lower(), chi2=self.logrank_chi2, p=p)
 
     def ph_violations(self, alpha: float = 0.05) -> list[str]:
         """Covariates whose proportional-hazards check rejects the assumption at ``alpha``."""
@@ -105,10 +120,10 @@ class SurvivalResult(Result):
         bad = self.ph_violations(alpha)
         if not bad:
             return None
-        return (f"The proportional-hazards check rejects the assumption for {', '.join(bad)} (p < {alpha}): their hazard "
-                "ratios above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the "
-                "difference changes with time; for inference, stratify the Cox model by these covariates or give them "
-                "a time-varying effect.")
+        return tr("The proportional-hazards check rejects the assumption for {covariates} (p < {alpha}): their hazard ratios "
+                  "above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the difference changes "
+                  "with time; for inference, stratify the Cox model by these covariates or give them a time-varying effect.",
+                  covariates=", ".join(bad), alpha=alpha)
 
     def median_days(self) -> pd.Series:
         c = self.curves
@@ -123,8 +138,10 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     residuals with the rank of event time (a small p-value flags a time-varying effect).
     """
     if len(tts) == 0 or not tts["event"].any():
-        raise NotApplicable("time to sleep is measured on members who joined while the data record purchases, and "
-                            + ("there are none." if len(tts) == 0 else "none of them has fallen asleep yet."))
+        raise NotApplicable(tr("time to sleep is measured on members who joined while the data record purchases, and there are none.")
+                            if len(tts) == 0 else
+                            tr("time to sleep is measured on members who joined while the data record purchases, and none of "
+                               "them has fallen asleep yet."))
     df = tts.copy()
     df["log_early_spend"] = np.log1p(df["early_spend"])
     if "age" in df.columns:
@@ -143,14 +160,22 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     covs = [c for c in covariates if c in sample.columns]
     X = pd.get_dummies(sample[covs], drop_first=True, dtype=float)
     X = X.loc[:, X.std() > 0]
+    dropped = tuple(separated_columns(X, sample["event"].to_numpy() == 1))
+    X = X.drop(columns=list(dropped))
     if X.shape[1] == 0:  # no covariate varies: curves only
         return SurvivalResult(by, curves, float(chi2), float(p), None,
                               pd.DataFrame(columns=["covariate", "hazard_ratio", "ci_low", "ci_high", "p_value"]),
-                              pd.DataFrame(columns=["covariate", "rho_with_time", "p_value"]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow while the optimizer explores; the fit is checked below
+                              pd.DataFrame(columns=["covariate", "rho_with_time", "p_value"]), dropped=dropped)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # recorded: convergence goes into the result, not onto the report's stderr
         cox = PHReg(sample["duration"].to_numpy(), X.to_numpy(), status=sample["event"].to_numpy(), ties="efron").fit()
-    ci = np.exp(cox.conf_int(alpha=alpha))
+    converged = (not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+                 and bool(np.isfinite(cox.params).all() and np.isfinite(cox.bse).all()))
+    for w in caught:  # anything other than the optimizer's own numerical noise is passed on
+        if not issubclass(w.category, (ConvergenceWarning, RuntimeWarning)):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    with np.errstate(over="ignore"):
+        ci = np.exp(cox.conf_int(alpha=alpha))
     hr = pd.DataFrame({"covariate": X.columns, "hazard_ratio": np.exp(cox.params), "ci_low": ci[:, 0], "ci_high": ci[:, 1],
                        "p_value": cox.pvalues})
     sch = cox.schoenfeld_residuals
@@ -162,4 +187,19 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
         ok = np.isfinite(res)
         r, pv = stats.spearmanr(stats.rankdata(times[ok]), res[ok]) if ok.sum() > 10 else (np.nan, np.nan)
         checks.append({"covariate": name, "rho_with_time": r, "p_value": pv})
-    return SurvivalResult(by, curves, float(chi2), float(p), cox, hr, pd.DataFrame(checks))
+    return SurvivalResult(by, curves, float(chi2), float(p), cox, hr, pd.DataFrame(checks), converged=converged, dropped=dropped)
+
+
+def separated_columns(X: pd.DataFrame, event: np.ndarray) -> list[str]:
+    """0/1 columns whose Cox coefficient runs off to infinity (monotone likelihood): no event among
+    the members with the level, or every event among them."""
+    n_events = int(event.sum())
+    out = []
+    for col in X.columns:
+        values = X[col].to_numpy()
+        if not np.isin(values, (0.0, 1.0)).all():
+            continue
+        with_level = int(values[event].sum())
+        if with_level == 0 or with_level == n_events:
+            out.append(str(col))
+    return out
