@@ -173,7 +173,8 @@ if values is not None:
     fig, ax = plt.subplots(figsize=(8, 4))
     tiers_here = [t for t in data.tiers if t in set(values["tier"])]
     sns.boxplot(data=values.assign(tier=values["tier"].map(display_name)), x="tier", y="clv",
-                order=[display_name(t) for t in tiers_here], ax=ax, showfliers=False)
+                order=[display_name(t) for t in tiers_here], ax=ax, showfliers=False,
+                hue="tier", palette={display_name(t): c for t, c in plots.tier_colors(tiers_here).items()}, legend=False)
     ax.set_ylabel(tr("CLV, next {months} months", months=horizon_months))
     ax.set_xlabel(tr("tier"))
     plots.axis_units(ax, "money")

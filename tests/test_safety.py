@@ -157,7 +157,7 @@ def test_concurrent_index_rebuilds_never_fail(tmp_path):
         t.join()
     assert errors == []
     assert "r1" in (out / "index.html").read_text(encoding="utf-8")
-    assert sorted(p.name for p in out.iterdir()) == [".mallwake", "glossary.html", "index.html", "r1"]  # no temporary files left
+    assert sorted(p.name for p in out.iterdir()) == [".mallwake", "glossary.html", "index.html", "index.zh.html", "r1"]  # no temporary files left
 
 
 def test_full_disk_on_out_is_one_line_and_leaves_no_litter(small_mall, tmp_path, two_notebooks, monkeypatch, capsys):

@@ -40,10 +40,10 @@ def test_site_has_no_ids_phones_or_plates(site, small_mall):
     secrets = set(members["member_id"]) | set(members["phone"]) | set(members["plate"].dropna())
     pages = list(out.rglob("*.html"))
     every_notebook = [p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
-    # the index, the definitions, every notebook under notebooks/, the monthly report a second time in Chinese and
+    # the index in each language, the definitions, every notebook under notebooks/, the monthly report a second time in Chinese and
     # the six reports a second time in Chinese
     main_reports = list(NOTEBOOKS_DIR.glob("*.ipynb"))
-    assert len(pages) == 2 + len(every_notebook) + 1 + len(main_reports), "every notebook under notebooks/ is rendered and checked"
+    assert len(pages) == 3 + len(every_notebook) + 1 + len(main_reports), "every notebook under notebooks/ is rendered and checked"
     for page in pages:
         text = page.read_text(encoding="utf-8")
         tokens = set(re.findall(r"[A-Za-z0-9\u4e00-\u9fff]+", text))
@@ -305,5 +305,10 @@ def test_reports_run_in_chinese_read_in_chinese(site):
             assert not words, (page.name, th)
         title = re.search(r"<h1[^>]*>(.*?)</h1>", body, re.S).group(1)
         assert re.search(r"[\u4e00-\u9fff]", title), (page.name, title)
+        assert 'href="../index.zh.html"' in text, "a Chinese report leads back to the Chinese index"
     index = (site["out"] / "index.html").read_text(encoding="utf-8")
     assert "会员生命周期" in index and "论文的论断" in index, "the index lists the Chinese run under its Chinese titles"
+    zh_index = html.unescape((site["out"] / "index.zh.html").read_text(encoding="utf-8"))
+    assert '<html lang="zh-CN">' in zh_index and "月度会员报告" in zh_index and "关键数字" in zh_index
+    assert "headline figures" not in zh_index and "the last date in the data" not in zh_index
+    assert 'href="index.zh.html"' in index and 'href="index.html"' in zh_index, "each index links the other language"

@@ -96,8 +96,8 @@ def title(nb, stem: str, lang: str) -> str | None:
 
 
 def extract_messages(paths) -> dict[str, str]:
-    """The message ids marked in Python sources (``tr("...")`` and ``N_("...")`` with a literal
-    first argument), as ``{msgid: "file:line"}``: what a catalog must translate."""
+    """The message ids marked in Python sources (``tr("...")``, ``N_("...")`` and a local ``_t("...")``
+    with a literal first argument), as ``{msgid: "file:line"}``: what a catalog must translate."""
     import ast
 
     found: dict[str, str] = {}
@@ -108,7 +108,7 @@ def extract_messages(paths) -> dict[str, str]:
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
             first = node.args[0]
-            if name in ("tr", "N_") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            if name in ("tr", "N_", "_t") and isinstance(first, ast.Constant) and isinstance(first.value, str):
                 found.setdefault(first.value.strip(), f"{path}:{node.lineno}")
     return found
 

@@ -34,6 +34,39 @@ def figure_alt(fig) -> str:
     return f"{head}: {body}" if body else head
 
 
+#: The colour of the arm that was not contacted, in every figure.
+HOLDOUT_COLOR = "#8c8c8c"
+
+
+def tier_order(values) -> list:
+    """``values`` with the tiers in tier order (lowest first, as configured), anything else after them."""
+    from .present import settings
+
+    values = list(dict.fromkeys(values))
+    known = [t for t in settings().tiers if t in values]
+    return known + sorted((v for v in values if v not in known), key=str)
+
+
+def tier_colors(tiers=None) -> dict:
+    """One colour per tier, the same in every figure: a light-to-dark ramp from the lowest tier to
+    the highest (the configured levels; ``tiers`` when none are configured)."""
+    from .present import settings
+
+    levels = list(settings().tiers)
+    levels += [t for t in dict.fromkeys(tiers if tiers is not None else []) if t not in levels]  # levels not configured
+    ramp = sns.color_palette("crest", max(len(levels), 2))
+    return {t: ramp[i] for i, t in enumerate(levels)}
+
+
+def arm_colors(arms, control_arm: str = "holdout") -> dict:
+    """One colour per arm, the holdout always grey; treated arms in name order on one palette."""
+    treated = sorted({str(a) for a in arms if str(a) != control_arm})
+    palette = sns.color_palette("deep", 10)
+    colors = {a: palette[i % 10] for i, a in enumerate(treated)}
+    colors[control_arm] = HOLDOUT_COLOR
+    return colors
+
+
 def _ax(ax, figsize=(8, 4)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
@@ -87,7 +120,8 @@ def plot_monthly_activity(monthly: pd.DataFrame, column: str = "spend", ax=None,
 def plot_members_by_tier(by_tier: pd.DataFrame, ax=None, **kwargs):
     """Bar chart of members per tier."""
     ax = _ax(ax, (6, 3.5))
-    ax.bar(_names(by_tier["tier"]), by_tier["members"], **({"color": "#4c72b0"} | kwargs))
+    colors = tier_colors(by_tier["tier"])
+    ax.bar(_names(by_tier["tier"]), by_tier["members"], **({"color": [colors.get(t, "#4c72b0") for t in by_tier["tier"]]} | kwargs))
     for p, share in zip(ax.patches, by_tier["share"]):
         ax.annotate(f"{share:.0%}", (p.get_x() + p.get_width() / 2, p.get_height()), ha="center", va="bottom")
     ax.set_xlabel(tr("card tier"))
@@ -99,7 +133,10 @@ def plot_members_by_tier(by_tier: pd.DataFrame, ax=None, **kwargs):
 def plot_join_cohorts(cohorts: pd.DataFrame, ax=None, **kwargs):
     """Stacked bars: members by join year and tier."""
     ax = _ax(ax, (7, 3.5))
-    cohorts.rename(columns=lambda c: _names([c])[0]).plot(kind="bar", stacked=True, ax=ax, **({"colormap": "viridis"} | kwargs))
+    cols = tier_order(cohorts.columns)
+    colors = tier_colors(cols)
+    cohorts[cols].rename(columns=lambda c: _names([c])[0]).plot(
+        kind="bar", stacked=True, ax=ax, **({"color": [colors.get(c, HOLDOUT_COLOR) for c in cols]} | kwargs))
     ax.set_xlabel(tr("join year"))
     ax.set_ylabel(tr("members"))
     ax.legend(title=tr("tier"), frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -153,10 +190,11 @@ def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None, *
     df = outcomes[outcomes["campaign_id"] == campaign_id]
     days = int(df["response_days"].max())
     grid = range(days + 1)
+    colors = arm_colors(df["arm"].unique())
     for arm, grp in df.groupby("arm", sort=True):
         d = grp["days_to_return"].dropna()
         share = [(d < k).sum() / len(grp) for k in grid]
-        ax.step(list(grid), share, where="post", label=f"{_names([arm])[0]} (n={len(grp):,})", **kwargs)
+        ax.step(list(grid), share, where="post", label=f"{_names([arm])[0]} (n={len(grp):,})", **({"color": colors[str(arm)]} | kwargs))
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel(tr("days since campaign start"))
     ax.set_ylabel(tr("returned"))
@@ -284,9 +322,11 @@ def plot_cohort_heatmap(table: pd.DataFrame, ax=None, fmt: str = ".0%", label: s
 def plot_survival(curves: pd.DataFrame, ax=None, **kwargs):
     """Kaplan-Meier curves with confidence bands, one per group."""
     ax = _ax(ax, (8, 4.5))
-    for g, c in curves.groupby("group", sort=True):
-        ax.step(c["time"], c["survival"], where="post", label=_names([g])[0])
-        ax.fill_between(c["time"], c["ci_low"], c["ci_high"], step="post", alpha=0.2)
+    colors = tier_colors(curves["group"].unique())
+    for g in tier_order(curves["group"].unique()):
+        c = curves[curves["group"] == g]
+        line, = ax.step(c["time"], c["survival"], where="post", label=_names([g])[0], **({"color": colors[g]} if g in colors else {}))
+        ax.fill_between(c["time"], c["ci_low"], c["ci_high"], step="post", alpha=0.2, color=line.get_color())
     ax.set_xlabel(tr("days since joining"))
     ax.set_ylabel(tr("share not yet asleep"))
     ax.set_ylim(0, 1.02)
@@ -392,7 +432,8 @@ def plot_tier_kpis(by_tier: pd.DataFrame, labels: dict[str, str], columns=("acti
     axes = np.atleast_1d(axes)
     fig = axes[0].figure
     for ax, col in zip(axes, columns):
-        ax.bar(_names(by_tier.index), by_tier[col], **({"color": "#55a868"} | kwargs))
+        colors = tier_colors(by_tier.index)
+        ax.bar(_names(by_tier.index), by_tier[col], **({"color": [colors.get(t, "#55a868") for t in by_tier.index]} | kwargs))
         ax.set_title(labels.get(col, col))
         _units_for(ax, col)
         ax.grid(alpha=0.3, axis="y")

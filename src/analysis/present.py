@@ -134,6 +134,7 @@ class Settings:
     lang: str = "en"
     currency: str = ""
     names: dict[str, str] = field(default_factory=dict)
+    tiers: tuple[str, ...] = ()  # the tier levels, lowest first (figures colour and order tiers by them)
 
 
 _settings = Settings(names=dict(DEFAULT_NAMES["en"]))
@@ -167,7 +168,10 @@ def configure(data_dir: str | Path | None = None, lang: str = "en", currency: st
             table[str(raw)] = str(shown)
     table.update({str(k): str(v) for k, v in (names or {}).items()})
     cur = currency if currency is not None else str(declared.get("currency") or "")
+    from .params import resolve_tiers
+
     _settings.lang, _settings.currency, _settings.names = lang, cur, table
+    _settings.tiers = resolve_tiers(data_dir) if data_dir is not None else _settings.tiers
     if lang == "zh":  # figures in Chinese need the Chinese font
         from .plots import use_language
 

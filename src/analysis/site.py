@@ -17,8 +17,8 @@ from .config import PACKAGE_DIR
 from .report import METRICS_MIME
 from .storage import atomic_write_text, locked, state_dir
 from .glossary import glossary_page
-from .i18n import translate_notebook
-from .webfont import embed_cjk_font
+from .i18n import N_, tr, translate_notebook
+from .webfont import cjk_font_path, embed_cjk_font
 
 #: The definitions page, beside the index; every report links to it.
 GLOSSARY = "glossary.html"
@@ -33,10 +33,14 @@ _HEADING = re.compile(r'<h([1-3]) id="([^"]+)">(.*?)</h\1>', re.S)
 
 
 #: The words of a page's frame (navigation, contents, provenance) per language.
+#: The HTML language code and the name of each language of the site (in that language).
+LANG_CODES = {"en": "en", "zh": "zh-CN"}
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+
 CHROME = {
-    "en": {"back": "\u2190 all reports", "contents": "Contents", "provenance": "Provenance", "how": "how this report was made",
+    "en": {"back": "\u2190 all reports", "index": "index.html", "contents": "Contents", "provenance": "Provenance", "how": "how this report was made",
            "glossary": "definitions", "as_of": "analysis date"},
-    "zh": {"back": "\u2190 全部报告", "contents": "目录", "provenance": "出处", "how": "本报告如何生成", "glossary": "术语定义", "as_of": "分析日期"},
+    "zh": {"back": "\u2190 全部报告", "index": "index.zh.html", "contents": "目录", "provenance": "出处", "how": "本报告如何生成", "glossary": "术语定义", "as_of": "分析日期"},
 }
 
 
@@ -153,7 +157,7 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
     lang = page_language(nb)
     translate_notebook(nb, nb_path.stem, lang)  # the narrative in the report's language
     exporter.language_code = {"zh": "zh-CN"}.get(lang, lang)
-    resources = {"mallwake": {"run_label": run_label, "provenance_html": provenance_html(provenance, lang), "csp_meta": CSP_META,
+    resources = {"mallwake": {"index_href": f"../{CHROME[lang]['index']}", "run_label": run_label, "provenance_html": provenance_html(provenance, lang), "csp_meta": CSP_META,
                               "back": CHROME[lang]["back"], "glossary": CHROME[lang]["glossary"], "glossary_href": f"../{GLOSSARY}",
                               "as_of": f'{CHROME[lang]["as_of"]} {_as_of_text(provenance.get("analysis date", ""), lang)}'.strip()}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
@@ -169,20 +173,21 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
-def _claims(claims: list) -> str:
+def _claims(claims: list, lang: str = "en") -> str:
     """The study's claims with their verdicts, one line each (the claims page's entry in the index)."""
     colour = {"supported": "#1a7f37", "contradicted": "#b42318"}
     lines = []
     for c in claims:
         verdict = str(c.get("verdict", ""))
         style = f' style="color:{colour[verdict]}"' if verdict in colour else ""
-        lines.append(f"{html.escape(str(c.get('claim', '')))}. {html.escape(str(c.get('text', '')))}: <b{style}>{html.escape(verdict)}</b>")
+        lines.append(f"{html.escape(str(c.get('claim', '')))}. {html.escape(tr(str(c.get('text', '')), lang=lang))}: "
+                     f"<b{style}>{html.escape(tr(verdict, lang=lang))}</b>")
     return "<br>".join(lines)
 
 
-def _headline(metrics: dict, limit: int = 6) -> str:
+def _headline(metrics: dict, limit: int = 6, lang: str = "en") -> str:
     if isinstance(metrics.get("claims"), list):
-        return _claims(metrics["claims"])
+        return _claims(metrics["claims"], lang)
     if isinstance(metrics.get("headline"), list):  # the report's own two to four figures, labelled and formatted
         return "<br>".join(f"{html.escape(str(h.get('label', '')))}: <b>{html.escape(str(h.get('text', '')))}</b>"
                            for h in metrics["headline"][:limit])
@@ -190,10 +195,10 @@ def _headline(metrics: dict, limit: int = 6) -> str:
     return "<br>".join(f"{html.escape(k)}: {_fmt(v)}" for k, v in flat[:limit])
 
 
-_TREND_KPIS = (("active", "active members"), ("spend", "spend"), ("sleeping", "sleeping"), ("woken", "woken up"))
+_TREND_KPIS = (("active", N_("active members")), ("spend", N_("spend")), ("sleeping", N_("sleeping")), ("woken", N_("woken up")))
 
 
-def _trend_svg(months: list[str], kpis: list[dict]) -> str:
+def _trend_svg(months: list[str], kpis: list[dict], lang: str = "en") -> str:
     """Small line charts of the headline KPIs over the built months, as inline SVG (deterministic)."""
     import io
 
@@ -202,12 +207,19 @@ def _trend_svg(months: list[str], kpis: list[dict]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with plt.rc_context({"svg.hashsalt": "mallwake", "svg.fonttype": "none", "font.size": 8}):
+    rc = {"svg.hashsalt": "mallwake", "svg.fonttype": "none", "font.size": 8}
+    font = cjk_font_path() if lang == "zh" else None
+    if font is not None:  # titles measured with the Chinese font the page embeds
+        from matplotlib import font_manager
+
+        font_manager.fontManager.addfont(str(font))
+        rc["font.sans-serif"] = [font_manager.FontProperties(fname=str(font)).get_name(), *plt.rcParams["font.sans-serif"]]
+    with plt.rc_context(rc):
         fig, axes = plt.subplots(1, len(_TREND_KPIS), figsize=(2.6 * len(_TREND_KPIS), 1.5))
         x = range(len(months))
         for ax, (key, title) in zip(axes, _TREND_KPIS):
             ax.plot(x, [k.get(key, {}).get("value") for k in kpis], marker="o", ms=2.5, lw=1.2, color="#4c72b0")
-            ax.set_title(title)
+            ax.set_title(tr(title, lang=lang))
             ax.set_xticks([0, len(months) - 1] if len(months) > 1 else [0])
             ax.set_xticklabels([months[0], months[-1]] if len(months) > 1 else months)
             ax.tick_params(labelsize=7)
@@ -231,7 +243,7 @@ def _pct_cell(value) -> str:
     return "–" if value is None else f"{value:+.1%}"
 
 
-def _monthly_section(runs: list[dict]) -> str:
+def _monthly_section(runs: list[dict], language: str = "en") -> str:
     """Monthly reports: one row per built month (newest first) with headline KPIs, and trend charts."""
     ok = [r for r in runs if r.get("status") == "ok" and r.get("notebooks")]
     rows = []
@@ -242,7 +254,7 @@ def _monthly_section(runs: list[dict]) -> str:
                 if nb.get("html") else html.escape(run["_dir"]))
         lang = html.escape(run.get("lang", "en"))
         if run.get("status") != "ok" or not k:
-            rows.append(f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(str(run.get('status')))}</td></tr>")
+            rows.append(f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(tr(str(run.get('status')), lang=language))}</td></tr>")
             continue
         cells = "".join(f"<td>{_fmt(_whole(k[key]['value']))}<br><small>{_pct_cell(k[key].get('change_pct'))}</small></td>"
                         for key, _ in _TREND_KPIS)
@@ -251,16 +263,26 @@ def _monthly_section(runs: list[dict]) -> str:
     main_lang = [r for r in ok if r.get("lang", "en") == "en"] or ok
     series = sorted(main_lang, key=lambda r: r.get("month", ""))
     if len(series) >= 2:
-        trend = _trend_svg([r["month"] for r in series], [r["notebooks"][0]["metrics"].get("kpis", {}) for r in series])
-    head = "".join(f"<th>{t}<br><small>vs previous month</small></th>" for _, t in _TREND_KPIS)
+        trend = _trend_svg([r["month"] for r in series], [r["notebooks"][0]["metrics"].get("kpis", {}) for r in series], language)
+    head = "".join(f"<th>{html.escape(tr(t, lang=language))}<br><small>{html.escape(tr('vs previous month', lang=language))}</small></th>"
+                   for _, t in _TREND_KPIS)
     return (
-        "<section><h2>Monthly member reports</h2>"
-        "<p>One page per month for management: KPIs and their changes, segment and lifecycle movements, the "
-        "month's campaigns, a watch list and a short narrative. Built with <code>mallwake run --month YYYY-MM</code> "
-        "or backfilled with <code>--months YYYY-MM..YYYY-MM</code>.</p>"
+        f"<section><h2>{html.escape(tr('Monthly member reports', lang=language))}</h2>"
+        f"<p>{tr(MONTHLY_INTRO, lang=language)}</p>"
         f"<div class='mw-trend'>{trend}</div>"
-        f"<table><tr><th>month</th><th>language</th>{head}</tr>{''.join(rows)}</table></section>"
+        f"<table><tr><th>{html.escape(tr('month', lang=language))}</th><th>{html.escape(tr('language', lang=language))}</th>"
+        f"{head}</tr>{''.join(rows)}</table></section>"
     )
+
+
+#: Run and report statuses, as the index shows them.
+STATUS_WORDS = (N_("ok"), N_("failed"), N_("skipped"))
+MONTHLY_INTRO = N_("One page per month for management: KPIs and their changes, segment and lifecycle movements, the month's "
+                   "campaigns, a watch list and a short narrative. Built with <code>mallwake run --month YYYY-MM</code> or "
+                   "backfilled with <code>--months YYYY-MM..YYYY-MM</code>.")
+INDEX_INTRO = N_("Member analytics for shopping malls: every report below was executed by papermill from a notebook in "
+                 "<code>notebooks/</code> and rendered offline. Open a report for its figures, narrative and provenance; "
+                 "<a href=\"{glossary}\">definitions</a> of every metric, stage, segment, window and rule.")
 
 
 def build_index(reports_dir: Path) -> Path:
@@ -272,6 +294,9 @@ def build_index(reports_dir: Path) -> Path:
     reports_dir = Path(reports_dir)
     with locked(state_dir(reports_dir) / "index.lock", wait=True, what=f"{reports_dir / 'index.html'}"):
         atomic_write_text(reports_dir / GLOSSARY, embed_cjk_font(glossary_page(CSP_META)))
+        for lang in CHROME:
+            if lang != "en":  # one index per language, each linking the others
+                atomic_write_text(reports_dir / CHROME[lang]["index"], embed_cjk_font(_index_page(reports_dir, lang)))
         return atomic_write_text(reports_dir / "index.html", embed_cjk_font(_index_page(reports_dir)))
 
 
@@ -280,7 +305,8 @@ def _href(*parts: str) -> str:
     return html.escape("/".join(quote(str(p)) for p in parts), quote=True)
 
 
-def _index_page(reports_dir: Path) -> str:
+def _index_page(reports_dir: Path, language: str = "en") -> str:
+    _t = lambda text, **kw: html.escape(tr(text, lang=language, **kw))  # noqa: E731 (the page's language, escaped)
     runs = []
     for run_file in reports_dir.glob("[!.]*/run.json"):
         try:
@@ -290,7 +316,7 @@ def _index_page(reports_dir: Path) -> str:
     runs.sort(key=lambda r: r.get("finished", ""), reverse=True)
     monthly = [r for r in runs if r.get("kind") == "monthly"]
     runs = [r for r in runs if r.get("kind") != "monthly"]
-    parts = [_monthly_section(monthly)] if monthly else []
+    parts = [_monthly_section(monthly, language)] if monthly else []
     for run in runs:
         status = run.get("status", "?")
         rows = []
@@ -299,30 +325,32 @@ def _index_page(reports_dir: Path) -> str:
                     if nb.get("html") else html.escape(str(nb["title"])))
             err = f"<br><small>{html.escape(nb.get('error') or '')}</small>" if nb.get("error") else ""
             if nb.get("status") != "ok" and nb.get("ipynb"):  # the executed notebook is kept: open it to see the failing cell
-                err += f'<br><small><a href="{_href(run["_dir"], nb["ipynb"])}">executed notebook (up to the failing cell)</a></small>'
+                err += f'<br><small><a href="{_href(run["_dir"], nb["ipynb"])}">{_t("executed notebook (up to the failing cell)")}</a></small>'
             rows.append(
-                f"<tr><td>{link}</td><td class='{html.escape(str(nb['status']))}'>{html.escape(str(nb['status']))}{err}</td>"
-                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}))}</td></tr>"
+                f"<tr><td>{link}</td><td class='{html.escape(str(nb['status']))}'>{_t(str(nb['status']))}{err}</td>"
+                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}), lang=language)}</td></tr>"
             )
         parts.append(
-            f"<section><h2>{html.escape(run['_dir'])} <span class='{html.escape(str(status))}'>{html.escape(str(status))}</span></h2>"
-            f"<p>data: {html.escape(run.get('data_name', ''))} &middot; as of {html.escape(str(run.get('as_of', '')))} "
-            f"&middot; finished {html.escape(str(run.get('finished', '')))} &middot; {float(run.get('seconds') or 0):.1f} s</p>"
-            "<table><tr><th>report</th><th>status</th><th>time</th><th>headline figures</th></tr>"
+            f"<section><h2>{html.escape(run['_dir'])} <span class='{html.escape(str(status))}'>{_t(str(status))}</span></h2>"
+            f"<p>{_t('data')}: {html.escape(run.get('data_name', ''))} &middot; {_t('as of')} {html.escape(_as_of_text(run.get('as_of', ''), language))} "
+            f"&middot; {_t('finished')} {html.escape(str(run.get('finished', '')))} &middot; {float(run.get('seconds') or 0):.1f} s</p>"
+            f"<table><tr><th>{_t('report')}</th><th>{_t('status')}</th><th>{_t('time')}</th><th>{_t('headline figures')}</th></tr>"
             + "".join(rows) + "</table></section>"
         )
+    other = " &middot; ".join(f'<a href="{CHROME[lang]["index"]}" hreflang="{LANG_CODES.get(lang, lang)}">{LANGUAGE_NAMES[lang]}</a>'
+                              for lang in CHROME if lang != language)
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">{CSP_META}<title>mallwake reports</title>
+<html lang="{LANG_CODES.get(language, language)}"><head><meta charset="utf-8">{CSP_META}<title>{_t("mallwake reports")}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: 0.4em; text-align: left; vertical-align: top; }}
+:lang(zh) td, :lang(zh) th {{ word-break: keep-all; }}
 .ok {{ color: #1a7f37; }} .failed {{ color: #c62828; font-weight: bold; }} .skipped {{ color: #888; }}
 </style></head><body>
-<h1>mallwake reports</h1>
-<p>Member analytics for shopping malls: every report below was executed by papermill from a notebook in
-<code>notebooks/</code> and rendered offline. Open a report for its figures, narrative and provenance;
-<a href="{GLOSSARY}">definitions</a> of every metric, stage, segment, window and rule.</p>
-{''.join(parts) if parts else '<p>No runs yet: <code>make report</code> builds one.</p>'}
+<p class="mw-lang">{other}</p>
+<h1>{_t("mallwake reports")}</h1>
+<p>{tr(INDEX_INTRO, lang=language, glossary=GLOSSARY)}</p>
+{''.join(parts) if parts else "<p>" + tr("No runs yet: <code>make report</code> builds one.", lang=language) + "</p>"}
 </body></html>
 """
     return page
