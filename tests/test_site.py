@@ -27,10 +27,13 @@ def site(small_mall, tmp_path_factory):
     assert teach.ok, [n.error for n in teach.notebooks]
     zh = run_reports(small_mall, out_dir=out, jobs=2, params={"lang": "zh"}, label="zh", log=lambda *_: None)
     assert zh.ok, [n.error for n in zh.notebooks]
+    zh_teach = run_reports(small_mall, out_dir=out, notebooks_dir=TEACHING_DIR, jobs=2, params={"lang": "zh"}, label="zh-teaching",
+                           log=lambda *_: None)
+    assert zh_teach.ok, [n.error for n in zh_teach.notebooks]
     months = run_months(small_mall, ["2024-09"], out_dir=out, log=lambda *_: None)
     months += run_months(small_mall, ["2024-09"], out_dir=out, lang="zh", log=lambda *_: None)
     assert all(m.ok for m in months)
-    return {"root": root, "out": out, "label": res.label}
+    return {"root": root, "out": out, "label": res.label, "data": small_mall}
 
 
 @pytest.mark.slow
@@ -42,8 +45,8 @@ def test_site_has_no_ids_phones_or_plates(site, small_mall):
     every_notebook = [p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
     # the index in each language, the definitions, every notebook under notebooks/, the monthly report a second time in Chinese and
     # the six reports a second time in Chinese
-    main_reports = list(NOTEBOOKS_DIR.glob("*.ipynb"))
-    assert len(pages) == 3 + len(every_notebook) + 1 + len(main_reports), "every notebook under notebooks/ is rendered and checked"
+    in_chinese = list(NOTEBOOKS_DIR.glob("*.ipynb")) + list(TEACHING_DIR.glob("*.ipynb"))
+    assert len(pages) == 3 + len(every_notebook) + 1 + len(in_chinese), "every notebook under notebooks/ is rendered and checked"
     for page in pages:
         text = page.read_text(encoding="utf-8")
         tokens = set(re.findall(r"[A-Za-z0-9\u4e00-\u9fff]+", text))
@@ -284,8 +287,8 @@ def test_reports_run_in_chinese_read_in_chinese(site):
 
     from analysis import i18n
 
-    pages = sorted((site["out"] / "zh").glob("*.html"))
-    assert len(pages) == len(list(NOTEBOOKS_DIR.glob("*.ipynb")))
+    pages = sorted((site["out"] / "zh").glob("*.html")) + sorted((site["out"] / "zh-teaching").glob("*.html"))
+    assert len(pages) == len(list(NOTEBOOKS_DIR.glob("*.ipynb"))) + len(list(TEACHING_DIR.glob("*.ipynb")))
     english = []  # pieces of the English text long enough to be unmistakable
     for cells in i18n.notebook_sources().values():
         for cell in cells:
@@ -294,6 +297,7 @@ def test_reports_run_in_chinese_read_in_chinese(site):
         literal = next(iter(string.Formatter().parse(msg)))[0]
         if len(literal) >= 25:
             english.append(literal[:40])
+    data_labels = set(re.findall(r"[A-Za-z]{4,}", " ".join(pd.read_csv(site["data"] / "campaigns.csv")["campaign_id"])))
     for page in pages:
         text = html.unescape(page.read_text(encoding="utf-8"))
         assert 'lang="zh-CN"' in text, page.name
@@ -301,7 +305,7 @@ def test_reports_run_in_chinese_read_in_chinese(site):
         left = [e for e in english if e in body]
         assert not left, (page.name, left[:3])
         for th in re.findall(r"<th[^>]*>(.*?)</th>", body, re.S):
-            words = set(re.findall(r"[A-Za-z]{4,}", re.sub(r"<[^>]+>", "", th))) - ALLOWED_LATIN
+            words = set(re.findall(r"[A-Za-z]{4,}", re.sub(r"<[^>]+>", "", th))) - ALLOWED_LATIN - data_labels
             assert not words, (page.name, th)
         title = re.search(r"<h1[^>]*>(.*?)</h1>", body, re.S).group(1)
         assert re.search(r"[\u4e00-\u9fff]", title), (page.name, title)

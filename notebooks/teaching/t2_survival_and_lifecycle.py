@@ -27,7 +27,7 @@ from analysis.privacy import mask_ids
 from analysis.dataset import load_dataset
 from analysis.report import record_metrics
 from analysis.i18n import tr
-from analysis.present import configure, display_name
+from analysis.present import configure, display_name, present
 configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
@@ -107,7 +107,7 @@ display(survival.median_days().to_frame())
 
 # %%
 display(Markdown("## " + tr("Your score")))
-teaching.summarize_checks(checks)
+present(teaching.summarize_checks(checks))
 
 # %% tags=["hide"]
 record_metrics(checks={c.exercise: c.status for c in checks}, right=sum(c.ok for c in checks), exercises=len(checks))

@@ -102,17 +102,17 @@ checks[-1]
 # %%
 study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm)
 display(study)
-rows = [("naive after - before", study.naive_difference), ("difference-in-differences", study.did.estimate)]
+rows = [(tr("naive after - before"), study.naive_difference), (tr("difference-in-differences"), study.did.estimate)]
 if truth:
     arms = truth["campaigns"]
     true_change = (arms[after_campaign]["arms"][after_arm]["true_incremental_return_rate"]
                    - arms[before_campaign]["arms"][before_arm]["true_incremental_return_rate"])
-    rows.append(("truth: change in incremental return rate", true_change))
+    rows.append((tr("truth: change in incremental return rate"), true_change))
 present(pd.DataFrame(rows, columns=["comparison", "return-rate difference"]), kinds={"return-rate difference": "points"})
 
 # %%
 display(Markdown("## " + tr("Your score")))
-teaching.summarize_checks(checks)
+present(teaching.summarize_checks(checks))
 
 # %% tags=["hide"]
 record_metrics(checks={c.exercise: c.status for c in checks}, right=sum(c.ok for c in checks), exercises=len(checks))

@@ -52,7 +52,9 @@ DEFAULT_NAMES = {
            "female": "女", "male": "男", "F": "女", "M": "男",
            # store categories of the demo mall
            "apparel": "服装", "beverage": "饮品", "cinema": "影院", "dining": "餐饮", "jewelry": "珠宝", "kids": "儿童",
-           "luxury": "奢侈品", "supermarket": "超市"},
+           "luxury": "奢侈品", "supermarket": "超市",
+           # the self-checks of the teaching notebooks
+           "right": "正确", "wrong": "错误", "open": "未作答"},
 }
 
 #: Column labels per language. Keys are the names the analysis code uses; a name not listed
@@ -114,6 +116,8 @@ LABELS: dict[str, dict[str, str]] = {
         "reason": "原因", "label": "标签", "subgroup": "子群", "share_of_group": "占组比例", "age": "年龄", "clv": "CLV",
         "p_alive": "P(存活)", "expected_purchases": "预期消费次数", "expected_spend": "预期单次消费", "odds_ratio_per_sd": "每标准差优势比",
         "feature": "特征", "decile": "十分位", "observed": "观测值", "cohort": "同期群", "auc": "AUC",
+        "exercise": "练习", "message": "说明", "asleep": "已沉睡", "category": "品类", "return-rate difference": "回店率差", "ts": "时间", "amount": "金额", "txn_id": "交易", "store_id": "店铺", "is_return": "退货",
+        "r_score": "R 得分", "f_score": "F 得分", "m_score": "M 得分", "duration": "时长（天）", "event": "事件", "days": "天数",
     },
 }
 

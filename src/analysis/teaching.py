@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .dataset import MallData
+from .i18n import N_, tr
+from .present import display_name
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Check:
 
 
 def _open(exercise: str) -> Check:
-    return Check(exercise, "open", "not answered yet: replace None with your answer and run the cell again")
+    return Check(exercise, "open", tr("not answered yet: replace None with your answer and run the cell again"))
 
 
 def _number(exercise: str, answer, expected: float, tol: float, hint: str, fmt: str = "{:,.4g}") -> Check:
@@ -47,10 +49,10 @@ def _number(exercise: str, answer, expected: float, tol: float, hint: str, fmt: 
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        return Check(exercise, "wrong", f"expected a number, got {type(answer).__name__}")
+        return Check(exercise, "wrong", tr("expected a number, got {kind}", kind=type(answer).__name__))
     if np.isclose(value, expected, atol=tol, rtol=0):
-        return Check(exercise, "right", f"{fmt.format(value)} is right")
-    return Check(exercise, "wrong", f"{fmt.format(value)} is not it. {hint}")
+        return Check(exercise, "right", tr("{value} is right", value=fmt.format(value)))
+    return Check(exercise, "wrong", tr("{value} is not it.", value=fmt.format(value)) + " " + tr(hint))
 
 
 # --- 1. RFM by hand ------------------------------------------------------------------------
@@ -59,42 +61,42 @@ def check_rfm_table(answer: pd.DataFrame | None, data: MallData, as_of, window_d
     """Recency, frequency and monetary per member, by hand, against the feature layer."""
     from .features import compute_member_features
 
-    ex = "RFM table"
+    ex = tr("RFM table")
     if answer is None:
         return _open(ex)
     need = {"member_id", "recency_days", "frequency", "monetary"}
     if not isinstance(answer, pd.DataFrame) or not need <= set(answer.columns):
-        return Check(ex, "wrong", f"expected a DataFrame with columns {sorted(need)}")
+        return Check(ex, "wrong", tr("expected a DataFrame with columns {columns}", columns=sorted(need)))
     ref = compute_member_features(data, as_of, window_days)
     ref = ref[ref["frequency"] > 0].set_index("member_id")
     got = answer.set_index("member_id")
     missing = ref.index.difference(got.index)
     if len(missing):
-        return Check(ex, "wrong", f"{len(missing)} members who bought in the window are missing (did you filter the dates right?)")
+        return Check(ex, "wrong", tr("{n} members who bought in the window are missing (did you filter the dates right?)", n=len(missing)))
     got = got.loc[ref.index]
-    for col, hint in (("frequency", "count purchases with as_of - window < ts <= as_of"),
-                      ("monetary", "sum the amounts in the same window"),
-                      ("recency_days", "days from the last purchase date to as_of, in whole days")):
+    for col, hint in (("frequency", N_("count purchases with as_of - window < ts <= as_of")),
+                      ("monetary", N_("sum the amounts in the same window")),
+                      ("recency_days", N_("days from the last purchase date to as_of, in whole days"))):
         bad = ~np.isclose(got[col].astype(float), ref[col].astype(float), atol=0.01)
         if bad.any():
-            return Check(ex, "wrong", f"{col} differs for {int(bad.sum())} of {len(ref)} members: {hint}")
-    return Check(ex, "right", f"all {len(ref):,} members match the toolkit's feature layer")
+            return Check(ex, "wrong", tr("{column} differs for {n} of {total} members:", column=col, n=int(bad.sum()), total=len(ref)) + " " + tr(hint))
+    return Check(ex, "right", tr("all {n:,} members match the toolkit's feature layer", n=len(ref)))
 
 
 def check_rfm_scores(answer: pd.Series | None, features: pd.DataFrame, column: str, higher_is_better: bool) -> Check:
     """Quintile scores 1-5 of one column, against :func:`analysis.segmentation.score_quantiles`."""
     from .segmentation import score_quantiles
 
-    ex = f"{column} scores"
+    ex = tr("{column} scores", column=column)
     if answer is None:
         return _open(ex)
     ref = score_quantiles(features[column], 5, higher_is_better)
     got = pd.Series(answer).reindex(ref.index)
     agree = float((got == ref).mean())
     if agree == 1.0:
-        return Check(ex, "right", "every score matches")
-    return Check(ex, "wrong", f"{agree:.0%} of scores match; ties: members with equal values share the lowest score of their group "
-                              "(rank(method='min')), and score = 1 + floor(5 * (rank - 1) / n)")
+        return Check(ex, "right", tr("every score matches"))
+    return Check(ex, "wrong", tr("{agree:.0%} of scores match; ties: members with equal values share the lowest score of their group "
+                                 "(rank(method='min')), and score = 1 + floor(5 * (rank - 1) / n)", agree=agree))
 
 
 # --- 2. survival and the lifecycle ------------------------------------------------------------
@@ -106,9 +108,9 @@ def check_km_by_hand(answer, durations, events, t: float) -> Check:
     sf = SurvfuncRight(np.asarray(durations, float), np.asarray(events, int))
     times, surv = sf.surv_times, sf.surv_prob
     expected = float(surv[times <= t][-1]) if (times <= t).any() else 1.0
-    return _number("Kaplan-Meier by hand", answer, expected, 1e-3,
-                   "multiply (1 - events / at risk) over the event times up to t; censored members leave the risk set "
-                   "without an event", fmt="{:.3f}")
+    return _number(tr("Kaplan-Meier by hand"), answer, expected, 1e-3,
+                   N_("multiply (1 - events / at risk) over the event times up to t; censored members leave the risk set "
+                      "without an event"), fmt="{:.3f}")
 
 
 def check_median_time_to_sleep(answer, tts: pd.DataFrame, tier: str) -> Check:
@@ -119,9 +121,9 @@ def check_median_time_to_sleep(answer, tts: pd.DataFrame, tier: str) -> Check:
     sf = SurvfuncRight(sub["duration"].to_numpy(float), sub["event"].to_numpy(int))
     below = sf.surv_times[sf.surv_prob <= 0.5]
     expected = float(below[0]) if len(below) else float("nan")
-    return _number(f"median time to sleep ({tier})", answer, expected, 0.5,
-                   "use the censored durations (members not yet asleep count as at risk until they leave), not the "
-                   "mean of the observed ones", fmt="{:,.0f}")
+    return _number(tr("median time to sleep ({tier})", tier=display_name(tier)), answer, expected, 0.5,
+                   N_("use the censored durations (members not yet asleep count as at risk until they leave), not the "
+                      "mean of the observed ones"), fmt="{:,.0f}")
 
 
 # --- 3. naive before/after vs a holdout ----------------------------------------------------------
@@ -131,17 +133,17 @@ def check_return_rate(answer, outcomes: pd.DataFrame, campaign_id: str, arm: str
     sub = outcomes[outcomes["campaign_id"] == campaign_id]
     if arm is not None:
         sub = sub[sub["arm"] == arm]
-    what = f"return rate of {campaign_id}" + (f" / {arm}" if arm else "")
+    what = tr("return rate of {group}", group=display_name(f"{campaign_id} / {arm}" if arm else campaign_id))
     return _number(what, answer, float(sub["returned"].mean()), 5e-4,
-                   "returned members / contacted members of that group", fmt="{:.3f}")
+                   N_("returned members / contacted members of that group"), fmt="{:.3f}")
 
 
 def check_incremental(answer, outcomes: pd.DataFrame, campaign_id: str, arm: str, control_arm: str) -> Check:
     """Treated minus holdout return rate within one campaign."""
     sub = outcomes[outcomes["campaign_id"] == campaign_id]
     expected = float(sub.loc[sub["arm"] == arm, "returned"].mean() - sub.loc[sub["arm"] == control_arm, "returned"].mean())
-    return _number(f"incremental return rate of {campaign_id} / {arm}", answer, expected, 5e-4,
-                   "compare with the holdout of the same wave, not with the other wave", fmt="{:+.3f}")
+    return _number(tr("incremental return rate of {group}", group=display_name(f"{campaign_id} / {arm}")), answer, expected, 5e-4,
+                   N_("compare with the holdout of the same wave, not with the other wave"), fmt="{:+.3f}")
 
 
 def load_truth(data_dir) -> dict | None:
