@@ -81,3 +81,10 @@ def test_plan_command_as_the_readme_writes_it(small_mall, tmp_path, monkeypatch)
     record = json.loads((folder / "preregistration.json").read_text())
     assert record["allocation"] == {"holdout": 0.2, "call_wechat_ent": 0.4, "sms_daily": 0.4}
     assert (folder / "contacts.csv").is_file() and (folder / "balance.csv").is_file()
+
+
+def test_translation_check_command_as_the_readme_writes_it():
+    """`python -m analysis.i18n missing zh` runs as written and lists nothing: every text is translated."""
+    res = subprocess.run([sys.executable, "-m", "analysis.i18n", "missing", "zh"], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
