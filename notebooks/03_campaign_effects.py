@@ -25,6 +25,9 @@ target_tier: str = "all"  # for the time-series view ("all": every tier)
 sleeping_days: int = 180
 alpha: float = 0.05
 uplift_features: str = "recency_days,frequency,monetary,tenure_days,tier"  # pre-campaign features and member attribute columns of the uplift model
+margin_rate: str = ""  # gross margin as a share of spend, e.g. 0.3 (empty: unknown; the margin is then not shown)
+budget: str = ""  # money for the next wave's contacts and gifts (empty: no budget)
+export_dir: str = ""  # where the next wave's list goes (the runner: exports/<label>/, outside the report site); empty: not written
 planned_allocation: str = ""  # arm:share,... the campaigns' planned split, when no pre-registration record says it
 lang: str = "en"  # language of the report: en or zh
 
@@ -37,9 +40,9 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import campaigns, plots, timeseries
+from analysis import campaigns, exports, plots, timeseries
 from analysis.dataset import load_dataset
-from analysis.report import applies, headline, record_metrics
+from analysis.report import applies, headline, record_metrics, section
 from analysis.i18n import N_, tr
 from analysis.present import configure, display_name, label, present
 from analysis.plan import assignment_checks
@@ -253,6 +256,31 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
         plt.show()
 
 # %% [markdown]
+# ### Whom to contact next, with which arm, within a budget
+#
+# From the latest campaign with enough members in every arm: each member's expected incremental
+# return from each treated arm (the uplift models above, per arm, cross-fitted; the arms' average
+# effects when the model did no better than random), each arm's cost per contacted member as the
+# campaign recorded it, and the gross margin of a return (`margin_rate` times the mean spend of
+# returned members). Each member gets the arm with the best value: margin net of cost when both are
+# known, returns per unit of cost when only costs are, returns otherwise. Members are taken in that
+# order until the `budget` is spent; unknown costs or margin stay unknown.
+
+# %%
+next_list = None
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    with section():
+        next_list, next_from, by_model = uplift.plan_from_latest(
+            outcomes, features, uplift_features, uplift_results, control_arm,
+            margin_rate=float(margin_rate) if margin_rate else None, budget=float(budget) if budget else None)
+        display(Markdown(tr("From {campaign}.", campaign=display_name(next_from)) + " " + next_list.sentence()))
+        display(present(next_list.curve))
+        display(present(next_list.by_arm()))
+        exported = exports.write_list(exports.next_wave_list(data, next_list, data.as_of), export_dir, "next_wave_list")
+        if exported:
+            display(Markdown(exported.sentence()))
+
+# %% [markdown]
 # ## Without a holdout: the time-series view
 #
 # Weekly reactivations of sleeping members of the target tier, modelled before the optimised wave
@@ -298,6 +326,8 @@ record_metrics(
     factorial=None if factorial is None else {row.effect: {"estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high}
                                               for row in factorial.effects.itertuples()},
     its_extra_reactivations=None if its is None else its.cumulative_effect,
+    next_wave=None if next_list is None else {"campaign": next_from, "ranked_by": next_list.ranked_by, "members": int(len(next_list.chosen)),
+                                              "expected_incremental_returns": float(next_list.chosen["uplift"].sum())},
     headline=headline(*([] if main is None else [(main["label"], main["estimate"], "points", (main["ci_low"], main["ci_high"]))]),
                       (N_("campaigns"), len(campaign_ids), "count"),
                       *([] if study is None else [(N_("before/after, holdout-based change"), study.did.estimate, "points",

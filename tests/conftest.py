@@ -28,6 +28,12 @@ def small_mall(tmp_path_factory) -> Path:
     return generate_mall(tmp_path_factory.mktemp("mall") / "small", n_members=SMALL_MEMBERS, seed=11)
 
 
+@pytest.fixture(scope="session")
+def study_mall(tmp_path_factory) -> Path:
+    """A generated mall of 40,000 members: waves large enough to test the planted effects (shared)."""
+    return generate_mall(tmp_path_factory.mktemp("study") / "mall", n_members=40_000, seed=5)
+
+
 @pytest.fixture
 def tiny_dir(tmp_path) -> Path:
     """A hand-made valid data directory of three members."""

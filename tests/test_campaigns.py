@@ -96,8 +96,8 @@ def test_plan_next_wave_matches_textbook():
 
 
 @pytest.fixture(scope="module")
-def mall(tmp_path_factory):
-    d = generate_mall(tmp_path_factory.mktemp("m") / "mall", n_members=40_000, seed=5)
+def mall(study_mall):
+    d = study_mall
     data = load_dataset(d)
     truth = json.loads((d / "truth.json").read_text())
     return data, truth, cp.compute_campaign_outcomes(data)

@@ -154,10 +154,8 @@ def test_the_campaign_report_checks_each_wave_against_its_plan(small_mall, tmp_p
 
     data = tmp_path / "mall"
     shutil.copytree(small_mall, data)
-    contacts = pd.read_csv(data / "contacts.csv")
-    w1 = contacts[contacts["campaign_id"] == "W1-BEFORE"]["arm"].value_counts(normalize=True).to_dict()
-    (data / "preregistrations").mkdir()
-    (data / "preregistrations" / "W1-BEFORE.json").write_text(json.dumps({"campaign_id": "W1-BEFORE", "allocation": w1}))
+    # W1-BEFORE keeps the record the generator wrote; W2-AFTER gets a plan it did not follow; W3 none
+    (data / "preregistrations" / "W3-FACTORIAL.json").unlink()
     (data / "preregistrations" / "W2-AFTER.json").write_text(  # a plan the wave did not follow
         json.dumps({"campaign_id": "W2-AFTER", "allocation": {"holdout": 0.5, "call_wechat_ent": 0.5}}))
     res = run_reports(data, out_dir=tmp_path / "r", only=["03_campaign_effects"], log=lambda *_: None)
@@ -179,3 +177,35 @@ def test_a_campaign_id_from_the_data_never_becomes_a_path(tmp_path):
     outcomes = pd.DataFrame({"campaign_id": "../../secret", "arm": ["a", "b"] * 50})
     checks = assignment_checks(tmp_path / "data", outcomes)
     assert checks.loc[0, "plan"] == "no plan recorded"
+
+
+def test_the_demo_waves_carry_their_plans_written_by_the_plan_code(small_mall):
+    """Every generated wave has a pre-registration record from :func:`preregistration_record`: the
+    allocation its arms follow (no sample-ratio mismatch), blocked strata, and the SHA-256 of the
+    planned contact file, which the wave's contacts reproduce."""
+    import hashlib
+
+    from analysis.plan import CONTACT_COLUMNS, check_against_plan, contacts_csv, read_preregistration
+
+    contacts = pd.read_csv(small_mall / "contacts.csv", dtype={"member_id": str})
+    records = sorted((small_mall / "preregistrations").glob("*.json"))
+    assert [p.stem for p in records] == sorted(contacts["campaign_id"].unique())
+    for path in records:
+        record = read_preregistration(path)
+        assert record["strata"] == ["tier", "recency_band"] and record["primary_outcome"] == "return_rate"
+        assert not check_against_plan(record, contacts).flagged
+        mine = contacts[contacts["campaign_id"] == record["campaign_id"]].sort_values("member_id", kind="stable")
+        planned = mine.assign(contact_cost=mine["arm"].map(lambda a: record["arms"][a]["contact_cost"]),
+                              gift_cost=mine["arm"].map(lambda a: record["arms"][a]["gift_cost"]))[list(CONTACT_COLUMNS)]
+        assert hashlib.sha256(contacts_csv(planned.reset_index(drop=True))).hexdigest() == record["assignment_sha256"]
+
+
+def test_a_wave_with_arms_its_plan_never_had_is_a_deviation_not_a_crash(tmp_path):
+    from analysis.plan import assignment_checks
+
+    folder = tmp_path / "data" / "preregistrations"
+    folder.mkdir(parents=True)
+    (folder / "C1.json").write_text(json.dumps({"campaign_id": "C1", "allocation": {"holdout": 0.5, "sms": 0.5}}))
+    outcomes = pd.DataFrame({"campaign_id": "C1", "arm": ["holdout", "sms", "sms_renamed"] * 40})
+    checks = assignment_checks(tmp_path / "data", outcomes)
+    assert checks.loc[0, "verdict"] == "arms not in the plan" and checks.loc[0, "plan"] == "pre-registration"

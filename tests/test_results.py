@@ -78,6 +78,8 @@ def results(small_mall) -> dict[type, Result]:
         plan.make_plan(data, plan.PlanSpec(campaign_id="P1", start_date=str(as_of.date()), control_arm="holdout", seed=3,
                                            arms={"holdout": {"share": 0.5}, "x": {"share": 0.5, "channel": "sms"}})),
         _uplift(),
+        uplift.choose_list(pd.DataFrame({"member_id": ["a", "b"], "x": [0.2, 0.1], "y": [0.1, 0.3]}), {"x": 1.0, "y": 2.0},
+                           margin_per_return=50.0, budget=3.0),
     ]
     return {type(r): r for r in made}
 

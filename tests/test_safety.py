@@ -319,3 +319,24 @@ def test_a_month_before_the_data_starts_is_refused(small_mall, tmp_path, capsys)
     assert rc == 2 and "before the data start" in err and "Traceback" not in err
     with pytest.raises(runner.ParameterError):
         run_months(small_mall, ["1999-01"], out_dir=tmp_path / "r", **QUIET)
+
+
+def test_a_changed_preregistration_record_rebuilds_the_campaign_report(small_mall, tmp_path):
+    """The campaign report reads the records beside the data: a changed record is not served from
+    the cache of the run before."""
+    import json
+
+    from analysis.runner import run_reports
+
+    d = shutil.copytree(small_mall, tmp_path / "mall")
+    out = tmp_path / "reports"
+    first = run_reports(d, out_dir=out, only=["03_campaign_effects"], log=lambda *_: None)
+    assert first.ok
+    again = run_reports(d, out_dir=out, only=["03_campaign_effects"], log=lambda *_: None)
+    assert again.notebooks[0].seconds == first.notebooks[0].seconds, "unchanged inputs: served from the run before"
+    record = d / "preregistrations" / "W2-AFTER.json"
+    changed = json.loads(record.read_text()) | {"allocation": {"holdout": 0.5, "call_wechat_ent": 0.5}}
+    record.write_text(json.dumps(changed))
+    third = run_reports(d, out_dir=out, only=["03_campaign_effects"], log=lambda *_: None)
+    assert third.ok and third.notebooks[0].seconds != first.notebooks[0].seconds
+    assert "MISMATCH" in (third.out_dir / "03_campaign_effects.html").read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ AS_OF = "2023-12-31"
 
 
 def _digests(d):
-    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in sorted(d.iterdir())}
+    return {str(p.relative_to(d)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 def test_staged_tables_equal_the_files_and_input_is_untouched(small_mall):

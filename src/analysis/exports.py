@@ -90,6 +90,15 @@ def sleeping_contact_list(data: MallData, sleeping) -> pd.DataFrame:
     return out.sort_values(["to_contact", "days_since_purchase"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+def next_wave_list(data: MallData, choice, as_of) -> pd.DataFrame:
+    """The members a :class:`~analysis.uplift.ListChoice` chose, in its order, with the arm to
+    contact each with, the expected incremental return and cost, and the contact details."""
+    c = choice.chosen
+    base = pd.DataFrame({"member_id": c["member_id"].to_numpy(), "rank": range(1, len(c) + 1), "arm": c["arm"].to_numpy(),
+                         "expected_incremental_return": c["uplift"].round(4).to_numpy(), "expected_cost": c["cost"].to_numpy()})
+    return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
+
+
 def about_to_sleep_list(data: MallData, scored: pd.DataFrame, as_of, threshold: float = 0.5) -> pd.DataFrame:
     """Members whose predicted risk of falling asleep is at least ``threshold``, highest first,
     with the reason (the risk and the days since the last purchase) and the contact details."""

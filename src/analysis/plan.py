@@ -344,22 +344,35 @@ def make_plan(data, spec: PlanSpec) -> Plan:
     power = allocation_power(baseline, spec.min_detectable_lift, len(assigned), spec.shares, spec.control_arm, spec.alpha)
     needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
     balance = balance_table(assigned, list(spec.covariates), spec.control_arm)
-    digest = hashlib.sha256(contacts_csv(contacts)).hexdigest()
-    record = {
-        "campaign_id": spec.campaign_id, "start_date": spec.start_date, "planned_on_data_as_of": str(data.as_of),
-        "list": {"rule": "refined sleeping list", "tier": spec.tier, "list_date": str(sl.list_date),
-                 "sleeping_days": spec.sleeping_days, "lookback_days": spec.lookback_days, "channel": spec.channel,
-                 "naive": int(sl.naive_size), "refined": int(sl.refined_size)},
-        "arms": spec.arms, "control_arm": spec.control_arm, "allocation": spec.shares, "strata": strata, "seed": spec.seed,
-        "primary_outcome": spec.primary_outcome, "response_days": spec.response_days, "alpha": spec.alpha,
+    record = preregistration_record(
+        spec, contacts, strata, planned_on=str(data.as_of), baseline=baseline, baseline_source=source, needed=needed,
+        list_info={"rule": "refined sleeping list", "tier": spec.tier, "list_date": str(sl.list_date),
+                   "sleeping_days": spec.sleeping_days, "lookback_days": spec.lookback_days, "channel": spec.channel,
+                   "naive": int(sl.naive_size), "refined": int(sl.refined_size)})
+    return Plan(spec, contacts, assigned, balance, power, needed, baseline, record)
+
+
+def preregistration_record(spec: PlanSpec, contacts: pd.DataFrame, strata: list[str], *, planned_on: str, baseline: float,
+                           baseline_source: str, needed: int | None, list_info: dict) -> dict:
+    """What the evaluation must not change afterwards: the list, the arms and their allocation, the
+    strata and seed, the primary outcome and its window, alpha, power, the minimum detectable lift,
+    the analysis method, and the SHA-256 of the contact file (:func:`contacts_csv`)."""
+    return {
+        "campaign_id": spec.campaign_id, "start_date": spec.start_date, "planned_on_data_as_of": planned_on,
+        "list": list_info, "arms": spec.arms, "control_arm": spec.control_arm, "allocation": spec.shares, "strata": list(strata),
+        "seed": spec.seed, "primary_outcome": spec.primary_outcome, "response_days": spec.response_days, "alpha": spec.alpha,
         "power": spec.power, "min_detectable_lift": spec.min_detectable_lift,
-        "baseline_rate": baseline, "baseline_rate_source": source, "list_size_needed": needed,
+        "baseline_rate": baseline, "baseline_rate_source": baseline_source, "list_size_needed": needed,
         "analysis_method": ("each treated arm's return rate minus the control's in the response window, Newcombe interval "
                             f"at alpha {spec.alpha}; arm sizes checked against the allocation (sample-ratio test, "
                             f"p < {SRM_THRESHOLD})"),
-        "members": int(len(contacts)), "assignment_sha256": digest,
+        "members": int(len(contacts)), "assignment_sha256": hashlib.sha256(contacts_csv(contacts)).hexdigest(),
     }
-    return Plan(spec, contacts, assigned, balance, power, needed, baseline, record)
+
+
+def record_json(record: dict) -> str:
+    """A pre-registration record as its file holds it (sorted keys: the same record, the same bytes)."""
+    return json.dumps(record, indent=1, sort_keys=True, default=str) + "\n"
 
 
 def write_plan(plan: Plan, folder: str | Path) -> list[Path]:
@@ -372,9 +385,7 @@ def write_plan(plan: Plan, folder: str | Path) -> list[Path]:
     data = contacts_csv(plan.contacts)
     paths = [atomic_write(folder / "contacts.csv", lambda tmp: Path(tmp).write_bytes(data), mode=0o600),
              atomic_write(folder / "balance.csv", lambda tmp: plan.balance.to_csv(tmp, index=False, lineterminator="\n")),
-             atomic_write(folder / PREREGISTRATION,
-                          lambda tmp: Path(tmp).write_text(json.dumps(plan.record, indent=1, sort_keys=True, default=str) + "\n",
-                                                           encoding="utf-8"))]
+             atomic_write(folder / PREREGISTRATION, lambda tmp: Path(tmp).write_text(record_json(plan.record), encoding="utf-8"))]
     return paths
 
 
@@ -423,6 +434,10 @@ def assignment_checks(data_dir, outcomes: pd.DataFrame, planned_allocation: str 
         if allocation is None:
             rows.append({"campaign_id": cid, "plan": source, "members": int(len(grp)), "chi2": np.nan, "p_value": np.nan,
                          "verdict": "not checked"})
+            continue
+        if set(counts) - set(allocation):  # arms the plan never had: the wave did not follow it
+            rows.append({"campaign_id": cid, "plan": source, "members": int(len(grp)), "chi2": np.nan, "p_value": np.nan,
+                         "verdict": "arms not in the plan"})
             continue
         res = srm_test(counts, allocation)
         rows.append({"campaign_id": cid, "plan": source, "members": int(len(grp)), "chi2": res.chi2, "p_value": res.p_value,

@@ -44,7 +44,7 @@ DEFAULT_NAMES = {
            "holdout": "对照组",
            # assignment checks, sleeping-list rules and groups
            "no plan recorded": "未记录计划", "pre-registration": "预注册记录", "planned_allocation parameter": "planned_allocation 参数",
-           "not checked": "未检查", "as planned": "符合计划", "MISMATCH": "不匹配", "present": "仍到店", "unreachable": "无法触达",
+           "not checked": "未检查", "as planned": "符合计划", "MISMATCH": "不匹配", "arms not in the plan": "组别不在计划中", "present": "仍到店", "unreachable": "无法触达",
            "opted_out": "拒收营销", "duplicate": "重复卡", "naive list": "初始名单", "refined list": "精确名单",
            "whole naive list": "整个初始名单", "none (refined list)": "无（精确名单）", "invalid: present": "无效：仍到店",
            "invalid: unreachable": "无效：无法触达", "invalid: opted_out": "无效：拒收营销", "invalid: duplicate": "无效：重复卡",

@@ -629,7 +629,9 @@ def run_reports(
         check_data_references(data_dir, as_of, per_nb)
         prepare = round(time.perf_counter() - started, 2)
         exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
-        keys = {nb: _inputs_key(fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir)})
+        records = _records_digest(data_dir)
+        keys = {nb: _inputs_key(fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir),
+                                                                "preregistrations": records})
                 for nb in notebooks}
         current = {} if force else _current_reports(out_dir / label, keys)
         todo = [nb for nb in notebooks if nb.stem not in current]
@@ -690,6 +692,15 @@ def _environment_key() -> str:
         h.update((lock_hash() or "no lock").encode())
         _ENV_KEY.append(h.hexdigest())
     return _ENV_KEY[0]
+
+
+def _records_digest(data_dir: Path) -> str:
+    """The campaigns' pre-registration records beside the data (the campaign report reads them): a
+    changed record is a changed input."""
+    from .plan import PREREGISTRATION_DIR
+
+    folder = Path(data_dir) / PREREGISTRATION_DIR
+    return fingerprint_files(sorted(folder.glob("*.json"))) if folder.is_dir() else ""
 
 
 def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:

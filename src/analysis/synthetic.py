@@ -103,6 +103,20 @@ WAVES = (
 )
 SLEEPING_DAYS = 180
 PRESENCE_LOOKBACK_DAYS = 90
+#: Whom a contact moves more (heterogeneous uplift). A member's chance of being brought back by a
+#: reached contact is the arm's effect times a multiplier with mean 1 over the wave's list: larger
+#: for members asleep a shorter time (halving every ``recency_half_life_days`` past the sleeping
+#: threshold), for higher tiers, and for members living in a district near the mall. Every
+#: member's true uplift per arm is written to ``truth_uplift.parquet``.
+UPLIFT_DRIVERS = {
+    "recency_half_life_days": 120,
+    "tier": {"normal": 0.6, "silver": 0.8, "gold": 1.0, "platinum": 1.6},
+    "near_districts": ("Xuhui", "Minhang"), "near": 1.8, "far": 0.6,
+}
+#: Arm shares of the demo's waves (the holdout's; the treated arms share the rest equally) and
+#: what their pre-registration records state (written by the same code as ``mallwake plan``).
+HOLDOUT_SHARE = 0.2
+PLANNED_MIN_LIFT = 0.05
 FACTORIAL_WAVE = "W3-FACTORIAL"
 #: How the study's crossed wave is drawn. ``full`` (the demo): the refined sleeping list of silver,
 #: gold and platinum members, large enough for the gift and channel effects to show at the 95 %
@@ -146,6 +160,7 @@ class _Mall:
     """Working state of one generation (arrays indexed by member position)."""
 
     def __init__(self, n_members: int, seed: int, start: str, end: str):
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.n = n_members
         self.start, self.end = pd.Timestamp(start), pd.Timestamp(end)
@@ -343,9 +358,56 @@ def _reach_prob(members: pd.DataFrame, pos: np.ndarray, channel: str | None) -> 
     return np.where(opt, 0.0, p)
 
 
+def _uplift_multiplier(days_asleep: np.ndarray, tier: np.ndarray, district: np.ndarray) -> np.ndarray:
+    """:data:`UPLIFT_DRIVERS` for the members of one list, scaled to mean 1 over it."""
+    d = UPLIFT_DRIVERS
+    recency = 0.5 ** ((np.maximum(days_asleep, SLEEPING_DAYS) - SLEEPING_DAYS) / d["recency_half_life_days"])
+    tiers = np.array([d["tier"].get(str(t), 1.0) for t in tier])
+    place = np.where(np.isin(district, d["near_districts"]), d["near"], d["far"])
+    raw = recency * tiers * place
+    return raw / raw.mean() if len(raw) else raw
+
+
+def _assign(wave: WaveDesign, ids: np.ndarray, tier: np.ndarray, days_asleep: np.ndarray, seed: int):
+    """The wave's arms drawn as ``mallwake plan`` draws them (blocked by tier and recency band,
+    seeded), the arm of each member in ``ids`` order, and the plan behind it."""
+    from .campaigns import RECENCY_BAND_EDGES, band_labels
+    from .plan import PlanSpec, assign_arms
+
+    treated = [a for a in wave.arms if a != HOLDOUT]
+    shares = {a: (HOLDOUT_SHARE if a == HOLDOUT else (1 - HOLDOUT_SHARE) / len(treated)) for a in wave.arms}
+    arms = {a: {"share": shares[a], "channel": wave.arms[a][0] or "none", "gift": wave.arms[a][1] or "none",
+                "contact_cost": CONTACT_COST.get(wave.arms[a][0], 0.0), "gift_cost": GIFT_COST if wave.arms[a][1] else 0.0}
+            for a in wave.arms}
+    spec = PlanSpec(campaign_id=wave.campaign_id, start_date=wave.start_date, arms=arms, control_arm=HOLDOUT,
+                    tier="gold", response_days=wave.response_days, min_detectable_lift=PLANNED_MIN_LIFT, seed=seed)
+    frame = pd.DataFrame({"member_id": ids, "tier": tier, "recency_band": pd.cut(
+        days_asleep, [-np.inf, *RECENCY_BAND_EDGES, np.inf], labels=band_labels(RECENCY_BAND_EDGES)).astype(str)})
+    assigned = assign_arms(frame, shares, ["tier", "recency_band"], seed)
+    arm_of = dict(zip(assigned["member_id"], assigned["arm"]))
+    return np.array([arm_of[i] for i in ids], dtype=object), spec, assigned
+
+
+def _preregistration(spec, assigned: pd.DataFrame, list_info: dict, baseline: float) -> dict:
+    """The wave's pre-registration record, built as ``mallwake plan`` builds one."""
+    from .plan import CONTACT_COLUMNS, list_size_needed, preregistration_record
+
+    planned = pd.DataFrame({
+        "campaign_id": spec.campaign_id, "member_id": assigned["member_id"], "arm": assigned["arm"],
+        "channel": assigned["arm"].map(lambda a: spec.arms[a]["channel"]), "gift": assigned["arm"].map(lambda a: spec.arms[a]["gift"]),
+        "contact_cost": assigned["arm"].map(lambda a: spec.arms[a]["contact_cost"]),
+        "gift_cost": assigned["arm"].map(lambda a: spec.arms[a]["gift_cost"]),
+    })[list(CONTACT_COLUMNS)]
+    needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
+    day_before = (pd.Timestamp(spec.start_date) - pd.Timedelta(days=1)).date()
+    return preregistration_record(spec, planned, ["tier", "recency_band"], planned_on=str(day_before), baseline=baseline,
+                                  baseline_source="the natural return rate planted on the list (synthetic Mall A)",
+                                  needed=needed, list_info=list_info)
+
+
 def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
     rng = m.rng
-    contacts, campaigns, truth = [], [], {}
+    contacts, campaigns, truth, records, uplift = [], [], {}, {}, []
     reachable = members["phone_valid"].to_numpy() | members["wechat_bound"].to_numpy()
     ids = members["member_id"].to_numpy()
     for wave in WAVES:
@@ -358,10 +420,11 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
         if share < 1:
             pos = pos[rng.random(len(pos)) < share]
         arms = list(wave.arms)
-        holdout_share = 0.2
-        other = (1 - holdout_share) / (len(arms) - 1)
-        probs = np.array([holdout_share if a == HOLDOUT else other for a in arms])
-        arm_idx = rng.choice(len(arms), size=len(pos), p=probs)
+        last = tx.loc[tx["day"] < t0].groupby("who")["day"].max().reindex(np.arange(m.n)).to_numpy()
+        days_asleep = (t0 - np.where(np.isnan(last), lat["join_idx"].to_numpy(), last))[pos]
+        drawn, spec, assigned = _assign(wave, ids[pos], tier[pos], days_asleep, seed=m.seed + 7 * (len(records) + 1))
+        arm_idx = np.array([arms.index(a) for a in drawn], dtype=int)
+        lift = _uplift_multiplier(days_asleep, tier[pos], members["district"].to_numpy()[pos])
         p0 = _natural_return_prob(m, lat, t0, t1)[pos]
         natural = (
             tx.loc[(tx["day"] >= t0) & (tx["day"] < t1), "who"].tolist()
@@ -374,12 +437,15 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
             channel, gift, effect = wave.arms[arm]
             if factorial and STUDY_DESIGNS[study]["null_factorial"]:
                 effect = 0.0  # no gift and no channel effect: what "supported" should almost never say
+            effect_i = np.minimum(effect * lift, 0.95)  # each member's chance to be brought back once reached
             sel = arm_idx == k
             p_reach_all = _reach_prob(members, pos, channel)  # over the whole list: the estimand
-            tau_all = (1 - p0) * p_reach_all * effect
+            tau_all = (1 - p0) * p_reach_all * effect_i
+            if channel is not None:
+                uplift.append(pd.DataFrame({"campaign_id": wave.campaign_id, "arm": arm, "member_id": ids[pos], "true_uplift": tau_all}))
             arm_pos = pos[sel]
             reached = rng.random(sel.sum()) < p_reach_all[sel]
-            induced = reached & (rng.random(sel.sum()) < effect)
+            induced = reached & (rng.random(sel.sum()) < effect_i[sel])
             returned = returned_naturally[sel] | induced
             redeemed = reached & returned & (rng.random(sel.sum()) < 0.75) & (channel is not None)
             # induced returners come in early in the window and spend about one ticket
@@ -411,11 +477,11 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
                 "true_incremental_return_rate": float(tau_all.mean()),
                 # contact cost plus the gift of every reached member who returns and redeems (75 %)
                 "true_cost_per_contacted": CONTACT_COST.get(channel, 0.0)
-                + GIFT_COST * 0.75 * float((p_reach_all * (p0 + (1 - p0) * effect)).mean()) * (channel is not None),
+                + GIFT_COST * 0.75 * float((p_reach_all * (p0 + (1 - p0) * effect_i)).mean()) * (channel is not None),
                 # an induced return adds one purchase of about one ticket (lognormal factor with mean 1),
                 # whether or not the member also came back on their own: spend per contacted member rises
                 # by reach x effect x ticket, averaged over the list
-                "true_incremental_spend_per_contacted": float((p_reach_all * effect * lat["ticket"].to_numpy()[pos]).mean()),
+                "true_incremental_spend_per_contacted": float((p_reach_all * effect_i * lat["ticket"].to_numpy()[pos]).mean()),
             }
         contacts.append(pd.concat(rows, ignore_index=True))
         campaigns.append({"campaign_id": wave.campaign_id, "start_date": wave.start_date,
@@ -428,8 +494,13 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
             "expected_natural_return_rate": float(p0.mean()),
             "control_arm": HOLDOUT, "arms": arm_truth,
         }
+        records[wave.campaign_id] = _preregistration(
+            spec, assigned, {"rule": f"{wave.sleeping_list} sleeping list", "tiers": list(tiers), "sleeping_days": SLEEPING_DAYS,
+                             "lookback_days": PRESENCE_LOOKBACK_DAYS, "members": int(len(pos))},
+            baseline=round(float(p0.mean()), 3))
         tx = pd.concat([tx, *new_tx], ignore_index=True)
-    return pd.concat(contacts, ignore_index=True), pd.DataFrame(campaigns), truth, tx
+    return (pd.concat(contacts, ignore_index=True), pd.DataFrame(campaigns), truth, tx, records,
+            pd.concat(uplift, ignore_index=True))
 
 
 def _design_truth(truth: dict) -> dict:
@@ -523,7 +594,7 @@ def generate_mall(
     tx, visits, ids = _events(m, lat, members)
     tier = _assign_tiers(m, members, tx)
     members.insert(2, "tier", tier)
-    contacts, campaigns, wave_truth, tx = _run_waves(m, members, lat, tx, visits, tier, study)
+    contacts, campaigns, wave_truth, tx, records, uplift = _run_waves(m, members, lat, tx, visits, tier, study)
 
     tx = tx.sort_values(["day", "sec", "who"], kind="stable").reset_index(drop=True)
     transactions = pd.DataFrame({
@@ -550,6 +621,12 @@ def generate_mall(
     _write_csv(campaigns, out / "campaigns.csv")
     _write_csv(contacts, out / "contacts.csv")
     (out / DATA_PARAMS_FILE).write_text(_study_parameters(), encoding="utf-8")
+    from .plan import PREREGISTRATION_DIR, record_json
+
+    (out / PREREGISTRATION_DIR).mkdir(exist_ok=True)
+    for cid, record in records.items():  # the waves' plans, as `mallwake plan` writes them
+        (out / PREREGISTRATION_DIR / f"{cid}.json").write_text(record_json(record), encoding="utf-8")
+    _write_parquet(uplift, out / "truth_uplift.parquet")
 
     counts = members["tier"].value_counts(normalize=True)
     end_idx = m.D
@@ -573,6 +650,10 @@ def generate_mall(
         "sleeping_rule": {"tier": "gold", "sleeping_days": SLEEPING_DAYS, "presence_lookback_days": PRESENCE_LOOKBACK_DAYS},
         "costs": {"contact_cost": CONTACT_COST, "gift_cost_if_redeemed": GIFT_COST, "reach": REACH},
         "campaigns": wave_truth,
+        "uplift": {"drivers": {k: (list(v) if isinstance(v, tuple) else v) for k, v in UPLIFT_DRIVERS.items()},
+                   "file": "truth_uplift.parquet",
+                   "definition": "each listed member's true incremental return probability from each treated arm: "
+                                 "(1 - natural return probability) x P(reached) x min(arm effect x multiplier, 0.95)"},
         **_design_truth(wave_truth),
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
@@ -615,6 +696,7 @@ def _study_parameters() -> str:
         f"factorial_campaign: {factorial.campaign_id}\n"
         "gift_levels: daily,entertainment  # reference, alternative\n"
         "channel_levels: sms,call_wechat\n"
+        "uplift_features: recency_days,frequency,monetary,tenure_days,tier,district  # pre-campaign features and attributes\n"
         "currency: \"¥\"  # money in the reports\n"
         "# how the data's labels read in the reports (English and Chinese); unlisted labels show as they are\n"
         "display_names:\n"

@@ -23,8 +23,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .i18n import tr
-from .present import display_name
+from .i18n import N_, tr
+from .present import display_name, format_value
 from .report import NotApplicable
 from .results import Result
 
@@ -72,6 +72,14 @@ def bootstrap_area(uplift, treated, y, n_boot: int = N_BOOT, seed: int = 0, alph
     return float(lo), float(hi)
 
 
+def _one_thread():
+    """Campaign lists are small: one OpenMP thread per fit is faster than many (and never
+    oversubscribes the cores parallel reports share)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 def _model(seed: int):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -88,6 +96,18 @@ def _design(features: pd.DataFrame) -> pd.DataFrame:
     return x.astype(float)
 
 
+def _side_predictions(x, y, labels, sides, train, test, seed: int) -> dict:
+    """One fold: a response model per side (arm) fitted on its ``train`` rows, predicted on ``test``."""
+    out = {}
+    for side in sides:
+        rows = train[labels[train] == side]
+        if len(np.unique(y[rows])) < 2:  # nobody (or everybody) responded on this side: a constant rate
+            out[side] = np.full(len(test), y[rows].mean() if len(rows) else 0.0)
+        else:
+            out[side] = _model(seed).fit(x[rows], y[rows]).predict_proba(x[test])[:, 1]
+    return out
+
+
 def cross_fitted_uplift(features: pd.DataFrame, treated, y, folds: int = N_FOLDS, seed: int = 0) -> np.ndarray:
     """Each member's predicted uplift from a T-learner fitted on the other folds."""
     from sklearn.model_selection import StratifiedKFold
@@ -99,15 +119,10 @@ def cross_fitted_uplift(features: pd.DataFrame, treated, y, folds: int = N_FOLDS
     strata = t.astype(int) * 2 + y  # folds keep the shares of treated/holdout and responders
     if np.bincount(strata, minlength=4)[np.unique(strata)].min() < folds:  # too few responders on one side to spread
         strata = t.astype(int)
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, strata):
-        preds = []
-        for side in (True, False):
-            rows = train[t[train] == side]
-            if len(np.unique(y[rows])) < 2:  # nobody (or everybody) responded on this side: a constant rate
-                preds.append(np.full(len(test), y[rows].mean() if len(rows) else 0.0))
-                continue
-            preds.append(_model(seed).fit(x[rows], y[rows]).predict_proba(x[test])[:, 1])
-        out[test] = preds[0] - preds[1]
+    with _one_thread():
+        for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, strata):
+            p = _side_predictions(x, y, t, (True, False), train, test, seed)
+            out[test] = p[True] - p[False]
     return out
 
 
@@ -153,12 +168,12 @@ class UpliftResult(Result):
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(self.curve["depth"], self.curve["model"], label="uplift model", **kwargs)
-        ax.plot(self.curve["depth"], self.curve["random"], ls="--", color="#8c8c8c", label="random targeting")
-        ax.set_xlabel("share of the list targeted (highest predicted uplift first)")
-        ax.set_ylabel("incremental returns")
+        ax.plot(self.curve["depth"], self.curve["model"], label=tr("uplift model"), **kwargs)
+        ax.plot(self.curve["depth"], self.curve["random"], ls="--", color="#8c8c8c", label=tr("random targeting"))
+        ax.set_xlabel(tr("share of the list targeted (highest predicted uplift first)"))
+        ax.set_ylabel(tr("incremental returns"))
         ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_title(f"{self.campaign_id} / {self.arm}")
+        ax.set_title(display_name(f"{self.campaign_id} / {self.arm}"))
         ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
         return ax
 
@@ -217,3 +232,171 @@ def estimate_uplift_by_campaign(outcomes: pd.DataFrame, features: pd.DataFrame, 
 def summary_table(results: list[UpliftResult]) -> pd.DataFrame:
     """One row per result: the Qini area as the gain per 1,000 members listed, with its interval."""
     return pd.concat([r.table() for r in results], ignore_index=True).rename(columns={"estimate": "gain per 1,000 listed"})
+
+
+# --- choosing the next list: the best arm per member, under a budget ---------------------------
+
+def cross_fitted_arm_uplift(features: pd.DataFrame, arms, y, control_arm: str, folds: int = N_FOLDS,
+                            seed: int = 0) -> pd.DataFrame:
+    """Each member's predicted uplift of every treated arm over ``control_arm`` (one column per
+    arm), from response models per arm fitted on the other folds: no member's prediction comes
+    from a model that saw that member."""
+    from sklearn.model_selection import StratifiedKFold
+
+    x = _design(features).to_numpy()
+    arms = np.asarray(arms, dtype=object)
+    y = np.asarray(y, dtype=int)
+    sides = [control_arm] + sorted({str(a) for a in arms if a != control_arm})
+    pred = {a: np.full(len(y), np.nan) for a in sides}
+    with _one_thread():
+        for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, arms.astype(str)):
+            for side, p in _side_predictions(x, y, arms, sides, train, test, seed).items():
+                pred[side][test] = p
+    return pd.DataFrame({a: pred[a] - pred[control_arm] for a in sides[1:]})
+
+
+@dataclass(frozen=True)
+class ListChoice(Result):
+    """Whom to contact next and with which arm: members ranked by the value of their best arm,
+    the expected incremental returns, cost and gross margin as the list grows, and the list a
+    budget buys. Unknown costs or margin stay unknown (``NaN``), never zero."""
+
+    members: pd.DataFrame = field(repr=False)  # member_id, arm, uplift, cost, value, in rank order; chosen
+    curve: pd.DataFrame  # list_size, expected_incremental_returns, cost, expected_incremental_margin
+    budget: float | None
+    margin_per_return: float | None
+    ranked_by: str
+    kinds: ClassVar[dict] = {"list_size": "count", "expected_incremental_returns": "number", "cost": "money",
+                             "expected_incremental_margin": "money", "share_of_list": "percent"}
+
+    @property
+    def chosen(self) -> pd.DataFrame:
+        return self.members[self.members["chosen"]]
+
+    def table(self) -> pd.DataFrame:
+        return self.curve
+
+    def by_arm(self) -> pd.DataFrame:
+        """Members of the chosen list per arm, with their expected incremental returns and cost."""
+        c = self.chosen
+        return (c.groupby("arm").agg(members=("member_id", "size"), expected_incremental_returns=("uplift", "sum"),
+                                     cost=("cost", lambda v: v.sum(min_count=len(v))))
+                .reset_index())
+
+    def sentence(self) -> str:
+        c = self.chosen
+        cost = c["cost"].sum(min_count=len(c)) if len(c) else 0.0
+        head = tr("Ranked by {rule}: the list below holds {n:,} members, expected to bring {returns:,.1f} incremental returns "
+                  "at a cost of {cost}.", rule=tr(self.ranked_by), n=len(c), returns=float(c["uplift"].sum()),
+                  cost=format_value(cost, "money"))
+        if self.budget is None:
+            head += " " + (tr("No budget was given (budget): the list holds every member whose best arm is expected to pay.")
+                           if self.ranked_by == RANKINGS[0] else tr("No budget was given (budget): the list holds every member."))
+        if self.margin_per_return is None:
+            head += " " + tr("The margin per incremental return is unknown (margin_rate), so the expected gross margin is not shown.")
+        return head
+
+
+#: How members are ranked, from what is known (see :func:`choose_list`).
+RANKINGS = (N_("expected margin net of cost"), N_("expected incremental returns per unit of cost"),
+            N_("expected incremental returns"))
+
+
+def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | None = None, budget: float | None = None) -> ListChoice:
+    """The best arm of each member and the order to contact them in.
+
+    ``uplift``: ``member_id`` and one column per treated arm (expected incremental return
+    probability); ``cost``: the expected cost of contacting a member with each arm (``NaN``:
+    unknown); ``margin_per_return``: the gross margin an incremental return brings (``None``:
+    unknown). The value of an arm for a member is its margin net of cost when both are known,
+    else its incremental returns per unit of cost when the costs are known, else its incremental
+    returns. Members are taken in order of their best value while the ``budget`` lasts (and, with
+    a margin, while the best arm still pays for itself).
+    """
+    arms = [c for c in uplift.columns if c != "member_id"]
+    costs = np.array([float(cost.get(a, np.nan)) if cost.get(a) is not None else np.nan for a in arms])
+    u = uplift[arms].to_numpy(float)
+    costs_known = bool(np.isfinite(costs).all())
+    margin_known = margin_per_return is not None and np.isfinite(margin_per_return)
+    if costs_known and margin_known:
+        value, ranked_by = u * margin_per_return - costs, RANKINGS[0]
+    elif costs_known and (costs > 0).all():
+        value, ranked_by = u / costs, RANKINGS[1]
+    else:
+        value, ranked_by = u, RANKINGS[2]
+    best = np.nanargmax(np.where(np.isnan(value), -np.inf, value), axis=1)
+    rows = np.arange(len(u))
+    frame = pd.DataFrame({"member_id": uplift["member_id"].to_numpy(), "arm": np.array(arms, dtype=object)[best],
+                          "uplift": u[rows, best], "cost": costs[best], "value": value[rows, best]})
+    frame = frame.sort_values(["value", "member_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    spent = frame["cost"].cumsum()
+    chosen = np.ones(len(frame), dtype=bool)
+    if budget is not None:
+        chosen &= (spent <= budget).to_numpy() if costs_known else np.arange(len(frame)) < int(budget)
+    if ranked_by == RANKINGS[0]:
+        chosen &= (frame["value"] > 0).to_numpy()  # a member whose best arm loses money is not contacted
+    frame["chosen"] = chosen
+    size = np.arange(1, len(frame) + 1)
+    returns = frame["uplift"].cumsum().to_numpy()
+    total_cost = spent.to_numpy() if costs_known else np.full(len(frame), np.nan)
+    margin = returns * margin_per_return - total_cost if margin_known else np.full(len(frame), np.nan)
+    steps = np.unique(np.clip(np.round(np.linspace(0.1, 1.0, 10) * len(frame)).astype(int), 1, max(len(frame), 1))) - 1
+    steps = steps[steps < len(frame)]
+    curve = pd.DataFrame({"list_size": size[steps], "share_of_list": size[steps] / max(len(frame), 1),
+                          "expected_incremental_returns": returns[steps], "cost": total_cost[steps],
+                          "expected_incremental_margin": margin[steps]})
+    return ListChoice(frame, curve, budget, margin_per_return if margin_known else None, ranked_by)
+
+
+def plan_next_list(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, columns: str | list[str],
+                   control_arm: str = "holdout", margin_rate: float | None = None, budget: float | None = None,
+                   seed: int = 0, by_model: bool = True) -> ListChoice:
+    """:func:`choose_list` on a past randomized campaign's members: each member's cross-fitted uplift
+    of every treated arm, each arm's cost per contacted member as the campaign recorded it (unknown
+    when it recorded none), and the margin of an incremental return as ``margin_rate`` times the
+    mean spend of the campaign's returned members (unknown without ``margin_rate``). With
+    ``by_model=False`` (the model did no better than random), every member gets each arm's average
+    effect instead: the best arm is then the same for all, and whom to take first is not decided
+    by the model."""
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    o = outcomes[outcomes["campaign_id"] == campaign_id]
+    counts = o["arm"].value_counts()
+    if control_arm not in counts or counts.get(control_arm, 0) < MIN_PER_SIDE or (counts.drop(control_arm, errors="ignore") < MIN_PER_SIDE).any():
+        raise NotApplicable(tr("choosing a list by uplift needs at least {needed} members in every arm of {campaign} and in its "
+                               "holdout.", needed=MIN_PER_SIDE, campaign=display_name(campaign_id)))
+    f = features[features["campaign_id"] == campaign_id] if "campaign_id" in features.columns else features
+    cols = [c for c in columns if c in f.columns]
+    if not cols:
+        raise NotApplicable(tr("none of the uplift features ({features}) is in the data.", features=", ".join(columns)))
+    d = o[["member_id", "arm", "returned", "cost", "spend"]].merge(f[["member_id", *cols]].drop_duplicates("member_id"),
+                                                                     on="member_id", how="left")
+    d = d.sort_values("member_id", kind="stable").reset_index(drop=True)
+    if by_model:
+        scores = cross_fitted_arm_uplift(d[cols], d["arm"].to_numpy(), d["returned"].astype(int).to_numpy(), control_arm, seed=seed)
+    else:
+        rates = d.groupby("arm")["returned"].mean()
+        scores = pd.DataFrame({a: np.full(len(d), rates[a] - rates[control_arm]) for a in sorted(rates.index) if a != control_arm})
+    scores.insert(0, "member_id", d["member_id"].to_numpy())
+    cost = {a: (g["cost"].mean() if g["cost"].notna().all() else np.nan) for a, g in d[d["arm"] != control_arm].groupby("arm")}
+    back = d.loc[d["returned"].astype(bool) & (d["arm"] != control_arm), "spend"]
+    margin = float(margin_rate) * float(back.mean()) if margin_rate is not None and len(back) else None
+    return choose_list(scores, cost, margin, budget)
+
+
+def plan_from_latest(outcomes: pd.DataFrame, features: pd.DataFrame, columns: str | list[str], results: list[UpliftResult],
+                     control_arm: str = "holdout", margin_rate: float | None = None,
+                     budget: float | None = None) -> tuple[ListChoice, str, bool]:
+    """:func:`plan_next_list` on the latest campaign it applies to (by start date): its members
+    ranked by the uplift model when the campaign's Qini interval (in ``results``) clears zero,
+    else by the arms' average effects. Returns the choice, the campaign and whether the model ranked."""
+    starts = outcomes.groupby("campaign_id")["start_date"].first().sort_values(ascending=False)
+    reasons = []
+    for cid in starts.index:
+        fit = next((r for r in results if r.campaign_id == cid), None)
+        by_model = bool(fit is not None and fit.better_than_random)
+        try:
+            return plan_next_list(outcomes, features, cid, columns, control_arm, margin_rate, budget, by_model=by_model), cid, by_model
+        except NotApplicable as err:
+            reasons.append(str(err))
+    raise NotApplicable(reasons[0] if reasons else tr("the data hold no campaigns."))
