@@ -45,7 +45,7 @@ from analysis.dataset import load_dataset
 from analysis.report import applies, headline, record_metrics, section
 from analysis.i18n import N_, tr
 from analysis.present import configure, display_name, label, present
-from analysis.plan import assignment_checks
+from analysis.plan import assignment_checks, judge_against_plans
 from analysis import uplift
 configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
@@ -60,6 +60,35 @@ effects = campaigns.estimate_arm_effects(outcomes, control_arm, alpha) if has_co
 campaign_ids = sorted(outcomes["campaign_id"].unique()) if has_campaigns else []
 
 # %% [markdown]
+# ## Was each campaign assigned as planned?
+#
+# A sample-ratio check: the arm sizes against the planned allocation (chi-square, flagged at
+# p < 0.001). The plan comes from the campaign's pre-registration record (`mallwake plan` writes it;
+# keep it as `preregistrations/<campaign_id>.json` in the data folder) or from the
+# `planned_allocation` parameter. A mismatch means members were lost or moved between arms after the
+# draw, and the arms may no longer be comparable. Where a record exists, the primary outcome it
+# names comes next, as planned (its arms, control and alpha), then anything the wave did
+# differently from the record.
+
+# %%
+if applies(has_campaigns, NO_CAMPAIGNS):
+    srm = assignment_checks(data_dir, outcomes, planned_allocation)
+    unchecked = srm.loc[srm["plan"] == "no plan recorded", "campaign_id"].tolist()
+    if unchecked:
+        display(Markdown(tr("No plan was recorded for {campaigns}: the arm sizes cannot be checked against one.",
+                            campaigns=", ".join(map(display_name, unchecked)))))
+    display(present(srm, kinds={"chi2": "number", "p_value": "p"}))
+    primary, deviations = judge_against_plans(data_dir, outcomes, data.campaigns.to_pandas())
+    if len(primary):
+        display(Markdown(tr("**The pre-registered primary outcome**, each treated arm against the planned control at the planned "
+                            "alpha, before any other analysis:")))
+        display(present(primary, kinds={"estimate": "points", "ci_low": "points", "ci_high": "points", "p_value": "p"}))
+    if deviations:
+        display(Markdown(tr("**Deviations from the plan.**") + " " + " ".join(deviations)))
+    elif len(primary):
+        display(Markdown(tr("The waves with a plan followed it: the same arms, start dates, response windows and members.")))
+
+# %% [markdown]
 # ## Outcomes per arm
 #
 # *Returned*: a purchase or a visit inside the response window. *Incremental returned*: returned minus
@@ -70,24 +99,6 @@ if has_campaigns and campaigns.open_windows(outcomes):
     display(Markdown(tr("**Interim.** {note}", note=campaigns.open_windows(outcomes))))
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     display(present(arms, kinds={"incremental_returned": "number", "return_on_spend": "number"}))
-
-# %% [markdown]
-# ## Was each campaign assigned as planned?
-#
-# A sample-ratio check: the arm sizes against the planned allocation (chi-square, flagged at
-# p < 0.001). The plan comes from the campaign's pre-registration record (`mallwake plan` writes it;
-# keep it as `preregistrations/<campaign_id>.json` in the data folder) or from the
-# `planned_allocation` parameter. A mismatch means members were lost or moved between arms after the
-# draw, and the arms may no longer be comparable.
-
-# %%
-if applies(has_campaigns, NO_CAMPAIGNS):
-    srm = assignment_checks(data_dir, outcomes, planned_allocation)
-    unchecked = srm.loc[srm["plan"] == "no plan recorded", "campaign_id"].tolist()
-    if unchecked:
-        display(Markdown(tr("No plan was recorded for {campaigns}: the arm sizes cannot be checked against one.",
-                            campaigns=", ".join(map(display_name, unchecked)))))
-    display(present(srm, kinds={"chi2": "number", "p_value": "p"}))
 
 # %% [markdown]
 # ## Return rate by arm

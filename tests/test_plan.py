@@ -209,3 +209,30 @@ def test_a_wave_with_arms_its_plan_never_had_is_a_deviation_not_a_crash(tmp_path
     outcomes = pd.DataFrame({"campaign_id": "C1", "arm": ["holdout", "sms", "sms_renamed"] * 40})
     checks = assignment_checks(tmp_path / "data", outcomes)
     assert checks.loc[0, "verdict"] == "arms not in the plan" and checks.loc[0, "plan"] == "pre-registration"
+
+
+def test_the_primary_outcome_is_judged_as_planned_and_deviations_are_stated(small_mall, tmp_path):
+    import shutil
+
+    from analysis import campaigns as cp
+    from analysis.dataset import load_dataset
+    from analysis.plan import judge_against_plans
+
+    data = load_dataset(small_mall)
+    outcomes, waves = cp.compute_campaign_outcomes(data), data.campaigns.to_pandas()
+    primary, deviations = judge_against_plans(small_mall, outcomes, waves)
+    treated = outcomes.loc[outcomes["arm"] != "holdout", ["campaign_id", "arm"]].drop_duplicates()
+    assert len(primary) == len(treated) and deviations == []
+    effects = cp.estimate_arm_effects(outcomes, "holdout", 0.05).table("return_rate")
+    assert np.allclose(primary.sort_values(["campaign_id", "arm"])["estimate"],
+                       effects.sort_values(["campaign_id", "arm"])["estimate"])
+    # a record the wave did not follow: another window, start, size and alpha
+    d = shutil.copytree(small_mall, tmp_path / "mall")
+    path = d / "preregistrations" / "W2-AFTER.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps(record | {"response_days": 14, "start_date": "2024-09-01", "members": record["members"] + 5,
+                                         "alpha": 0.01}))
+    primary, deviations = judge_against_plans(d, outcomes, waves)
+    text = " ".join(deviations)
+    assert "planned 14" in text and "planned for 2024-09-01" in text and "in the plan" in text and len(deviations) == 3
+    assert set(primary.loc[primary["campaign_id"] == "W2-AFTER", "alpha"]) == {0.01}

@@ -415,14 +415,66 @@ def parse_allocation(text: str) -> dict[str, float]:
     return out
 
 
+def _record_files(data_dir) -> dict[str, Path]:
+    """``{campaign_id: path}`` of the records beside the data, found by listing their folder: a
+    campaign id from the data never becomes a path."""
+    folder = Path(data_dir) / PREREGISTRATION_DIR
+    return {p.stem: p for p in folder.glob("*.json")} if folder.is_dir() else {}
+
+
+def judge_against_plans(data_dir, outcomes: pd.DataFrame, campaigns: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Every campaign with a pre-registration record, judged as it was planned: its primary outcome
+    (each treated arm against the record's control arm, at the record's alpha) and what the wave
+    did differently from the record (arms, start date, response window, members), one sentence each."""
+    from .campaigns import estimate_arm_effects
+    from .present import display_name, label
+
+    rows, deviations = [], []
+    known = set(outcomes["campaign_id"])
+    starts = campaigns.set_index("campaign_id") if len(campaigns) else pd.DataFrame()
+    for cid, path in sorted(_record_files(data_dir).items()):
+        if cid not in known:
+            continue
+        record = read_preregistration(path)
+        name = display_name(cid)
+        o = outcomes[outcomes["campaign_id"] == cid]
+        control = record.get("control_arm", "holdout")
+        planned, seen = set(record.get("allocation") or {}), set(o["arm"])
+        if seen - planned:
+            deviations.append(tr("{campaign}: arms {arms} are not in the plan.", campaign=name,
+                                 arms=", ".join(map(display_name, sorted(seen - planned)))))
+        if planned - seen:
+            deviations.append(tr("{campaign}: planned arms {arms} have no members.", campaign=name,
+                                 arms=", ".join(map(display_name, sorted(planned - seen)))))
+        if cid in starts.index:
+            row = starts.loc[cid]
+            if record.get("start_date") and str(pd.Timestamp(row["start_date"]).date()) != str(record["start_date"]):
+                deviations.append(tr("{campaign}: started on {actual}, planned for {planned}.", campaign=name,
+                                     actual=pd.Timestamp(row["start_date"]).date(), planned=record["start_date"]))
+            if record.get("response_days") and int(row["response_days"]) != int(record["response_days"]):
+                deviations.append(tr("{campaign}: response window of {actual} days, planned {planned}; the primary outcome "
+                                     "below uses the data's window.", campaign=name, actual=int(row["response_days"]),
+                                     planned=int(record["response_days"])))
+        if record.get("members") and int(record["members"]) != len(o):
+            deviations.append(tr("{campaign}: {actual:,} members in the data, {planned:,} in the plan.", campaign=name,
+                                 actual=len(o), planned=int(record["members"])))
+        if record.get("primary_outcome", "return_rate") != "return_rate" or control not in seen:
+            continue
+        alpha = float(record.get("alpha", 0.05))
+        eff = estimate_arm_effects(o, control, alpha).table("return_rate")
+        rows.append(eff.assign(alpha=alpha, outcome=label("return_rate"))[
+            ["campaign_id", "arm", "outcome", "n_treated", "n_control", "estimate", "ci_low", "ci_high", "p_value", "alpha"]])
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["campaign_id", "arm", "outcome", "n_treated", "n_control", "estimate", "ci_low", "ci_high", "p_value", "alpha"])
+    return table, deviations
+
+
 def assignment_checks(data_dir, outcomes: pd.DataFrame, planned_allocation: str = "") -> pd.DataFrame:
     """The sample-ratio check of every campaign: against its pre-registration record
     (``<data_dir>/preregistrations/<campaign_id>.json``) when there is one, else against
     ``planned_allocation`` when its arms are the campaign's, else none (``plan`` says which)."""
     given = parse_allocation(planned_allocation) if planned_allocation else {}
-    # records found by listing the folder: a campaign id from the data never becomes a path
-    folder = Path(data_dir) / PREREGISTRATION_DIR
-    records = {p.stem: p for p in folder.glob("*.json")} if folder.is_dir() else {}
+    records = _record_files(data_dir)
     rows = []
     for cid, grp in outcomes.groupby("campaign_id", sort=True):
         counts = grp["arm"].value_counts().to_dict()

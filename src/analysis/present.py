@@ -116,7 +116,8 @@ LABELS: dict[str, dict[str, str]] = {
         "reason": "原因", "label": "标签", "subgroup": "子群", "share_of_group": "占组比例", "age": "年龄", "clv": "CLV",
         "p_alive": "P(存活)", "expected_purchases": "预期消费次数", "expected_spend": "预期单次消费", "odds_ratio_per_sd": "每标准差优势比",
         "feature": "特征", "decile": "十分位", "observed": "观测值", "cohort": "同期群", "auc": "AUC",
-        "exercise": "练习", "message": "说明", "asleep": "已沉睡", "category": "品类", "return-rate difference": "回店率差", "ts": "时间", "amount": "金额", "txn_id": "交易", "store_id": "店铺", "is_return": "退货",
+        "exercise": "练习", "message": "说明", "outcome": "结果指标", "n_treated": "实验组人数", "chosen": "入选",
+        "expected_incremental_returns": "预期增量回店", "expected_incremental_margin": "预期增量毛利", "share_of_list": "占名单比例", "asleep": "已沉睡", "category": "品类", "return-rate difference": "回店率差", "ts": "时间", "amount": "金额", "txn_id": "交易", "store_id": "店铺", "is_return": "退货",
         "r_score": "R 得分", "f_score": "F 得分", "m_score": "M 得分", "duration": "时长（天）", "event": "事件", "days": "天数",
     },
 }
