@@ -88,3 +88,25 @@ def test_translation_check_command_as_the_readme_writes_it():
     res = subprocess.run([sys.executable, "-m", "analysis.i18n", "missing", "zh"], cwd=PROJECT_DIR, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_next_wave_list_command_as_the_readme_writes_it(study_mall, tmp_path):
+    """`mallwake run --only 03_campaign_effects -p margin_rate=0.3 -p budget=5000`: the list a
+    budget buys, ranked by margin net of cost, within the budget, in the run's exports folder."""
+    import json
+
+    import pandas as pd
+
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    command = ".venv/bin/mallwake run --only 03_campaign_effects -p margin_rate=0.3 -p budget=5000"
+    assert command in readme
+    out = tmp_path / "reports"
+    res = subprocess.run([MALLWAKE, *command.split()[1:], "--data", str(study_mall), "--out", str(out), "--label", "w"],
+                         cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    chosen = pd.read_csv(tmp_path / "exports" / "w" / "next_wave_list.csv")
+    assert 0 < len(chosen) and chosen["expected_cost"].sum() <= 5000
+    metrics = json.loads((out / "w" / "03_campaign_effects.metrics.json").read_text())
+    assert metrics["next_wave"]["ranked_by"] == "expected margin net of cost"
+    assert metrics["next_wave"]["members"] == len(chosen)
