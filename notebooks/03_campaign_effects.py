@@ -237,8 +237,11 @@ if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     n_target = int((targets["advice"] == "target").sum())
     display(Markdown(tr("**{n}** of {total} subgroups of the treated arms are worth targeting on this evidence.", n=n_target,
                         total=len(targets))))
-    display(present(targets.assign(variable=targets["variable"].map(label)),
+    shown, left_out = campaigns.shortlist(targets)
+    display(present(shown.assign(variable=shown["variable"].map(label)),
                     kinds={"estimate": "points", "ci_low": "points", "ci_high": "points"}))
+    if left_out:
+        display(Markdown(tr("{n} more subgroups without evidence either way are not listed.", n=left_out)))
 
 # %% [markdown]
 # ### Can a model choose them better? Uplift, judged on members it did not see

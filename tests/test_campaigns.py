@@ -177,6 +177,14 @@ def test_rank_targets_advice_and_cost():
     assert np.isnan(t.loc[2, "cost_per_incremental_return"])
 
 
+def test_the_shortlist_keeps_every_decision_and_the_cheapest_undecided():
+    targets = pd.DataFrame({"advice": ["target", "no evidence", "no evidence", "no evidence", "skip"],
+                            "cost_per_incremental_return": [10.0, 20.0, 30.0, 40.0, np.nan]})
+    shown, left_out = cp.shortlist(targets, without_evidence=2)
+    assert list(shown["advice"]) == ["target", "no evidence", "no evidence", "skip"] and left_out == 1
+    assert list(shown["cost_per_incremental_return"][:3]) == [10.0, 20.0, 30.0]
+
+
 def test_unrecorded_costs_stay_unknown(fixture_dir):
     contacts = pd.read_csv(fixture_dir / "contacts.csv")
     contacts.drop(columns=["contact_cost", "gift_cost"]).to_csv(fixture_dir / "contacts.csv", index=False)

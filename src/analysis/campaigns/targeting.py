@@ -162,3 +162,12 @@ def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05) -> 
     out = out.drop(columns="p_value")
     order = out["advice"].map({"target": 0, "no evidence": 1, "skip": 2})
     return out.assign(_o=order).sort_values(["_o", "cost_per_incremental_return"], na_position="last").drop(columns="_o").reset_index(drop=True)
+
+
+def shortlist(targets: pd.DataFrame, without_evidence: int = 10) -> tuple[pd.DataFrame, int]:
+    """The rows of :func:`rank_targets` a reader acts on: every *target* and *skip*, and the first
+    ``without_evidence`` of the rest (cheapest first); returns them and how many were left out."""
+    decided = targets["advice"] != "no evidence"
+    rest = targets.index[~decided][:without_evidence]
+    keep = targets.index[decided].union(rest)
+    return targets.loc[keep].reset_index(drop=True), int(len(targets) - len(keep))
