@@ -95,8 +95,7 @@ gini_value = seg.gini(features["monetary"])
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 plots.plot_lorenz(seg.compute_lorenz(features["monetary"]), gini_value, ax=axes[0])
 tops = seg.top_shares(features["monetary"])
-sns.barplot(data=tops, x="top", y="spend_share", ax=axes[1], color="#4c72b0")
-axes[1].set_ylabel("share of spend"); axes[1].set_xlabel("")
+plots.plot_top_shares(tops, ax=axes[1])
 fig.tight_layout()
 
 # %% [markdown]

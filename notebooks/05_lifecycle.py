@@ -34,7 +34,7 @@ from analysis.dataset import load_dataset
 from analysis.privacy import pseudonymize
 from analysis.report import applies, headline, record_metrics, section
 from analysis.i18n import N_, tr
-from analysis.present import configure, display_name, present
+from analysis.present import configure, display_name, label, present
 configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
 as_of_date = pd.Timestamp(data.as_of)
@@ -96,7 +96,7 @@ retention, spend_retention = lifecycle.compute_cohort_retention(data, tier=tier)
 if applies(len(retention) > 0, "no member joined while the data record purchases, so no cohort can be followed from its first month."):
     fig, axes = plt.subplots(1, 2, figsize=(16, 7))
     plots.plot_cohort_heatmap(retention, ax=axes[0])
-    plots.plot_cohort_heatmap(spend_retention, ax=axes[1], label="spend per member")
+    plots.plot_cohort_heatmap(spend_retention, ax=axes[1], label=tr("spend per member"))
     fig.tight_layout()
     plt.show()
 
@@ -193,7 +193,7 @@ cal_end = as_of_date - pd.DateOffset(months=calibration_months)
 with section():
     calibration, cal_model = clv.calibration_holdout(data, cal_end)
     fig, ax = plt.subplots(figsize=(7, 4))
-    calibration.plot(x="bin", y=["actual", "predicted"], kind="bar", ax=ax)
+    calibration.rename(columns=label).plot(x=label("bin"), y=[label("actual"), label("predicted")], kind="bar", ax=ax)
     ax.set_xlabel(tr("repeat purchases in the calibration period")); ax.set_ylabel(tr("purchases in the holdout, mean"))
     plt.show()
     display(present(calibration))

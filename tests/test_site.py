@@ -307,6 +307,9 @@ def test_reports_run_in_chinese_read_in_chinese(site):
         for th in re.findall(r"<th[^>]*>(.*?)</th>", body, re.S):
             words = set(re.findall(r"[A-Za-z]{4,}", re.sub(r"<[^>]+>", "", th))) - ALLOWED_LATIN - data_labels
             assert not words, (page.name, th)
+        for alt in re.findall(r'<img\b[^>]*alt="([^"]*)"', body):  # the figures' words: titles, axes, legends
+            words = set(re.findall(r"[A-Za-z]{4,}", alt)) - ALLOWED_LATIN - data_labels
+            assert not words, (page.name, alt[:200])
         title = re.search(r"<h1[^>]*>(.*?)</h1>", body, re.S).group(1)
         assert re.search(r"[\u4e00-\u9fff]", title), (page.name, title)
         assert 'href="../index.zh.html"' in text, "a Chinese report leads back to the Chinese index"

@@ -21,7 +21,7 @@ def figure_alt(fig) -> str:
             continue  # colour bars and empty panels
         what = ax.get_title() or ""
         y, x = ax.get_ylabel(), ax.get_xlabel()
-        axis = f"{y} by {x}" if y and x else y or x
+        axis = tr("{y} by {x}", y=y, x=x) if y and x else y or x
         legend = ax.get_legend()
         series = [t.get_text() for t in legend.get_texts()][:6] if legend is not None else []
         text = ": ".join(p for p in (what, axis) if p)
@@ -30,7 +30,7 @@ def figure_alt(fig) -> str:
         if text:
             parts.append(text)
     body = "; ".join(parts[:8])
-    head = suptitle or ("Figure" if body else "Figure without labels")
+    head = suptitle or (tr("Figure") if body else "Figure without labels")
     return f"{head}: {body}" if body else head
 
 
@@ -146,7 +146,7 @@ def plot_join_cohorts(cohorts: pd.DataFrame, ax=None, **kwargs):
 def plot_funnel(funnel: pd.DataFrame, ax=None, **kwargs):
     """Horizontal bars: members left on the sleeping list after each refinement rule."""
     ax = _ax(ax, (8, 3.5))
-    labels = funnel["step"].str.replace("minus: ", "- ", regex=False)
+    labels = pd.Series(_names(funnel["step"]), index=funnel.index).str.replace("minus: ", "- ", regex=False)
     colors = ["#8c8c8c"] + ["#4c72b0"] * (len(funnel) - 1)
     ax.barh(labels[::-1], funnel["remaining"][::-1], **({"color": colors[::-1]} | kwargs))
     for y, (n, share) in enumerate(zip(funnel["remaining"][::-1], funnel["share_of_naive"][::-1])):
@@ -212,6 +212,9 @@ def plot_interaction(cell_rates: pd.DataFrame, ax=None, **kwargs):
     sns.pointplot(data=cells, x="gift", y="return_rate", hue="channel", ax=ax, **({"markers": "o"} | kwargs))
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylabel(tr("return rate"))
+    ax.set_xlabel(label_of("gift"))
+    if ax.get_legend() is not None:
+        ax.get_legend().set_title(label_of("channel"))
     return ax
 
 
@@ -220,7 +223,7 @@ def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int 
     ax = _ax(ax, (9, 4))
     start = pd.Timestamp(start)
     s = series[series["week"] >= start - pd.Timedelta(weeks=weeks_before)]
-    ax.plot(s["week"], s["actual"], **({"color": "#222", "lw": 1.2, "label": "actual"} | kwargs))
+    ax.plot(s["week"], s["actual"], **({"color": "#222", "lw": 1.2, "label": tr("actual")} | kwargs))
     after = s[s["period"] == "after"]
     ax.plot(after["week"], after["predicted"], color="#4c72b0", ls="--", label=tr("counterfactual (no campaign)"))
     ax.fill_between(after["week"], after["ci_low"], after["ci_high"], color="#4c72b0", alpha=0.25, label=tr("counterfactual band"))
@@ -245,9 +248,21 @@ def plot_segment_shares(summary: pd.DataFrame, ax=None, **kwargs):
     share_of = tr("share of")
     long = summary.melt(id_vars="segment", value_vars=["member_share", "spend_share"], var_name=share_of, value_name="share")
     long[share_of] = long[share_of].map({"member_share": tr("members"), "spend_share": tr("spend")})
-    sns.barplot(data=long, y="segment", x="share", hue=share_of, ax=ax, orient="h")
+    long["segment"] = _names(long["segment"])
+    sns.barplot(data=long, y="segment", x="share", hue=share_of, ax=ax, orient="h", **kwargs)
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylabel("")
+    ax.set_xlabel(tr("share"))
+    return ax
+
+
+def plot_top_shares(tops: pd.DataFrame, ax=None, **kwargs):
+    """Bars: the share of spend from the top 1 %, 5 %, 20 % of members (``segmentation.top_shares``)."""
+    ax = _ax(ax, (5, 4))
+    labels = [tr("top {share:.0%}", share=t) for t in tops["top_share"]]
+    ax.bar(labels, tops["spend_share"], **({"color": "#4c72b0"} | kwargs))
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_ylabel(tr("share of spend"))
     return ax
 
 
@@ -280,8 +295,13 @@ def plot_transition_heatmap(shares: pd.DataFrame, ax=None, fmt: str = ".0%", tit
 def plot_cluster_pairs(members: pd.DataFrame, labels, columns: list[str], n: int = 1500, seed: int = 0, **kwargs):
     """Pairplot of a sample of members coloured by cluster (returns the seaborn PairGrid)."""
     df = members[columns].assign(cluster=labels.astype(str).to_numpy())
-    df = df.sample(min(n, len(df)), random_state=seed)
+    df = df.sample(min(n, len(df)), random_state=seed).rename(columns=lambda c: c if c == "cluster" else label_of(c))
     grid = sns.pairplot(df, hue="cluster", corner=True, plot_kws={"s": 8, "alpha": 0.5} | kwargs, height=1.9)
+    for ax in [*np.diag(grid.axes), *(grid.diag_axes if grid.diag_axes is not None else [])]:
+        if ax is not None and ax.get_ylabel():
+            ax.set_ylabel(tr("density"))
+    if grid.legend is not None:
+        grid.legend.set_title(label_of("cluster"))
     return grid.axes  # a figure of its own (seaborn's pair grid): its Axes, lower triangle
 
 
@@ -353,7 +373,7 @@ def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8, **kwargs):
                                        labels=["0-20%", "20-40%", "40-60%", "60-80%", "80-100%"]))
     grid = df.pivot_table(index="freq_bin", columns="rec_bin", values="p_alive", aggfunc="mean", observed=False)
     sns.heatmap(grid.sort_index(ascending=False), cmap="RdYlGn", vmin=0, vmax=1, annot=True, fmt=".2f", ax=ax,
-                cbar_kws={"label": "P(alive)"})
+                cbar_kws={"label": tr("P(alive)")})
     ax.set_xlabel(tr("recency / age (1 = bought at the very end)"))
     ax.set_ylabel(tr("repeat purchase days (binned)"))
     return ax

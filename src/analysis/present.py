@@ -41,7 +41,7 @@ DEFAULT_NAMES = {
            # waves of a before/after comparison, lifecycle stages, targeting advice
            "before": "之前", "after": "之后", "new": "新会员", "active": "活跃", "cooling": "降温", "sleeping": "沉睡",
            "lost": "流失", "reactivated": "重新活跃", "target": "触达", "skip": "跳过", "no evidence": "无证据",
-           "holdout": "对照组",
+           "holdout": "对照组", "any contact": "任一触达",
            # assignment checks, sleeping-list rules and groups
            "no plan recorded": "未记录计划", "pre-registration": "预注册记录", "planned_allocation parameter": "planned_allocation 参数",
            "not checked": "未检查", "as planned": "符合计划", "MISMATCH": "不匹配", "arms not in the plan": "组别不在计划中", "present": "仍到店", "unreachable": "无法触达",
@@ -49,7 +49,7 @@ DEFAULT_NAMES = {
            "whole naive list": "整个初始名单", "none (refined list)": "无（精确名单）", "invalid: present": "无效：仍到店",
            "invalid: unreachable": "无效：无法触达", "invalid: opted_out": "无效：拒收营销", "invalid: duplicate": "无效：重复卡",
            "invalid: not on the list": "无效：不在名单上", "steady state": "稳态", "now": "当前",
-           "female": "女", "male": "男", "F": "女", "M": "男",
+           "female": "女", "male": "男",
            # store categories of the demo mall
            "apparel": "服装", "beverage": "饮品", "cinema": "影院", "dining": "餐饮", "jewelry": "珠宝", "kids": "儿童",
            "luxury": "奢侈品", "supermarket": "超市",
@@ -116,7 +116,9 @@ LABELS: dict[str, dict[str, str]] = {
         "reason": "原因", "label": "标签", "subgroup": "子群", "share_of_group": "占组比例", "age": "年龄", "clv": "CLV",
         "p_alive": "P(存活)", "expected_purchases": "预期消费次数", "expected_spend": "预期单次消费", "odds_ratio_per_sd": "每标准差优势比",
         "feature": "特征", "decile": "十分位", "observed": "观测值", "cohort": "同期群", "auc": "AUC",
-        "exercise": "练习", "message": "说明", "outcome": "结果指标", "n_treated": "实验组人数", "chosen": "入选",
+        "exercise": "练习", "message": "说明", "buyers": "消费会员数", "visitors": "到访会员数", "recency_band": "最近消费分段", "rfm_segment": "RFM 分群",
+        "log_frequency": "对数消费频次", "log_avg_ticket": "对数客单价", "log_recency": "对数最近消费天数", "log_monetary": "对数消费金额",
+        "log_tenure": "对数会龄", "visit_share": "到访占比", "log_early_spend": "对数早期消费", "outcome": "结果指标", "n_treated": "实验组人数", "chosen": "入选",
         "expected_incremental_returns": "预期增量回店", "expected_incremental_margin": "预期增量毛利", "share_of_list": "占名单比例", "asleep": "已沉睡", "category": "品类", "return-rate difference": "回店率差", "ts": "时间", "amount": "金额", "txn_id": "交易", "store_id": "店铺", "is_return": "退货",
         "r_score": "R 得分", "f_score": "F 得分", "m_score": "M 得分", "duration": "时长（天）", "event": "事件", "days": "天数",
     },

@@ -158,7 +158,7 @@ def top_shares(spend: pd.Series, tops=(0.01, 0.05, 0.20)) -> pd.DataFrame:
     """Share of spend from the top 1 %, 5 %, 20 % of members."""
     v = np.sort(spend.fillna(0).to_numpy(dtype=float))[::-1]
     total = v.sum() or 1.0
-    return pd.DataFrame([{"top": f"top {t:.0%}", "members": max(1, int(round(t * len(v)))),
+    return pd.DataFrame([{"top": f"top {t:.0%}", "top_share": t, "members": max(1, int(round(t * len(v)))),
                           "spend_share": v[: max(1, int(round(t * len(v))))].sum() / total} for t in tops])
 
 
