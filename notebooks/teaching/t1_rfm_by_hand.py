@@ -27,8 +27,8 @@ sns.set_theme(style="whitegrid", context="notebook")
 from analysis import teaching
 from analysis.privacy import mask_ids
 from analysis.dataset import load_dataset
-from analysis.report import record_metrics
-from analysis.i18n import tr
+from analysis.report import headline, record_metrics
+from analysis.i18n import N_, tr
 from analysis.present import configure, present
 configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
@@ -121,4 +121,5 @@ display(Markdown("## " + tr("Your score")))
 present(teaching.summarize_checks(checks))
 
 # %% tags=["hide"]
-record_metrics(checks={c.exercise: c.status for c in checks}, right=sum(c.ok for c in checks), exercises=len(checks))
+record_metrics(checks={c.exercise: c.status for c in checks}, right=sum(c.ok for c in checks), exercises=len(checks),
+               headline=headline((N_("exercises"), len(checks), "count"), (N_("answered right"), sum(c.ok for c in checks), "count")))

@@ -55,6 +55,15 @@ ENTRIES: list[tuple[str, str, str, str]] = [
      "(T-learner: one model among the contacted, one among the holdout, each prediction from models that did not see the "
      "member). The Qini area is the mean gain of targeting by predicted uplift over random targeting, in incremental "
      "returns per 1,000 members listed; its interval not clearing zero means the model does no better than random."),
+    ("Campaign metrics", "Next wave list", "下一波名单",
+     "Members ranked by the best arm for each: margin net of cost when the gross margin (`margin_rate` of the spend of a "
+     "return) and the arms' costs are known, incremental returns per unit of cost when only the costs are, incremental "
+     "returns otherwise; taken in that order while the `budget` lasts. From the uplift models when their Qini interval "
+     "clears zero, else from the arms' average effects."),
+    ("Campaign metrics", "Deviation from the plan", "偏离计划",
+     "What a wave did differently from its pre-registration record: arms the plan did not have (or planned arms without "
+     "members), another start date, response window or number of members. The report states each in one sentence and "
+     "judges the recorded primary outcome as planned."),
     # -- statistics
     ("Statistics", "95 % interval", "95%置信区间",
      "The range of effects compatible with the data at the 5 % level: Wilson for a rate, Newcombe for a difference of "
