@@ -236,3 +236,30 @@ def test_the_primary_outcome_is_judged_as_planned_and_deviations_are_stated(smal
     text = " ".join(deviations)
     assert "planned 14" in text and "planned for 2024-09-01" in text and "in the plan" in text and len(deviations) == 3
     assert set(primary.loc[primary["campaign_id"] == "W2-AFTER", "alpha"]) == {0.01}
+
+
+def test_a_plan_from_the_campaign_reports_chosen_list_splits_every_recommendation_across_the_arms(planned):
+    """`chosen_list:` (the report's next_wave_list.csv, relative to the plan file) replaces the
+    refined sleeping list; the recommended arm is a stratum, so each recommendation is split as the
+    allocation says and the wave can judge the recommendations too."""
+    from analysis.params import ParameterError
+
+    folder, data, _ = planned
+    members = data.members.select("member_id", "join_date").to_pandas()
+    ids = members.loc[members["join_date"] < pd.Timestamp("2024-12-01"), "member_id"].sort_values().iloc[:400].to_numpy()
+    chosen = pd.DataFrame({"member_id": ids, "rank": range(1, 401),
+                           "arm": np.where(np.arange(400) % 3 == 0, "sms_daily", "call_wechat_ent")})
+    chosen.to_csv(folder / "next_wave_list.csv", index=False)
+    (folder / "chosen.yaml").write_text(PLAN + "chosen_list: next_wave_list.csv\n", encoding="utf-8")
+    spec = read_plan(folder / "chosen.yaml")
+    plan = make_plan(data, spec)
+    assert sorted(plan.contacts["member_id"]) == sorted(ids)
+    assert "recommended_arm" in plan.record["strata"] and plan.record["list"]["rule"] == "chosen list"
+    got = plan.assignment.merge(chosen, on="member_id")
+    for _, block in got.groupby("stratum"):
+        held = (block["arm_x"] == "holdout").sum()
+        assert abs(held - 0.2 * len(block)) < 1, "blocked: every stratum split as planned"
+    assert contacts_csv(make_plan(data, spec).contacts) == contacts_csv(plan.contacts)
+    chosen.assign(member_id=chosen["member_id"].where(chosen.index != 5, "NOT-A-MEMBER")).to_csv(folder / "next_wave_list.csv", index=False)
+    with pytest.raises(ParameterError, match=r"next_wave_list.csv: column 'member_id' must name members of the data who had joined by 2024-12-19.*rows 7"):
+        make_plan(data, spec)

@@ -221,6 +221,7 @@ class PlanSpec:
     baseline_rate: float | None = None
     seed: int = 1
     covariates: tuple[str, ...] = ("recency_days", "frequency", "monetary", "tier", "gender", "age_band")
+    chosen_list: str | None = None  # a CSV with member_id (and arm): the list to randomize instead of the refined sleeping list
     extra: dict = field(default_factory=dict)
 
     @property
@@ -266,27 +267,65 @@ def read_plan(path: str | Path) -> PlanSpec:
     known = set(PlanSpec.__dataclass_fields__) - {"arms", "control_arm", "start_date", "extra"}
     kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items() if k in known}
     extra = {k: v for k, v in raw.items() if k not in known | {"arms", "start_date"}}
+    if kwargs.get("chosen_list") is not None:  # relative to the plan file, wherever the command runs
+        kwargs["chosen_list"] = str((path.parent / str(kwargs["chosen_list"])).resolve())
     return PlanSpec(start_date=start, arms=arms, control_arm=controls[0], extra=extra, **kwargs)
 
 
-def _list_members(data, spec: PlanSpec) -> pd.DataFrame:
-    """The refined sleeping list on the day before the start, with the strata and covariates."""
+def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
+    """The list on the day before the start, with the strata and covariates, and what the record
+    says about it: the refined sleeping list, or the ``chosen_list`` (e.g. the campaign report's
+    next_wave_list.csv, whose recommended arm becomes a stratum: every recommendation is split
+    across all arms, so the wave can also judge the recommendations)."""
     from .campaigns import RECENCY_BAND_EDGES, band_labels
     from .features import compute_member_features
     from .segmentation import add_age_band
     from .sleeping import build_sleeping_list
 
     list_date = (pd.Timestamp(spec.start_date) - pd.Timedelta(days=1)).date()
-    sl = build_sleeping_list(data, list_date, tier=spec.tier, sleeping_days=spec.sleeping_days,
-                             lookback_days=spec.lookback_days, channel=spec.channel)
-    chosen = sl.members.loc[sl.members["refined"], ["member_id", "days_since_purchase"]]
     feats = add_age_band(compute_member_features(data, pd.Timestamp(list_date), 365, categories=False))
-    frame = chosen.merge(feats.drop(columns=[c for c in ("days_since_purchase",) if c in feats.columns]),
-                         on="member_id", how="left")
-    frame["recency_days"] = frame["days_since_purchase"]
+    if spec.chosen_list:
+        chosen = read_chosen_list(spec.chosen_list, set(feats["member_id"]), list_date)
+        frame = chosen.merge(feats, on="member_id", how="left")
+        info = {"rule": "chosen list", "file": Path(spec.chosen_list).name, "list_date": str(list_date),
+                "members": int(len(frame))}
+    else:
+        sl = build_sleeping_list(data, list_date, tier=spec.tier, sleeping_days=spec.sleeping_days,
+                                 lookback_days=spec.lookback_days, channel=spec.channel)
+        chosen = sl.members.loc[sl.members["refined"], ["member_id", "days_since_purchase"]]
+        frame = chosen.merge(feats.drop(columns=[c for c in ("days_since_purchase",) if c in feats.columns]),
+                             on="member_id", how="left")
+        frame["recency_days"] = frame["days_since_purchase"]
+        info = {"rule": "refined sleeping list", "tier": spec.tier, "list_date": str(sl.list_date),
+                "sleeping_days": spec.sleeping_days, "lookback_days": spec.lookback_days, "channel": spec.channel,
+                "naive": int(sl.naive_size), "refined": int(sl.refined_size)}
     frame["recency_band"] = pd.cut(frame["recency_days"], [-np.inf, *RECENCY_BAND_EDGES, np.inf],
                                    labels=band_labels(RECENCY_BAND_EDGES)).astype(str)
-    return frame, sl
+    return frame, info
+
+
+def read_chosen_list(path: str | Path, members: set, list_date) -> pd.DataFrame:
+    """``member_id`` (and ``recommended_arm`` from an ``arm`` column) of a chosen list;
+    :class:`ParameterError` naming the file, column, rule and example rows when it is wrong."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise ParameterError(f"{path}: cannot read the chosen list ({str(err).splitlines()[0]})") from None
+    if "member_id" not in raw.columns:
+        raise ParameterError(f"{path}: column 'member_id' is missing (the chosen list names its members)")
+    rows = lambda bad: ", ".join(str(i + 2) for i in bad.index[:3])  # noqa: E731 (file rows: header is row 1)
+    dup = raw[raw["member_id"].duplicated(keep=False)]
+    if len(dup):
+        raise ParameterError(f"{path}: column 'member_id' must be unique; {len(dup):,} rows repeat a member, e.g. rows {rows(dup)}")
+    unknown = raw[~raw["member_id"].isin(members)]
+    if len(unknown):
+        raise ParameterError(f"{path}: column 'member_id' must name members of the data who had joined by {list_date}; "
+                             f"{len(unknown):,} rows do not, e.g. rows {rows(unknown)}")
+    out = raw[["member_id"]].copy()
+    if "arm" in raw.columns:
+        out["recommended_arm"] = raw["arm"].fillna("none").to_numpy()
+    return out
 
 
 @dataclass(frozen=True)
@@ -320,10 +359,13 @@ def make_plan(data, spec: PlanSpec) -> Plan:
     write down the pre-registration record (nothing is written to disk here)."""
     from . import campaigns as cp
 
-    frame, sl = _list_members(data, spec)
+    frame, list_info = _list_members(data, spec)
     if frame.empty:
-        raise ParameterError(f"the refined sleeping list of tier {spec.tier!r} on {spec.start_date} is empty: nothing to plan")
+        raise ParameterError(f"{spec.chosen_list}: the chosen list is empty: nothing to plan" if spec.chosen_list else
+                             f"the refined sleeping list of tier {spec.tier!r} on {spec.start_date} is empty: nothing to plan")
     strata = [s for s in spec.strata if s in frame.columns]
+    if "recommended_arm" in frame.columns and "recommended_arm" not in strata:
+        strata.append("recommended_arm")  # each recommendation split across all arms
     assigned = assign_arms(frame, spec.shares, strata, spec.seed)
     contacts = pd.DataFrame({
         "campaign_id": spec.campaign_id, "member_id": assigned["member_id"], "arm": assigned["arm"],
@@ -344,11 +386,8 @@ def make_plan(data, spec: PlanSpec) -> Plan:
     power = allocation_power(baseline, spec.min_detectable_lift, len(assigned), spec.shares, spec.control_arm, spec.alpha)
     needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
     balance = balance_table(assigned, list(spec.covariates), spec.control_arm)
-    record = preregistration_record(
-        spec, contacts, strata, planned_on=str(data.as_of), baseline=baseline, baseline_source=source, needed=needed,
-        list_info={"rule": "refined sleeping list", "tier": spec.tier, "list_date": str(sl.list_date),
-                   "sleeping_days": spec.sleeping_days, "lookback_days": spec.lookback_days, "channel": spec.channel,
-                   "naive": int(sl.naive_size), "refined": int(sl.refined_size)})
+    record = preregistration_record(spec, contacts, strata, planned_on=str(data.as_of), baseline=baseline,
+                                    baseline_source=source, needed=needed, list_info=list_info)
     return Plan(spec, contacts, assigned, balance, power, needed, baseline, record)
 
 
