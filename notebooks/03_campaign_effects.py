@@ -324,7 +324,7 @@ if applies(has_campaigns, NO_CAMPAIGNS):
 # %%
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     baseline = float(arms.loc[arms["arm"] == control_arm, "return_rate"].mean())
-    display(campaigns.plan_next_wave(baseline, [0.02, 0.03, 0.05, 0.10], alpha=alpha))
+    display(present(campaigns.plan_next_wave(baseline, [0.02, 0.03, 0.05, 0.10], alpha=alpha), kinds={"lift": "points"}))
     display(arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm", "contacted", "incremental_returned", "cost",
                                                   "cost_per_incremental_return"]])
 

@@ -76,7 +76,7 @@ def _plan(args) -> int:
     sizes = ", ".join(f"{r.arm} {r.members:,}" for r in plan.table().itertuples())
     weakest = plan.power["power"].min()
     print(f"mallwake: {spec.campaign_id}: {len(plan.contacts):,} members from the {plan.record['list']['rule']} ({sizes}); "
-          f"power {weakest:.0%} for a lift of {spec.min_detectable_lift:.1%} over a baseline of {plan.baseline_rate:.1%} "
+          f"power {weakest:.0%} for a lift of {spec.min_detectable_lift * 100:.1f} points over a baseline of {plan.baseline_rate:.1%} "
           f"(a list of {plan.needed:,} reaches {spec.power:.0%})")
     unbalanced = plan.balance[~plan.balance["balanced"]]
     if len(unbalanced):
