@@ -188,3 +188,6 @@ def test_choose_list_by_hand():
     got = choose_list(uplift, {"cheap": float("nan"), "dear": 5.0})
     assert got.ranked_by == RANKINGS[2] and list(got.members["arm"]) == ["dear", "dear", "dear"]
     assert got.curve["cost"].isna().all()
+    # a budget in money cannot be spent on unknown costs: not applied, and the sentence says so
+    got = choose_list(uplift, {"cheap": float("nan"), "dear": 5.0}, budget=1.0)
+    assert len(got.chosen) == 3 and "budget is not applied" in got.sentence()

@@ -354,6 +354,18 @@ def contacts_csv(contacts: pd.DataFrame) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def planned_contacts(spec: PlanSpec, assigned: pd.DataFrame) -> pd.DataFrame:
+    """The contact file of an assignment (``member_id``, ``arm``): the contract's ``contacts`` form
+    with each arm's channel, gift and planned costs (unknown costs stay empty)."""
+    arm = assigned["arm"]
+    return pd.DataFrame({
+        "campaign_id": spec.campaign_id, "member_id": assigned["member_id"], "arm": arm,
+        "channel": arm.map(lambda a: spec.arms[a].get("channel", "none")), "gift": arm.map(lambda a: spec.arms[a].get("gift", "none")),
+        "contact_cost": arm.map(lambda a: spec.arms[a].get("contact_cost", np.nan)),
+        "gift_cost": arm.map(lambda a: spec.arms[a].get("gift_cost", np.nan)),
+    })[list(CONTACT_COLUMNS)]
+
+
 def make_plan(data, spec: PlanSpec) -> Plan:
     """Draw the list, randomize it into the arms within strata, check balance and power, and
     write down the pre-registration record (nothing is written to disk here)."""
@@ -367,13 +379,7 @@ def make_plan(data, spec: PlanSpec) -> Plan:
     if "recommended_arm" in frame.columns and "recommended_arm" not in strata:
         strata.append("recommended_arm")  # each recommendation split across all arms
     assigned = assign_arms(frame, spec.shares, strata, spec.seed)
-    contacts = pd.DataFrame({
-        "campaign_id": spec.campaign_id, "member_id": assigned["member_id"], "arm": assigned["arm"],
-        "channel": assigned["arm"].map(lambda a: spec.arms[a].get("channel", "none")),
-        "gift": assigned["arm"].map(lambda a: spec.arms[a].get("gift", "none")),
-        "contact_cost": assigned["arm"].map(lambda a: spec.arms[a].get("contact_cost", np.nan)),
-        "gift_cost": assigned["arm"].map(lambda a: spec.arms[a].get("gift_cost", np.nan)),
-    })[list(CONTACT_COLUMNS)]
+    contacts = planned_contacts(spec, assigned)
     baseline = spec.baseline_rate
     source = "given in the plan"
     if baseline is None:  # the control arms of past waves, else a conservative 5 %

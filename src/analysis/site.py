@@ -294,10 +294,11 @@ def build_index(reports_dir: Path) -> Path:
     reports_dir = Path(reports_dir)
     with locked(state_dir(reports_dir) / "index.lock", wait=True, what=f"{reports_dir / 'index.html'}"):
         atomic_write_text(reports_dir / GLOSSARY, embed_cjk_font(glossary_page(CSP_META)))
+        runs = _read_runs(reports_dir)
         for lang in CHROME:
             if lang != "en":  # one index per language, each linking the others
-                atomic_write_text(reports_dir / CHROME[lang]["index"], embed_cjk_font(_index_page(reports_dir, lang)))
-        return atomic_write_text(reports_dir / "index.html", embed_cjk_font(_index_page(reports_dir)))
+                atomic_write_text(reports_dir / CHROME[lang]["index"], embed_cjk_font(_index_page(runs, lang)))
+        return atomic_write_text(reports_dir / "index.html", embed_cjk_font(_index_page(runs)))
 
 
 def _href(*parts: str) -> str:
@@ -305,15 +306,19 @@ def _href(*parts: str) -> str:
     return html.escape("/".join(quote(str(p)) for p in parts), quote=True)
 
 
-def _index_page(reports_dir: Path, language: str = "en") -> str:
-    _t = lambda text, **kw: html.escape(tr(text, lang=language, **kw))  # noqa: E731 (the page's language, escaped)
+def _read_runs(reports_dir: Path) -> list[dict]:
+    """Every run's ``run.json`` under ``reports_dir`` (newest first); unreadable ones are skipped."""
     runs = []
     for run_file in reports_dir.glob("[!.]*/run.json"):
         try:
             runs.append(json.loads(run_file.read_text(encoding="utf-8")) | {"_dir": run_file.parent.name})
         except (OSError, json.JSONDecodeError):
             continue
-    runs.sort(key=lambda r: r.get("finished", ""), reverse=True)
+    return sorted(runs, key=lambda r: r.get("finished", ""), reverse=True)
+
+
+def _index_page(runs: list[dict], language: str = "en") -> str:
+    _t = lambda text, **kw: html.escape(tr(text, lang=language, **kw))  # noqa: E731 (the page's language, escaped)
     monthly = [r for r in runs if r.get("kind") == "monthly"]
     runs = [r for r in runs if r.get("kind") != "monthly"]
     parts = [_monthly_section(monthly, language)] if monthly else []

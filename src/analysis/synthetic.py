@@ -329,11 +329,15 @@ def _natural_return_prob(m: _Mall, lat: pd.DataFrame, t0: int, t1: int) -> np.nd
     return 1 - np.exp(-intensity)
 
 
-def _sleeping_list(m, members, lat, tx, visits, tier, t0, kind, channel_reach_ok, tiers=("gold",)):
-    """Positions of members on the wave's sleeping list, built from observed data only."""
+def _last_seen(m, lat, tx, t0) -> np.ndarray:
+    """Each member's last purchase day before ``t0`` (the join day when none), from observed data."""
     last = tx.loc[tx["day"] < t0].groupby("who")["day"].max().reindex(np.arange(m.n)).to_numpy()
+    return np.where(np.isnan(last), lat["join_idx"].to_numpy(), last)
+
+
+def _sleeping_list(m, members, lat, visits, tier, t0, last_seen, kind, channel_reach_ok, tiers=("gold",)):
+    """Positions of members on the wave's sleeping list, built from observed data only."""
     join_idx = lat["join_idx"].to_numpy()
-    last_seen = np.where(np.isnan(last), join_idx, last)
     asleep = np.isin(tier, tiers) & (t0 - last_seen >= SLEEPING_DAYS) & (join_idx <= t0 - SLEEPING_DAYS)
     if kind == "refined":
         recent = visits.loc[(visits["day"] < t0) & (visits["day"] >= t0 - PRESENCE_LOOKBACK_DAYS), "who"].unique()
@@ -390,14 +394,9 @@ def _assign(wave: WaveDesign, ids: np.ndarray, tier: np.ndarray, days_asleep: np
 
 def _preregistration(spec, assigned: pd.DataFrame, list_info: dict, baseline: float) -> dict:
     """The wave's pre-registration record, built as ``mallwake plan`` builds one."""
-    from .plan import CONTACT_COLUMNS, list_size_needed, preregistration_record
+    from .plan import list_size_needed, planned_contacts, preregistration_record
 
-    planned = pd.DataFrame({
-        "campaign_id": spec.campaign_id, "member_id": assigned["member_id"], "arm": assigned["arm"],
-        "channel": assigned["arm"].map(lambda a: spec.arms[a]["channel"]), "gift": assigned["arm"].map(lambda a: spec.arms[a]["gift"]),
-        "contact_cost": assigned["arm"].map(lambda a: spec.arms[a]["contact_cost"]),
-        "gift_cost": assigned["arm"].map(lambda a: spec.arms[a]["gift_cost"]),
-    })[list(CONTACT_COLUMNS)]
+    planned = planned_contacts(spec, assigned)
     needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
     day_before = (pd.Timestamp(spec.start_date) - pd.Timedelta(days=1)).date()
     return preregistration_record(spec, planned, ["tier", "recency_band"], planned_on=str(day_before), baseline=baseline,
@@ -415,13 +414,13 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
         t1 = t0 + wave.response_days
         factorial = wave.campaign_id == FACTORIAL_WAVE
         tiers = STUDY_DESIGNS[study]["factorial_tiers"] if factorial else ("gold",)
-        pos = _sleeping_list(m, members, lat, tx, visits, tier, t0, wave.sleeping_list, reachable, tiers)
+        last_seen = _last_seen(m, lat, tx, t0)
+        pos = _sleeping_list(m, members, lat, visits, tier, t0, last_seen, wave.sleeping_list, reachable, tiers)
         share = STUDY_DESIGNS[study].get("list_share", 1.0) if factorial else 1.0
         if share < 1:
             pos = pos[rng.random(len(pos)) < share]
         arms = list(wave.arms)
-        last = tx.loc[tx["day"] < t0].groupby("who")["day"].max().reindex(np.arange(m.n)).to_numpy()
-        days_asleep = (t0 - np.where(np.isnan(last), lat["join_idx"].to_numpy(), last))[pos]
+        days_asleep = (t0 - last_seen)[pos]
         drawn, spec, assigned = _assign(wave, ids[pos], tier[pos], days_asleep, seed=m.seed + 7 * (len(records) + 1))
         arm_idx = np.array([arms.index(a) for a in drawn], dtype=int)
         lift = _uplift_multiplier(days_asleep, tier[pos], members["district"].to_numpy()[pos])

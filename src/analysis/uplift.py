@@ -178,6 +178,22 @@ class UpliftResult(Result):
         return ax
 
 
+def _names(columns: str | list[str]) -> list[str]:
+    """Feature names given as a list or as one comma-separated text."""
+    return [c.strip() for c in columns.split(",") if c.strip()] if isinstance(columns, str) else list(columns)
+
+
+def _with_features(members: pd.DataFrame, features: pd.DataFrame, campaign_id: str, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """``members`` of a campaign with their pre-campaign ``columns`` (those present), in member
+    order; :class:`~analysis.report.NotApplicable` when none is present."""
+    f = features[features["campaign_id"] == campaign_id] if "campaign_id" in features.columns else features
+    cols = [c for c in columns if c in f.columns]
+    if not cols:
+        raise NotApplicable(tr("none of the uplift features ({features}) is in the data.", features=", ".join(columns)))
+    d = members.merge(f[["member_id", *cols]].drop_duplicates("member_id"), on="member_id", how="left")
+    return d.sort_values("member_id", kind="stable").reset_index(drop=True), cols
+
+
 def estimate_uplift(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str, columns: list[str],
                     control_arm: str = "holdout", alpha: float = 0.05, seed: int = 0, n_boot: int = N_BOOT) -> UpliftResult:
     """Cross-fitted T-learner uplift of ``arm`` against ``control_arm`` in ``campaign_id`` on the
@@ -191,12 +207,7 @@ def estimate_uplift(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id:
     if min(n_t, n_c) < MIN_PER_SIDE:
         raise NotApplicable(tr("an uplift model of {arm} needs at least {needed} members in the arm and in the holdout; they have "
                                "{n_t:,} and {n_c:,}.", arm=display_name(f"{campaign_id} / {arm}"), needed=MIN_PER_SIDE, n_t=n_t, n_c=n_c))
-    f = features[features["campaign_id"] == campaign_id] if "campaign_id" in features.columns else features
-    cols = [c for c in columns if c in f.columns]
-    if not cols:
-        raise NotApplicable(tr("none of the uplift features ({features}) is in the data.", features=", ".join(columns)))
-    d = o[["member_id", "arm", "returned"]].merge(f[["member_id", *cols]].drop_duplicates("member_id"), on="member_id", how="left")
-    d = d.sort_values("member_id", kind="stable").reset_index(drop=True)
+    d, cols = _with_features(o[["member_id", "arm", "returned"]], features, campaign_id, columns)
     treated = (d["arm"] == arm).to_numpy()
     y = d["returned"].astype(int).to_numpy()
     scores = cross_fitted_uplift(d[cols], treated, y, seed=seed)
@@ -217,8 +228,7 @@ def estimate_uplift_by_campaign(outcomes: pd.DataFrame, features: pd.DataFrame, 
     """:func:`estimate_uplift` of being contacted at all (every treated arm pooled) against the
     holdout, for each campaign that has one; returns the results and, for the campaigns where it
     does not apply, the one sentence saying why. ``columns``: names, or one comma-separated text."""
-    if isinstance(columns, str):
-        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    columns = _names(columns)
     contacted = outcomes.assign(arm=outcomes["arm"].where(outcomes["arm"] == control_arm, ANY_CONTACT))
     results, reasons = [], []
     for cid in sorted(outcomes.loc[outcomes["arm"] == control_arm, "campaign_id"].unique()):
@@ -292,6 +302,8 @@ class ListChoice(Result):
         if self.budget is None:
             head += " " + (tr("No budget was given (budget): the list holds every member whose best arm is expected to pay.")
                            if self.ranked_by == RANKINGS[0] else tr("No budget was given (budget): the list holds every member."))
+        elif self.curve["cost"].isna().all():  # costs not known for every arm (see choose_list)
+            head += " " + tr("The budget is not applied: the data record no costs for these arms.")
         if self.margin_per_return is None:
             head += " " + tr("The margin per incremental return is unknown (margin_rate), so the expected gross margin is not shown.")
         return head
@@ -314,7 +326,7 @@ def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | Non
     a margin, while the best arm still pays for itself).
     """
     arms = [c for c in uplift.columns if c != "member_id"]
-    costs = np.array([float(cost.get(a, np.nan)) if cost.get(a) is not None else np.nan for a in arms])
+    costs = np.array([np.nan if cost.get(a) is None else float(cost[a]) for a in arms])
     u = uplift[arms].to_numpy(float)
     costs_known = bool(np.isfinite(costs).all())
     margin_known = margin_per_return is not None and np.isfinite(margin_per_return)
@@ -331,8 +343,8 @@ def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | Non
     frame = frame.sort_values(["value", "member_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
     spent = frame["cost"].cumsum()
     chosen = np.ones(len(frame), dtype=bool)
-    if budget is not None:
-        chosen &= (spent <= budget).to_numpy() if costs_known else np.arange(len(frame)) < int(budget)
+    if budget is not None and costs_known:  # a budget in money cannot be spent on unknown costs
+        chosen &= (spent <= budget).to_numpy()
     if ranked_by == RANKINGS[0]:
         chosen &= (frame["value"] > 0).to_numpy()  # a member whose best arm loses money is not contacted
     frame["chosen"] = chosen
@@ -358,20 +370,13 @@ def plan_next_list(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: 
     ``by_model=False`` (the model did no better than random), every member gets each arm's average
     effect instead: the best arm is then the same for all, and whom to take first is not decided
     by the model."""
-    if isinstance(columns, str):
-        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    columns = _names(columns)
     o = outcomes[outcomes["campaign_id"] == campaign_id]
     counts = o["arm"].value_counts()
     if control_arm not in counts or counts.get(control_arm, 0) < MIN_PER_SIDE or (counts.drop(control_arm, errors="ignore") < MIN_PER_SIDE).any():
         raise NotApplicable(tr("choosing a list by uplift needs at least {needed} members in every arm of {campaign} and in its "
                                "holdout.", needed=MIN_PER_SIDE, campaign=display_name(campaign_id)))
-    f = features[features["campaign_id"] == campaign_id] if "campaign_id" in features.columns else features
-    cols = [c for c in columns if c in f.columns]
-    if not cols:
-        raise NotApplicable(tr("none of the uplift features ({features}) is in the data.", features=", ".join(columns)))
-    d = o[["member_id", "arm", "returned", "cost", "spend"]].merge(f[["member_id", *cols]].drop_duplicates("member_id"),
-                                                                     on="member_id", how="left")
-    d = d.sort_values("member_id", kind="stable").reset_index(drop=True)
+    d, cols = _with_features(o[["member_id", "arm", "returned", "cost", "spend"]], features, campaign_id, columns)
     if by_model:
         scores = cross_fitted_arm_uplift(d[cols], d["arm"].to_numpy(), d["returned"].astype(int).to_numpy(), control_arm, seed=seed)
     else:
