@@ -61,3 +61,27 @@ def test_no_usable_covariate_gives_the_unadjusted_difference_with_hc2(design):
     assert res.covariates == () and res.estimate == pytest.approx(res.unadjusted, abs=1e-12)
     _, se = _hc2(np.column_stack([np.ones_like(a), t]), y)
     assert res.se == pytest.approx(se[1], rel=1e-8)
+
+
+def test_a_member_fitted_exactly_by_its_own_level_is_left_out_and_hc2_stays_defined(design):
+    """One control member alone in a tier gets leverage 1: HC2 divided 0 by 0 (inf, or an arbitrary
+    number when rounding left h at 1 - 1e-16, so PostgreSQL and DuckDB disagreed). The member and
+    its column are left out: the estimate is unchanged and the error is the one without them."""
+    outcomes, features, a, c, t, y = design
+    tier = np.where(np.arange(len(a)) % 2 == 0, "gold", "silver")
+    lone = int(np.flatnonzero(t == 0)[0])
+    tier[lone] = "platinum"
+    features = features.assign(tier=tier)
+    res = cp.estimate_adjusted_effect(outcomes, features, "C", "call", ["a", "tier"])
+    assert np.isfinite(res.se) and res.se > 0
+    assert any("leverage 1" in d for d in res.dropped)
+    keep = np.arange(len(a)) != lone
+    silver = (tier == "silver").astype(float)
+    ac, sc = (a - a.mean())[keep], (silver - silver.mean())[keep]  # centred on everyone compared (Lin)
+    X = np.column_stack([np.ones(keep.sum()), t[keep], ac, sc, t[keep] * ac, t[keep] * sc])
+    beta, se = _hc2(X, y[keep])
+    assert res.se == pytest.approx(se[1], rel=1e-8)
+    assert res.estimate == pytest.approx(beta[1], abs=1e-10)
+    # a rounding-level change of one covariate (another engine's order of summation) changes nothing
+    nudged = cp.estimate_adjusted_effect(outcomes, features.assign(a=features["a"] * (1 + 1e-15)), "C", "call", ["a", "tier"])
+    assert (nudged.estimate, nudged.se) == pytest.approx((res.estimate, res.se), rel=1e-9)

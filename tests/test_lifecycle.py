@@ -296,3 +296,15 @@ def test_cox_leaves_out_a_level_with_no_event_and_prints_nothing():
     assert list(res.hazard_ratios["covariate"]) == ["tier_silver"]
     assert 0.4 < float(res.hazard_ratios["hazard_ratio"].iloc[0]) < 0.9  # planted 300/500 = 0.6
     assert "tier_platinum" in res.fit_note()
+
+
+@pytest.mark.parametrize("tier", [None, "gold"])
+def test_stage_flows_in_the_engine_equal_the_dense_arrays(small_mall, tier):
+    """The engine-neutral path (window functions in the engine, only month x stage counts back),
+    the default on a database or Spark, gives the same flows as the dense arrays of the local DuckDB."""
+    data = load_dataset(small_mall)
+    dense = lc.compute_stage_flows(data, tier=tier, dense=True)
+    engine = lc.compute_stage_flows(data, tier=tier, dense=False)
+    pd.testing.assert_frame_equal(dense.counts, engine.counts, check_freq=False)
+    pd.testing.assert_frame_equal(dense.transitions, engine.transitions, check_dtype=False)
+    assert {"reactivated", "sleeping"} <= set(engine.transitions["to_stage"])

@@ -21,21 +21,29 @@ def _demo(args) -> int:
 
 def _validate(args) -> int:
     from .params import ParameterError, parse_as_of
+    from .sources import SourceError, is_source, parse_source
     from .validation import validate_data_dir
 
+    name = args.data_dir
     try:
         as_of = parse_as_of(args.as_of)
-    except ParameterError as err:
+        if is_source(args.data_dir):  # a database or Spark: the rules run as queries in the engine
+            from .dataset import validate_source
+
+            name = parse_source(args.data_dir).name
+            report = validate_source(args.data_dir, as_of=as_of, strict=args.strict)[0]
+        else:
+            report = validate_data_dir(args.data_dir, as_of=as_of, strict=args.strict)
+    except (ParameterError, SourceError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = validate_data_dir(args.data_dir, as_of=as_of, strict=args.strict)
     for msg in report.warning_messages():
-        print(f"{args.data_dir}: warning: {msg}", file=sys.stderr)
+        print(f"{name}: warning: {msg}", file=sys.stderr)
     if report.ok:
         counts = ", ".join(f"{k} {v:,}" for k, v in report.row_counts.items())
-        print(f"{args.data_dir}: valid ({counts})")
+        print(f"{name}: valid ({counts})")
         return 0
-    print(f"{args.data_dir}: {len(report.violations)} broken rule(s)", file=sys.stderr)
+    print(f"{name}: {len(report.violations)} broken rule(s)", file=sys.stderr)
     for msg in report.messages():
         print(f"  - {msg}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -104,9 +112,10 @@ def _run(args) -> int:
 def _run_with(args, launcher) -> int:
     from .runner import ParameterError, parse_as_of, parse_assignments, run_months, run_reports
     from .storage import DiskFullError, RunLockedError, UnsafeNameError, check_label
+    from .sources import SourceError, is_source
     from .validation import DataValidationError
 
-    data_dir = Path(args.data)
+    data_dir = args.data if is_source(args.data) else Path(args.data)
     try:
         if args.label is not None:
             check_label(args.label)
@@ -114,7 +123,7 @@ def _run_with(args, launcher) -> int:
     except (ParameterError, UnsafeNameError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.data == str(DEMO_DATA_DIR) and not (data_dir / "members.csv").exists():
+    if args.data == str(DEMO_DATA_DIR) and not (Path(data_dir) / "members.csv").exists():
         from .synthetic import generate_mall
 
         print(f"demo data not found: generating it in {data_dir}")
@@ -147,7 +156,7 @@ def _run_with(args, launcher) -> int:
             exports_dir=Path(args.exports) if args.exports else None, strict=args.strict, force=args.force,
             launcher=launcher,
         )
-    except (ParameterError, DataValidationError, UnsafeNameError, RunLockedError) as err:
+    except (ParameterError, DataValidationError, UnsafeNameError, RunLockedError, SourceError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
         print("mallwake: no report written", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -175,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", default=None, help="teaching notebooks to copy (default notebooks/teaching)")
     p.set_defaults(func=_handout)
 
-    p = sub.add_parser("validate", help="check a data directory against the data contract")
-    p.add_argument("data_dir")
+    p = sub.add_parser("validate", help="check a data directory (or a database or Spark source) against the data contract")
+    p.add_argument("data_dir", help="a data directory, a source URL (postgres://user@host/db) or a connection file (*.yaml)")
     p.add_argument("--as-of", default=None, help="analysis date (default: today)")
     p.add_argument("--strict", action="store_true", help="treat warnings (e.g. exact duplicate transactions) as errors")
     p.set_defaults(func=_validate)
@@ -190,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_plan)
 
     p = sub.add_parser("run", help="execute the notebooks and render the HTML reports")
-    p.add_argument("--data", default=str(DEMO_DATA_DIR), help="data directory (default: the demo data)")
+    p.add_argument("--data", default=str(DEMO_DATA_DIR),
+                   help="data directory, source URL (postgres://user@host/db) or connection file (*.yaml); default: the demo data")
     p.add_argument("--as-of", default=None, help="analysis date YYYY-MM-DD (default: last date in the data)")
     p.add_argument("--only", action="append", help="run only this notebook (repeatable)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="notebook parameter (repeatable)")

@@ -46,7 +46,9 @@ def compute_rfm_summary(data: MallData, as_of=None, unit_days: float = 7.0, cali
     summ = days.group_by("member_id").aggregate(
         first=_.day.min(), last=_.day.max(), purchases=_.count(), spend=_.spend.sum(), first_spend=_.spend.argmin(_.day),
     ).to_pandas()
-    summ["repeat_spend"] = summ["spend"] - summ["first_spend"]
+    # money to a millionth: engines sum in different orders (5966.65 vs 5966.650000000001), and an
+    # optimizer started from inputs that differ in the last bit stops at fits that differ by 1e-8
+    summ["repeat_spend"] = (summ["spend"] - summ["first_spend"]).round(6)
     first, last = pd.to_datetime(summ["first"]), pd.to_datetime(summ["last"])
     out = pd.DataFrame({
         "member_id": summ["member_id"],

@@ -14,6 +14,7 @@ other Ibis backend (Spark, Trino, BigQuery, PostgreSQL).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -25,6 +26,7 @@ from pathlib import Path
 import ibis
 import pandas as pd
 
+from .config import DEFAULT_TIERS
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
 from .validation import (CACHE_ENV, ValidationReport, cache_root, data_tiers, files_key, fingerprint_files, parquet_zones, quiet_progress,
                          quote_ident, relation_sql,
@@ -85,7 +87,7 @@ class MallData:
         SHA-256 of the input files, for provenance.
     """
 
-    data_dir: Path
+    data_dir: Path | str
     as_of: dt.date
     tiers: tuple[str, ...]
     con: object
@@ -93,41 +95,59 @@ class MallData:
     fingerprint: str
     files: dict[str, Path] = field(default_factory=dict)
     member_attributes: tuple[str, ...] = ()
+    #: For a source in an engine: the typed tables as Ibis expressions over the source's own
+    #: tables (nothing is created in the source). Empty for a data folder: ``con`` holds them.
+    tables: dict = field(default_factory=dict)
+    #: Where each present contract table is read from: a file's name, or the source's table.
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.origins and self.files:
+            self.origins = {name: Path(p).name for name, p in self.files.items()}
+
+    def table(self, name: str):
+        """The typed contract table (or ``purchase_days``) ``name`` as an Ibis table."""
+        return self.tables[name] if name in self.tables else self.con.table(name)
 
     @property
     def members(self):
-        return self.con.table("members")
+        return self.table("members")
 
     @property
     def transactions(self):
-        return self.con.table("transactions")
+        return self.table("transactions")
 
     @property
     def purchases(self):
         """The transactions that are purchases (not returns): for counting purchases and dates of purchase."""
-        t = self.con.table("transactions")
+        t = self.table("transactions")
         return t.filter(is_purchase(t))
 
     @property
     def visits(self):
-        return self.con.table("visits")
+        return self.table("visits")
 
     @property
     def campaigns(self):
-        return self.con.table("campaigns")
+        return self.table("campaigns")
 
     @property
     def contacts(self):
-        return self.con.table("contacts")
+        return self.table("contacts")
 
     @property
     def purchase_days(self):
         """One row per member and day with a purchase: ``member_id``, ``day``, ``purchases``, ``spend``."""
-        return self.con.table("purchase_days")
+        return self.table("purchase_days")
+
+    @property
+    def in_engine(self) -> bool:
+        """Whether the tables live in another engine (a source), not in the local DuckDB."""
+        return bool(self.tables)
 
     @property
     def has_visits(self) -> bool:
-        return "visits" in self.files
+        return "visits" in self.origins
 
     @property
     def covariate_attributes(self) -> tuple[str, ...]:
@@ -164,6 +184,10 @@ def load_dataset(
     DataValidationError
         If any rule of the contract is broken; nothing is loaded.
     """
+    from .sources import is_source
+
+    if is_source(data_dir):
+        return open_source(data_dir, as_of, tiers)
     data_dir = Path(data_dir)
     report, staged = prepare_dataset(data_dir, as_of, tiers, stage)  # tiers as given: validation says when it inferred them
     tiers = data_tiers(data_dir, tiers)
@@ -484,4 +508,122 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
     return MallData(
         data_dir=data_dir, as_of=pd.Timestamp(as_of).date(), tiers=tuple(tiers), con=con, validation=report,
         fingerprint=fingerprint_files(list(files.values())), files=files, member_attributes=extras,
+    )
+
+
+# --- a source in an engine (a database, Spark) -----------------------------------------------
+
+def typed_tables(raw: dict) -> tuple[dict, tuple[str, ...]]:
+    """The contract's typed tables as Ibis expressions over a source's ``raw`` tables (name ->
+    table; absent optional tables become empty ones), plus ``purchase_days``; and the extra
+    member columns. Nothing is created in the source."""
+    out, extras = {}, ()
+    anchor = raw["members"]
+    for name, spec in TABLES.items():
+        kinds = {**spec.required, **spec.optional}
+        if name in raw:
+            t = raw[name]
+            cols = list(t.columns)
+            out[name] = t.select(*[_ibis_cast(t, c, k, c in cols, spec.defaults.get(c)) for c, k in kinds.items()],
+                                 *[c for c in cols if c not in kinds])
+            if name == "members":
+                extras = tuple(c for c in cols if spec.kind(c) is None)
+        else:  # an optional table the source does not have: no rows, the contract's columns
+            out[name] = anchor.filter(ibis.literal(False)).select(
+                *[ibis.null().cast(IBIS_TYPES[k]).name(c) for c, k in kinds.items()])
+    out["purchase_days"] = purchase_days_expr(out["transactions"])
+    return out, extras
+
+
+def source_tiers(source, raw: dict, tiers: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The tier levels of a source: given, else its settings' ``mallwake.yaml``, else those in its members table."""
+    from .params import load_data_params, resolve_tiers
+
+    if tiers or load_data_params(source).get("tiers"):
+        return resolve_tiers(source, tiers)
+    present: list = []
+    if "members" in raw and "tier" in raw["members"].columns:
+        m = raw["members"]
+        present = list(m.select(t=m.tier.cast("string").strip()).filter(ibis._.t.notnull()).distinct().to_pandas()["t"])
+    return resolve_tiers(source, None, present)
+
+
+def validate_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False,
+                    con=None) -> tuple[ValidationReport, object, dict, str, dict]:
+    """Validate a source in its engine (cached by the source's fingerprint, like files by their contents).
+
+    Returns the report, the connection, the source's raw tables, the fingerprint and the
+    per-table row counts and checksums. Connection problems raise :class:`~analysis.sources.SourceError`.
+    """
+    from . import __version__
+    from .engine_validation import validate_tables
+    from .params import load_data_params
+    from .sources import parse_source, raw_tables, source_fingerprint
+    from .validation import Violation, _cache_dir
+
+    source = parse_source(data)
+    as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
+    con = con or source.connect()
+    raw = raw_tables(source, con)
+    wheres = {n: source.where(n) for n in TABLES}
+    try:
+        declared = bool(tiers) or bool(load_data_params(source).get("tiers"))
+        tiers = source_tiers(source, raw, tiers)
+    except ValueError as err:  # a broken mallwake.yaml beside the connection file
+        return ValidationReport(source.name, as_of_date, {}, (Violation("-", "mallwake.yaml", None, str(err), 0),),
+                                origins=wheres), con, raw, "", {}
+    fingerprint, detail = source_fingerprint(source, con, raw)
+    key = hashlib.sha256(f"{__version__}|engine|{fingerprint}|{as_of_date}|{tiers}|{sorted(wheres.items())}".encode()).hexdigest()
+    cached = _cache_dir() / f"{key}.json"
+    report = None
+    if cached.is_file():
+        try:
+            c = json.loads(cached.read_text())
+            warned = tuple(Violation(**{**w, "examples": tuple(w["examples"])}) for w in c["warnings"])
+            report = ValidationReport(source.name, as_of_date, c["row_counts"], (), warned, origins=wheres)
+        except (OSError, ValueError, KeyError, TypeError):
+            report = None
+    if report is None:
+        report = validate_tables(source.name, raw, wheres, as_of_date, tuple(tiers))
+        if report.ok:
+            try:
+                from .storage import atomic_write_text
+
+                _cache_dir().mkdir(parents=True, exist_ok=True)
+                atomic_write_text(cached, json.dumps({"row_counts": report.row_counts,
+                                                      "warnings": [dataclasses.asdict(w) for w in report.warnings]}))
+            except OSError:
+                pass
+    if not declared and tuple(tiers) != DEFAULT_TIERS:
+        inferred = Violation("members", wheres["members"], "tier", f"tier levels not declared: the levels in the data are used, "
+                             f"ordered alphabetically ({', '.join(tiers)}); list them lowest first as 'tiers' in a "
+                             f"mallwake.yaml beside the connection file to fix their order and catch misspelt tiers", 0)
+        report = ValidationReport(report.data_dir, report.as_of, report.row_counts, report.violations,
+                                  report.warnings + (inferred,), origins=wheres)
+    if strict and report.warnings:
+        report = ValidationReport(report.data_dir, report.as_of, report.row_counts, report.violations + report.warnings, (),
+                                  origins=wheres)
+    return report, con, raw, fingerprint, detail
+
+
+def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False) -> MallData:
+    """Validate a source (a database URL or a connection file, see :mod:`analysis.sources`) in its
+    engine and open its tables, typed as the contract says, as Ibis expressions on that engine.
+
+    Every function of the package that works on :class:`MallData` then runs its queries there.
+    """
+    from .sources import parse_source
+
+    source = parse_source(data)
+    report, con, raw, fingerprint, _ = validate_source(source, as_of, tiers, strict)
+    report.raise_for_errors()
+    tables, extras = typed_tables(raw)
+    if as_of is None:
+        last = [x for x in (tables["transactions"].ts.max().to_pandas(), tables["visits"].ts.max().to_pandas())
+                if x is not None and not pd.isna(x)]
+        as_of = max(pd.Timestamp(x) for x in last).date() if last else report.as_of
+    return MallData(
+        data_dir=source.spec, as_of=pd.Timestamp(as_of).date(), tiers=tuple(source_tiers(source, raw, tiers)), con=con,
+        validation=report, fingerprint=fingerprint, member_attributes=extras, tables=tables,
+        origins={n: source.where(n) for n in raw},
     )

@@ -156,7 +156,10 @@ def stage_panel(data: MallData, month, cooling_days: int = 90, sleeping_days: in
     end = parse_month(month) + pd.offsets.MonthEnd(0)
     expr = build_stage_panel_expr(data, None, end, cooling_days, sleeping_days, lost_days)
     name = f"mallwake_panel_{uuid.uuid4().hex[:12]}"
-    return data.con.create_table(name, expr, temp=True)
+    try:
+        return data.con.create_table(name, expr, temp=True)
+    except NotImplementedError:  # Spark has no temporary tables (and Ibis's cache() loses the month table):
+        return expr  # the engine computes the panel where it is used
 
 
 def compute_monthly_kpis(data: MallData, start_month, end_month, cooling_days: int = 90, sleeping_days: int = 180,

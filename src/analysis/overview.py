@@ -13,7 +13,7 @@ def compute_table_coverage(data: MallData) -> pd.DataFrame:
     rows = []
     spans = {"members": "join_date", "transactions": "ts", "visits": "ts", "campaigns": "start_date", "contacts": None}
     for name, col in spans.items():
-        t = data.con.table(name)
+        t = data.table(name)
         aggs = {"rows": t.count()}
         if "member_id" in t.columns:
             aggs["members"] = t.member_id.nunique()
@@ -21,7 +21,7 @@ def compute_table_coverage(data: MallData) -> pd.DataFrame:
             aggs["first"] = t[col].min().cast("date")
             aggs["last"] = t[col].max().cast("date")
         res = t.aggregate(**aggs).to_pandas().iloc[0].to_dict()
-        rows.append({"table": name, "file": data.files[name].name if name in data.files else "(absent)", **res})
+        rows.append({"table": name, "file": data.origins.get(name, "(absent)"), **res})
     return pd.DataFrame(rows)
 
 
@@ -68,9 +68,9 @@ def compute_missing_values(data: MallData) -> pd.DataFrame:
     """Share of missing values per column of every table (identifying columns listed, not shown)."""
     rows = []
     for name in ("members", "transactions", "visits", "campaigns", "contacts"):
-        if name not in data.files:
+        if name not in data.origins:
             continue
-        t = data.con.table(name)
+        t = data.table(name)
         n = t.count().to_pandas()
         if not n:
             continue

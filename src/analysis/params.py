@@ -42,7 +42,12 @@ def load_data_params(data_dir) -> dict:
 
     import yaml
 
-    path = Path(data_dir) / DATA_PARAMS_FILE
+    from .sources import settings_dir
+
+    folder = settings_dir(data_dir)  # a data folder, or the folder of a source's connection file
+    if folder is None:
+        return {}
+    path = Path(folder) / DATA_PARAMS_FILE
     if not path.is_file():
         return {}
     try:

@@ -462,8 +462,13 @@ def parse_allocation(text: str) -> dict[str, float]:
 
 def _record_files(data_dir) -> dict[str, Path]:
     """``{campaign_id: path}`` of the records beside the data, found by listing their folder: a
-    campaign id from the data never becomes a path."""
-    folder = Path(data_dir) / PREREGISTRATION_DIR
+    campaign id from the data never becomes a path. For a source: beside its connection file."""
+    from .sources import settings_dir
+
+    base = settings_dir(data_dir)
+    if base is None:
+        return {}
+    folder = Path(base) / PREREGISTRATION_DIR
     return {p.stem: p for p in folder.glob("*.json")} if folder.is_dir() else {}
 
 

@@ -435,12 +435,36 @@ def _fingerprint(data_dir: Path) -> str:
     return fingerprint_files(list(present_files(data_dir).values()))
 
 
-def _provenance(data_dir: Path, as_of: str | None, label: str, fingerprint: str | None = None,
+def resolve_data(data) -> Path | str:
+    """A data folder as an absolute path (papermill changes the working directory), or a source
+    (a URL, or a connection file as an absolute path) as text."""
+    from .sources import is_source, parse_source
+
+    if is_source(data):
+        source = parse_source(data)
+        return str(Path(source.spec).resolve()) if source.config_dir is not None else source.spec
+    return Path(data).resolve()
+
+
+def data_name(data) -> str:
+    """What reports call the data: the folder's name, or the source without any secret."""
+    from .sources import is_source, parse_source
+
+    return parse_source(data).name if is_source(data) else Path(data).name
+
+
+def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None = None,
                 last_day: str | None = None) -> dict:
+    from .sources import is_source
+
+    where = {"data source": data_name(data_dir),
+             "data fingerprint (sha256 of the tables' row counts and checksums)": (fingerprint or "")[:16]} \
+        if is_source(data_dir) else {
+        "data directory": data_name(data_dir),
+        "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16]}
     return {
         "run": label,
-        "data directory": data_dir.name,
-        "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16],
+        **where,
         "analysis date": _analysis_date(as_of, last_day),
         "git commit": _git_commit(),
         "environment (uv.lock sha256)": lock_hash() or "not installed from the lock",
@@ -487,7 +511,7 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
                     shutil.copytree(final, folder)
                 else:
                     folder.mkdir(parents=True)
-            log(f"mallwake: {len(notebooks)} notebook(s) on {data_dir} -> {ok_dir}")
+            log(f"mallwake: {len(notebooks)} notebook(s) on {data_name(data_dir)} -> {ok_dir}")
             run_one = lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log, export_staging,  # noqa: E731
                                           (keys or {}).get(nb, ""), launcher)
             if jobs > 1 and len(notebooks) > 1:
@@ -504,7 +528,7 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
             status = "ok" if all(e["status"] == "ok" for e in entries) else "failed"
             seconds = time.perf_counter() - started
             record = {
-                "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_dir.name,
+                "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_name(data_dir),
                 "as_of": _analysis_date(as_of, last_day), "parameters": {k: v for k, v in user.items() if k != "data_dir"},
                 "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
                 "fingerprint": fingerprint or "", "notebooks": entries, "provenance": prov, **(extra or {}),
@@ -599,7 +623,7 @@ def run_reports(
     break the contract, :class:`ParameterError` for bad parameters or dates, and
     :class:`~analysis.storage.UnsafeNameError` for a label that is not a plain name.
     """
-    data_dir = Path(data_dir).resolve()
+    data_dir = resolve_data(data_dir)
     out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
     if label is not None:
         check_label(label)
@@ -615,7 +639,7 @@ def run_reports(
         user["as_of"] = as_of
     per_nb = check_parameters(notebooks, user, load_data_params(data_dir))
     if not label:
-        label = safe_name(f"{data_dir.name}-{as_of or 'latest'}")
+        label = safe_name(f"{_label_stem(data_dir)}-{as_of or 'latest'}")
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
     if jobs > 1 and len(notebooks) > 1:
@@ -651,13 +675,29 @@ def run_reports(
         return result
 
 
-def _prepare(data_dir: Path, as_of, log, strict: bool = False) -> tuple[str, str | None]:
+def _label_stem(data) -> str:
+    from .sources import is_source, parse_source
+
+    return parse_source(data).label if is_source(data) else Path(data).name
+
+
+def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | None]:
     """Validate and stage the data once for all notebooks (each kernel would otherwise race to
     stage it); return the data fingerprint and the last day of data the stage recorded (without a
-    stage: the files' fingerprint and ``None``)."""
-    from .dataset import prepare_dataset, stage_meta
+    stage: the files' fingerprint and ``None``). A source is validated in its engine, and its
+    fingerprint comes from there (:func:`analysis.sources.source_fingerprint`)."""
+    from .dataset import prepare_dataset, stage_meta, validate_source
+    from .sources import is_source
 
     started = time.perf_counter()
+    if is_source(data_dir):
+        report, _, raw, fingerprint, detail = validate_source(data_dir, as_of, strict=strict)
+        report.raise_for_errors()
+        for msg in report.warning_messages():
+            log(f"mallwake: warning: {msg}")
+        rows = ", ".join(f"{k} {v['rows']:,}" for k, v in detail.items())
+        log(f"mallwake: {data_name(data_dir)} validated in the engine in {time.perf_counter() - started:.1f} s ({rows})")
+        return fingerprint, None
     report, path = prepare_dataset(data_dir, as_of, log=log, strict=strict)
     for msg in report.warning_messages():
         log(f"mallwake: warning: {msg}")
@@ -699,7 +739,12 @@ def _records_digest(data_dir: Path) -> str:
     changed record is a changed input."""
     from .plan import PREREGISTRATION_DIR
 
-    folder = Path(data_dir) / PREREGISTRATION_DIR
+    from .sources import settings_dir
+
+    base = settings_dir(data_dir)
+    folder = Path(base) / PREREGISTRATION_DIR if base is not None else None
+    if folder is None:
+        return ""
     return fingerprint_files(sorted(folder.glob("*.json"))) if folder.is_dir() else ""
 
 
@@ -746,7 +791,7 @@ def run_months(
     if lang not in TEXT:
         raise ParameterError(f"--lang must be one of {', '.join(sorted(TEXT))}, got {lang!r}")
 
-    data_dir = Path(data_dir).resolve()
+    data_dir = resolve_data(data_dir)
     out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
     notebook = Path(notebook).resolve()
     user = dict(params or {})
@@ -765,7 +810,7 @@ def run_months(
     late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
     if late:
         raise ParameterError(f"month(s) {', '.join(late)} end after the analysis date {last_day.date()}: not complete yet")
-    first = data.con.sql("SELECT min(ts) AS first FROM transactions").to_pandas()["first"].iloc[0]
+    first = data.transactions.ts.min().to_pandas()
     early = [m.strftime("%Y-%m") for m in wanted if pd.isna(first) or m + pd.offsets.MonthEnd(0) < pd.Timestamp(first).normalize()]
     if early:
         since = "the data hold no purchases" if pd.isna(first) else f"the data start on {pd.Timestamp(first).date()}"

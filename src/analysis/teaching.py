@@ -147,8 +147,14 @@ def check_incremental(answer, outcomes: pd.DataFrame, campaign_id: str, arm: str
 
 
 def load_truth(data_dir) -> dict | None:
-    """The planted effects of a synthetic mall (``truth.json``), or None for real data."""
-    path = Path(data_dir) / "truth.json"
+    """The planted effects of a synthetic mall (``truth.json``; for a source, beside its connection
+    file), or None for real data."""
+    from .sources import settings_dir
+
+    base = settings_dir(data_dir)
+    if base is None:
+        return None
+    path = Path(base) / "truth.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 

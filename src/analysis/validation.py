@@ -85,6 +85,8 @@ class ValidationReport(Result):
     violations: tuple[Violation, ...] = field(default_factory=tuple)
     #: Things that are allowed but probably wrong (or converted): shown, never fatal (unless strict).
     warnings: tuple[Violation, ...] = field(default_factory=tuple)
+    #: For a source in an engine (``data_dir`` is then its name): where each contract table is read from.
+    origins: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -95,14 +97,16 @@ class ValidationReport(Result):
 
     def summary(self) -> pd.DataFrame:
         """One row per table: file, rows and number of broken rules."""
-        files = table_files(self.data_dir)
+        files = {} if self.origins else table_files(self.data_dir)
         rows = []
         for name in TABLES:
             broken = [v for v in self.violations if v.table == name]
+            where = (self.origins.get(name) if name in self.row_counts or broken else None) if self.origins else \
+                ", ".join(p.name for p in files[name])
             rows.append(
                 {
                     "table": name,
-                    "file": ", ".join(p.name for p in files[name]) or "(absent)",
+                    "file": where or "(absent)",
                     "rows": self.row_counts.get(name),
                     "broken_rules": len(broken),
                     "status": "ok" if not broken else "invalid",

@@ -11,6 +11,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from ..dataset import MallData
+from ..i18n import tr
 from ..results import Result
 from .outcomes import _check_control, DEFAULT_CONTROL
 
@@ -97,7 +98,10 @@ def full_rank_columns(design: pd.DataFrame, keep_first: int = 0) -> list[str]:
     """
     cols = list(design.columns)
     X = design.to_numpy(dtype=float)
-    scale = np.where(X.std(axis=0) > 0, X.std(axis=0), np.abs(X).max(axis=0))
+    sd, top = X.std(axis=0), np.abs(X).max(axis=0) if X.size else np.zeros(X.shape[1])
+    # a constant column (up to rounding: a centred dummy left with one level has sd 1e-18, not 0) is
+    # scaled by its size, not by its sd, which would blow it up to 1e15 and the tolerance with it
+    scale = np.where(sd > 1e-10 * top, sd, top)
     Z = X / np.where(scale > 0, scale, 1.0)
     tol = RANK_TOLERANCE * np.linalg.norm(Z, 2) if Z.size else 0.0
     kept: list[int] = list(range(keep_first))
@@ -108,6 +112,30 @@ def full_rank_columns(design: pd.DataFrame, keep_first: int = 0) -> list[str]:
             kept.append(j)
             rank = r
     return [cols[j] for j in kept]
+
+
+#: A row whose leverage is this close to 1 is fitted exactly by a parameter of its own.
+EXACT_LEVERAGE = 1e-8
+
+
+def _without_exact_fits(design: pd.DataFrame, y: np.ndarray, keep_first: int) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """``design`` and ``y`` without the rows of leverage 1, and the columns only they needed.
+
+    A row with leverage 1 (for example the only member of a tier, in the control arm only) is
+    fitted exactly by a column of its own: its residual is 0 and HC2 divides it by ``1 - h = 0``,
+    so the standard error is undefined (inf, or arbitrary when rounding leaves ``h`` at
+    ``1 - 1e-16``: two engines summing in different orders then disagree). Leaving such rows and
+    their columns out leaves every other coefficient, the treatment effect among them, unchanged
+    (they carry no information on it) and makes HC2 well defined. Returns the count left out.
+    """
+    X = design.to_numpy(dtype=float)
+    h = np.einsum("ij,ji->i", X, np.linalg.pinv(X))
+    exact = h > 1 - EXACT_LEVERAGE
+    if not exact.any():
+        return design, y, 0
+    kept = design.loc[~exact]
+    kept = kept[full_rank_columns(kept, keep_first=min(keep_first, 2))]
+    return kept, y[~exact], int(exact.sum())
 
 
 def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str,
@@ -147,19 +175,23 @@ def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, cam
         owner |= {c: cov for c in part.columns}
         parts.append(part)
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)
-    dropped = [f"{cov} (constant)" for cov in covariates if cov in df.columns
-               and not any(X[c].std() > 0 for c, o in owner.items() if o == cov)]
+    constant = [cov for cov in covariates if cov in df.columns and not any(X[c].std() > 0 for c, o in owner.items() if o == cov)]
+    dropped = [tr("{covariate} (constant)", covariate=cov) for cov in constant]
     X = X.loc[:, X.std() > 0]
     Xc = X - X.mean()
     base = pd.concat([pd.Series(1.0, index=df.index, name="const"), pd.Series(treated, index=df.index, name="treated"), Xc], axis=1)
     main = full_rank_columns(base, keep_first=2)
-    collinear = sorted({owner[c] for c in Xc.columns if c not in main} - {d.split(" ")[0] for d in dropped})
-    dropped += [f"{cov} (collinear with the covariates before it)" for cov in collinear if
+    collinear = sorted({owner[c] for c in Xc.columns if c not in main} - set(constant))
+    dropped += [tr("{covariate} (collinear with the covariates before it)", covariate=cov) for cov in collinear if
                 not any(owner.get(c) == cov for c in main)]
     Xk = Xc[[c for c in main if c in Xc.columns]]
     design = pd.concat([base[main], Xk.mul(treated, axis=0).add_prefix("treated_x_")], axis=1)
     design = design[full_rank_columns(design, keep_first=len(main))]  # an interaction can be collinear within one arm
-    fit = sm.OLS(y, design).fit(cov_type="HC2")
+    design, y_fit, exact = _without_exact_fits(design, y, len(main))
+    if exact:
+        dropped.append(tr("{n} member(s) fitted exactly by a covariate level no one else in the comparison has "
+                          "(leverage 1): left out of the fit, which does not change the estimate", n=exact))
+    fit = sm.OLS(y_fit, design).fit(cov_type="HC2")
     unadj = y[treated == 1].mean() - y[treated == 0].mean()
     used = tuple(cov for cov in covariates if any(owner.get(c) == cov for c in Xk.columns))
     return AdjustedEffect(campaign_id, arm, used, float(unadj), float(fit.params["treated"]),

@@ -167,13 +167,31 @@ def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_day
     return months, stage, lag(stage)
 
 
+def _stage_counts_in_engine(data: MallData, end, cooling_days: int, sleeping_days: int, lost_days: int,
+                            tier: str | None):
+    """:func:`_stage_arrays`'s counts and transitions computed in the engine (window functions over
+    :func:`build_stage_panel_expr`): only month x stage counts come back."""
+    _ = ibis._
+    p = build_stage_panel_expr(data, None, end, cooling_days, sleeping_days, lost_days)
+    if tier:
+        p = p.filter(p.tier == tier)
+    counts = p.group_by(["month", "stage"]).aggregate(members=_.count()).to_pandas()
+    moves = (p.filter(_.prev_stage.notnull()).group_by(["month", "prev_stage", "stage"])
+             .aggregate(members=_.count()).to_pandas())
+    counts["month"] = pd.to_datetime(counts["month"]).astype("datetime64[us]")  # the dense path's unit
+    moves["month"] = pd.to_datetime(moves["month"]).astype("datetime64[us]")
+    return counts, moves.rename(columns={"prev_stage": "from_stage", "stage": "to_stage"})
+
+
 def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int = 90, sleeping_days: int = 180,
-                        lost_days: int = 365, tier: str | None = None) -> StageFlows:
+                        lost_days: int = 365, tier: str | None = None, dense: bool | None = None) -> StageFlows:
     """Monthly stage counts and transitions.
 
-    The member-month purchase aggregates come from the engine; stages are assigned on a dense
-    members x months array (see :func:`build_stage_panel_expr` for the same rules as one Ibis
-    expression; a test checks the two agree).
+    On the local DuckDB (``dense`` true, the default there) the member-month purchase
+    aggregates come from the engine and stages are assigned on a dense members x months array;
+    on another engine (a database, Spark: the default there) the same rules run in the engine as
+    window functions (:func:`build_stage_panel_expr`) and only month x stage counts come back,
+    so no member-month rows leave it. Tests check the two paths agree.
 
     Notes
     -----
@@ -183,6 +201,19 @@ def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int 
     """
     first = pd.Timestamp(data.purchase_days.day.min().to_pandas())
     shown_from = pd.Timestamp(start) if start else (first + pd.Timedelta(days=lost_days)).to_period("M").to_timestamp()
+    if dense is None:
+        dense = not data.in_engine
+    if not dense:
+        counts, moves = _stage_counts_in_engine(data, end, cooling_days, sleeping_days, lost_days, tier)
+        counts = counts[counts["month"] >= shown_from].pivot_table(index="month", columns="stage", values="members",
+                                                                   aggfunc="sum", fill_value=0)
+        counts = counts.reindex(columns=list(STAGES), fill_value=0).astype(int)
+        counts.columns = pd.Index(list(STAGES), name="stage")
+        counts = counts.loc[counts.sum(axis=1) > 0]
+        moves = moves[moves["month"] >= shown_from][["month", "from_stage", "to_stage", "members"]]
+        moves["members"] = moves["members"].astype(int)
+        return StageFlows(counts.sort_index(), moves.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True),
+                          {"cooling_days": cooling_days, "sleeping_days": sleeping_days, "lost_days": lost_days})
     months, stage, prev = _stage_arrays(data, end, cooling_days, sleeping_days, lost_days, tier)
     shown = np.flatnonzero(months >= shown_from)
     ns = len(STAGES)
