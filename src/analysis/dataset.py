@@ -535,6 +535,31 @@ def typed_tables(raw: dict) -> tuple[dict, tuple[str, ...]]:
     return out, extras
 
 
+def session_table(con, expr, what: str):
+    """``expr`` computed once into a temporary table of the engine session (dropped when it ends),
+    so the queries that read it do not recompute it; the expression itself where the engine has no
+    temporary tables (Spark) or the session may not create one (no TEMP privilege). Nothing is
+    written to the source's own schemas."""
+    import uuid
+
+    name = f"mallwake_{what}_{uuid.uuid4().hex[:12]}"
+    try:
+        table = con.create_table(name, expr, temp=True)
+    except NotImplementedError:
+        return expr
+    except Exception as err:  # e.g. PostgreSQL: permission denied to create temporary tables
+        warnings.warn(f"could not keep {what} in a temporary table ({str(err).strip().splitlines()[0][:160]}): "
+                      "it is computed in every query that reads it (slower)", StageWarning, stacklevel=2)
+        return expr
+    try:
+        done = con.raw_sql(f"ANALYZE {quote_ident(name)}")  # the planner's row estimates for the joins that read it
+        if con.name != "duckdb":  # a DB-API cursor (PostgreSQL); DuckDB returns its connection itself
+            getattr(done, "close", lambda: None)()
+    except Exception:  # engines without ANALYZE
+        pass
+    return table
+
+
 def source_tiers(source, raw: dict, tiers: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The tier levels of a source: given, else its settings' ``mallwake.yaml``, else those in its members table."""
     from .params import load_data_params, resolve_tiers
@@ -618,6 +643,7 @@ def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...]
     report, con, raw, fingerprint, _ = validate_source(source, as_of, tiers, strict)
     report.raise_for_errors()
     tables, extras = typed_tables(raw)
+    tables["purchase_days"] = session_table(con, tables["purchase_days"], "purchase_days")
     if as_of is None:
         last = [x for x in (tables["transactions"].ts.max().to_pandas(), tables["visits"].ts.max().to_pandas())
                 if x is not None and not pd.isna(x)]

@@ -334,10 +334,11 @@ def copy_to_postgres(data_dir: Path, conninfo: str, schema: str = "public", name
     from psycopg import sql
 
     from .contract import present_files
-    from .validation import relation_sql
+    from .validation import quiet_progress, relation_sql
 
     loaded = {}
     with psycopg.connect(conninfo, autocommit=True) as pg, duckdb.connect() as dk:
+        quiet_progress(dk.execute)
         pg.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         for name, path in present_files(Path(data_dir)).items():
             spec = TABLES[name]
