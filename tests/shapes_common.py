@@ -5,7 +5,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from analysis.config import MONTHLY_NOTEBOOK
+from analysis.config import MONTHLY_NOTEBOOK, TEACHING_DIR
 from analysis.monthly import last_complete_month
 from analysis.runner import discover_notebooks, run_months, run_reports
 
@@ -46,6 +46,9 @@ def run_everything(data: Path, out: Path, **params) -> list[str]:
     problems = []
     res = run_reports(data, out_dir=out, jobs=2, params=params, log=lambda *_: None)
     problems += [f"{n.name}: {n.error}" for n in res.notebooks if n.status != "ok"]
+    for label, extra in (("teaching", {}), ("teaching-key", {"show_solutions": "true"})):  # the students' and the answer key
+        t = run_reports(data, out_dir=out, jobs=2, params=extra, label=label, notebooks_dir=TEACHING_DIR, log=lambda *_: None)
+        problems += [f"{label} {n.name}: {n.error}" for n in t.notebooks if n.status != "ok"]
     month = last_complete_month(load_dataset(data))
     months = run_months(data, [month], out_dir=out, log=lambda *_: None)
     problems += [f"monthly {m.label}: {[n.error for n in m.notebooks]}" for m in months if not m.ok]

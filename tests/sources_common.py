@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -62,3 +63,18 @@ def settings_beside(folder: Path, mall: Path) -> None:
         src = mall / name
         if src.exists():
             (shutil.copytree if src.is_dir() else shutil.copy)(src, folder / name)
+
+
+def require_spark() -> None:
+    """Skip without pyspark or Java, except where ``MALLWAKE_REQUIRE_SPARK=1`` (CI) makes that a failure."""
+    required = os.environ.get("MALLWAKE_REQUIRE_SPARK") == "1"
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        if required:
+            pytest.fail("pyspark is not installed but MALLWAKE_REQUIRE_SPARK=1")
+        pytest.skip("pyspark not installed (make setup EXTRAS=test,spark)")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if required:
+            pytest.fail("Java is not available but MALLWAKE_REQUIRE_SPARK=1")
+        pytest.skip("no Java for Spark")

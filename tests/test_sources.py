@@ -68,6 +68,15 @@ def test_a_connection_file_is_checked_and_its_folder_holds_the_settings(tmp_path
     assert not is_source(tmp_path)  # a folder stays a data folder
 
 
+def test_the_readme_spark_connection_file_reads_as_written(tmp_path):
+    f = tmp_path / "lake.yaml"
+    f.write_text(_readme_block("# lake/lake.yaml"))
+    src = parse_source(f)
+    assert src.engine == "pyspark" and src.spark["master"] == "local[8]"
+    assert src.table_ref("members") == {"parquet": "/lake/crm/members"}
+    assert src.table_ref("transactions") == ("pos_lines", "lakehouse") and src.where("visits") == "visits"
+
+
 def test_cli_says_why_it_cannot_reach_a_source_and_exits_2(tmp_path):
     exe = Path(sys.executable).parent / "mallwake"
     res = subprocess.run([str(exe), "validate", "postgresql://nobody@127.0.0.1:9/none"], capture_output=True, text=True)
@@ -194,13 +203,14 @@ def pg_source(pg_url, small_mall, tmp_path_factory, request) -> tuple[Path, str]
 
 
 @pytest.mark.slow
-def test_every_notebook_on_postgres_equals_the_same_data_as_files(pg_source, files_metrics, tmp_path):
+def test_every_notebook_on_postgres_equals_the_same_data_as_files(pg_source, files_metrics, small_mall, tmp_path):
     conn_file, secret = pg_source
     out = tmp_path / "reports"
     metrics = run_all(conn_file, out)
     assert_same_metrics(files_metrics, metrics)
     run = json.loads((out / "main" / "run.json").read_text())
     assert run["provenance"]["data source"] == "crm.yaml"
+    assert run["as_of"] == f"{load_dataset(small_mall).as_of} (the last date in the data)"  # as for files
     _, _, _, fingerprint, detail = validate_source(conn_file)
     assert run["fingerprint"] == fingerprint and detail["transactions"]["rows"] > 10_000
     leaked = [p for p in out.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
@@ -245,3 +255,69 @@ def test_postgres_validation_names_the_table_and_rows_and_the_fingerprint_follow
 def test_an_unreachable_source_is_a_source_error_not_a_crash():
     with pytest.raises(SourceError, match="cannot connect"):
         validate_source("postgresql://nobody@127.0.0.1:9/none")
+
+
+def _readme_block(start: str) -> str:
+    """The README's code block that begins with the line ``start`` (up to its closing fence)."""
+    from analysis.config import PROJECT_DIR
+
+    text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    i = text.index(start)
+    return text[i:text.index("```", i)]
+
+
+def _commands_after(marker: str) -> list[str]:
+    """The README's ``.venv/bin/...`` command lines of the block holding ``marker`` (comments dropped)."""
+    from analysis.config import PROJECT_DIR
+
+    text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    i = text.index(marker)
+    block = text[text.rindex("```", 0, i):text.index("```", i)]
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith(".venv/bin/")]
+
+
+@pytest.mark.slow
+def test_readme_postgres_section_as_written(pg_url, small_mall, tmp_path):
+    """The README's connection file (pointed at the test cluster), its commands, and its way to try it."""
+    import shlex
+
+    import psycopg
+    import yaml
+
+    from analysis.sources import copy_to_postgres
+
+    user, rest = pg_url.split("://", 1)[1].split("@", 1)
+    hostport, database = rest.split("/", 1)
+    conf = _readme_block("# crm/crm.yaml").replace("analyst", user).replace("crm-db:5432", hostport) \
+        .replace(f"{hostport}/crm", f"{hostport}/{database}")
+    tables = yaml.safe_load(conf)["tables"]
+    copy_to_postgres(small_mall, pg_url, schema="loyalty", names={k: v.split(".")[-1] for k, v in tables.items()})
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS sales")
+        con.execute("DROP TABLE IF EXISTS sales.pos_lines")
+        con.execute("ALTER TABLE loyalty.pos_lines SET SCHEMA sales")
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "crm.yaml").write_text(conf)
+    settings_beside(tmp_path / "crm", small_mall)
+    env = {**os.environ, "CRM_PASSWORD": "not-a-real-one"}
+    bin_dir = Path(sys.executable).parent
+    commands = _commands_after("export CRM_PASSWORD")
+    assert [c.split()[1] for c in commands] == ["validate", "run", "run"]
+    for command in commands:
+        argv = [str(bin_dir / "mallwake"), *shlex.split(command)[1:]]
+        if argv[1] == "run":
+            argv += ["--out", str(tmp_path / "reports")]  # not the project's reports/ folder
+        res = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert res.returncode == 0, (command, res.stderr[-2000:])
+    assert (tmp_path / "reports" / "crm-latest" / "03_campaign_effects.html").is_file()
+    assert any(p.name.startswith("month-") for p in (tmp_path / "reports").iterdir())
+    # "to try it": a data folder copied into a database, then run by URL
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    one_liner = text[text.index("To try it"):].split("`.venv/bin/python -c \"", 1)[1].split("\"`", 1)[0]
+    one_liner = one_liner.replace("'data/demo'", repr(str(small_mall))).replace("postgresql://me@localhost/mall", pg_url)
+    subprocess.run([sys.executable, "-c", one_liner], check=True, capture_output=True)
+    url = text[text.index("To try it"):].split("--data '", 1)[1].split("'", 1)[0].replace("postgresql://me@localhost/mall", pg_url)
+    res = subprocess.run([str(bin_dir / "mallwake"), "run", "--data", url, "--out", str(tmp_path / "tried")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "tried" / "mall-latest" / "05_lifecycle.html").is_file()

@@ -7,8 +7,6 @@ makes that a failure. Apart from ``test_sources.py`` so the two engines run on t
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,24 +17,13 @@ from analysis.contract import present_files
 from analysis.validation import relation_sql
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sources_common import assert_same_metrics, files_metrics, run_all, settings_beside  # noqa: E402,F401
-
-REQUIRE_SPARK = os.environ.get("MALLWAKE_REQUIRE_SPARK") == "1"
+from sources_common import assert_same_metrics, files_metrics, require_spark, run_all, settings_beside  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")
 def spark_source(small_mall, tmp_path_factory) -> Path:
     """The small mall as Parquet files of a lake, read by a local Spark session."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        if REQUIRE_SPARK:
-            pytest.fail("pyspark is not installed but MALLWAKE_REQUIRE_SPARK=1")
-        pytest.skip("pyspark not installed (make setup EXTRAS=test,spark)")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if REQUIRE_SPARK:
-            pytest.fail("Java is not available but MALLWAKE_REQUIRE_SPARK=1")
-        pytest.skip("no Java for Spark")
+    require_spark()
     folder = tmp_path_factory.mktemp("lake")
     lines = ["engine: pyspark", "spark: {master: 'local[1]', conf: {spark.sql.shuffle.partitions: '2'}}", "tables:"]
     for name, path in present_files(small_mall).items():

@@ -4,8 +4,8 @@ Needs ``pip install -e '.[spark]'`` and Java; skipped without them, except in CI
 ``MALLWAKE_REQUIRE_SPARK=1`` turns a missing Spark into a failure.
 """
 
-import os
-import shutil
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,21 +13,15 @@ import pytest
 from analysis.dataset import load_dataset, open_on_backend
 from analysis.features import compute_member_features
 
-REQUIRED = os.environ.get("MALLWAKE_REQUIRE_SPARK") == "1"
+sys.path.insert(0, str(Path(__file__).parent))
+from sources_common import require_spark  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def spark():
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        if REQUIRED:
-            pytest.fail("pyspark is not installed but MALLWAKE_REQUIRE_SPARK=1")
-        pytest.skip("pyspark not installed (pip install -e '.[spark]')")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if REQUIRED:
-            pytest.fail("Java is not available but MALLWAKE_REQUIRE_SPARK=1")
-        pytest.skip("no Java for Spark")
+    require_spark()
+    from pyspark.sql import SparkSession
+
     session = (SparkSession.builder.master("local[2]").appName("mallwake-test")
                .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "4").getOrCreate())

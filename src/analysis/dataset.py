@@ -155,7 +155,10 @@ class MallData:
         return tuple(c for c in self.member_attributes if c.lower() not in SENSITIVE_COLUMNS)
 
     def sql(self, query: str) -> pd.DataFrame:
-        """Run SQL against the tables and return a pandas frame."""
+        """Run SQL against the tables (of a data folder) and return a pandas frame."""
+        if self.in_engine:
+            raise NotImplementedError("on a source the contract's tables are Ibis expressions, not names in the engine: "
+                                      "use data.table(name) (or data.members, data.transactions, ...) instead of SQL")
         return self.con.sql(query).to_pandas()
 
 

@@ -681,6 +681,16 @@ def _label_stem(data) -> str:
     return parse_source(data).label if is_source(data) else Path(data).name
 
 
+def _last_day_in(raw: dict) -> str | None:
+    """The last day with a transaction or visit in a source's tables (as the stage records it for files)."""
+    from .dataset import typed_tables
+
+    tables, _ = typed_tables(raw)
+    last = [x for x in (tables["transactions"].ts.max().to_pandas(), tables["visits"].ts.max().to_pandas())
+            if x is not None and not pd.isna(x)]
+    return str(max(pd.Timestamp(x) for x in last).date()) if last else None
+
+
 def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | None]:
     """Validate and stage the data once for all notebooks (each kernel would otherwise race to
     stage it); return the data fingerprint and the last day of data the stage recorded (without a
@@ -697,7 +707,7 @@ def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | Non
             log(f"mallwake: warning: {msg}")
         rows = ", ".join(f"{k} {v['rows']:,}" for k, v in detail.items())
         log(f"mallwake: {data_name(data_dir)} validated in the engine in {time.perf_counter() - started:.1f} s ({rows})")
-        return fingerprint, None
+        return fingerprint, _last_day_in(raw)
     report, path = prepare_dataset(data_dir, as_of, log=log, strict=strict)
     for msg in report.warning_messages():
         log(f"mallwake: warning: {msg}")

@@ -79,6 +79,7 @@ def _toc(body: str, lang: str = "en") -> str:
 
 #: Provenance entries in Chinese (values stay as recorded: versions, hashes, parameter names).
 PROVENANCE_ZH = {"run": "运行", "data directory": "数据目录", "data fingerprint (sha256 of the files' bytes)": "数据指纹（文件字节的 sha256）",
+                 "data source": "数据源", "data fingerprint (sha256 of the tables' row counts and checksums)": "数据指纹（各表行数与校验和的 sha256）",
                  "analysis date": "分析日期", "git commit": "代码版本（git）", "environment (uv.lock sha256)": "运行环境（uv.lock sha256）",
                  "generated": "生成时间", "packages": "软件包", "notebook": "笔记本", "parameters": "参数", "execution time": "执行时间"}
 

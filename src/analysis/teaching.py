@@ -50,7 +50,7 @@ def _number(exercise: str, answer, expected: float, tol: float, hint: str, fmt: 
         value = float(answer)
     except (TypeError, ValueError):
         return Check(exercise, "wrong", tr("expected a number, got {kind}", kind=type(answer).__name__))
-    if np.isclose(value, expected, atol=tol, rtol=0):
+    if np.isclose(value, expected, atol=tol, rtol=0, equal_nan=True):  # NaN: not defined on these data (e.g. a median not reached)
         return Check(exercise, "right", tr("{value} is right", value=fmt.format(value)))
     return Check(exercise, "wrong", tr("{value} is not it.", value=fmt.format(value)) + " " + tr(hint))
 
@@ -156,6 +156,12 @@ def load_truth(data_dir) -> dict | None:
         return None
     path = Path(base) / "truth.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def missing_campaigns(data, campaign_ids: list[str]) -> list[str]:
+    """The campaigns of ``campaign_ids`` with no contacts in the data (an exercise on them does not apply)."""
+    have = set(data.contacts.select("campaign_id").distinct().to_pandas()["campaign_id"])
+    return [c for c in campaign_ids if c not in have]
 
 
 def summarize_checks(checks: list[Check]) -> pd.DataFrame:
