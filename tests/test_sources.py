@@ -66,6 +66,8 @@ def test_a_connection_file_is_checked_and_its_folder_holds_the_settings(tmp_path
         with pytest.raises(ParameterError, match=message):
             parse_source(g)
     assert not is_source(tmp_path)  # a folder stays a data folder
+    f.write_text("engine: postgres\nurl: postgresql://ana@db/crm\nschema: other\n")  # edited: read again
+    assert parse_source(f).where("members") == "other.members"
 
 
 def test_the_readme_spark_connection_file_reads_as_written(tmp_path):
@@ -321,3 +323,20 @@ def test_readme_postgres_section_as_written(pg_url, small_mall, tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "tried" / "mall-latest" / "05_lifecycle.html").is_file()
+
+
+@pytest.mark.slow
+def test_plan_on_postgres_draws_the_same_wave_as_on_files(pg_source, small_mall, tmp_path):
+    """`mallwake plan --data <source>`: the same list, arms and pre-registration as from the files."""
+    from analysis.config import PROJECT_DIR
+
+    conn_file, _ = pg_source
+    exe = str(Path(sys.executable).parent / "mallwake")
+    plan = str(PROJECT_DIR / "examples" / "next_wave.yaml")
+    for name, data in (("files", small_mall), ("postgres", conn_file)):
+        res = subprocess.run([exe, "plan", plan, "--data", str(data), "--exports", str(tmp_path / name)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[-2000:]
+    a, b = (tmp_path / n / "plans" / "W4-NEXT" for n in ("files", "postgres"))
+    assert (a / "contacts.csv").read_bytes() == (b / "contacts.csv").read_bytes()
+    assert json.loads((a / "preregistration.json").read_text()) == json.loads((b / "preregistration.json").read_text())
+    assert len(pd.read_csv(a / "contacts.csv")) > 10

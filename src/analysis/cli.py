@@ -67,15 +67,16 @@ def _plan(args) -> int:
     from .dataset import load_dataset
     from .params import ParameterError
     from .plan import make_plan, read_plan, write_plan
+    from .sources import SourceError, is_source
     from .storage import UnsafeNameError, check_label
     from .validation import DataValidationError
 
     try:
         spec = read_plan(args.plan)
         check_label(spec.campaign_id)
-        data = load_dataset(Path(args.data), as_of=args.as_of)
+        data = load_dataset(args.data if is_source(args.data) else Path(args.data), as_of=args.as_of)
         plan = make_plan(data, spec)
-    except (ParameterError, DataValidationError, UnsafeNameError) as err:
+    except (ParameterError, DataValidationError, UnsafeNameError, SourceError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
         print("mallwake: no plan written", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -192,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="draw the next wave's list, randomize it into arms within strata, pre-register it")
     p.add_argument("plan", help="the plan file (YAML: campaign_id, start_date, arms with shares, ...; see the README)")
-    p.add_argument("--data", default=str(DEMO_DATA_DIR), help="data directory (default: the demo data)")
+    p.add_argument("--data", default=str(DEMO_DATA_DIR),
+                   help="data directory, source URL or connection file (*.yaml); default: the demo data")
     p.add_argument("--as-of", default=None, help="analysis date YYYY-MM-DD (default: last date in the data)")
     p.add_argument("--exports", default="exports", metavar="DIR",
                    help="the contact file, balance and pre-registration go to DIR/plans/<campaign_id>/ (default: exports)")

@@ -198,16 +198,11 @@ def spark_session(settings: dict | None = None):
     return session
 
 
-_SOURCES: dict[str, Source] = {}
-
-
 def parse_source(data) -> Source:
     """The :class:`Source` that ``data`` (a URL or a connection file) names; :class:`ParameterError` if malformed."""
     if isinstance(data, Source):
         return data
-    text = str(data)
-    if text in _SOURCES:
-        return _SOURCES[text]
+    text = str(data)  # read every time (cheap): an edited connection file is never served from a memo
     if "://" in text:
         _check_no_secret(text, "the source URL")
         parts = urlsplit(text)
@@ -215,7 +210,6 @@ def parse_source(data) -> Source:
         src = Source(spec=text, engine=parts.scheme.split("+")[0].lower(), url=text, schema=schema)
     else:
         src = _read_connection_file(Path(text))
-    _SOURCES[text] = src
     return src
 
 
