@@ -213,7 +213,8 @@ def test_every_notebook_on_postgres_equals_the_same_data_as_files(pg_source, fil
     run = json.loads((out / "main" / "run.json").read_text())
     assert run["provenance"]["data source"] == "crm.yaml"
     assert run["as_of"] == f"{load_dataset(small_mall).as_of} (the last date in the data)"  # as for files
-    _, _, _, fingerprint, detail = validate_source(conn_file)
+    check = validate_source(conn_file)
+    fingerprint, detail = check.fingerprint, check.detail
     assert run["fingerprint"] == fingerprint and detail["transactions"]["rows"] > 10_000
     leaked = [p for p in out.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert not leaked
@@ -226,7 +227,7 @@ def test_postgres_validation_names_the_table_and_rows_and_the_fingerprint_follow
 
     conn_file, _ = pg_source
     url = parse_source(conn_file).url.replace(":${MALLWAKE_TEST_PG_SECRET}", "")
-    before = validate_source(conn_file)[3]
+    before = validate_source(conn_file).fingerprint
     with psycopg.connect(url, autocommit=True) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS broken")
         for name, table in NAMES.items():
@@ -248,10 +249,10 @@ def test_postgres_validation_names_the_table_and_rows_and_the_fingerprint_follow
         assert res.returncode == 2 and "no report written" in res.stderr
         # one changed value changes the fingerprint; putting it back restores it
         con.execute("UPDATE crm.crm_members SET gender = 'X' WHERE member_id = (SELECT min(member_id) FROM crm.crm_members)")
-        changed = validate_source(conn_file)[3]
+        changed = validate_source(conn_file).fingerprint
         con.execute("UPDATE crm.crm_members SET gender = b.gender FROM broken.crm_members b "
                     "WHERE crm.crm_members.member_id = b.member_id AND crm.crm_members.gender = 'X'")
-    assert changed != before and validate_source(conn_file)[3] == before
+    assert changed != before and validate_source(conn_file).fingerprint == before
 
 
 def test_an_unreachable_source_is_a_source_error_not_a_crash():

@@ -37,12 +37,7 @@ as_of_date = pd.Timestamp(data.as_of)
 checks = []
 
 from analysis import campaigns
-missing = teaching.missing_campaigns(data, [before_campaign, after_campaign])
-if missing:  # the exercises compare two waves; without them every exercise stays open
-    display(Markdown(tr("**Not applicable to these data:** the exercises compare two waves of a campaign, each with a random "
-                        "holdout ({before} and {after}); the data have no contacts for {missing}. Set before_campaign and "
-                        "after_campaign to two waves of your data.", before=before_campaign, after=after_campaign,
-                        missing=", ".join(missing))))
+missing = teaching.missing_campaigns(data, [before_campaign, after_campaign])  # without the two waves every exercise stays open
 outcomes = (campaigns.compute_campaign_outcomes(data, [before_campaign, after_campaign]) if not missing
             else pd.DataFrame({"campaign_id": [], "member_id": [], "arm": [], "returned": []}))
 truth = teaching.load_truth(data_dir)
@@ -54,7 +49,14 @@ truth = teaching.load_truth(data_dir)
 # bought or visited within the campaign's response window).
 
 # %%
-outcomes.groupby(["campaign_id", "arm"])["returned"].agg(["size", "sum"]).rename(columns={"size": "contacted", "sum": "returned"})
+if missing:  # said where the reader sees it (the set-up cell's output is not shown)
+    display(Markdown(tr("**Not applicable to these data:** the exercises compare two waves of a campaign, each with a random "
+                        "holdout ({before} and {after}); the data have no contacts for {missing}. Set before_campaign and "
+                        "after_campaign to two waves of your data.", before=before_campaign, after=after_campaign,
+                        missing=", ".join(missing))))
+else:
+    display(outcomes.groupby(["campaign_id", "arm"])["returned"].agg(["size", "sum"])
+            .rename(columns={"size": "contacted", "sum": "returned"}))
 
 # %% [markdown]
 # ## Exercise 1: the naive comparison
@@ -107,15 +109,15 @@ checks[-1]
 # mall the true effects are known (`truth.json`): compare.
 
 # %%
-study = None if missing else campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm)
-display(study) if study is not None else None
-rows = [] if study is None else [(tr("naive after - before"), study.naive_difference), (tr("difference-in-differences"), study.did.estimate)]
-if truth and study is not None:
-    arms = truth["campaigns"]
-    true_change = (arms[after_campaign]["arms"][after_arm]["true_incremental_return_rate"]
-                   - arms[before_campaign]["arms"][before_arm]["true_incremental_return_rate"])
-    rows.append((tr("truth: change in incremental return rate"), true_change))
-if rows:
+if not missing:  # (without the two waves there is nothing to compare: said above)
+    study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm)
+    display(study)
+    rows = [(tr("naive after - before"), study.naive_difference), (tr("difference-in-differences"), study.did.estimate)]
+    if truth:
+        arms = truth["campaigns"]
+        true_change = (arms[after_campaign]["arms"][after_arm]["true_incremental_return_rate"]
+                       - arms[before_campaign]["arms"][before_arm]["true_incremental_return_rate"])
+        rows.append((tr("truth: change in incremental return rate"), true_change))
     present(pd.DataFrame(rows, columns=["comparison", "return-rate difference"]), kinds={"return-rate difference": "points"})
 
 # %%

@@ -31,7 +31,7 @@ def _validate(args) -> int:
             from .dataset import validate_source
 
             name = parse_source(args.data_dir).name
-            report = validate_source(args.data_dir, as_of=as_of, strict=args.strict)[0]
+            report = validate_source(args.data_dir, as_of=as_of, strict=args.strict).report
         else:
             report = validate_data_dir(args.data_dir, as_of=as_of, strict=args.strict)
     except (ParameterError, SourceError) as err:
@@ -67,14 +67,14 @@ def _plan(args) -> int:
     from .dataset import load_dataset
     from .params import ParameterError
     from .plan import make_plan, read_plan, write_plan
-    from .sources import SourceError, is_source
+    from .sources import SourceError
     from .storage import UnsafeNameError, check_label
     from .validation import DataValidationError
 
     try:
         spec = read_plan(args.plan)
         check_label(spec.campaign_id)
-        data = load_dataset(args.data if is_source(args.data) else Path(args.data), as_of=args.as_of)
+        data = load_dataset(args.data, as_of=args.as_of)  # a folder or a source
         plan = make_plan(data, spec)
     except (ParameterError, DataValidationError, UnsafeNameError, SourceError) as err:
         print(f"mallwake: {err}", file=sys.stderr)
@@ -113,10 +113,10 @@ def _run(args) -> int:
 def _run_with(args, launcher) -> int:
     from .runner import ParameterError, parse_as_of, parse_assignments, run_months, run_reports
     from .storage import DiskFullError, RunLockedError, UnsafeNameError, check_label
-    from .sources import SourceError, is_source
+    from .sources import SourceError
     from .validation import DataValidationError
 
-    data_dir = args.data if is_source(args.data) else Path(args.data)
+    data_dir = args.data  # a folder or a source: the runner resolves it
     try:
         if args.label is not None:
             check_label(args.label)

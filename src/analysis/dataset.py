@@ -14,7 +14,6 @@ other Ibis backend (Spark, Trino, BigQuery, PostgreSQL).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -22,11 +21,11 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import ibis
 import pandas as pd
 
-from .config import DEFAULT_TIERS
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
 from .validation import (CACHE_ENV, ValidationReport, cache_root, data_tiers, files_key, fingerprint_files, parquet_zones, quiet_progress,
                          quote_ident, relation_sql,
@@ -504,10 +503,7 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
             expr = ibis.memtable(empty).select(*[ibis.null().cast(IBIS_TYPES[k]).name(c) for c, k in kinds.items()]).limit(0)
         con.create_view(name, expr, overwrite=True)
     add_purchase_days(con)
-    if as_of is None:
-        t, v = con.table("transactions"), con.table("visits")
-        last = [x for x in (t.ts.max().to_pandas(), v.ts.max().to_pandas()) if x is not None and not pd.isna(x)]
-        as_of = max(pd.Timestamp(x) for x in last).date() if last else report.as_of
+    as_of = as_of or last_day(con) or report.as_of
     return MallData(
         data_dir=data_dir, as_of=pd.Timestamp(as_of).date(), tiers=tuple(tiers), con=con, validation=report,
         fingerprint=fingerprint_files(list(files.values())), files=files, member_attributes=extras,
@@ -576,18 +572,29 @@ def source_tiers(source, raw: dict, tiers: tuple[str, ...] | None = None) -> tup
     return resolve_tiers(source, None, present)
 
 
+class SourceCheck(NamedTuple):
+    """What :func:`validate_source` found: the report, the connection, the source's raw tables,
+    the tier levels, the fingerprint, and each table's row count and checksum."""
+
+    report: ValidationReport
+    con: object
+    raw: dict
+    tiers: tuple[str, ...]
+    fingerprint: str
+    detail: dict
+
+
 def validate_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False,
-                    con=None) -> tuple[ValidationReport, object, dict, str, dict]:
+                    con=None) -> SourceCheck:
     """Validate a source in its engine (cached by the source's fingerprint, like files by their contents).
 
-    Returns the report, the connection, the source's raw tables, the fingerprint and the
-    per-table row counts and checksums. Connection problems raise :class:`~analysis.sources.SourceError`.
+    Connection problems raise :class:`~analysis.sources.SourceError`.
     """
     from . import __version__
     from .engine_validation import validate_tables
     from .params import load_data_params
     from .sources import parse_source, raw_tables, source_fingerprint
-    from .validation import Violation, _cache_dir
+    from .validation import Violation, cached_pass, remember_pass, undeclared_tiers, with_policy
 
     source = parse_source(data)
     as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
@@ -596,42 +603,18 @@ def validate_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, 
     wheres = {n: source.where(n) for n in TABLES}
     try:
         declared = bool(tiers) or bool(load_data_params(source).get("tiers"))
-        tiers = source_tiers(source, raw, tiers)
+        tiers = tuple(source_tiers(source, raw, tiers))
     except ValueError as err:  # a broken mallwake.yaml beside the connection file
-        return ValidationReport(source.name, as_of_date, {}, (Violation("-", "mallwake.yaml", None, str(err), 0),),
-                                origins=wheres), con, raw, "", {}
+        report = ValidationReport(source.name, as_of_date, {}, (Violation("-", "mallwake.yaml", None, str(err), 0),), origins=wheres)
+        return SourceCheck(report, con, raw, (), "", {})
     fingerprint, detail = source_fingerprint(source, con, raw)
     key = hashlib.sha256(f"{__version__}|engine|{fingerprint}|{as_of_date}|{tiers}|{sorted(wheres.items())}".encode()).hexdigest()
-    cached = _cache_dir() / f"{key}.json"
-    report = None
-    if cached.is_file():
-        try:
-            c = json.loads(cached.read_text())
-            warned = tuple(Violation(**{**w, "examples": tuple(w["examples"])}) for w in c["warnings"])
-            report = ValidationReport(source.name, as_of_date, c["row_counts"], (), warned, origins=wheres)
-        except (OSError, ValueError, KeyError, TypeError):
-            report = None
+    report = cached_pass(key, source.name, as_of_date, wheres)
     if report is None:
-        report = validate_tables(source.name, raw, wheres, as_of_date, tuple(tiers))
-        if report.ok:
-            try:
-                from .storage import atomic_write_text
-
-                _cache_dir().mkdir(parents=True, exist_ok=True)
-                atomic_write_text(cached, json.dumps({"row_counts": report.row_counts,
-                                                      "warnings": [dataclasses.asdict(w) for w in report.warnings]}))
-            except OSError:
-                pass
-    if not declared and tuple(tiers) != DEFAULT_TIERS:
-        inferred = Violation("members", wheres["members"], "tier", f"tier levels not declared: the levels in the data are used, "
-                             f"ordered alphabetically ({', '.join(tiers)}); list them lowest first as 'tiers' in a "
-                             f"mallwake.yaml beside the connection file to fix their order and catch misspelt tiers", 0)
-        report = ValidationReport(report.data_dir, report.as_of, report.row_counts, report.violations,
-                                  report.warnings + (inferred,), origins=wheres)
-    if strict and report.warnings:
-        report = ValidationReport(report.data_dir, report.as_of, report.row_counts, report.violations + report.warnings, (),
-                                  origins=wheres)
-    return report, con, raw, fingerprint, detail
+        report = validate_tables(source.name, raw, wheres, as_of_date, tiers)
+        remember_pass(key, report)
+    inferred = undeclared_tiers(declared, tiers, wheres["members"], "a mallwake.yaml beside the connection file")
+    return SourceCheck(with_policy(report, inferred, strict), con, raw, tiers, fingerprint, detail)
 
 
 def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False) -> MallData:
@@ -643,16 +626,20 @@ def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...]
     from .sources import parse_source
 
     source = parse_source(data)
-    report, con, raw, fingerprint, _ = validate_source(source, as_of, tiers, strict)
-    report.raise_for_errors()
-    tables, extras = typed_tables(raw)
-    tables["purchase_days"] = session_table(con, tables["purchase_days"], "purchase_days")
-    if as_of is None:
-        last = [x for x in (tables["transactions"].ts.max().to_pandas(), tables["visits"].ts.max().to_pandas())
-                if x is not None and not pd.isna(x)]
-        as_of = max(pd.Timestamp(x) for x in last).date() if last else report.as_of
+    check = validate_source(source, as_of, tiers, strict)
+    check.report.raise_for_errors()
+    tables, extras = typed_tables(check.raw)
+    tables["purchase_days"] = session_table(check.con, tables["purchase_days"], "purchase_days")
     return MallData(
-        data_dir=source.spec, as_of=pd.Timestamp(as_of).date(), tiers=tuple(source_tiers(source, raw, tiers)), con=con,
-        validation=report, fingerprint=fingerprint, member_attributes=extras, tables=tables,
-        origins={n: source.where(n) for n in raw},
+        data_dir=source.spec, as_of=pd.Timestamp(as_of or last_day(tables) or check.report.as_of).date(), tiers=check.tiers,
+        con=check.con, validation=check.report, fingerprint=check.fingerprint, member_attributes=extras, tables=tables,
+        origins={n: source.where(n) for n in check.raw},
     )
+
+
+def last_day(tables) -> dt.date | None:
+    """The last day with a transaction or visit (``tables``: name -> typed Ibis table, or a backend)."""
+    get = tables.__getitem__ if isinstance(tables, dict) else tables.table
+    last = [x for x in (get("transactions").ts.max().to_pandas(), get("visits").ts.max().to_pandas())
+            if x is not None and not pd.isna(x)]
+    return max(pd.Timestamp(x) for x in last).date() if last else None

@@ -193,8 +193,7 @@ def _duplicate_rows(spec: TableSpec, where: str, t) -> Violation | None:
     )
 
 
-def validate_tables(name: str, tables: dict, wheres: dict, as_of: dt.date, tiers: tuple[str, ...],
-                    strict: bool = False) -> ValidationReport:
+def validate_tables(name: str, tables: dict, wheres: dict, as_of: dt.date, tiers: tuple[str, ...]) -> ValidationReport:
     """Check the source's ``tables`` (contract name -> Ibis table) against the contract, in the engine.
 
     ``wheres`` names each contract table's source table in messages; ``name`` is the source as
@@ -240,7 +239,4 @@ def validate_tables(name: str, tables: dict, wheres: dict, as_of: dt.date, tiers
         dup = _duplicate_rows(TABLES["transactions"], wheres["transactions"], usable["transactions"])
         if dup is not None:
             warned.append(dup)
-    report = ValidationReport(name, as_of, row_counts, tuple(violations), tuple(warned), origins=dict(wheres))
-    if strict and report.warnings:
-        report = ValidationReport(name, as_of, row_counts, report.violations + report.warnings, (), origins=dict(wheres))
-    return report
+    return ValidationReport(name, as_of, row_counts, tuple(violations), tuple(warned), origins=dict(wheres))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .config import RFM_WINDOW_DAYS
-from .dataset import MallData, is_purchase
+from .dataset import MallData, is_purchase, session_table
 from .lifecycle import STAGES, build_stage_panel_expr
 from .present import display_name
 from .results import Result
@@ -155,11 +154,7 @@ def stage_panel(data: MallData, month, cooling_days: int = 90, sleeping_days: in
     """
     end = parse_month(month) + pd.offsets.MonthEnd(0)
     expr = build_stage_panel_expr(data, None, end, cooling_days, sleeping_days, lost_days)
-    name = f"mallwake_panel_{uuid.uuid4().hex[:12]}"
-    try:
-        return data.con.create_table(name, expr, temp=True)
-    except NotImplementedError:  # Spark has no temporary tables (and Ibis's cache() loses the month table):
-        return expr  # the engine computes the panel where it is used
+    return session_table(data.con, expr, "panel")  # the plain expression on Spark (Ibis's cache() loses the month table there)
 
 
 def compute_monthly_kpis(data: MallData, start_month, end_month, cooling_days: int = 90, sleeping_days: int = 180,

@@ -42,13 +42,10 @@ def load_data_params(data_dir) -> dict:
 
     import yaml
 
-    from .sources import settings_dir
+    from .sources import settings_path
 
-    folder = settings_dir(data_dir)  # a data folder, or the folder of a source's connection file
-    if folder is None:
-        return {}
-    path = Path(folder) / DATA_PARAMS_FILE
-    if not path.is_file():
+    path = settings_path(data_dir, DATA_PARAMS_FILE)  # in a data folder, or beside a source's connection file
+    if path is None or not path.is_file():
         return {}
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -463,13 +463,10 @@ def parse_allocation(text: str) -> dict[str, float]:
 def _record_files(data_dir) -> dict[str, Path]:
     """``{campaign_id: path}`` of the records beside the data, found by listing their folder: a
     campaign id from the data never becomes a path. For a source: beside its connection file."""
-    from .sources import settings_dir
+    from .sources import settings_path
 
-    base = settings_dir(data_dir)
-    if base is None:
-        return {}
-    folder = Path(base) / PREREGISTRATION_DIR
-    return {p.stem: p for p in folder.glob("*.json")} if folder.is_dir() else {}
+    folder = settings_path(data_dir, PREREGISTRATION_DIR)
+    return {p.stem: p for p in folder.glob("*.json")} if folder is not None and folder.is_dir() else {}
 
 
 def judge_against_plans(data_dir, outcomes: pd.DataFrame, campaigns: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -681,33 +681,24 @@ def _label_stem(data) -> str:
     return parse_source(data).label if is_source(data) else Path(data).name
 
 
-def _last_day_in(raw: dict) -> str | None:
-    """The last day with a transaction or visit in a source's tables (as the stage records it for files)."""
-    from .dataset import typed_tables
-
-    tables, _ = typed_tables(raw)
-    last = [x for x in (tables["transactions"].ts.max().to_pandas(), tables["visits"].ts.max().to_pandas())
-            if x is not None and not pd.isna(x)]
-    return str(max(pd.Timestamp(x) for x in last).date()) if last else None
-
-
 def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | None]:
     """Validate and stage the data once for all notebooks (each kernel would otherwise race to
     stage it); return the data fingerprint and the last day of data the stage recorded (without a
     stage: the files' fingerprint and ``None``). A source is validated in its engine, and its
     fingerprint comes from there (:func:`analysis.sources.source_fingerprint`)."""
-    from .dataset import prepare_dataset, stage_meta, validate_source
+    from .dataset import last_day, prepare_dataset, stage_meta, typed_tables, validate_source
     from .sources import is_source
 
     started = time.perf_counter()
     if is_source(data_dir):
-        report, _, raw, fingerprint, detail = validate_source(data_dir, as_of, strict=strict)
-        report.raise_for_errors()
-        for msg in report.warning_messages():
+        check = validate_source(data_dir, as_of, strict=strict)
+        check.report.raise_for_errors()
+        for msg in check.report.warning_messages():
             log(f"mallwake: warning: {msg}")
-        rows = ", ".join(f"{k} {v['rows']:,}" for k, v in detail.items())
+        rows = ", ".join(f"{k} {v['rows']:,}" for k, v in check.detail.items())
         log(f"mallwake: {data_name(data_dir)} validated in the engine in {time.perf_counter() - started:.1f} s ({rows})")
-        return fingerprint, _last_day_in(raw)
+        last = last_day(typed_tables(check.raw)[0])
+        return check.fingerprint, str(last) if last else None
     report, path = prepare_dataset(data_dir, as_of, log=log, strict=strict)
     for msg in report.warning_messages():
         log(f"mallwake: warning: {msg}")
@@ -749,13 +740,10 @@ def _records_digest(data_dir: Path) -> str:
     changed record is a changed input."""
     from .plan import PREREGISTRATION_DIR
 
-    from .sources import settings_dir
+    from .sources import settings_path
 
-    base = settings_dir(data_dir)
-    folder = Path(base) / PREREGISTRATION_DIR if base is not None else None
-    if folder is None:
-        return ""
-    return fingerprint_files(sorted(folder.glob("*.json"))) if folder.is_dir() else ""
+    folder = settings_path(data_dir, PREREGISTRATION_DIR)
+    return fingerprint_files(sorted(folder.glob("*.json"))) if folder is not None and folder.is_dir() else ""
 
 
 def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:

@@ -68,6 +68,13 @@ def settings_dir(data) -> Path | None:
     return Path(data)
 
 
+def settings_path(data, name: str) -> Path | None:
+    """``name`` (``mallwake.yaml``, ``preregistrations``, ``truth.json``) in the settings folder of a
+    data folder or source (:func:`settings_dir`); ``None`` for a bare URL, which has none."""
+    base = settings_dir(data)
+    return None if base is None else Path(base) / name
+
+
 def _expand(text: str, what: str) -> str:
     def value(m):
         name = m.group(1)

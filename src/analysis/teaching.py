@@ -149,13 +149,10 @@ def check_incremental(answer, outcomes: pd.DataFrame, campaign_id: str, arm: str
 def load_truth(data_dir) -> dict | None:
     """The planted effects of a synthetic mall (``truth.json``; for a source, beside its connection
     file), or None for real data."""
-    from .sources import settings_dir
+    from .sources import settings_path
 
-    base = settings_dir(data_dir)
-    if base is None:
-        return None
-    path = Path(base) / "truth.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    path = settings_path(data_dir, "truth.json")
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.exists() else None
 
 
 def missing_campaigns(data, campaign_ids: list[str]) -> list[str]:

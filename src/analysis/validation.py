@@ -17,7 +17,7 @@ import html
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from contextlib import contextmanager
@@ -101,8 +101,10 @@ class ValidationReport(Result):
         rows = []
         for name in TABLES:
             broken = [v for v in self.violations if v.table == name]
-            where = (self.origins.get(name) if name in self.row_counts or broken else None) if self.origins else \
-                ", ".join(p.name for p in files[name])
+            if self.origins:  # a source: the table it was read from, when it had one
+                where = self.origins.get(name) if name in self.row_counts or broken else None
+            else:
+                where = ", ".join(p.name for p in files[name])
             rows.append(
                 {
                     "table": name,
@@ -663,32 +665,55 @@ def validate_data_dir(
     except ValueError as err:  # a broken mallwake.yaml
         return ValidationReport(data_dir, as_of_date, {}, (Violation("-", "mallwake.yaml", None, str(err), 0),))
     key = _cache_key(data_dir, as_of_date, tuple(tiers)) if use_cache else None
-    report = None
-    inferred = None
-    if not declared and tuple(tiers) != DEFAULT_TIERS:
-        inferred = Violation("members", "members", "tier", f"tier levels not declared: the levels in the data are used, "
-                             f"ordered alphabetically ({', '.join(tiers)}); list them lowest first as 'tiers' in "
-                             f"{data_dir.name}/mallwake.yaml to fix their order and catch misspelt tiers", 0)
-    if key and (_cache_dir() / f"{key}.json").is_file():
-        try:
-            cached = json.loads((_cache_dir() / f"{key}.json").read_text())
-            warned = tuple(Violation(**{**w, "examples": tuple(w["examples"])}) for w in cached["warnings"])
-            report = ValidationReport(data_dir, as_of_date, cached["row_counts"], (), warned)
-        except (OSError, ValueError, KeyError, TypeError):
-            report = None
+    inferred = undeclared_tiers(declared, tiers, "members", f"{data_dir.name}/mallwake.yaml")
+    report = cached_pass(key, data_dir, as_of_date) if key else None
     if report is None:
         report = _validate(data_dir, as_of_date, tuple(tiers))
-        if key and report.ok:
-            try:
-                _cache_dir().mkdir(parents=True, exist_ok=True)
-                atomic_write_text(_cache_dir() / f"{key}.json", json.dumps(
-                    {"row_counts": report.row_counts, "warnings": [asdict(w) for w in report.warnings]}))
-            except OSError:
-                pass  # a read-only or full cache is fine: validation just runs again next time
+        if key:
+            remember_pass(key, report)
+    return with_policy(report, inferred, strict)
+
+
+def undeclared_tiers(declared: bool, tiers, where: str, settings: str) -> Violation | None:
+    """The warning that the tier levels were taken from the data (``None`` when declared or the defaults)."""
+    if declared or tuple(tiers) == DEFAULT_TIERS:
+        return None
+    return Violation("members", where, "tier", f"tier levels not declared: the levels in the data are used, "
+                     f"ordered alphabetically ({', '.join(tiers)}); list them lowest first as 'tiers' in "
+                     f"{settings} to fix their order and catch misspelt tiers", 0)
+
+
+def cached_pass(key: str, name, as_of: dt.date, origins: dict | None = None) -> ValidationReport | None:
+    """The passed validation cached under ``key`` (its row counts and warnings), else ``None``."""
+    path = _cache_dir() / f"{key}.json"
+    if not path.is_file():
+        return None
+    try:
+        cached = json.loads(path.read_text())
+        warned = tuple(Violation(**{**w, "examples": tuple(w["examples"])}) for w in cached["warnings"])
+        return ValidationReport(name, as_of, cached["row_counts"], (), warned, origins=origins or {})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remember_pass(key: str, report: ValidationReport) -> None:
+    """Cache a passed validation under ``key`` (failures are never cached)."""
+    if not report.ok:
+        return
+    try:
+        _cache_dir().mkdir(parents=True, exist_ok=True)
+        atomic_write_text(_cache_dir() / f"{key}.json", json.dumps(
+            {"row_counts": report.row_counts, "warnings": [asdict(w) for w in report.warnings]}))
+    except OSError:
+        pass  # a read-only or full cache is fine: validation just runs again next time
+
+
+def with_policy(report: ValidationReport, inferred: Violation | None, strict: bool) -> ValidationReport:
+    """``report`` with the inferred-tiers warning added, and with every warning made a broken rule when ``strict``."""
     if inferred is not None and inferred not in report.warnings:
-        report = ValidationReport(report.data_dir, report.as_of, report.row_counts, report.violations, report.warnings + (inferred,))
+        report = replace(report, warnings=report.warnings + (inferred,))
     if strict and report.warnings:
-        report = ValidationReport(data_dir, as_of_date, report.row_counts, report.violations + report.warnings, ())
+        report = replace(report, violations=report.violations + report.warnings, warnings=())
     return report
 
 
