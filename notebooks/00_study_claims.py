@@ -9,7 +9,7 @@
 data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date; empty: the last date in the data
 target_tier: str = "all"  # tier of the sleeping list ("all": every tier)
-list_date: str = ""  # day the naive sleeping list was drawn; empty: the analysis date
+list_date: str = ""  # day the naive sleeping list was drawn; empty: the day before naive_campaign, else the analysis date
 naive_campaign: str = ""  # a campaign sent to a naive list (claim 1's distortion; empty: none)
 sleeping_days: int = 180  # days without purchase to count as sleeping
 lookback_days: int = 90  # a visit in this window shows the member still comes
@@ -22,6 +22,7 @@ factorial_campaign: str = ""  # crossed gift x channel wave (claims 2 and 3; emp
 gift_levels: str = "daily,entertainment"  # reference, alternative
 channel_levels: str = "sms,call_wechat"  # reference, alternative
 min_effect: float = 0.02  # smallest return-rate effect worth finding (for the members needed)
+min_invalid_share: float = 0.05  # claim 1: the naive list is inaccurate when at least this share of it is not really asleep
 alpha: float = 0.05
 lang: str = "en"  # language of the report: en or zh
 
@@ -39,17 +40,17 @@ data = load_dataset(data_dir, as_of=as_of or None)
 outcomes = campaigns.compute_campaign_outcomes(data) if campaigns.has_contacts(data) else None
 gifts = tuple(v.strip() for v in gift_levels.split(","))
 channels = tuple(v.strip() for v in channel_levels.split(","))
-sl = sleeping.build_sleeping_list(data, list_date or None, tier=target_tier, sleeping_days=sleeping_days,
+sl = sleeping.build_sleeping_list(data, sleeping.default_list_date(data, list_date, naive_campaign), tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days)
 found = [
-    claims.claim_sleeping_list(sl, outcomes, naive_campaign, control_arm, alpha),
+    claims.claim_sleeping_list(sl, outcomes, naive_campaign, control_arm, alpha, min_invalid_share),
     claims.claim_gift(outcomes, factorial_campaign, gifts, channels, control_arm, alpha, min_effect),
     claims.claim_channel(outcomes, factorial_campaign, gifts, channels, control_arm, alpha, min_effect),
     claims.claim_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm, alpha, min_effect),
 ]
 
 # %%
-display(Markdown(tr(claims.RULE)))
+display(Markdown(tr(claims.RULE) + " " + tr(claims.RULE_1, share=min_invalid_share)))
 display(HTML(claims.summary_html(found)))
 
 # %% [markdown]

@@ -9,7 +9,7 @@
 # %% tags=["parameters"]
 data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date; empty: the last date in the data
-list_date: str = ""  # day the sleeping list is drawn; empty: the analysis date
+list_date: str = ""  # day the sleeping list is drawn; empty: the day before naive_campaign, else the analysis date
 target_tier: str = "all"  # tier to wake up ("all": every tier)
 sleeping_days: int = 180  # days without purchase to count as sleeping
 lookback_days: int = 90  # a visit in this window shows the member still comes
@@ -36,19 +36,25 @@ from analysis.i18n import N_, tr
 from analysis.present import configure, display_name, present
 configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
 data = load_dataset(data_dir, as_of=as_of or None)
-sl = sleeping.build_sleeping_list(data, list_date or None, tier=target_tier, sleeping_days=sleeping_days,
+sl = sleeping.build_sleeping_list(data, sleeping.default_list_date(data, list_date, naive_campaign), tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days, channel=channel)
 
 # %% [markdown]
 # ## The naive list and the refined list
 
 # %%
-display(Markdown(tr(
-    "On **{date}**, **{naive:,}** {tier} members had not bought for at least {days} days (the naive list). After removing "
-    "invalid sleepers, **{refined:,}** remain: **{invalid:.1%}** of the naive list is not really asleep or cannot be reached "
-    "by {channel}, and the naive list overstates the sleeping population by **{over:.1%}**.",
-    date=sl.list_date, naive=sl.naive_size, tier=display_name(target_tier), days=sleeping_days, refined=sl.refined_size,
-    invalid=sl.invalid_share, channel=display_name(channel), over=sl.overstatement)))
+if sl.testable:
+    display(Markdown(tr(
+        "On **{date}**, **{naive:,}** {tier} members had not bought for at least {days} days (the naive list). After removing "
+        "invalid sleepers, **{refined:,}** remain: **{invalid:.1%}** of the naive list is not really asleep or cannot be reached "
+        "by {channel}, and the naive list overstates the sleeping population by **{over:.1%}**.",
+        date=sl.list_date, naive=sl.naive_size, tier=display_name(target_tier), days=sleeping_days, refined=sl.refined_size,
+        invalid=sl.invalid_share, channel=display_name(channel), over=sl.overstatement)))
+else:
+    display(Markdown(tr("On **{date}**, **{naive:,}** {tier} members had not bought for at least {days} days (the naive list).",
+                        date=sl.list_date, naive=sl.naive_size, tier=display_name(target_tier), days=sleeping_days)))
+if sleeping.unavailable_sentence(sl):
+    display(Markdown("**" + sleeping.unavailable_sentence(sl) + "**"))
 for note in sl.notes:
     display(Markdown("*" + tr("Note: {note}.", note=note) + "*"))
 sl
@@ -110,9 +116,10 @@ else:
 # %% tags=["hide"]
 record_metrics(
     list_date=str(sl.list_date), naive_list=sl.naive_size, refined_list=sl.refined_size,
-    invalid_share=sl.invalid_share, naive_overstates_by=sl.overstatement,
+    invalid_share=sl.invalid_share if sl.testable else None, naive_overstates_by=sl.overstatement if sl.testable else None,
+    refinements_not_applied=list(sl.unavailable),
     removed_by_rule={r: int(n) for r, n in zip(funnel["step"][1:], funnel["removed"][1:])},
     headline=headline((tr("naive sleeping list on {date}", date=sl.list_date), sl.naive_size, "count"),
                       (N_("refined list (to contact)"), sl.refined_size, "count"),
-                      (N_("not really asleep or unreachable"), sl.invalid_share, "percent")),
+                      (N_("not really asleep or unreachable"), sl.invalid_share if sl.testable else None, "percent")),
 )

@@ -101,6 +101,22 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     display(present(arms, kinds={"incremental_returned": "number", "return_on_spend": "number"}))
 
 # %% [markdown]
+# ## Does it pay?
+#
+# Per treated arm, the **net incremental value**: the extra spend the contact brought (arm minus
+# holdout, per contacted member) times the gross margin (`margin_rate`), minus what contacting and
+# the gifts cost, per contacted member and in total, with its interval. Without a margin, the same
+# figure at a 100 % margin is the best case: an arm below zero there loses money at any margin.
+# The next list and the targeting table follow the same rule.
+
+# %%
+net = None
+if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
+    net = campaigns.estimate_net_value(outcomes, control_arm, float(margin_rate) if margin_rate else None, alpha)
+    display(Markdown("\n\n".join(net.sentences())))
+    display(net)
+
+# %% [markdown]
 # ## Return rate by arm
 #
 # Each point is an arm's return rate with its Wilson interval; compare treated arms with the holdout of the same campaign.
@@ -233,13 +249,26 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 # %%
 if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     cost_each = {campaigns.arm_label(r.campaign_id, r.arm): r.cost / r.contacted for r in arms.itertuples()}
-    targets = campaigns.rank_targets(hetero, cost_each, alpha)
+    value_each = {campaigns.arm_label(r.campaign_id, r.arm): r.spend_per_returner * (float(margin_rate) if margin_rate else 1.0)
+                  for r in arms.itertuples()}
+    targets = campaigns.rank_targets(hetero, cost_each, alpha, value_per_return=value_each)
     n_target = int((targets["advice"] == "target").sum())
     display(Markdown(tr("**{n}** of {total} subgroups of the treated arms are worth targeting on this evidence.", n=n_target,
                         total=len(targets))))
+    n_costly = int((targets["advice"] == campaigns.COSTS_MORE).sum())
+    if n_costly:
+        display(Markdown(tr("{n} more respond to the contact, but what they would spend does not cover its cost at a "
+                            "{margin:.0%} margin.", n=n_costly, margin=float(margin_rate)) if margin_rate else
+                         tr("{n} more respond to the contact, but what they would spend does not cover its cost, even if all of "
+                            "it were profit.", n=n_costly)))
     shown, left_out = campaigns.shortlist(targets)
-    display(present(shown.assign(variable=shown["variable"].map(label)),
-                    kinds={"estimate": "points", "ci_low": "points", "ci_high": "points"}))
+    display(present(shown.assign(variable=shown["variable"].map(label)).rename(
+                        columns={"ci_low": "ci_low_unadjusted", "ci_high": "ci_high_unadjusted"}),
+                    kinds={"estimate": "points", "ci_low_unadjusted": "points", "ci_high_unadjusted": "points",
+                           "net_per_contacted": "money"}))
+    display(Markdown(tr("The intervals are each subgroup's own, not adjusted for the number of subgroups; the advice uses the "
+                        "Holm-adjusted p-value over the whole table. A subgroup whose own interval excludes zero can therefore "
+                        "still have no evidence once all the comparisons are counted.")))
     if left_out:
         display(Markdown(tr("{n} more subgroups without evidence either way are not listed.", n=left_out)))
 
@@ -329,7 +358,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
                                                   "cost_per_incremental_return"]])
 
 # %% tags=["hide"]
-main = campaigns.main_effect(effects, after_campaign, after_arm) if has_control else None
+main = campaigns.main_effect(effects, after_campaign, after_arm, primary if has_campaigns else None) if has_control else None
 record_metrics(
     campaigns=campaigns.campaign_metrics(arms, effects) if has_control else {},
     adjusted_effects=None if adjusted is None else {
@@ -339,6 +368,8 @@ record_metrics(
                                                    "did_ci_low": study.did.ci_low, "did_ci_high": study.did.ci_high},
     factorial=None if factorial is None else {row.effect: {"estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high}
                                               for row in factorial.effects.itertuples()},
+    uplift={r.campaign_id: r.metrics() for r in uplift_results},
+    net_value=None if net is None else net.metrics(),
     its_extra_reactivations=None if its is None else its.cumulative_effect,
     next_wave=None if next_list is None else {"campaign": next_from, "ranked_by": next_list.ranked_by, "members": int(len(next_list.chosen)),
                                               "expected_incremental_returns": float(next_list.chosen["uplift"].sum())},

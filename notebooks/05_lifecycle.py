@@ -99,6 +99,10 @@ if applies(len(retention) > 0, "no member joined while the data record purchases
     plots.plot_cohort_heatmap(spend_retention, ax=axes[1], label=tr("spend per member"))
     fig.tight_layout()
     plt.show()
+    if lifecycle.partial_last_month(data.as_of):
+        month, days = lifecycle.partial_last_month(data.as_of)
+        display(Markdown(tr("{month} is left out: the data cover only its first {days} days, and a partial month would read as a "
+                            "drop in buying that did not happen.", month=month, days=days)))
 
 # %% [markdown]
 # ## Time to sleep
@@ -129,10 +133,11 @@ if survival is not None:
         display(Markdown(survival.fit_note()))
 
 # %% [markdown]
-# Proportional-hazards check: correlation of each covariate's scaled Schoenfeld residuals with event
-# time. A clearly non-zero correlation means the covariate's effect changes over time and its single
-# hazard ratio is an average; with tens of thousands of members, even small drifts are "significant",
-# so read the size of the correlation, not only the p-value.
+# Proportional-hazards check: the standard test of each covariate (Grambsch and Therneau; scaled
+# Schoenfeld residuals against the rank of event time, chi-square with one degree of freedom, as
+# lifelines' `proportional_hazard_test`). A small p-value means the covariate's effect changes over
+# time and its single hazard ratio is an average; with tens of thousands of members, even small
+# drifts are "significant", so read the Kaplan-Meier curves too, not only the p-value.
 
 # %%
 if survival is not None:

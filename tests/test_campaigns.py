@@ -314,3 +314,68 @@ def test_factorial_effects_equal_the_logit_delta_method_and_a_boundary_cell_is_s
         res0 = cp.estimate_factorial(zero, "F", ("daily", "ent"), ("sms", "call"))
     assert np.isfinite(res0.effects[["estimate", "se"]].to_numpy()).all()
     assert any(issubclass(w.category, ConvergenceWarning) and "daily x call" in str(w.message) for w in caught)
+
+
+# --- the money: net incremental value, and one rule for "worth targeting" -------------------
+
+def _promotion_test(n: int = 20_000, seed: int = 3, send_cost: float = 0.15) -> pd.DataFrame:
+    """A promotion test shaped like the public one: 10 a purchase, +0.95 points of purchases."""
+    rng = np.random.default_rng(seed)
+    promo = np.r_[np.ones(n, bool), np.zeros(n, bool)]
+    bought = rng.random(2 * n) < 0.01 + 0.0095 * promo
+    return pd.DataFrame({"campaign_id": "PROMO", "member_id": [f"m{i:06d}" for i in range(2 * n)],
+                         "arm": np.where(promo, "promo", "holdout"), "returned": bought, "purchased": bought,
+                         "spend": 10.0 * bought, "cost": np.where(promo, send_cost, np.nan)})
+
+
+def test_a_promotion_that_loses_money_says_so_at_any_margin():
+    o = _promotion_test()
+    for margin in (None, 0.3, 1.0):
+        net = cp.estimate_net_value(o, "holdout", margin)
+        [row] = net.table().itertuples()
+        t, c = o[o["arm"] == "promo"], o[o["arm"] == "holdout"]
+        m = 1.0 if margin is None else margin
+        # independent: the difference of mean values (margin x spend - cost; the holdout costs nothing), Welch's standard error
+        vt, vc = m * t["spend"] - t["cost"], m * c["spend"]
+        est = vt.mean() - vc.mean()
+        se = np.sqrt(vt.var(ddof=1) / len(vt) + vc.var(ddof=1) / len(vc))
+        assert row.estimate == pytest.approx(est, abs=1e-12)
+        assert (row.ci_low, row.ci_high) == pytest.approx((est - 1.959964 * se, est + 1.959964 * se), rel=1e-5)
+        assert row.total == pytest.approx(est * len(t)) and row.verdict == cp.LOSES
+        entry = net.metrics()["PROMO"]["promo"]
+        assert set(entry["net_incremental_value_per_contacted"]) == {"estimate", "ci_low", "ci_high"}
+        assert entry["verdict"] == "loses money" and entry["best_case"] is (margin is None)
+    assert "loses money even if all of its extra spend were profit" in cp.estimate_net_value(o, "holdout").sentences()[0]
+    # the same promotion at a send cost of 0.01 covers its cost at a 100 % margin
+    cheap = cp.estimate_net_value(_promotion_test(send_cost=0.01), "holdout")
+    assert cheap.table()["verdict"].tolist() == [cp.PAYS]
+    # unknown costs stay unknown
+    unknown = cp.estimate_net_value(_promotion_test().assign(cost=np.nan), "holdout")
+    assert unknown.table()["verdict"].tolist() == [cp.COST_UNKNOWN]
+    assert unknown.metrics()["PROMO"]["promo"]["net_incremental_value_total"] is None
+
+
+def test_a_subgroup_that_responds_but_does_not_pay_is_not_worth_targeting():
+    het = {"tier": pd.DataFrame({"tier": ["gold", "silver"], "n_treated": [5000, 5000], "n_control": [5000, 5000],
+                                 "estimate": [0.05, 0.30], "ci_low": [0.04, 0.28], "ci_high": [0.06, 0.32],
+                                 "p_value": [1e-9, 1e-12]})}
+    # 10 a return, 1 a contact: gold brings 0.5 per contact (loses), silver 3 (pays)
+    t = cp.rank_targets(het, cost_per_contact=1.0, value_per_return=10.0).set_index("level")
+    assert t.loc["silver", "advice"] == "target" and t.loc["gold", "advice"] == cp.COSTS_MORE
+    assert t.loc["gold", "net_per_contacted"] == pytest.approx(0.05 * 10 - 1)
+    # without a value per return the money cannot decide: both respond
+    assert set(cp.rank_targets(het, cost_per_contact=1.0)["advice"]) == {"target"}
+
+
+def test_the_headline_is_the_named_arm_else_the_primary_else_the_largest_effect_of_the_latest_campaign():
+    rng = np.random.default_rng(4)
+    rows = []
+    for cid, start, rates in (("A", "2024-01-01", {"holdout": 0.1, "x": 0.3}), ("B", "2024-06-01", {"holdout": 0.1, "a": 0.12, "b": 0.25})):
+        for arm, rate in rates.items():
+            for i in range(400):
+                rows.append({"campaign_id": cid, "start_date": pd.Timestamp(start), "arm": arm, "member_id": f"{cid}{arm}{i}",
+                             "returned": rng.random() < rate, "purchased": False, "spend": 0.0})
+    eff = cp.estimate_arm_effects(pd.DataFrame(rows))
+    assert "B / b" in cp.main_effect(eff)["label"]  # not "B / a", the first arm listed
+    assert "A / x" in cp.main_effect(eff, "A", "x")["label"]
+    assert "B / a" in cp.main_effect(eff, primary=pd.DataFrame({"campaign_id": ["B"], "arm": ["a"]}))["label"]

@@ -113,3 +113,46 @@ def test_arms_that_differ_only_in_the_gift_stand_in_for_a_crossed_wave():
     assert "arm ent_sms vs arm daily_sms" in c.evidence and c.verdict == claims.SUPPORTED
     no_cost = claims.claim_channel(out)
     assert no_cost.verdict == claims.NOT_TESTABLE  # one channel only: no contrast
+
+
+# --- claim 1 where the data cannot test it ---------------------------------------------------
+
+def test_claim_1_is_not_testable_on_purchases_only(small_mall, tmp_path):
+    from analysis.synthetic import make_shape
+
+    data = load_dataset(make_shape(small_mall, tmp_path / "p", "purchases_only"))
+    sl = build_sleeping_list(data, tier="all")
+    assert sl.naive_size > 0 and set(sl.unavailable) == {"present", "unreachable", "opted_out", "duplicate"}
+    assert not sl.testable and math.isnan(sl.invalid_share)  # unknown, not "0.0 % not really asleep"
+    c = claims.claim_sleeping_list(sl)
+    assert c.verdict == claims.NOT_TESTABLE and "None of the refinements can be applied" in c.sentence()
+    assert sl.funnel()["step"].tolist() == ["naive list"]  # no "minus ... 0" rows for rules that were not applied
+
+
+def test_visits_that_are_a_campaigns_outcomes_are_not_presence(small_mall, tmp_path):
+    """The e-mail test: web visits the day after the e-mail are the campaign's outcomes, not a sign
+    that the members on the list were never asleep."""
+    from analysis.synthetic import make_shape
+
+    data = load_dataset(make_shape(small_mall, tmp_path / "v", "visits_after_list"))
+    k = data.campaigns.to_pandas().sort_values("start_date").iloc[-1]
+    list_date = (pd.Timestamp(k["start_date"]) + pd.Timedelta(days=int(k["response_days"]) - 1)).date()
+    assert len(data.visits.to_pandas()) > 0
+    sl = build_sleeping_list(data, list_date, tier="all")
+    assert not sl.members["present"].any() and "present" in sl.unavailable
+    assert claims.claim_sleeping_list(sl).verdict == claims.NOT_TESTABLE
+
+
+def test_claim_1_has_a_materiality_threshold_and_can_be_contradicted():
+    from analysis.sleeping import RULES, SleepingList
+
+    def made(invalid: int, n: int = 2_000) -> SleepingList:
+        members = pd.DataFrame({"member_id": [f"m{i}" for i in range(n)], **{r: False for r in RULES}})
+        members.loc[: invalid - 1, "present"] = True
+        members["refined"] = ~members[list(RULES)].any(axis=1)
+        return SleepingList(pd.Timestamp("2024-01-01").date(), "all", 180, 90, "sms", members)
+
+    assert claims.claim_sleeping_list(made(400)).verdict == claims.SUPPORTED  # 20 %, interval above 5 %
+    assert claims.claim_sleeping_list(made(20)).verdict == claims.CONTRADICTED  # 1 %: the naive list is about right
+    assert claims.claim_sleeping_list(made(100)).verdict == claims.UNDECIDED  # 5 %: the interval straddles it
+    assert claims.claim_sleeping_list(made(20), min_share=0.0).verdict == claims.SUPPORTED

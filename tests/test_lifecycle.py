@@ -308,3 +308,38 @@ def test_stage_flows_in_the_engine_equal_the_dense_arrays(small_mall, tier):
     pd.testing.assert_frame_equal(dense.counts, engine.counts, check_freq=False)
     pd.testing.assert_frame_equal(dense.transitions, engine.transitions, check_dtype=False)
     assert {"reactivated", "sleeping"} <= set(engine.transitions["to_stage"])
+
+
+# --- the proportional-hazards check: the standard test, equal to lifelines' -----------------
+
+@pytest.mark.parametrize("transform", ["rank", "identity", "log", "km"])
+def test_ph_test_equals_lifelines_proportional_hazard_test(transform):
+    """Reference values from lifelines 0.30.3 (tests/data/reference/make_ph_reference.py): x2's
+    effect fades with time and is flagged; x1's is constant and is not."""
+    import json
+    from pathlib import Path
+
+    from statsmodels.duration.hazard_regression import PHReg
+
+    from analysis.lifecycle.survival import ph_test
+
+    ref_dir = Path(__file__).parent / "data" / "reference"
+    df = pd.read_csv(ref_dir / "ph_data.csv")
+    ref = json.loads((ref_dir / "ph_lifelines.json").read_text())
+    cox = PHReg(df["duration"].to_numpy(), df[["x1", "x2"]].to_numpy(), status=df["event"].to_numpy(), ties="efron").fit()
+    assert cox.params == pytest.approx([ref["params"]["x1"], ref["params"]["x2"]], rel=1e-4)
+    got = ph_test(cox, df["duration"], df["event"], ["x1", "x2"], transform=transform).set_index("covariate")
+    for name in ("x1", "x2"):
+        assert got.loc[name, "test_statistic"] == pytest.approx(ref[transform][name]["test_statistic"], rel=1e-3)
+        assert got.loc[name, "p_value"] == pytest.approx(ref[transform][name]["p_value"], rel=1e-2)
+    assert got.loc["x2", "p_value"] < 0.001 < got.loc["x1", "p_value"]
+
+
+def test_the_cox_fit_does_not_depend_on_the_order_rows_arrive_in(small_mall):
+    """An engine returns rows in no fixed order: a sample drawn before ordering them gave three Cox
+    tables on three runs of the same data. Ordered by member first, the same seed gives the same fit."""
+    tts = lc.compute_time_to_sleep(load_dataset(small_mall), 180, early_days=90)
+    a = lc.fit_survival(tts, by="tier", max_fit=600)
+    b = lc.fit_survival(tts.sample(frac=1, random_state=1), by="tier", max_fit=600)
+    pd.testing.assert_frame_equal(a.hazard_ratios, b.hazard_ratios)
+    pd.testing.assert_frame_equal(a.ph_check, b.ph_check)

@@ -62,7 +62,7 @@ def results(small_mall) -> dict[type, Result]:
     kpis = monthly.compute_monthly_kpis(data, month - pd.DateOffset(months=12), month, 90, 180, 365)
     test_date = as_of - pd.Timedelta(days=90)
     made = [
-        cp.estimate_arm_effects(o, alpha=0.1), study, study.did,
+        cp.estimate_arm_effects(o, alpha=0.1), study, study.did, cp.estimate_net_value(o, alpha=0.1),
         cp.estimate_adjusted_effect(o, feats, "W2-AFTER", "call_wechat_ent", ["recency_days", "frequency"], alpha=0.1),
         cp.estimate_factorial(o, "W3-FACTORIAL", ("daily", "entertainment"), ("sms", "call_wechat"), alpha=0.1),
         clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"]),

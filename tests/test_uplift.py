@@ -180,10 +180,14 @@ def test_choose_list_by_hand():
     assert list(got.chosen["member_id"]) == ["a", "c"]  # 5 + 1 = 6 within 6.5; b would make 7
     assert got.curve["expected_incremental_margin"].iloc[-1] == pytest.approx((0.30 + 0.05 + 0.02) * 100 - 7.0)
     # costs known, margin unknown: returns per unit of cost (a cheap 0.10, c cheap 0.05, b cheap 0.02)
-    got = choose_list(uplift, {"cheap": 1.0, "dear": 5.0})
+    # only members whose extra spend covers the cost at a 100 % margin: 30 per return, a 3 > 1, c 1.5 > 1, b 0.6 < 1
+    got = choose_list(uplift, {"cheap": 1.0, "dear": 5.0}, spend_per_return=30.0)
     assert got.ranked_by == RANKINGS[1] and list(got.members["arm"]) == ["cheap"] * 3
     assert got.curve["expected_incremental_margin"].isna().all() and got.margin_per_return is None
-    assert len(got.chosen) == 3
+    assert list(got.chosen["member_id"]) == ["a", "c"]
+    # nobody came back: nothing is known to cover a cost, so nobody is listed (and the page says why)
+    got = choose_list(uplift, {"cheap": 1.0, "dear": 5.0})
+    assert len(got.chosen) == 0 and "The list is empty" in got.sentence()
     # costs unknown: by returns; the cost stays unknown, never zero
     got = choose_list(uplift, {"cheap": float("nan"), "dear": 5.0})
     assert got.ranked_by == RANKINGS[2] and list(got.members["arm"]) == ["dear", "dear", "dear"]
@@ -191,3 +195,76 @@ def test_choose_list_by_hand():
     # a budget in money cannot be spent on unknown costs: not applied, and the sentence says so
     got = choose_list(uplift, {"cheap": float("nan"), "dear": 5.0}, budget=1.0)
     assert len(got.chosen) == 3 and "budget is not applied" in got.sentence()
+
+
+def test_a_promotion_that_loses_money_on_everyone_gives_an_empty_list():
+    """The promotion test: 10 a purchase, 0.15 a send, +0.95 points: 0.095 of extra spend per send."""
+    from analysis.uplift import choose_list
+
+    uplift = pd.DataFrame({"member_id": [f"m{i}" for i in range(100)], "promo": 0.0095})
+    for margin in (None, 0.3, 1.0):
+        got = choose_list(uplift, {"promo": 0.15}, margin_per_return=None if margin is None else margin * 10.0,
+                          spend_per_return=10.0)
+        assert len(got.chosen) == 0, margin
+        assert "The list is empty" in got.sentence() and "lose money" in got.sentence()
+    # the same promotion at a send cost of 0.05 pays at a 100 % margin, and only members it pays for are listed
+    assert len(choose_list(uplift, {"promo": 0.05}, spend_per_return=10.0).chosen) == 100
+
+
+# --- ties: the model cannot order members it scores the same --------------------------------
+
+def _sklift_area(scores, treated, y) -> float:
+    """scikit-uplift's Qini area (the curve's area minus the random line's), unnormalized."""
+    from sklearn.metrics import auc
+    from sklift.metrics import qini_curve as sk_curve
+
+    x, q = sk_curve(np.asarray(y), np.asarray(scores, dtype=float), np.asarray(treated, dtype=int))
+    return float(auc(x, q) - auc([0, x[-1]], [0, q[-1]]))
+
+
+def test_qini_ties_are_the_average_over_the_orders_of_the_tied_members():
+    # two tied pairs: {t returned, c not} at 0.9 and {c returned, t not} at 0.1
+    scores = np.array([0.9, 0.9, 0.1, 0.1])
+    treated = np.array([True, False, False, True])
+    y = np.array([1, 0, 1, 0])
+    q = qini_curve(scores, treated, y, grid=np.array([0, 0.25, 0.5, 0.75, 1.0]))
+    # at 2 members: 1 - 0*1/1 = 1; at 4: 1 - 1*2/2 = 0; the tie in between is the straight line
+    assert q.tolist() == [0, 0.5, 1.0, 0.5, 0.0]
+    # the same whatever the order of the rows
+    perm = np.array([1, 0, 3, 2])
+    assert qini_area(scores[perm], treated[perm], y[perm]) == qini_area(scores, treated, y)
+
+
+@pytest.mark.parametrize("shape", ["untied", "three distinct scores", "62 distinct scores", "constant"])
+def test_qini_area_equals_scikit_uplift(shape):
+    pytest.importorskip("sklift")
+    rng = np.random.default_rng(5)
+    n = 3_000
+    treated = rng.random(n) < 0.5
+    y = (rng.random(n) < 0.1 + 0.04 * treated).astype(int)
+    scores = {"untied": rng.normal(size=n), "three distinct scores": rng.choice([-0.01, 0.0, 0.02], n),
+              "62 distinct scores": np.round(rng.normal(size=n), 1).clip(-3.05, 3.05), "constant": np.zeros(n)}[shape]
+    # treated rows first: with ties broken by row order, this alone would make a model look good
+    order = np.argsort(~treated, kind="stable")
+    scores, treated, y = scores[order], treated[order], y[order]
+    assert qini_area(scores, treated, y) * n ** 2 == pytest.approx(_sklift_area(scores, treated, y), rel=1e-9, abs=1e-9)
+    if shape == "constant":
+        assert qini_area(scores, treated, y) == 0
+
+
+def test_constant_features_give_an_interval_that_holds_its_estimate_and_no_better_than_random():
+    # the uplift features do not vary at all: every fold predicts one number, so scores are tied in
+    # five groups; the treated rows come first in the data, as a careless export would have them
+    rng = np.random.default_rng(11)
+    n = 4_000
+    treated = np.sort(rng.random(n) < 0.5)[::-1]
+    members = [f"M{i:06d}" for i in range(n)]
+    y = rng.random(n) < 0.08 + 0.03 * treated
+    outcomes = pd.DataFrame({"campaign_id": "C", "member_id": members, "arm": np.where(treated, "t", "holdout"), "returned": y})
+    features = pd.DataFrame({"campaign_id": "C", "member_id": members, "x1": 1.0, "tier": "gold"})
+    res = estimate_uplift(outcomes, features, "C", "t", ["x1", "tier"], n_boot=100)
+    assert res.scores["uplift"].nunique() <= 5
+    assert res.ci_low <= res.area <= res.ci_high, (res.area, res.ci_low, res.ci_high)
+    assert not res.better_than_random and "no better than random" in res.sentence()
+    m = res.metrics()
+    assert set(m) >= {"estimate", "ci_low", "ci_high", "scores_used"} and m["scores_used"] is False

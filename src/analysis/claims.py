@@ -123,22 +123,43 @@ def _needed(var_weighted: float, estimate: float, direction: int, min_effect: fl
 
 # --- claim 1 ---------------------------------------------------------------------------------
 
+#: Claim 1's materiality: the naive list is "inaccurate" when at least this share of it is not
+#: really asleep or cannot be reached (the default of the claims page's ``min_invalid_share``).
+MIN_INVALID_SHARE = 0.05
+
+RULE_1 = N_("Claim 1 is judged against a threshold fixed in advance: the naive list is inaccurate when at least "
+            "**{share:.0%}** of it is not really asleep or cannot be reached (supported when the whole interval lies "
+            "above it, contradicted when it lies below).")
+
+
 def claim_sleeping_list(sleeping, outcomes: pd.DataFrame | None = None, campaign_id: str = "",
-                        control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05) -> Claim:
+                        control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05,
+                        min_share: float = MIN_INVALID_SHARE) -> Claim:
     """Claim 1 from a :class:`~analysis.sleeping.SleepingList` (and, when given, a campaign run on
     that naive list): the share of the naive list with evidence of presence or that cannot be
     reached (Wilson interval), how much the naive list overstates the sleeping population, and
-    how the naive denominator shifts the campaign's return rate."""
+    how the naive denominator shifts the campaign's return rate.
+
+    The verdict compares the interval with ``min_share`` (:data:`RULE_1`), so the claim can be
+    contradicted too. Data that can apply none of the refinements (no visits before the list
+    date, no reachability, opt-out or phone numbers) cannot test it."""
+    from .sleeping import unavailable_sentence
+
     c = Claim(1, evidence=tr("share of the naive sleeping list that still comes or cannot be reached"))
     n = sleeping.naive_size
     if n == 0:
         c.reason = tr("on {date} no {tier} member had gone {days} days without a purchase, so there is no naive list to check.",
                       date=sleeping.list_date, tier=display_name(sleeping.tier), days=sleeping.sleeping_days)
         return c
+    if not sleeping.testable:
+        c.reason = unavailable_sentence(sleeping)
+        return c
     invalid = n - sleeping.refined_size
     lo, hi = proportion_confint(invalid, n, alpha=alpha, method="wilson")
     c.estimate, c.ci_low, c.ci_high = invalid / n, float(lo), float(hi)
-    c.verdict = verdict(c.ci_low, c.ci_high, +1)
+    c.verdict = verdict(c.ci_low - min_share, c.ci_high - min_share, +1)
+    if sleeping.unavailable:
+        c.reason = unavailable_sentence(sleeping)
     rows = [{"measure": tr("naive list (no purchase for the sleeping days)"), "value": f"{n:,}"},
             {"measure": tr("refined list (present, unreachable, opted-out and duplicate members removed)"), "value": f"{sleeping.refined_size:,}"},
             {"measure": tr("the naive list overstates the sleeping population by"),

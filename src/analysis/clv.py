@@ -45,7 +45,7 @@ def compute_rfm_summary(data: MallData, as_of=None, unit_days: float = 7.0, cali
     # repeat spend = all spend minus the first day's (arg_min: no window function, one pass)
     summ = days.group_by("member_id").aggregate(
         first=_.day.min(), last=_.day.max(), purchases=_.count(), spend=_.spend.sum(), first_spend=_.spend.argmin(_.day),
-    ).to_pandas()
+    ).to_pandas().sort_values("member_id", kind="stable").reset_index(drop=True)  # member order: reproducible fits
     # money to a millionth: engines sum in different orders (5966.65 vs 5966.650000000001), and an
     # optimizer started from inputs that differ in the last bit stops at fits that differ by 1e-8
     summ["repeat_spend"] = (summ["spend"] - summ["first_spend"]).round(6)

@@ -85,12 +85,17 @@ def compute_member_features(data: MallData, as_of: dt.date | str | None = None, 
     """
     as_of_ts = pd.Timestamp(as_of or data.as_of)
     cats = _category_levels(data) if categories else []
+    # rows in member order: an engine returns them in no fixed order, and every sample, fold and
+    # bootstrap downstream must give the same numbers on the same data and seed
     df = member_features_expr(data, as_of_ts, window_days, cats, last_purchase_between).to_pandas()
+    df = df.sort_values("member_id", kind="stable").reset_index(drop=True)
     for col in ("frequency", "monetary", "purchase_days", "lifetime_purchases", "lifetime_spend", "visit_days_without_purchase",
                 *[f"spend_{c}" for c in cats]):
         df[col] = df[col].fillna(0)
     for col in ("frequency", "purchase_days", "lifetime_purchases", "visit_days_without_purchase"):
         df[col] = df[col].astype(int)
+    for col in ("monetary", "lifetime_spend", *[f"spend_{c}" for c in cats]):  # sums in engine order differ in the last bit
+        df[col] = df[col].astype(float).round(6)
     since = pd.to_datetime(df["last_purchase"]).dt.normalize().fillna(pd.to_datetime(df["join_date"]))
     df["recency_days"] = (as_of_ts.normalize() - since).dt.days
     df["tenure_days"] = (as_of_ts.normalize() - pd.to_datetime(df["join_date"])).dt.days

@@ -40,7 +40,7 @@ DEFAULT_NAMES = {
            "Cannot lose": "不能失去", "Hibernating": "休眠", "Lost": "已流失", "No purchase in window": "窗口内无消费",
            # waves of a before/after comparison, lifecycle stages, targeting advice
            "before": "之前", "after": "之后", "new": "新会员", "active": "活跃", "cooling": "降温", "sleeping": "沉睡",
-           "lost": "流失", "reactivated": "重新活跃", "target": "触达", "skip": "跳过", "no evidence": "无证据",
+           "lost": "流失", "reactivated": "重新活跃", "target": "触达", "skip": "跳过", "no evidence": "无证据", "costs more than it brings": "得不偿失",
            "holdout": "对照组", "any contact": "任一触达",
            # assignment checks, sleeping-list rules and groups
            "no plan recorded": "未记录计划", "pre-registration": "预注册记录", "planned_allocation parameter": "planned_allocation 参数",
@@ -61,17 +61,19 @@ DEFAULT_NAMES = {
 #: reads as words ("cost_per_contacted" -> "Cost per contacted") in English.
 LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "n": "n", "p": "p-value", "p_value": "p-value", "p_holm": "p-value (Holm)", "se": "Std. error",
+        "n": "n", "p": "p", "p_value": "p-value", "p_holm": "p-value (Holm)", "se": "Std. error",
         "std_error": "Std. error", "ci_low": "CI low", "ci_high": "CI high", "lower": "CI low", "upper": "CI high",
         "n_control": "n (holdout)", "n_treated": "n (treated)", "control_mean": "Holdout mean",
         "member_id": "Member", "txn_id": "Transaction", "store_id": "Store",
         "ts": "Time", "is_return": "Return (refund)", "avg_ticket": "Average ticket",
-        "rho_with_time": "Correlation with time", "bic": "BIC", "k": "k",
+        "rho_with_time": "Correlation with time", "test_statistic": "Chi-square", "bic": "BIC", "k": "k",
         "recency_days": "Recency (days)", "mean_recency_days": "Mean recency (days)",
         "invalid_sleepers": "Not really asleep", "invalid_share": "Share not really asleep",
         "naive_overstates_by": "Naive list overstates by", "sleeping_days": "Sleeping after (days)",
         "removed_alone": "Removed by this rule alone", "share_of_naive": "Share of naive list",
         "campaign_id": "Campaign",
+        "net_per_contacted": "Net value per contacted", "ci_low_unadjusted": "CI low (unadjusted)",
+        "ci_high_unadjusted": "CI high (unadjusted)", "total_ci_low": "Total CI low", "total_ci_high": "Total CI high",
         "incremental_returned": "Incremental returns",
         "weeks_above_band": "Weeks above the band",
         "member_share": "Share of members", "spend_share": "Share of spend",
@@ -79,7 +81,7 @@ LABELS: dict[str, dict[str, str]] = {
         "alpha": "alpha", "a": "a", "b": "b", "r": "r", "q": "q", "v": "v", "chi2": "Chi-square", "rfm_segment": "RFM segment",
     },
     "zh": {
-        "n": "人数", "p": "p值", "p_value": "p值", "p_holm": "p值（Holm校正）", "se": "标准误", "std_error": "标准误",
+        "n": "人数", "p": "p", "p_value": "p值", "p_holm": "p值（Holm校正）", "se": "标准误", "std_error": "标准误",
         "ci_low": "区间下限", "ci_high": "区间上限", "lower": "区间下限", "upper": "区间上限", "estimate": "估计值",
         "n_control": "对照组人数", "n_treated": "实验组人数", "control_mean": "对照组均值", "treated_mean": "实验组均值",
         "member_id": "会员", "members": "会员数", "member": "会员", "tier": "会员等级", "arm": "组别", "campaign": "活动",
@@ -91,13 +93,14 @@ LABELS: dict[str, dict[str, str]] = {
         "cost_per_contacted": "每触达成本", "cost_per_returned": "每回店成本", "spend_on_return": "回店消费额",
         "spend_per_returner": "每回店会员消费", "spend_per_contacted": "每触达会员消费", "contacted": "触达人数",
         "returned": "回店人数", "incremental_returned": "增量回店人数", "incremental_spend": "增量消费",
+        "net_per_contacted": "人均净增量价值", "ci_low_unadjusted": "区间下限（未校正）", "ci_high_unadjusted": "区间上限（未校正）", "total": "合计", "total_ci_low": "合计区间下限", "total_ci_high": "合计区间上限",
         "list_date": "名单日期", "naive_list": "初始名单", "refined_list": "精确名单", "invalid_sleepers": "并未沉睡",
         "invalid_share": "并未沉睡占比", "naive_overstates_by": "初始名单高估", "sleeping_days": "沉睡天数阈值",
         "removed": "剔除人数", "removed_alone": "仅此规则剔除", "share_of_naive": "占初始名单比例", "remaining": "剩余人数",
         "step": "步骤", "rule": "规则", "member_share": "会员占比", "spend_share": "消费占比", "spend_per_member": "人均消费",
         "downgrade_warnings": "降级预警", "upgrade_candidates": "升级候选", "median_shortfall": "差额中位数",
         "recency_days": "最近消费距今（天）", "frequency": "消费频次", "monetary": "消费金额", "days": "天数",
-        "hazard_ratio": "风险比", "rho_with_time": "与时间的相关", "covariate": "协变量", "value": "数值",
+        "hazard_ratio": "风险比", "rho_with_time": "与时间的相关", "test_statistic": "卡方统计量", "covariate": "协变量", "value": "数值",
         "verdict": "结论", "claim": "论断", "measure": "指标", "status": "状态", "level": "水平", "time": "时间",
         "from": "从", "to": "到", "from_segment": "原分群", "to_segment": "新分群", "share_of_from": "占原分群比例",
         "cluster": "聚类", "score": "得分", "risk": "风险", "lift": "提升", "table": "表", "column": "列", "file": "文件",
@@ -127,7 +130,7 @@ LABELS: dict[str, dict[str, str]] = {
 _ZH_FALLBACK_WORDS = {"share": "占比", "rate": "比率", "mean": "均值", "median": "中位数", "spend": "消费", "members": "会员"}
 
 _TOKENS = re.compile(r"[a-z]+|\d+")
-_P_NAMES = {"p", "p_value", "pvalue", "p_holm", "p_adj", "p_raw", "logrank_p", "p_value_holm"}
+_P_NAMES = {"p_value", "pvalue", "p_holm", "p_adj", "p_raw", "logrank_p", "p_value_holm"}
 _PERCENT_WORDS = {"rate", "share", "pct", "percent", "proportion", "probability", "prob", "shares"}
 _MONEY_WORDS = {"spend", "revenue", "cost", "margin", "amount", "monetary", "aov", "ticket", "clv", "sales", "price",
                 "spent"}

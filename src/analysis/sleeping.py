@@ -5,6 +5,12 @@ The *naive list* holds members of a target tier with no purchase for at least
 with evidence of presence in a lookback window (parking, Wi-Fi and other visit records),
 members the chosen channel cannot reach (invalid phone; no WeChat binding), opted-out
 members, and likely duplicate cards (a phone number shared with another member).
+
+Presence is evidence only from before the list is drawn and only when it is not a campaign's
+outcome: a visit counts when it falls in the lookback window ending on the list date and not in
+the response window of a campaign that contacted that member. A rule the data cannot apply (no
+visit recorded in the window, reachability or opt-out never filled in, no phone numbers) is
+named in ``unavailable``: removing nobody by it is then not a finding.
 """
 
 from __future__ import annotations
@@ -55,6 +61,13 @@ class SleepingList(Result):
     channel: str
     members: pd.DataFrame = field(repr=False)
     notes: tuple[str, ...] = ()
+    unavailable: tuple[str, ...] = ()  # rules (of RULES) the data cannot apply
+
+    @property
+    def testable(self) -> bool:
+        """Whether any refinement could be applied (else the refined list is the naive one by
+        default, not by evidence)."""
+        return len(self.unavailable) < len(RULES)
 
     @property
     def naive_size(self) -> int:
@@ -66,19 +79,22 @@ class SleepingList(Result):
 
     @property
     def invalid_share(self) -> float:
-        """Share of the naive list that is not really asleep or cannot be woken by the channel."""
-        return 1 - self.refined_size / self.naive_size if self.naive_size else float("nan")
+        """Share of the naive list that is not really asleep or cannot be woken by the channel
+        (unknown, ``NaN``, when no refinement can be applied to the data)."""
+        return 1 - self.refined_size / self.naive_size if self.naive_size and self.testable else float("nan")
 
     @property
     def overstatement(self) -> float:
         """How much larger the naive list is than the refined one (0.25 = 25 % larger)."""
-        return self.naive_size / self.refined_size - 1 if self.refined_size else float("nan")
+        return self.naive_size / self.refined_size - 1 if self.refined_size and self.testable else float("nan")
 
     def funnel(self) -> pd.DataFrame:
         """Members remaining after each rule, applied in order, and how many each removes."""
         rows = [{"step": "naive list", "removed": 0, "remaining": self.naive_size, "removed_alone": 0}]
         remaining = pd.Series(True, index=self.members.index)
         for rule in RULES:
+            if rule in self.unavailable:  # not applied: the data cannot say, which is not "nobody"
+                continue
             hit = self.members[rule]
             removed = int((remaining & hit).sum())
             remaining &= ~hit
@@ -154,18 +170,30 @@ def build_sleeping_list(
     m, t, v = data.members, data.purchases, data.visits
     _ = ibis._
     last = t.filter(t.ts < end).group_by("member_id").aggregate(last_purchase=_.ts.max())
-    seen = v.filter((v.ts >= lookback_start) & (v.ts < end)).group_by("member_id").aggregate(visits=_.count())
+    window = v.filter((v.ts >= lookback_start) & (v.ts < end))
+    c, k = data.contacts, data.campaigns
+    responses = c.join(k, "campaign_id").select(
+        c.member_id, win_start=k.start_date.cast("timestamp"),
+        win_end=(k.start_date + k.response_days.as_interval("D")).cast("timestamp")).view()
+    # a visit in the response window of a campaign that contacted the member is that campaign's outcome
+    window = window.anti_join(responses, [window.member_id == responses.member_id, window.ts >= responses.win_start,
+                                          window.ts < responses.win_end])
+    recorded = bool(window.count().to_pandas())  # does the data record any visit in the window that is not an outcome?
+    seen = window.group_by("member_id").aggregate(visits=_.count())
     base = m if tier == "all" else m.filter(m.tier == tier)
     base = base.filter(base.join_date < end.cast("date"))
     cols = ["member_id", "tier", "join_date", "phone_valid", "wechat_bound", "opt_out"]
     has_phone = "phone" in data.member_attributes
-    notes = []
+    notes, unavailable = [], []
+    if not recorded:
+        unavailable.append("present")
     if has_phone:
         counts = m.filter(m.phone.notnull()).group_by("phone").aggregate(cards=_.count())
         base = base.left_join(counts, "phone").drop("phone_right")
         cols.append("cards")
     else:
         notes.append(tr("no `phone` column: likely duplicate cards cannot be detected"))
+        unavailable.append("duplicate")
     j = base.select(*cols).left_join(last, "member_id").drop("member_id_right")
     j = j.left_join(seen, "member_id").drop("member_id_right")
     df = j.to_pandas()
@@ -179,6 +207,10 @@ def build_sleeping_list(
         if df[col].isna().all():
             notes.append(tr("`{column}` is empty: reachability by {column} unknown, counted as reachable", column=col))
         reach |= df[col].fillna(True).astype(bool).to_numpy()
+    if all(df[col].isna().all() for col in needs):
+        unavailable.append("unreachable")
+    if df["opt_out"].isna().all():
+        unavailable.append("opted_out")
     df["unreachable"] = ~reach
     df["opted_out"] = df["opt_out"].fillna(False).astype(bool)
     df["duplicate"] = (df["cards"].fillna(1) > 1) if has_phone else False
@@ -187,7 +219,42 @@ def build_sleeping_list(
     df["removed_by"] = pd.Series(first, index=df.index).replace("", None)
     keep = ["member_id", "tier", "days_since_purchase", *RULES, "refined", "removed_by"]
     out = df[keep].sort_values("member_id").reset_index(drop=True)
-    return SleepingList(list_date, tier, sleeping_days, lookback_days, channel, out, tuple(notes))
+    return SleepingList(list_date, tier, sleeping_days, lookback_days, channel, out, tuple(notes),
+                        tuple(r for r in RULES if r in unavailable))
+
+
+#: Why a refinement cannot be applied, per rule (the data say nothing about it).
+UNAVAILABLE_REASONS = {
+    "present": N_("no visit is recorded in the lookback window before the list date (presence)"),
+    "unreachable": N_("reachability on the channel is never filled in"),
+    "opted_out": N_("opt-out is never filled in"),
+    "duplicate": N_("there are no phone numbers (duplicate cards)"),
+}
+
+
+def unavailable_sentence(sl: SleepingList) -> str | None:
+    """One sentence naming the refinements these data cannot apply (``None``: all apply)."""
+    if not sl.unavailable:
+        return None
+    what = "; ".join(tr(UNAVAILABLE_REASONS[r]) for r in sl.unavailable)
+    if not sl.testable:
+        return tr("None of the refinements can be applied to these data ({what}), so whether the naive list is accurate "
+                  "cannot be told here: the refined list equals the naive one by default, not by evidence.", what=what)
+    return tr("Not applied, because the data cannot tell: {what}.", what=what)
+
+
+def default_list_date(data: MallData, list_date: str = "", naive_campaign: str = "") -> str | None:
+    """The day the naive list is drawn: ``list_date`` when given, else the day before
+    ``naive_campaign`` started (the list it was sent to; presence after that day may be the
+    campaign's doing), else ``None`` (the analysis date)."""
+    if list_date:
+        return list_date
+    if naive_campaign:
+        k = data.campaigns
+        start = k.filter(k.campaign_id == naive_campaign).start_date.to_pandas()
+        if len(start):
+            return str((pd.Timestamp(start.iloc[0]) - pd.Timedelta(days=1)).date())
+    return None
 
 
 def compare_list_return_rates(outcomes: pd.DataFrame, sleeping: SleepingList, campaign_id: str) -> pd.DataFrame:

@@ -717,7 +717,10 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 
 #: Data shapes real malls and public data sets bring, made from a generated mall (see :func:`make_shape`).
 SHAPES = ("no_campaigns", "one_campaign_no_history", "one_tier", "no_visits", "no_costs", "no_demographics",
-          "short_history", "ties")
+          "short_history", "ties", "purchases_only", "visits_after_list", "losing_promotion")
+
+#: Member columns that say whether a member can be reached or is the same person as another.
+_REACH_COLUMNS = ("phone_valid", "wechat_bound", "opt_out", "phone", "plate")
 
 
 def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
@@ -728,8 +731,13 @@ def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
     ``one_tier``: every member in one tier (``member``); ``no_visits``: no visits table;
     ``no_costs``: contacts without cost columns; ``no_demographics``: members with only the
     required columns; ``short_history``: the last 60 days, so no member bought twice in most
-    windows; ``ties``: whole-unit amounts and at most two purchases per member. The input is not
-    changed; ``truth*`` and ``mallwake.yaml`` are not copied (they describe the demo's study).
+    windows; ``ties``: whole-unit amounts and at most two purchases per member;
+    ``purchases_only``: no visits and no reachability, opt-out or phone columns (nothing can
+    refine a sleeping list); ``visits_after_list``: the same, except visits kept where they are a
+    campaign's outcomes (a contacted member's visits inside its response window), like web visits
+    the day after an e-mail; ``losing_promotion``: a promotion test, each campaign's treated
+    arms pooled into one ``promo`` arm against its holdout, a contact costing 5,000 (far above
+    what it brings back), so the promotion loses money at any margin. The input is not changed; ``truth*`` and ``mallwake.yaml`` are not copied (they describe the demo's study).
     """
     import shutil
 
@@ -773,6 +781,21 @@ def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
         camp = campaigns[pd.to_datetime(campaigns["start_date"]) >= start]
         _write_csv(camp, dst / "campaigns.csv")
         _write_csv(contacts[contacts["campaign_id"].isin(camp["campaign_id"])], dst / "contacts.csv")
+    elif shape in ("purchases_only", "visits_after_list"):
+        _write_csv(members.drop(columns=[c for c in _REACH_COLUMNS if c in members.columns]), dst / "members.csv")
+        (dst / "visits.parquet").unlink()
+        if shape == "visits_after_list":
+            windows = contacts[["campaign_id", "member_id"]].merge(campaigns[["campaign_id", "start_date", "response_days"]], on="campaign_id")
+            start = pd.to_datetime(windows["start_date"])
+            windows = windows.assign(start=start, end=start + pd.to_timedelta(windows["response_days"].astype(int), unit="D"))
+            v = visits.merge(windows[["member_id", "start", "end"]], on="member_id")
+            v = v[(v["ts"] >= v["start"]) & (v["ts"] < v["end"])].drop(columns=["start", "end"]).drop_duplicates()
+            _write_parquet(v, dst / "visits.parquet")
+    elif shape == "losing_promotion":
+        promo = contacts["arm"] != "holdout"
+        contacts = contacts.assign(arm=contacts["arm"].where(~promo, "promo"), contact_cost=np.where(promo, "5000.00", "0.00"),
+                                   gift_cost="0.00")
+        _write_csv(contacts, dst / "contacts.csv")
     elif shape == "ties":
         tx = tx.assign(amount=tx["amount"].round(-2).clip(lower=100.0))
         tx = tx[tx.groupby("member_id", observed=True).cumcount() < 2]

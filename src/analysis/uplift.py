@@ -35,32 +35,49 @@ N_BOOT = 200
 GRID = np.linspace(0, 1, 51)
 
 
-def qini_curve(uplift: np.ndarray, treated: np.ndarray, y: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
-    """Incremental responders when targeting the top ``grid`` share by ``uplift`` (ties in order given)."""
-    order = np.argsort(-np.asarray(uplift, dtype=float), kind="stable")
+def qini_points(uplift, treated, y) -> tuple[np.ndarray, np.ndarray]:
+    """The Qini curve at the end of every group of equal scores: members targeted (``0``, then the
+    size of each prefix that ends a tie) and incremental responders there.
+
+    Members with the same score cannot be told apart by the model, so the curve is only defined
+    where a tie ends; between two such points it is the straight line, which is the average over
+    every order of the tied members (scikit-uplift's ``qini_curve`` takes the same points). The
+    order of the rows therefore never matters, and all-equal scores give the random line.
+    """
+    s = np.asarray(uplift, dtype=float)
+    order = np.argsort(-s, kind="stable")
+    s = s[order]
     t = np.asarray(treated, dtype=bool)[order]
     y = np.asarray(y, dtype=float)[order]
-    n_t, n_c = np.cumsum(t), np.cumsum(~t)
-    r_t, r_c = np.cumsum(y * t), np.cumsum(y * ~t)
-    k = np.clip(np.round(grid * len(y)).astype(int), 0, len(y))
-    out = np.zeros(len(k))
-    has = k > 0
-    idx = k[has] - 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[has] = r_t[idx] - np.where(n_c[idx] > 0, r_c[idx] * n_t[idx] / n_c[idx], 0.0)
-    return out
+    ends = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1] if len(s) else np.array([], dtype=int)
+    n_t, n_c = np.cumsum(t)[ends], np.cumsum(~t)[ends]
+    r_t, r_c = np.cumsum(y * t)[ends], np.cumsum(y * ~t)[ends]
+    q = r_t - np.divide(r_c * n_t, n_c, out=np.zeros(len(ends)), where=n_c > 0)
+    return np.r_[0, ends + 1].astype(float), np.r_[0.0, q]
 
 
-def qini_area(uplift, treated, y, grid: np.ndarray = GRID) -> float:
-    """Mean gap between the Qini curve and random targeting over the depths, per member."""
-    q = qini_curve(uplift, treated, y, grid)
-    random = grid * q[-1]
-    gaps = q - random
-    return float(np.sum((gaps[1:] + gaps[:-1]) / 2 * np.diff(grid)) / len(np.asarray(y)))
+def qini_curve(uplift: np.ndarray, treated: np.ndarray, y: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
+    """Incremental responders when targeting the top ``grid`` share by ``uplift`` (within a tie,
+    the average over the orders of the tied members: see :func:`qini_points`)."""
+    x, q = qini_points(uplift, treated, y)
+    return np.interp(np.asarray(grid, dtype=float) * x[-1], x, q)
+
+
+def qini_area(uplift, treated, y, grid: np.ndarray | None = None) -> float:
+    """Mean gap between the Qini curve and random targeting over the depths, per member: the
+    area between the two curves (scikit-uplift's unnormalized ``qini_auc_score``) divided by the
+    square of the list size. Ties count as a group, so equal scores give exactly 0."""
+    x, q = qini_points(uplift, treated, y)
+    n = x[-1]
+    if n == 0:
+        return 0.0
+    gap = q - x / n * q[-1]
+    return float(np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(x)) / n ** 2)
 
 
 def bootstrap_area(uplift, treated, y, n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
-    """Percentile interval of :func:`qini_area` over members resampled within treated and holdout."""
+    """Percentile interval of :func:`qini_area` over members resampled within treated and holdout
+    (the scores held fixed; ties count as a group in every replicate, as in the estimate)."""
     rng = np.random.default_rng(seed)
     uplift, treated, y = (np.asarray(v) for v in (uplift, treated, y))
     ti, ci = np.flatnonzero(treated.astype(bool)), np.flatnonzero(~treated.astype(bool))
@@ -145,6 +162,13 @@ class UpliftResult(Result):
     @property
     def better_than_random(self) -> bool:
         return bool(self.ci_low > 0)
+
+    def metrics(self) -> dict:
+        """The Qini area (incremental returns per member listed beyond random targeting) with its
+        interval, and the decision: whether the model's scores choose the next list."""
+        return {"estimate": self.area, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                "members": int(self.scores["treated"].sum()), "holdout": int((~self.scores["treated"]).sum()),
+                "scores_used": self.better_than_random}
 
     def table(self) -> pd.DataFrame:
         per = 1000
@@ -276,6 +300,7 @@ class ListChoice(Result):
     budget: float | None
     margin_per_return: float | None
     ranked_by: str
+    spend_per_return: float | None = None
     kinds: ClassVar[dict] = {"list_size": "count", "expected_incremental_returns": "number", "cost": "money",
                              "expected_incremental_margin": "money", "share_of_list": "percent"}
 
@@ -301,12 +326,30 @@ class ListChoice(Result):
                   cost=format_value(cost, "money"))
         if self.budget is None:
             head += " " + (tr("No budget was given (budget): the list holds every member whose best arm is expected to pay.")
-                           if self.ranked_by == RANKINGS[0] else tr("No budget was given (budget): the list holds every member."))
+                           if self.ranked_by == RANKINGS[0] else
+                           tr("No budget was given (budget): the list holds every member whose best arm's expected extra spend "
+                              "covers its cost at a 100 % margin.") if self.curve["cost"].notna().all() else
+                           tr("No budget was given (budget): the list holds every member expected to come back because of the contact."))
         elif self.curve["cost"].isna().all():  # costs not known for every arm (see choose_list)
             head += " " + tr("The budget is not applied: the data record no costs for these arms.")
         if self.margin_per_return is None:
             head += " " + tr("The margin per incremental return is unknown (margin_rate), so the expected gross margin is not shown.")
+        if len(c) == 0 and len(self.members):
+            head = tr("The list is empty: {why}", why=self.why_empty()) + " " + head
         return head
+
+    def why_empty(self) -> str:
+        """Why no member is on the list, in one sentence."""
+        if self.ranked_by == RANKINGS[0]:
+            return tr("for no member does the best arm's expected margin cover its cost; contacting anyone would lose money.")
+        if self.curve["cost"].notna().all() and self.spend_per_return is None:
+            return tr("no contacted member came back, so nothing is known to cover the cost of a contact.")
+        if self.curve["cost"].notna().all():
+            return tr("for no member does the best arm's expected extra spend cover its cost, even if all of it were profit; "
+                      "contacting anyone would lose money.")
+        if self.budget is not None and self.curve["cost"].notna().all():
+            return tr("the budget does not pay for a single contact.")
+        return tr("no arm is expected to bring back anyone who would not have come anyway.")
 
 
 #: How members are ranked, from what is known (see :func:`choose_list`).
@@ -314,29 +357,34 @@ RANKINGS = (N_("expected margin net of cost"), N_("expected incremental returns 
             N_("expected incremental returns"))
 
 
-def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | None = None, budget: float | None = None) -> ListChoice:
+def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | None = None, budget: float | None = None,
+                spend_per_return: float | None = None) -> ListChoice:
     """The best arm of each member and the order to contact them in.
 
     ``uplift``: ``member_id`` and one column per treated arm (expected incremental return
     probability); ``cost``: the expected cost of contacting a member with each arm (``NaN``:
     unknown); ``margin_per_return``: the gross margin an incremental return brings (``None``:
-    unknown). The value of an arm for a member is its margin net of cost when both are known,
-    else its incremental returns per unit of cost when the costs are known, else its incremental
-    returns. Members are taken in order of their best value while the ``budget`` lasts (and, with
-    a margin, while the best arm still pays for itself).
+    unknown); ``spend_per_return``: the spend it brings. The value of an arm for a member is its
+    margin net of cost when both are known, else its incremental returns per unit of cost when the
+    costs are known, else its incremental returns. Members are taken in order of their best value
+    while the ``budget`` lasts, and only where the money says so (the rule of the targeting table
+    too): with a margin, where the best arm's expected margin exceeds its cost; without one, where
+    its expected incremental spend covers its cost (the best case, a 100 % margin); without
+    costs, where it is expected to bring any return at all.
     """
     arms = [c for c in uplift.columns if c != "member_id"]
     costs = np.array([np.nan if cost.get(a) is None else float(cost[a]) for a in arms])
     u = uplift[arms].to_numpy(float)
     costs_known = bool(np.isfinite(costs).all())
     margin_known = margin_per_return is not None and np.isfinite(margin_per_return)
+    spend_known = spend_per_return is not None and np.isfinite(spend_per_return)
     if costs_known and margin_known:
         value, ranked_by = u * margin_per_return - costs, RANKINGS[0]
     elif costs_known and (costs > 0).all():
         value, ranked_by = u / costs, RANKINGS[1]
     else:
         value, ranked_by = u, RANKINGS[2]
-    best = np.nanargmax(np.where(np.isnan(value), -np.inf, value), axis=1)
+    best = np.nanargmax(np.where(np.isnan(value), -np.inf, value), axis=1) if len(arms) else np.zeros(len(u), dtype=int)
     rows = np.arange(len(u))
     frame = pd.DataFrame({"member_id": uplift["member_id"].to_numpy(), "arm": np.array(arms, dtype=object)[best],
                           "uplift": u[rows, best], "cost": costs[best], "value": value[rows, best]})
@@ -347,6 +395,10 @@ def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | Non
         chosen &= (spent <= budget).to_numpy()
     if ranked_by == RANKINGS[0]:
         chosen &= (frame["value"] > 0).to_numpy()  # a member whose best arm loses money is not contacted
+    elif costs_known:  # no margin: the extra spend must at least cover the cost (or nothing is known to)
+        chosen &= (frame["uplift"] * spend_per_return > frame["cost"]).to_numpy() if spend_known else np.zeros(len(frame), bool)
+    else:
+        chosen &= (frame["uplift"] > 0).to_numpy()
     frame["chosen"] = chosen
     size = np.arange(1, len(frame) + 1)
     returns = frame["uplift"].cumsum().to_numpy()
@@ -357,7 +409,8 @@ def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | Non
     curve = pd.DataFrame({"list_size": size[steps], "share_of_list": size[steps] / max(len(frame), 1),
                           "expected_incremental_returns": returns[steps], "cost": total_cost[steps],
                           "expected_incremental_margin": margin[steps]})
-    return ListChoice(frame, curve, budget, margin_per_return if margin_known else None, ranked_by)
+    return ListChoice(frame, curve, budget, margin_per_return if margin_known else None, ranked_by,
+                      spend_per_return if spend_known else None)
 
 
 def plan_next_list(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, columns: str | list[str],
@@ -385,8 +438,9 @@ def plan_next_list(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: 
     scores.insert(0, "member_id", d["member_id"].to_numpy())
     cost = {a: (g["cost"].mean() if g["cost"].notna().all() else np.nan) for a, g in d[d["arm"] != control_arm].groupby("arm")}
     back = d.loc[d["returned"].astype(bool) & (d["arm"] != control_arm), "spend"]
-    margin = float(margin_rate) * float(back.mean()) if margin_rate is not None and len(back) else None
-    return choose_list(scores, cost, margin, budget)
+    spend = float(back.mean()) if len(back) else None
+    margin = float(margin_rate) * spend if margin_rate is not None and spend is not None else None
+    return choose_list(scores, cost, margin, budget, spend)
 
 
 def plan_from_latest(outcomes: pd.DataFrame, features: pd.DataFrame, columns: str | list[str], results: list[UpliftResult],

@@ -30,5 +30,6 @@ from .effects import _rate_diff, _mean_diff_hc2, ArmEffects, estimate_arm_effect
 from .beforeafter import BeforeAfter, DiDResult, estimate_did, compare_before_after  # noqa: F401
 from .adjustment import compute_precampaign_features, AdjustedEffect, RANK_TOLERANCE, full_rank_columns, estimate_adjusted_effect  # noqa: F401
 from .factorial import FactorialResult, estimate_factorial  # noqa: F401
-from .targeting import holm, estimate_heterogeneity, RECENCY_BAND_EDGES, band_labels, add_bands, arm_label, estimate_heterogeneity_by_arm, segment_at_start, rank_targets, shortlist  # noqa: F401
+from .targeting import holm, estimate_heterogeneity, RECENCY_BAND_EDGES, band_labels, add_bands, arm_label, estimate_heterogeneity_by_arm, segment_at_start, rank_targets, shortlist, COSTS_MORE  # noqa: F401
 from .planning import plan_next_wave  # noqa: F401
+from .value import NetValue, estimate_net_value, PAYS, LOSES, UNCLEAR, COST_UNKNOWN  # noqa: F401

@@ -127,16 +127,27 @@ def campaign_metrics(arms: pd.DataFrame, effects: ArmEffects) -> dict:
     return out
 
 
-def main_effect(effects: ArmEffects | None, campaign_id: str = "", arm: str = "") -> dict | None:
+def main_effect(effects: ArmEffects | None, campaign_id: str = "", arm: str = "", primary: pd.DataFrame | None = None) -> dict | None:
     """The effect a campaign report is about, for its headline: the return-rate effect of
-    ``campaign_id``/``arm`` when given and present, else of the treated arm with the most
-    contacted members. ``{"label", "estimate", "ci_low", "ci_high"}`` or ``None`` (no effects)."""
+    ``campaign_id``/``arm`` when given and present; else of the pre-registered primary outcome
+    (``primary``: rows of campaign and arm, the latest campaign's largest arm first); else of the
+    treated arm with the largest effect in the latest campaign. Never just the first arm listed.
+    ``{"label", "estimate", "ci_low", "ci_high"}`` or ``None`` (no effects)."""
     if effects is None:
         return None
     t = effects.table("return_rate")
     if t.empty:
         return None
     chosen = t[(t["campaign_id"] == campaign_id) & (t["arm"] == arm)]
-    row = (chosen if len(chosen) else t.sort_values("n_treated", ascending=False, kind="stable")).iloc[0]
+    if chosen.empty and primary is not None and len(primary):
+        keys = set(zip(primary["campaign_id"], primary["arm"]))
+        chosen = t[[k in keys for k in zip(t["campaign_id"], t["arm"])]]
+    if chosen.empty:
+        chosen = t
+    if chosen["campaign_id"].nunique() > 1:  # the latest campaign
+        starts = effects.outcomes.groupby("campaign_id")["start_date"].first() if "start_date" in effects.outcomes else None
+        latest = (chosen["campaign_id"].map(starts).max() if starts is not None else None)
+        chosen = chosen[chosen["campaign_id"].map(starts) == latest] if starts is not None else chosen[chosen["campaign_id"] == chosen["campaign_id"].max()]
+    row = chosen.sort_values(["estimate", "arm"], ascending=[False, True], kind="stable").iloc[0]
     return {"label": tr("incremental return rate, {arm}", arm=display_name(f"{row['campaign_id']} / {row['arm']}")), "estimate": float(row["estimate"]),
             "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"])}

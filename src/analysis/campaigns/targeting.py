@@ -119,7 +119,11 @@ def segment_at_start(data: MallData, campaign_id: str, window_days: int = RFM_WI
     return pd.DataFrame({"campaign_id": campaign_id, "member_id": rfm["member_id"], "rfm_segment": rfm["segment"]})
 
 
-def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05) -> pd.DataFrame:
+#: The advice for a subgroup that responds but whose extra spend does not cover its cost.
+COSTS_MORE = "costs more than it brings"
+
+
+def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05, value_per_return=None) -> pd.DataFrame:
     """Which members to target next: every subgroup of every heterogeneity table, ranked.
 
     For each subgroup: the effect on the return rate with its interval, and the cost per
@@ -131,6 +135,12 @@ def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05) -> 
     effect is positive, ``"skip"`` when the whole interval lies below zero, otherwise
     ``"no evidence"``. Sorted by advice, then by cost per incremental return.
 
+    The money decides too, by the rule the next-wave list follows: with ``value_per_return``
+    (what an incremental return brings: the margin, or the spend itself at a 100 % margin when no
+    margin is known) and a known cost, ``net_per_contacted`` = effect x value - cost, and a
+    subgroup that responds but whose ``net_per_contacted`` is not positive is advised
+    ``"costs more than it brings"`` instead of ``"target"``.
+
     Keys of ``heterogeneity`` are variable names, or ``(arm label, variable)`` pairs to rank the
     subgroups of several treated arms in one table (an ``arm`` column is then added, and
     ``cost_per_contact`` may map each arm label to its cost per contacted member).
@@ -139,6 +149,8 @@ def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05) -> 
     for key, tab in heterogeneity.items():
         group, var = key if isinstance(key, tuple) else (None, key)
         cost = cost_per_contact.get(group, np.nan) if isinstance(cost_per_contact, dict) else cost_per_contact
+        worth = value_per_return.get(group, np.nan) if isinstance(value_per_return, dict) else (
+            np.nan if value_per_return is None else value_per_return)
         for _, r in tab.iterrows():
             same = (group, int(r["n_treated"]), int(r["n_control"]), round(float(r["estimate"]), 12), round(float(r["ci_low"]), 12))
             if same in seen:  # the same members under another variable
@@ -148,19 +160,23 @@ def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05) -> 
             est = float(r["estimate"])
             rows.append({"arm": group, "variable": var, "level": str(r[var]), "n_treated": int(r["n_treated"]), "estimate": est,
                          "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "p_value": float(r["p_value"]),
-                         "cost_per_incremental_return": cost / est if est > 0 else np.nan})
+                         "cost_per_incremental_return": cost / est if est > 0 else np.nan,
+                         "net_per_contacted": est * worth - cost})
     out = pd.DataFrame(rows, columns=["arm", "variable", "level", "n_treated", "estimate", "ci_low", "ci_high", "p_value",
-                                      "cost_per_incremental_return"])
+                                      "cost_per_incremental_return", "net_per_contacted"])
     if not any(isinstance(k, tuple) for k in heterogeneity):
         out = out.drop(columns="arm")
     out["p_holm"] = np.nan
     ok = out["p_value"].notna()
     if ok.any():
         out.loc[ok, "p_holm"] = holm(out.loc[ok, "p_value"])
-    out["advice"] = np.where((out["p_holm"] < alpha) & (out["estimate"] > 0), "target",
-                             np.where(out["ci_high"] < 0, "skip", "no evidence"))
+    responds = (out["p_holm"] < alpha) & (out["estimate"] > 0)
+    loses = out["net_per_contacted"].notna() & (out["net_per_contacted"] <= 0)
+    out["advice"] = np.where(responds & loses, COSTS_MORE, np.where(responds, "target", np.where(out["ci_high"] < 0, "skip", "no evidence")))
     out = out.drop(columns="p_value")
-    order = out["advice"].map({"target": 0, "no evidence": 1, "skip": 2})
+    if out["net_per_contacted"].isna().all():
+        out = out.drop(columns="net_per_contacted")
+    order = out["advice"].map({"target": 0, COSTS_MORE: 1, "no evidence": 2, "skip": 3})
     return out.assign(_o=order).sort_values(["_o", "cost_per_incremental_return"], na_position="last").drop(columns="_o").reset_index(drop=True)
 
 

@@ -46,6 +46,8 @@ def compute_time_to_sleep(data: MallData, sleeping_days: int = 180, as_of=None, 
     last = days.group_by("member_id").aggregate(last_day=_.day.max(),
                                                 early_spend=(_.day.delta(_.join_date, unit="day") < early_days).ifelse(_.amount, 0.0).sum())
     df = m.left_join(first_sleep, "member_id").drop("member_id_right").left_join(last, "member_id").drop("member_id_right").to_pandas()
+    df = df.sort_values("member_id", kind="stable").reset_index(drop=True)  # member order: reproducible samples
+    df["early_spend"] = df["early_spend"].astype(float).round(6)  # a sum in engine order differs in the last bit
     join = pd.to_datetime(df["join_date"])
     last_seen = pd.to_datetime(df["last_day"]).fillna(join)
     sleep_gap = pd.to_datetime(df["sleep_from"])
@@ -134,15 +136,16 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
                  alpha: float = 0.05, max_fit: int = 20_000, seed: int = 0) -> SurvivalResult:
     """Kaplan-Meier by ``by`` with pointwise bands, log-rank test, Cox PH with hazard ratios.
 
-    The PH assumption is checked per covariate by the correlation of scaled Schoenfeld
-    residuals with the rank of event time (a small p-value flags a time-varying effect).
+    The PH assumption is checked per covariate by :func:`ph_test` (scaled Schoenfeld residuals
+    against the rank of event time; a small p-value flags a time-varying effect). The fit is
+    reproducible: members are ordered by ``member_id`` before any sample is drawn.
     """
     if len(tts) == 0 or not tts["event"].any():
         raise NotApplicable(tr("time to sleep is measured on members who joined while the data record purchases, and there are none.")
                             if len(tts) == 0 else
                             tr("time to sleep is measured on members who joined while the data record purchases, and none of "
                                "them has fallen asleep yet."))
-    df = tts.copy()
+    df = tts.sort_values("member_id", kind="stable").reset_index(drop=True) if "member_id" in tts.columns else tts.copy()
     df["log_early_spend"] = np.log1p(df["early_spend"])
     if "age" in df.columns:
         df["age_band"] = age_band(df["age"]).astype(str)
@@ -165,7 +168,7 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     if X.shape[1] == 0:  # no covariate varies: curves only
         return SurvivalResult(by, curves, float(chi2), float(p), None,
                               pd.DataFrame(columns=["covariate", "hazard_ratio", "ci_low", "ci_high", "p_value"]),
-                              pd.DataFrame(columns=["covariate", "rho_with_time", "p_value"]), dropped=dropped)
+                              pd.DataFrame(columns=["covariate", "test_statistic", "p_value"]), dropped=dropped)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # recorded: convergence goes into the result, not onto the report's stderr
         cox = PHReg(sample["duration"].to_numpy(), X.to_numpy(), status=sample["event"].to_numpy(), ties="efron").fit()
@@ -178,16 +181,43 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
         ci = np.exp(cox.conf_int(alpha=alpha))
     hr = pd.DataFrame({"covariate": X.columns, "hazard_ratio": np.exp(cox.params), "ci_low": ci[:, 0], "ci_high": ci[:, 1],
                        "p_value": cox.pvalues})
-    sch = cox.schoenfeld_residuals
-    ev = sample["event"].to_numpy() == 1
-    times = sample["duration"].to_numpy()[ev]
-    checks = []
-    for j, name in enumerate(X.columns):
-        res = sch[ev, j]
-        ok = np.isfinite(res)
-        r, pv = stats.spearmanr(stats.rankdata(times[ok]), res[ok]) if ok.sum() > 10 else (np.nan, np.nan)
-        checks.append({"covariate": name, "rho_with_time": r, "p_value": pv})
-    return SurvivalResult(by, curves, float(chi2), float(p), cox, hr, pd.DataFrame(checks), converged=converged, dropped=dropped)
+    checks = ph_test(cox, sample["duration"].to_numpy(), sample["event"].to_numpy(), list(X.columns))
+    return SurvivalResult(by, curves, float(chi2), float(p), cox, hr, checks, converged=converged, dropped=dropped)
+
+
+def ph_test(cox, durations, events, names: list[str] | None = None, transform: str = "rank") -> pd.DataFrame:
+    """The proportional-hazards test of each covariate of a fitted statsmodels ``PHReg``
+    (Grambsch and Therneau's approximation, as lifelines' ``proportional_hazard_test``):
+    scaled Schoenfeld residuals ``d * r @ cov(beta)`` (``d`` events) against a transform of event
+    time ``g``, ``T_j = (sum (g - mean g) s_j)^2 / (d * var(beta_j) * sum (g - mean g)^2)``, chi-square
+    with 1 degree of freedom. ``transform``: ``rank`` (the rank of each event time among the events,
+    lifelines' default), ``identity``, ``log`` or ``km`` (1 - Kaplan-Meier). Columns ``covariate``,
+    ``test_statistic``, ``p_value``.
+    """
+    ev = np.asarray(events) == 1
+    t = np.asarray(durations, dtype=float)
+    names = names or [f"x{j}" for j in range(len(cox.params))]
+    resid = np.asarray(cox.schoenfeld_residuals)[ev]
+    d = int(ev.sum())
+    if d < 3:
+        return pd.DataFrame({"covariate": names, "test_statistic": np.nan, "p_value": np.nan})
+    scaled = d * resid @ np.asarray(cox.cov_params())
+    times = t[ev]
+    if transform == "rank":
+        g = stats.rankdata(times)
+    elif transform == "identity":
+        g = times
+    elif transform == "log":
+        g = np.log(times)
+    elif transform == "km":
+        sf = SurvfuncRight(t, np.asarray(events))
+        g = 1 - np.interp(times, sf.surv_times, sf.surv_prob)  # KM is a step function; times are its jump points
+    else:
+        raise ValueError(f"transform must be rank, identity, log or km, not {transform!r}")
+    g = g - g.mean()
+    ok = np.isfinite(scaled).all(axis=1)
+    stat = (g[ok] @ scaled[ok]) ** 2 / (d * np.asarray(cox.bse) ** 2 * (g[ok] ** 2).sum())
+    return pd.DataFrame({"covariate": names, "test_statistic": stat, "p_value": stats.chi2.sf(stat, 1)})
 
 
 def separated_columns(X: pd.DataFrame, event: np.ndarray) -> list[str]:
