@@ -2,7 +2,8 @@
 
 Steps: stage panel and flows (engine), cohort retention (engine), time to sleep (engine) and the
 survival fits (Kaplan-Meier, log-rank, Cox), the BG/NBD summary (engine) and the BG/NBD and
-Gamma-Gamma fits, CLV, and the sleep-risk model (features at two dates in the engine, logistic fit).
+Gamma-Gamma fits, CLV, the MBG/NBD and Pareto/NBD fits and the choice among the three on a
+six-month holdout, and the sleep-risk model (features at two dates in the engine, logistic fit).
 Usage: python benchmarks/bench_lifecycle.py DATA_DIR [DATA_DIR ...]
 Each directory runs in its own process (its own peak memory); results go to
 benchmarks/results/lifecycle_<data dir name>.json.
@@ -50,6 +51,9 @@ def _worker(data_dir: str) -> dict:
     bg = timed("bgnbd_fit", lambda: clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"]))
     gg = timed("gamma_gamma_fit", lambda: clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"]))
     timed("clv", lambda: clv.compute_clv(bg, gg, summary))
+    timed("mbgnbd_fit", lambda: clv.fit_mbgnbd(summary["frequency"], summary["recency"], summary["T"]))
+    timed("pareto_nbd_fit", lambda: clv.fit_pareto_nbd(summary["frequency"], summary["recency"], summary["T"]))
+    timed("repeat_model_choice", lambda: clv.choose_repeat_model(data, as_of - pd.DateOffset(months=6)))
     test_date = as_of - pd.Timedelta(days=90)
     timed("sleep_risk_fit", lambda: lifecycle.fit_sleep_risk(data, test_date - pd.Timedelta(days=180), test_date))
     return {"data": Path(data_dir).name, "members": int(data.members.count().to_pandas()),

@@ -146,10 +146,14 @@ if survival is not None:
 # %% [markdown]
 # ## P(alive), expected purchases and lifetime value
 #
-# A BG/NBD model of repeat purchases (each member buys at a steady rate while alive and may drop out
-# after any purchase) and a Gamma-Gamma model of spend per purchase, both by maximum likelihood; time
-# unit: weeks. P(alive) is the probability that a member has not dropped out; CLV is the discounted
-# margin on the purchases expected over the horizon.
+# Three models of repeat purchases, each member buying at a steady rate while alive: BG/NBD (a member
+# may drop out after any repeat purchase), MBG/NBD (also right after the first) and Pareto/NBD (at any
+# time). Each is fitted on the purchases up to `calibration_months` before the analysis date and judged
+# on the months that follow; of the models the data identify, the one that predicts those months best
+# gives P(alive) and CLV, with a Gamma-Gamma model of spend per purchase (maximum likelihood; time
+# unit: weeks). A model whose dropout parameters the data cannot pin down (where almost nobody can be
+# seen to drop out) is not used. P(alive) is the probability that a member has not dropped out; CLV
+# is the discounted margin on the purchases expected over the horizon.
 #
 # Two different counts go by "frequency": here it is the number of **repeat purchase days** (days
 # with a purchase after the first one, several purchases on one day counting once), as BG/NBD
@@ -158,9 +162,15 @@ if survival is not None:
 
 # %%
 summary = clv.compute_rfm_summary(data)
-bgnbd = values = None
+cal_end = as_of_date - pd.DateOffset(months=calibration_months)
+bgnbd = values = choice = None
 with section():
-    bgnbd = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+    choice = clv.choose_repeat_model(data, cal_end)
+    display(choice)
+    display(Markdown(choice.sentence()))
+repeat_model = choice.chosen if choice is not None and choice.chosen else "BG/NBD"
+with section():
+    bgnbd = clv.REPEAT_MODELS[repeat_model](summary["frequency"], summary["recency"], summary["T"])
     gamma_gamma = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     display(bgnbd)
     display(gamma_gamma)
@@ -194,9 +204,8 @@ if values is not None:
 # of repeat purchases in the calibration period.
 
 # %%
-cal_end = as_of_date - pd.DateOffset(months=calibration_months)
 with section():
-    calibration, cal_model = clv.calibration_holdout(data, cal_end)
+    calibration, cal_model = clv.calibration_holdout(data, cal_end, model=repeat_model)
     fig, ax = plt.subplots(figsize=(7, 4))
     calibration.rename(columns=label).plot(x=label("bin"), y=[label("actual"), label("predicted")], kind="bar", ax=ax)
     ax.set_xlabel(tr("repeat purchases in the calibration period")); ax.set_ylabel(tr("purchases in the holdout, mean"))
@@ -245,8 +254,10 @@ metrics = dict(
     stage_counts={s: int(flows.counts.iloc[-1][s]) for s in flows.counts.columns} if len(flows.counts) else None,
     fell_asleep_last_month=int(net["fell_asleep"].iloc[-1]) if len(net) else None,
     woken_last_month=int(net["woken"].iloc[-1]) if len(net) else None,
-    bgnbd=None if bgnbd is None else {k: float(v) for k, v in bgnbd.params_.items()},
-    bgnbd_loglik=None if bgnbd is None else bgnbd.log_likelihood_,
+    repeat_model=None if choice is None else choice.metrics(),
+    repeat_model_params=None if bgnbd is None else {k: float(v) for k, v in bgnbd.params_.items()},
+    bgnbd=None if bgnbd is None or repeat_model != "BG/NBD" else {k: float(v) for k, v in bgnbd.params_.items()},
+    bgnbd_loglik=None if bgnbd is None or repeat_model != "BG/NBD" else bgnbd.log_likelihood_,
     mean_p_alive=None if values is None else float(values["p_alive"].mean()),
     mean_clv=None if values is None else float(values["clv"].mean()),
     logrank_p=None if survival is None else survival.logrank_p, sleep_risk_auc=None if risk is None else risk.auc,

@@ -343,3 +343,80 @@ def test_the_cox_fit_does_not_depend_on_the_order_rows_arrive_in(small_mall):
     b = lc.fit_survival(tts.sample(frac=1, random_state=1), by="tier", max_fit=600)
     pd.testing.assert_frame_equal(a.hazard_ratios, b.hazard_ratios)
     pd.testing.assert_frame_equal(a.ph_check, b.ph_check)
+
+
+def test_bgnbd_says_the_dropout_is_not_identified_where_almost_nobody_drops_out():
+    """A retailer where nobody drops out: the likelihood is flat in (a, b), so P(alive) would be
+    whatever the optimizer's start made it; the fit says so and CLV is not shown."""
+    from analysis.report import NotApplicable
+
+    rng = np.random.default_rng(8)
+    n = 3_000
+    lam = rng.gamma(2.0, 1 / 8.0, n)  # purchases per week, nobody drops out
+    T = rng.uniform(30, 52, n)
+    times = [np.sort(rng.uniform(0, t, rng.poisson(l * t))) for l, t in zip(lam, T)]
+    x = np.array([len(v) for v in times], dtype=float)
+    tx = np.array([v[-1] if len(v) else 0.0 for v in times])
+    fit = clv.fit_bgnbd(x, tx, T)
+    assert not fit.identified and {"a", "b"} & set(fit.unidentified()), (fit.params_, fit.bse_, fit.notes)
+    summary = pd.DataFrame({"member_id": range(n), "frequency": x, "recency": tx, "T": T, "monetary_value": 50.0})
+    gg = clv.fit_gamma_gamma(np.maximum(x, 1), rng.gamma(5, 10, n))
+    with pytest.raises(NotApplicable, match="dropout parameters of BG/NBD"):
+        clv.compute_clv(fit, gg, summary)
+
+
+# --- the alternatives: MBG/NBD and Pareto/NBD, and the choice among them --------------------
+
+def test_pareto_nbd_reproduces_published_cdnow_estimates():
+    """Fader, Hardie & Lee (2005): Pareto/NBD on the CDNOW sample, r 0.55, alpha 10.58, s 0.61,
+    beta 11.67, LL -9595.0."""
+    s = pd.read_csv(CDNOW_SUMMARY)
+    m = clv.fit_pareto_nbd(s["frequency"], s["recency"], s["T"])
+    for name, value in {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}.items():
+        assert m.params_[name] == pytest.approx(value, rel=0.01)
+    assert m.log_likelihood_ == pytest.approx(-9595.0, abs=0.5) and m.identified
+
+
+@pytest.mark.parametrize("name", ["MBG/NBD", "Pareto/NBD"])
+def test_mbgnbd_and_pareto_nbd_equal_lifetimes(name):
+    """Reference values from lifetimes 0.11.3 (tests/data/reference/make_clv_reference.py)."""
+    ref = json.loads((PROJECT_DIR / "tests" / "data" / "reference" / "clv_lifetimes.json").read_text())
+    s = pd.read_csv(CDNOW_SUMMARY)
+    m = clv.REPEAT_MODELS[name](s["frequency"], s["recency"], s["T"])
+    for k, v in ref[name]["params"].items():
+        assert m.params_[k] == pytest.approx(v, rel=2e-3), k
+    h = ref["histories"]
+    assert m.p_alive(h["frequency"], h["recency"], h["T"]) == pytest.approx(ref[name]["p_alive"], rel=2e-3)
+    assert m.expected_purchases(ref["t"], h["frequency"], h["recency"], h["T"]) == pytest.approx(ref[name]["expected_purchases"],
+                                                                                                   rel=2e-3)
+
+
+def test_mbgnbd_and_pareto_nbd_match_lifetimes_where_it_installs():
+    lifetimes = pytest.importorskip("lifetimes")
+    s = pd.read_csv(CDNOW_SUMMARY)
+    for ours, theirs in ((clv.fit_mbgnbd, lifetimes.ModifiedBetaGeoFitter), (clv.fit_pareto_nbd, lifetimes.ParetoNBDFitter)):
+        m = ours(s["frequency"], s["recency"], s["T"])
+        t = theirs().fit(s["frequency"], s["recency"], s["T"])
+        for k, v in t.params_.items():
+            assert m.params_[k] == pytest.approx(v, rel=2e-3)
+
+
+def test_the_repeat_model_is_chosen_among_identified_models_by_the_holdout(small_mall):
+    data = load_dataset(small_mall)
+    choice = clv.choose_repeat_model(data, pd.Timestamp(data.as_of) - pd.DateOffset(months=6))
+    t = choice.table().set_index("model")
+    assert list(t.index) == ["BG/NBD", "MBG/NBD", "Pareto/NBD"]
+    best = t[t["identified"]]["holdout_mae"].idxmin()
+    assert choice.chosen == best and choice.metrics()["chosen"] == best
+    # the holdout error by hand for the chosen model
+    cal_end = pd.Timestamp(choice.calibration_end)
+    cal = clv.compute_rfm_summary(data, calibration_end=cal_end)
+    m = clv.REPEAT_MODELS[best](cal["frequency"], cal["recency"], cal["T"])
+    tx = pd.read_parquet(small_mall / "transactions.parquet")
+    tx = tx[(tx["ts"] > cal_end + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)) & (tx["ts"] < pd.Timestamp(data.as_of) + pd.Timedelta(days=1))]
+    tx = tx[~tx.get("is_return", pd.Series(False, index=tx.index)).fillna(False).astype(bool)] if "is_return" in tx else tx
+    actual = tx.assign(day=tx["ts"].dt.normalize()).drop_duplicates(["member_id", "day"]).groupby("member_id").size()
+    horizon = (pd.Timestamp(data.as_of) - cal_end).days / 7.0
+    pred = m.expected_purchases(horizon, cal["frequency"], cal["recency"], cal["T"])
+    mae = np.mean(np.abs(pred - cal["member_id"].map(actual).fillna(0).to_numpy()))
+    assert t.loc[best, "holdout_mae"] == pytest.approx(mae, rel=1e-2)

@@ -149,6 +149,13 @@ class _FittedModel(Result):
         text = f"Best of several starts: {self.optimizer}, {'converged' if self.converged else 'did NOT converge'}."
         return " ".join([text, *self.notes])
 
+    def unidentified(self) -> list[str]:
+        """The parameters the data cannot pin down: at the edge of the range, without a standard
+        error, or with a 95 % interval spanning more than three orders of magnitude."""
+        log_se = self.bse_ / self.params_
+        return [str(n) for n, v, se in zip(self.params_.index, np.log(self.params_), log_se)
+                if abs(v) > _EDGE or not np.isfinite(se) or 2 * 1.959964 * se > np.log(_WIDE)]
+
     def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         """Intervals from the fit on the log scale, transformed back (always positive)."""
         ci = np.exp(self.result.conf_int(alpha=self.level if alpha is None else alpha))
@@ -158,6 +165,10 @@ class _FittedModel(Result):
 @dataclass(frozen=True)
 class BGNBDModel(_FittedModel):
     """Fitted BG/NBD model. ``params_`` = r, alpha, a, b; ``bse_`` their standard errors."""
+
+    #: The model's name in comparisons, and the parameters of its dropout process.
+    name: ClassVar[str] = "BG/NBD"
+    dropout: ClassVar[tuple[str, ...]] = ("a", "b")
 
     def _repr_html_(self) -> str:
         import html
@@ -195,9 +206,13 @@ class BGNBDModel(_FittedModel):
 BGNBD_STARTS = ((0.5, 5.0, 0.8, 2.5), (1.0, 1.0, 1.0, 1.0), (0.2, 20.0, 0.3, 8.0), (2.0, 50.0, 2.0, 0.5))
 #: Log-scale bounds beyond which a parameter is at the edge of its range (not identified).
 _EDGE = 9.0
+#: Ratio of a 95 % interval's ends beyond which a parameter is not identified (three orders of magnitude).
+_WIDE = 1e3
+#: Condition number of the log-parameter covariance beyond which the fit is not identified.
+_ILL_CONDITIONED = 1e10
 
 
-def _best_fit(model, starts, names: list[str]):
+def _best_fit(model, starts, names: list[str], gtol: float = 1e-5, first_converged: bool = False):
     """Fit ``model`` from every start (BFGS, then Nelder-Mead where BFGS did not converge); keep
     the highest likelihood. Only the numerical warnings an optimizer is expected to raise are
     silenced; whether the chosen fit converged is recorded, and warned about when it did not."""
@@ -213,13 +228,15 @@ def _best_fit(model, starts, names: list[str]):
             # a likelihood model without regressors: statsmodels' degrees-of-freedom bookkeeping does not apply
             warnings.filterwarnings("ignore", message="df_model \\+ k_constant", category=UserWarning)
             warnings.filterwarnings("ignore", message="df_resid differs", category=UserWarning)
-            res = model.fit(start_params=np.log(start), method="bfgs", maxiter=2000, disp=False)
+            res = model.fit(start_params=np.log(start), method="bfgs", maxiter=2000, disp=False, gtol=gtol)
             how = "bfgs"
             if not res.mle_retvals.get("converged", False):
                 res = model.fit(start_params=res.params, method="nm", maxiter=4000, disp=False)
                 how = "bfgs then nelder-mead"
         if np.isfinite(res.llf):
             fits.append((float(res.llf), how, res))
+            if first_converged and how == "bfgs" and res.mle_retvals.get("converged", False):
+                break
     if not fits:
         raise NotApplicable(tr("the model could not be fitted from any starting point (the likelihood is not finite)."))
     llf, how, res = max(fits, key=lambda f: f[0])
@@ -233,6 +250,19 @@ def _best_fit(model, starts, names: list[str]):
         notes.append(f"{', '.join(edge)} at the edge of the range (the data cannot pin them down): not identified.")
     if not np.all(np.isfinite(bse)):
         notes.append("standard errors cannot be computed (flat or singular likelihood): not identified.")
+    else:
+        # an interval spanning more than three orders of magnitude: the likelihood hardly changes along
+        # that parameter (a ridge), so its estimate is wherever the optimizer stopped
+        wide = [n for n, v, se in zip(names, res.params, bse) if abs(v) <= _EDGE and 2 * 1.959964 * se > np.log(_WIDE)]
+        if wide:
+            notes.append(f"{', '.join(wide)}: the 95 % interval spans more than three orders of magnitude (the likelihood is "
+                         "nearly flat along them): not identified.")
+    if not edge and np.all(np.isfinite(bse)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cond = np.linalg.cond(np.asarray(res.cov_params(), dtype=float))
+        if not np.isfinite(cond) or cond > _ILL_CONDITIONED:
+            notes.append(f"the information matrix is ill-conditioned (condition number {cond:.1e}): not identified.")
     if not converged:
         warnings.warn(f"{type(model).__name__.strip('_')} fit did not converge ({how}); log-likelihood {llf:.1f}",
                       ConvergenceWarning, stacklevel=3)
@@ -255,6 +285,237 @@ def fit_bgnbd(frequency, recency, T, start=None) -> BGNBDModel:
     est = np.exp(res.params)
     return BGNBDModel(pd.Series(est, index=names), pd.Series(est * bse, index=names), float(res.llf), int(len(model.endog)),
                       res, converged, how, identified, notes)
+
+
+# --- MBG/NBD and Pareto/NBD: the alternatives where BG/NBD's dropout is not identified ---------
+
+def _mbgnbd_loglike(log_params, x, tx, T):
+    """Per-member MBG/NBD log-likelihood (Batislam, Denizel & Filiztekin 2007): as BG/NBD, but a
+    member may also drop out at time 0, right after the first purchase."""
+    r, alpha, a, b = np.exp(log_params)
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = betaln(a, b + x + 1) - betaln(a, b)
+    a3 = -(r + x) * np.log(alpha + T)
+    a4 = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + tx)
+    return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def _pareto_log_a0(r, alpha, s, beta, x, tx, T):
+    """log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005, "A note on deriving the
+    Pareto/NBD model"), through the Gauss hypergeometric function on whichever of alpha and beta
+    is larger, so its argument stays in [0, 1)."""
+    if alpha >= beta:
+        hi, lo, t2 = alpha, beta, s + 1.0
+    else:
+        hi, lo, t2 = beta, alpha, r + x
+    rsx = r + s + x
+    d = hi - lo
+    q1, q2 = hi + tx, hi + T
+
+    def log_f(q):  # log 2F1(rsx, t2; rsx + 1; z); by Euler's transformation where the direct series fails (heavy buyers)
+        z = d / q
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = np.log(hyp2f1(rsx, t2, rsx + 1.0, z))
+        bad = ~np.isfinite(out)
+        if np.any(bad):
+            zb, tb, rb = (np.broadcast_to(v, out.shape)[bad] for v in (z, t2, rsx))
+            out = np.array(out, dtype=float)
+            out[bad] = (1.0 - tb) * np.log1p(-zb) + np.log(hyp2f1(1.0, rb + 1.0 - tb, rb + 1.0, zb))
+        return out
+
+    # log(p1 q2^rsx - p2 q1^rsx) - rsx log(q1 q2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = log_f(q1) + rsx * np.log(q2)
+        second = log_f(q2) + rsx * np.log(q1)
+        top = np.maximum(first, second)
+        diff = np.exp(first - top) - np.exp(second - top)
+        return top + np.log(np.maximum(diff, 1e-300)) - rsx * np.log(q1 * q2)
+
+
+def _pareto_loglike(log_params, x, tx, T):
+    """Per-member Pareto/NBD log-likelihood (Schmittlein, Morrison & Colombo 1987, in Fader &
+    Hardie's form): purchases at a Poisson rate while alive, an exponential lifetime."""
+    r, alpha, s, beta = np.exp(log_params)
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    log_a0 = _pareto_log_a0(r, alpha, s, beta, x, tx, T)
+    return a1 + np.logaddexp(-(r + x) * np.log(alpha + T) - s * np.log(beta + T), np.log(s) - np.log(r + s + x) + log_a0)
+
+
+class _RepeatLikelihood(GenericLikelihoodModel):
+    """A four-parameter repeat-purchase likelihood on frequency, recency and age."""
+
+    loglike_fn = staticmethod(_mbgnbd_loglike)
+    names = ("r", "alpha", "a", "b")
+
+    def __init__(self, frequency, recency, T, **kw):
+        self.x, self.tx, self.T_ = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        super().__init__(endog=self.x, exog=np.ones((len(self.x), 1)), **kw)
+        self.nparams = 4
+        self.data.xnames = [f"log_{n}" for n in self.names]
+
+    def loglikeobs(self, params):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = self.loglike_fn(params, self.x, self.tx, self.T_)
+        return np.where(np.isfinite(out), out, -1e10)
+
+
+class _MBGNBDLikelihood(_RepeatLikelihood):
+    loglike_fn = staticmethod(_mbgnbd_loglike)
+
+
+class _ParetoNBDLikelihood(_RepeatLikelihood):
+    loglike_fn = staticmethod(_pareto_loglike)
+    names = ("r", "alpha", "s", "beta")
+
+
+@dataclass(frozen=True)
+class MBGNBDModel(_FittedModel):
+    """Fitted MBG/NBD model. ``params_`` = r, alpha, a, b."""
+
+    name: ClassVar[str] = "MBG/NBD"
+    dropout: ClassVar[tuple[str, ...]] = ("a", "b")
+
+    def p_alive(self, frequency, recency, T) -> np.ndarray:
+        r, alpha, a, b = self.params_.to_numpy()
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        return 1.0 / (1.0 + a / (b + x) * ((alpha + T) / (alpha + tx)) ** (r + x))
+
+    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
+        r, alpha, a, b = self.params_.to_numpy()
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        t = np.asarray(t, dtype=float)
+        hyp = hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
+        first = (a + b + x) / (a - 1) * (1 - hyp * ((alpha + T) / (alpha + t + T)) ** (r + x))
+        return first / (1 + a / (b + x) * ((alpha + T) / (alpha + tx)) ** (r + x))
+
+
+@dataclass(frozen=True)
+class ParetoNBDModel(_FittedModel):
+    """Fitted Pareto/NBD model. ``params_`` = r, alpha (purchase rate), s, beta (lifetime)."""
+
+    name: ClassVar[str] = "Pareto/NBD"
+    dropout: ClassVar[tuple[str, ...]] = ("s", "beta")
+
+    def _loglike(self, x, tx, T):
+        return _pareto_loglike(np.log(self.params_.to_numpy()), x, tx, T)
+
+    def p_alive(self, frequency, recency, T) -> np.ndarray:
+        r, alpha, s, beta = self.params_.to_numpy()
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        log_a0 = _pareto_log_a0(r, alpha, s, beta, x, tx, T)
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_a0))
+
+    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
+        r, alpha, s, beta = self.params_.to_numpy()
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        t = np.asarray(t, dtype=float)
+        ll = self._loglike(x, tx, T)
+        first = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) - (r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        second = np.log(r + x) + np.log(beta + T) - np.log(alpha + T)
+        third = np.log((1 - ((beta + T) / (beta + T + t)) ** (s - 1)) / (s - 1)) if abs(s - 1) > 1e-9 else \
+            np.log(np.log((beta + T + t) / (beta + T)))
+        return np.exp(first + second + third - ll)
+
+
+#: Starting points of the MBG/NBD and Pareto/NBD fits.
+MBGNBD_STARTS = ((0.5, 5.0, 0.8, 2.5), (1.0, 1.0, 1.0, 1.0), (0.2, 20.0, 0.3, 8.0))
+PARETO_STARTS = ((0.5, 10.0, 0.5, 10.0), (1.0, 1.0, 1.0, 1.0), (0.2, 20.0, 2.0, 50.0))
+
+
+def _fit_repeat(cls, likelihood, frequency, recency, T, starts):
+    repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
+    if repeaters < MIN_REPEATERS:
+        raise NotApplicable(tr("repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
+                               "{n:,} did, fewer than the {needed} needed.", n=repeaters, needed=MIN_REPEATERS))
+    model = likelihood(frequency, recency, T)
+    names = list(likelihood.names)
+    # without an analytic gradient each start costs a few hundred likelihoods: the starts are tried in
+    # order until BFGS converges from one (the others are the fallback)
+    res, bse, converged, how, identified, notes = _best_fit(model, starts, names, first_converged=True)
+    est = np.exp(res.params)
+    return cls(pd.Series(est, index=names), pd.Series(est * bse, index=names), float(res.llf), int(len(model.endog)),
+               res, converged, how, identified, notes)
+
+
+def fit_mbgnbd(frequency, recency, T) -> MBGNBDModel:
+    """Maximum-likelihood MBG/NBD fit (several starts, the best kept; see :func:`_best_fit`)."""
+    return _fit_repeat(MBGNBDModel, _MBGNBDLikelihood, frequency, recency, T, MBGNBD_STARTS)
+
+
+def fit_pareto_nbd(frequency, recency, T) -> ParetoNBDModel:
+    """Maximum-likelihood Pareto/NBD fit (several starts, the best kept; see :func:`_best_fit`)."""
+    return _fit_repeat(ParetoNBDModel, _ParetoNBDLikelihood, frequency, recency, T, PARETO_STARTS)
+
+
+#: The repeat-purchase models compared, in the order a tie is broken (the simplest first).
+REPEAT_MODELS = {"BG/NBD": fit_bgnbd, "MBG/NBD": fit_mbgnbd, "Pareto/NBD": fit_pareto_nbd}
+
+
+@dataclass(frozen=True)
+class ModelChoice(Result):
+    """The repeat-purchase models fitted on a calibration period and judged on the holdout that
+    follows: per model whether the data identify it, its calibration log-likelihood and its
+    holdout error (mean absolute error per member of the repeat purchases predicted for the
+    holdout, and the total predicted against the total seen). The chosen model is the identified
+    one with the smallest holdout error (``None``: none is identified)."""
+
+    comparison: pd.DataFrame
+    chosen: str | None
+    calibration_end: object
+    kinds: ClassVar[dict] = {"log_likelihood": "number", "holdout_mae": "number", "predicted_total": "number",
+                             "actual_total": "number", "members": "count"}
+
+    def table(self) -> pd.DataFrame:
+        return self.comparison
+
+    def metrics(self) -> dict:
+        return {"chosen": self.chosen, "calibration_end": str(pd.Timestamp(self.calibration_end).date()),
+                "models": {r.model: {"identified": bool(r.identified), "log_likelihood": r.log_likelihood, "holdout_mae": r.holdout_mae}
+                           for r in self.comparison.itertuples()}}
+
+    def sentence(self) -> str:
+        if self.chosen is None:
+            return tr("None of the repeat-purchase models is identified on these data, so P(alive) and lifetime values are not "
+                      "shown.")
+        return tr("Fitted up to {end} and judged on the purchases that followed, {model} predicts them best among the identified "
+                  "models (mean absolute error {mae:.3f} purchases per member); it gives P(alive) and the lifetime values below.",
+                  end=pd.Timestamp(self.calibration_end).date(), model=self.chosen,
+                  mae=float(self.comparison.set_index("model").loc[self.chosen, "holdout_mae"]))
+
+
+def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0) -> ModelChoice:
+    """Fit BG/NBD, MBG/NBD and Pareto/NBD on purchases up to ``calibration_end`` and choose among
+    the identified ones by their error on the holdout up to ``as_of`` (see :class:`ModelChoice`)."""
+    cal_end = pd.Timestamp(calibration_end)
+    end = pd.Timestamp(as_of or data.as_of)
+    first = data.purchase_days.day.min().to_pandas()
+    if first is None or pd.isna(first) or pd.Timestamp(first) >= cal_end - pd.Timedelta(days=30):
+        raise NotApplicable(tr("the calibration period must end ({end}) at least a month after the first purchase in the data ({first}).",
+                               end=cal_end.date(), first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date()))
+    cal = compute_rfm_summary(data, calibration_end=cal_end, unit_days=unit_days)
+    horizon = (end - cal_end).days / unit_days
+    days = data.purchase_days
+    _ = ibis._
+    hold = (days.filter((days.day > ibis.literal(cal_end.date())) & (days.day <= ibis.literal(end.date())))
+            .group_by("member_id").aggregate(actual=_.count()).to_pandas())
+    cal = cal.merge(hold, on="member_id", how="left").fillna({"actual": 0})
+    rows = []
+    for name, fit in REPEAT_MODELS.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = fit(cal["frequency"], cal["recency"], cal["T"])
+        with np.errstate(all="ignore"):
+            predicted = np.asarray(model.expected_purchases(horizon, cal["frequency"], cal["recency"], cal["T"]), dtype=float)
+        ok = model.identified and model.converged and bool(np.isfinite(predicted).all())
+        rows.append({"model": name, "identified": ok, "log_likelihood": model.log_likelihood_,
+                     "holdout_mae": float(np.mean(np.abs(predicted - cal["actual"]))) if np.isfinite(predicted).all() else np.nan,
+                     "predicted_total": float(np.nansum(predicted)), "actual_total": float(cal["actual"].sum()),
+                     "members": len(cal)})
+    table = pd.DataFrame(rows)
+    candidates = table[table["identified"]]
+    chosen = None if candidates.empty else str(candidates.sort_values("holdout_mae", kind="stable").iloc[0]["model"])
+    return ModelChoice(table, chosen, cal_end)
 
 
 # --- Gamma-Gamma ---------------------------------------------------------------------
@@ -308,14 +569,20 @@ def fit_gamma_gamma(frequency, monetary_value, start=(2.0, 3.0, 50.0)) -> GammaG
                            res, converged, how, identified, notes)
 
 
-def compute_clv(bgnbd: BGNBDModel, gg: GammaGammaModel, summary: pd.DataFrame, horizon_months: int = 12,
+def compute_clv(bgnbd: "BGNBDModel | MBGNBDModel | ParetoNBDModel", gg: GammaGammaModel, summary: pd.DataFrame, horizon_months: int = 12,
                 monthly_discount: float = 0.01, margin: float = 0.3, unit_days: float = 7.0) -> pd.DataFrame:
-    """Discounted customer lifetime value over ``horizon_months`` (margin on spend).
+    """Discounted customer lifetime value over ``horizon_months`` (margin on spend), from any of
+    the repeat-purchase models (``bgnbd``: BG/NBD, MBG/NBD or Pareto/NBD) and Gamma-Gamma.
 
     CLV = sum over months m of (expected purchases in month m) x (expected spend per purchase)
     x margin / (1 + monthly_discount)^m.
     """
-    for name, fitted in (("BG/NBD", bgnbd), ("Gamma-Gamma", gg)):
+    if set(bgnbd.dropout) & set(bgnbd.unidentified()):
+        raise NotApplicable(tr("the dropout parameters of {model} ({names}) are not identified in these data: almost nobody can be "
+                               "seen to drop out, so the likelihood hardly changes whatever the dropout rate, and P(alive) would be "
+                               "whatever the optimizer's starting point made it. P(alive) and lifetime values are not shown ({notes}).",
+                               model=bgnbd.name, names=", ".join(bgnbd.dropout), notes=" ".join(bgnbd.notes)))
+    for name, fitted in ((bgnbd.name, bgnbd), ("Gamma-Gamma", gg)):
         if not fitted.identified:
             raise NotApplicable(tr("the {model} parameters are not identified on these data ({notes}), so P(alive) and lifetime "
                                    "values would be numbers without support; they are not shown.", model=name, notes=" ".join(fitted.notes)))
@@ -345,9 +612,11 @@ def clv_by_group(values: pd.DataFrame, by: str = "tier", order=None) -> pd.DataF
     return out.rename_axis(by).reset_index()
 
 
-def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0, max_bin: int = 7) -> tuple[pd.DataFrame, BGNBDModel]:
-    """Fit on purchases up to ``calibration_end``; compare predicted and actual repeat
-    purchases in the holdout period, by calibration frequency (bins 0..``max_bin``+)."""
+def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0, max_bin: int = 7,
+                        model: str = "BG/NBD") -> tuple[pd.DataFrame, BGNBDModel]:
+    """Fit ``model`` (a name of :data:`REPEAT_MODELS`) on purchases up to ``calibration_end``;
+    compare predicted and actual repeat purchases in the holdout period, by calibration
+    frequency (bins 0..``max_bin``+)."""
     cal_end = pd.Timestamp(calibration_end)
     end = pd.Timestamp(as_of or data.as_of)
     first = data.purchase_days.day.min().to_pandas()
@@ -355,7 +624,7 @@ def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: 
         raise NotApplicable(tr("the calibration period must end ({end}) at least a month after the first purchase in the data ({first}).",
                                end=cal_end.date(), first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date()))
     cal = compute_rfm_summary(data, calibration_end=cal_end, unit_days=unit_days)
-    model = fit_bgnbd(cal["frequency"], cal["recency"], cal["T"])
+    model = REPEAT_MODELS[model](cal["frequency"], cal["recency"], cal["T"])
     horizon = (end - cal_end).days / unit_days
     days = data.purchase_days
     _ = ibis._

@@ -41,6 +41,7 @@ DEFAULT_NAMES = {
            # waves of a before/after comparison, lifecycle stages, targeting advice
            "before": "之前", "after": "之后", "new": "新会员", "active": "活跃", "cooling": "降温", "sleeping": "沉睡",
            "lost": "流失", "reactivated": "重新活跃", "target": "触达", "skip": "跳过", "no evidence": "无证据", "costs more than it brings": "得不偿失",
+           "pays": "划算", "loses money": "亏钱", "cannot tell": "无法判断", "cost unknown": "成本未知",
            "holdout": "对照组", "any contact": "任一触达",
            # assignment checks, sleeping-list rules and groups
            "no plan recorded": "未记录计划", "pre-registration": "预注册记录", "planned_allocation parameter": "planned_allocation 参数",
@@ -72,6 +73,8 @@ LABELS: dict[str, dict[str, str]] = {
         "naive_overstates_by": "Naive list overstates by", "sleeping_days": "Sleeping after (days)",
         "removed_alone": "Removed by this rule alone", "share_of_naive": "Share of naive list",
         "campaign_id": "Campaign",
+        "holdout_mae": "Holdout error (mean absolute, per member)", "predicted_total": "Predicted in the holdout",
+        "actual_total": "Seen in the holdout", "log_likelihood": "Log-likelihood (calibration)", "identified": "Identified",
         "net_per_contacted": "Net value per contacted", "ci_low_unadjusted": "CI low (unadjusted)",
         "ci_high_unadjusted": "CI high (unadjusted)", "total_ci_low": "Total CI low", "total_ci_high": "Total CI high",
         "incremental_returned": "Incremental returns",
@@ -93,6 +96,8 @@ LABELS: dict[str, dict[str, str]] = {
         "cost_per_contacted": "每触达成本", "cost_per_returned": "每回店成本", "spend_on_return": "回店消费额",
         "spend_per_returner": "每回店会员消费", "spend_per_contacted": "每触达会员消费", "contacted": "触达人数",
         "returned": "回店人数", "incremental_returned": "增量回店人数", "incremental_spend": "增量消费",
+        "holdout_mae": "验证期误差（人均绝对误差）", "predicted_total": "验证期预测消费次数", "actual_total": "验证期实际消费次数",
+        "log_likelihood": "对数似然（校准期）", "identified": "可识别", "model": "模型",
         "net_per_contacted": "人均净增量价值", "ci_low_unadjusted": "区间下限（未校正）", "ci_high_unadjusted": "区间上限（未校正）", "total": "合计", "total_ci_low": "合计区间下限", "total_ci_high": "合计区间上限",
         "list_date": "名单日期", "naive_list": "初始名单", "refined_list": "精确名单", "invalid_sleepers": "并未沉睡",
         "invalid_share": "并未沉睡占比", "naive_overstates_by": "初始名单高估", "sleeping_days": "沉睡天数阈值",
