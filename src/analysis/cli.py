@@ -72,6 +72,8 @@ def _plan(args) -> int:
     from .validation import DataValidationError
 
     try:
+        if Path(args.exports).exists() and not Path(args.exports).is_dir():
+            raise ParameterError(f"--exports {args.exports} is a file, not a folder")
         spec = read_plan(args.plan)
         check_label(spec.campaign_id)
         data = load_dataset(args.data, as_of=args.as_of)  # a folder or a source

@@ -423,7 +423,23 @@ MBGNBD_STARTS = ((0.5, 5.0, 0.8, 2.5), (1.0, 1.0, 1.0, 1.0), (0.2, 20.0, 0.3, 8.
 PARETO_STARTS = ((0.5, 10.0, 0.5, 10.0), (1.0, 1.0, 1.0, 1.0), (0.2, 20.0, 2.0, 50.0))
 
 
+#: Members beyond which MBG/NBD and Pareto/NBD are fitted on a sample (no analytic gradient: each
+#: likelihood is a pass over every member, a few hundred per fit); 50,000 members pin four parameters
+#: down far more tightly than the models' own misfit.
+MAX_FIT = 50_000
+
+
+def _sample_rows(n: int, max_fit: int = MAX_FIT, seed: int = 0) -> np.ndarray:
+    """Row positions to fit on: all, or ``max_fit`` drawn with ``seed`` (the rows are in member
+    order, so the same data give the same sample)."""
+    if n <= max_fit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_fit, replace=False))
+
+
 def _fit_repeat(cls, likelihood, frequency, recency, T, starts):
+    rows = _sample_rows(len(np.asarray(frequency)))
+    frequency, recency, T = (np.asarray(v, dtype=float)[rows] for v in (frequency, recency, T))
     repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
     if repeaters < MIN_REPEATERS:
         raise NotApplicable(tr("repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
@@ -439,12 +455,14 @@ def _fit_repeat(cls, likelihood, frequency, recency, T, starts):
 
 
 def fit_mbgnbd(frequency, recency, T) -> MBGNBDModel:
-    """Maximum-likelihood MBG/NBD fit (several starts, the best kept; see :func:`_best_fit`)."""
+    """Maximum-likelihood MBG/NBD fit (starts in turn until one converges; on at most
+    :data:`MAX_FIT` members, in member order)."""
     return _fit_repeat(MBGNBDModel, _MBGNBDLikelihood, frequency, recency, T, MBGNBD_STARTS)
 
 
 def fit_pareto_nbd(frequency, recency, T) -> ParetoNBDModel:
-    """Maximum-likelihood Pareto/NBD fit (several starts, the best kept; see :func:`_best_fit`)."""
+    """Maximum-likelihood Pareto/NBD fit (starts in turn until one converges; on at most
+    :data:`MAX_FIT` members, in member order)."""
     return _fit_repeat(ParetoNBDModel, _ParetoNBDLikelihood, frequency, recency, T, PARETO_STARTS)
 
 

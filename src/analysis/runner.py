@@ -473,6 +473,35 @@ def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None
     }
 
 
+#: Parameters the runner sets and nobody else: where a run's files with member ids go is ``--exports``.
+RUNNER_PARAMETERS = ("export_dir", "output_dir")
+
+
+def refuse_runner_parameters(user: dict, data_dir) -> None:
+    """:class:`ParameterError` when ``-p`` or the data folder's ``mallwake.yaml`` sets a parameter
+    only the runner may set (``export_dir``: contact lists could then land in the report site)."""
+    given = [name for name in RUNNER_PARAMETERS if name in user]
+    in_file = [name for name in RUNNER_PARAMETERS if name in load_data_params(data_dir)]
+    if given or in_file:
+        where = "-p" if given else f"{Path(data_dir) / 'mallwake.yaml'}"
+        raise ParameterError(f"{', '.join(given or in_file)} ({where}) is set by the runner, not by you: files with member ids go "
+                             "to --exports DIR/<label>/, outside the report site")
+
+
+def check_exports_dir(exports_dir: Path, out_dir: Path) -> None:
+    """:class:`ParameterError` when ``exports_dir`` is a file, or lies inside the report site
+    ``out_dir`` (or holds it): member ids must never be in the folder one shares."""
+    exports_dir, out_dir = Path(exports_dir).resolve(), Path(out_dir).resolve()
+    if exports_dir.exists() and not exports_dir.is_dir():
+        raise ParameterError(f"--exports {exports_dir} is a file, not a folder")
+    if exports_dir == out_dir or out_dir in exports_dir.parents:
+        raise ParameterError(f"--exports {exports_dir} is inside the report site --out {out_dir}: files with member ids must stay "
+                             "outside the folder you share; choose a folder beside it")
+    if exports_dir in out_dir.parents:
+        raise ParameterError(f"--out {out_dir} is inside --exports {exports_dir}: keep the report site and the files with member "
+                             "ids in separate folders")
+
+
 def default_exports_dir(out_dir: Path) -> Path:
     """Where files with raw member ids go: ``exports/`` beside the report folder, never inside it."""
     return Path(out_dir).resolve().parent / "exports"
@@ -628,6 +657,8 @@ def run_reports(
     if label is not None:
         check_label(label)
     user = dict(params or {})
+    refuse_runner_parameters(user, data_dir)
+    check_exports_dir(exports_dir if exports_dir is not None else default_exports_dir(out_dir), out_dir)
     as_of = parse_as_of(as_of or user.pop("as_of", None))
     notebooks_dir = Path(notebooks_dir).resolve()  # absolute: parallel kernels change the working directory
     notebooks = discover_notebooks(notebooks_dir, only)
@@ -793,6 +824,8 @@ def run_months(
     out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
     notebook = Path(notebook).resolve()
     user = dict(params or {})
+    refuse_runner_parameters(user, data_dir)
+    check_exports_dir(exports_dir if exports_dir is not None else default_exports_dir(out_dir), out_dir)
     as_of = parse_as_of(as_of or user.pop("as_of", None))
     user |= {"data_dir": str(data_dir), "lang": lang}
     if as_of:

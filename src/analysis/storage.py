@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 #: A label is one plain name: letters (any script), digits, ``.``, ``_``, ``-``; no leading dot.
-_LABEL = re.compile(r"^(?!\.)[\w.\-]{1,100}$")
+_LABEL = re.compile(r"(?!\.)[\w.\-]{1,100}")  # whole name (fullmatch: "$" would let a final newline through)
 #: Suffixes the runner gives its own folders; a label may not end in them.
 RESERVED_SUFFIXES = ("-failed", ".partial", ".old")
 #: Hidden folder beside the runs that holds the locks and the notebook-time history.
@@ -44,7 +44,7 @@ def check_label(label: str) -> str:
     quoting in a file name or a URL, at most 100 characters, and not one of the runner's own
     suffixes (``-failed``, ``.partial``, ``.old``).
     """
-    if not isinstance(label, str) or not _LABEL.match(label) or label in (".", ".."):
+    if not isinstance(label, str) or not _LABEL.fullmatch(label) or label in (".", ".."):
         raise UnsafeNameError(
             f"--label {label!r} is not a plain name: use 1-100 letters, digits, '.', '_' or '-' "
             "(no path separators, spaces or leading dot)"

@@ -14,6 +14,7 @@ import codecs
 import datetime as dt
 import hashlib
 import html
+import re
 import json
 import os
 import warnings
@@ -75,6 +76,21 @@ class Violation:
         return text
 
 
+_MEMBER_EXAMPLE = re.compile(r"member_id=(?:'((?:[^'\\]|\\.)*)'|([^,;\s)]+))")
+
+
+def _masked(message: str) -> str:
+    """``message`` with the member ids of its examples replaced by pseudonyms: a report page shows
+    which rows are meant without showing who (the terminal, for the analyst fixing the file, keeps them)."""
+    from .privacy import pseudonymize
+
+    def one(m):
+        raw = m.group(1) if m.group(1) is not None else m.group(2)
+        return "member=" + str(pseudonymize(pd.Series([raw])).iloc[0])
+
+    return _MEMBER_EXAMPLE.sub(one, message)
+
+
 @dataclass(frozen=True)
 class ValidationReport(Result):
     """The outcome of :func:`validate_data_dir`."""
@@ -126,6 +142,12 @@ class ValidationReport(Result):
         if not self.ok:
             raise DataValidationError(self)
 
+    def __repr__(self) -> str:  # what a notebook stores as text/plain: the member ids of examples masked too
+        lines = [f"ValidationReport({self.data_dir}, as of {self.as_of}: "
+                 + ("all rules pass" if self.ok else f"{len(self.violations)} broken rule(s)") + ")"]
+        lines += [_masked(m) for m in self.messages()] + [f"warning: {_masked(m)}" for m in self.warning_messages()]
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         status = tr("all rules pass") if self.ok else tr("{n} broken rule(s)", n=len(self.violations))
         head = "<p><b>{}</b> ({})</p>".format(html.escape(tr("Validation: {status}", status=status)),
@@ -134,10 +156,10 @@ class ValidationReport(Result):
 
         body = html_table(self.summary(), index=False)
         if not self.ok:
-            body += "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.messages()) + "</ul>"
+            body += "<ul>" + "".join(f"<li>{html.escape(_masked(m))}</li>" for m in self.messages()) + "</ul>"
         if self.warnings:
             body += ("<p><b>Warnings</b> (allowed, but check them):</p><ul>"
-                     + "".join(f"<li>{html.escape(m)}</li>" for m in self.warning_messages()) + "</ul>")
+                     + "".join(f"<li>{html.escape(_masked(m))}</li>" for m in self.warning_messages()) + "</ul>")
         return head + body
 
 
