@@ -424,9 +424,9 @@ PARETO_STARTS = ((0.5, 10.0, 0.5, 10.0), (1.0, 1.0, 1.0, 1.0), (0.2, 20.0, 2.0, 
 
 
 #: Members beyond which MBG/NBD and Pareto/NBD are fitted on a sample (no analytic gradient: each
-#: likelihood is a pass over every member, a few hundred per fit); 50,000 members pin four parameters
+#: likelihood is a pass over every member, a few hundred per fit); 20,000 members pin four parameters
 #: down far more tightly than the models' own misfit.
-MAX_FIT = 50_000
+MAX_FIT = 20_000
 
 
 def _sample_rows(n: int, max_fit: int = MAX_FIT, seed: int = 0) -> np.ndarray:
@@ -502,9 +502,9 @@ class ModelChoice(Result):
                   mae=float(self.comparison.set_index("model").loc[self.chosen, "holdout_mae"]))
 
 
-def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0) -> ModelChoice:
-    """Fit BG/NBD, MBG/NBD and Pareto/NBD on purchases up to ``calibration_end`` and choose among
-    the identified ones by their error on the holdout up to ``as_of`` (see :class:`ModelChoice`)."""
+def calibration_split(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0) -> tuple[pd.DataFrame, float]:
+    """The RFM summary up to ``calibration_end`` with each member's purchase days in the holdout
+    that follows, up to ``as_of`` (``actual``), and the holdout's length in ``unit_days``."""
     cal_end = pd.Timestamp(calibration_end)
     end = pd.Timestamp(as_of or data.as_of)
     first = data.purchase_days.day.min().to_pandas()
@@ -512,12 +512,18 @@ def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: 
         raise NotApplicable(tr("the calibration period must end ({end}) at least a month after the first purchase in the data ({first}).",
                                end=cal_end.date(), first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date()))
     cal = compute_rfm_summary(data, calibration_end=cal_end, unit_days=unit_days)
-    horizon = (end - cal_end).days / unit_days
     days = data.purchase_days
     _ = ibis._
     hold = (days.filter((days.day > ibis.literal(cal_end.date())) & (days.day <= ibis.literal(end.date())))
             .group_by("member_id").aggregate(actual=_.count()).to_pandas())
-    cal = cal.merge(hold, on="member_id", how="left").fillna({"actual": 0})
+    return cal.merge(hold, on="member_id", how="left").fillna({"actual": 0}), (end - cal_end).days / unit_days
+
+
+def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0) -> ModelChoice:
+    """Fit BG/NBD, MBG/NBD and Pareto/NBD on purchases up to ``calibration_end`` and choose among
+    the identified ones by their error on the holdout up to ``as_of`` (see :class:`ModelChoice`)."""
+    cal_end = pd.Timestamp(calibration_end)
+    cal, horizon = calibration_split(data, calibration_end, as_of, unit_days)
     rows = []
     for name, fit in REPEAT_MODELS.items():
         with warnings.catch_warnings():
@@ -635,20 +641,8 @@ def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: 
     """Fit ``model`` (a name of :data:`REPEAT_MODELS`) on purchases up to ``calibration_end``;
     compare predicted and actual repeat purchases in the holdout period, by calibration
     frequency (bins 0..``max_bin``+)."""
-    cal_end = pd.Timestamp(calibration_end)
-    end = pd.Timestamp(as_of or data.as_of)
-    first = data.purchase_days.day.min().to_pandas()
-    if first is None or pd.isna(first) or pd.Timestamp(first) >= cal_end - pd.Timedelta(days=30):
-        raise NotApplicable(tr("the calibration period must end ({end}) at least a month after the first purchase in the data ({first}).",
-                               end=cal_end.date(), first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date()))
-    cal = compute_rfm_summary(data, calibration_end=cal_end, unit_days=unit_days)
+    cal, horizon = calibration_split(data, calibration_end, as_of, unit_days)
     model = REPEAT_MODELS[model](cal["frequency"], cal["recency"], cal["T"])
-    horizon = (end - cal_end).days / unit_days
-    days = data.purchase_days
-    _ = ibis._
-    hold = (days.filter((days.day > ibis.literal(cal_end.date())) & (days.day <= ibis.literal(end.date())))
-            .group_by("member_id").aggregate(actual=_.count()).to_pandas())
-    cal = cal.merge(hold, on="member_id", how="left").fillna({"actual": 0})
     cal["predicted"] = model.expected_purchases(horizon, cal["frequency"], cal["recency"], cal["T"])
     cal["bin"] = cal["frequency"].clip(upper=max_bin)
     table = cal.groupby("bin").agg(members=("member_id", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")).reset_index()
