@@ -475,13 +475,14 @@ class ModelChoice(Result):
     """The repeat-purchase models fitted on a calibration period and judged on the holdout that
     follows: per model whether the data identify it, its calibration log-likelihood and its
     holdout error (mean absolute error per member of the repeat purchases predicted for the
-    holdout, and the total predicted against the total seen). The chosen model is the identified
+    holdout, and the total predicted against the total seen; the log-likelihood per member, since
+    the models may be fitted on samples of different sizes). The chosen model is the identified
     one with the smallest holdout error (``None``: none is identified)."""
 
     comparison: pd.DataFrame
     chosen: str | None
     calibration_end: object
-    kinds: ClassVar[dict] = {"log_likelihood": "number", "holdout_mae": "number", "predicted_total": "number",
+    kinds: ClassVar[dict] = {"log_likelihood_per_member": "number", "holdout_mae": "number", "predicted_total": "number",
                              "actual_total": "number", "members": "count"}
 
     def table(self) -> pd.DataFrame:
@@ -489,7 +490,8 @@ class ModelChoice(Result):
 
     def metrics(self) -> dict:
         return {"chosen": self.chosen, "calibration_end": str(pd.Timestamp(self.calibration_end).date()),
-                "models": {r.model: {"identified": bool(r.identified), "log_likelihood": r.log_likelihood, "holdout_mae": r.holdout_mae}
+                "models": {r.model: {"identified": bool(r.identified), "log_likelihood_per_member": r.log_likelihood_per_member,
+                                     "holdout_mae": r.holdout_mae}
                            for r in self.comparison.itertuples()}}
 
     def sentence(self) -> str:
@@ -532,7 +534,8 @@ def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: 
         with np.errstate(all="ignore"):
             predicted = np.asarray(model.expected_purchases(horizon, cal["frequency"], cal["recency"], cal["T"]), dtype=float)
         ok = model.identified and model.converged and bool(np.isfinite(predicted).all())
-        rows.append({"model": name, "identified": ok, "log_likelihood": model.log_likelihood_,
+        # per member: MBG/NBD and Pareto/NBD may be fitted on a sample (MAX_FIT), BG/NBD on everyone
+        rows.append({"model": name, "identified": ok, "log_likelihood_per_member": model.log_likelihood_ / model.n_obs,
                      "holdout_mae": float(np.mean(np.abs(predicted - cal["actual"]))) if np.isfinite(predicted).all() else np.nan,
                      "predicted_total": float(np.nansum(predicted)), "actual_total": float(cal["actual"].sum()),
                      "members": len(cal)})
