@@ -88,3 +88,25 @@ def test_the_duplicate_rows_warning_shows_no_raw_member_id(small_mall, tmp_path)
     assert "exact copies" in page
     for raw in doubled["member_id"].astype(str):
         assert raw not in page and raw not in stored
+
+
+# --- secrets in connection files ---------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["foo://analyst:${MW_TEST_PW}@db.example/crm",
+                                 "postgresql+psycopg://analyst:${MW_TEST_PW}@127.0.0.1:1/crm"])
+def test_a_connection_error_never_prints_the_expanded_password(url, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MW_TEST_PW", "s3cretpw-42")
+    conn = tmp_path / "crm.yaml"
+    conn.write_text(f"url: {url}\n", encoding="utf-8")
+    rc = cli.main(["validate", str(conn)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "s3cretpw-42" not in err and "Traceback" not in err, err
+
+
+def test_a_malformed_url_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MW_TEST_PW", "s3cretpw-42")
+    conn = tmp_path / "crm.yaml"
+    conn.write_text("url: postgresql://analyst:${MW_TEST_PW}@[::1/crm\n", encoding="utf-8")
+    err = _refused(capsys, ["validate", str(conn)], "not a valid URL")
+    assert "s3cretpw-42" not in err
+    err = _refused(capsys, ["validate", "postgresql://analyst@[::1/crm"], "not a valid URL")

@@ -84,9 +84,29 @@ def _expand(text: str, what: str) -> str:
     return _PLACEHOLDER.sub(value, text)
 
 
+def _split(url: str, where: str = "the source"):
+    """``urlsplit(url)``, or :class:`ParameterError` naming the source for a malformed URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a bad port raises only when read
+        return parts
+    except ValueError as err:
+        raise ParameterError(f"{where}: not a valid URL ({err}); write it as engine://user@host:port/database") from None
+
+
+def mask_secrets(text: str, url: str | None) -> str:
+    """``text`` with every value the URL's ``${NAME}`` placeholders expand to replaced by ``***``
+    (a driver's error message may quote the URL it was given, password included)."""
+    for name in set(_PLACEHOLDER.findall(url or "")):
+        value = os.environ.get(name)
+        if value:
+            text = text.replace(value, "***")
+    return text
+
+
 def _public_url(url: str) -> str:
     """``url`` without its password and query secrets (placeholders kept as written)."""
-    parts = urlsplit(url)
+    parts = _split(url)
     netloc = parts.netloc
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)
@@ -97,7 +117,7 @@ def _public_url(url: str) -> str:
 
 
 def _check_no_secret(url: str, where: str) -> None:
-    parts = urlsplit(url)
+    parts = _split(url, where)
     if "@" in parts.netloc:
         user = parts.netloc.rsplit("@", 1)[0]
         if ":" in user and not _PLACEHOLDER.fullmatch(user.split(":", 1)[1]):
@@ -170,7 +190,7 @@ class Source:
                                  f"install mallwake[{extra}] (make setup EXTRAS=test,{extra})") from None
         except Exception as err:  # the driver's own error: unreachable host, bad credentials, no database
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise SourceError(f"{self.name}: cannot connect ({first})") from None
+            raise SourceError(f"{self.name}: cannot connect ({mask_secrets(first, self.url)})") from None
 
 
 class SourceError(ConnectionError):
