@@ -54,7 +54,7 @@ else:
     display(Markdown(tr("On **{date}**, **{naive:,}** {tier} members had not bought for at least {days} days (the naive list).",
                         date=sl.list_date, naive=sl.naive_size, tier=display_name(target_tier), days=sleeping_days)))
 if sleeping.unavailable_sentence(sl):
-    display(Markdown("**" + sleeping.unavailable_sentence(sl) + "**"))
+    display(Markdown(sleeping.unavailable_sentence(sl)))
 for note in sl.notes:
     display(Markdown("*" + tr("Note: {note}.", note=note) + "*"))
 sl

@@ -154,7 +154,7 @@ class _FittedModel(Result):
         error, or with a 95 % interval spanning more than three orders of magnitude."""
         log_se = self.bse_ / self.params_
         return [str(n) for n, v, se in zip(self.params_.index, np.log(self.params_), log_se)
-                if abs(v) > _EDGE or not np.isfinite(se) or 2 * 1.959964 * se > np.log(_WIDE)]
+                if abs(v) > _EDGE or not np.isfinite(se) or _too_wide(se)]
 
     def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         """Intervals from the fit on the log scale, transformed back (always positive)."""
@@ -208,6 +208,14 @@ BGNBD_STARTS = ((0.5, 5.0, 0.8, 2.5), (1.0, 1.0, 1.0, 1.0), (0.2, 20.0, 0.3, 8.0
 _EDGE = 9.0
 #: Ratio of a 95 % interval's ends beyond which a parameter is not identified (three orders of magnitude).
 _WIDE = 1e3
+
+
+def _too_wide(log_se: float) -> bool:
+    """Whether a 95 % interval with standard error ``log_se`` on the log scale spans more than
+    :data:`_WIDE` (three orders of magnitude): the likelihood is nearly flat along the parameter."""
+    return bool(2 * 1.959964 * log_se > np.log(_WIDE))
+
+
 #: Condition number of the log-parameter covariance beyond which the fit is not identified.
 _ILL_CONDITIONED = 1e10
 
@@ -253,7 +261,7 @@ def _best_fit(model, starts, names: list[str], gtol: float = 1e-5, first_converg
     else:
         # an interval spanning more than three orders of magnitude: the likelihood hardly changes along
         # that parameter (a ridge), so its estimate is wherever the optimizer stopped
-        wide = [n for n, v, se in zip(names, res.params, bse) if abs(v) <= _EDGE and 2 * 1.959964 * se > np.log(_WIDE)]
+        wide = [n for n, v, se in zip(names, res.params, bse) if abs(v) <= _EDGE and _too_wide(se)]
         if wide:
             notes.append(f"{', '.join(wide)}: the 95 % interval spans more than three orders of magnitude (the likelihood is "
                          "nearly flat along them): not identified.")

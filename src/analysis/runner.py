@@ -477,11 +477,12 @@ def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None
 RUNNER_PARAMETERS = ("export_dir", "output_dir")
 
 
-def refuse_runner_parameters(user: dict, data_dir) -> None:
-    """:class:`ParameterError` when ``-p`` or the data folder's ``mallwake.yaml`` sets a parameter
-    only the runner may set (``export_dir``: contact lists could then land in the report site)."""
+def refuse_runner_parameters(user: dict, data_params: dict, data_dir) -> None:
+    """:class:`ParameterError` when ``-p`` (``user``) or the data folder's ``mallwake.yaml``
+    (``data_params``) sets a parameter only the runner may set (``export_dir``: contact lists
+    could then land in the report site)."""
     given = [name for name in RUNNER_PARAMETERS if name in user]
-    in_file = [name for name in RUNNER_PARAMETERS if name in load_data_params(data_dir)]
+    in_file = [name for name in RUNNER_PARAMETERS if name in data_params]
     if given or in_file:
         where = "-p" if given else f"{Path(data_dir) / 'mallwake.yaml'}"
         raise ParameterError(f"{', '.join(given or in_file)} ({where}) is set by the runner, not by you: files with member ids go "
@@ -657,7 +658,8 @@ def run_reports(
     if label is not None:
         check_label(label)
     user = dict(params or {})
-    refuse_runner_parameters(user, data_dir)
+    data_params = load_data_params(data_dir)
+    refuse_runner_parameters(user, data_params, data_dir)
     check_exports_dir(exports_dir if exports_dir is not None else default_exports_dir(out_dir), out_dir)
     as_of = parse_as_of(as_of or user.pop("as_of", None))
     notebooks_dir = Path(notebooks_dir).resolve()  # absolute: parallel kernels change the working directory
@@ -668,7 +670,7 @@ def run_reports(
     user["data_dir"] = str(data_dir)
     if as_of:
         user["as_of"] = as_of
-    per_nb = check_parameters(notebooks, user, load_data_params(data_dir))
+    per_nb = check_parameters(notebooks, user, data_params)
     if not label:
         label = safe_name(f"{_label_stem(data_dir)}-{as_of or 'latest'}")
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
@@ -824,7 +826,8 @@ def run_months(
     out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
     notebook = Path(notebook).resolve()
     user = dict(params or {})
-    refuse_runner_parameters(user, data_dir)
+    data_params = load_data_params(data_dir)
+    refuse_runner_parameters(user, data_params, data_dir)
     check_exports_dir(exports_dir if exports_dir is not None else default_exports_dir(out_dir), out_dir)
     as_of = parse_as_of(as_of or user.pop("as_of", None))
     user |= {"data_dir": str(data_dir), "lang": lang}
@@ -835,7 +838,7 @@ def run_months(
     except ValueError as err:
         raise ParameterError(str(err)) from None
     check_pairs([notebook])
-    check_parameters([notebook], user | {"report_month": months[0]}, load_data_params(data_dir))
+    check_parameters([notebook], user | {"report_month": months[0]}, data_params)
     data = load_dataset(data_dir, as_of=as_of)  # validates (DataValidationError) and fingerprints the files once
     last_day = pd.Timestamp(data.as_of)
     late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
@@ -867,7 +870,7 @@ def run_months(
 
     def one(item, launcher):
         label, ym, p, key = item
-        per_nb = check_parameters([notebook], p, load_data_params(data_dir))
+        per_nb = check_parameters([notebook], p, data_params)
         return _run_label(label, [notebook], per_nb, data_dir, as_of, out_dir, p, show_code, 1, log,
                           extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key}, fingerprint=data.fingerprint,
                           exports_dir=exports, last_day=str(data.as_of), launcher=launcher)

@@ -116,7 +116,8 @@ class SleepingList(Result):
         return pd.DataFrame([{
             "list_date": self.list_date, "tier": self.tier, "sleeping_days": self.sleeping_days,
             "naive_list": self.naive_size, "refined_list": self.refined_size,
-            "invalid_sleepers": self.naive_size - self.refined_size, "invalid_share": self.invalid_share,
+            "invalid_sleepers": self.naive_size - self.refined_size if self.testable else np.nan,
+            "invalid_share": self.invalid_share,
             "naive_overstates_by": self.overstatement,
         }])
 
@@ -192,8 +193,7 @@ def build_sleeping_list(
         base = base.left_join(counts, "phone").drop("phone_right")
         cols.append("cards")
     else:
-        notes.append(tr("no `phone` column: likely duplicate cards cannot be detected"))
-        unavailable.append("duplicate")
+        unavailable.append("duplicate")  # named by unavailable_sentence
     j = base.select(*cols).left_join(last, "member_id").drop("member_id_right")
     j = j.left_join(seen, "member_id").drop("member_id_right")
     df = j.to_pandas()
@@ -203,12 +203,12 @@ def build_sleeping_list(
     df["present"] = df["visits"].fillna(0) > 0
     needs = CHANNEL_NEEDS[channel]
     reach = np.zeros(len(df), dtype=bool)
+    if all(df[col].isna().all() for col in needs):
+        unavailable.append("unreachable")  # named by unavailable_sentence
     for col in needs:
-        if df[col].isna().all():
+        if df[col].isna().all() and "unreachable" not in unavailable:
             notes.append(tr("`{column}` is empty: reachability by {column} unknown, counted as reachable", column=col))
         reach |= df[col].fillna(True).astype(bool).to_numpy()
-    if all(df[col].isna().all() for col in needs):
-        unavailable.append("unreachable")
     if df["opt_out"].isna().all():
         unavailable.append("opted_out")
     df["unreachable"] = ~reach

@@ -340,15 +340,16 @@ class ListChoice(Result):
 
     def why_empty(self) -> str:
         """Why no member is on the list, in one sentence."""
+        costs_known = bool(self.members["cost"].notna().all())
+        if self.members["pays"].any():  # some would pay: the budget stopped them
+            return tr("the budget does not pay for a single contact.")
         if self.ranked_by == RANKINGS[0]:
             return tr("for no member does the best arm's expected margin cover its cost; contacting anyone would lose money.")
-        if self.curve["cost"].notna().all() and self.spend_per_return is None:
+        if costs_known and self.spend_per_return is None:
             return tr("no contacted member came back, so nothing is known to cover the cost of a contact.")
-        if self.curve["cost"].notna().all():
+        if costs_known:
             return tr("for no member does the best arm's expected extra spend cover its cost, even if all of it were profit; "
                       "contacting anyone would lose money.")
-        if self.budget is not None and self.curve["cost"].notna().all():
-            return tr("the budget does not pay for a single contact.")
         return tr("no arm is expected to bring back anyone who would not have come anyway.")
 
 
@@ -390,15 +391,16 @@ def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | Non
                           "uplift": u[rows, best], "cost": costs[best], "value": value[rows, best]})
     frame = frame.sort_values(["value", "member_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
     spent = frame["cost"].cumsum()
-    chosen = np.ones(len(frame), dtype=bool)
-    if budget is not None and costs_known:  # a budget in money cannot be spent on unknown costs
-        chosen &= (spent <= budget).to_numpy()
     if ranked_by == RANKINGS[0]:
-        chosen &= (frame["value"] > 0).to_numpy()  # a member whose best arm loses money is not contacted
+        pays = frame["value"] > 0  # a member whose best arm loses money is not contacted
     elif costs_known:  # no margin: the extra spend must at least cover the cost (or nothing is known to)
-        chosen &= (frame["uplift"] * spend_per_return > frame["cost"]).to_numpy() if spend_known else np.zeros(len(frame), bool)
+        pays = frame["uplift"] * spend_per_return > frame["cost"] if spend_known else pd.Series(False, index=frame.index)
     else:
-        chosen &= (frame["uplift"] > 0).to_numpy()
+        pays = frame["uplift"] > 0
+    frame["pays"] = pays.to_numpy()
+    chosen = frame["pays"].to_numpy()
+    if budget is not None and costs_known:  # a budget in money cannot be spent on unknown costs
+        chosen = chosen & (spent <= budget).to_numpy()
     frame["chosen"] = chosen
     size = np.arange(1, len(frame) + 1)
     returns = frame["uplift"].cumsum().to_numpy()

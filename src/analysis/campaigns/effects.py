@@ -144,10 +144,8 @@ def main_effect(effects: ArmEffects | None, campaign_id: str = "", arm: str = ""
         chosen = t[[k in keys for k in zip(t["campaign_id"], t["arm"])]]
     if chosen.empty:
         chosen = t
-    if chosen["campaign_id"].nunique() > 1:  # the latest campaign
-        starts = effects.outcomes.groupby("campaign_id")["start_date"].first() if "start_date" in effects.outcomes else None
-        latest = (chosen["campaign_id"].map(starts).max() if starts is not None else None)
-        chosen = chosen[chosen["campaign_id"].map(starts) == latest] if starts is not None else chosen[chosen["campaign_id"] == chosen["campaign_id"].max()]
+    starts = effects.outcomes.groupby("campaign_id")["start_date"].first()
+    chosen = chosen[chosen["campaign_id"].map(starts) == chosen["campaign_id"].map(starts).max()]  # the latest campaign
     row = chosen.sort_values(["estimate", "arm"], ascending=[False, True], kind="stable").iloc[0]
     return {"label": tr("incremental return rate, {arm}", arm=display_name(f"{row['campaign_id']} / {row['arm']}")), "estimate": float(row["estimate"]),
             "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"])}
