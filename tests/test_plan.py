@@ -135,7 +135,7 @@ def test_the_plan_command_writes_the_contact_file_and_the_record(planned, small_
     ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5, control: true}, b: {share: 0.4}}", "add up to 0.9"),
     ("campaign_id: X\nstart_date: 2024-13-40\narms: {a: {share: 0.5, control: true}, b: {share: 0.5}}", "not a date"),
     ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5, control: true}, b: {share: 0.5, gift_cost: -1}}",
-     "gift_cost must be a number >= 0"),
+     "arms.b.gift_cost': input should be greater than or equal to 0"),
 ])
 def test_a_wrong_plan_file_is_refused_with_its_name_and_exit_2(text, message, tmp_path, small_mall, capsys):
     path = tmp_path / "bad.yaml"

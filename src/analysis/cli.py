@@ -68,14 +68,13 @@ def _plan(args) -> int:
     from .params import ParameterError
     from .plan import make_plan, read_plan, write_plan
     from .sources import SourceError
-    from .storage import UnsafeNameError, check_label
+    from .storage import UnsafeNameError
     from .validation import DataValidationError
 
     try:
         if Path(args.exports).exists() and not Path(args.exports).is_dir():
             raise ParameterError(f"--exports {args.exports} is a file, not a folder")
-        spec = read_plan(args.plan)
-        check_label(spec.campaign_id)
+        spec = read_plan(args.plan)  # checked whole (campaign_id a plain name) before any data is read
         data = load_dataset(args.data, as_of=args.as_of)  # a folder or a source
         plan = make_plan(data, spec)
     except (ParameterError, DataValidationError, UnsafeNameError, SourceError) as err:

@@ -35,37 +35,22 @@ def load_data_params(data_dir) -> dict:
     """The mapping in ``<data_dir>/mallwake.yaml`` (``{}`` when there is none).
 
     Keys are notebook parameter names (``target_tier``, ``before_campaign``, ...) plus ``tiers``
-    (the tier levels, lowest first). Raises :class:`ParameterError` naming the file when it is
-    not a YAML mapping.
+    (the tier levels, lowest first), ``display_names`` and ``currency``, checked against
+    :func:`analysis.settings.data_settings_model`. Raises :class:`ParameterError` naming the
+    file and key when it breaks that schema.
     """
-    from pathlib import Path
-
-    import yaml
-
+    from .settings import check_data_settings, read_settings_file
     from .sources import settings_path
 
     path = settings_path(data_dir, DATA_PARAMS_FILE)  # in a data folder, or beside a source's connection file
-    if path is None or not path.is_file():
+    if path is None or not path.exists():
         return {}
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as err:  # ValueError: a date YAML cannot build (2024-13-40)
-        raise ParameterError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    loaded = read_settings_file(path, DATA_PARAMS_FILE)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
         raise ParameterError(f"{path}: must be a mapping of parameter names to values")
-    if "tiers" in loaded and not (isinstance(loaded["tiers"], list) and loaded["tiers"]
-                                  and all(isinstance(t, str) and t.strip() for t in loaded["tiers"])):
-        raise ParameterError(f"{path}: 'tiers' must be a list of tier names, lowest first")
-    names = loaded.get("display_names")
-    if names is not None and not (isinstance(names, dict) and all(
-            isinstance(v, str) or (isinstance(v, dict) and set(v) <= {"en", "zh"} and all(isinstance(x, str) for x in v.values()))
-            for v in names.values())):
-        raise ParameterError(f"{path}: 'display_names' must map each data label to a name, or to {{en: name, zh: name}}")
-    if "currency" in loaded and not isinstance(loaded["currency"], str):
-        raise ParameterError(f"{path}: 'currency' must be text, e.g. \"¥\"")
-    return loaded
+    return check_data_settings(path, loaded)
 
 
 def resolve_tiers(data_dir, tiers=None, present=None) -> tuple[str, ...]:

@@ -25,18 +25,22 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from scipy import stats
 
 from .i18n import tr
 from .params import ParameterError
 from .results import Result
+from .settings import did_you_mean
+from .sleeping import CHANNEL_NEEDS
 
 #: Arm sizes that differ from the plan with p below this are flagged (sample-ratio mismatch).
 SRM_THRESHOLD = 0.001
@@ -222,54 +226,156 @@ class PlanSpec:
     seed: int = 1
     covariates: tuple[str, ...] = ("recency_days", "frequency", "monetary", "tier", "gender", "age_band")
     chosen_list: str | None = None  # a CSV with member_id (and arm): the list to randomize instead of the refined sleeping list
-    extra: dict = field(default_factory=dict)
+    source: str | None = None  # the plan file, for messages
 
     @property
     def shares(self) -> dict[str, float]:
         return {a: float(v["share"]) for a, v in self.arms.items()}
 
 
+class _ArmFile(BaseModel):
+    """One arm of a plan file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    share: float = Field(gt=0, lt=1, description="the arm's share of the list")
+    control: bool = False
+    channel: str | None = Field(default=None, min_length=1)
+    gift: str | None = Field(default=None, min_length=1)
+    contact_cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    gift_cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+def _iso_date(value):
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return dt.date.fromisoformat(value.strip())  # ValueError for 2024-13-40
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+class PlanFile(BaseModel):
+    """The schema of a plan file: every key, its type and range (``mallwake plan``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    campaign_id: str = Field(min_length=1, max_length=100)
+    start_date: Annotated[dt.date, BeforeValidator(_iso_date)]
+    arms: dict[str, _ArmFile] = Field(min_length=2)
+    tier: str = Field(default="gold", min_length=1)
+    sleeping_days: int = Field(default=180, ge=1, le=3650)
+    lookback_days: int = Field(default=90, ge=1, le=3650)
+    channel: Literal[tuple(CHANNEL_NEEDS)] = "call_wechat"  # type: ignore[valid-type]
+    strata: list[str] = ["tier", "recency_band"]
+    primary_outcome: Literal["return_rate"] = "return_rate"
+    response_days: int = Field(default=30, ge=1, le=365)
+    alpha: float = Field(default=0.05, gt=0, le=0.2)
+    power: float = Field(default=0.8, gt=0, lt=1)
+    min_detectable_lift: float = Field(default=0.02, gt=0, lt=1)
+    baseline_rate: float | None = Field(default=None, gt=0, lt=1)
+    seed: int = Field(default=1, ge=0)
+    covariates: list[str] = ["recency_days", "frequency", "monetary", "tier", "gender", "age_band"]
+    chosen_list: str | None = Field(default=None, min_length=1)
+
+    @field_validator("strata", "covariates")
+    @classmethod
+    def _distinct(cls, names):
+        if len(set(names)) != len(names):
+            raise ValueError("names a column twice")
+        return names
+
+    @model_validator(mode="after")
+    def _arms(self):
+        controls = [a for a, v in self.arms.items() if v.control]
+        if len(controls) != 1:
+            raise ValueError(f"exactly one arm must be the control (control: true); found {', '.join(controls) or 'none'}")
+        total = sum(v.share for v in self.arms.values())
+        if abs(total - 1) > 1e-9:
+            raise ValueError(f"the arms' shares add up to {total:g}, not 1")
+        return self
+
+
 def read_plan(path: str | Path) -> PlanSpec:
-    """The plan file at ``path``; :class:`ParameterError` naming the file and key when it is wrong."""
-    import yaml
+    """The plan file at ``path``, checked against :class:`PlanFile` (types, ranges, unknown and
+    duplicate keys, anchors); :class:`ParameterError` naming the file and key when it is wrong.
+    What the data must allow (the tier, the channels, the strata's columns) is checked by
+    :func:`check_plan_against_data`."""
+    from pydantic import ValidationError
+
+    from .settings import read_regular_file, read_settings_file, validation_message
+    from .storage import UnsafeNameError, check_label
 
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ParameterError(f"{path}: cannot read the plan ({str(err).splitlines()[0]})") from None
-    except ValueError as err:  # a date YAML cannot build, e.g. 2024-13-40
-        raise ParameterError(f"{path}: a date in the plan is not a date ({err}); write dates as YYYY-MM-DD") from None
+    raw = read_settings_file(path, "plan")
     if not isinstance(raw, dict):
         raise ParameterError(f"{path}: a plan is a YAML mapping (campaign_id, start_date, arms, ...)")
-    for key in ("campaign_id", "start_date", "arms"):
-        if key not in raw:
-            raise ParameterError(f"{path}: '{key}' is missing")
-    arms = raw["arms"]
-    if not isinstance(arms, dict) or len(arms) < 2:
-        raise ParameterError(f"{path}: 'arms' must map at least two arm names to {{share: ..., channel: ..., gift: ...}}")
-    controls = [a for a, v in arms.items() if isinstance(v, dict) and v.get("control")]
-    if len(controls) != 1:
-        raise ParameterError(f"{path}: exactly one arm must be the control (control: true); found {controls or 'none'}")
-    for a, v in arms.items():
-        if not isinstance(v, dict) or not isinstance(v.get("share"), (int, float)) or not 0 < v["share"] < 1:
-            raise ParameterError(f"{path}: arm '{a}' needs a share between 0 and 1")
-        for cost in ("contact_cost", "gift_cost"):
-            if cost in v and (not isinstance(v[cost], (int, float)) or v[cost] < 0):
-                raise ParameterError(f"{path}: arm '{a}': {cost} must be a number >= 0 (leave it out when unknown)")
-    total = sum(v["share"] for v in arms.values())
-    if abs(total - 1) > 1e-9:
-        raise ParameterError(f"{path}: the arms' shares add up to {total:g}, not 1")
     try:
-        start = dt.date.fromisoformat(str(raw["start_date"])).isoformat()
-    except ValueError:
-        raise ParameterError(f"{path}: start_date {raw['start_date']!r} is not a date (YYYY-MM-DD)") from None
-    known = set(PlanSpec.__dataclass_fields__) - {"arms", "control_arm", "start_date", "extra"}
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items() if k in known}
-    extra = {k: v for k, v in raw.items() if k not in known | {"arms", "start_date"}}
-    if kwargs.get("chosen_list") is not None:  # relative to the plan file, wherever the command runs
-        kwargs["chosen_list"] = str((path.parent / str(kwargs["chosen_list"])).resolve())
-    return PlanSpec(start_date=start, arms=arms, control_arm=controls[0], extra=extra, **kwargs)
+        spec = PlanFile.model_validate(raw)
+    except ValidationError as err:
+        raise ParameterError(validation_message(path, err, PlanFile)) from None
+    try:
+        check_label(spec.campaign_id, what="campaign_id")
+    except UnsafeNameError as err:
+        raise ParameterError(f"{path}: {err}") from None
+    arms = {a: v.model_dump(exclude_none=True, exclude_defaults=False) for a, v in spec.arms.items()}
+    for v in arms.values():
+        if not v.get("control"):
+            v.pop("control", None)
+    chosen = None
+    if spec.chosen_list:  # relative to the plan file; a regular file of bounded size (a FIFO would hang the reader)
+        chosen = str((path.parent / spec.chosen_list).resolve())
+        try:
+            read_regular_file(chosen, "chosen list", MAX_LIST_BYTES)
+        except ParameterError as err:
+            raise ParameterError(f"{path}: 'chosen_list': {err}") from None
+    fields = spec.model_dump(exclude={"arms", "start_date", "chosen_list", "strata", "covariates"})
+    return PlanSpec(start_date=spec.start_date.isoformat(), arms=arms, control_arm=next(a for a, v in spec.arms.items() if v.control),
+                    strata=tuple(spec.strata), covariates=tuple(spec.covariates), chosen_list=chosen, source=str(path), **fields)
+
+
+def _has_contacts(data) -> bool:
+    from .campaigns import has_contacts
+
+    return has_contacts(data)
+
+
+#: Columns of the list that name a member (or a date): never strata or covariates.
+_NOT_A_COVARIATE = ("member_id", "join_date", "last_purchase")
+#: A chosen list larger than this is not a list of members (a file is checked before it is read).
+MAX_LIST_BYTES = 500_000_000
+#: A stratum with more levels than this is not a stratum (each member would be its own).
+MAX_STRATUM_LEVELS = 50
+
+
+def check_plan_against_data(spec: PlanSpec, data, frame: pd.DataFrame | None = None) -> None:
+    """:class:`ParameterError` (naming the plan file and key) when the plan names a tier or a
+    channel the data do not have (before the list is drawn: ``frame`` None), or strata and
+    covariates that are not columns of the list ``frame`` (or identify members, or have too many
+    levels to stratify on)."""
+    where = spec.source or "the plan"
+    if frame is None:
+        if not spec.chosen_list:
+            tiers = sorted(set(data.members.select("tier").distinct().to_pandas()["tier"].dropna().astype(str)))
+            if spec.tier not in tiers:
+                raise ParameterError(f"{where}: 'tier': {spec.tier!r} is not a tier in the data (tiers: {', '.join(tiers)})")
+        seen = set(data.contacts.select("channel").distinct().to_pandas()["channel"].dropna().astype(str)) if _has_contacts(data) else set()
+        allowed = sorted(seen | set(CHANNEL_NEEDS))
+        for arm, v in spec.arms.items():
+            if "channel" in v and v["channel"] not in allowed:
+                raise ParameterError(f"{where}: 'arms.{arm}.channel': {v['channel']!r} is not a channel of the data or of the "
+                                     f"reachability rules (channels: {', '.join(allowed)})")
+        return
+    usable = [c for c in frame.columns if c not in _NOT_A_COVARIATE]
+    for key, names in (("strata", spec.strata), ("covariates", spec.covariates)):
+        for name in names:
+            if name not in usable:
+                why = "identifies members or is a date" if name in frame.columns or name in ("phone", "plate", "wechat_id") else \
+                    "is not a column of the list"
+                raise ParameterError(f"{where}: '{key}': {name!r} {why}{did_you_mean(name, usable)}; allowed: {', '.join(usable)}")
+    for name in spec.strata:  # a stratum needs members: at most 50 levels, and 5 members per level on average
+        levels = frame[name].nunique(dropna=False)
+        if levels > min(MAX_STRATUM_LEVELS, max(len(frame) / 5, 2)):
+            raise ParameterError(f"{where}: 'strata': {name!r} has {levels:,} distinct values among {len(frame):,} members on the "
+                                 f"list; a stratum column has at most {MAX_STRATUM_LEVELS} values and 5 members per value on "
+                                 "average (use a banded column, e.g. recency_band or age_band)")
 
 
 def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
@@ -307,7 +413,9 @@ def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
 def read_chosen_list(path: str | Path, members: set, list_date) -> pd.DataFrame:
     """``member_id`` (and ``recommended_arm`` from an ``arm`` column) of a chosen list;
     :class:`ParameterError` naming the file, column, rule and example rows when it is wrong."""
-    path = Path(path)
+    from .settings import read_regular_file
+
+    path = read_regular_file(path, "chosen list", MAX_LIST_BYTES)
     try:
         raw = pd.read_csv(path, dtype=str)
     except (OSError, ValueError, pd.errors.ParserError) as err:
@@ -371,11 +479,13 @@ def make_plan(data, spec: PlanSpec) -> Plan:
     write down the pre-registration record (nothing is written to disk here)."""
     from . import campaigns as cp
 
+    check_plan_against_data(spec, data)
     frame, list_info = _list_members(data, spec)
+    check_plan_against_data(spec, data, frame)
     if frame.empty:
         raise ParameterError(f"{spec.chosen_list}: the chosen list is empty: nothing to plan" if spec.chosen_list else
                              f"the refined sleeping list of tier {spec.tier!r} on {spec.start_date} is empty: nothing to plan")
-    strata = [s for s in spec.strata if s in frame.columns]
+    strata = list(spec.strata)
     if "recommended_arm" in frame.columns and "recommended_arm" not in strata:
         strata.append("recommended_arm")  # each recommendation split across all arms
     assigned = assign_arms(frame, spec.shares, strata, spec.seed)

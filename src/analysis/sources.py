@@ -241,45 +241,13 @@ def parse_source(data) -> Source:
 
 
 def _read_connection_file(path: Path) -> Source:
-    import yaml
+    from .settings import read_connection_file
 
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ParameterError(f"{path}: not a readable YAML connection file ({str(err).splitlines()[0]})") from None
-    if not isinstance(loaded, dict) or not ({"engine", "url"} & set(loaded)):
-        raise ParameterError(f"{path}: a connection file is a mapping with 'engine' (postgres, pyspark, ...) or 'url'")
-    unknown = set(loaded) - {"engine", "url", "schema", "tables", "spark"}
-    if unknown:
-        raise ParameterError(f"{path}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                             "allowed: engine, url, schema, tables, spark")
-    url = loaded.get("url")
-    if url is not None:
-        url = str(url)
-        _check_no_secret(url, str(path))
-    engine = str(loaded.get("engine") or urlsplit(url or "").scheme.split("+")[0]).lower()
-    if engine not in SPARK_ENGINES and not url:
-        raise ParameterError(f"{path}: engine {engine} needs a url (for example postgres://user@host:5432/db)")
-    tables = loaded.get("tables") or {}
-    if not isinstance(tables, dict):
-        raise ParameterError(f"{path}: 'tables' maps contract tables (members, transactions, ...) to the source's tables")
-    unknown_tables = set(tables) - set(TABLES)
-    if unknown_tables:
-        raise ParameterError(f"{path}: 'tables' names {', '.join(sorted(map(str, unknown_tables)))}, which the contract "
-                             f"does not have (tables: {', '.join(TABLES)})")
-    for name, ref in tables.items():
-        if isinstance(ref, dict):
-            if engine not in SPARK_ENGINES or set(ref) - {"parquet", "csv"} or len(ref) != 1:
-                raise ParameterError(f"{path}: tables.{name} must name a table (schema.table)"
-                                     + ("; or, on Spark, {parquet: path} or {csv: path}" if engine in SPARK_ENGINES else ""))
-            tables[name] = {k: str(v) for k, v in ref.items()}
-        elif not isinstance(ref, str) or not ref.strip():
-            raise ParameterError(f"{path}: tables.{name} must name a table (schema.table)")
-    spark = loaded.get("spark") or {}
-    if not isinstance(spark, dict):
-        raise ParameterError(f"{path}: 'spark' is a mapping with master and conf")
-    return Source(spec=str(path), engine=engine, url=url, schema=loaded.get("schema"), tables=tables, spark=spark,
-                  config_dir=path.resolve().parent)
+    conn = read_connection_file(path)  # the schema: keys, types, tables the contract has
+    if conn["url"] is not None:
+        _check_no_secret(conn["url"], str(path))
+    return Source(spec=str(path), engine=conn["engine"], url=conn["url"], schema=conn["schema"], tables=conn["tables"],
+                  spark=conn["spark"], config_dir=path.resolve().parent)
 
 
 # --- opening the contract's tables on the engine --------------------------------------------

@@ -37,7 +37,7 @@ class DiskFullError(OSError):
     """No space left where a run writes; carries a one-line message."""
 
 
-def check_label(label: str) -> str:
+def check_label(label: str, what: str = "--label") -> str:
     """Return ``label`` if it is a safe run-folder name, else raise :class:`UnsafeNameError`.
 
     A label is a name, not a path: no separators, no ``.``/``..``, no characters that need
@@ -46,11 +46,11 @@ def check_label(label: str) -> str:
     """
     if not isinstance(label, str) or not _LABEL.fullmatch(label) or label in (".", ".."):
         raise UnsafeNameError(
-            f"--label {label!r} is not a plain name: use 1-100 letters, digits, '.', '_' or '-' "
+            f"{what} {label!r} is not a plain name: use 1-100 letters, digits, '.', '_' or '-' "
             "(no path separators, spaces or leading dot)"
         )
     if label.endswith(RESERVED_SUFFIXES):
-        raise UnsafeNameError(f"--label {label!r} must not end in {', '.join(RESERVED_SUFFIXES)} (the runner uses them)")
+        raise UnsafeNameError(f"{what} {label!r} must not end in {', '.join(RESERVED_SUFFIXES)} (the runner uses them)")
     return label
 
 
