@@ -256,3 +256,155 @@ def test_a_bad_connection_file_is_refused_naming_the_key(text, words, tmp_path, 
     f = tmp_path / "crm.yaml"
     f.write_text(text, encoding="utf-8")
     _refused(capsys, ["validate", str(f)], str(f), *words)
+
+
+# --- report and export folders -----------------------------------------------------------------
+
+def _two_notebooks(folder):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    folder.mkdir()
+    for name, value in (("a_first", 1), ("b_second", 2)):
+        nb = new_notebook(cells=[new_code_cell('data_dir = ""\nas_of = ""\nexport_dir = ""', metadata={"tags": ["parameters"]}),
+                                 new_code_cell(f"from analysis.report import record_metrics\nrecord_metrics(value={value})")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    return folder
+
+
+def test_an_out_folder_mallwake_did_not_make_is_refused_unless_empty(small_mall, tmp_path, capsys):
+    """Its index.html and glossary.html were overwritten, and a file in a same-named subfolder deleted."""
+    nbs = _two_notebooks(tmp_path / "nbs")
+    mine = tmp_path / "my-site"
+    (mine / "m").mkdir(parents=True)
+    (mine / "index.html").write_text("my own page")
+    (mine / "m" / "notes.txt").write_text("my notes")
+    _refused(capsys, ["run", "--data", str(small_mall), "--out", str(mine), "--label", "m", "--notebooks", str(nbs)],
+             "--out", "not a folder mallwake made", "index.html")
+    assert (mine / "index.html").read_text() == "my own page" and (mine / "m" / "notes.txt").read_text() == "my notes"
+    assert sorted(p.name for p in mine.iterdir()) == ["index.html", "m"]
+    # an exports folder of someone else's is refused the same way
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "m").mkdir()
+    _refused(capsys, ["run", "--data", str(small_mall), "--out", str(tmp_path / "site"), "--exports", str(theirs), "--label", "m",
+                      "--notebooks", str(nbs)], "--exports", "not a folder mallwake made")
+    # an empty folder is fine, and is then mallwake's: the next run goes in
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for _ in range(2):
+        assert cli.main(["run", "--data", str(small_mall), "--out", str(empty), "--exports", str(tmp_path / "ex"),
+                         "--label", "m", "--notebooks", str(nbs), "--force"]) == 0
+    assert (empty / ".mallwake").is_dir() and (tmp_path / "ex" / ".mallwake").is_dir() and (empty / "m" / "a_first.html").exists()
+
+
+def test_a_file_named_like_a_staging_folder_is_refused_and_a_killed_runs_staging_is_cleaned(small_mall, tmp_path, capsys):
+    nbs = _two_notebooks(tmp_path / "nbs")
+    out, ex = tmp_path / "site", tmp_path / "ex"
+    argv = ["run", "--data", str(small_mall), "--out", str(out), "--exports", str(ex), "--label", "m", "--notebooks", str(nbs)]
+    assert cli.main(argv) == 0
+    (out / ".m.partial").write_text("not a folder")
+    _refused(capsys, [*argv, "--force"], ".m.partial", "not a folder mallwake made")
+    assert (out / ".m.partial").read_text() == "not a folder"  # not ours: left as it is
+    (out / ".m.partial").unlink()
+    # a killed run's staging folders (reports and exports): the next run of the label removes them,
+    # also when every report is up to date and nothing is executed
+    for folder in (out / ".m.partial", ex / ".m.partial"):
+        folder.mkdir()
+        (folder / "a_first.html").write_text("half written")
+    (out / ".other.partial").mkdir()  # another label's: not touched
+    assert cli.main(argv) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert not (out / ".m.partial").exists() and not (ex / ".m.partial").exists() and (out / ".other.partial").is_dir()
+
+
+def test_validating_a_duckdb_file_that_does_not_exist_creates_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PW", "s3cret-value")
+    url = f"duckdb:///{tmp_path}/x/${{PW}}.ddb"
+    err = _refused(capsys, ["validate", url], "no duckdb database file", "***")
+    assert "s3cret-value" not in err
+    assert not (tmp_path / "x").exists() and not list(tmp_path.rglob("*.ddb"))
+
+
+# --- a disk that is already full ------------------------------------------------------------------
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 512 kB file system filled to the last byte (root mounts it; CI runs as root)."""
+    import errno
+    import os
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)], capture_output=True).returncode:
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root and must be able to mount a tmpfs")
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError as err:
+            assert err.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _one_line_exit_1(capsys, argv) -> None:
+    rc = cli.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1, err
+    assert len(err) == 1 and "no space left" in err[0], err
+
+
+def test_run_plan_and_month_on_a_full_disk_are_one_line_and_exit_1(full_disk, small_mall, tmp_path, capsys):
+    _one_line_exit_1(capsys, ["run", "--data", str(small_mall), "--out", str(full_disk / "reports"), "--label", "m",
+                              "--notebooks", str(_two_notebooks(tmp_path / "nbs"))])
+    _one_line_exit_1(capsys, ["run", "--data", str(small_mall), "--out", str(full_disk / "monthly"), "--month", "latest"])
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(_PLAN, encoding="utf-8")
+    _one_line_exit_1(capsys, ["plan", str(plan), "--data", str(small_mall), "--exports", str(full_disk / "exports")])
+    assert not (full_disk / "exports").exists()  # the plan's folders are removed again
+    assert not [p for p in full_disk.rglob("*") if ".partial" in p.name or ".tmp" in p.name]
+
+
+# --- where a CSV breaks ---------------------------------------------------------------------------
+
+def _members_with(small_mall, tmp_path, change) -> object:
+    import shutil
+
+    data = tmp_path / "mall"
+    shutil.copytree(small_mall, data)
+    path = data / "members.csv"
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join(change(lines)))
+    return data
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda lines: [*lines[:-1], b"\0\0\0", b""], ["line 2002", "NUL"]),  # a NUL-byte line at the end
+    (lambda lines: [*lines[:-1], b"x" * 3_000_000, b""], ["line 2002", "longer than 2,000,000"]),  # a garbage last line
+    (lambda lines: [lines[0], lines[1].replace(b",", b',"' + b"y" * 3_000_000 + b'",', 1), *lines[2:]],
+     ["line 2", "longer than 2,000,000"]),  # a huge quoted field on line 2
+    (lambda lines: [lines[0], lines[1], lines[2] + b',"never closed', *lines[3:]], ["line 3", "never closed"]),
+    (lambda lines: [lines[0], lines[1] + b",extra", *lines[2:]], ["line 2", "12 field(s) where the header has 11"]),
+])
+def test_a_broken_csv_names_its_real_line(change, words, small_mall, tmp_path, capsys):
+    data = _members_with(small_mall, tmp_path, change)
+    err = _refused(capsys, ["validate", str(data)], "members.csv", *words)
+    assert "required column is missing" not in err and "Line: 1" not in err
+
+
+def test_an_empty_id_is_shown_as_written_and_a_long_bad_line_is_counted_once(small_mall, tmp_path, capsys):
+    data = _members_with(small_mall, tmp_path, lambda lines: [lines[0], b"," + lines[1].split(b",", 1)[1], *lines[2:]])
+    err = _refused(capsys, ["validate", str(data)], "line 2: ''")
+    assert "'nan'" not in err
+    # a line of 9 MB with Latin-1 bytes spread over it (longer than a read block): one bad line
+    data = _members_with(small_mall, tmp_path / "b", lambda lines: [*lines[:5], b"caf\xe9 " * 1_800_000, *lines[5:]])
+    err = _refused(capsys, ["validate", str(data)], "must be UTF-8", "1 row(s)", "line 6")

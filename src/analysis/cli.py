@@ -68,12 +68,11 @@ def _plan(args) -> int:
     from .params import ParameterError
     from .plan import make_plan, read_plan, write_plan
     from .sources import SourceError
-    from .storage import UnsafeNameError
+    from .storage import UnsafeNameError, check_folder, mark_folder, new_folder
     from .validation import DataValidationError
 
     try:
-        if Path(args.exports).exists() and not Path(args.exports).is_dir():
-            raise ParameterError(f"--exports {args.exports} is a file, not a folder")
+        check_folder(Path(args.exports), "--exports")  # a file, or a folder mallwake did not make: refused
         spec = read_plan(args.plan)  # checked whole (campaign_id a plain name) before any data is read
         data = load_dataset(args.data, as_of=args.as_of)  # a folder or a source
         plan = make_plan(data, spec)
@@ -81,8 +80,9 @@ def _plan(args) -> int:
         print(f"mallwake: {err}", file=sys.stderr)
         print("mallwake: no plan written", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out = Path(args.exports) / "plans" / spec.campaign_id
-    paths = write_plan(plan, out)
+    with new_folder(Path(args.exports) / "plans" / spec.campaign_id) as out:  # removed again if writing fails
+        paths = write_plan(plan, out)
+        mark_folder(Path(args.exports))
     sizes = ", ".join(f"{r.arm} {r.members:,}" for r in plan.table().itertuples())
     weakest = plan.power["power"].min()
     print(f"mallwake: {spec.campaign_id}: {len(plan.contacts):,} members from the {plan.record['list']['rule']} ({sizes}); "
@@ -226,8 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .storage import is_disk_full
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except OSError as err:  # a disk full before any report (the lock, the plan folder): one line, exit 1
+        if not is_disk_full(err):
+            raise
+        where = getattr(err, "filename", None) or getattr(args, "out", None) or getattr(args, "exports", None) or "."
+        print(f"mallwake: no space left on the device of {where}: nothing written", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -27,9 +27,8 @@ import ibis
 import pandas as pd
 
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
-from .validation import (CACHE_ENV, ValidationReport, cache_root, data_tiers, files_key, fingerprint_files, parquet_zones, quiet_progress,
-                         quote_ident, relation_sql,
-                         validate_data_dir)
+from .validation import (CACHE_ENV, CSV_DIALECT, ValidationReport, cache_root, data_tiers, files_key, fingerprint_files, parquet_zones,
+                         quiet_progress, quote_ident, relation_sql, validate_data_dir)
 
 #: Member attribute columns that identify a person; never shown in reports or used as covariates.
 SENSITIVE_COLUMNS = ("phone", "phone_number", "mobile", "plate", "license_plate", "name", "id_card", "email")
@@ -64,7 +63,7 @@ def _view_sql(spec: TableSpec, path: Path, columns: list[str]) -> str:
         # contract columns are read as text (then cast); extra columns keep DuckDB's detected type
         types = ", ".join(f"'{c}': 'VARCHAR'" for c in columns if c in kinds)  # contract names only: plain
         p = str(path).replace("'", "''")
-        source = f"read_csv('{p}', header=true, types={{{types}}})"
+        source = f"read_csv('{p}', header=true, {CSV_DIALECT}, types={{{types}}})"
     else:
         source = relation_sql(path)
     return f"SELECT {', '.join(selects + extras)} FROM {source}"

@@ -46,8 +46,8 @@ from .pairs import check_pairs
 from .params import DATA_PARAMS_FILE, ParameterError, load_data_params, parse_as_of
 from .report import collect_metrics
 from .site import build_index, page_language, render_html
-from .storage import (STATE_DIR, DiskFullError, atomic_write_text, check_label, is_disk_full, locked, replace_dir, safe_name,
-                      state_dir)
+from .storage import (STATE_DIR, DiskFullError, RunLockedError, atomic_write_text, check_folder, check_label, clean_staging,
+                      is_disk_full, locked, mark_folder, replace_dir, safe_name, state_dir)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMMON_PARAMETERS = ("data_dir", "as_of")
@@ -491,7 +491,8 @@ def refuse_runner_parameters(user: dict, data_params: dict, data_dir) -> None:
 
 def check_exports_dir(exports_dir: Path, out_dir: Path) -> None:
     """:class:`ParameterError` when ``exports_dir`` is a file, or lies inside the report site
-    ``out_dir`` (or holds it): member ids must never be in the folder one shares."""
+    ``out_dir`` (or holds it): member ids must never be in the folder one shares; and when either
+    folder is not one mallwake may write in (:func:`~analysis.storage.check_folder`)."""
     exports_dir, out_dir = Path(exports_dir).resolve(), Path(out_dir).resolve()
     if exports_dir.exists() and not exports_dir.is_dir():
         raise ParameterError(f"--exports {exports_dir} is a file, not a folder")
@@ -501,6 +502,8 @@ def check_exports_dir(exports_dir: Path, out_dir: Path) -> None:
     if exports_dir in out_dir.parents:
         raise ParameterError(f"--out {out_dir} is inside --exports {exports_dir}: keep the report site and the files with member "
                              "ids in separate folders")
+    check_folder(out_dir, "--out")
+    check_folder(exports_dir, "--exports")
 
 
 def default_exports_dir(out_dir: Path) -> Path:
@@ -533,10 +536,13 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
         if keep is not None:  # a full run that re-executes only the notebooks whose inputs changed
             kept = [e for e in kept if e.get("name") in keep]
         try:
+            clean_staging(out_dir, label, "--out")  # a killed run's leftovers: ours, under the lock
+            if exports_dir is not None:
+                clean_staging(exports_dir, label, "--exports")
+                mark_folder(exports_dir)
             for folder, final in ((staging, ok_dir), (export_staging, export_final)):
                 if folder is None:
                     continue
-                shutil.rmtree(folder, ignore_errors=True)  # a killed run's leftover: ours, under the lock
                 if kept and final.is_dir():
                     shutil.copytree(final, folder)
                 else:
@@ -583,6 +589,15 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
             raise
     log(f"mallwake: run {label} {status} in {seconds:.1f} s")
     return RunResult(label, final, status, tuple(results), seconds)
+
+
+def _clean_leftovers(out_dir: Path, exports_dir: Path, label: str) -> None:
+    """Remove what a killed run of ``label`` left (its staging folders), unless a run of that
+    label is going on now (then they are that run's)."""
+    with contextlib.suppress(RunLockedError):
+        with locked(state_dir(out_dir) / "locks" / f"{label}.lock", wait=False, what=f"run folder {out_dir / label}"):
+            clean_staging(out_dir, label, "--out")
+            clean_staging(exports_dir, label, "--exports")
 
 
 def _current_reports(run_dir: Path, keys: dict[Path, str]) -> dict[str, NotebookRun]:
@@ -693,6 +708,7 @@ def run_reports(
         current = {} if force else _current_reports(out_dir / label, keys)
         todo = [nb for nb in notebooks if nb.stem not in current]
         if not todo:
+            _clean_leftovers(out_dir, exports_dir, label)
             log(f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
                 f"{len(notebooks)} report(s) kept; --force rebuilds")
             build_index(out_dir)

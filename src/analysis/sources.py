@@ -182,6 +182,7 @@ class Source:
         if self.engine in SPARK_ENGINES:
             return ibis.pyspark.connect(spark_session(self.spark))
         url = _expand(self.url or "", self.name)
+        _check_file_database(self, url)
         try:
             return ibis.connect(url)
         except ModuleNotFoundError as err:
@@ -191,6 +192,24 @@ class Source:
         except Exception as err:  # the driver's own error: unreachable host, bad credentials, no database
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise SourceError(f"{self.name}: cannot connect ({mask_secrets(first, self.url)})") from None
+
+
+#: Engines whose URL names a database file, which connecting would create if it were missing.
+FILE_ENGINES = ("duckdb", "sqlite")
+
+
+def _check_file_database(source: "Source", url: str) -> None:
+    """:class:`SourceError` when ``url`` names a database file that does not exist: connecting
+    would create an empty one (named, perhaps, after a secret), and reading a source never
+    creates anything there."""
+    if source.engine not in FILE_ENGINES:
+        return
+    path = urlsplit(url).netloc + urlsplit(url).path  # duckdb:///abs/path -> /abs/path; duckdb://rel.ddb -> rel.ddb
+    if not path or path in (":memory:", "/:memory:") or path.startswith(":"):
+        return
+    if not Path(path).is_file():
+        raise SourceError(f"{source.name}: no {source.engine} database file at {mask_secrets(path, source.url)} "
+                          "(mallwake never creates one: give the path of an existing database)")
 
 
 class SourceError(ConnectionError):

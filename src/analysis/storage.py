@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .params import ParameterError
+
 #: A label is one plain name: letters (any script), digits, ``.``, ``_``, ``-``; no leading dot.
 _LABEL = re.compile(r"(?!\.)[\w.\-]{1,100}")  # whole name (fullmatch: "$" would let a final newline through)
 #: Suffixes the runner gives its own folders; a label may not end in them.
@@ -52,6 +54,35 @@ def check_label(label: str, what: str = "--label") -> str:
     if label.endswith(RESERVED_SUFFIXES):
         raise UnsafeNameError(f"{what} {label!r} must not end in {', '.join(RESERVED_SUFFIXES)} (the runner uses them)")
     return label
+
+
+class UnsafeFolderError(ParameterError):
+    """A folder given by a user (``--out``, ``--exports``) that mallwake may not write in."""
+
+
+def check_folder(path: Path, option: str) -> Path:
+    """``path`` if mallwake may write in it: a folder that does not exist yet, an empty one, or
+    one mallwake made (it holds ``.mallwake/``); else :class:`UnsafeFolderError` naming
+    ``option`` and a few of the files in it.
+    Reads only: nothing is created here (:func:`mark_folder` marks it when the run writes)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UnsafeFolderError(f"{option} {path} is a file, not a folder")
+    if not path.is_dir() or (path / STATE_DIR).is_dir():
+        return path
+    others = sorted(p.name for p in path.iterdir())
+    if others:
+        shown = ", ".join(repr(n) for n in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise UnsafeFolderError(f"{option} {path} is not a folder mallwake made and is not empty ({shown}); a run replaces "
+                                f"folders and pages there: give a new or empty folder (a folder an earlier mallwake made: "
+                                f"create an empty {STATE_DIR}/ in it to let runs write there)")
+    return path
+
+
+def mark_folder(path: Path) -> Path:
+    """Create ``path`` if needed and mark it as mallwake's (its ``.mallwake/`` folder)."""
+    state_dir(path)
+    return Path(path)
 
 
 def safe_name(text: str) -> str:
@@ -126,6 +157,37 @@ def is_disk_full(err: BaseException) -> bool:
             return True
         err = err.__cause__ or err.__context__
     return False
+
+
+@contextlib.contextmanager
+def new_folder(path: Path):
+    """Create folder ``path`` (and missing parents) for the ``with`` block; if the block fails,
+    remove the folders this created, when they are still empty (nothing else is touched)."""
+    path = Path(path)
+    made = []
+    for folder in [*reversed(path.parents), path]:
+        if not folder.exists():
+            made.append(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def clean_staging(out_dir: Path, label: str, option: str = "--out") -> None:
+    """Remove the staging folder a killed run of ``label`` left in ``out_dir`` (call under the
+    label's lock). A *file* of that name is not ours: :class:`UnsafeFolderError`."""
+    for name in (f".{label}.partial", f".{label}.old"):
+        leftover = Path(out_dir) / name
+        if leftover.is_symlink() or (leftover.exists() and not leftover.is_dir()):
+            raise UnsafeFolderError(f"{option} {out_dir} holds {name}, which is not a folder mallwake made (a run of {label} "
+                                    "stages its files there): move or remove it")
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
 
 
 def replace_dir(src: Path, dst: Path) -> None:

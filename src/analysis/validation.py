@@ -297,39 +297,99 @@ def _schema(spec: TableSpec, columns: list[str], as_of: dt.date, tiers: tuple[st
 # --- reading -------------------------------------------------------------------------
 
 def _utf8_violation(spec: TableSpec, path: Path) -> Violation | None:
-    """Check that a CSV is UTF-8 (a BOM is fine), naming the first offending lines."""
+    """Check that a CSV is UTF-8 (a BOM is fine), naming the first offending lines.
+
+    Blocks are decoded whole (fast) by an incremental decoder, so a character split between two
+    blocks, or a line longer than a block, is read right; only a block that fails is decoded
+    again line by line, each bad line counted once."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     bad_lines: list[int] = []
-    n_bad = 0
-    line_no = 0
-    carry = b""
+    n_bad, line_no, counted = 0, 1, False  # counted: the current line is already a bad line
+
+    def bad() -> None:
+        nonlocal n_bad, counted
+        if not counted:
+            n_bad += 1
+            counted = True
+            if len(bad_lines) < MAX_EXAMPLES:
+                bad_lines.append(line_no)
+
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 22):
-            chunk = carry + chunk
-            cut = chunk.rfind(b"\n") + 1 or len(chunk)
-            block, carry = chunk[:cut], chunk[cut:]
+            state = decoder.getstate()
             try:
-                codecs.decode(block, "utf-8")
+                decoder.decode(chunk)
+                newlines = chunk.count(b"\n")
+                line_no += newlines
+                counted = counted and not newlines
+                continue
             except UnicodeDecodeError:
-                for i, line in enumerate(block.split(b"\n")):
-                    try:
-                        line.decode("utf-8")
-                    except UnicodeDecodeError:
-                        n_bad += 1
-                        if len(bad_lines) < MAX_EXAMPLES:
-                            bad_lines.append(line_no + i + 1)
-            line_no += block.count(b"\n")
-        if carry:
-            try:
-                carry.decode("utf-8")
-            except UnicodeDecodeError:
-                n_bad += 1
-                bad_lines.append(line_no + 1)
+                decoder.setstate(state)
+            parts = chunk.split(b"\n")
+            for i, part in enumerate(parts):
+                if i:
+                    line_no, counted = line_no + 1, False
+                try:
+                    decoder.decode(part + (b"\n" if i < len(parts) - 1 else b""))
+                except UnicodeDecodeError:
+                    decoder.reset()
+                    bad()
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:  # the file ends inside a character
+            bad()
     if not n_bad:
         return None
     return Violation(
         spec.name, path.name, None, "must be UTF-8 text (re-save the file as UTF-8)", n_bad,
         tuple(f"line {n}" for n in bad_lines[:MAX_EXAMPLES]),
     )
+
+
+#: DuckDB reads lines of at most this many bytes (its ``max_line_size``).
+MAX_LINE_BYTES = 2_000_000
+
+
+def csv_problem(path: Path, max_line: int = MAX_LINE_BYTES) -> str | None:
+    """Where and why a CSV cannot be read, as a person fixing it needs it: ``line N: ...`` (a NUL
+    byte, a field longer than a line may be, a quote never closed, more or fewer fields than the
+    header), counting lines as an editor does; ``None`` when every record reads. Called when the
+    engine's reader fails (its own message names no line, or line 1)."""
+    import csv
+
+    previous = csv.field_size_limit(max_line)
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+            reader = csv.reader(fh, strict=True)
+            try:
+                header = next(reader, [])
+            except csv.Error as err:
+                return f"line 1 (the header): {_csv_error_text(err, max_line)}"
+            start = reader.line_num + 1
+            try:
+                for row in reader:
+                    if any("\0" in field for field in row):
+                        return f"line {start}: {_csv_error_text('NUL', max_line)}"
+                    if row and len(row) != len(header):
+                        return (f"line {start}: {len(row)} field(s) where the header has {len(header)} "
+                                "(a comma inside a value needs quotes, or the line is not data)")
+                    start = reader.line_num + 1
+            except csv.Error as err:
+                return f"line {start}: {_csv_error_text(err, max_line)}"
+    finally:
+        csv.field_size_limit(previous)
+    return None
+
+
+def _csv_error_text(err, max_line: int) -> str:
+    text = str(err)
+    if "NUL" in text:
+        return "holds NUL bytes (\\0), which are not text: remove them"
+    if "field larger than field limit" in text:
+        return (f"a value longer than {max_line:,} characters (a quote that is never closed, or a line that is not data)")
+    if "unexpected end of data" in text or "EOF" in text:
+        return "a quote opened here is never closed"
+    return text
 
 
 def quiet_progress(execute) -> None:
@@ -345,11 +405,16 @@ def quote_ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+#: The contract's CSV dialect, given rather than sniffed: a broken line then fails the read
+#: instead of turning the whole file into one column.
+CSV_DIALECT = "delim=',', quote='\"', escape='\"'"
+
+
 def relation_sql(path: Path) -> str:
     """DuckDB table function reading one contract file; CSVs are read as text."""
     p = str(path).replace("'", "''")
     if path.suffix == ".csv":
-        return f"read_csv('{p}', all_varchar=true, header=true)"
+        return f"read_csv('{p}', all_varchar=true, header=true, {CSV_DIALECT})"
     return f"read_parquet('{p}')"
 
 
@@ -398,7 +463,10 @@ def _plain_csv(path: Path, n_rows: int) -> bool:
 
 
 def _value(val) -> str:
-    """An example value as the person typed it: ``'1'``, not ``np.int64(1)``."""
+    """An example value as the person typed it: ``'1'``, not ``np.int64(1)``; an empty cell as
+    ``''`` (not ``'nan'``)."""
+    if val is None or (not isinstance(val, str) and pd.api.types.is_scalar(val) and pd.isna(val)):
+        return "''"
     if isinstance(val, float) and val.is_integer():
         val = int(val)
     if isinstance(val, pd.Timestamp):
@@ -796,7 +864,7 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
             columns = [c[0] for c in described]
             text_columns[name] = {c[0] for c in described if c[1] == "VARCHAR"}
         except (duckdb.Error, OSError, ValueError) as err:
-            first = str(err).strip().splitlines()[0]
+            first = (csv_problem(path) if path.suffix == ".csv" else None) or str(err).strip().splitlines()[0]
             violations.append(Violation(name, path.name, None, f"could not be read as {path.suffix[1:].upper()} ({first})", 0))
             usable.pop(name)
             continue
