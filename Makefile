@@ -20,7 +20,7 @@ JOBS   ?= 2
 MONTHS ?= 2024-01..2024-12
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo-data report monthly test test-fast lab lock handout bench validate-study clean clean-cache
+.PHONY: help setup demo-data report monthly lint test test-fast lab lock handout bench validate-study clean clean-cache
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,8 +53,15 @@ report: $(DEMO)/truth.json ## build the HTML reports and the last month's member
 monthly: $(DEMO)/truth.json ## backfill the monthly member reports of the demo data's last year (MONTHS=2024-01..2024-12)
 	$(BIN)/mallwake run --data $(DEMO) --months $(MONTHS) --jobs $(JOBS)
 
-test: $(STAMP) ## run the test suite (executes every notebook on a small generated mall)
+lint: $(STAMP) ## ruff (lint and format check); the layer contract runs as a test (tests/test_layers.py)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+test: lint ## run the test suite (executes every notebook on a small generated mall)
 	MALLWAKE_EXTRAS=$(EXTRAS) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+test-fast: lint ## the edit loop: the tests not marked slow (no notebook executions); the full suite is make test
+	MALLWAKE_EXTRAS=$(EXTRAS) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow" -q
 
 lab: $(STAMP) ## open JupyterLab on the notebooks (defaults read the demo data; .py sources open as notebooks)
 	@test -f $(DEMO)/truth.json || $(MAKE) demo-data
@@ -66,8 +73,8 @@ handout: $(STAMP) ## write the students' copies of the teaching notebooks (no so
 bench: $(STAMP) ## run the benchmarks (writes benchmarks/results/*.json; see benchmarks/RESULTS.md)
 	$(BIN)/python benchmarks/bench_run.py --members 50000
 
-clean: ## remove generated reports and demo data (keeps .venv)
-	rm -rf reports/*/ reports/index.html reports/.mallwake exports/ $(DEMO)
+clean: ## remove generated reports, exports and demo data (keeps .venv)
+	rm -rf reports/ exports/ $(DEMO)
 
 clean-cache: ## remove the staged copies of data directories and cached validations
 	rm -rf "$${MALLWAKE_CACHE_DIR:-$$HOME/.cache/mallwake}"

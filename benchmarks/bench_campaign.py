@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -48,8 +47,9 @@ def main() -> None:
         camp = pd.concat([camp, pd.DataFrame({"campaign_id": ["BIG"], "start_date": ["2024-06-01"], "response_days": ["30"]})])
         camp.to_csv(d / "campaigns.csv", index=False)
         cont = pd.read_csv(src / "contacts.csv", dtype=str)
-        big = pd.DataFrame({"campaign_id": "BIG", "member_id": chosen, "arm": arms,
-                            "contact_cost": np.where(arms == "对照 holdout", 0.0, 2.0)})
+        big = pd.DataFrame(
+            {"campaign_id": "BIG", "member_id": chosen, "arm": arms, "contact_cost": np.where(arms == "对照 holdout", 0.0, 2.0)}
+        )
         pd.concat([cont, big]).to_csv(d / "contacts.csv", index=False)
 
         t = {}
@@ -67,13 +67,24 @@ def main() -> None:
         t["effects_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         feats = cp.compute_precampaign_features(data, ["BIG"])
-        adj = cp.estimate_adjusted_effect(outcomes, feats, "BIG", "arm A: call+WeChat", ["recency_days", "frequency", "monetary", "tenure_days", "tier"], control_arm="对照 holdout")
+        adj = cp.estimate_adjusted_effect(
+            outcomes,
+            feats,
+            "BIG",
+            "arm A: call+WeChat",
+            ["recency_days", "frequency", "monetary", "tenure_days", "tier"],
+            control_arm="对照 holdout",
+        )
         t["precampaign_features_and_adjustment_s"] = time.perf_counter() - t0
-    res = {"data": src.name, "contacts": len(outcomes), "arms": sorted(arms_table["arm"]),
-           **{k: round(v, 2) for k, v in t.items()},
-           "analysis_s_without_loading": round(sum(v for k, v in t.items() if k != "load_and_validate_s"), 2),
-           "effect_arm_A": round(float(effects.table("return_rate").set_index("arm").loc["arm A: call+WeChat", "estimate"]), 4),
-           "adjusted_arm_A": round(float(adj.estimate), 4)}
+    res = {
+        "data": src.name,
+        "contacts": len(outcomes),
+        "arms": sorted(arms_table["arm"]),
+        **{k: round(v, 2) for k, v in t.items()},
+        "analysis_s_without_loading": round(sum(v for k, v in t.items() if k != "load_and_validate_s"), 2),
+        "effect_arm_A": round(float(effects.table("return_rate").set_index("arm").loc["arm A: call+WeChat", "estimate"]), 4),
+        "adjusted_arm_A": round(float(adj.estimate), 4),
+    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"campaign_{args.contacts}.json").write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(res, ensure_ascii=False))

@@ -26,11 +26,19 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     n = args.rows
-    frame = pd.DataFrame({"member_id": [f"MA{i:08d}" for i in range(n)], "to_contact": rng.random(n) < 0.8,
-                          "reason": "asleep: no purchase for 180+ days, still reachable", "days_since_purchase": rng.integers(180, 900, n),
-                          "tier": rng.choice(["silver", "gold", "platinum"], n), "opt_out": rng.random(n) < 0.05,
-                          "last_purchase": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")).date,
-                          "reachable_by_sms": rng.random(n) < 0.9, "reachable_by_wechat": rng.random(n) < 0.6})
+    frame = pd.DataFrame(
+        {
+            "member_id": [f"MA{i:08d}" for i in range(n)],
+            "to_contact": rng.random(n) < 0.8,
+            "reason": "asleep: no purchase for 180+ days, still reachable",
+            "days_since_purchase": rng.integers(180, 900, n),
+            "tier": rng.choice(["silver", "gold", "platinum"], n),
+            "opt_out": rng.random(n) < 0.05,
+            "last_purchase": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")).date,
+            "reachable_by_sms": rng.random(n) < 0.9,
+            "reachable_by_wechat": rng.random(n) < 0.6,
+        }
+    )
     result = {"rows": n, "columns": frame.shape[1]}
     with tempfile.TemporaryDirectory() as tmp:
         for engine in ("openpyxl", "xlsxwriter"):
@@ -39,8 +47,10 @@ def main() -> None:
                 t = time.perf_counter()
                 frame.to_excel(Path(tmp) / f"{engine}.xlsx", index=False, engine=engine)
                 times.append(time.perf_counter() - t)
-            result[engine] = {"median_seconds": round(statistics.median(times), 2),
-                              "bytes": (Path(tmp) / f"{engine}.xlsx").stat().st_size}
+            result[engine] = {
+                "median_seconds": round(statistics.median(times), 2),
+                "bytes": (Path(tmp) / f"{engine}.xlsx").stat().st_size,
+            }
         t = time.perf_counter()
         frame.to_csv(Path(tmp) / "list.csv", index=False, encoding="utf-8-sig")
         result["csv_seconds"] = round(time.perf_counter() - t, 3)

@@ -30,8 +30,13 @@ def _ibis(data_dir: str) -> dict:
     direct = compute_member_features(load_dataset(data_dir, stage=False), window_days=WINDOW)
     t3 = time.perf_counter()
     assert abs(float(direct["monetary"].sum()) - float(f["monetary"].sum())) <= 1e-9 * abs(float(f["monetary"].sum()))
-    return {"rows": len(f), "load_validate_s": t1 - t0, "features_s": t2 - t1, "features_from_files_s": t3 - t2,
-            "checksum": float(f["monetary"].sum())}
+    return {
+        "rows": len(f),
+        "load_validate_s": t1 - t0,
+        "features_s": t2 - t1,
+        "features_from_files_s": t3 - t2,
+        "checksum": float(f["monetary"].sum()),
+    }
 
 
 def _pandas(data_dir: str) -> dict:
@@ -64,7 +69,12 @@ def main() -> None:
         for engine in ("--ibis", "--pandas"):
             out = subprocess.run([sys.executable, __file__, engine, data_dir], capture_output=True, text=True, check=True)
             res = json.loads(out.stdout.strip().splitlines()[-1])
-            print(json.dumps({"data": Path(data_dir).name, "engine": engine[2:]} | {k: round(v, 2) if isinstance(v, float) else v for k, v in res.items()}))
+            print(
+                json.dumps(
+                    {"data": Path(data_dir).name, "engine": engine[2:]}
+                    | {k: round(v, 2) if isinstance(v, float) else v for k, v in res.items()}
+                )
+            )
 
 
 if __name__ == "__main__":

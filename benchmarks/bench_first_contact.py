@@ -48,18 +48,25 @@ def main() -> None:
     result = {"cpus": os.cpu_count(), "cold_package_cache": args.cold}
     first, log = _timed(["make", "report"], clone, env)
     result["first_make_report_seconds"] = round(first, 1)
-    result["first_make_report_steps"] = [ln for ln in log.splitlines()
-                                         if ln.startswith(("Prepared", "Installed", "mallwake: data validated", "mallwake: run "))]
+    result["first_make_report_steps"] = [
+        ln for ln in log.splitlines() if ln.startswith(("Prepared", "Installed", "mallwake: data validated", "mallwake: run "))
+    ]
     second, log = _timed(["make", "report"], clone, env)
     result["second_make_report_seconds"] = round(second, 1)
     result["second_make_report_said"] = [ln for ln in log.splitlines() if "up to date" in ln]
     runs = []
     for _ in range(args.repeat):
-        seconds, _log = _timed([str(clone / ".venv" / "bin" / "mallwake"), "run", "--data", "data/demo", "--force", "--jobs", "2"],
-                               clone, env)
+        seconds, _log = _timed(
+            [str(clone / ".venv" / "bin" / "mallwake"), "run", "--data", "data/demo", "--force", "--jobs", "2"], clone, env
+        )
         run = json.loads((clone / "reports" / "demo-latest" / "run.json").read_text())
-        runs.append({"wall_seconds": round(seconds, 1), "notebooks_seconds": round(run["seconds"], 1),
-                     "timing": {n["name"]: n.get("timing", {}) for n in run["notebooks"]}})
+        runs.append(
+            {
+                "wall_seconds": round(seconds, 1),
+                "notebooks_seconds": round(run["seconds"], 1),
+                "timing": {n["name"]: n.get("timing", {}) for n in run["notebooks"]},
+            }
+        )
     result["warm_full_run_wall_seconds"] = [r["wall_seconds"] for r in runs]
     result["warm_full_run_median_seconds"] = statistics.median(r["wall_seconds"] for r in runs)
     result["warm_full_run_timing_last"] = runs[-1]["timing"]

@@ -56,10 +56,18 @@ def _worker(data_dir: str) -> dict:
     timed("repeat_model_choice", lambda: clv.choose_repeat_model(data, as_of - pd.DateOffset(months=6)))
     test_date = as_of - pd.Timedelta(days=90)
     timed("sleep_risk_fit", lambda: lifecycle.fit_sleep_risk(data, test_date - pd.Timedelta(days=180), test_date))
-    return {"data": Path(data_dir).name, "members": int(data.members.count().to_pandas()),
-            "transactions": int(data.transactions.count().to_pandas()), "panel_months": len(flows.counts),
-            "bgnbd_members": len(summary), "stage_s": stage_s, "staged_fresh": fresh, "steps_s": steps, "total_s": round(sum(steps.values()), 1),
-            "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)}
+    return {
+        "data": Path(data_dir).name,
+        "members": int(data.members.count().to_pandas()),
+        "transactions": int(data.transactions.count().to_pandas()),
+        "panel_months": len(flows.counts),
+        "bgnbd_members": len(summary),
+        "stage_s": stage_s,
+        "staged_fresh": fresh,
+        "steps_s": steps,
+        "total_s": round(sum(steps.values()), 1),
+        "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+    }
 
 
 def main() -> None:

@@ -42,10 +42,18 @@ def main() -> None:
         again = _run(["--data", args.data, "--months", args.months, "--out", str(out / "fill")])
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    res = {"data": Path(args.data).name, "one_month": args.month, "one_month_s": round(one, 1),
-           "one_month_notebook_s": round(run["notebooks"][0]["seconds"], 1), "one_month_timing": run["notebooks"][0]["timing"],
-           "backfill": args.months, "backfill_months_built": len(built), "backfill_jobs": args.jobs,
-           "backfill_s": round(backfill, 1), "backfill_rerun_all_skipped_s": round(again, 1)}
+    res = {
+        "data": Path(args.data).name,
+        "one_month": args.month,
+        "one_month_s": round(one, 1),
+        "one_month_notebook_s": round(run["notebooks"][0]["seconds"], 1),
+        "one_month_timing": run["notebooks"][0]["timing"],
+        "backfill": args.months,
+        "backfill_months_built": len(built),
+        "backfill_jobs": args.jobs,
+        "backfill_s": round(backfill, 1),
+        "backfill_rerun_all_skipped_s": round(again, 1),
+    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"monthly_{res['data']}.json").write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res))

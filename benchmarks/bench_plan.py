@@ -34,18 +34,31 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     n = args.members
-    members = pd.DataFrame({
-        "member_id": [f"MA{i:08d}" for i in rng.permutation(n)], "tier": rng.choice(["silver", "gold", "platinum"], n, p=[.6, .3, .1]),
-        "recency_band": rng.choice(["180-270 d", "270-365 d", "365-540 d", "540+ d"], n), "monetary": rng.gamma(2, 800, n),
-        "frequency": rng.poisson(3, n), "age_band": rng.choice(["<25", "25-34", "35-44", "45-54", "55-64", "65+"], n),
-        "gender": rng.choice(["F", "M"], n)})
+    members = pd.DataFrame(
+        {
+            "member_id": [f"MA{i:08d}" for i in rng.permutation(n)],
+            "tier": rng.choice(["silver", "gold", "platinum"], n, p=[0.6, 0.3, 0.1]),
+            "recency_band": rng.choice(["180-270 d", "270-365 d", "365-540 d", "540+ d"], n),
+            "monetary": rng.gamma(2, 800, n),
+            "frequency": rng.poisson(3, n),
+            "age_band": rng.choice(["<25", "25-34", "35-44", "45-54", "55-64", "65+"], n),
+            "gender": rng.choice(["F", "M"], n),
+        }
+    )
     shares = {"holdout": 0.1, "call_wechat_ent": 0.45, "sms_daily": 0.45}
     timing = {}
-    scores = pd.DataFrame({"member_id": members["member_id"], "call_wechat_ent": rng.beta(2, 18, n), "sms_daily": rng.beta(1, 25, n),
-                           "sms_ent": rng.beta(1.5, 22, n)})
+    scores = pd.DataFrame(
+        {
+            "member_id": members["member_id"],
+            "call_wechat_ent": rng.beta(2, 18, n),
+            "sms_daily": rng.beta(1, 25, n),
+            "sms_ent": rng.beta(1.5, 22, n),
+        }
+    )
     t = time.perf_counter()
-    choice = choose_list(scores, {"call_wechat_ent": 2.2, "sms_daily": 1.2, "sms_ent": 1.3}, margin_per_return=120.0,
-                         budget=0.5 * n * 1.5)
+    choice = choose_list(
+        scores, {"call_wechat_ent": 2.2, "sms_daily": 1.2, "sms_ent": 1.3}, margin_per_return=120.0, budget=0.5 * n * 1.5
+    )
     timing["choose_list_seconds"] = round(time.perf_counter() - t, 2)
     timing["chosen"] = int(len(choice.chosen))
     t = time.perf_counter()
@@ -61,9 +74,16 @@ def main() -> None:
     t = time.perf_counter()
     size = len(contacts_csv(contacts))
     timing["contact_file_seconds"] = round(time.perf_counter() - t, 2)
-    out = {"members": n, "arms": 3, "strata": int(assigned["stratum"].nunique()), **timing,
-           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-           "max_abs_smd": round(float(balance["smd"].abs().max()), 4), "srm_p": round(srm.p_value, 4), "contact_file_bytes": size}
+    out = {
+        "members": n,
+        "arms": 3,
+        "strata": int(assigned["stratum"].nunique()),
+        **timing,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "max_abs_smd": round(float(balance["smd"].abs().max()), 4),
+        "srm_p": round(srm.p_value, 4),
+        "contact_file_bytes": size,
+    }
     (HERE / "results" / f"plan_{n}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 

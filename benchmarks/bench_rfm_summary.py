@@ -34,18 +34,27 @@ def _transactions(data_dir: str) -> tuple[pd.DataFrame, pd.Timestamp]:
     return data.transactions.select("member_id", "ts", "amount").to_pandas(), pd.Timestamp(data.as_of)
 
 
-
-
 def _pandas(tx: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
     tx = tx[tx["ts"] < end + pd.Timedelta(days=1)]
     days = tx.assign(day=tx["ts"].dt.normalize()).groupby(["member_id", "day"], as_index=False)["amount"].sum()
     days = days.sort_values(["member_id", "day"])
     first_rows = days.groupby("member_id").cumcount() == 0
     g = days.groupby("member_id")
-    out = pd.DataFrame({"first": g["day"].min(), "last": g["day"].max(), "n": g.size(),
-                        "repeat": days[~first_rows].groupby("member_id")["amount"].sum()}).fillna({"repeat": 0.0})
-    res = pd.DataFrame({"frequency": out["n"] - 1, "recency": (out["last"] - out["first"]).dt.days.astype(float),
-                        "T": (end - out["first"]).dt.days.astype(float)})
+    out = pd.DataFrame(
+        {
+            "first": g["day"].min(),
+            "last": g["day"].max(),
+            "n": g.size(),
+            "repeat": days[~first_rows].groupby("member_id")["amount"].sum(),
+        }
+    ).fillna({"repeat": 0.0})
+    res = pd.DataFrame(
+        {
+            "frequency": out["n"] - 1,
+            "recency": (out["last"] - out["first"]).dt.days.astype(float),
+            "T": (end - out["first"]).dt.days.astype(float),
+        }
+    )
     res["monetary_value"] = out["repeat"] / res["frequency"].where(res["frequency"] > 0)
     return res.reset_index().sort_values("member_id").reset_index(drop=True)
 
@@ -53,7 +62,9 @@ def _pandas(tx: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
 def _lifetimes(tx: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
     from lifetimes.utils import summary_data_from_transaction_data
 
-    s = summary_data_from_transaction_data(tx, "member_id", "ts", monetary_value_col="amount", observation_period_end=end, freq="D")
+    s = summary_data_from_transaction_data(
+        tx, "member_id", "ts", monetary_value_col="amount", observation_period_end=end, freq="D"
+    )
     s = s.reset_index()
     s["monetary_value"] = s["monetary_value"].where(s["frequency"] > 0)
     return s[["member_id", "frequency", "recency", "T", "monetary_value"]].sort_values("member_id").reset_index(drop=True)
@@ -81,8 +92,17 @@ def _worker(method: str, data_dir: str, out: str) -> None:
         seconds = time.perf_counter() - t
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
         res.to_parquet(out)
-        print(json.dumps({"method": method, "seconds": seconds, "peak_gb": peak, "stage_seconds": stage_seconds,
-                          "from_files_seconds": raw_seconds}))
+        print(
+            json.dumps(
+                {
+                    "method": method,
+                    "seconds": seconds,
+                    "peak_gb": peak,
+                    "stage_seconds": stage_seconds,
+                    "from_files_seconds": raw_seconds,
+                }
+            )
+        )
         return
     else:
         tx, end = _transactions(data_dir)  # loading the raw rows is not timed: the comparison is the summary
@@ -117,18 +137,34 @@ def main() -> None:
     for method, df in frames.items():
         if method == "engine":
             continue
-        same[method] = bool(len(df) == len(ref) and (df["member_id"].astype(str).to_numpy() == ref["member_id"].astype(str).to_numpy()).all()
-                            and all(np.allclose(df[c].to_numpy(float), ref[c].to_numpy(float), equal_nan=True, atol=1e-6)
-                                    for c in ("frequency", "recency", "T", "monetary_value")))
-    n_tx = len(pd.read_parquet(Path(data_dir) / "transactions.parquet", columns=["amount"])) if (Path(data_dir) / "transactions.parquet").exists() else None
-    summary = {"data": Path(data_dir).name, "transactions": n_tx, "members_with_purchases": len(ref), "results": results,
-               "identical_to_engine": same}
+        same[method] = bool(
+            len(df) == len(ref)
+            and (df["member_id"].astype(str).to_numpy() == ref["member_id"].astype(str).to_numpy()).all()
+            and all(
+                np.allclose(df[c].to_numpy(float), ref[c].to_numpy(float), equal_nan=True, atol=1e-6)
+                for c in ("frequency", "recency", "T", "monetary_value")
+            )
+        )
+    n_tx = (
+        len(pd.read_parquet(Path(data_dir) / "transactions.parquet", columns=["amount"]))
+        if (Path(data_dir) / "transactions.parquet").exists()
+        else None
+    )
+    summary = {
+        "data": Path(data_dir).name,
+        "transactions": n_tx,
+        "members_with_purchases": len(ref),
+        "results": results,
+        "identical_to_engine": same,
+    }
     for method in ("pandas", "lifetimes"):
         if "seconds" in results.get(method, {}):
             eng = results["engine"]
             summary[f"{method}_over_engine"] = round(results[method]["seconds"] / eng["seconds"], 1)
             summary[f"{method}_over_engine_from_files"] = round(results[method]["seconds"] / eng["from_files_seconds"], 1)
-            summary[f"{method}_over_engine_with_staging"] = round(results[method]["seconds"] / (eng["stage_seconds"] + eng["seconds"]), 1)
+            summary[f"{method}_over_engine_with_staging"] = round(
+                results[method]["seconds"] / (eng["stage_seconds"] + eng["seconds"]), 1
+            )
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"rfm_summary_{Path(data_dir).name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))

@@ -10,7 +10,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -43,13 +42,31 @@ def bench(members: int, jobs: int, skip_run: bool) -> dict:
     result["data_mb"] = round(sum(sizes.values()) / 1e6, 1)
     if not skip_run:
         out = HERE / "data" / f"reports_{members}"
-        run_s, run_gb = _timed([str(BIN / "mallwake"), "run", "--data", str(data), "--out", str(out),
-                                "--label", "bench", "--jobs", str(jobs), "--force"])
+        run_s, run_gb = _timed(
+            [
+                str(BIN / "mallwake"),
+                "run",
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--label",
+                "bench",
+                "--jobs",
+                str(jobs),
+                "--force",
+            ]
+        )
         run = json.loads((out / "bench" / "run.json").read_text())
-        result |= {"run_seconds": round(run_s, 1), "run_peak_gb": round(run_gb, 2), "jobs": jobs,
-                   "notebook_run_seconds": round(run["seconds"], 1), "prepare_seconds (validate + stage)": run.get("prepare_seconds"),
-                   "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]},
-                   "per_notebook_timing": {n["name"]: n.get("timing", {}) for n in run["notebooks"]}}
+        result |= {
+            "run_seconds": round(run_s, 1),
+            "run_peak_gb": round(run_gb, 2),
+            "jobs": jobs,
+            "notebook_run_seconds": round(run["seconds"], 1),
+            "prepare_seconds (validate + stage)": run.get("prepare_seconds"),
+            "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]},
+            "per_notebook_timing": {n["name"]: n.get("timing", {}) for n in run["notebooks"]},
+        }
     return result
 
 

@@ -34,8 +34,11 @@ def bench(members: int, jobs: int) -> dict:
 
     data = HERE / "data" / f"mall_{members}"
     if not (data / "truth.json").exists():
-        subprocess.run([str(BIN / "mallwake"), "demo-data", "--members", str(members), "--out", str(data)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(BIN / "mallwake"), "demo-data", "--members", str(members), "--out", str(data)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     result: dict = {"members": members, "jobs": jobs}
     with pgcluster.cluster() as url:
         t = time.perf_counter()
@@ -53,13 +56,31 @@ def bench(members: int, jobs: int) -> dict:
             env = {**os.environ, "MALLWAKE_CACHE_DIR": tempfile.mkdtemp(prefix="bench-cache-")}  # nothing cached
             v_s, v_gb = _timed([str(BIN / "mallwake"), "validate", str(source)], env=env)
             out = HERE / "data" / f"reports_sources_{members}"
-            r_s, r_gb = _timed([str(BIN / "mallwake"), "run", "--data", str(source), "--out", str(out), "--label", kind,
-                                "--jobs", str(jobs), "--force"], env=env)
+            r_s, r_gb = _timed(
+                [
+                    str(BIN / "mallwake"),
+                    "run",
+                    "--data",
+                    str(source),
+                    "--out",
+                    str(out),
+                    "--label",
+                    kind,
+                    "--jobs",
+                    str(jobs),
+                    "--force",
+                ],
+                env=env,
+            )
             run = json.loads((out / kind / "run.json").read_text())
-            result[kind] = {"validate_seconds": round(v_s, 1), "validate_peak_gb": round(v_gb, 2),
-                            "run_seconds": round(r_s, 1), "run_peak_gb": round(r_gb, 2),
-                            "prepare_seconds (validate + stage or fingerprint)": run.get("prepare_seconds"),
-                            "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]}}
+            result[kind] = {
+                "validate_seconds": round(v_s, 1),
+                "validate_peak_gb": round(v_gb, 2),
+                "run_seconds": round(r_s, 1),
+                "run_peak_gb": round(r_gb, 2),
+                "prepare_seconds (validate + stage or fingerprint)": run.get("prepare_seconds"),
+                "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]},
+            }
     return result
 
 

@@ -38,8 +38,10 @@ def bench(members: int, repeats: int) -> dict:
         with tempfile.TemporaryDirectory() as cache:  # an empty cache: a full, uncached validation
             env = os.environ | {"MALLWAKE_CACHE_DIR": cache}
             runs.append(_timed([str(BIN / "mallwake"), "validate", str(data), "--as-of", "2024-12-31"], env))
-    hashed = [subprocess.run([sys.executable, "-c", _HASH, str(data)], check=True, capture_output=True, text=True).stdout.split()
-              for _ in range(repeats)]
+    hashed = [
+        subprocess.run([sys.executable, "-c", _HASH, str(data)], check=True, capture_output=True, text=True).stdout.split()
+        for _ in range(repeats)
+    ]
     return {
         "members": members,
         "input_mb (contract files)": round(int(hashed[0][1]) / 1e6, 1),

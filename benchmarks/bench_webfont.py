@@ -31,12 +31,20 @@ def main() -> None:
         subset_woff.cache_clear()
         t = time.perf_counter()
         from analysis.webfont import _subset
+
         _subset(frozenset(chars), str(cjk_font_path()))  # the subsetting itself, not the cache
         css = font_css(chars, cjk_font_path())
         seconds = time.perf_counter() - t
-        rows.append({"page": str(page.relative_to(root)), "cjk_characters": len(chars),
-                     "woff_bytes": len(subset_woff(frozenset(chars), str(cjk_font_path()))),
-                     "page_bytes_without": len(text.encode()), "bytes_added": len(css.encode()), "seconds": round(seconds, 3)})
+        rows.append(
+            {
+                "page": str(page.relative_to(root)),
+                "cjk_characters": len(chars),
+                "woff_bytes": len(subset_woff(frozenset(chars), str(cjk_font_path()))),
+                "page_bytes_without": len(text.encode()),
+                "bytes_added": len(css.encode()),
+                "seconds": round(seconds, 3),
+            }
+        )
     out = {"font": str(cjk_font_path().name), "font_bytes": cjk_font_path().stat().st_size, "pages": rows}
     (HERE / "results" / "webfont.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))

@@ -30,7 +30,8 @@ def main() -> None:
     from sklift.models import TwoModels
     from threadpoolctl import threadpool_limits
 
-    from analysis import campaigns as cp, uplift as up
+    from analysis import campaigns as cp
+    from analysis import uplift as up
     from analysis.dataset import load_dataset
 
     data = load_dataset(args.mall)
@@ -38,7 +39,12 @@ def main() -> None:
     o = cp.compute_campaign_outcomes(data)
     f = cp.compute_precampaign_features(data)
     o, f = o[o.campaign_id == args.campaign], f[f.campaign_id == args.campaign]
-    d = o[["member_id", "arm", "returned"]].merge(f[["member_id", *cols]], on="member_id").sort_values("member_id").reset_index(drop=True)
+    d = (
+        o[["member_id", "arm", "returned"]]
+        .merge(f[["member_id", *cols]], on="member_id")
+        .sort_values("member_id")
+        .reset_index(drop=True)
+    )
     x = up._design(d[cols]).to_numpy()
     t = (d["arm"] != "holdout").to_numpy().astype(int)
     y = d["returned"].astype(int).to_numpy()
@@ -55,9 +61,15 @@ def main() -> None:
             model.fit(x[train], y[train], t[train])
             theirs[test] = model.predict(x[test])
     t_theirs = time.perf_counter() - started
-    for name, s, sec in (("mallwake T-learner", ours, t_ours), ("scikit-uplift TwoModels", theirs, t_theirs), ("oracle (true uplift)", oracle, 0)):
-        print(f"{name}: Qini area {up.qini_area(s, t, y) * 1000:.2f} per 1,000; Qini AUC {qini_auc_score(y, s, t):.4f}; "
-              f"correlation with the truth {np.corrcoef(s, oracle)[0, 1]:.3f}; {sec:.2f} s")
+    for name, s, sec in (
+        ("mallwake T-learner", ours, t_ours),
+        ("scikit-uplift TwoModels", theirs, t_theirs),
+        ("oracle (true uplift)", oracle, 0),
+    ):
+        print(
+            f"{name}: Qini area {up.qini_area(s, t, y) * 1000:.2f} per 1,000; Qini AUC {qini_auc_score(y, s, t):.4f}; "
+            f"correlation with the truth {np.corrcoef(s, oracle)[0, 1]:.3f}; {sec:.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ record_metrics(
     list_date=str(sl.list_date), naive_list=sl.naive_size, refined_list=sl.refined_size,
     invalid_share=sl.invalid_share if sl.testable else None, naive_overstates_by=sl.overstatement if sl.testable else None,
     refinements_not_applied=list(sl.unavailable),
-    removed_by_rule={r: int(n) for r, n in zip(funnel["step"][1:], funnel["removed"][1:])},
+    removed_by_rule=sl.removed_by_rule(),
     headline=headline((tr("naive sleeping list on {date}", date=sl.list_date), sl.naive_size, "count"),
                       (N_("refined list (to contact)"), sl.refined_size, "count"),
                       (N_("not really asleep or unreachable"), sl.invalid_share if sl.testable else None, "percent")),

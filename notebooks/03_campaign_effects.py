@@ -184,13 +184,14 @@ else:
 # covariates are a parameter and may be member attributes only.
 
 # %%
-adjusted = None
+adjusted_results = []
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     features = campaigns.compute_precampaign_features(data)
-    adjusted = pd.concat([
-        campaigns.estimate_adjusted_effect(outcomes, features, cid, arm, covariates.split(","), control_arm, alpha=alpha).table()
+    adjusted_results = [
+        campaigns.estimate_adjusted_effect(outcomes, features, cid, arm, covariates.split(","), control_arm, alpha=alpha)
         for cid, arm in arms.loc[arms["arm"] != control_arm, ["campaign_id", "arm"]].itertuples(index=False)
-    ], ignore_index=True)
+    ]
+    adjusted = pd.concat([r.table() for r in adjusted_results], ignore_index=True)
     display(present(adjusted, kinds={"unadjusted": "points", "estimate": "points", "ci_low": "points", "ci_high": "points",
                                      "se": "percent"}))
 
@@ -361,13 +362,10 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 main = campaigns.main_effect(effects, after_campaign, after_arm, primary if has_campaigns else None) if has_control else None
 record_metrics(
     campaigns=campaigns.campaign_metrics(arms, effects) if has_control else {},
-    adjusted_effects=None if adjusted is None else {
-        campaigns.arm_label(r.campaign_id, r.arm): {"estimate": r.estimate, "se": r.se, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                                      "covariates": r.covariates, "dropped": r.dropped} for r in adjusted.itertuples()},
+    adjusted_effects={campaigns.arm_label(r.campaign_id, r.arm): r.to_metrics() for r in adjusted_results} or None,
     naive_before_after=None if study is None else {"naive_difference": study.naive_difference, "did_estimate": study.did.estimate,
                                                    "did_ci_low": study.did.ci_low, "did_ci_high": study.did.ci_high},
-    factorial=None if factorial is None else {row.effect: {"estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high}
-                                              for row in factorial.effects.itertuples()},
+    factorial=None if factorial is None else factorial.to_metrics(),
     uplift={r.campaign_id: r.metrics() for r in uplift_results},
     net_value=None if net is None else net.metrics(),
     its_extra_reactivations=None if its is None else its.cumulative_effect,

@@ -17,6 +17,7 @@ def _private_validation_cache(tmp_path_factory):
     os.environ["MALLWAKE_SECRET_FILE"] = str(tmp_path_factory.mktemp("config") / "secret")  # not the user's key
     os.environ.pop("MALLWAKE_SALT", None)
 
+
 from analysis.synthetic import generate_mall  # noqa: E402
 
 SMALL_MEMBERS = 2_000
@@ -39,18 +40,31 @@ def tiny_dir(tmp_path) -> Path:
     """A hand-made valid data directory of three members."""
     d = tmp_path / "tiny"
     d.mkdir()
-    pd.DataFrame({
-        "member_id": ["A1", "A2", "A3"], "join_date": ["2023-01-05", "2023-02-01", "2023-03-10"],
-        "tier": ["gold", "normal", "silver"], "phone_valid": ["true", "false", "1"],
-    }).to_csv(d / "members.csv", index=False)
-    pd.DataFrame({
-        "txn_id": ["t1", "t2", "t3", "t4"], "member_id": ["A1", "A1", "A2", "A3"],
-        "ts": ["2023-02-01 10:00:00", "2023-05-01 12:30:00", "2023-03-03", "2023-04-04 18:00"],
-        "amount": ["120.5", "80", "35.0", "0"],
-    }).to_csv(d / "transactions.csv", index=False)
-    pd.DataFrame({"member_id": ["A1"], "ts": ["2023-06-01 09:00:00"], "source": ["parking"]}).to_csv(d / "visits.csv", index=False)
-    pd.DataFrame({"campaign_id": ["C1"], "start_date": ["2023-06-01"], "response_days": ["30"]}).to_csv(d / "campaigns.csv", index=False)
-    pd.DataFrame({"campaign_id": ["C1", "C1"], "member_id": ["A1", "A2"], "arm": ["sms", "holdout"]}).to_csv(d / "contacts.csv", index=False)
+    pd.DataFrame(
+        {
+            "member_id": ["A1", "A2", "A3"],
+            "join_date": ["2023-01-05", "2023-02-01", "2023-03-10"],
+            "tier": ["gold", "normal", "silver"],
+            "phone_valid": ["true", "false", "1"],
+        }
+    ).to_csv(d / "members.csv", index=False)
+    pd.DataFrame(
+        {
+            "txn_id": ["t1", "t2", "t3", "t4"],
+            "member_id": ["A1", "A1", "A2", "A3"],
+            "ts": ["2023-02-01 10:00:00", "2023-05-01 12:30:00", "2023-03-03", "2023-04-04 18:00"],
+            "amount": ["120.5", "80", "35.0", "0"],
+        }
+    ).to_csv(d / "transactions.csv", index=False)
+    pd.DataFrame({"member_id": ["A1"], "ts": ["2023-06-01 09:00:00"], "source": ["parking"]}).to_csv(
+        d / "visits.csv", index=False
+    )
+    pd.DataFrame({"campaign_id": ["C1"], "start_date": ["2023-06-01"], "response_days": ["30"]}).to_csv(
+        d / "campaigns.csv", index=False
+    )
+    pd.DataFrame({"campaign_id": ["C1", "C1"], "member_id": ["A1", "A2"], "arm": ["sms", "holdout"]}).to_csv(
+        d / "contacts.csv", index=False
+    )
     return d
 
 

@@ -28,8 +28,12 @@ def _diff(a, b, path=""):
             return [f"{path}: {len(a)} vs {len(b)} items"]
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in _diff(x, y, f"{path}[{i}]")]
     if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and (
-                math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))):
+        if (
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and not isinstance(a, bool)
+            and (math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b)))
+        ):
             return []
         return [f"{path}: {a!r} vs {b!r}"]
     return [] if a == b else [f"{path}: {str(a)[:80]!r} vs {str(b)[:80]!r}"]
@@ -38,9 +42,11 @@ def _diff(a, b, path=""):
 def run_all(data, out: Path) -> dict[str, dict]:
     """Every notebook on ``data``: the reports, the teaching notebooks and one month; metrics by notebook."""
     log = lambda *_: None  # noqa: E731
-    runs = [run_reports(data, out_dir=out, label="main", jobs=2, log=log),
-            run_reports(data, out_dir=out, label="teaching", notebooks_dir=TEACHING_DIR, jobs=2, log=log),
-            *run_months(data, [MONTH], out_dir=out, notebook=MONTHLY_NOTEBOOK, log=log)]
+    runs = [
+        run_reports(data, out_dir=out, label="main", jobs=2, log=log),
+        run_reports(data, out_dir=out, label="teaching", notebooks_dir=TEACHING_DIR, jobs=2, log=log),
+        *run_months(data, [MONTH], out_dir=out, notebook=MONTHLY_NOTEBOOK, log=log),
+    ]
     failed = [(r.label, n.name, n.error) for r in runs for n in r.notebooks if n.status != "ok"]
     assert not failed, failed
     return {p.name: json.loads(p.read_text()) for p in sorted(out.rglob("*.metrics.json"))}
@@ -52,7 +58,9 @@ def files_metrics(small_mall, tmp_path_factory) -> dict[str, dict]:
 
 
 def assert_same_metrics(files: dict, engine: dict) -> None:
-    expected = {p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")} | {p.stem for p in TEACHING_DIR.glob("*.ipynb")} | {"monthly_report"}
+    expected = (
+        {p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")} | {p.stem for p in TEACHING_DIR.glob("*.ipynb")} | {"monthly_report"}
+    )
     assert {k.removesuffix(".metrics.json") for k in engine} == expected
     diffs = {name: _diff(files[name], engine[name]) for name in files}
     assert not any(diffs.values()), {k: v[:5] for k, v in diffs.items() if v}

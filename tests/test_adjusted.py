@@ -27,8 +27,18 @@ def design():
     y = (rng.uniform(size=n) < 0.2 + 0.08 * t + 0.1 * (a > 0)).astype(float)
     ids = [f"M{i}" for i in range(n)]
     outcomes = pd.DataFrame({"campaign_id": "C", "member_id": ids, "arm": np.where(t == 1, "call", "holdout"), "returned": y})
-    features = pd.DataFrame({"campaign_id": "C", "member_id": ids, "a": a, "a_copy": a, "k": 5.0, "b": 2 * a + 3, "c": c,
-                             "near": 2 * a + 3 + rng.normal(size=n) * 1e-10})  # collinear up to rounding
+    features = pd.DataFrame(
+        {
+            "campaign_id": "C",
+            "member_id": ids,
+            "a": a,
+            "a_copy": a,
+            "k": 5.0,
+            "b": 2 * a + 3,
+            "c": c,
+            "near": 2 * a + 3 + rng.normal(size=n) * 1e-10,
+        }
+    )  # collinear up to rounding
     return outcomes, features, a, c, t, y
 
 
@@ -36,10 +46,13 @@ def test_constant_and_collinear_covariates_are_dropped_and_named(design):
     outcomes, features, a, c, t, y = design
     res = cp.estimate_adjusted_effect(outcomes, features, "C", "call", ["a", "a_copy", "k", "b", "near", "c"])
     assert res.covariates == ("a", "c")
-    assert any(d.startswith("k (constant)") for d in res.dropped)
-    assert {d.split(" ")[0] for d in res.dropped} == {"a_copy", "k", "b", "near"}
-    table = res.table()
-    assert table.loc[0, "covariates"] == "a, c" and "a_copy" in table.loc[0, "dropped"]
+    assert cp.Dropped("constant", covariate="k") in res.dropped  # a code with its values, not a sentence
+    assert {d.covariate for d in res.dropped} == {"a_copy", "k", "b", "near"}
+    assert {d.code for d in res.dropped} == {"constant", "collinear"}
+    assert {"code": "constant", "covariate": "k"} in res.to_metrics()["dropped"]
+    table = res.table()  # the words come at display time
+    assert table.loc[0, "covariates"] == "a, c" and "a_copy (collinear" in table.loc[0, "dropped"]
+    assert "k (constant)" in table.loc[0, "dropped"]
 
 
 def test_hc2_error_equals_an_independent_computation(design):
@@ -74,7 +87,8 @@ def test_a_member_fitted_exactly_by_its_own_level_is_left_out_and_hc2_stays_defi
     features = features.assign(tier=tier)
     res = cp.estimate_adjusted_effect(outcomes, features, "C", "call", ["a", "tier"])
     assert np.isfinite(res.se) and res.se > 0
-    assert any("leverage 1" in d for d in res.dropped)
+    assert any(d.code == "exact_fit" and d.n == 1 for d in res.dropped)
+    assert "leverage 1" in res.table().loc[0, "dropped"]
     keep = np.arange(len(a)) != lone
     silver = (tier == "silver").astype(float)
     ac, sc = (a - a.mean())[keep], (silver - silver.mean())[keep]  # centred on everyone compared (Lin)

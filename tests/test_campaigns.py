@@ -8,7 +8,6 @@ import pytest
 
 from analysis import campaigns as cp
 from analysis.dataset import load_dataset
-from analysis.synthetic import generate_mall
 
 
 @pytest.fixture
@@ -18,24 +17,42 @@ def fixture_dir(tmp_path):
     d.mkdir()
     ids = ["A", "B", "C", "D", "E", "F"]
     pd.DataFrame({"member_id": ids, "join_date": "2022-01-01", "tier": "gold"}).to_csv(d / "members.csv", index=False)
-    pd.DataFrame({
-        "member_id": ["A", "A", "A", "B", "C", "D", "F"],
-        "ts": ["2023-06-01 10:00", "2023-06-05 12:00", "2023-06-10 23:59:59",  # A: three purchases inside
-               "2023-06-11 00:00:01",  # B: one day after the window closes
-               "2023-05-31 20:00",  # C: the evening before the start
-               "2023-06-03 11:00",  # D: inside
-               "2023-01-01 10:00"],  # F: long before
-        "amount": [100, 50, 25, 999, 10, 40, 5],
-    }).to_csv(d / "transactions.csv", index=False)
-    pd.DataFrame({"member_id": ["C", "E", "B"], "ts": ["2023-06-02 09:00", "2023-06-20 09:00", "2023-06-09 18:00"],
-                  "source": ["parking", "wifi", "parking"]}).to_csv(d / "visits.csv", index=False)
-    pd.DataFrame({"campaign_id": ["C1"], "start_date": ["2023-06-01"], "response_days": [10]}).to_csv(d / "campaigns.csv", index=False)
-    pd.DataFrame({
-        "campaign_id": "C1", "member_id": ids,
-        "arm": ["call", "call", "call", "none", "none", "none"],
-        "contact_cost": [1.0, 1.0, 1.0, 0, 0, 0], "gift_cost": [20.0, 0, 0, 0, 0, 0],
-        "reached": [True, True, False, None, None, None], "redeemed": [True, False, False, None, None, None],
-    }).to_csv(d / "contacts.csv", index=False)
+    pd.DataFrame(
+        {
+            "member_id": ["A", "A", "A", "B", "C", "D", "F"],
+            "ts": [
+                "2023-06-01 10:00",
+                "2023-06-05 12:00",
+                "2023-06-10 23:59:59",  # A: three purchases inside
+                "2023-06-11 00:00:01",  # B: one day after the window closes
+                "2023-05-31 20:00",  # C: the evening before the start
+                "2023-06-03 11:00",  # D: inside
+                "2023-01-01 10:00",
+            ],  # F: long before
+            "amount": [100, 50, 25, 999, 10, 40, 5],
+        }
+    ).to_csv(d / "transactions.csv", index=False)
+    pd.DataFrame(
+        {
+            "member_id": ["C", "E", "B"],
+            "ts": ["2023-06-02 09:00", "2023-06-20 09:00", "2023-06-09 18:00"],
+            "source": ["parking", "wifi", "parking"],
+        }
+    ).to_csv(d / "visits.csv", index=False)
+    pd.DataFrame({"campaign_id": ["C1"], "start_date": ["2023-06-01"], "response_days": [10]}).to_csv(
+        d / "campaigns.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "campaign_id": "C1",
+            "member_id": ids,
+            "arm": ["call", "call", "call", "none", "none", "none"],
+            "contact_cost": [1.0, 1.0, 1.0, 0, 0, 0],
+            "gift_cost": [20.0, 0, 0, 0, 0, 0],
+            "reached": [True, True, False, None, None, None],
+            "redeemed": [True, False, False, None, None, None],
+        }
+    ).to_csv(d / "contacts.csv", index=False)
     return d
 
 
@@ -79,8 +96,18 @@ def test_three_arms_arbitrary_labels_many_contacts():
     n = 60_000
     arm = rng.choice(["控制组", "arm-α", "arm β"], n)
     p = np.select([arm == "arm-α", arm == "arm β"], [0.08, 0.12], 0.05)
-    o = pd.DataFrame({"campaign_id": "X", "member_id": np.arange(n).astype(str), "arm": arm, "returned": rng.random(n) < p,
-                      "spend": rng.gamma(1, 100, n), "cost": 1.0, "reached": True, "redeemed": False})
+    o = pd.DataFrame(
+        {
+            "campaign_id": "X",
+            "member_id": np.arange(n).astype(str),
+            "arm": arm,
+            "returned": rng.random(n) < p,
+            "spend": rng.gamma(1, 100, n),
+            "cost": 1.0,
+            "reached": True,
+            "redeemed": False,
+        }
+    )
     o["purchased"] = o["returned"]
     eff = cp.estimate_arm_effects(o, control_arm="控制组").table("return_rate").set_index("arm")
     for a, truth in (("arm-α", 0.03), ("arm β", 0.07)):
@@ -127,8 +154,15 @@ def test_did_recovers_planted_change_and_naive_shows_the_bias(mall):
 
     held = {cid: o[(o["campaign_id"] == cid) & (o["arm"] == "holdout")]["returned"] for cid in ("W1-BEFORE", "W2-AFTER")}
     assert bias == pytest.approx(held["W2-AFTER"].mean() - held["W1-BEFORE"].mean())
-    low, high = confint_proportions_2indep(int(held["W2-AFTER"].sum()), len(held["W2-AFTER"]), int(held["W1-BEFORE"].sum()),
-                                           len(held["W1-BEFORE"]), method="newcomb", compare="diff", alpha=0.01)
+    low, high = confint_proportions_2indep(
+        int(held["W2-AFTER"].sum()),
+        len(held["W2-AFTER"]),
+        int(held["W1-BEFORE"].sum()),
+        len(held["W1-BEFORE"]),
+        method="newcomb",
+        compare="diff",
+        alpha=0.01,
+    )
     assert low <= planted <= high
     assert study.naive_difference < truth["naive_before_after"]["true_difference_in_incremental_effect"]
 
@@ -166,9 +200,20 @@ def test_segment_at_start_by_hand(fixture_dir):
 
 
 def test_rank_targets_advice_and_cost():
-    het = {"tier": pd.DataFrame({"tier": ["gold", "silver", "normal"], "n_treated": [500, 400, 300], "n_control": [100, 80, 60],
-                                 "estimate": [0.10, 0.02, -0.05], "ci_low": [0.06, -0.01, -0.08], "ci_high": [0.14, 0.05, -0.02],
-                                 "p_value": [1e-6, 0.2, 0.001], "p_holm": [3e-6, 0.2, 0.002]})}
+    het = {
+        "tier": pd.DataFrame(
+            {
+                "tier": ["gold", "silver", "normal"],
+                "n_treated": [500, 400, 300],
+                "n_control": [100, 80, 60],
+                "estimate": [0.10, 0.02, -0.05],
+                "ci_low": [0.06, -0.01, -0.08],
+                "ci_high": [0.14, 0.05, -0.02],
+                "p_value": [1e-6, 0.2, 0.001],
+                "p_holm": [3e-6, 0.2, 0.002],
+            }
+        )
+    }
     t = cp.rank_targets(het, cost_per_contact=5.0)
     assert list(t["level"]) == ["gold", "silver", "normal"]
     assert list(t["advice"]) == ["target", "no evidence", "skip"]
@@ -178,8 +223,12 @@ def test_rank_targets_advice_and_cost():
 
 
 def test_the_shortlist_keeps_every_decision_and_the_cheapest_undecided():
-    targets = pd.DataFrame({"advice": ["target", "no evidence", "no evidence", "no evidence", "skip"],
-                            "cost_per_incremental_return": [10.0, 20.0, 30.0, 40.0, np.nan]})
+    targets = pd.DataFrame(
+        {
+            "advice": ["target", "no evidence", "no evidence", "no evidence", "skip"],
+            "cost_per_incremental_return": [10.0, 20.0, 30.0, 40.0, np.nan],
+        }
+    )
     shown, left_out = cp.shortlist(targets, without_evidence=2)
     assert list(shown["advice"]) == ["target", "no evidence", "no evidence", "skip"] and left_out == 1
     assert list(shown["cost_per_incremental_return"][:3]) == [10.0, 20.0, 30.0]
@@ -207,7 +256,16 @@ def test_recency_bands_are_labelled_as_they_hold():
     f = pd.DataFrame({"recency_days": [0, 150, 270, 271, 365, 366, 540, 541, 900], "age": 40})
     banded = cp.add_bands(f)
     assert list(banded["recency_band"].astype(str)) == [
-        "0-270 d", "0-270 d", "0-270 d", "271-365 d", "271-365 d", "366-540 d", "366-540 d", "541+ d", "541+ d"]
+        "0-270 d",
+        "0-270 d",
+        "0-270 d",
+        "271-365 d",
+        "271-365 d",
+        "366-540 d",
+        "366-540 d",
+        "541+ d",
+        "541+ d",
+    ]
     assert cp.band_labels((10, 20)) == ["0-10 d", "11-20 d", "21+ d"]
 
 
@@ -225,10 +283,14 @@ def test_rank_targets_corrects_across_the_whole_table_and_lists_same_members_onc
 
     cols = ["n_treated", "n_control", "estimate", "ci_low", "ci_high", "p_value"]
     het = {
-        "recency_band": pd.DataFrame([["0-270 d", 300, 70, 0.06, 0.01, 0.11, 0.012], ["541+ d", 200, 50, 0.08, 0.02, 0.14, 0.02]],
-                                     columns=["recency_band", *cols]),
-        "rfm_segment": pd.DataFrame([["Lost", 200, 50, 0.08, 0.02, 0.14, 0.02], ["Loyal", 100, 30, 0.05, -0.02, 0.12, 0.3]],
-                                    columns=["rfm_segment", *cols]),
+        "recency_band": pd.DataFrame(
+            [["0-270 d", 300, 70, 0.06, 0.01, 0.11, 0.012], ["541+ d", 200, 50, 0.08, 0.02, 0.14, 0.02]],
+            columns=["recency_band", *cols],
+        ),
+        "rfm_segment": pd.DataFrame(
+            [["Lost", 200, 50, 0.08, 0.02, 0.14, 0.02], ["Loyal", 100, 30, 0.05, -0.02, 0.12, 0.3]],
+            columns=["rfm_segment", *cols],
+        ),
     }
     t = cp.rank_targets(het, cost_per_contact=1.0).set_index("level")
     assert len(t) == 3 and "541+ d (= rfm_segment Lost)" in t.index  # the same 200 + 50 members, once
@@ -290,8 +352,16 @@ def test_factorial_effects_equal_the_logit_delta_method_and_a_boundary_cell_is_s
     n = 6000
     g, c = rng.integers(0, 2, n), rng.integers(0, 2, n)
     y = rng.random(n) < 0.05 + 0.03 * g + 0.02 * c + 0.01 * g * c
-    out = pd.DataFrame({"campaign_id": "F", "arm": [f"a{i}{j}" for i, j in zip(g, c)], "member_id": range(n), "returned": y,
-                        "gift": np.where(g, "ent", "daily"), "channel": np.where(c, "call", "sms")})
+    out = pd.DataFrame(
+        {
+            "campaign_id": "F",
+            "arm": [f"a{i}{j}" for i, j in zip(g, c)],
+            "member_id": range(n),
+            "returned": y,
+            "gift": np.where(g, "ent", "daily"),
+            "channel": np.where(c, "call", "sms"),
+        }
+    )
     res = cp.estimate_factorial(out, "F", ("daily", "ent"), ("sms", "call"))
     # the logit's coefficients through the delta method (numerical Jacobian), independently
     df = out.assign(g=g.astype(float), c=c.astype(float), y=y.astype(float))
@@ -318,14 +388,23 @@ def test_factorial_effects_equal_the_logit_delta_method_and_a_boundary_cell_is_s
 
 # --- the money: net incremental value, and one rule for "worth targeting" -------------------
 
+
 def _promotion_test(n: int = 20_000, seed: int = 3, send_cost: float = 0.15) -> pd.DataFrame:
     """A promotion test shaped like the public one: 10 a purchase, +0.95 points of purchases."""
     rng = np.random.default_rng(seed)
     promo = np.r_[np.ones(n, bool), np.zeros(n, bool)]
     bought = rng.random(2 * n) < 0.01 + 0.0095 * promo
-    return pd.DataFrame({"campaign_id": "PROMO", "member_id": [f"m{i:06d}" for i in range(2 * n)],
-                         "arm": np.where(promo, "promo", "holdout"), "returned": bought, "purchased": bought,
-                         "spend": 10.0 * bought, "cost": np.where(promo, send_cost, np.nan)})
+    return pd.DataFrame(
+        {
+            "campaign_id": "PROMO",
+            "member_id": [f"m{i:06d}" for i in range(2 * n)],
+            "arm": np.where(promo, "promo", "holdout"),
+            "returned": bought,
+            "purchased": bought,
+            "spend": 10.0 * bought,
+            "cost": np.where(promo, send_cost, np.nan),
+        }
+    )
 
 
 def test_a_promotion_that_loses_money_says_so_at_any_margin():
@@ -356,9 +435,19 @@ def test_a_promotion_that_loses_money_says_so_at_any_margin():
 
 
 def test_a_subgroup_that_responds_but_does_not_pay_is_not_worth_targeting():
-    het = {"tier": pd.DataFrame({"tier": ["gold", "silver"], "n_treated": [5000, 5000], "n_control": [5000, 5000],
-                                 "estimate": [0.05, 0.30], "ci_low": [0.04, 0.28], "ci_high": [0.06, 0.32],
-                                 "p_value": [1e-9, 1e-12]})}
+    het = {
+        "tier": pd.DataFrame(
+            {
+                "tier": ["gold", "silver"],
+                "n_treated": [5000, 5000],
+                "n_control": [5000, 5000],
+                "estimate": [0.05, 0.30],
+                "ci_low": [0.04, 0.28],
+                "ci_high": [0.06, 0.32],
+                "p_value": [1e-9, 1e-12],
+            }
+        )
+    }
     # 10 a return, 1 a contact: gold brings 0.5 per contact (loses), silver 3 (pays)
     t = cp.rank_targets(het, cost_per_contact=1.0, value_per_return=10.0).set_index("level")
     assert t.loc["silver", "advice"] == "target" and t.loc["gold", "advice"] == cp.COSTS_MORE
@@ -370,11 +459,23 @@ def test_a_subgroup_that_responds_but_does_not_pay_is_not_worth_targeting():
 def test_the_headline_is_the_named_arm_else_the_primary_else_the_largest_effect_of_the_latest_campaign():
     rng = np.random.default_rng(4)
     rows = []
-    for cid, start, rates in (("A", "2024-01-01", {"holdout": 0.1, "x": 0.3}), ("B", "2024-06-01", {"holdout": 0.1, "a": 0.12, "b": 0.25})):
+    for cid, start, rates in (
+        ("A", "2024-01-01", {"holdout": 0.1, "x": 0.3}),
+        ("B", "2024-06-01", {"holdout": 0.1, "a": 0.12, "b": 0.25}),
+    ):
         for arm, rate in rates.items():
             for i in range(400):
-                rows.append({"campaign_id": cid, "start_date": pd.Timestamp(start), "arm": arm, "member_id": f"{cid}{arm}{i}",
-                             "returned": rng.random() < rate, "purchased": False, "spend": 0.0})
+                rows.append(
+                    {
+                        "campaign_id": cid,
+                        "start_date": pd.Timestamp(start),
+                        "arm": arm,
+                        "member_id": f"{cid}{arm}{i}",
+                        "returned": rng.random() < rate,
+                        "purchased": False,
+                        "spend": 0.0,
+                    }
+                )
     eff = cp.estimate_arm_effects(pd.DataFrame(rows))
     assert "B / b" in cp.main_effect(eff)["label"]  # not "B / a", the first arm listed
     assert "A / x" in cp.main_effect(eff, "A", "x")["label"]

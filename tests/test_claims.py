@@ -35,10 +35,12 @@ def _four_claims(d, **roles):
     out = campaigns.compute_campaign_outcomes(data)
     sl = build_sleeping_list(data, "2024-03-10", tier="gold")
     roles = {"factorial_campaign": "W3-FACTORIAL"} | roles
-    return [claims.claim_sleeping_list(sl, out, "W1-BEFORE"),
-            claims.claim_gift(out, roles["factorial_campaign"]),
-            claims.claim_channel(out, roles["factorial_campaign"], n_boot=400),
-            claims.claim_before_after(out, "W1-BEFORE", "W2-AFTER", "sms_daily", "call_wechat_ent")]
+    return [
+        claims.claim_sleeping_list(sl, out, "W1-BEFORE"),
+        claims.claim_gift(out, roles["factorial_campaign"]),
+        claims.claim_channel(out, roles["factorial_campaign"], n_boot=400),
+        claims.claim_before_after(out, "W1-BEFORE", "W2-AFTER", "sms_daily", "call_wechat_ent"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,8 @@ def test_every_verdict_on_the_demo_agrees_with_the_planted_effects(demo_size):
     planted = {
         1: truth["campaigns"]["W1-BEFORE"]["list_size"] > 0,  # the naive list holds ghosts, duplicates, unreachable members
         2: truth["factorial"]["gift_effect_entertainment_vs_daily"] > 0,
-        3: truth["factorial"]["channel_effect_call_wechat_vs_sms"] > 0 and truth["factorial"]["true_cost_difference_call_wechat_minus_sms"] < 0,
+        3: truth["factorial"]["channel_effect_call_wechat_vs_sms"] > 0
+        and truth["factorial"]["true_cost_difference_call_wechat_minus_sms"] < 0,
         4: truth["difference_in_differences"]["true_value"] > 0,
     }
     assert all(planted.values())
@@ -90,9 +93,18 @@ def test_claims_say_why_they_cannot_be_tested(tiny_dir):
     assert c1.verdict == claims.NOT_TESTABLE and "no naive list" in c1.reason
     for c in (claims.claim_gift(None), claims.claim_channel(None), claims.claim_before_after(None)):
         assert c.verdict == claims.NOT_TESTABLE and c.sentence().startswith("Not testable here: the data hold no campaigns")
-    out = pd.DataFrame({"campaign_id": ["C"] * 4, "arm": ["a", "a", "holdout", "holdout"], "member_id": list("wxyz"),
-                        "returned": [True, False, False, False], "gift": ["daily"] * 2 + ["none"] * 2,
-                        "channel": ["sms"] * 2 + ["none"] * 2, "spend": [1.0, 0, 0, 0], "cost": [np.nan] * 4})
+    out = pd.DataFrame(
+        {
+            "campaign_id": ["C"] * 4,
+            "arm": ["a", "a", "holdout", "holdout"],
+            "member_id": list("wxyz"),
+            "returned": [True, False, False, False],
+            "gift": ["daily"] * 2 + ["none"] * 2,
+            "channel": ["sms"] * 2 + ["none"] * 2,
+            "spend": [1.0, 0, 0, 0],
+            "cost": [np.nan] * 4,
+        }
+    )
     c2 = claims.claim_gift(out)
     assert c2.verdict == claims.NOT_TESTABLE and "differ only in the gift" in c2.reason
     c4 = claims.claim_before_after(out, "C", "D", "a", "a")
@@ -104,9 +116,18 @@ def test_arms_that_differ_only_in_the_gift_stand_in_for_a_crossed_wave():
     n = 4000
     arm = rng.choice(["daily_sms", "ent_sms", "holdout"], n)
     p = np.select([arm == "daily_sms", arm == "ent_sms"], [0.10, 0.16], 0.05)
-    out = pd.DataFrame({"campaign_id": "C", "arm": arm, "member_id": [f"m{i}" for i in range(n)],
-                        "returned": rng.random(n) < p, "gift": np.where(arm == "holdout", "none", np.where(arm == "ent_sms", "entertainment", "daily")),
-                        "channel": np.where(arm == "holdout", "none", "sms"), "spend": 0.0, "cost": np.nan})
+    out = pd.DataFrame(
+        {
+            "campaign_id": "C",
+            "arm": arm,
+            "member_id": [f"m{i}" for i in range(n)],
+            "returned": rng.random(n) < p,
+            "gift": np.where(arm == "holdout", "none", np.where(arm == "ent_sms", "entertainment", "daily")),
+            "channel": np.where(arm == "holdout", "none", "sms"),
+            "spend": 0.0,
+            "cost": np.nan,
+        }
+    )
     c = claims.claim_gift(out)
     t, r = out[out["arm"] == "ent_sms"], out[out["arm"] == "daily_sms"]
     assert c.estimate == pytest.approx(t["returned"].mean() - r["returned"].mean())
@@ -116,6 +137,7 @@ def test_arms_that_differ_only_in_the_gift_stand_in_for_a_crossed_wave():
 
 
 # --- claim 1 where the data cannot test it ---------------------------------------------------
+
 
 def test_claim_1_is_not_testable_on_purchases_only(small_mall, tmp_path):
     from analysis.synthetic import make_shape

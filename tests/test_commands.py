@@ -39,26 +39,49 @@ def test_export_dir_is_not_a_parameter(where, small_mall, tmp_path, capsys):
         shutil.copytree(small_mall, data)
         (data / "mallwake.yaml").write_text(f"export_dir: {tmp_path / 'r'}\n", encoding="utf-8")
     extra = ["-p", f"export_dir={tmp_path / 'r'}"] if where == "-p" else []
-    _refused(capsys, ["run", "--data", str(data), "--out", str(tmp_path / "r"), "--only", "02_sleeping_members", *extra],
-             "export_dir", "--exports")
+    _refused(
+        capsys,
+        ["run", "--data", str(data), "--out", str(tmp_path / "r"), "--only", "02_sleeping_members", *extra],
+        "export_dir",
+        "--exports",
+    )
     assert _nothing_in(tmp_path / "r")
 
 
 def test_exports_inside_the_report_site_or_equal_to_it_is_refused(small_mall, tmp_path, capsys):
     out = tmp_path / "site"
     for exports in (out / "private", out):
-        _refused(capsys, ["run", "--data", str(small_mall), "--out", str(out), "--exports", str(exports),
-                          "--only", "02_sleeping_members"], "inside the report site")
-    _refused(capsys, ["run", "--data", str(small_mall), "--out", str(tmp_path / "ex" / "site"), "--exports", str(tmp_path / "ex"),
-                      "--only", "02_sleeping_members"], "is inside --exports")
+        _refused(
+            capsys,
+            ["run", "--data", str(small_mall), "--out", str(out), "--exports", str(exports), "--only", "02_sleeping_members"],
+            "inside the report site",
+        )
+    _refused(
+        capsys,
+        [
+            "run",
+            "--data",
+            str(small_mall),
+            "--out",
+            str(tmp_path / "ex" / "site"),
+            "--exports",
+            str(tmp_path / "ex"),
+            "--only",
+            "02_sleeping_members",
+        ],
+        "is inside --exports",
+    )
     assert _nothing_in(out)
 
 
 def test_exports_naming_a_file_is_refused(small_mall, tmp_path, capsys):
     f = tmp_path / "exports.txt"
     f.write_text("not a folder")
-    _refused(capsys, ["run", "--data", str(small_mall), "--out", str(tmp_path / "r"), "--exports", str(f),
-                      "--only", "02_sleeping_members"], "is a file, not a folder")
+    _refused(
+        capsys,
+        ["run", "--data", str(small_mall), "--out", str(tmp_path / "r"), "--exports", str(f), "--only", "02_sleeping_members"],
+        "is a file, not a folder",
+    )
     plan = tmp_path / "plan.yaml"
     plan.write_text("campaign_id: P1\nstart_date: 2024-12-31\n", encoding="utf-8")
     _refused(capsys, ["plan", str(plan), "--data", str(small_mall), "--exports", str(f)], "is a file, not a folder")
@@ -92,8 +115,10 @@ def test_the_duplicate_rows_warning_shows_no_raw_member_id(small_mall, tmp_path)
 
 # --- secrets in connection files ---------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["foo://analyst:${MW_TEST_PW}@db.example/crm",
-                                 "postgresql+psycopg://analyst:${MW_TEST_PW}@127.0.0.1:1/crm"])
+
+@pytest.mark.parametrize(
+    "url", ["foo://analyst:${MW_TEST_PW}@db.example/crm", "postgresql+psycopg://analyst:${MW_TEST_PW}@127.0.0.1:1/crm"]
+)
 def test_a_connection_error_never_prints_the_expanded_password(url, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MW_TEST_PW", "s3cretpw-42")
     conn = tmp_path / "crm.yaml"
@@ -131,43 +156,56 @@ def _with(line: str) -> str:
     return "\n".join([kept[0], line, *kept[1:]]) + "\n"
 
 
-@pytest.mark.parametrize("line, words", [
-    ("alpha: high", ["'alpha'", "valid number", "'high'"]),
-    ("sleeping_days: abc", ["'sleeping_days'", "valid integer"]),
-    ("seed: abc", ["'seed'", "valid integer"]),
-    ("strata: 5", ["'strata'", "valid list"]),
-    ("power: 1.5", ["'power'", "less than 1"]),
-    ("min_detectable_lift: 0", ["'min_detectable_lift'", "greater than 0"]),
-    ("min_detectable_lift: -0.02", ["'min_detectable_lift'", "greater than 0"]),
-    ("alpha: 5", ["'alpha'", "0.2"]),
-    ("lookback_days: -3", ["'lookback_days'", "greater than or equal to 1"]),
-    ("response_days: 0", ["'response_days'", "greater than or equal to 1"]),
-    ("primary_outcome: 42", ["'primary_outcome'", "'return_rate'"]),
-    ("channel: fax", ["'channel'", "'call_wechat'"]),
-    ("sleepng_days: 100", ["unknown key 'sleepng_days'", "did you mean 'sleeping_days'"]),
-    ("campaign_id: ../x", ["campaign_id '../x' is not a plain name"]),
-    ("campaign_id: 2024", ["'campaign_id'", "valid string"]),
-    ("tier: diamond", ["'tier'", "'diamond' is not a tier in the data", "gold"]),
-    ("strata: [phone]", ["'strata'", "'phone'", "identifies members"]),
-    ("covariates: [recency_days, plate_no]", ["'covariates'", "'plate_no'", "not a column of the list"]),
-    ("strata: [lifetime_spend]", ["'strata'", "'lifetime_spend'", "distinct values", "recency_band"]),
-    ("strata: [tier, tier]", ["'strata'", "twice"]),
-    ("strata: &s [tier]\ncovariates: *s", ["line 2", "anchors and aliases"]),
-    ("tier: gold\ntier: silver", ["line", "'tier' is given twice"]),
-])
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ("alpha: high", ["'alpha'", "valid number", "'high'"]),
+        ("sleeping_days: abc", ["'sleeping_days'", "valid integer"]),
+        ("seed: abc", ["'seed'", "valid integer"]),
+        ("strata: 5", ["'strata'", "valid list"]),
+        ("power: 1.5", ["'power'", "less than 1"]),
+        ("min_detectable_lift: 0", ["'min_detectable_lift'", "greater than 0"]),
+        ("min_detectable_lift: -0.02", ["'min_detectable_lift'", "greater than 0"]),
+        ("alpha: 5", ["'alpha'", "0.2"]),
+        ("lookback_days: -3", ["'lookback_days'", "greater than or equal to 1"]),
+        ("response_days: 0", ["'response_days'", "greater than or equal to 1"]),
+        ("primary_outcome: 42", ["'primary_outcome'", "'return_rate'"]),
+        ("channel: fax", ["'channel'", "'call_wechat'"]),
+        ("sleepng_days: 100", ["unknown key 'sleepng_days'", "did you mean 'sleeping_days'"]),
+        ("campaign_id: ../x", ["campaign_id '../x' is not a plain name"]),
+        ("campaign_id: 2024", ["'campaign_id'", "valid string"]),
+        ("tier: diamond", ["'tier'", "'diamond' is not a tier in the data", "gold"]),
+        ("strata: [phone]", ["'strata'", "'phone'", "identifies members"]),
+        ("covariates: [recency_days, plate_no]", ["'covariates'", "'plate_no'", "not a column of the list"]),
+        ("strata: [lifetime_spend]", ["'strata'", "'lifetime_spend'", "distinct values", "recency_band"]),
+        ("strata: [tier, tier]", ["'strata'", "twice"]),
+        ("strata: &s [tier]\ncovariates: *s", ["line 2", "anchors and aliases"]),
+        ("tier: gold\ntier: silver", ["line", "'tier' is given twice"]),
+    ],
+)
 def test_a_bad_plan_file_is_refused_naming_the_key(line, words, small_mall, tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text(_with(line), encoding="utf-8")
-    _refused(capsys, ["plan", str(plan), "--data", str(small_mall), "--exports", str(tmp_path / "e")],
-             str(plan), "no plan written", *words)
+    _refused(
+        capsys,
+        ["plan", str(plan), "--data", str(small_mall), "--exports", str(tmp_path / "e")],
+        str(plan),
+        "no plan written",
+        *words,
+    )
     assert not (tmp_path / "e").exists()
 
 
 def test_an_arm_channel_the_data_do_not_have_is_refused(small_mall, tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text(_PLAN.replace("channel: call_wechat", "channel: pigeon"), encoding="utf-8")
-    _refused(capsys, ["plan", str(plan), "--data", str(small_mall), "--exports", str(tmp_path / "e")],
-             "'arms.call.channel'", "'pigeon'", "sms")
+    _refused(
+        capsys,
+        ["plan", str(plan), "--data", str(small_mall), "--exports", str(tmp_path / "e")],
+        "'arms.call.channel'",
+        "'pigeon'",
+        "sms",
+    )
     assert not (tmp_path / "e").exists()
 
 
@@ -184,8 +222,7 @@ def test_a_chosen_list_must_be_a_regular_file(kind, small_mall, tmp_path, capsys
     plan = tmp_path / "plan.yaml"
     plan.write_text(_PLAN + "chosen_list: list.csv\n", encoding="utf-8")
     words = {"fifo": "this is a FIFO", "folder": "this is a folder", "missing": "cannot read"}[kind]
-    _refused(capsys, ["plan", str(plan), "--data", str(small_mall), "--exports", str(tmp_path / "e")],
-             "'chosen_list'", words)
+    _refused(capsys, ["plan", str(plan), "--data", str(small_mall), "--exports", str(tmp_path / "e")], "'chosen_list'", words)
     assert not (tmp_path / "e").exists()
 
 
@@ -200,16 +237,19 @@ def test_a_plan_file_that_is_a_fifo_or_huge_is_refused_without_reading_it(small_
     _refused(capsys, ["plan", str(big), "--data", str(small_mall), "--exports", str(tmp_path / "e")], "at most 1,000,000")
 
 
-@pytest.mark.parametrize("text, words", [
-    ("sleepng_days: 100\n", ["unknown key 'sleepng_days'", "did you mean 'sleeping_days'"]),
-    ("alpha: high\n", ["'alpha'", "valid number"]),
-    ("tiers: []\n", ["'tiers'", "at least 1"]),
-    ("margin_rate: 1.5\n", ["'margin_rate'", "between 0 and 1"]),
-    ("cluster_method: dbscan\n", ["'cluster_method'", "'gmm'"]),
-    ("display_names: {sms: {fr: Texto}}\n", ["display_names.sms.fr", "allowed: en, zh"]),
-    ("target_tier: gold\ntarget_tier: silver\n", ["'target_tier' is given twice"]),
-    ("base: &b gold\ntarget_tier: *b\n", ["anchors and aliases"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("sleepng_days: 100\n", ["unknown key 'sleepng_days'", "did you mean 'sleeping_days'"]),
+        ("alpha: high\n", ["'alpha'", "valid number"]),
+        ("tiers: []\n", ["'tiers'", "at least 1"]),
+        ("margin_rate: 1.5\n", ["'margin_rate'", "between 0 and 1"]),
+        ("cluster_method: dbscan\n", ["'cluster_method'", "'gmm'"]),
+        ("display_names: {sms: {fr: Texto}}\n", ["display_names.sms.fr", "allowed: en, zh"]),
+        ("target_tier: gold\ntarget_tier: silver\n", ["'target_tier' is given twice"]),
+        ("base: &b gold\ntarget_tier: *b\n", ["anchors and aliases"]),
+    ],
+)
 def test_a_bad_mallwake_yaml_is_refused_by_run_and_validate(text, words, small_mall, tmp_path, capsys):
     import shutil
 
@@ -217,8 +257,12 @@ def test_a_bad_mallwake_yaml_is_refused_by_run_and_validate(text, words, small_m
     shutil.copytree(small_mall, data)
     (data / "mallwake.yaml").write_text(text, encoding="utf-8")
     _refused(capsys, ["validate", str(data)], "mallwake.yaml", *words)
-    _refused(capsys, ["run", "--data", str(data), "--out", str(tmp_path / "r"), "--only", "02_sleeping_members"],
-             "mallwake.yaml", *words)
+    _refused(
+        capsys,
+        ["run", "--data", str(data), "--out", str(tmp_path / "r"), "--only", "02_sleeping_members"],
+        "mallwake.yaml",
+        *words,
+    )
     assert _nothing_in(tmp_path / "r")
 
 
@@ -246,12 +290,15 @@ def test_the_mallwake_yaml_schema_covers_every_notebook_parameter():
             assert python[type_name].__name__ in args or "Literal" in args, (name, type_name, args)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("engine: postgres\nurl: postgresql://a@b/c\ntabels: {members: m}\n", ["unknown key 'tabels'", "did you mean 'tables'"]),
-    ("engine: pyspark\nspark: {mastr: 'local[2]'}\n", ["unknown key 'spark.mastr'", "did you mean 'master'"]),
-    ("engine: postgres\nurl: postgresql://a@b/c\nurl: postgresql://a@b/d\n", ["'url' is given twice"]),
-    ("engine: postgres\nurl: 5\n", ["'url'", "valid string"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("engine: postgres\nurl: postgresql://a@b/c\ntabels: {members: m}\n", ["unknown key 'tabels'", "did you mean 'tables'"]),
+        ("engine: pyspark\nspark: {mastr: 'local[2]'}\n", ["unknown key 'spark.mastr'", "did you mean 'master'"]),
+        ("engine: postgres\nurl: postgresql://a@b/c\nurl: postgresql://a@b/d\n", ["'url' is given twice"]),
+        ("engine: postgres\nurl: 5\n", ["'url'", "valid string"]),
+    ],
+)
 def test_a_bad_connection_file_is_refused_naming_the_key(text, words, tmp_path, capsys):
     f = tmp_path / "crm.yaml"
     f.write_text(text, encoding="utf-8")
@@ -260,14 +307,19 @@ def test_a_bad_connection_file_is_refused_naming_the_key(text, words, tmp_path, 
 
 # --- report and export folders -----------------------------------------------------------------
 
+
 def _two_notebooks(folder):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
     folder.mkdir()
     for name, value in (("a_first", 1), ("b_second", 2)):
-        nb = new_notebook(cells=[new_code_cell('data_dir = ""\nas_of = ""\nexport_dir = ""', metadata={"tags": ["parameters"]}),
-                                 new_code_cell(f"from analysis.report import record_metrics\nrecord_metrics(value={value})")])
+        nb = new_notebook(
+            cells=[
+                new_code_cell('data_dir = ""\nas_of = ""\nexport_dir = ""', metadata={"tags": ["parameters"]}),
+                new_code_cell(f"from analysis.report import record_metrics\nrecord_metrics(value={value})"),
+            ]
+        )
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, folder / f"{name}.ipynb")
     return folder
@@ -280,22 +332,60 @@ def test_an_out_folder_mallwake_did_not_make_is_refused_unless_empty(small_mall,
     (mine / "m").mkdir(parents=True)
     (mine / "index.html").write_text("my own page")
     (mine / "m" / "notes.txt").write_text("my notes")
-    _refused(capsys, ["run", "--data", str(small_mall), "--out", str(mine), "--label", "m", "--notebooks", str(nbs)],
-             "--out", "not a folder mallwake made", "index.html")
+    _refused(
+        capsys,
+        ["run", "--data", str(small_mall), "--out", str(mine), "--label", "m", "--notebooks", str(nbs)],
+        "--out",
+        "not a folder mallwake made",
+        "index.html",
+    )
     assert (mine / "index.html").read_text() == "my own page" and (mine / "m" / "notes.txt").read_text() == "my notes"
     assert sorted(p.name for p in mine.iterdir()) == ["index.html", "m"]
     # an exports folder of someone else's is refused the same way
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "m").mkdir()
-    _refused(capsys, ["run", "--data", str(small_mall), "--out", str(tmp_path / "site"), "--exports", str(theirs), "--label", "m",
-                      "--notebooks", str(nbs)], "--exports", "not a folder mallwake made")
+    _refused(
+        capsys,
+        [
+            "run",
+            "--data",
+            str(small_mall),
+            "--out",
+            str(tmp_path / "site"),
+            "--exports",
+            str(theirs),
+            "--label",
+            "m",
+            "--notebooks",
+            str(nbs),
+        ],
+        "--exports",
+        "not a folder mallwake made",
+    )
     # an empty folder is fine, and is then mallwake's: the next run goes in
     empty = tmp_path / "empty"
     empty.mkdir()
     for _ in range(2):
-        assert cli.main(["run", "--data", str(small_mall), "--out", str(empty), "--exports", str(tmp_path / "ex"),
-                         "--label", "m", "--notebooks", str(nbs), "--force"]) == 0
+        assert (
+            cli.main(
+                [
+                    "run",
+                    "--data",
+                    str(small_mall),
+                    "--out",
+                    str(empty),
+                    "--exports",
+                    str(tmp_path / "ex"),
+                    "--label",
+                    "m",
+                    "--notebooks",
+                    str(nbs),
+                    "--force",
+                ]
+            )
+            == 0
+        )
     assert (empty / ".mallwake").is_dir() and (tmp_path / "ex" / ".mallwake").is_dir() and (empty / "m" / "a_first.html").exists()
 
 
@@ -328,6 +418,7 @@ def test_validating_a_duckdb_file_that_does_not_exist_creates_nothing(tmp_path, 
 
 
 # --- a disk that is already full ------------------------------------------------------------------
+
 
 @pytest.fixture
 def full_disk(tmp_path):
@@ -364,8 +455,20 @@ def _one_line_exit_1(capsys, argv) -> None:
 
 
 def test_run_plan_and_month_on_a_full_disk_are_one_line_and_exit_1(full_disk, small_mall, tmp_path, capsys):
-    _one_line_exit_1(capsys, ["run", "--data", str(small_mall), "--out", str(full_disk / "reports"), "--label", "m",
-                              "--notebooks", str(_two_notebooks(tmp_path / "nbs"))])
+    _one_line_exit_1(
+        capsys,
+        [
+            "run",
+            "--data",
+            str(small_mall),
+            "--out",
+            str(full_disk / "reports"),
+            "--label",
+            "m",
+            "--notebooks",
+            str(_two_notebooks(tmp_path / "nbs")),
+        ],
+    )
     _one_line_exit_1(capsys, ["run", "--data", str(small_mall), "--out", str(full_disk / "monthly"), "--month", "latest"])
     plan = tmp_path / "plan.yaml"
     plan.write_text(_PLAN, encoding="utf-8")
@@ -375,6 +478,7 @@ def test_run_plan_and_month_on_a_full_disk_are_one_line_and_exit_1(full_disk, sm
 
 
 # --- where a CSV breaks ---------------------------------------------------------------------------
+
 
 def _members_with(small_mall, tmp_path, change) -> object:
     import shutil
@@ -387,14 +491,19 @@ def _members_with(small_mall, tmp_path, change) -> object:
     return data
 
 
-@pytest.mark.parametrize("change, words", [
-    (lambda lines: [*lines[:-1], b"\0\0\0", b""], ["line 2002", "NUL"]),  # a NUL-byte line at the end
-    (lambda lines: [*lines[:-1], b"x" * 3_000_000, b""], ["line 2002", "longer than 2,000,000"]),  # a garbage last line
-    (lambda lines: [lines[0], lines[1].replace(b",", b',"' + b"y" * 3_000_000 + b'",', 1), *lines[2:]],
-     ["line 2", "longer than 2,000,000"]),  # a huge quoted field on line 2
-    (lambda lines: [lines[0], lines[1], lines[2] + b',"never closed', *lines[3:]], ["line 3", "never closed"]),
-    (lambda lines: [lines[0], lines[1] + b",extra", *lines[2:]], ["line 2", "12 field(s) where the header has 11"]),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda lines: [*lines[:-1], b"\0\0\0", b""], ["line 2002", "NUL"]),  # a NUL-byte line at the end
+        (lambda lines: [*lines[:-1], b"x" * 3_000_000, b""], ["line 2002", "longer than 2,000,000"]),  # a garbage last line
+        (
+            lambda lines: [lines[0], lines[1].replace(b",", b',"' + b"y" * 3_000_000 + b'",', 1), *lines[2:]],
+            ["line 2", "longer than 2,000,000"],
+        ),  # a huge quoted field on line 2
+        (lambda lines: [lines[0], lines[1], lines[2] + b',"never closed', *lines[3:]], ["line 3", "never closed"]),
+        (lambda lines: [lines[0], lines[1] + b",extra", *lines[2:]], ["line 2", "12 field(s) where the header has 11"]),
+    ],
+)
 def test_a_broken_csv_names_its_real_line(change, words, small_mall, tmp_path, capsys):
     data = _members_with(small_mall, tmp_path, change)
     err = _refused(capsys, ["validate", str(data)], "members.csv", *words)
@@ -408,3 +517,42 @@ def test_an_empty_id_is_shown_as_written_and_a_long_bad_line_is_counted_once(sma
     # a line of 9 MB with Latin-1 bytes spread over it (longer than a read block): one bad line
     data = _members_with(small_mall, tmp_path / "b", lambda lines: [*lines[:5], b"caf\xe9 " * 1_800_000, *lines[5:]])
     err = _refused(capsys, ["validate", str(data)], "must be UTF-8", "1 row(s)", "line 6")
+
+
+def test_every_error_a_person_reads_has_one_base_class_mapped_to_an_exit_code_once():
+    """One base class (click's way): the CLI turns it into a line and an exit code in main() alone."""
+    import ast
+    import inspect
+
+    from analysis import cli as cli_module
+    from analysis.errors import MallwakeError
+    from analysis.params import ParameterError
+    from analysis.privacy import PrivacyError
+    from analysis.sources import SourceError
+    from analysis.storage import DiskFullError, RunLockedError, UnsafeFolderError
+    from analysis.validation import DataValidationError
+
+    for cls in (
+        ParameterError,
+        PrivacyError,
+        SourceError,
+        DiskFullError,
+        RunLockedError,
+        UnsafeFolderError,
+        UnsafeNameError,
+        DataValidationError,
+    ):
+        assert issubclass(cls, MallwakeError), cls
+    assert DiskFullError.exit_code == 1 and ParameterError.exit_code == RunLockedError.exit_code == 2
+    tree = ast.parse(inspect.getsource(cli_module))
+    catching = {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        for h in ast.walk(node)
+        if isinstance(h, ast.ExceptHandler)
+        and "Error" in ast.unparse(h.type or ast.Name("x"))
+        and "OSError" not in ast.unparse(h.type)
+        and "ValueError" not in ast.unparse(h.type)
+    }
+    assert catching == {"main"}, catching

@@ -33,8 +33,9 @@ def test_the_installed_packages_are_the_locked_versions():
 
 
 def test_environment_yml_is_written_from_the_lock():
-    assert (PROJECT_DIR / "environment.yml").read_text() == environment_yml(), \
+    assert (PROJECT_DIR / "environment.yml").read_text() == environment_yml(), (
         "environment.yml is stale: run `make lock` (or python -m analysis.lockfile)"
+    )
     assert "pandas==" + locked_versions()["pandas"] in environment_yml()
 
 

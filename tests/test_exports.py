@@ -24,8 +24,14 @@ def test_contact_details_by_hand(tiny_dir):
 
 
 def test_write_list_gives_csv_and_excel_or_nothing(tmp_path):
-    frame = pd.DataFrame({"member_id": ["m1", "m2"], "tier": ["金卡", "gold"], "days_since_purchase": [200, 181],
-                          "last_purchase": [pd.Timestamp("2024-01-02").date(), None]})
+    frame = pd.DataFrame(
+        {
+            "member_id": ["m1", "m2"],
+            "tier": ["金卡", "gold"],
+            "days_since_purchase": [200, 181],
+            "last_purchase": [pd.Timestamp("2024-01-02").date(), None],
+        }
+    )
     assert exports.write_list(frame, "", "x") is None  # outside the runner: no export folder, no file
     out = exports.write_list(frame, tmp_path / "exp", "sleeping_list")
     assert out.rows == 2 and [p.name for p in out.files] == ["sleeping_list.csv", "sleeping_list.xlsx"]
@@ -40,13 +46,22 @@ def test_write_list_gives_csv_and_excel_or_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_the_reports_write_their_lists_to_the_exports_folder(small_mall, tmp_path):
-    res = run_reports(small_mall, out_dir=tmp_path / "reports", only=["02_sleeping_members", "04_segmentation", "05_lifecycle"],
-                      params={"tier_thresholds": "silver:3000,gold:8000,platinum:40000"}, jobs=2, log=lambda *_: None)
+    res = run_reports(
+        small_mall,
+        out_dir=tmp_path / "reports",
+        only=["02_sleeping_members", "04_segmentation", "05_lifecycle"],
+        params={"tier_thresholds": "silver:3000,gold:8000,platinum:40000"},
+        jobs=2,
+        log=lambda *_: None,
+    )
     assert res.ok, [n.error for n in res.notebooks]
     folder = tmp_path / "exports" / res.label
     said = {}
-    for nb, name in (("02_sleeping_members", "sleeping_list"), ("05_lifecycle", "about_to_sleep"),
-                     ("04_segmentation", "downgrade_warnings")):
+    for nb, name in (
+        ("02_sleeping_members", "sleeping_list"),
+        ("05_lifecycle", "about_to_sleep"),
+        ("04_segmentation", "downgrade_warnings"),
+    ):
         page = (res.out_dir / f"{nb}.html").read_text(encoding="utf-8")
         m = re.search(r"The list \(([\d,]+) members, with raw member ids\) is in .*?" + name, page)
         assert m, nb

@@ -19,10 +19,16 @@ def test_values_are_written_by_kind():
 
 
 def test_headline_with_an_interval_and_the_index_shows_it_escaped():
-    h = headline(("incremental return rate, W2 / call", 0.1274, "points", (0.1059, 0.1459)), ("members", 2000, "count"),
-                 ("AUC", None, "number", (None, None)))
-    assert h == [{"label": "incremental return rate, W2 / call", "text": "+12.7 points (+10.6 to +14.6)"},
-                 {"label": "members", "text": "2,000"}, {"label": "AUC", "text": "–"}]
+    h = headline(
+        ("incremental return rate, W2 / call", 0.1274, "points", (0.1059, 0.1459)),
+        ("members", 2000, "count"),
+        ("AUC", None, "number", (None, None)),
+    )
+    assert h == [
+        {"label": "incremental return rate, W2 / call", "text": "+12.7 points (+10.6 to +14.6)"},
+        {"label": "members", "text": "2,000"},
+        {"label": "AUC", "text": "–"},
+    ]
     shown = _headline({"headline": h + [{"label": "<b>x</b>", "text": "1"}], "bgnbd_loglik": -1664144.4})
     assert "members: <b>2,000</b>" in shown and "bgnbd_loglik" not in shown  # labelled figures, not raw keys
     assert "&lt;b&gt;x&lt;/b&gt;" in shown  # a label from data stays text

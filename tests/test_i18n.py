@@ -37,8 +37,10 @@ def test_every_markdown_cell_has_a_translation_with_its_heading_and_code():
         if stem == "monthly_report":
             continue  # written by code, in analysis.monthly's own texts
         table = i18n.narrative(stem, "zh")
-        assert set(cells) == set(table), f"{stem}: untranslated {[c[:40] for c in set(cells) - set(table)]}, " \
-                                         f"unused {[c[:40] for c in set(table) - set(cells)]}"
+        assert set(cells) == set(table), (
+            f"{stem}: untranslated {[c[:40] for c in set(cells) - set(table)]}, "
+            f"unused {[c[:40] for c in set(table) - set(cells)]}"
+        )
         for en, zh in table.items():
             head_en, head_zh = re.findall(r"^(#+) ", en, re.M), re.findall(r"^(#+) ", zh, re.M)
             assert head_en == head_zh, (stem, en[:40])
@@ -75,14 +77,34 @@ def test_claims_sentences_use_display_names_and_the_currency(lang, tmp_path):
     from analysis import claims
 
     rows = []
-    for arm, gift, channel, n, k in (("a", "daily", "sms", 400, 40), ("b", "entertainment", "sms", 400, 80),
-                                     ("holdout", None, None, 200, 10)):
-        rows += [{"campaign_id": "C1", "member_id": f"{arm}{i}", "arm": arm, "gift": gift, "channel": channel,
-                  "returned": i < k, "spend": 100.0 * (i < k), "cost": 5.0} for i in range(n)]
+    for arm, gift, channel, n, k in (
+        ("a", "daily", "sms", 400, 40),
+        ("b", "entertainment", "sms", 400, 80),
+        ("holdout", None, None, 200, 10),
+    ):
+        rows += [
+            {
+                "campaign_id": "C1",
+                "member_id": f"{arm}{i}",
+                "arm": arm,
+                "gift": gift,
+                "channel": channel,
+                "returned": i < k,
+                "spend": 100.0 * (i < k),
+                "cost": 5.0,
+            }
+            for i in range(n)
+        ]
     out = pd.DataFrame(rows)
     try:
-        configure(lang=lang, currency="¥", names={"entertainment": "Cinema tickets" if lang == "en" else "电影票",
-                                                   "daily": "Tissues" if lang == "en" else "纸巾"})
+        configure(
+            lang=lang,
+            currency="¥",
+            names={
+                "entertainment": "Cinema tickets" if lang == "en" else "电影票",
+                "daily": "Tissues" if lang == "en" else "纸巾",
+            },
+        )
         c = claims.claim_gift(out, "", ("daily", "entertainment"), ("sms", "call_wechat"))
         text = c.sentence()
     finally:

@@ -66,8 +66,11 @@ def _poison(src: Path, dst: Path) -> dict:
         contacts[col] = contacts[col] + IMG
     contacts.to_csv(d / "contacts.csv", index=False)
     return {
-        "control_arm": "holdout" + IMG, "before_arm": "sms_daily" + IMG, "after_arm": "call_wechat_ent" + IMG,
-        "gift_levels": f"daily{IMG},entertainment{IMG}", "channel_levels": f"sms{IMG},call_wechat{IMG}",
+        "control_arm": "holdout" + IMG,
+        "before_arm": "sms_daily" + IMG,
+        "after_arm": "call_wechat_ent" + IMG,
+        "gift_levels": f"daily{IMG},entertainment{IMG}",
+        "channel_levels": f"sms{IMG},call_wechat{IMG}",
     }
 
 
@@ -111,7 +114,7 @@ def test_the_payload_reaches_the_campaign_report_as_text(poisoned_site):
 
 def test_an_extra_column_name_cannot_inject_sql(tiny_dir):
     members = pd.read_csv(tiny_dir / "members.csv", dtype=str)
-    evil = "phone\" AS \"p2\", (SELECT 'leak') AS \"leak"
+    evil = 'phone" AS "p2", (SELECT \'leak\') AS "leak'
     members[evil] = "13800000000"
     members.to_csv(tiny_dir / "members.csv", index=False)
     data = load_dataset(tiny_dir, as_of="2023-12-31")

@@ -81,7 +81,9 @@ def test_one_message_per_bad_value(tiny_dir):
     _write(tiny_dir, "members.csv", m)
     report = _messages(tiny_dir)
     assert sorted((v.column, v.rule) for v in report.violations) == [
-        ("join_date", "must be present (not empty)"), ("tier", "must be present (not empty)")]
+        ("join_date", "must be present (not empty)"),
+        ("tier", "must be present (not empty)"),
+    ]
 
 
 def test_examples_show_values_as_typed(tiny_dir):
@@ -130,14 +132,17 @@ def test_ids_with_surrounding_spaces_follow_one_rule(tiny_dir):
 
 # --- refunds and returns --------------------------------------------------------------------------
 
+
 def _with_returns(d):
-    tx = pd.DataFrame({
-        "txn_id": ["t1", "t2", "t3", "t4", "t5"],
-        "member_id": ["A1", "A1", "A1", "A2", "A2"],
-        "ts": ["2023-02-01 10:00", "2023-02-05 11:00", "2023-03-10 12:00", "2023-02-01 09:00", "2023-02-03 09:00"],
-        "amount": ["100", "-30", "50", "-20", "80"],
-        "is_return": ["false", "true", "", "yes", "no"],
-    })
+    tx = pd.DataFrame(
+        {
+            "txn_id": ["t1", "t2", "t3", "t4", "t5"],
+            "member_id": ["A1", "A1", "A1", "A2", "A2"],
+            "ts": ["2023-02-01 10:00", "2023-02-05 11:00", "2023-03-10 12:00", "2023-02-01 09:00", "2023-02-03 09:00"],
+            "amount": ["100", "-30", "50", "-20", "80"],
+            "is_return": ["false", "true", "", "yes", "no"],
+        }
+    )
     _write(d, "transactions.csv", tx)
     return d
 

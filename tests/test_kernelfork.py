@@ -8,7 +8,6 @@ import signal
 import time
 
 import nbformat
-import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from analysis import kernelfork
@@ -53,13 +52,24 @@ async def _run(kc, code: str, timeout: float = 30) -> str:
 
 
 def test_notebook_imports_reads_import_statements_of_code_cells(tmp_path):
-    nb = new_notebook(cells=[new_code_cell("%matplotlib inline\nimport numpy as np\nfrom analysis import clv, plots\n"
-                                           "x = 1\nif x:\n    import json"),
-                             new_code_cell("from os.path import join\n!ls")])
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "%matplotlib inline\nimport numpy as np\nfrom analysis import clv, plots\nx = 1\nif x:\n    import json"
+            ),
+            new_code_cell("from os.path import join\n!ls"),
+        ]
+    )
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, path)
-    assert kernelfork.notebook_imports([path]) == ["numpy", "analysis", "analysis.clv", "analysis.plots", "os.path",
-                                                   "os.path.join"]
+    assert kernelfork.notebook_imports([path]) == [
+        "numpy",
+        "analysis",
+        "analysis.clv",
+        "analysis.plots",
+        "os.path",
+        "os.path.join",
+    ]
 
 
 async def _kernel_checks(km, cwd, zygote_pid: int) -> None:
@@ -68,8 +78,9 @@ async def _kernel_checks(km, cwd, zygote_pid: int) -> None:
     kc.start_channels()
     try:
         await kc.wait_for_ready(timeout=60)
-        out = await _run(kc, "import os, sys\nprint(os.getppid(), 'pandas' in sys.modules, os.environ.get('MALLWAKE_FORK_TEST'),"
-                              " os.getcwd())")
+        out = await _run(
+            kc, "import os, sys\nprint(os.getppid(), 'pandas' in sys.modules, os.environ.get('MALLWAKE_FORK_TEST'), os.getcwd())"
+        )
         ppid, preloaded, env, folder = out.split()
         assert int(ppid) == zygote_pid and preloaded == "True" and env == "seen" and folder == str(cwd)
         kernel_pid = int(await _run(kc, "print(os.getpid())"))
@@ -100,7 +111,9 @@ def test_forked_kernel_has_the_imports_the_environment_and_the_folder_of_its_lau
 
 
 def test_a_notebook_runs_through_the_zygote_and_without_one(tmp_path):
-    nb = new_notebook(cells=[new_code_cell("import os\nimport pandas as pd\nprint(pd.DataFrame({'a': [1, 2]}).a.sum(), os.getppid())")])
+    nb = new_notebook(
+        cells=[new_code_cell("import os\nimport pandas as pd\nprint(pd.DataFrame({'a': [1, 2]}).a.sum(), os.getppid())")]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, path)

@@ -34,8 +34,15 @@ def test_make_lab_serves_the_notebooks_and_their_sources(small_mall, tmp_path):
     env = os.environ | {"JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
     # DEMO points at the test's small mall, so nothing is generated into the project
     extras = os.environ.get("MALLWAKE_EXTRAS", "test")  # the install `make test` made: lab must not change it
-    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"EXTRAS={extras}", f"DEMO={small_mall}", f"LAB_ARGS={args}"], cwd=PROJECT_DIR,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "lab", f"EXTRAS={extras}", f"DEMO={small_mall}", f"LAB_ARGS={args}"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}/api"
     try:
         deadline, status = time.monotonic() + 90, None

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analysis import clv, lifecycle as lc
+from analysis import clv
+from analysis import lifecycle as lc
 from analysis.config import PROJECT_DIR
 from analysis.dataset import load_dataset
 from analysis.synthetic import MEMBER_TYPES, generate_mall
@@ -19,8 +20,9 @@ CDNOW_SUMMARY = PROJECT_DIR / "tests" / "data" / "cdnow" / "cdnow_customers_summ
 def histories(tmp_path):
     d = tmp_path / "h"
     d.mkdir()
-    pd.DataFrame({"member_id": ["X", "Y", "Z"], "join_date": ["2022-01-10", "2022-01-05", "2022-03-15"],
-                  "tier": "gold"}).to_csv(d / "members.csv", index=False)
+    pd.DataFrame({"member_id": ["X", "Y", "Z"], "join_date": ["2022-01-10", "2022-01-05", "2022-03-15"], "tier": "gold"}).to_csv(
+        d / "members.csv", index=False
+    )
     # X sleeps twice and is woken twice; Y buys monthly; Z never buys
     x = ["2022-01-15", "2022-09-01", "2023-06-01"]
     y = [f"2022-{m:02d}-10" for m in range(1, 13)]
@@ -96,11 +98,17 @@ def test_stage_flows_from_arrays_equal_the_panel_expression(small_mall, tier):
     if tier:
         p = p.filter(_.tier == tier)
     counts = p.group_by(["month", "stage"]).aggregate(members=_.count()).to_pandas()
-    counts = counts.pivot_table(index="month", columns="stage", values="members", fill_value=0).reindex(columns=list(lc.STAGES), fill_value=0)
+    counts = counts.pivot_table(index="month", columns="stage", values="members", fill_value=0).reindex(
+        columns=list(lc.STAGES), fill_value=0
+    )
     assert (flows.counts.to_numpy() == counts.sort_index().to_numpy()).all()
     assert list(flows.counts.index.strftime("%Y-%m")) == list(pd.to_datetime(counts.sort_index().index).strftime("%Y-%m"))
-    tr = p.filter(_.prev_stage.notnull()).group_by(["month", _.prev_stage.name("from_stage"), _.stage.name("to_stage")]).aggregate(
-        members=_.count()).to_pandas()
+    tr = (
+        p.filter(_.prev_stage.notnull())
+        .group_by(["month", _.prev_stage.name("from_stage"), _.stage.name("to_stage")])
+        .aggregate(members=_.count())
+        .to_pandas()
+    )
     tr = tr.assign(month=pd.to_datetime(tr["month"]).dt.strftime("%Y-%m")).sort_values(["month", "from_stage", "to_stage"])
     mine = flows.transitions.assign(month=flows.transitions["month"].dt.strftime("%Y-%m"))
     assert mine.to_numpy().tolist() == tr[["month", "from_stage", "to_stage", "members"]].to_numpy().tolist()
@@ -126,8 +134,11 @@ def test_bgnbd_matches_lifetimes_where_it_installs():
     ours = clv.fit_bgnbd(s["frequency"], s["recency"], s["T"])
     for name in ("r", "alpha", "a", "b"):
         assert ours.params_[name] == pytest.approx(ref.params_[name], rel=1e-3)
-    np.testing.assert_allclose(ours.p_alive(s["frequency"], s["recency"], s["T"]),
-                               ref.conditional_probability_alive(s["frequency"], s["recency"], s["T"]), rtol=1e-3)
+    np.testing.assert_allclose(
+        ours.p_alive(s["frequency"], s["recency"], s["T"]),
+        ref.conditional_probability_alive(s["frequency"], s["recency"], s["T"]),
+        rtol=1e-3,
+    )
 
 
 def test_gamma_gamma_expected_spend_by_hand():
@@ -167,8 +178,12 @@ def test_survival_band_covers_planted_dropout_curve(mall):
     end = pd.Timestamp(json.loads((d / "truth.json").read_text())["end"])
     join = pd.to_datetime(df["join_date"])
     drop = join + pd.to_timedelta(df["lifetime_days"], unit="D")
-    df = df.assign(event=(drop <= end).astype(int), duration=np.minimum((drop - join).dt.days, (end - join).dt.days).astype(float),
-                   early_spend=0.0, join_year="x")
+    df = df.assign(
+        event=(drop <= end).astype(int),
+        duration=np.minimum((drop - join).dt.days, (end - join).dt.days).astype(float),
+        early_spend=0.0,
+        join_year="x",
+    )
     df = df[df["duration"] > 0]
     # 12 pointwise checks: a 99.9 % band keeps the chance of any false alarm near 1 %
     res = lc.fit_survival(df, by="member_type", covariates=("member_type",), alpha=0.001)
@@ -215,8 +230,9 @@ def test_log_rank_and_proportional_hazards_in_words():
     early = rng.exponential(np.where(group == "b", 60, 300))
     late = 200 + rng.exponential(np.where(group == "b", 2000, 300))
     duration = np.where(group == "b", np.minimum(early, late) * (early < 120) + late * (early >= 120), early)
-    df = pd.DataFrame({"duration": np.minimum(duration, 900), "event": duration < 900, "group": group,
-                       "early_spend": 0.0, "join_year": "x"})
+    df = pd.DataFrame(
+        {"duration": np.minimum(duration, 900), "event": duration < 900, "group": group, "early_spend": 0.0, "join_year": "x"}
+    )
     res = lc.fit_survival(df, by="group", covariates=("group",))
     assert res.logrank_sentence().startswith("Log-rank test across groups: chi-square")
     assert res.ph_violations() == ["group_b"] and "time-varying" in res.ph_note()
@@ -312,6 +328,7 @@ def test_stage_flows_in_the_engine_equal_the_dense_arrays(small_mall, tier):
 
 # --- the proportional-hazards check: the standard test, equal to lifelines' -----------------
 
+
 @pytest.mark.parametrize("transform", ["rank", "identity", "log", "km"])
 def test_ph_test_equals_lifelines_proportional_hazard_test(transform):
     """Reference values from lifelines 0.30.3 (tests/data/reference/make_ph_reference.py): x2's
@@ -354,7 +371,7 @@ def test_bgnbd_says_the_dropout_is_not_identified_where_almost_nobody_drops_out(
     n = 3_000
     lam = rng.gamma(2.0, 1 / 8.0, n)  # purchases per week, nobody drops out
     T = rng.uniform(30, 52, n)
-    times = [np.sort(rng.uniform(0, t, rng.poisson(l * t))) for l, t in zip(lam, T)]
+    times = [np.sort(rng.uniform(0, t, rng.poisson(rate * t))) for rate, t in zip(lam, T)]
     x = np.array([len(v) for v in times], dtype=float)
     tx = np.array([v[-1] if len(v) else 0.0 for v in times])
     fit = clv.fit_bgnbd(x, tx, T)
@@ -366,6 +383,7 @@ def test_bgnbd_says_the_dropout_is_not_identified_where_almost_nobody_drops_out(
 
 
 # --- the alternatives: MBG/NBD and Pareto/NBD, and the choice among them --------------------
+
 
 def test_pareto_nbd_reproduces_published_cdnow_estimates():
     """Fader, Hardie & Lee (2005): Pareto/NBD on the CDNOW sample, r 0.55, alpha 10.58, s 0.61,
@@ -387,8 +405,9 @@ def test_mbgnbd_and_pareto_nbd_equal_lifetimes(name):
         assert m.params_[k] == pytest.approx(v, rel=2e-3), k
     h = ref["histories"]
     assert m.p_alive(h["frequency"], h["recency"], h["T"]) == pytest.approx(ref[name]["p_alive"], rel=2e-3)
-    assert m.expected_purchases(ref["t"], h["frequency"], h["recency"], h["T"]) == pytest.approx(ref[name]["expected_purchases"],
-                                                                                                   rel=2e-3)
+    assert m.expected_purchases(ref["t"], h["frequency"], h["recency"], h["T"]) == pytest.approx(
+        ref[name]["expected_purchases"], rel=2e-3
+    )
 
 
 def test_mbgnbd_and_pareto_nbd_match_lifetimes_where_it_installs():
@@ -413,7 +432,10 @@ def test_the_repeat_model_is_chosen_among_identified_models_by_the_holdout(small
     cal = clv.compute_rfm_summary(data, calibration_end=cal_end)
     m = clv.REPEAT_MODELS[best](cal["frequency"], cal["recency"], cal["T"])
     tx = pd.read_parquet(small_mall / "transactions.parquet")
-    tx = tx[(tx["ts"] > cal_end + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)) & (tx["ts"] < pd.Timestamp(data.as_of) + pd.Timedelta(days=1))]
+    tx = tx[
+        (tx["ts"] > cal_end + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1))
+        & (tx["ts"] < pd.Timestamp(data.as_of) + pd.Timedelta(days=1))
+    ]
     tx = tx[~tx.get("is_return", pd.Series(False, index=tx.index)).fillna(False).astype(bool)] if "is_return" in tx else tx
     actual = tx.assign(day=tx["ts"].dt.normalize()).drop_duplicates(["member_id", "day"]).groupby("member_id").size()
     horizon = (pd.Timestamp(data.as_of) - cal_end).days / 7.0

@@ -55,12 +55,20 @@ def _independent_kpis(d, month: str, sleeping_days=180, lost_days=365) -> pd.Dat
     for tier in ["all", *sorted(tiers.unique())]:
         sel = tiers.index if tier == "all" else tiers.index[tiers == tier]
         t_in = in_month[in_month["member_id"].isin(sel)]
-        rows.append({
-            "tier": tier, "members": int((joined[sel] <= end).sum()), "new": int(is_new[sel].sum()),
-            "active": int(t_in["member_id"].nunique()), "sleeping": int(sleeping[sel].sum()), "woken": int(woken[sel].sum()),
-            "lost": int(became_lost[sel].sum()), "spend": round(float(t_in["amount"].sum()), 2), "purchases": len(t_in),
-            "visits": int(vis["member_id"].isin(sel).sum()),
-        })
+        rows.append(
+            {
+                "tier": tier,
+                "members": int((joined[sel] <= end).sum()),
+                "new": int(is_new[sel].sum()),
+                "active": int(t_in["member_id"].nunique()),
+                "sleeping": int(sleeping[sel].sum()),
+                "woken": int(woken[sel].sum()),
+                "lost": int(became_lost[sel].sum()),
+                "spend": round(float(t_in["amount"].sum()), 2),
+                "purchases": len(t_in),
+                "visits": int(vis["member_id"].isin(sel).sum()),
+            }
+        )
     return pd.DataFrame(rows).set_index("tier")
 
 
@@ -72,7 +80,9 @@ def test_kpis_equal_an_independent_computation(small_mall, month):
     for tier in expected.index:
         for k in expected.columns:
             assert kpis.loc[tier, k] == pytest.approx(expected.loc[tier, k], abs=0.01), (month, tier, k)
-    assert kpis.loc["all", "avg_ticket"] == pytest.approx(expected.loc["all", "spend"] / expected.loc["all", "purchases"], abs=0.01)
+    assert kpis.loc["all", "avg_ticket"] == pytest.approx(
+        expected.loc["all", "spend"] / expected.loc["all", "purchases"], abs=0.01
+    )
     assert kpis.loc["all", "active"] > 0 and kpis.loc["all", "sleeping"] > 0  # the case is not vacuous
 
 
@@ -82,7 +92,9 @@ def test_panel_reuse_gives_the_same_figures(small_mall):
     a = mo.compute_monthly_kpis(data, "2024-01", "2024-06")
     b = mo.compute_monthly_kpis(data, "2024-01", "2024-06", panel=panel)
     pd.testing.assert_frame_equal(a, b)
-    pd.testing.assert_frame_equal(mo.compute_stage_transitions(data, "2024-06"), mo.compute_stage_transitions(data, "2024-06", panel=panel))
+    pd.testing.assert_frame_equal(
+        mo.compute_stage_transitions(data, "2024-06"), mo.compute_stage_transitions(data, "2024-06", panel=panel)
+    )
 
 
 def test_compare_month_by_hand():
@@ -143,6 +155,7 @@ def _independent_days_since(d, at):
 
 
 # --- the CLI: one month, backfill, skip, determinism, language -----------------------------------------
+
 
 @pytest.mark.slow
 def test_month_backfill_skip_force_and_determinism(small_mall, tmp_path, capsys):

@@ -58,7 +58,9 @@ def test_an_out_of_sync_pair_is_refused_before_anything_runs(tmp_path, capsys):
 def test_every_parameter_line_is_understood_by_papermill(path):
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    assigned = [ln.split(":")[0].split("=")[0].strip() for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")]
+    assigned = [
+        ln.split(":")[0].split("=")[0].strip() for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     assert sorted(pm.inspect_notebook(str(path))) == sorted(assigned)
 
 
@@ -66,8 +68,14 @@ def test_every_parameter_line_is_understood_by_papermill(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(NOTEBOOKS_DIR).with_suffix("").as_posix())
 def test_executes_under_papermill(path, small_mall, tmp_path):
     out = tmp_path / path.name
-    pm.execute_notebook(str(path), str(out), parameters={"data_dir": str(small_mall)}, cwd=str(path.parent),
-                        kernel_name="python3", progress_bar=False)
+    pm.execute_notebook(
+        str(path),
+        str(out),
+        parameters={"data_dir": str(small_mall)},
+        cwd=str(path.parent),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     metrics = collect_metrics(nbformat.read(out, as_version=4))
     assert metrics, "each notebook publishes its headline figures"
     json.dumps(metrics)

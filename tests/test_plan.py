@@ -14,8 +14,18 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 from analysis import cli
 from analysis.dataset import load_dataset
-from analysis.plan import (SMD_LIMIT, allocation_power, assign_arms, balance_table, check_against_plan, contacts_csv,
-                           list_size_needed, make_plan, read_plan, srm_test)
+from analysis.plan import (
+    SMD_LIMIT,
+    allocation_power,
+    assign_arms,
+    balance_table,
+    check_against_plan,
+    contacts_csv,
+    list_size_needed,
+    make_plan,
+    read_plan,
+    srm_test,
+)
 
 PLAN = """campaign_id: W4-NEXT
 start_date: 2024-12-20
@@ -39,14 +49,22 @@ def test_srm_flags_a_52_48_split_on_20000_members_and_passes_a_fair_one():
     assert not srm_test({"a": 10_050, "b": 9_950}, {"a": 0.5, "b": 0.5}).flagged  # p = 0.48
     # a fair split by a random draw is flagged about once in a thousand: 200 draws, none or one or two
     rng = np.random.default_rng(3)
-    flags = sum(srm_test({"a": int(k), "b": 20_000 - int(k)}, {"a": 0.5, "b": 0.5}).flagged for k in rng.binomial(20_000, 0.5, 200))
+    flags = sum(
+        srm_test({"a": int(k), "b": 20_000 - int(k)}, {"a": 0.5, "b": 0.5}).flagged for k in rng.binomial(20_000, 0.5, 200)
+    )
     assert flags <= 2
 
 
 def _members(n=2_000, seed=1):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"member_id": [f"M{i:05d}" for i in range(n)], "tier": rng.choice(["gold", "silver"], n),
-                         "band": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]), "spend": rng.gamma(2, 500, n)})
+    return pd.DataFrame(
+        {
+            "member_id": [f"M{i:05d}" for i in range(n)],
+            "tier": rng.choice(["gold", "silver"], n),
+            "band": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
+            "spend": rng.gamma(2, 500, n),
+        }
+    )
 
 
 def test_assignment_is_blocked_within_strata_and_reproducible():
@@ -130,13 +148,21 @@ def test_the_plan_command_writes_the_contact_file_and_the_record(planned, small_
     assert check_against_plan(record, tampered).flagged
 
 
-@pytest.mark.parametrize("text, message", [
-    ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5}, b: {share: 0.5}}", "exactly one arm must be the control"),
-    ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5, control: true}, b: {share: 0.4}}", "add up to 0.9"),
-    ("campaign_id: X\nstart_date: 2024-13-40\narms: {a: {share: 0.5, control: true}, b: {share: 0.5}}", "not a date"),
-    ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5, control: true}, b: {share: 0.5, gift_cost: -1}}",
-     "arms.b.gift_cost': input should be greater than or equal to 0"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5}, b: {share: 0.5}}",
+            "exactly one arm must be the control",
+        ),
+        ("campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5, control: true}, b: {share: 0.4}}", "add up to 0.9"),
+        ("campaign_id: X\nstart_date: 2024-13-40\narms: {a: {share: 0.5, control: true}, b: {share: 0.5}}", "not a date"),
+        (
+            "campaign_id: X\nstart_date: 2024-12-20\narms: {a: {share: 0.5, control: true}, b: {share: 0.5, gift_cost: -1}}",
+            "arms.b.gift_cost': input should be greater than or equal to 0",
+        ),
+    ],
+)
 def test_a_wrong_plan_file_is_refused_with_its_name_and_exit_2(text, message, tmp_path, small_mall, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")
@@ -157,7 +183,8 @@ def test_the_campaign_report_checks_each_wave_against_its_plan(small_mall, tmp_p
     # W1-BEFORE keeps the record the generator wrote; W2-AFTER gets a plan it did not follow; W3 none
     (data / "preregistrations" / "W3-FACTORIAL.json").unlink()
     (data / "preregistrations" / "W2-AFTER.json").write_text(  # a plan the wave did not follow
-        json.dumps({"campaign_id": "W2-AFTER", "allocation": {"holdout": 0.5, "call_wechat_ent": 0.5}}))
+        json.dumps({"campaign_id": "W2-AFTER", "allocation": {"holdout": 0.5, "call_wechat_ent": 0.5}})
+    )
     res = run_reports(data, out_dir=tmp_path / "r", only=["03_campaign_effects"], log=lambda *_: None)
     assert res.ok, [n.error for n in res.notebooks]
     page = (res.out_dir / "03_campaign_effects.html").read_text(encoding="utf-8")
@@ -195,8 +222,11 @@ def test_the_demo_waves_carry_their_plans_written_by_the_plan_code(small_mall):
         assert record["strata"] == ["tier", "recency_band"] and record["primary_outcome"] == "return_rate"
         assert not check_against_plan(record, contacts).flagged
         mine = contacts[contacts["campaign_id"] == record["campaign_id"]].sort_values("member_id", kind="stable")
-        planned = mine.assign(contact_cost=mine["arm"].map(lambda a: record["arms"][a]["contact_cost"]),
-                              gift_cost=mine["arm"].map(lambda a: record["arms"][a]["gift_cost"]))[list(CONTACT_COLUMNS)]
+        arms = record["arms"]
+        planned = mine.assign(
+            contact_cost=mine["arm"].map({a: v["contact_cost"] for a, v in arms.items()}),
+            gift_cost=mine["arm"].map({a: v["gift_cost"] for a, v in arms.items()}),
+        )[list(CONTACT_COLUMNS)]
         assert hashlib.sha256(contacts_csv(planned.reset_index(drop=True))).hexdigest() == record["assignment_sha256"]
 
 
@@ -224,14 +254,16 @@ def test_the_primary_outcome_is_judged_as_planned_and_deviations_are_stated(smal
     treated = outcomes.loc[outcomes["arm"] != "holdout", ["campaign_id", "arm"]].drop_duplicates()
     assert len(primary) == len(treated) and deviations == []
     effects = cp.estimate_arm_effects(outcomes, "holdout", 0.05).table("return_rate")
-    assert np.allclose(primary.sort_values(["campaign_id", "arm"])["estimate"],
-                       effects.sort_values(["campaign_id", "arm"])["estimate"])
+    assert np.allclose(
+        primary.sort_values(["campaign_id", "arm"])["estimate"], effects.sort_values(["campaign_id", "arm"])["estimate"]
+    )
     # a record the wave did not follow: another window, start, size and alpha
     d = shutil.copytree(small_mall, tmp_path / "mall")
     path = d / "preregistrations" / "W2-AFTER.json"
     record = json.loads(path.read_text())
-    path.write_text(json.dumps(record | {"response_days": 14, "start_date": "2024-09-01", "members": record["members"] + 5,
-                                         "alpha": 0.01}))
+    path.write_text(
+        json.dumps(record | {"response_days": 14, "start_date": "2024-09-01", "members": record["members"] + 5, "alpha": 0.01})
+    )
     primary, deviations = judge_against_plans(d, outcomes, waves)
     text = " ".join(deviations)
     assert "planned 14" in text and "planned for 2024-09-01" in text and "in the plan" in text and len(deviations) == 3
@@ -247,8 +279,9 @@ def test_a_plan_from_the_campaign_reports_chosen_list_splits_every_recommendatio
     folder, data, _ = planned
     members = data.members.select("member_id", "join_date").to_pandas()
     ids = members.loc[members["join_date"] < pd.Timestamp("2024-12-01"), "member_id"].sort_values().iloc[:400].to_numpy()
-    chosen = pd.DataFrame({"member_id": ids, "rank": range(1, 401),
-                           "arm": np.where(np.arange(400) % 3 == 0, "sms_daily", "call_wechat_ent")})
+    chosen = pd.DataFrame(
+        {"member_id": ids, "rank": range(1, 401), "arm": np.where(np.arange(400) % 3 == 0, "sms_daily", "call_wechat_ent")}
+    )
     chosen.to_csv(folder / "next_wave_list.csv", index=False)
     (folder / "chosen.yaml").write_text(PLAN + "chosen_list: next_wave_list.csv\n", encoding="utf-8")
     spec = read_plan(folder / "chosen.yaml")
@@ -260,6 +293,11 @@ def test_a_plan_from_the_campaign_reports_chosen_list_splits_every_recommendatio
         held = (block["arm_x"] == "holdout").sum()
         assert abs(held - 0.2 * len(block)) < 1, "blocked: every stratum split as planned"
     assert contacts_csv(make_plan(data, spec).contacts) == contacts_csv(plan.contacts)
-    chosen.assign(member_id=chosen["member_id"].where(chosen.index != 5, "NOT-A-MEMBER")).to_csv(folder / "next_wave_list.csv", index=False)
-    with pytest.raises(ParameterError, match=r"next_wave_list.csv: column 'member_id' must name members of the data who had joined by 2024-12-19.*rows 7"):
+    chosen.assign(member_id=chosen["member_id"].where(chosen.index != 5, "NOT-A-MEMBER")).to_csv(
+        folder / "next_wave_list.csv", index=False
+    )
+    with pytest.raises(
+        ParameterError,
+        match=r"next_wave_list.csv: column 'member_id' must name members of the data who had joined by 2024-12-19.*rows 7",
+    ):
         make_plan(data, spec)

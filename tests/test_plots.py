@@ -30,8 +30,14 @@ def test_plots_draw_into_the_given_axes_pass_kwargs_and_return_them():
     assert plots.plot_rates_with_intervals(table, "label", ax=ax, color="#123456") is ax
     assert ax.get_xlabel() == "Return rate"
     assert any(matplotlib.colors.to_hex(line.get_color()) == "#123456" for line in ax.get_lines())
-    kpis = pd.DataFrame({"tier": "all", "month": pd.date_range("2024-01-01", periods=3, freq="MS"),
-                         "active": [10, 12, 11], "spend": [1e6, 2e6, 3e6]})
+    kpis = pd.DataFrame(
+        {
+            "tier": "all",
+            "month": pd.date_range("2024-01-01", periods=3, freq="MS"),
+            "active": [10, 12, 11],
+            "spend": [1e6, 2e6, 3e6],
+        }
+    )
     fig, axes = plt.subplots(1, 2)
     got = plots.plot_kpi_trends(kpis, {}, columns=("active", "spend"), axes=axes)
     assert list(got) == list(axes)
@@ -69,22 +75,39 @@ def test_tiers_keep_their_order_and_colour_across_figures_and_the_holdout_is_gre
     (tmp_path / "mallwake.yaml").write_text("tiers: [bronze, silver, gold]\n")
     configure(tmp_path)
     try:
-        curves = pd.DataFrame({"group": np.repeat(["gold", "bronze", "silver"], 3), "time": [0, 10, 20] * 3,
-                               "survival": [1, 0.8, 0.6] * 3, "ci_low": [1, 0.7, 0.5] * 3, "ci_high": [1, 0.9, 0.7] * 3})
+        curves = pd.DataFrame(
+            {
+                "group": np.repeat(["gold", "bronze", "silver"], 3),
+                "time": [0, 10, 20] * 3,
+                "survival": [1, 0.8, 0.6] * 3,
+                "ci_low": [1, 0.7, 0.5] * 3,
+                "ci_high": [1, 0.9, 0.7] * 3,
+            }
+        )
         ax = plots.plot_survival(curves)
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert legend == ["bronze", "Silver", "Gold"], "tier order (display names), not alphabetical"
         survival_colors = {t: matplotlib.colors.to_hex(line.get_color()) for t, line in zip(legend, ax.get_lines())}
         cohorts = pd.DataFrame({"silver": [3, 4], "gold": [1, 2], "bronze": [5, 6]}, index=[2022, 2023])
         ax2 = plots.plot_join_cohorts(cohorts)
-        bars = {t.get_text(): matplotlib.colors.to_hex(h.get_facecolor()) for t, h in
-                zip(ax2.get_legend().get_texts(), ax2.get_legend().legend_handles)}
+        bars = {
+            t.get_text(): matplotlib.colors.to_hex(h.get_facecolor())
+            for t, h in zip(ax2.get_legend().get_texts(), ax2.get_legend().legend_handles)
+        }
         assert bars == survival_colors, "a tier has one colour in every figure"
-        outcomes = pd.DataFrame({"campaign_id": "C", "arm": ["holdout", "sms", "call"] * 4, "response_days": 10,
-                                 "days_to_return": [1.0, 2.0, np.nan] * 4})
+        outcomes = pd.DataFrame(
+            {
+                "campaign_id": "C",
+                "arm": ["holdout", "sms", "call"] * 4,
+                "response_days": 10,
+                "days_to_return": [1.0, 2.0, np.nan] * 4,
+            }
+        )
         ax3 = plots.plot_cumulative_returns(outcomes, "C")
-        colors = {t.get_text().split(" (")[0]: matplotlib.colors.to_hex(line.get_color())
-                  for t, line in zip(ax3.get_legend().get_texts(), ax3.get_lines())}
+        colors = {
+            t.get_text().split(" (")[0]: matplotlib.colors.to_hex(line.get_color())
+            for t, line in zip(ax3.get_legend().get_texts(), ax3.get_lines())
+        }
         assert colors["holdout"] == plots.HOLDOUT_COLOR
     finally:
         configure()

@@ -2,15 +2,12 @@
 
 import hashlib
 import os
-import re
 import stat
 
 import pandas as pd
 import pytest
 
-from analysis.config import NOTEBOOKS_DIR, TEACHING_DIR
 from analysis.privacy import PrivacyError, pseudonymize, secret_path
-from analysis.runner import run_months, run_reports
 
 
 def test_pseudonyms_use_a_random_secret_key_created_once():

@@ -17,8 +17,24 @@ def test_teaching_track_commands_with_relative_paths(small_mall, tmp_path):
     process's working directory while a kernel runs, which broke relative paths under --jobs 2."""
     out = tmp_path / "reports"
     for extra in ([], ["-p", "show_solutions=true", "--label", "teaching-key"]):
-        res = subprocess.run([MALLWAKE, "run", "--data", str(small_mall), "--notebooks", "notebooks/teaching",
-                              "--out", str(out), "--jobs", "2", *extra], cwd=PROJECT_DIR, capture_output=True, text=True)
+        res = subprocess.run(
+            [
+                MALLWAKE,
+                "run",
+                "--data",
+                str(small_mall),
+                "--notebooks",
+                "notebooks/teaching",
+                "--out",
+                str(out),
+                "--jobs",
+                "2",
+                *extra,
+            ],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+        )
         assert res.returncode == 0, res.stderr[-2000:]
     assert len(list((out / "teaching-key").glob("t*.html"))) == 3
     assert len(list(out.glob("*-teaching/t*.html"))) == 3
@@ -42,8 +58,10 @@ def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_ma
     for name in ("a", "b", "c"):
         nb = new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.cells = [new_code_cell('data_dir: str = ""\nas_of: str = ""', metadata={"tags": ["parameters"]}),
-                    new_code_cell("from analysis.report import record_metrics\nrecord_metrics(ok=1)")]
+        nb.cells = [
+            new_code_cell('data_dir: str = ""\nas_of: str = ""', metadata={"tags": ["parameters"]}),
+            new_code_cell("from analysis.report import record_metrics\nrecord_metrics(ok=1)"),
+        ]
         nbformat.write(nb, work / "nbs" / f"{name}.ipynb")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -57,8 +75,9 @@ def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_ma
 
     monkeypatch.setattr(runner, "execute_notebook", moving)
     monkeypatch.chdir(work)
-    res = runner.run_reports(small_mall, out_dir=Path("reports"), notebooks_dir=Path("nbs"), label="rel", jobs=1,
-                             log=lambda *_: None)
+    res = runner.run_reports(
+        small_mall, out_dir=Path("reports"), notebooks_dir=Path("nbs"), label="rel", jobs=1, log=lambda *_: None
+    )
     assert res.ok, [n.error for n in res.notebooks]
     assert sorted(p.name for p in (work / "reports" / "rel").glob("*.html")) == ["a.html", "b.html", "c.html"]
 
@@ -74,8 +93,22 @@ def test_plan_command_as_the_readme_writes_it(small_mall, tmp_path, monkeypatch)
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     assert ".venv/bin/mallwake plan examples/next_wave.yaml" in readme
     out = tmp_path / "exports"
-    res = subprocess.run([sys.executable, "-m", "analysis.cli", "plan", "examples/next_wave.yaml", "--data", str(small_mall),
-                          "--exports", str(out)], cwd=PROJECT_DIR, capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis.cli",
+            "plan",
+            "examples/next_wave.yaml",
+            "--data",
+            str(small_mall),
+            "--exports",
+            str(out),
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     folder = out / "plans" / "W4-NEXT"
     record = json.loads((folder / "preregistration.json").read_text())
@@ -85,7 +118,9 @@ def test_plan_command_as_the_readme_writes_it(small_mall, tmp_path, monkeypatch)
 
 def test_translation_check_command_as_the_readme_writes_it():
     """`python -m analysis.i18n missing zh` runs as written and lists nothing: every text is translated."""
-    res = subprocess.run([sys.executable, "-m", "analysis.i18n", "missing", "zh"], cwd=PROJECT_DIR, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "analysis.i18n", "missing", "zh"], cwd=PROJECT_DIR, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
 
@@ -102,8 +137,12 @@ def test_next_wave_list_command_as_the_readme_writes_it(study_mall, tmp_path):
     command = ".venv/bin/mallwake run --only 03_campaign_effects -p margin_rate=0.3 -p budget=5000"
     assert command in readme
     out = tmp_path / "reports"
-    res = subprocess.run([MALLWAKE, *command.split()[1:], "--data", str(study_mall), "--out", str(out), "--label", "w"],
-                         cwd=PROJECT_DIR, capture_output=True, text=True)
+    res = subprocess.run(
+        [MALLWAKE, *command.split()[1:], "--data", str(study_mall), "--out", str(out), "--label", "w"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     chosen = pd.read_csv(tmp_path / "exports" / "w" / "next_wave_list.csv")
     assert 0 < len(chosen) and chosen["expected_cost"].sum() <= 5000

@@ -38,8 +38,14 @@ def _uplift():
     x = rng.random(n)
     treated = rng.random(n) < 0.5
     ids = [f"M{i:04d}" for i in range(n)]
-    outcomes = pd.DataFrame({"campaign_id": "C", "member_id": ids, "arm": np.where(treated, "t", "holdout"),
-                             "returned": rng.random(n) < 0.05 + treated * 0.2 * (x > 0.5)})
+    outcomes = pd.DataFrame(
+        {
+            "campaign_id": "C",
+            "member_id": ids,
+            "arm": np.where(treated, "t", "holdout"),
+            "returned": rng.random(n) < 0.05 + treated * 0.2 * (x > 0.5),
+        }
+    )
     return uplift.estimate_uplift(outcomes, pd.DataFrame({"member_id": ids, "x": x}), "C", "t", ["x"], n_boot=50)
 
 
@@ -62,7 +68,10 @@ def results(small_mall) -> dict[type, Result]:
     kpis = monthly.compute_monthly_kpis(data, month - pd.DateOffset(months=12), month, 90, 180, 365)
     test_date = as_of - pd.Timedelta(days=90)
     made = [
-        cp.estimate_arm_effects(o, alpha=0.1), study, study.did, cp.estimate_net_value(o, alpha=0.1),
+        cp.estimate_arm_effects(o, alpha=0.1),
+        study,
+        study.did,
+        cp.estimate_net_value(o, alpha=0.1),
         cp.estimate_adjusted_effect(o, feats, "W2-AFTER", "call_wechat_ent", ["recency_days", "frequency"], alpha=0.1),
         cp.estimate_factorial(o, "W3-FACTORIAL", ("daily", "entertainment"), ("sms", "call_wechat"), alpha=0.1),
         clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"]),
@@ -70,19 +79,34 @@ def results(small_mall) -> dict[type, Result]:
         clv.fit_pareto_nbd(summary["frequency"], summary["recency"], summary["T"]),
         clv.choose_repeat_model(data, as_of - pd.DateOffset(months=6)),
         clv.fit_gamma_gamma(repeat["frequency"], repeat["monetary_value"]),
-        lifecycle.compute_stage_flows(data), lifecycle.fit_survival(tts, by="tier"),
+        lifecycle.compute_stage_flows(data),
+        lifecycle.fit_survival(tts, by="tier"),
         lifecycle.fit_sleep_risk(data, test_date - pd.Timedelta(days=180), test_date, 90, 180),
-        seg.fit_clusters(features, k=3, n_boot=2), seg.compute_migration(seg.compute_rfm_scores(before), rfm, "a", "b"),
+        seg.fit_clusters(features, k=3, n_boot=2),
+        seg.compute_migration(seg.compute_rfm_scores(before), rfm, "a", "b"),
         sleeping.build_sleeping_list(data, as_of.date(), tier="gold"),
         timeseries.estimate_counterfactual(weekly, start, alpha=0.1),
-        monthly.compare_month(kpis, month), data.validation,
+        monthly.compare_month(kpis, month),
+        data.validation,
         claims.claim_sleeping_list(sleeping.build_sleeping_list(data, as_of.date(), tier="gold")),
         plan.srm_test({"a": 1_040, "b": 960}, {"a": 0.5, "b": 0.5}),
-        plan.make_plan(data, plan.PlanSpec(campaign_id="P1", start_date=str(as_of.date()), control_arm="holdout", seed=3,
-                                           arms={"holdout": {"share": 0.5}, "x": {"share": 0.5, "channel": "sms"}})),
+        plan.make_plan(
+            data,
+            plan.PlanSpec(
+                campaign_id="P1",
+                start_date=str(as_of.date()),
+                control_arm="holdout",
+                seed=3,
+                arms={"holdout": {"share": 0.5}, "x": {"share": 0.5, "channel": "sms"}},
+            ),
+        ),
         _uplift(),
-        uplift.choose_list(pd.DataFrame({"member_id": ["a", "b"], "x": [0.2, 0.1], "y": [0.1, 0.3]}), {"x": 1.0, "y": 2.0},
-                           margin_per_return=50.0, budget=3.0),
+        uplift.choose_list(
+            pd.DataFrame({"member_id": ["a", "b"], "x": [0.2, 0.1], "y": [0.1, 0.3]}),
+            {"x": 1.0, "y": 2.0},
+            margin_per_return=50.0,
+            budget=3.0,
+        ),
     ]
     return {type(r): r for r in made}
 

@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 
 import nbformat
 import pytest
@@ -15,8 +14,12 @@ from analysis.runner import ParameterError, check_parameters, discover_notebooks
 def _nb(path, body, params='data_dir: str = "../data/demo"\nas_of: str = ""\nn: int = 3'):
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [new_markdown_cell(f"# {path.stem} title"), new_code_cell(params, metadata={"tags": ["parameters"]}),
-                new_markdown_cell("## Section one"), new_code_cell(body)]
+    nb.cells = [
+        new_markdown_cell(f"# {path.stem} title"),
+        new_code_cell(params, metadata={"tags": ["parameters"]}),
+        new_markdown_cell("## Section one"),
+        new_code_cell(body),
+    ]
     nbformat.write(nb, path)
     return path
 
@@ -54,6 +57,7 @@ def test_success_then_failure_keeps_earlier_run(nb_dir, small_mall, tmp_path):
     html = (run_dir / "a_ok.html").read_text(encoding="utf-8")
     assert "value 3" in html and "Provenance" in html and 'href="#Section-one"' in html
     from analysis.lockfile import lock_hash
+
     assert lock_hash() in html  # the locked environment the report was made in
     assert json.loads((run_dir / "run.json").read_text())["provenance"]["environment (uv.lock sha256)"] == lock_hash()
     assert "injected-parameters" not in html and "data_dir: str" not in html
@@ -81,6 +85,7 @@ def test_show_code_keeps_code(nb_dir, small_mall, tmp_path):
 def test_cli_main_notebooks_declare_common_parameters():
     for nb in discover_notebooks(NOTEBOOKS_DIR):
         from analysis.runner import declared_parameters
+
         decl = declared_parameters(nb)
         assert {"data_dir", "as_of"} <= set(decl), nb.name
         assert decl["data_dir"]["default"].strip("'\"") == "../data/demo"
@@ -121,8 +126,13 @@ def test_progress_within_a_notebook_names_the_cell(tmp_path):
 
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [new_markdown_cell("# t"), new_code_cell("x: int = 1", metadata={"tags": ["parameters"]}),
-                new_markdown_cell("text"), new_code_cell("y = x + 1"), new_code_cell("z = y * 2")]
+    nb.cells = [
+        new_markdown_cell("# t"),
+        new_code_cell("x: int = 1", metadata={"tags": ["parameters"]}),
+        new_markdown_cell("text"),
+        new_code_cell("y = x + 1"),
+        new_code_cell("z = y * 2"),
+    ]
     nbformat.write(nb, tmp_path / "p.ipynb")
     seen = []
     runner.execute_notebook(tmp_path / "p.ipynb", tmp_path / "out.ipynb", {"x": 2}, progress=lambda k, n: seen.append((k, n)))

@@ -31,9 +31,11 @@ QUIET = {"log": lambda *_: None}
 def _nb(path: Path, body: str) -> Path:
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [new_markdown_cell(f"# {path.stem}"),
-                new_code_cell('data_dir: str = "../data/demo"\nas_of: str = ""\nexport_dir: str = ""', metadata={"tags": ["parameters"]}),
-                new_code_cell(body)]
+    nb.cells = [
+        new_markdown_cell(f"# {path.stem}"),
+        new_code_cell('data_dir: str = "../data/demo"\nas_of: str = ""\nexport_dir: str = ""', metadata={"tags": ["parameters"]}),
+        new_code_cell(body),
+    ]
     nbformat.write(nb, path)
     return path
 
@@ -43,15 +45,20 @@ def two_notebooks(tmp_path) -> Path:
     d = tmp_path / "nbs"
     d.mkdir()
     _nb(d / "a_first.ipynb", "from analysis.report import record_metrics\nrecord_metrics(value=1)")
-    _nb(d / "b_second.ipynb", "from pathlib import Path\nfrom analysis.report import record_metrics\n"
-                              "Path(export_dir, 'ids.txt').write_text('raw ids') if export_dir else None\nrecord_metrics(value=2)")
+    _nb(
+        d / "b_second.ipynb",
+        "from pathlib import Path\nfrom analysis.report import record_metrics\n"
+        "Path(export_dir, 'ids.txt').write_text('raw ids') if export_dir else None\nrecord_metrics(value=2)",
+    )
     return d
 
 
 # --- no data loss -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("label", ["", ".", "..", "../x", "a/b", "a\\b", "x y", "<b>", "a?b", "a#b", "100%", ".hidden",
-                                   "run-failed", "x" * 101])
+
+@pytest.mark.parametrize(
+    "label", ["", ".", "..", "../x", "a/b", "a\\b", "x y", "<b>", "a?b", "a#b", "100%", ".hidden", "run-failed", "x" * 101]
+)
 def test_unsafe_labels_are_refused(label):
     with pytest.raises(UnsafeNameError):
         check_label(label)
@@ -113,18 +120,20 @@ def test_a_second_run_of_the_same_label_is_refused(small_mall, tmp_path, two_not
     with locked(state_dir(out) / "locks" / "busy.lock", wait=False, what="run folder busy"):
         with pytest.raises(RunLockedError, match="pid"):
             run_reports(small_mall, out_dir=out, notebooks_dir=two_notebooks, label="busy", **QUIET)
-        rc = cli.main(["run", "--data", str(small_mall), "--out", str(out), "--label", "busy",
-                       "--notebooks", str(two_notebooks)])
+        rc = cli.main(["run", "--data", str(small_mall), "--out", str(out), "--label", "busy", "--notebooks", str(two_notebooks)])
         assert rc == 2 and "being written by mallwake pid" in capsys.readouterr().err
     assert not (out / "busy").exists() and not (out / ".busy.partial").exists()
 
 
 def test_a_lock_held_by_another_process_is_seen(tmp_path):
     lock = tmp_path / "x.lock"
-    code = ("import sys, time; sys.path.insert(0, sys.argv[2]); from analysis.storage import locked; from pathlib import Path\n"
-            "with locked(Path(sys.argv[1]), wait=False, what='x'):\n    print('held', flush=True); time.sleep(30)")
-    proc = subprocess.Popen([os.sys.executable, "-c", code, str(lock), str(Path(runner.__file__).parent.parent)],
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys, time; sys.path.insert(0, sys.argv[2]); from analysis.storage import locked; from pathlib import Path\n"
+        "with locked(Path(sys.argv[1]), wait=False, what='x'):\n    print('held', flush=True); time.sleep(30)"
+    )
+    proc = subprocess.Popen(
+        [os.sys.executable, "-c", code, str(lock), str(Path(runner.__file__).parent.parent)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "held"
         with pytest.raises(RunLockedError):
@@ -157,7 +166,13 @@ def test_concurrent_index_rebuilds_never_fail(tmp_path):
         t.join()
     assert errors == []
     assert "r1" in (out / "index.html").read_text(encoding="utf-8")
-    assert sorted(p.name for p in out.iterdir()) == [".mallwake", "glossary.html", "index.html", "index.zh.html", "r1"]  # no temporary files left
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".mallwake",
+        "glossary.html",
+        "index.html",
+        "index.zh.html",
+        "r1",
+    ]  # no temporary files left
 
 
 def test_full_disk_on_out_is_one_line_and_leaves_no_litter(small_mall, tmp_path, two_notebooks, monkeypatch, capsys):
@@ -168,7 +183,9 @@ def test_full_disk_on_out_is_one_line_and_leaves_no_litter(small_mall, tmp_path,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(runner, "execute_notebook", full)
-    rc = cli.main(["run", "--data", str(small_mall), "--out", str(out), "--label", "m", "--notebooks", str(two_notebooks), "--force"])
+    rc = cli.main(
+        ["run", "--data", str(small_mall), "--out", str(out), "--label", "m", "--notebooks", str(two_notebooks), "--force"]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and "no space left" in err[0]
     assert (out / "m" / "a_first.html").exists() and (out / "m" / "b_second.html").exists()
@@ -191,14 +208,23 @@ def test_a_really_full_out_disk(small_mall, tmp_path, two_notebooks):
     try:
         out = disk / "reports"
         with pytest.raises(runner.DiskFullError):
-            run_reports(small_mall, out_dir=out, notebooks_dir=two_notebooks, label="m", jobs=1,
-                        params={}, exports_dir=disk / "exports", **QUIET)
+            run_reports(
+                small_mall,
+                out_dir=out,
+                notebooks_dir=two_notebooks,
+                label="m",
+                jobs=1,
+                params={},
+                exports_dir=disk / "exports",
+                **QUIET,
+            )
         assert not [p for p in disk.rglob("*") if ".partial" in p.name]
     finally:
         subprocess.run(["umount", str(disk)], check=False)
 
 
 # --- no stale or corrupt results ----------------------------------------------------------------
+
 
 def _same_size_and_mtime_copy(src: Path, dst: Path, mutate) -> None:
     """Replace ``dst`` by a mutated copy of ``src`` with ``dst``'s size and mtime (as ``cp -p`` would)."""
@@ -293,6 +319,7 @@ def test_a_full_cache_falls_back_to_the_files(small_mall, tmp_path, monkeypatch)
 
 # --- kernels that start ---------------------------------------------------------------------------
 
+
 def test_many_kernels_start_at_once(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -304,6 +331,7 @@ def test_many_kernels_start_at_once(tmp_path):
 
 
 # --- clear errors for dates -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("args", [["--as-of", "notadate"], ["-p", "as_of=2024-13-45"], ["--as-of", "31/12/2024"]])
 def test_bad_analysis_dates_are_one_line_exit_2(args, small_mall, tmp_path, capsys):

@@ -60,7 +60,9 @@ def test_lorenz_and_gini_by_hand():
 
 def test_tier_rules_by_hand():
     f = pd.DataFrame({"member_id": ["a", "b", "c"], "tier": ["gold", "normal", "silver"], "monetary": [1000.0, 2000.0, 1500.0]})
-    rules = seg.evaluate_tier_rules(f, ("normal", "silver", "gold"), {"silver": 3000, "gold": 8000}, window_days=365, elapsed_days=73)
+    rules = seg.evaluate_tier_rules(
+        f, ("normal", "silver", "gold"), {"silver": 3000, "gold": 8000}, window_days=365, elapsed_days=73
+    )
     r = rules.set_index("member_id")
     # a fifth of the year gone: paces 5,000 / 10,000 / 7,500
     assert r["qualifies_for"].to_dict() == {"a": "silver", "b": "gold", "c": "silver"}
@@ -123,10 +125,16 @@ def test_cdnow_features_match_independent_pandas(tmp_path):
     raw["ts"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
     end = pd.Timestamp("1998-06-30")
     window = raw[raw["ts"] > end - pd.Timedelta(days=365)]
-    ref = pd.DataFrame({
-        "frequency": window.groupby("member_id").size(),
-        "monetary": window.groupby("member_id")["amount"].sum(),
-    }).reindex(ours.index).fillna(0)
+    ref = (
+        pd.DataFrame(
+            {
+                "frequency": window.groupby("member_id").size(),
+                "monetary": window.groupby("member_id")["amount"].sum(),
+            }
+        )
+        .reindex(ours.index)
+        .fillna(0)
+    )
     ref["recency_days"] = (end - raw.groupby("member_id")["ts"].max()).dt.days
     assert len(ours) == 2357
     assert (ours["frequency"] == ref["frequency"]).all()
@@ -138,8 +146,14 @@ def test_cdnow_features_match_independent_pandas(tmp_path):
 def test_cdnow_runs_through_the_segmentation_and_lifecycle_notebooks(tmp_path):
     # real data with one tier, no visits, no birth years, no campaigns
     d = convert_cdnow(CDNOW, tmp_path / "cdnow")
-    res = run_reports(d, as_of="1998-06-30", out_dir=tmp_path / "r", only=["01_data_overview", "04_segmentation", "05_lifecycle"],
-                      params={"window_days": "365", "n_clusters": "3"}, log=lambda *_: None)
+    res = run_reports(
+        d,
+        as_of="1998-06-30",
+        out_dir=tmp_path / "r",
+        only=["01_data_overview", "04_segmentation", "05_lifecycle"],
+        params={"window_days": "365", "n_clusters": "3"},
+        log=lambda *_: None,
+    )
     assert res.ok, [n.error for n in res.notebooks]
     metrics = json.loads((res.out_dir / "04_segmentation.metrics.json").read_text())
     assert metrics["members"] == 2357 and metrics["n_clusters"] == 3
@@ -153,8 +167,14 @@ def test_cdnow_runs_through_the_segmentation_and_lifecycle_notebooks(tmp_path):
 
 
 def test_members_without_a_purchase_get_no_rfm_segment_and_ties_are_shown():
-    f = pd.DataFrame({"member_id": [f"m{i}" for i in range(10)], "recency_days": [5, 9, 20, 40, 60, 300, 400, 500, 700, 800],
-                      "frequency": [3, 1, 1, 1, 1, 1, 1, 0, 0, 0], "monetary": [90, 10, 10, 12, 15, 20, 8, 0, 0, 0]})
+    f = pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(10)],
+            "recency_days": [5, 9, 20, 40, 60, 300, 400, 500, 700, 800],
+            "frequency": [3, 1, 1, 1, 1, 1, 1, 0, 0, 0],
+            "monetary": [90, 10, 10, 12, 15, 20, 8, 0, 0, 0],
+        }
+    )
     r = seg.compute_rfm_scores(f).set_index("member_id")
     assert (r.loc[["m7", "m8", "m9"], "segment"] == seg.NO_PURCHASE).all()
     assert (r.loc[[f"m{i}" for i in range(7)], "segment"] != seg.NO_PURCHASE).all()
@@ -170,8 +190,14 @@ def test_members_without_a_purchase_get_no_rfm_segment_and_ties_are_shown():
 
 
 def test_score_table_puts_the_value_ranges_side_by_side():
-    f = pd.DataFrame({"member_id": list("abcde"), "recency_days": [1, 2, 3, 4, 5], "frequency": [1, 1, 1, 2, 3],
-                      "monetary": [10.0, 20.0, 30.0, 40.0, 50.0]})
+    f = pd.DataFrame(
+        {
+            "member_id": list("abcde"),
+            "recency_days": [1, 2, 3, 4, 5],
+            "frequency": [1, 1, 1, 2, 3],
+            "monetary": [10.0, 20.0, 30.0, 40.0, 50.0],
+        }
+    )
     table = seg.score_table(seg.score_distribution(seg.compute_rfm_scores(f)))
     assert list(table.columns) == ["R", "F", "M"] and list(table.index) == ["1", "2", "3", "4", "5"]
     assert table.loc["1", "F"] == "1" and table.loc["2", "F"] == "–" and table.loc["5", "M"] == "50"

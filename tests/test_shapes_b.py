@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
+from shapes_common import run_everything
 
 from analysis.cdnow import convert_cdnow
 from analysis.synthetic import make_shape
-from shapes_common import run_everything
 
 CDNOW = Path(__file__).parent / "data" / "cdnow" / "CDNOW_sample.txt"
 

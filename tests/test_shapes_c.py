@@ -6,10 +6,10 @@ import json
 import re
 
 import pytest
+from shapes_common import bad_cells
 
 from analysis.runner import run_reports
 from analysis.synthetic import generate_mall, make_shape
-from shapes_common import bad_cells
 
 ADVISING = ["00_study_claims", "02_sleeping_members", "03_campaign_effects"]
 
@@ -54,7 +54,12 @@ def test_claim_1_says_it_is_not_testable_where_nothing_can_refine_the_list(shape
     [claim1] = [c for c in m["00_study_claims"]["claims"] if c["claim"] == 1]
     assert claim1["verdict"] == "not testable here" and claim1["estimate"] is None, claim1
     s = m["02_sleeping_members"]
-    assert s["invalid_share"] is None and set(s["refinements_not_applied"]) == {"present", "unreachable", "opted_out", "duplicate"}
+    assert s["invalid_share"] is None and set(s["refinements_not_applied"]) == {
+        "present",
+        "unreachable",
+        "opted_out",
+        "duplicate",
+    }
     page = (m["_dir"] / "02_sleeping_members.html").read_text(encoding="utf-8")
     assert "None of the refinements can be applied" in page
     assert not re.search(r"(?<![\d.])0\.0%", page)  # no "0.0 % not really asleep" presented as a finding

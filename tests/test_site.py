@@ -2,6 +2,7 @@
 ids, phones or plates; no raw pandas output in any table; every page rendered by a browser."""
 
 import html
+import json
 import os
 import re
 import shutil
@@ -22,13 +23,21 @@ def site(small_mall, tmp_path_factory):
     out = root / "reports"
     res = run_reports(small_mall, out_dir=out, jobs=2, log=lambda *_: None)
     assert res.ok, [n.error for n in res.notebooks]
-    teach = run_reports(small_mall, out_dir=out, notebooks_dir=TEACHING_DIR, jobs=2, params={"show_solutions": "true"},
-                        log=lambda *_: None)
+    teach = run_reports(
+        small_mall, out_dir=out, notebooks_dir=TEACHING_DIR, jobs=2, params={"show_solutions": "true"}, log=lambda *_: None
+    )
     assert teach.ok, [n.error for n in teach.notebooks]
     zh = run_reports(small_mall, out_dir=out, jobs=2, params={"lang": "zh"}, label="zh", log=lambda *_: None)
     assert zh.ok, [n.error for n in zh.notebooks]
-    zh_teach = run_reports(small_mall, out_dir=out, notebooks_dir=TEACHING_DIR, jobs=2, params={"lang": "zh"}, label="zh-teaching",
-                           log=lambda *_: None)
+    zh_teach = run_reports(
+        small_mall,
+        out_dir=out,
+        notebooks_dir=TEACHING_DIR,
+        jobs=2,
+        params={"lang": "zh"},
+        label="zh-teaching",
+        log=lambda *_: None,
+    )
     assert zh_teach.ok, [n.error for n in zh_teach.notebooks]
     months = run_months(small_mall, ["2024-09"], out_dir=out, log=lambda *_: None)
     months += run_months(small_mall, ["2024-09"], out_dir=out, lang="zh", log=lambda *_: None)
@@ -82,11 +91,17 @@ def test_every_figure_in_the_site_has_alt_text(site):
 
 
 def test_the_table_scan_finds_every_raw_form():
-    raw = pd.DataFrame({"cost_per_contacted": [0.191589, 41.409932], "p_value": [5.607214e-03, 1e-7],
-                        "members": [50000.0, None]}).to_html()
+    raw = pd.DataFrame(
+        {"cost_per_contacted": [0.191589, 41.409932], "p_value": [5.607214e-03, 1e-7], "members": [50000.0, None]}
+    ).to_html()
     found = " | ".join(raw_forms(raw))
-    for what in ("index column of row numbers", "unformatted float '0.191589'", "scientific notation '1.000000e-07'",
-                 "missing value shown as 'NaN'", "snake_case header 'cost_per_contacted'"):
+    for what in (
+        "index column of row numbers",
+        "unformatted float '0.191589'",
+        "scientific notation '1.000000e-07'",
+        "missing value shown as 'NaN'",
+        "snake_case header 'cost_per_contacted'",
+    ):
         assert what in found, (what, found)
 
 
@@ -94,14 +109,33 @@ def test_the_presentation_layer_leaves_nothing_raw():
     from analysis.present import configure, present
 
     configure(names={"call_wechat": "Call + WeChat"}, currency="¥")
-    frame = pd.DataFrame({"arm": ["call_wechat", "holdout"], "cost_per_contacted": [0.191589, 41.409932],
-                          "p_value": [5.607214e-03, 1e-7], "members": [50000.0, None], "return_rate": [0.2134, 0.05],
-                          "when": pd.to_datetime(["2024-12-31", None])})
+    frame = pd.DataFrame(
+        {
+            "arm": ["call_wechat", "holdout"],
+            "cost_per_contacted": [0.191589, 41.409932],
+            "p_value": [5.607214e-03, 1e-7],
+            "members": [50000.0, None],
+            "return_rate": [0.2134, 0.05],
+            "when": pd.to_datetime(["2024-12-31", None]),
+        }
+    )
     page = present(frame).to_html()
     assert raw_forms(page) == []
     text = html.unescape(re.sub(r"<[^>]+>", " ", page))
-    for shown in ("Call + WeChat", "¥0.19", "¥41.41", "0.006", "< 0.001", "50,000", "21.3%", "2024-12-31", "Cost per contacted",
-                  "p-value", "Return rate", "–"):
+    for shown in (
+        "Call + WeChat",
+        "¥0.19",
+        "¥41.41",
+        "0.006",
+        "< 0.001",
+        "50,000",
+        "21.3%",
+        "2024-12-31",
+        "Cost per contacted",
+        "p-value",
+        "Return rate",
+        "–",
+    ):
         assert shown in text, (shown, text)
     configure()
 
@@ -127,9 +161,12 @@ def _latin_only_fontconfig(folder: Path) -> Path:
     """A fontconfig file that shows the browser only non-CJK fonts: a machine without CJK system fonts."""
     dirs = [d for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation") if Path(d).is_dir()]
     conf = folder / "fonts.conf"
-    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-                    + "".join(f"<dir>{d}</dir>" for d in dirs)
-                    + f"<cachedir>{folder / 'cache'}</cachedir></fontconfig>", encoding="utf-8")
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        + "".join(f"<dir>{d}</dir>" for d in dirs)
+        + f"<cachedir>{folder / 'cache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
     return conf
 
 
@@ -200,8 +237,17 @@ def test_definitions_page_is_linked_from_every_report_and_covers_the_terms(site)
     out = site["out"]
     page = (out / "glossary.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"<[^>]+>", " ", page))
-    for term in [*SEGMENTS, *(s.capitalize() for s in STAGES if s != "reactivated"), "Reactivated", "Return rate",
-                 "Incremental return rate", "Cost per incremental return", "Response window", "RFM window", "Holdout"]:
+    for term in [
+        *SEGMENTS,
+        *(s.capitalize() for s in STAGES if s != "reactivated"),
+        "Reactivated",
+        "Return rate",
+        "Incremental return rate",
+        "Cost per incremental return",
+        "Response window",
+        "RFM window",
+        "Holdout",
+    ]:
         assert term in text, term
     for rule in RULES:
         assert f"Sleeping-list rule: {rule}" in text
@@ -231,7 +277,7 @@ def test_chinese_pages_have_their_frame_in_chinese(site):
         assert words in text, words
     for english in ("all reports", "the last date in the data"):
         at = text.find(english)
-        assert at < 0, (page, text[max(0, at - 200):at + 50])
+        assert at < 0, (page, text[max(0, at - 200) : at + 50])
     assert 'lang="zh-CN"' in text
 
 
@@ -245,8 +291,18 @@ def test_figure_alt_text_from_data_is_escaped(tmp_path):
     from analysis.site import render_html
 
     png = base64.b64encode(bytes.fromhex("89504e470d0a1a0a")).decode()
-    nb = new_notebook(cells=[new_code_cell("x", outputs=[new_output(
-        "display_data", data={"image/png": png}, metadata={"alt": 'Figure: arm "><script>alert(1)</script>'})])])
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "x",
+                outputs=[
+                    new_output(
+                        "display_data", data={"image/png": png}, metadata={"alt": 'Figure: arm "><script>alert(1)</script>'}
+                    )
+                ],
+            )
+        ]
+    )
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, path)
     page = render_html(path, tmp_path / "n.html", show_code=False, run_label="r", provenance={}).read_text(encoding="utf-8")
@@ -271,10 +327,11 @@ def test_figure_alt_text_from_data_is_escaped(tmp_path):
 def test_the_index_trend_charts_show_plain_units():
     from analysis.site import _trend_svg
 
-    svg = _trend_svg(["2024-09", "2024-10"], [{"spend": {"value": 1.1e7}, "active": {"value": 12_000}},
-                                              {"spend": {"value": 1.2e7}, "active": {"value": 13_000}}])
+    svg = _trend_svg(
+        ["2024-09", "2024-10"],
+        [{"spend": {"value": 1.1e7}, "active": {"value": 12_000}}, {"spend": {"value": 1.2e7}, "active": {"value": 13_000}}],
+    )
     assert "1e7" not in svg and ("11,000,000" in svg or "12,000,000" in svg)
-
 
 
 ALLOWED_LATIN = {"Holm", "BIC", "AUC", "alpha", "Wilson", "Gini", "Qini", "RFM", "Cox", "CLV", "Chi", "HC2"}
@@ -319,3 +376,30 @@ def test_reports_run_in_chinese_read_in_chinese(site):
     assert '<html lang="zh-CN">' in zh_index and "月度会员报告" in zh_index and "关键数字" in zh_index
     assert "headline figures" not in zh_index and "the last date in the data" not in zh_index
     assert 'href="index.zh.html"' in index and 'href="index.html"' in zh_index, "each index links the other language"
+
+
+def _leaves(x, path=""):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, x
+
+
+@pytest.mark.slow
+def test_metrics_are_the_same_in_every_language(site):
+    """A result does not depend on the language it was computed in: metrics.json of the English and
+    the Chinese run have the same keys, numbers and codes (only the headline's words differ)."""
+    en_dir, zh_dir = site["out"] / site["label"], site["out"] / "zh"
+    files = sorted(en_dir.glob("*.metrics.json"))
+    assert files and sorted(p.name for p in zh_dir.glob("*.metrics.json")) == [p.name for p in files]
+    for f in files:
+        en = dict(_leaves(json.loads(f.read_text(encoding="utf-8"))))
+        zh = dict(_leaves(json.loads((zh_dir / f.name).read_text(encoding="utf-8"))))
+        assert sorted(en) == sorted(zh), (f.name, sorted(set(en) ^ set(zh))[:10])
+        words = re.compile(r"^headline\[\d+\]\.(label|text)$")
+        differ = {k: (en[k], zh[k]) for k in en if en[k] != zh[k] and not words.match(k)}
+        assert not differ, (f.name, dict(list(differ.items())[:10]))

@@ -12,24 +12,38 @@ def sleepers(tmp_path):
     d = tmp_path / "s"
     d.mkdir()
     # list date 2024-01-31; sleeping = no purchase since 2023-08-04 (180 days)
-    members = pd.DataFrame({
-        "member_id": ["awake", "sleep", "parks", "nophone", "optout", "dup1", "dup2", "silver", "never", "newbie"],
-        "join_date": ["2022-01-01"] * 8 + ["2022-06-01", "2023-12-01"],
-        "tier": ["gold"] * 7 + ["silver", "gold", "gold"],
-        "phone_valid": [True, True, True, False, True, True, True, True, True, True],
-        "wechat_bound": [False, False, False, False, False, True, False, False, True, True],
-        "opt_out": [False, False, False, False, True, False, False, False, False, False],
-        "phone": ["1", "2", "3", "4", "5", "66", "66", "8", "9", "10"],
-    })
+    members = pd.DataFrame(
+        {
+            "member_id": ["awake", "sleep", "parks", "nophone", "optout", "dup1", "dup2", "silver", "never", "newbie"],
+            "join_date": ["2022-01-01"] * 8 + ["2022-06-01", "2023-12-01"],
+            "tier": ["gold"] * 7 + ["silver", "gold", "gold"],
+            "phone_valid": [True, True, True, False, True, True, True, True, True, True],
+            "wechat_bound": [False, False, False, False, False, True, False, False, True, True],
+            "opt_out": [False, False, False, False, True, False, False, False, False, False],
+            "phone": ["1", "2", "3", "4", "5", "66", "66", "8", "9", "10"],
+        }
+    )
     members.to_csv(d / "members.csv", index=False)
-    tx = pd.DataFrame({
-        "member_id": ["awake", "sleep", "parks", "nophone", "optout", "dup1", "dup2", "silver"],
-        "ts": ["2024-01-10", "2023-08-03", "2023-03-01", "2023-05-01", "2023-05-01", "2023-05-01", "2024-01-20", "2023-01-01"],
-        "amount": 100,
-    })
+    tx = pd.DataFrame(
+        {
+            "member_id": ["awake", "sleep", "parks", "nophone", "optout", "dup1", "dup2", "silver"],
+            "ts": [
+                "2024-01-10",
+                "2023-08-03",
+                "2023-03-01",
+                "2023-05-01",
+                "2023-05-01",
+                "2023-05-01",
+                "2024-01-20",
+                "2023-01-01",
+            ],
+            "amount": 100,
+        }
+    )
     tx.to_csv(d / "transactions.csv", index=False)
     pd.DataFrame({"member_id": ["parks", "sleep"], "ts": ["2024-01-05 10:00", "2023-10-01 10:00"], "source": "parking"}).to_csv(
-        d / "visits.csv", index=False)
+        d / "visits.csv", index=False
+    )
     pd.DataFrame(columns=["campaign_id", "start_date", "response_days"]).to_csv(d / "campaigns.csv", index=False)
     pd.DataFrame(columns=["campaign_id", "member_id", "arm"]).to_csv(d / "contacts.csv", index=False)
     return load_dataset(d, as_of="2024-01-31")
@@ -42,7 +56,14 @@ def test_naive_and_refined_lists(sleepers):
     assert set(m.index) == {"sleep", "parks", "nophone", "optout", "dup1", "never"}
     assert m.loc["sleep", "days_since_purchase"] == 181  # 2023-08-03 -> 2024-01-31
     assert m.loc["never", "days_since_purchase"] == (pd.Timestamp("2024-01-31") - pd.Timestamp("2022-06-01")).days
-    assert m["present"].to_dict() == {"dup1": False, "never": False, "nophone": False, "optout": False, "parks": True, "sleep": False}
+    assert m["present"].to_dict() == {
+        "dup1": False,
+        "never": False,
+        "nophone": False,
+        "optout": False,
+        "parks": True,
+        "sleep": False,
+    }
     assert m.loc["nophone", "unreachable"] and not m.loc["dup1", "unreachable"]
     assert m.loc["optout", "opted_out"] and m.loc["dup1", "duplicate"]
     assert set(m.index[m["refined"]]) == {"sleep", "never"}

@@ -34,8 +34,8 @@ from sources_common import SETTINGS, assert_same_metrics, files_metrics, run_all
 REQUIRE_PG = os.environ.get("MALLWAKE_REQUIRE_POSTGRES") == "1"
 
 
-
 # --- what a source is --------------------------------------------------------------------------
+
 
 def test_a_url_with_a_password_is_refused_and_reports_never_name_a_secret(tmp_path, monkeypatch):
     with pytest.raises(ParameterError, match="holds a password"):
@@ -56,11 +56,13 @@ def test_a_connection_file_is_checked_and_its_folder_holds_the_settings(tmp_path
     src = parse_source(f)
     assert is_source(f) and src.where("members") == "loyalty.crm_members" and src.where("visits") == "visits"
     assert settings_dir(str(f)) == tmp_path and src.name == "crm.yaml"
-    for text, message in (("engine: postgres\n", "needs a url"),
-                          ("engine: postgres\nurl: postgresql://a@b/c\ntables: {shops: x}\n", "does not have"),
-                          ("engine: postgres\nurl: postgresql://a@b/c\npassword: x\n", "unknown key"),
-                          ("engine: postgres\nurl: postgresql://a@b/c\ntables: {members: {parquet: /x}}\n", "must name a table"),
-                          ("- just a list\n", "a connection file is a mapping")):
+    for text, message in (
+        ("engine: postgres\n", "needs a url"),
+        ("engine: postgres\nurl: postgresql://a@b/c\ntables: {shops: x}\n", "does not have"),
+        ("engine: postgres\nurl: postgresql://a@b/c\npassword: x\n", "unknown key"),
+        ("engine: postgres\nurl: postgresql://a@b/c\ntables: {members: {parquet: /x}}\n", "must name a table"),
+        ("- just a list\n", "a connection file is a mapping"),
+    ):
         g = tmp_path / f"bad{abs(hash(text))}.yaml"
         g.write_text(text)
         with pytest.raises(ParameterError, match=message):
@@ -83,13 +85,17 @@ def test_cli_says_why_it_cannot_reach_a_source_and_exits_2(tmp_path):
     exe = Path(sys.executable).parent / "mallwake"
     res = subprocess.run([str(exe), "validate", "postgresql://nobody@127.0.0.1:9/none"], capture_output=True, text=True)
     assert res.returncode == 2 and "cannot connect" in res.stderr and "127.0.0.1:9" in res.stderr
-    res = subprocess.run([str(exe), "run", "--data", "postgresql://ana:pw@127.0.0.1:9/none", "--out", str(tmp_path / "r")],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [str(exe), "run", "--data", "postgresql://ana:pw@127.0.0.1:9/none", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and "holds a password" in res.stderr and "pw@" not in res.stderr
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
 
 # --- validation in the engine: the same rules as files --------------------------------------
+
 
 def _broken_copy(tiny_dir: Path, dst: Path) -> Path:
     shutil.copytree(tiny_dir, dst)
@@ -132,16 +138,21 @@ def test_engine_validation_breaks_the_same_rules_with_the_same_messages_as_files
     want = by_rule(files)
     if typed:  # DuckDB typed what it could (ts, response_days); columns holding bad text stay text
         con = duckdb.connect(str(db), read_only=True)
-        kinds = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                 "WHERE table_name = 'transactions'").fetchall())
+        kinds = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'transactions'"
+            ).fetchall()
+        )
         con.close()
         assert kinds["ts"] == "TIMESTAMP"
     assert by_rule(engine) == want
     assert len(want) >= 8
     messages = "\n".join(engine.messages())
     # the same message, naming the source's table and the row by its key instead of a line
-    assert "members: column 'tier': must be one of the tier levels (normal, silver, gold, platinum); 1 row(s) break this rule, " \
-           "e.g. member_id='A2': 'diamond'" in messages
+    assert (
+        "members: column 'tier': must be one of the tier levels (normal, silver, gold, platinum); 1 row(s) break this rule, "
+        "e.g. member_id='A2': 'diamond'" in messages
+    )
     assert "transactions: column 'member_id': must refer to a known member in members; 1 row(s)" in messages
     with pytest.raises(Exception, match="breaks"):
         load_dataset(f"duckdb:///{db}", as_of="2024-12-31")
@@ -164,11 +175,13 @@ def test_a_valid_source_validates_like_its_files_and_gives_the_same_tables(small
         a = on_source.table(name).select(*cols).to_pandas()  # extra columns keep the source's own types
         b = on_files.table(name).select(*cols).to_pandas()
         keys = [c for c in ("member_id", "day", "ts", "campaign_id", "txn_id") if c in a.columns]
-        pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True),
-                                      check_dtype=False)
+        pd.testing.assert_frame_equal(
+            a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True), check_dtype=False
+        )
 
 
 # --- full runs on PostgreSQL and Spark -------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def pg_url():
@@ -180,8 +193,13 @@ def pg_url():
         yield url
 
 
-NAMES = {"members": "crm_members", "transactions": "pos_lines", "visits": "parking_visits",
-         "campaigns": "campaigns", "contacts": "campaign_contacts"}
+NAMES = {
+    "members": "crm_members",
+    "transactions": "pos_lines",
+    "visits": "parking_visits",
+    "campaigns": "campaigns",
+    "contacts": "campaign_contacts",
+}
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +216,10 @@ def pg_source(pg_url, small_mall, tmp_path_factory, request) -> tuple[Path, str]
     user_host = pg_url.split("://", 1)[1].split("@", 1)
     url = f"postgresql://{user_host[0]}:${{MALLWAKE_TEST_PG_SECRET}}@{user_host[1]}"
     f = folder / "crm.yaml"
-    f.write_text(f"engine: postgres\nurl: {url}\nschema: crm\ntables:\n"
-                 + "".join(f"  {k}: {v}\n" for k, v in NAMES.items() if k != "campaigns"))
+    f.write_text(
+        f"engine: postgres\nurl: {url}\nschema: crm\ntables:\n"
+        + "".join(f"  {k}: {v}\n" for k, v in NAMES.items() if k != "campaigns")
+    )
     settings_beside(folder, small_mall)
     return f, secret
 
@@ -230,11 +250,13 @@ def test_postgres_validation_names_the_table_and_rows_and_the_fingerprint_follow
     before = validate_source(conn_file).fingerprint
     with psycopg.connect(url, autocommit=True) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS broken")
-        for name, table in NAMES.items():
+        for table in NAMES.values():
             con.execute(f"DROP TABLE IF EXISTS broken.{table}")
             con.execute(f"CREATE TABLE broken.{table} AS SELECT * FROM crm.{table}")
-        con.execute("UPDATE broken.crm_members SET tier = 'diamond' WHERE member_id IN "
-                    "(SELECT member_id FROM broken.crm_members ORDER BY member_id LIMIT 2)")
+        con.execute(
+            "UPDATE broken.crm_members SET tier = 'diamond' WHERE member_id IN "
+            "(SELECT member_id FROM broken.crm_members ORDER BY member_id LIMIT 2)"
+        )
         con.execute("INSERT INTO broken.pos_lines (member_id, ts, amount) VALUES ('NOBODY', '2024-01-02 10:00', -3)")
         bad = conn_file.parent / "broken.yaml"  # beside the settings (mallwake.yaml declares the tiers)
         bad.write_text(conn_file.read_text().replace("schema: crm", "schema: broken"))
@@ -250,8 +272,10 @@ def test_postgres_validation_names_the_table_and_rows_and_the_fingerprint_follow
         # one changed value changes the fingerprint; putting it back restores it
         con.execute("UPDATE crm.crm_members SET gender = 'X' WHERE member_id = (SELECT min(member_id) FROM crm.crm_members)")
         changed = validate_source(conn_file).fingerprint
-        con.execute("UPDATE crm.crm_members SET gender = b.gender FROM broken.crm_members b "
-                    "WHERE crm.crm_members.member_id = b.member_id AND crm.crm_members.gender = 'X'")
+        con.execute(
+            "UPDATE crm.crm_members SET gender = b.gender FROM broken.crm_members b "
+            "WHERE crm.crm_members.member_id = b.member_id AND crm.crm_members.gender = 'X'"
+        )
     assert changed != before and validate_source(conn_file).fingerprint == before
 
 
@@ -266,7 +290,7 @@ def _readme_block(start: str) -> str:
 
     text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     i = text.index(start)
-    return text[i:text.index("```", i)]
+    return text[i : text.index("```", i)]
 
 
 def _commands_after(marker: str) -> list[str]:
@@ -275,7 +299,7 @@ def _commands_after(marker: str) -> list[str]:
 
     text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     i = text.index(marker)
-    block = text[text.rindex("```", 0, i):text.index("```", i)]
+    block = text[text.rindex("```", 0, i) : text.index("```", i)]
     return [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith(".venv/bin/")]
 
 
@@ -291,8 +315,12 @@ def test_readme_postgres_section_as_written(pg_url, small_mall, tmp_path):
 
     user, rest = pg_url.split("://", 1)[1].split("@", 1)
     hostport, database = rest.split("/", 1)
-    conf = _readme_block("# crm/crm.yaml").replace("analyst", user).replace("crm-db:5432", hostport) \
+    conf = (
+        _readme_block("# crm/crm.yaml")
+        .replace("analyst", user)
+        .replace("crm-db:5432", hostport)
         .replace(f"{hostport}/crm", f"{hostport}/{database}")
+    )
     tables = yaml.safe_load(conf)["tables"]
     copy_to_postgres(small_mall, pg_url, schema="loyalty", names={k: v.split(".")[-1] for k, v in tables.items()})
     with psycopg.connect(pg_url, autocommit=True) as con:
@@ -316,12 +344,15 @@ def test_readme_postgres_section_as_written(pg_url, small_mall, tmp_path):
     assert any(p.name.startswith("month-") for p in (tmp_path / "reports").iterdir())
     # "to try it": a data folder copied into a database, then run by URL
     text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    one_liner = text[text.index("To try it"):].split("`.venv/bin/python -c \"", 1)[1].split("\"`", 1)[0]
+    one_liner = text[text.index("To try it") :].split('`.venv/bin/python -c "', 1)[1].split('"`', 1)[0]
     one_liner = one_liner.replace("'data/demo'", repr(str(small_mall))).replace("postgresql://me@localhost/mall", pg_url)
     subprocess.run([sys.executable, "-c", one_liner], check=True, capture_output=True)
-    url = text[text.index("To try it"):].split("--data '", 1)[1].split("'", 1)[0].replace("postgresql://me@localhost/mall", pg_url)
-    res = subprocess.run([str(bin_dir / "mallwake"), "run", "--data", url, "--out", str(tmp_path / "tried")],
-                         capture_output=True, text=True)
+    url = (
+        text[text.index("To try it") :].split("--data '", 1)[1].split("'", 1)[0].replace("postgresql://me@localhost/mall", pg_url)
+    )
+    res = subprocess.run(
+        [str(bin_dir / "mallwake"), "run", "--data", url, "--out", str(tmp_path / "tried")], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "tried" / "mall-latest" / "05_lifecycle.html").is_file()
 
@@ -335,7 +366,9 @@ def test_plan_on_postgres_draws_the_same_wave_as_on_files(pg_source, small_mall,
     exe = str(Path(sys.executable).parent / "mallwake")
     plan = str(PROJECT_DIR / "examples" / "next_wave.yaml")
     for name, data in (("files", small_mall), ("postgres", conn_file)):
-        res = subprocess.run([exe, "plan", plan, "--data", str(data), "--exports", str(tmp_path / name)], capture_output=True, text=True)
+        res = subprocess.run(
+            [exe, "plan", plan, "--data", str(data), "--exports", str(tmp_path / name)], capture_output=True, text=True
+        )
         assert res.returncode == 0, res.stderr[-2000:]
     a, b = (tmp_path / n / "plans" / "W4-NEXT" for n in ("files", "postgres"))
     assert (a / "contacts.csv").read_bytes() == (b / "contacts.csv").read_bytes()

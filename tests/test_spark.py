@@ -22,9 +22,14 @@ def spark():
     require_spark()
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]").appName("mallwake-test")
-               .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("mallwake-test")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -48,5 +53,9 @@ def test_open_on_backend_on_a_second_duckdb_equals_load_dataset(small_mall):
     import ibis
 
     a = compute_member_features(load_dataset(small_mall)).sort_values("member_id").reset_index(drop=True)
-    b = compute_member_features(open_on_backend(ibis.duckdb.connect(), small_mall)).sort_values("member_id").reset_index(drop=True)
+    b = (
+        compute_member_features(open_on_backend(ibis.duckdb.connect(), small_mall))
+        .sort_values("member_id")
+        .reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(a, b, check_dtype=False)

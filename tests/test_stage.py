@@ -13,7 +13,11 @@ AS_OF = "2023-12-31"
 
 
 def _digests(d):
-    return {str(p.relative_to(d)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(d)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_staged_tables_equal_the_files_and_input_is_untouched(small_mall):
@@ -26,9 +30,14 @@ def test_staged_tables_equal_the_files_and_input_is_untouched(small_mall):
         a = getattr(staged, name).to_pandas()
         b = getattr(direct, name).to_pandas()
         keys = [c for c in ("member_id", "ts", "campaign_id", "txn_id") if c in a.columns]
-        pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True),
-                                      check_dtype=False)
-    assert (staged.as_of, staged.fingerprint, staged.member_attributes) == (direct.as_of, direct.fingerprint, direct.member_attributes)
+        pd.testing.assert_frame_equal(
+            a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True), check_dtype=False
+        )
+    assert (staged.as_of, staged.fingerprint, staged.member_attributes) == (
+        direct.as_of,
+        direct.fingerprint,
+        direct.member_attributes,
+    )
     pd.testing.assert_frame_equal(compute_member_features(staged, "2023-06-30"), compute_member_features(direct, "2023-06-30"))
     pd.testing.assert_frame_equal(clv.compute_rfm_summary(staged), clv.compute_rfm_summary(direct))
 
@@ -40,7 +49,11 @@ def test_purchase_days_by_hand(tiny_dir):
     days = load_dataset(tiny_dir, as_of=AS_OF).purchase_days.to_pandas().sort_values(["member_id", "day"])
     # A1 bought twice on 2023-02-01 (120.5 + 9.5) and once on 2023-05-01; A2 and A3 once each
     assert days.assign(day=days["day"].astype(str)).to_numpy().tolist() == [
-        ["A1", "2023-02-01", 2, 130.0], ["A1", "2023-05-01", 1, 80.0], ["A2", "2023-03-03", 1, 35.0], ["A3", "2023-04-04", 1, 0.0]]
+        ["A1", "2023-02-01", 2, 130.0],
+        ["A1", "2023-05-01", 1, 80.0],
+        ["A2", "2023-03-03", 1, 35.0],
+        ["A3", "2023-04-04", 1, 0.0],
+    ]
 
 
 def test_stage_is_reused_then_rebuilt_when_a_file_changes(tiny_dir):

@@ -101,8 +101,9 @@ def test_campaign_arms_reflect_planted_effects(small_mall, mall):
     df = pd.concat(returned)
     treated = df.loc[df["arm"] != "holdout", "returned"].mean()
     holdout = df.loc[df["arm"] == "holdout", "returned"].mean()
-    planted = np.mean([a["true_incremental_return_rate"] for c in truth["campaigns"].values()
-                       for k, a in c["arms"].items() if k != "holdout"])
+    planted = np.mean(
+        [a["true_incremental_return_rate"] for c in truth["campaigns"].values() for k, a in c["arms"].items() if k != "holdout"]
+    )
     assert treated - holdout > 0.3 * planted > 0
     assert set(df["arm"]) >= {"holdout", "sms_daily", "call_wechat_ent", "sms_ent", "call_wechat_daily"}
 

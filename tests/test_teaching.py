@@ -51,8 +51,14 @@ def test_rfm_table_check_catches_an_off_by_one_window(small_mall):
 @pytest.mark.slow
 @pytest.mark.parametrize("solutions", [True, False])
 def test_teaching_notebooks_run_under_the_runner(small_mall, tmp_path, solutions):
-    res = run_reports(small_mall, out_dir=tmp_path / "r", notebooks_dir=TEACHING_DIR, jobs=2,
-                      params={"show_solutions": solutions}, log=lambda *_: None)
+    res = run_reports(
+        small_mall,
+        out_dir=tmp_path / "r",
+        notebooks_dir=TEACHING_DIR,
+        jobs=2,
+        params={"show_solutions": solutions},
+        log=lambda *_: None,
+    )
     assert res.ok, [n.error for n in res.notebooks]
     assert res.label.endswith("-teaching") and len(res.notebooks) == 3
     for nb in res.notebooks:
@@ -69,13 +75,17 @@ def test_teaching_notebooks_run_under_the_runner(small_mall, tmp_path, solutions
 
 
 def test_handout_strips_every_solution_and_still_runs_clean(tmp_path):
-    from analysis.handout import strip_solutions, write_handout
-
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = None  # your answer", metadata={"tags": ["exercise"]}),
-                                         nbformat.v4.new_code_cell("if show_solutions:\n    x = 1", metadata={"tags": ["solution"]}),
-                                         nbformat.v4.new_code_cell("checks.append(x)")])
+    from analysis.handout import strip_solutions, write_handout
+
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = None  # your answer", metadata={"tags": ["exercise"]}),
+            nbformat.v4.new_code_cell("if show_solutions:\n    x = 1", metadata={"tags": ["solution"]}),
+            nbformat.v4.new_code_cell("checks.append(x)"),
+        ]
+    )
     assert [c.source for c in strip_solutions(nb).cells] == ["x = None  # your answer", "checks.append(x)"]
     written = write_handout(TEACHING_DIR, tmp_path)
     assert len(written) == 3

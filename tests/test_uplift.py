@@ -113,7 +113,8 @@ def study(study_mall):
 def test_the_generator_plants_uplift_driven_by_recency_tier_and_district(study):
     outcomes, features, truth, _ = study
     t = truth[(truth["campaign_id"] == "W3-FACTORIAL") & (truth["arm"] == "call_wechat_ent")].merge(
-        features[features["campaign_id"] == "W3-FACTORIAL"], on="member_id")
+        features[features["campaign_id"] == "W3-FACTORIAL"], on="member_id"
+    )
     assert t["true_uplift"].groupby(t["district"].isin(["Xuhui", "Minhang"])).mean().pipe(lambda m: m[True] > 2 * m[False])
     assert t.groupby("tier")["true_uplift"].mean().pipe(lambda m: m["platinum"] > m["gold"] > m["silver"])
     assert np.corrcoef(t["recency_days"], t["true_uplift"])[0, 1] < -0.1
@@ -203,8 +204,9 @@ def test_a_promotion_that_loses_money_on_everyone_gives_an_empty_list():
 
     uplift = pd.DataFrame({"member_id": [f"m{i}" for i in range(100)], "promo": 0.0095})
     for margin in (None, 0.3, 1.0):
-        got = choose_list(uplift, {"promo": 0.15}, margin_per_return=None if margin is None else margin * 10.0,
-                          spend_per_return=10.0)
+        got = choose_list(
+            uplift, {"promo": 0.15}, margin_per_return=None if margin is None else margin * 10.0, spend_per_return=10.0
+        )
         assert len(got.chosen) == 0, margin
         assert "The list is empty" in got.sentence() and "lose money" in got.sentence()
     # the same promotion at a send cost of 0.05 pays at a 100 % margin, and only members it pays for are listed
@@ -212,6 +214,7 @@ def test_a_promotion_that_loses_money_on_everyone_gives_an_empty_list():
 
 
 # --- ties: the model cannot order members it scores the same --------------------------------
+
 
 def _sklift_area(scores, treated, y) -> float:
     """scikit-uplift's Qini area (the curve's area minus the random line's), unnormalized."""
@@ -242,12 +245,16 @@ def test_qini_area_equals_scikit_uplift(shape):
     n = 3_000
     treated = rng.random(n) < 0.5
     y = (rng.random(n) < 0.1 + 0.04 * treated).astype(int)
-    scores = {"untied": rng.normal(size=n), "three distinct scores": rng.choice([-0.01, 0.0, 0.02], n),
-              "62 distinct scores": np.round(rng.normal(size=n), 1).clip(-3.05, 3.05), "constant": np.zeros(n)}[shape]
+    scores = {
+        "untied": rng.normal(size=n),
+        "three distinct scores": rng.choice([-0.01, 0.0, 0.02], n),
+        "62 distinct scores": np.round(rng.normal(size=n), 1).clip(-3.05, 3.05),
+        "constant": np.zeros(n),
+    }[shape]
     # treated rows first: with ties broken by row order, this alone would make a model look good
     order = np.argsort(~treated, kind="stable")
     scores, treated, y = scores[order], treated[order], y[order]
-    assert qini_area(scores, treated, y) * n ** 2 == pytest.approx(_sklift_area(scores, treated, y), rel=1e-9, abs=1e-9)
+    assert qini_area(scores, treated, y) * n**2 == pytest.approx(_sklift_area(scores, treated, y), rel=1e-9, abs=1e-9)
     if shape == "constant":
         assert qini_area(scores, treated, y) == 0
 

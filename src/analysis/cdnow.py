@@ -16,14 +16,18 @@ CDNOW_END = "1998-06-30"
 def read_cdnow(path: str | Path) -> pd.DataFrame:
     """Read ``CDNOW_master.txt`` (4 columns) or ``CDNOW_sample.txt`` (5 columns)."""
     raw = pd.read_csv(path, sep=r"\s+", header=None, dtype=str)
-    cols = ["customer_id", "date", "cds", "amount"] if raw.shape[1] == 4 else ["customer_id", "sample_id", "date", "cds", "amount"]
+    cols = (
+        ["customer_id", "date", "cds", "amount"] if raw.shape[1] == 4 else ["customer_id", "sample_id", "date", "cds", "amount"]
+    )
     raw.columns = cols
-    return pd.DataFrame({
-        "member_id": "C" + raw["customer_id"].str.zfill(5),
-        "ts": pd.to_datetime(raw["date"], format="%Y%m%d"),
-        "amount": raw["amount"].astype(float),
-        "quantity": raw["cds"].astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "member_id": "C" + raw["customer_id"].str.zfill(5),
+            "ts": pd.to_datetime(raw["date"], format="%Y%m%d"),
+            "amount": raw["amount"].astype(float),
+            "quantity": raw["cds"].astype(int),
+        }
+    )
 
 
 def convert_cdnow(path: str | Path, out_dir: str | Path, tier: str = "normal") -> Path:
@@ -35,7 +39,9 @@ def convert_cdnow(path: str | Path, out_dir: str | Path, tier: str = "normal") -
     members["join_date"] = members["join_date"].dt.strftime("%Y-%m-%d")
     members["tier"] = tier
     members.to_csv(out / "members.csv", index=False)
-    tx.assign(ts=tx["ts"].dt.strftime("%Y-%m-%d")).sort_values(["ts", "member_id"], kind="stable").to_csv(out / "transactions.csv", index=False)
+    tx.assign(ts=tx["ts"].dt.strftime("%Y-%m-%d")).sort_values(["ts", "member_id"], kind="stable").to_csv(
+        out / "transactions.csv", index=False
+    )
     pd.DataFrame(columns=["campaign_id", "start_date", "response_days"]).to_csv(out / "campaigns.csv", index=False)
     pd.DataFrame(columns=["campaign_id", "member_id", "arm"]).to_csv(out / "contacts.csv", index=False)
     return out

@@ -30,14 +30,21 @@ from .i18n import N_, tr
 from .present import display_name, format_value, label
 from .results import Result
 
-SUPPORTED, CONTRADICTED, UNDECIDED, NOT_TESTABLE = N_("supported"), N_("contradicted"), N_("not enough evidence"), N_("not testable here")
+SUPPORTED, CONTRADICTED, UNDECIDED, NOT_TESTABLE = (
+    N_("supported"),
+    N_("contradicted"),
+    N_("not enough evidence"),
+    N_("not testable here"),
+)
 POWER = 0.80
 
-RULE = N_("**How each claim is judged** (fixed before the numbers): the claim is **supported** when its 95 % "
-        "interval lies wholly on the side the dissertation states, **contradicted** when it lies wholly on the "
-        "other side, and otherwise there is **not enough evidence**; then the page says how many members per arm "
-        "would detect the observed effect (or the smallest effect worth finding, if the observed one points the "
-        "other way) with 80 % power. A claim the data cannot speak to says why.")
+RULE = N_(
+    "**How each claim is judged** (fixed before the numbers): the claim is **supported** when its 95 % "
+    "interval lies wholly on the side the dissertation states, **contradicted** when it lies wholly on the "
+    "other side, and otherwise there is **not enough evidence**; then the page says how many members per arm "
+    "would detect the observed effect (or the smallest effect worth finding, if the observed one points the "
+    "other way) with 80 % power. A claim the data cannot speak to says why."
+)
 
 TEXTS = {
     1: N_("A sleeping list built from the last purchase alone is inaccurate"),
@@ -71,8 +78,14 @@ class Claim(Result):
         if self.verdict == NOT_TESTABLE:
             return tr("Not testable here: {reason}", reason=self.reason)
         fmt = (lambda v: f"{v:+.1%}") if self.percent else (lambda v: f"{v:+,.2f}")
-        s = tr("{verdict}: {evidence} {estimate} (95 % interval {low} to {high}).", verdict=tr(self.verdict).capitalize(),
-               evidence=self.evidence, estimate=fmt(self.estimate), low=fmt(self.ci_low), high=fmt(self.ci_high))
+        s = tr(
+            "{verdict}: {evidence} {estimate} (95 % interval {low} to {high}).",
+            verdict=tr(self.verdict).capitalize(),
+            evidence=self.evidence,
+            estimate=fmt(self.estimate),
+            low=fmt(self.ci_low),
+            high=fmt(self.ci_high),
+        )
         if self.needed_per_arm:
             s += tr(" About {n:,} members per arm would detect it with {power:.0%} power.", n=self.needed_per_arm, power=POWER)
         if self.reason:
@@ -82,12 +95,26 @@ class Claim(Result):
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([self.row()])
 
+    def to_metrics(self) -> dict:
+        """The claim's numbers and verdict (a code) for ``metrics.json``: the same in every
+        language: ``text`` is the claim's message id, the evidence and the reason are words, on the page)."""
+        row = self.row()
+        return {k: row[k] for k in ("claim", "text", "estimate", "ci_low", "ci_high", "verdict", "needed_per_arm")}
+
     def row(self) -> dict:
         """The claim as plain values (for metrics.json and the summary table)."""
         num = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)  # noqa: E731
-        return {"claim": self.number, "text": self.text, "evidence": self.evidence, "estimate": num(self.estimate),
-                "ci_low": num(self.ci_low), "ci_high": num(self.ci_high), "verdict": self.verdict,
-                "needed_per_arm": self.needed_per_arm, "reason": self.reason}
+        return {
+            "claim": self.number,
+            "text": self.text,
+            "evidence": self.evidence,
+            "estimate": num(self.estimate),
+            "ci_low": num(self.ci_low),
+            "ci_high": num(self.ci_high),
+            "verdict": self.verdict,
+            "needed_per_arm": self.needed_per_arm,
+            "reason": self.reason,
+        }
 
 
 def verdict(ci_low: float, ci_high: float, direction: int = 1) -> str:
@@ -127,14 +154,21 @@ def _needed(var_weighted: float, estimate: float, direction: int, min_effect: fl
 #: really asleep or cannot be reached (the default of the claims page's ``min_invalid_share``).
 MIN_INVALID_SHARE = 0.05
 
-RULE_1 = N_("Claim 1 is judged against a threshold fixed in advance: the naive list is inaccurate when at least "
-            "**{share:.0%}** of it is not really asleep or cannot be reached (supported when the whole interval lies "
-            "above it, contradicted when it lies below).")
+RULE_1 = N_(
+    "Claim 1 is judged against a threshold fixed in advance: the naive list is inaccurate when at least "
+    "**{share:.0%}** of it is not really asleep or cannot be reached (supported when the whole interval lies "
+    "above it, contradicted when it lies below)."
+)
 
 
-def claim_sleeping_list(sleeping, outcomes: pd.DataFrame | None = None, campaign_id: str = "",
-                        control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05,
-                        min_share: float = MIN_INVALID_SHARE) -> Claim:
+def claim_sleeping_list(
+    sleeping,
+    outcomes: pd.DataFrame | None = None,
+    campaign_id: str = "",
+    control_arm: str = DEFAULT_CONTROL,
+    alpha: float = 0.05,
+    min_share: float = MIN_INVALID_SHARE,
+) -> Claim:
     """Claim 1 from a :class:`~analysis.sleeping.SleepingList` (and, when given, a campaign run on
     that naive list): the share of the naive list with evidence of presence or that cannot be
     reached (Wilson interval), how much the naive list overstates the sleeping population, and
@@ -148,8 +182,12 @@ def claim_sleeping_list(sleeping, outcomes: pd.DataFrame | None = None, campaign
     c = Claim(1, evidence=tr("share of the naive sleeping list that still comes or cannot be reached"))
     n = sleeping.naive_size
     if n == 0:
-        c.reason = tr("on {date} no {tier} member had gone {days} days without a purchase, so there is no naive list to check.",
-                      date=sleeping.list_date, tier=display_name(sleeping.tier), days=sleeping.sleeping_days)
+        c.reason = tr(
+            "on {date} no {tier} member had gone {days} days without a purchase, so there is no naive list to check.",
+            date=sleeping.list_date,
+            tier=display_name(sleeping.tier),
+            days=sleeping.sleeping_days,
+        )
         return c
     if not sleeping.testable:
         c.reason = unavailable_sentence(sleeping)
@@ -160,37 +198,66 @@ def claim_sleeping_list(sleeping, outcomes: pd.DataFrame | None = None, campaign
     c.verdict = verdict(c.ci_low - min_share, c.ci_high - min_share, +1)
     if sleeping.unavailable:
         c.reason = unavailable_sentence(sleeping)
-    rows = [{"measure": tr("naive list (no purchase for the sleeping days)"), "value": f"{n:,}"},
-            {"measure": tr("refined list (present, unreachable, opted-out and duplicate members removed)"), "value": f"{sleeping.refined_size:,}"},
-            {"measure": tr("the naive list overstates the sleeping population by"),
-             "value": "–" if not sleeping.refined_size else f"{sleeping.overstatement:.1%}"}]
+    rows = [
+        {"measure": tr("naive list (no purchase for the sleeping days)"), "value": f"{n:,}"},
+        {
+            "measure": tr("refined list (present, unreachable, opted-out and duplicate members removed)"),
+            "value": f"{sleeping.refined_size:,}",
+        },
+        {
+            "measure": tr("the naive list overstates the sleeping population by"),
+            "value": "–" if not sleeping.refined_size else f"{sleeping.overstatement:.1%}",
+        },
+    ]
     if outcomes is not None and campaign_id:
         df = outcomes[(outcomes["campaign_id"] == campaign_id) & (outcomes["arm"] != control_arm)].merge(
-            sleeping.members[["member_id", "refined"]], on="member_id", how="inner")
+            sleeping.members[["member_id", "refined"]], on="member_id", how="inner"
+        )
         ref, inv = df[df["refined"]], df[~df["refined"]]
         if len(ref) and len(inv):
             whole, rr = df["returned"].mean(), ref["returned"].mean()
             d, dlo, dhi, _ = _rate_diff(int(inv["returned"].sum()), len(inv), int(ref["returned"].sum()), len(ref), alpha)
             share = len(inv) / len(df)
-            rows += [{"measure": tr("{campaign}: return rate of the contacted, naive list", campaign=display_name(campaign_id)), "value": f"{whole:.1%}"},
-                     {"measure": tr("{campaign}: return rate of the contacted, refined list only", campaign=display_name(campaign_id)), "value": f"{rr:.1%}"},
-                     {"measure": tr("distortion of the return rate by the naive denominator (naive minus refined)"),
-                      "value": f"{share * d:+.1%} (" + tr("{low} to {high}", low=f"{share * dlo:+.1%}", high=f"{share * dhi:+.1%}") + ")"}]
+            rows += [
+                {
+                    "measure": tr("{campaign}: return rate of the contacted, naive list", campaign=display_name(campaign_id)),
+                    "value": f"{whole:.1%}",
+                },
+                {
+                    "measure": tr(
+                        "{campaign}: return rate of the contacted, refined list only", campaign=display_name(campaign_id)
+                    ),
+                    "value": f"{rr:.1%}",
+                },
+                {
+                    "measure": tr("distortion of the return rate by the naive denominator (naive minus refined)"),
+                    "value": f"{share * d:+.1%} ("
+                    + tr("{low} to {high}", low=f"{share * dlo:+.1%}", high=f"{share * dhi:+.1%}")
+                    + ")",
+                },
+            ]
         else:
-            c.reason = tr("{campaign} has no contacted members on both sides of the refinement, so its distortion is not shown.",
-                          campaign=display_name(campaign_id))
+            c.reason = tr(
+                "{campaign} has no contacted members on both sides of the refinement, so its distortion is not shown.",
+                campaign=display_name(campaign_id),
+            )
     c.details = pd.DataFrame(rows)
     return c
 
 
 # --- claims 2 and 3: the crossed wave, or arms that differ in one factor ----------------------
 
+
 def _contrast_arms(outcomes: pd.DataFrame, factor: str, levels: tuple[str, str], control_arm: str):
     """(campaign, reference arm, alternative arm) of the largest campaign holding two arms that
     differ only in ``factor`` (``gift`` or ``channel``), or ``None``."""
     other = "channel" if factor == "gift" else "gift"
     treated = outcomes[outcomes["arm"] != control_arm]
-    arms = treated.groupby(["campaign_id", "arm"]).agg(n=("member_id", "size"), gift=("gift", "first"), channel=("channel", "first")).reset_index()
+    arms = (
+        treated.groupby(["campaign_id", "arm"])
+        .agg(n=("member_id", "size"), gift=("gift", "first"), channel=("channel", "first"))
+        .reset_index()
+    )
     best = None
     for cid, g in arms.groupby("campaign_id"):
         ref, alt = g[g[factor] == levels[0]], g[g[factor] == levels[1]]
@@ -201,14 +268,29 @@ def _contrast_arms(outcomes: pd.DataFrame, factor: str, levels: tuple[str, str],
     return best[:3] if best else None
 
 
-def _factor_claim(number: int, outcomes: pd.DataFrame | None, factor: str, factorial_campaign: str,
-                  gift_levels: tuple[str, str], channel_levels: tuple[str, str], control_arm: str, alpha: float,
-                  min_effect: float) -> tuple[Claim, pd.DataFrame | None, str]:
+def _factor_claim(
+    number: int,
+    outcomes: pd.DataFrame | None,
+    factor: str,
+    factorial_campaign: str,
+    gift_levels: tuple[str, str],
+    channel_levels: tuple[str, str],
+    control_arm: str,
+    alpha: float,
+    min_effect: float,
+) -> tuple[Claim, pd.DataFrame | None, str]:
     """The return-rate effect of the alternative gift (or channel) over the reference, and the
     treated members it compares (``frame``) with the column ``alt`` (1: alternative level)."""
     levels = gift_levels if factor == "gift" else channel_levels
-    c = Claim(number, evidence=tr("return-rate effect of {alternative} over {reference} ({factor})", alternative=display_name(levels[1]),
-                                  reference=display_name(levels[0]), factor=label(factor).lower()))
+    c = Claim(
+        number,
+        evidence=tr(
+            "return-rate effect of {alternative} over {reference} ({factor})",
+            alternative=display_name(levels[1]),
+            reference=display_name(levels[0]),
+            factor=label(factor).lower(),
+        ),
+    )
     if outcomes is None or outcomes.empty:
         c.reason = tr("the data hold no campaigns.")
         return c, None, ""
@@ -220,27 +302,42 @@ def _factor_claim(number: int, outcomes: pd.DataFrame | None, factor: str, facto
             return c, None, ""
         row = fac.effects.iloc[0 if factor == "gift" else 1]
         c.estimate, c.ci_low, c.ci_high = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
-        c.evidence += tr(", {campaign} (crossed gift x channel, average marginal effect)", campaign=display_name(factorial_campaign))
-        df = outcomes[(outcomes["campaign_id"] == factorial_campaign) & (outcomes["arm"] != control_arm)
-                      & outcomes["gift"].isin(gift_levels) & outcomes["channel"].isin(channel_levels)].copy()
+        c.evidence += tr(
+            ", {campaign} (crossed gift x channel, average marginal effect)", campaign=display_name(factorial_campaign)
+        )
+        df = outcomes[
+            (outcomes["campaign_id"] == factorial_campaign)
+            & (outcomes["arm"] != control_arm)
+            & outcomes["gift"].isin(gift_levels)
+            & outcomes["channel"].isin(channel_levels)
+        ].copy()
         rates = df.groupby(["gift", "channel"])["returned"].mean()
         var = 0.25 * _bernoulli_var(rates)  # each main effect averages two differences of four arms
         where = factorial_campaign
     else:
         pair = _contrast_arms(outcomes, factor, levels, control_arm)
         if pair is None:
-            c.reason = tr("no campaign crosses gifts {gifts} with channels {channels} (set factorial_campaign), and none has two "
-                          "arms that differ only in the {factor} ({reference} vs {alternative}).",
-                          gifts=" / ".join(map(display_name, gift_levels)), channels=" / ".join(map(display_name, channel_levels)),
-                          factor=label(factor).lower(), reference=display_name(levels[0]), alternative=display_name(levels[1]))
+            c.reason = tr(
+                "no campaign crosses gifts {gifts} with channels {channels} (set factorial_campaign), and none has two "
+                "arms that differ only in the {factor} ({reference} vs {alternative}).",
+                gifts=" / ".join(map(display_name, gift_levels)),
+                channels=" / ".join(map(display_name, channel_levels)),
+                factor=label(factor).lower(),
+                reference=display_name(levels[0]),
+                alternative=display_name(levels[1]),
+            )
             return c, None, ""
         cid, ref, alt = pair
         df = outcomes[(outcomes["campaign_id"] == cid) & outcomes["arm"].isin([ref, alt])].copy()
         t, r = df[df["arm"] == alt], df[df["arm"] == ref]
         est, lo, hi, _ = _rate_diff(int(t["returned"].sum()), len(t), int(r["returned"].sum()), len(r), alpha)
         c.estimate, c.ci_low, c.ci_high = est, lo, hi
-        c.evidence += tr(", {campaign}: arm {alternative} vs arm {reference}", campaign=display_name(cid), alternative=display_name(alt),
-                         reference=display_name(ref))
+        c.evidence += tr(
+            ", {campaign}: arm {alternative} vs arm {reference}",
+            campaign=display_name(cid),
+            alternative=display_name(alt),
+            reference=display_name(ref),
+        )
         var = _bernoulli_var([t["returned"].mean(), r["returned"].mean()])
         where = cid
     df["alt"] = (df[factor] == levels[1]).astype(int)
@@ -254,24 +351,43 @@ def _group_table(df: pd.DataFrame, factor: str) -> pd.DataFrame:
     """Contacted, return rate, spend and cost per contacted member for each level of ``factor``."""
     rows = []
     for level, g in df.groupby(factor, sort=True):
-        rows.append({factor: level, "contacted": len(g), "return_rate": g["returned"].mean(), "spend_per_contacted": g["spend"].mean(),
-                     "cost_per_contacted": g["cost"].mean() if g["cost"].notna().all() else np.nan})
+        rows.append(
+            {
+                factor: level,
+                "contacted": len(g),
+                "return_rate": g["returned"].mean(),
+                "spend_per_contacted": g["spend"].mean(),
+                "cost_per_contacted": g["cost"].mean() if g["cost"].notna().all() else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def claim_gift(outcomes: pd.DataFrame | None, factorial_campaign: str = "", gift_levels=("daily", "entertainment"),
-               channel_levels=("sms", "call_wechat"), control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05,
-               min_effect: float = 0.02) -> Claim:
+def claim_gift(
+    outcomes: pd.DataFrame | None,
+    factorial_campaign: str = "",
+    gift_levels=("daily", "entertainment"),
+    channel_levels=("sms", "call_wechat"),
+    control_arm: str = DEFAULT_CONTROL,
+    alpha: float = 0.05,
+    min_effect: float = 0.02,
+) -> Claim:
     """Claim 2: the gift effect on the return rate (verdict), with spend per contacted member by gift."""
-    c, df, _ = _factor_claim(2, outcomes, "gift", factorial_campaign, tuple(gift_levels), tuple(channel_levels), control_arm,
-                             alpha, min_effect)
+    c, df, _ = _factor_claim(
+        2, outcomes, "gift", factorial_campaign, tuple(gift_levels), tuple(channel_levels), control_arm, alpha, min_effect
+    )
     if df is not None:
         table = _group_table(df, "gift")
         est, lo, hi, _ = _mean_diff_hc2(df["spend"], df["alt"] == 1, alpha)
         c.details = table.drop(columns="cost_per_contacted")
-        c.reason = tr("Spend per contacted member: {estimate} with {gift} ({low} to {high}, robust HC2 interval; heavy-tailed "
-                      "spend makes it run narrow in small arms).", estimate=format_value(est, "money", sign=True),
-                      gift=display_name(gift_levels[1]), low=format_value(lo, "money", sign=True), high=format_value(hi, "money", sign=True))
+        c.reason = tr(
+            "Spend per contacted member: {estimate} with {gift} ({low} to {high}, robust HC2 interval; heavy-tailed "
+            "spend makes it run narrow in small arms).",
+            estimate=format_value(est, "money", sign=True),
+            gift=display_name(gift_levels[1]),
+            low=format_value(lo, "money", sign=True),
+            high=format_value(hi, "money", sign=True),
+        )
     return c
 
 
@@ -280,27 +396,41 @@ def _cost_per_incremental(df: pd.DataFrame, ctrl_rate: float) -> float:
     return df["cost"].mean() / inc if inc > 0 else np.inf
 
 
-def claim_channel(outcomes: pd.DataFrame | None, factorial_campaign: str = "", gift_levels=("daily", "entertainment"),
-                  channel_levels=("sms", "call_wechat"), control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05,
-                  min_effect: float = 0.02, n_boot: int = 2000, seed: int = 7) -> Claim:
+def claim_channel(
+    outcomes: pd.DataFrame | None,
+    factorial_campaign: str = "",
+    gift_levels=("daily", "entertainment"),
+    channel_levels=("sms", "call_wechat"),
+    control_arm: str = DEFAULT_CONTROL,
+    alpha: float = 0.05,
+    min_effect: float = 0.02,
+    n_boot: int = 2000,
+    seed: int = 7,
+) -> Claim:
     """Claim 3: the channel effect on the return rate, and the cost per incremental returned
     member by channel with a bootstrap interval (members resampled within each arm and the
     holdout). The claim is supported when both parts are; contradicted when either is."""
-    c, df, cid = _factor_claim(3, outcomes, "channel", factorial_campaign, tuple(gift_levels), tuple(channel_levels),
-                               control_arm, alpha, min_effect)
+    c, df, cid = _factor_claim(
+        3, outcomes, "channel", factorial_campaign, tuple(gift_levels), tuple(channel_levels), control_arm, alpha, min_effect
+    )
     if df is None:
         return c
     ctrl = outcomes[(outcomes["campaign_id"] == cid) & (outcomes["arm"] == control_arm)]
     table = _group_table(df, "channel")
     if ctrl.empty or df["cost"].isna().any():
-        why = (tr("the data record no costs for these contacts") if df["cost"].isna().any()
-               else tr("{campaign} has no {arm} arm", campaign=display_name(cid), arm=display_name(control_arm)))
+        why = (
+            tr("the data record no costs for these contacts")
+            if df["cost"].isna().any()
+            else tr("{campaign} has no {arm} arm", campaign=display_name(cid), arm=display_name(control_arm))
+        )
         c.details = table
         c.reason = tr("The cost part is not testable: {why}; the verdict rests on the channel effect alone.", why=why)
         return c
     rng = np.random.default_rng(seed)
     groups = {lvl: df[df["channel"] == lvl] for lvl in channel_levels}
-    by_arm = {lvl: [g.loc[g["arm"] == a, ["returned", "cost"]].to_numpy(float) for a in g["arm"].unique()] for lvl, g in groups.items()}
+    by_arm = {
+        lvl: [g.loc[g["arm"] == a, ["returned", "cost"]].to_numpy(float) for a in g["arm"].unique()] for lvl, g in groups.items()
+    }
     ctrl_y = ctrl["returned"].to_numpy(float)
     point = {lvl: _cost_per_incremental(groups[lvl], ctrl_y.mean()) for lvl in channel_levels}
     draws = np.empty((n_boot, 2))
@@ -327,22 +457,40 @@ def claim_channel(outcomes: pd.DataFrame | None, factorial_campaign: str = "", g
         c.verdict = SUPPORTED
     else:
         c.verdict = UNDECIDED
-    c.reason = tr("Cost per incremental returned member, {alternative} minus {reference}: {difference} (bootstrap 95 % interval "
-                  "{low} to {high}; {direction}). Verdict parts: channel effect {rate_verdict}, lower cost {cost_verdict}.",
-                  alternative=display_name(channel_levels[1]), reference=display_name(channel_levels[0]),
-                  difference=format_value(point[channel_levels[1]] - point[channel_levels[0]], "money", sign=True),
-                  low=format_value(float(lo), "money", sign=True), high=format_value(float(hi), "money", sign=True),
-                  direction=tr(N_("lower") if cost_verdict == SUPPORTED else N_("higher") if cost_verdict == CONTRADICTED
-                               else N_("not clearly different")),
-                  rate_verdict=tr(rate_verdict), cost_verdict=tr(cost_verdict))
+    c.reason = tr(
+        "Cost per incremental returned member, {alternative} minus {reference}: {difference} (bootstrap 95 % interval "
+        "{low} to {high}; {direction}). Verdict parts: channel effect {rate_verdict}, lower cost {cost_verdict}.",
+        alternative=display_name(channel_levels[1]),
+        reference=display_name(channel_levels[0]),
+        difference=format_value(point[channel_levels[1]] - point[channel_levels[0]], "money", sign=True),
+        low=format_value(float(lo), "money", sign=True),
+        high=format_value(float(hi), "money", sign=True),
+        direction=tr(
+            N_("lower")
+            if cost_verdict == SUPPORTED
+            else N_("higher")
+            if cost_verdict == CONTRADICTED
+            else N_("not clearly different")
+        ),
+        rate_verdict=tr(rate_verdict),
+        cost_verdict=tr(cost_verdict),
+    )
     return c
 
 
 # --- claim 4 ---------------------------------------------------------------------------------
 
-def claim_before_after(outcomes: pd.DataFrame | None, before_campaign: str = "", after_campaign: str = "",
-                       before_arm: str = "", after_arm: str = "", control_arm: str = DEFAULT_CONTROL,
-                       alpha: float = 0.05, min_effect: float = 0.02) -> Claim:
+
+def claim_before_after(
+    outcomes: pd.DataFrame | None,
+    before_campaign: str = "",
+    after_campaign: str = "",
+    before_arm: str = "",
+    after_arm: str = "",
+    control_arm: str = DEFAULT_CONTROL,
+    alpha: float = 0.05,
+    min_effect: float = 0.02,
+) -> Claim:
     """Claim 4: the study's own before/after table next to the holdout-based comparison; the
     verdict rests on the change in the incremental return rate (difference-in-differences)."""
     c = Claim(4, evidence=tr("change in the incremental return rate, after minus before (each against its holdout)"))
@@ -350,27 +498,47 @@ def claim_before_after(outcomes: pd.DataFrame | None, before_campaign: str = "",
         c.reason = tr("the data hold no campaigns.")
         return c
     if not (before_campaign and after_campaign and before_arm and after_arm):
-        c.reason = tr("no before and after waves are named (set before_campaign, after_campaign, before_arm and after_arm, "
-                      "for example in the data folder's mallwake.yaml).")
+        c.reason = tr(
+            "no before and after waves are named (set before_campaign, after_campaign, before_arm and after_arm, "
+            "for example in the data folder's mallwake.yaml)."
+        )
         return c
     have = set(map(tuple, outcomes[["campaign_id", "arm"]].drop_duplicates().to_numpy()))
-    missing = [f"{display_name(cid)} / {display_name(arm)}" for cid, arm in ((before_campaign, before_arm), (after_campaign, after_arm),
-                                               (before_campaign, control_arm), (after_campaign, control_arm)) if (cid, arm) not in have]
+    missing = [
+        f"{display_name(cid)} / {display_name(arm)}"
+        for cid, arm in (
+            (before_campaign, before_arm),
+            (after_campaign, after_arm),
+            (before_campaign, control_arm),
+            (after_campaign, control_arm),
+        )
+        if (cid, arm) not in have
+    ]
     if missing:
-        c.reason = tr("the data have no contacts in {missing}: both waves need the arm and a {control} arm to compare against.",
-                      missing=", ".join(missing), control=display_name(control_arm))
+        c.reason = tr(
+            "the data have no contacts in {missing}: both waves need the arm and a {control} arm to compare against.",
+            missing=", ".join(missing),
+            control=display_name(control_arm),
+        )
         return c
     study = compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm, alpha)
     c.estimate, c.ci_low, c.ci_high = study.did.estimate, study.did.ci_low, study.did.ci_high
     c.verdict = verdict(c.ci_low, c.ci_high, +1)
     if c.verdict != SUPPORTED:
-        rates = [outcomes.loc[(outcomes["campaign_id"] == cid) & (outcomes["arm"] == arm), "returned"].mean()
-                 for cid in (before_campaign, after_campaign) for arm in ((before_arm if cid == before_campaign else after_arm), control_arm)]
+        rates = [
+            outcomes.loc[(outcomes["campaign_id"] == cid) & (outcomes["arm"] == arm), "returned"].mean()
+            for cid in (before_campaign, after_campaign)
+            for arm in ((before_arm if cid == before_campaign else after_arm), control_arm)
+        ]
         c.needed_per_arm = _needed(_bernoulli_var(rates), c.estimate, +1, min_effect, alpha)
     c.details = study.waves
-    c.reason = tr("The study's naive comparison (after minus before, treated return rates) reads {naive:+.1%}; {holdout:+.1%} "
-                  "of it is the change in the holdouts' return rate (what season and the list did without any contact), not the "
-                  "strategy.", naive=study.naive_difference, holdout=study.naive_difference - study.did.estimate)
+    c.reason = tr(
+        "The study's naive comparison (after minus before, treated return rates) reads {naive:+.1%}; {holdout:+.1%} "
+        "of it is the change in the holdouts' return rate (what season and the list did without any contact), not the "
+        "strategy.",
+        naive=study.naive_difference,
+        holdout=study.naive_difference - study.did.estimate,
+    )
     return c
 
 
@@ -383,16 +551,29 @@ def _fmt(c: Claim, value: float) -> str:
 def summary_table(claims: list[Claim]) -> pd.DataFrame:
     """One row per claim: the claim, the verdict, the estimate and its interval (the evidence in
     full is in each claim's section)."""
-    return pd.DataFrame([{"#": c.number, tr("claim"): tr(c.text), tr("verdict"): tr(c.verdict),
-                          tr("estimate"): _fmt(c, c.estimate) if c.verdict != NOT_TESTABLE else "–",
-                          tr("95 % interval"): (tr("{low} to {high}", low=_fmt(c, c.ci_low), high=_fmt(c, c.ci_high))
-                                               if c.verdict != NOT_TESTABLE else "–"),
-                          tr("what the estimate is"): c.evidence if c.verdict != NOT_TESTABLE else c.reason} for c in claims])
+    return pd.DataFrame(
+        [
+            {
+                "#": c.number,
+                tr("claim"): tr(c.text),
+                tr("verdict"): tr(c.verdict),
+                tr("estimate"): _fmt(c, c.estimate) if c.verdict != NOT_TESTABLE else "–",
+                tr("95 % interval"): (
+                    tr("{low} to {high}", low=_fmt(c, c.ci_low), high=_fmt(c, c.ci_high)) if c.verdict != NOT_TESTABLE else "–"
+                ),
+                tr("what the estimate is"): c.evidence if c.verdict != NOT_TESTABLE else c.reason,
+            }
+            for c in claims
+        ]
+    )
 
 
 def _left(frame: pd.DataFrame):
-    return frame.style.hide(axis="index").set_properties(**{"text-align": "left"}).set_table_styles(
-        [{"selector": "th", "props": [("text-align", "left")]}])
+    return (
+        frame.style.hide(axis="index")
+        .set_properties(**{"text-align": "left"})
+        .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+    )
 
 
 def summary_html(claims: list[Claim]) -> str:

@@ -22,8 +22,8 @@ import pandas as pd
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 from statsmodels.base.model import GenericLikelihoodModel
 
-from .i18n import tr
 from .dataset import MallData
+from .i18n import tr
 from .report import NotApplicable
 from .results import Result
 
@@ -43,24 +43,37 @@ def compute_rfm_summary(data: MallData, as_of=None, unit_days: float = 7.0, cali
     days = data.purchase_days
     days = days.filter(days.day <= ibis.literal(end.date()))
     # repeat spend = all spend minus the first day's (arg_min: no window function, one pass)
-    summ = days.group_by("member_id").aggregate(
-        first=_.day.min(), last=_.day.max(), purchases=_.count(), spend=_.spend.sum(), first_spend=_.spend.argmin(_.day),
-    ).to_pandas().sort_values("member_id", kind="stable").reset_index(drop=True)  # member order: reproducible fits
+    summ = (
+        days.group_by("member_id")
+        .aggregate(
+            first=_.day.min(),
+            last=_.day.max(),
+            purchases=_.count(),
+            spend=_.spend.sum(),
+            first_spend=_.spend.argmin(_.day),
+        )
+        .to_pandas()
+        .sort_values("member_id", kind="stable")
+        .reset_index(drop=True)
+    )  # member order: reproducible fits
     # money to a millionth: engines sum in different orders (5966.65 vs 5966.650000000001), and an
     # optimizer started from inputs that differ in the last bit stops at fits that differ by 1e-8
     summ["repeat_spend"] = (summ["spend"] - summ["first_spend"]).round(6)
     first, last = pd.to_datetime(summ["first"]), pd.to_datetime(summ["last"])
-    out = pd.DataFrame({
-        "member_id": summ["member_id"],
-        "frequency": summ["purchases"].astype(int) - 1,
-        "recency": (last - first).dt.days / unit_days,
-        "T": (end - first).dt.days / unit_days,
-    })
+    out = pd.DataFrame(
+        {
+            "member_id": summ["member_id"],
+            "frequency": summ["purchases"].astype(int) - 1,
+            "recency": (last - first).dt.days / unit_days,
+            "T": (end - first).dt.days / unit_days,
+        }
+    )
     out["monetary_value"] = (summ["repeat_spend"] / out["frequency"].where(out["frequency"] > 0)).to_numpy()
     return out.sort_values("member_id").reset_index(drop=True)
 
 
 # --- BG/NBD --------------------------------------------------------------------------
+
 
 def _bgnbd_loglike(log_params, x, tx, T, ux, inv):
     """Per-member BG/NBD log-likelihood. The terms that depend on the repeat count alone are
@@ -153,8 +166,11 @@ class _FittedModel(Result):
         """The parameters the data cannot pin down: at the edge of the range, without a standard
         error, or with a 95 % interval spanning more than three orders of magnitude."""
         log_se = self.bse_ / self.params_
-        return [str(n) for n, v, se in zip(self.params_.index, np.log(self.params_), log_se)
-                if abs(v) > _EDGE or not np.isfinite(se) or _too_wide(se)]
+        return [
+            str(n)
+            for n, v, se in zip(self.params_.index, np.log(self.params_), log_se)
+            if abs(v) > _EDGE or not np.isfinite(se) or _too_wide(se)
+        ]
 
     def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         """Intervals from the fit on the log scale, transformed back (always positive)."""
@@ -175,8 +191,10 @@ class BGNBDModel(_FittedModel):
 
         from .present import html_table
 
-        return (html_table(self.table(), kinds=self.kinds)
-                + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}. {html.escape(self.diagnostics())}</p>")
+        return (
+            html_table(self.table(), kinds=self.kinds)
+            + f"<p>log-likelihood {self.log_likelihood_:.1f}, n = {self.n_obs:,}. {html.escape(self.diagnostics())}</p>"
+        )
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
         """Probability that a member with this history is still alive (has not dropped out)."""
@@ -263,8 +281,10 @@ def _best_fit(model, starts, names: list[str], gtol: float = 1e-5, first_converg
         # that parameter (a ridge), so its estimate is wherever the optimizer stopped
         wide = [n for n, v, se in zip(names, res.params, bse) if abs(v) <= _EDGE and _too_wide(se)]
         if wide:
-            notes.append(f"{', '.join(wide)}: the 95 % interval spans more than three orders of magnitude (the likelihood is "
-                         "nearly flat along them): not identified.")
+            notes.append(
+                f"{', '.join(wide)}: the 95 % interval spans more than three orders of magnitude (the likelihood is "
+                "nearly flat along them): not identified."
+            )
     if not edge and np.all(np.isfinite(bse)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -272,8 +292,11 @@ def _best_fit(model, starts, names: list[str], gtol: float = 1e-5, first_converg
         if not np.isfinite(cond) or cond > _ILL_CONDITIONED:
             notes.append(f"the information matrix is ill-conditioned (condition number {cond:.1e}): not identified.")
     if not converged:
-        warnings.warn(f"{type(model).__name__.strip('_')} fit did not converge ({how}); log-likelihood {llf:.1f}",
-                      ConvergenceWarning, stacklevel=3)
+        warnings.warn(
+            f"{type(model).__name__.strip('_')} fit did not converge ({how}); log-likelihood {llf:.1f}",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     return res, bse, converged, how, not notes, tuple(notes)
 
 
@@ -285,17 +308,33 @@ def fit_bgnbd(frequency, recency, T, start=None) -> BGNBDModel:
     """
     repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
     if repeaters < MIN_REPEATERS:
-        raise NotApplicable(tr("repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
-                               "{n:,} did, fewer than the {needed} needed.", n=repeaters, needed=MIN_REPEATERS))
+        raise NotApplicable(
+            tr(
+                "repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
+                "{n:,} did, fewer than the {needed} needed.",
+                n=repeaters,
+                needed=MIN_REPEATERS,
+            )
+        )
     model = _BGNBDLikelihood(frequency, recency, T)
     names = ["r", "alpha", "a", "b"]
     res, bse, converged, how, identified, notes = _best_fit(model, [start] if start else BGNBD_STARTS, names)
     est = np.exp(res.params)
-    return BGNBDModel(pd.Series(est, index=names), pd.Series(est * bse, index=names), float(res.llf), int(len(model.endog)),
-                      res, converged, how, identified, notes)
+    return BGNBDModel(
+        pd.Series(est, index=names),
+        pd.Series(est * bse, index=names),
+        float(res.llf),
+        int(len(model.endog)),
+        res,
+        converged,
+        how,
+        identified,
+        notes,
+    )
 
 
 # --- MBG/NBD and Pareto/NBD: the alternatives where BG/NBD's dropout is not identified ---------
+
 
 def _mbgnbd_loglike(log_params, x, tx, T):
     """Per-member MBG/NBD log-likelihood (Batislam, Denizel & Filiztekin 2007): as BG/NBD, but a
@@ -412,17 +451,29 @@ class ParetoNBDModel(_FittedModel):
         x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
         log_a0 = _pareto_log_a0(r, alpha, s, beta, x, tx, T)
         with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_a0))
+            return 1.0 / (
+                1.0 + np.exp(np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_a0)
+            )
 
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
         r, alpha, s, beta = self.params_.to_numpy()
         x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
         t = np.asarray(t, dtype=float)
         ll = self._loglike(x, tx, T)
-        first = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) - (r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        first = (
+            gammaln(r + x)
+            - gammaln(r)
+            + r * np.log(alpha)
+            + s * np.log(beta)
+            - (r + x) * np.log(alpha + T)
+            - s * np.log(beta + T)
+        )
         second = np.log(r + x) + np.log(beta + T) - np.log(alpha + T)
-        third = np.log((1 - ((beta + T) / (beta + T + t)) ** (s - 1)) / (s - 1)) if abs(s - 1) > 1e-9 else \
-            np.log(np.log((beta + T + t) / (beta + T)))
+        third = (
+            np.log((1 - ((beta + T) / (beta + T + t)) ** (s - 1)) / (s - 1))
+            if abs(s - 1) > 1e-9
+            else np.log(np.log((beta + T + t) / (beta + T)))
+        )
         return np.exp(first + second + third - ll)
 
 
@@ -450,16 +501,31 @@ def _fit_repeat(cls, likelihood, frequency, recency, T, starts):
     frequency, recency, T = (np.asarray(v, dtype=float)[rows] for v in (frequency, recency, T))
     repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
     if repeaters < MIN_REPEATERS:
-        raise NotApplicable(tr("repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
-                               "{n:,} did, fewer than the {needed} needed.", n=repeaters, needed=MIN_REPEATERS))
+        raise NotApplicable(
+            tr(
+                "repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
+                "{n:,} did, fewer than the {needed} needed.",
+                n=repeaters,
+                needed=MIN_REPEATERS,
+            )
+        )
     model = likelihood(frequency, recency, T)
     names = list(likelihood.names)
     # without an analytic gradient each start costs a few hundred likelihoods: the starts are tried in
     # order until BFGS converges from one (the others are the fallback)
     res, bse, converged, how, identified, notes = _best_fit(model, starts, names, first_converged=True)
     est = np.exp(res.params)
-    return cls(pd.Series(est, index=names), pd.Series(est * bse, index=names), float(res.llf), int(len(model.endog)),
-               res, converged, how, identified, notes)
+    return cls(
+        pd.Series(est, index=names),
+        pd.Series(est * bse, index=names),
+        float(res.llf),
+        int(len(model.endog)),
+        res,
+        converged,
+        how,
+        identified,
+        notes,
+    )
 
 
 def fit_mbgnbd(frequency, recency, T) -> MBGNBDModel:
@@ -490,26 +556,43 @@ class ModelChoice(Result):
     comparison: pd.DataFrame
     chosen: str | None
     calibration_end: object
-    kinds: ClassVar[dict] = {"log_likelihood_per_member": "number", "holdout_mae": "number", "predicted_total": "number",
-                             "actual_total": "number", "members": "count"}
+    kinds: ClassVar[dict] = {
+        "log_likelihood_per_member": "number",
+        "holdout_mae": "number",
+        "predicted_total": "number",
+        "actual_total": "number",
+        "members": "count",
+    }
 
     def table(self) -> pd.DataFrame:
         return self.comparison
 
     def metrics(self) -> dict:
-        return {"chosen": self.chosen, "calibration_end": str(pd.Timestamp(self.calibration_end).date()),
-                "models": {r.model: {"identified": bool(r.identified), "log_likelihood_per_member": r.log_likelihood_per_member,
-                                     "holdout_mae": r.holdout_mae}
-                           for r in self.comparison.itertuples()}}
+        return {
+            "chosen": self.chosen,
+            "calibration_end": str(pd.Timestamp(self.calibration_end).date()),
+            "models": {
+                r.model: {
+                    "identified": bool(r.identified),
+                    "log_likelihood_per_member": r.log_likelihood_per_member,
+                    "holdout_mae": r.holdout_mae,
+                }
+                for r in self.comparison.itertuples()
+            },
+        }
 
     def sentence(self) -> str:
         if self.chosen is None:
-            return tr("None of the repeat-purchase models is identified on these data, so P(alive) and lifetime values are not "
-                      "shown.")
-        return tr("Fitted up to {end} and judged on the purchases that followed, {model} predicts them best among the identified "
-                  "models (mean absolute error {mae:.3f} purchases per member); it gives P(alive) and the lifetime values below.",
-                  end=pd.Timestamp(self.calibration_end).date(), model=self.chosen,
-                  mae=float(self.comparison.set_index("model").loc[self.chosen, "holdout_mae"]))
+            return tr(
+                "None of the repeat-purchase models is identified on these data, so P(alive) and lifetime values are not shown."
+            )
+        return tr(
+            "Fitted up to {end} and judged on the purchases that followed, {model} predicts them best among the identified "
+            "models (mean absolute error {mae:.3f} purchases per member); it gives P(alive) and the lifetime values below.",
+            end=pd.Timestamp(self.calibration_end).date(),
+            model=self.chosen,
+            mae=float(self.comparison.set_index("model").loc[self.chosen, "holdout_mae"]),
+        )
 
 
 def calibration_split(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0) -> tuple[pd.DataFrame, float]:
@@ -519,13 +602,22 @@ def calibration_split(data: MallData, calibration_end, as_of=None, unit_days: fl
     end = pd.Timestamp(as_of or data.as_of)
     first = data.purchase_days.day.min().to_pandas()
     if first is None or pd.isna(first) or pd.Timestamp(first) >= cal_end - pd.Timedelta(days=30):
-        raise NotApplicable(tr("the calibration period must end ({end}) at least a month after the first purchase in the data ({first}).",
-                               end=cal_end.date(), first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date()))
+        raise NotApplicable(
+            tr(
+                "the calibration period must end ({end}) at least a month after the first purchase in the data ({first}).",
+                end=cal_end.date(),
+                first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date(),
+            )
+        )
     cal = compute_rfm_summary(data, calibration_end=cal_end, unit_days=unit_days)
     days = data.purchase_days
     _ = ibis._
-    hold = (days.filter((days.day > ibis.literal(cal_end.date())) & (days.day <= ibis.literal(end.date())))
-            .group_by("member_id").aggregate(actual=_.count()).to_pandas())
+    hold = (
+        days.filter((days.day > ibis.literal(cal_end.date())) & (days.day <= ibis.literal(end.date())))
+        .group_by("member_id")
+        .aggregate(actual=_.count())
+        .to_pandas()
+    )
     return cal.merge(hold, on="member_id", how="left").fillna({"actual": 0}), (end - cal_end).days / unit_days
 
 
@@ -543,10 +635,17 @@ def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: 
             predicted = np.asarray(model.expected_purchases(horizon, cal["frequency"], cal["recency"], cal["T"]), dtype=float)
         ok = model.identified and model.converged and bool(np.isfinite(predicted).all())
         # per member: MBG/NBD and Pareto/NBD may be fitted on a sample (MAX_FIT), BG/NBD on everyone
-        rows.append({"model": name, "identified": ok, "log_likelihood_per_member": model.log_likelihood_ / model.n_obs,
-                     "holdout_mae": float(np.mean(np.abs(predicted - cal["actual"]))) if np.isfinite(predicted).all() else np.nan,
-                     "predicted_total": float(np.nansum(predicted)), "actual_total": float(cal["actual"].sum()),
-                     "members": len(cal)})
+        rows.append(
+            {
+                "model": name,
+                "identified": ok,
+                "log_likelihood_per_member": model.log_likelihood_ / model.n_obs,
+                "holdout_mae": float(np.mean(np.abs(predicted - cal["actual"]))) if np.isfinite(predicted).all() else np.nan,
+                "predicted_total": float(np.nansum(predicted)),
+                "actual_total": float(cal["actual"].sum()),
+                "members": len(cal),
+            }
+        )
     table = pd.DataFrame(rows)
     candidates = table[table["identified"]]
     chosen = None if candidates.empty else str(candidates.sort_values("holdout_mae", kind="stable").iloc[0]["model"])
@@ -554,6 +653,7 @@ def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: 
 
 
 # --- Gamma-Gamma ---------------------------------------------------------------------
+
 
 class _GammaGammaLikelihood(GenericLikelihoodModel):
     def __init__(self, frequency, monetary_value, **kw):
@@ -591,8 +691,14 @@ def fit_gamma_gamma(frequency, monetary_value, start=(2.0, 3.0, 50.0)) -> GammaG
     m = np.asarray(monetary_value, dtype=float)
     keep = (x > 0) & (m > 0)
     if keep.sum() < MIN_REPEATERS:
-        raise NotApplicable(tr("the spend model (Gamma-Gamma) needs members with repeat purchases and spend; {n:,} have them, "
-                               "fewer than the {needed} needed.", n=int(keep.sum()), needed=MIN_REPEATERS))
+        raise NotApplicable(
+            tr(
+                "the spend model (Gamma-Gamma) needs members with repeat purchases and spend; {n:,} have them, "
+                "fewer than the {needed} needed.",
+                n=int(keep.sum()),
+                needed=MIN_REPEATERS,
+            )
+        )
     model = _GammaGammaLikelihood(x[keep], m[keep])
     start = np.array(start, dtype=float)
     start[2] = max(start[2], float(np.median(m[keep])))
@@ -600,12 +706,28 @@ def fit_gamma_gamma(frequency, monetary_value, start=(2.0, 3.0, 50.0)) -> GammaG
     starts = [tuple(start), (1.0, 1.0, float(np.median(m[keep]))), (5.0, 10.0, 5.0 * float(np.median(m[keep])))]
     res, bse, converged, how, identified, notes = _best_fit(model, starts, names)
     est = np.exp(res.params)
-    return GammaGammaModel(pd.Series(est, index=names), pd.Series(est * bse, index=names), float(res.llf), int(len(model.endog)),
-                           res, converged, how, identified, notes)
+    return GammaGammaModel(
+        pd.Series(est, index=names),
+        pd.Series(est * bse, index=names),
+        float(res.llf),
+        int(len(model.endog)),
+        res,
+        converged,
+        how,
+        identified,
+        notes,
+    )
 
 
-def compute_clv(bgnbd: "BGNBDModel | MBGNBDModel | ParetoNBDModel", gg: GammaGammaModel, summary: pd.DataFrame, horizon_months: int = 12,
-                monthly_discount: float = 0.01, margin: float = 0.3, unit_days: float = 7.0) -> pd.DataFrame:
+def compute_clv(
+    bgnbd: BGNBDModel | MBGNBDModel | ParetoNBDModel,
+    gg: GammaGammaModel,
+    summary: pd.DataFrame,
+    horizon_months: int = 12,
+    monthly_discount: float = 0.01,
+    margin: float = 0.3,
+    unit_days: float = 7.0,
+) -> pd.DataFrame:
     """Discounted customer lifetime value over ``horizon_months`` (margin on spend), from any of
     the repeat-purchase models (``bgnbd``: BG/NBD, MBG/NBD or Pareto/NBD) and Gamma-Gamma.
 
@@ -613,14 +735,26 @@ def compute_clv(bgnbd: "BGNBDModel | MBGNBDModel | ParetoNBDModel", gg: GammaGam
     x margin / (1 + monthly_discount)^m.
     """
     if set(bgnbd.dropout) & set(bgnbd.unidentified()):
-        raise NotApplicable(tr("the dropout parameters of {model} ({names}) are not identified in these data: almost nobody can be "
-                               "seen to drop out, so the likelihood hardly changes whatever the dropout rate, and P(alive) would be "
-                               "whatever the optimizer's starting point made it. P(alive) and lifetime values are not shown ({notes}).",
-                               model=bgnbd.name, names=", ".join(bgnbd.dropout), notes=" ".join(bgnbd.notes)))
+        raise NotApplicable(
+            tr(
+                "the dropout parameters of {model} ({names}) are not identified in these data: almost nobody can be "
+                "seen to drop out, so the likelihood hardly changes whatever the dropout rate, and P(alive) would be "
+                "whatever the optimizer's starting point made it. P(alive) and lifetime values are not shown ({notes}).",
+                model=bgnbd.name,
+                names=", ".join(bgnbd.dropout),
+                notes=" ".join(bgnbd.notes),
+            )
+        )
     for name, fitted in ((bgnbd.name, bgnbd), ("Gamma-Gamma", gg)):
         if not fitted.identified:
-            raise NotApplicable(tr("the {model} parameters are not identified on these data ({notes}), so P(alive) and lifetime "
-                                   "values would be numbers without support; they are not shown.", model=name, notes=" ".join(fitted.notes)))
+            raise NotApplicable(
+                tr(
+                    "the {model} parameters are not identified on these data ({notes}), so P(alive) and lifetime "
+                    "values would be numbers without support; they are not shown.",
+                    model=name,
+                    notes=" ".join(fitted.notes),
+                )
+            )
     per_month = 30.4375 / unit_days
     x, tx, T = summary["frequency"], summary["recency"], summary["T"]
     spend = gg.expected_spend(x, summary["monetary_value"])
@@ -647,8 +781,9 @@ def clv_by_group(values: pd.DataFrame, by: str = "tier", order=None) -> pd.DataF
     return out.rename_axis(by).reset_index()
 
 
-def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0, max_bin: int = 7,
-                        model: str = "BG/NBD") -> tuple[pd.DataFrame, BGNBDModel]:
+def calibration_holdout(
+    data: MallData, calibration_end, as_of=None, unit_days: float = 7.0, max_bin: int = 7, model: str = "BG/NBD"
+) -> tuple[pd.DataFrame, BGNBDModel]:
     """Fit ``model`` (a name of :data:`REPEAT_MODELS`) on purchases up to ``calibration_end``;
     compare predicted and actual repeat purchases in the holdout period, by calibration
     frequency (bins 0..``max_bin``+)."""
@@ -656,7 +791,11 @@ def calibration_holdout(data: MallData, calibration_end, as_of=None, unit_days: 
     model = REPEAT_MODELS[model](cal["frequency"], cal["recency"], cal["T"])
     cal["predicted"] = model.expected_purchases(horizon, cal["frequency"], cal["recency"], cal["T"])
     cal["bin"] = cal["frequency"].clip(upper=max_bin)
-    table = cal.groupby("bin").agg(members=("member_id", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")).reset_index()
+    table = (
+        cal.groupby("bin")
+        .agg(members=("member_id", "size"), actual=("actual", "mean"), predicted=("predicted", "mean"))
+        .reset_index()
+    )
     table["bin"] = table["bin"].astype(str)
     table.loc[table.index[-1], "bin"] = f"{max_bin}+" if cal["frequency"].max() >= max_bin else table.loc[table.index[-1], "bin"]
     table["error"] = table["predicted"] - table["actual"]

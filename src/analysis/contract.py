@@ -106,9 +106,7 @@ CONTACTS = TableSpec(
     may_be_empty=True,
 )
 
-TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (MEMBERS, TRANSACTIONS, VISITS, CAMPAIGNS, CONTACTS)
-}
+TABLES: dict[str, TableSpec] = {t.name: t for t in (MEMBERS, TRANSACTIONS, VISITS, CAMPAIGNS, CONTACTS)}
 FORMATS = (".csv", ".parquet")
 
 
@@ -120,7 +118,4 @@ def present_files(data_dir: Path) -> dict[str, Path]:
 def table_files(data_dir: Path) -> dict[str, list[Path]]:
     """Files in ``data_dir`` that hold each contract table (``<table>.csv``/``.parquet``)."""
     data_dir = Path(data_dir)
-    return {
-        name: [data_dir / f"{name}{ext}" for ext in FORMATS if (data_dir / f"{name}{ext}").is_file()]
-        for name in TABLES
-    }
+    return {name: [data_dir / f"{name}{ext}" for ext in FORMATS if (data_dir / f"{name}{ext}").is_file()] for name in TABLES}

@@ -27,8 +27,20 @@ import ibis
 import pandas as pd
 
 from .contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
-from .validation import (CACHE_ENV, CSV_DIALECT, ValidationReport, cache_root, data_tiers, files_key, fingerprint_files, parquet_zones,
-                         quiet_progress, quote_ident, relation_sql, validate_data_dir)
+from .validation import (
+    CACHE_ENV,
+    CSV_DIALECT,
+    ValidationReport,
+    cache_root,
+    data_tiers,
+    files_key,
+    fingerprint_files,
+    parquet_zones,
+    quiet_progress,
+    quote_ident,
+    relation_sql,
+    validate_data_dir,
+)
 
 #: Member attribute columns that identify a person; never shown in reports or used as covariates.
 SENSITIVE_COLUMNS = ("phone", "phone_number", "mobile", "plate", "license_plate", "name", "id_card", "email")
@@ -155,8 +167,10 @@ class MallData:
     def sql(self, query: str) -> pd.DataFrame:
         """Run SQL against the tables (of a data folder) and return a pandas frame."""
         if self.in_engine:
-            raise NotImplementedError("on a source the contract's tables are Ibis expressions, not names in the engine: "
-                                      "use data.table(name) (or data.members, data.transactions, ...) instead of SQL")
+            raise NotImplementedError(
+                "on a source the contract's tables are Ibis expressions, not names in the engine: "
+                "use data.table(name) (or data.members, data.transactions, ...) instead of SQL"
+            )
         return self.con.sql(query).to_pandas()
 
 
@@ -204,8 +218,11 @@ def load_dataset(
             meta = json.loads(con.raw_sql("SELECT meta FROM staged.main._stage").fetchone()[0])
             fingerprint, extras, last = meta["fingerprint"], tuple(meta["member_attributes"]), meta["last_day"]
         except Exception as err:  # damaged since it was checked: read the files instead
-            warnings.warn(f"staged copy {staged} could not be read ({str(err).splitlines()[0][:160]}): "
-                          "reading the data files directly", StageWarning, stacklevel=2)
+            warnings.warn(
+                f"staged copy {staged} could not be read ({str(err).splitlines()[0][:160]}): reading the data files directly",
+                StageWarning,
+                stacklevel=2,
+            )
             con = ibis.duckdb.connect()
             quiet_progress(con.raw_sql)
             staged = None
@@ -215,8 +232,14 @@ def load_dataset(
         fingerprint, last = fingerprint_files(list(files.values())), _last_day(con.raw_sql)
     as_of = pd.Timestamp(as_of or last or report.as_of).date()
     return MallData(
-        data_dir=data_dir, as_of=as_of, tiers=tuple(tiers), con=con, validation=report,
-        fingerprint=fingerprint, files=files, member_attributes=extras,
+        data_dir=data_dir,
+        as_of=as_of,
+        tiers=tuple(tiers),
+        con=con,
+        validation=report,
+        fingerprint=fingerprint,
+        files=files,
+        member_attributes=extras,
     )
 
 
@@ -237,7 +260,8 @@ def purchase_days_expr(t):
     _ = ibis._
     buys = t.filter(is_purchase(t))
     days = buys.group_by(["member_id", buys.ts.cast("date").name("day")]).aggregate(
-        purchases=_.count().cast("int32"), gross=_.amount.sum())
+        purchases=_.count().cast("int32"), gross=_.amount.sum()
+    )
     rets = t.filter(~is_purchase(t)).select("member_id", rday=_.ts.cast("date"), ramount=_.amount)
     rets = rets.mutate(rid=ibis.row_number())
     pdays = days.select(pmember="member_id", pday="day")
@@ -317,8 +341,9 @@ def _remove_stage(path: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def prepare_dataset(data_dir: str | Path, as_of=None, tiers: tuple[str, ...] | None = None,
-                    stage: bool = True, log=None, strict: bool = False) -> tuple[ValidationReport, Path | None]:
+def prepare_dataset(
+    data_dir: str | Path, as_of=None, tiers: tuple[str, ...] | None = None, stage: bool = True, log=None, strict: bool = False
+) -> tuple[ValidationReport, Path | None]:
     """Validate ``data_dir`` and stage it, side by side the first time.
 
     Validation is mostly single-threaded pandas (pandera) and staging is DuckDB, so on a new
@@ -421,8 +446,12 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
         extras = _create_tables(con.execute, files, "TABLE")
         con.execute(f"CREATE TABLE purchase_days AS SELECT * FROM ({_purchase_days_sql()}) ORDER BY day")
         last = _last_day(con.execute)
-        meta = {"fingerprint": fingerprint_files(list(files.values())), "member_attributes": list(extras),
-                "last_day": str(last) if last else None, "data_dir": str(data_dir.resolve())}
+        meta = {
+            "fingerprint": fingerprint_files(list(files.values())),
+            "member_attributes": list(extras),
+            "last_day": str(last) if last else None,
+            "data_dir": str(data_dir.resolve()),
+        }
         con.execute("CREATE TABLE _stage AS SELECT ? AS meta", [json.dumps(meta)])
         con.close()
         for old in path.parent.glob(f"{path.name.split('-')[0]}-*.duckdb"):
@@ -433,7 +462,9 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
         con.close()
         _remove_stage(tmp)
         if is_disk_full(err):
-            _notice(f"the cache {path.parent} is full: reading the data files directly (slower); free space or set {CACHE_ENV}", log)
+            _notice(
+                f"the cache {path.parent} is full: reading the data files directly (slower); free space or set {CACHE_ENV}", log
+            )
             return None
         raise
     return path
@@ -442,8 +473,17 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
 # --- any Ibis backend -------------------------------------------------------------------------
 
 #: Ibis type of each column kind (the same types as :data:`~analysis.contract.SQL_TYPES`).
-IBIS_TYPES = {"id": "string", "str": "string", "tier": "string", "date": "date", "timestamp": "timestamp",
-              "amount": "float64", "number": "float64", "count": "int32", "bool": "boolean"}
+IBIS_TYPES = {
+    "id": "string",
+    "str": "string",
+    "tier": "string",
+    "date": "date",
+    "timestamp": "timestamp",
+    "amount": "float64",
+    "number": "float64",
+    "count": "int32",
+    "bool": "boolean",
+}
 
 
 def _ibis_cast(table, column: str, kind: str, present: bool, default: str | None = None):
@@ -454,8 +494,13 @@ def _ibis_cast(table, column: str, kind: str, present: bool, default: str | None
     col = table[column]
     if kind == "bool":
         txt = col.cast("string").strip().lower()
-        return ibis.cases((txt.isin(list(TRUE_WORDS)), True), (txt.isin(list(FALSE_WORDS)), False),
-                          else_=ibis.null().cast("boolean")).cast("boolean").name(column)
+        return (
+            ibis.cases(
+                (txt.isin(list(TRUE_WORDS)), True), (txt.isin(list(FALSE_WORDS)), False), else_=ibis.null().cast("boolean")
+            )
+            .cast("boolean")
+            .name(column)
+        )
     if kind in ("id", "str", "tier"):
         return col.cast("string").strip().name(column)
     if kind == "count":
@@ -469,8 +514,13 @@ def add_purchase_days(con) -> None:
     con.create_view("purchase_days", purchase_days_expr(con.table("transactions")), overwrite=True)
 
 
-def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = None,
-                    tiers: tuple[str, ...] | None = None, csv_options: dict | None = None) -> MallData:
+def open_on_backend(
+    con,
+    data_dir: str | Path,
+    as_of: dt.date | str | None = None,
+    tiers: tuple[str, ...] | None = None,
+    csv_options: dict | None = None,
+) -> MallData:
     """Validate ``data_dir`` (locally) and register its tables on another Ibis backend ``con``.
 
     The same typed tables as :func:`load_dataset`, built with Ibis expressions instead of DuckDB
@@ -493,8 +543,10 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
             path = files[name]
             raw = con.read_parquet(str(path)) if path.suffix == ".parquet" else con.read_csv(str(path), **(csv_options or {}))
             cols = list(raw.columns)
-            expr = raw.select(*[_ibis_cast(raw, c, k, c in cols, spec.defaults.get(c)) for c, k in kinds.items()],
-                              *[c for c in cols if c not in kinds])
+            expr = raw.select(
+                *[_ibis_cast(raw, c, k, c in cols, spec.defaults.get(c)) for c, k in kinds.items()],
+                *[c for c in cols if c not in kinds],
+            )
             if name == "members":
                 extras = tuple(c for c in cols if spec.kind(c) is None)
         else:
@@ -504,12 +556,19 @@ def open_on_backend(con, data_dir: str | Path, as_of: dt.date | str | None = Non
     add_purchase_days(con)
     as_of = as_of or last_day(con) or report.as_of
     return MallData(
-        data_dir=data_dir, as_of=pd.Timestamp(as_of).date(), tiers=tuple(tiers), con=con, validation=report,
-        fingerprint=fingerprint_files(list(files.values())), files=files, member_attributes=extras,
+        data_dir=data_dir,
+        as_of=pd.Timestamp(as_of).date(),
+        tiers=tuple(tiers),
+        con=con,
+        validation=report,
+        fingerprint=fingerprint_files(list(files.values())),
+        files=files,
+        member_attributes=extras,
     )
 
 
 # --- a source in an engine (a database, Spark) -----------------------------------------------
+
 
 def typed_tables(raw: dict) -> tuple[dict, tuple[str, ...]]:
     """The contract's typed tables as Ibis expressions over a source's ``raw`` tables (name ->
@@ -522,13 +581,16 @@ def typed_tables(raw: dict) -> tuple[dict, tuple[str, ...]]:
         if name in raw:
             t = raw[name]
             cols = list(t.columns)
-            out[name] = t.select(*[_ibis_cast(t, c, k, c in cols, spec.defaults.get(c)) for c, k in kinds.items()],
-                                 *[c for c in cols if c not in kinds])
+            out[name] = t.select(
+                *[_ibis_cast(t, c, k, c in cols, spec.defaults.get(c)) for c, k in kinds.items()],
+                *[c for c in cols if c not in kinds],
+            )
             if name == "members":
                 extras = tuple(c for c in cols if spec.kind(c) is None)
         else:  # an optional table the source does not have: no rows, the contract's columns
             out[name] = anchor.filter(ibis.literal(False)).select(
-                *[ibis.null().cast(IBIS_TYPES[k]).name(c) for c, k in kinds.items()])
+                *[ibis.null().cast(IBIS_TYPES[k]).name(c) for c, k in kinds.items()]
+            )
     out["purchase_days"] = purchase_days_expr(out["transactions"])
     return out, extras
 
@@ -546,8 +608,12 @@ def session_table(con, expr, what: str):
     except NotImplementedError:
         return expr
     except Exception as err:  # e.g. PostgreSQL: permission denied to create temporary tables
-        warnings.warn(f"could not keep {what} in a temporary table ({str(err).strip().splitlines()[0][:160]}): "
-                      "it is computed in every query that reads it (slower)", StageWarning, stacklevel=2)
+        warnings.warn(
+            f"could not keep {what} in a temporary table ({str(err).strip().splitlines()[0][:160]}): "
+            "it is computed in every query that reads it (slower)",
+            StageWarning,
+            stacklevel=2,
+        )
         return expr
     try:
         done = con.raw_sql(f"ANALYZE {quote_ident(name)}")  # the planner's row estimates for the joins that read it
@@ -583,8 +649,9 @@ class SourceCheck(NamedTuple):
     detail: dict
 
 
-def validate_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False,
-                    con=None) -> SourceCheck:
+def validate_source(
+    data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False, con=None
+) -> SourceCheck:
     """Validate a source in its engine (cached by the source's fingerprint, like files by their contents).
 
     Connection problems raise :class:`~analysis.sources.SourceError`.
@@ -604,7 +671,9 @@ def validate_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, 
         declared = bool(tiers) or bool(load_data_params(source).get("tiers"))
         tiers = tuple(source_tiers(source, raw, tiers))
     except ValueError as err:  # a broken mallwake.yaml beside the connection file
-        report = ValidationReport(source.name, as_of_date, {}, (Violation("-", "mallwake.yaml", None, str(err), 0),), origins=wheres)
+        report = ValidationReport(
+            source.name, as_of_date, {}, (Violation("-", "mallwake.yaml", None, str(err), 0),), origins=wheres
+        )
         return SourceCheck(report, con, raw, (), "", {})
     fingerprint, detail = source_fingerprint(source, con, raw)
     key = hashlib.sha256(f"{__version__}|engine|{fingerprint}|{as_of_date}|{tiers}|{sorted(wheres.items())}".encode()).hexdigest()
@@ -630,8 +699,14 @@ def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...]
     tables, extras = typed_tables(check.raw)
     tables["purchase_days"] = session_table(check.con, tables["purchase_days"], "purchase_days")
     return MallData(
-        data_dir=source.spec, as_of=pd.Timestamp(as_of or last_day(tables) or check.report.as_of).date(), tiers=check.tiers,
-        con=check.con, validation=check.report, fingerprint=check.fingerprint, member_attributes=extras, tables=tables,
+        data_dir=source.spec,
+        as_of=pd.Timestamp(as_of or last_day(tables) or check.report.as_of).date(),
+        tiers=check.tiers,
+        con=check.con,
+        validation=check.report,
+        fingerprint=check.fingerprint,
+        member_attributes=extras,
+        tables=tables,
         origins={n: source.where(n) for n in check.raw},
     )
 
@@ -639,6 +714,9 @@ def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...]
 def last_day(tables) -> dt.date | None:
     """The last day with a transaction or visit (``tables``: name -> typed Ibis table, or a backend)."""
     get = tables.__getitem__ if isinstance(tables, dict) else tables.table
-    last = [x for x in (get("transactions").ts.max().to_pandas(), get("visits").ts.max().to_pandas())
-            if x is not None and not pd.isna(x)]
+    last = [
+        x
+        for x in (get("transactions").ts.max().to_pandas(), get("visits").ts.max().to_pandas())
+        if x is not None and not pd.isna(x)
+    ]
     return max(pd.Timestamp(x) for x in last).date() if last else None

@@ -18,12 +18,15 @@ from collections import defaultdict
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-_FUNCS = ("_display_funcs", "_display_funcs_index", "_display_funcs_index_names", "_display_funcs_columns",
-          "_display_funcs_column_names")
-
-
-
 from .present import MISSING, _index_text, _label_of, column_formatter, label, meaningful_index
+
+_FUNCS = (
+    "_display_funcs",
+    "_display_funcs_index",
+    "_display_funcs_index_names",
+    "_display_funcs_columns",
+    "_display_funcs_column_names",
+)
 
 
 def _missing(value) -> bool:

@@ -75,8 +75,14 @@ def column_rules(spec: TableSpec, t, as_of: dt.date, tiers: tuple[str, ...]) -> 
                 txt = _text(col)
                 iso, offset = txt.re_search(_ISO), txt.re_search(_OFFSET)
                 rules.append((c, f"must be a date ({fmt})", ~blank & ~iso & ~offset, col))
-                rules.append((c, "must be the mall's local time without a time-zone offset (drop the 'Z' or '+08:00')",
-                              ~blank & offset, col))
+                rules.append(
+                    (
+                        c,
+                        "must be the mall's local time without a time-zone offset (drop the 'Z' or '+08:00')",
+                        ~blank & offset,
+                        col,
+                    )
+                )
                 late = iso & (txt.substr(0, 10) > after)
             elif col.type().is_temporal():
                 late = col.cast("date") > ibis.literal(as_of)
@@ -97,18 +103,39 @@ def column_rules(spec: TableSpec, t, as_of: dt.date, tiers: tuple[str, ...]) -> 
             elif not col.type().is_integer():
                 rules.append((c, "must be a whole number", ~blank, col))
         elif kind == "bool" and not col.type().is_boolean():
-            rules.append((c, "must be true/false (or 1/0, yes/no)", ~blank & ~_text(col).lower().isin(list(TRUE_WORDS + FALSE_WORDS)), col))
+            rules.append(
+                (c, "must be true/false (or 1/0, yes/no)", ~blank & ~_text(col).lower().isin(list(TRUE_WORDS + FALSE_WORDS)), col)
+            )
         elif kind == "tier":
             rules.append((c, f"must be one of the tier levels ({', '.join(tiers)})", ~blank & ~_text(col).isin(list(tiers)), col))
     if spec.name == "campaigns" and "response_days" in t.columns:
-        rules.append(("response_days", "must be greater than 0", ~_blank(t.response_days) & ~(_number(t.response_days) > 0).fill_null(False),
-                      t.response_days))
+        rules.append(
+            (
+                "response_days",
+                "must be greater than 0",
+                ~_blank(t.response_days) & ~(_number(t.response_days) > 0).fill_null(False),
+                t.response_days,
+            )
+        )
     if spec.name == "transactions" and "amount" in t.columns:
         amount = _number(t.amount)
         ret = _is_true(t.is_return) if "is_return" in t.columns else ibis.literal(False)
-        rules.append(("amount", "must not be negative (a refund is a row with is_return true)", (amount < 0).fill_null(False) & ~ret, t.amount))
-        rules.append(("amount", "must be zero or negative on a return row (is_return true: money given back)",
-                      (amount > 0).fill_null(False) & ret, t.amount))
+        rules.append(
+            (
+                "amount",
+                "must not be negative (a refund is a row with is_return true)",
+                (amount < 0).fill_null(False) & ~ret,
+                t.amount,
+            )
+        )
+        rules.append(
+            (
+                "amount",
+                "must be zero or negative on a return row (is_return true: money given back)",
+                (amount > 0).fill_null(False) & ret,
+                t.amount,
+            )
+        )
     return rules
 
 
@@ -126,17 +153,28 @@ def _norm(col):
 
 def _table_rules(spec: TableSpec, where: str, t, as_of, tiers) -> tuple[list[Violation], int]:
     rules = column_rules(spec, t, as_of, tiers)
-    counts = t.aggregate(_rows=t.count(), **{f"r{i}": e.ifelse(1, 0).sum() for i, (_, _, e, _) in enumerate(rules)}).to_pandas().iloc[0]
+    counts = (
+        t.aggregate(_rows=t.count(), **{f"r{i}": e.ifelse(1, 0).sum() for i, (_, _, e, _) in enumerate(rules)})
+        .to_pandas()
+        .iloc[0]
+    )
     names = _row_names(spec, t)
     out = []
     for i, (col, rule, broken, shown) in enumerate(rules):
         n = int(counts[f"r{i}"] or 0)
         if not n:
             continue
-        ex = (t.filter(broken).select(*[t[c].name(f"_k{j}") for j, c in enumerate(names)], _v=shown.cast("string"))
-              .order_by([f"_k{j}" for j in range(len(names))]).limit(MAX_EXAMPLES).to_pandas())
-        examples = tuple(", ".join(f"{c}={_value(r[f'_k{j}'])}" for j, c in enumerate(names)) + f": {_value(r['_v'])}"
-                         for _, r in ex.iterrows())
+        ex = (
+            t.filter(broken)
+            .select(*[t[c].name(f"_k{j}") for j, c in enumerate(names)], _v=shown.cast("string"))
+            .order_by([f"_k{j}" for j in range(len(names))])
+            .limit(MAX_EXAMPLES)
+            .to_pandas()
+        )
+        examples = tuple(
+            ", ".join(f"{c}={_value(r[f'_k{j}'])}" for j, c in enumerate(names)) + f": {_value(r['_v'])}"
+            for _, r in ex.iterrows()
+        )
         out.append(Violation(spec.name, where, col, rule, n, examples))
     return out, int(counts["_rows"])
 
@@ -166,8 +204,16 @@ def _reference_rules(spec: TableSpec, where: str, t, tables: dict, wheres: dict)
         n = int(missing.count().to_pandas() or 0)
         if n:
             ex = missing.select("v").distinct().order_by("v").limit(MAX_EXAMPLES).to_pandas()["v"]
-            out.append(Violation(spec.name, where, col, f"must refer to a known {ref_table[:-1]} in {wheres[ref_table]}", n,
-                                 tuple(_value(e) for e in ex)))
+            out.append(
+                Violation(
+                    spec.name,
+                    where,
+                    col,
+                    f"must refer to a known {ref_table[:-1]} in {wheres[ref_table]}",
+                    n,
+                    tuple(_value(e) for e in ex),
+                )
+            )
     return out
 
 
@@ -182,14 +228,24 @@ def _duplicate_rows(spec: TableSpec, where: str, t) -> Violation | None:
         return None
     extra = float(res["extra"] or 0)
     total = float(t.aggregate(s=_number(t.amount).sum()).to_pandas()["s"].iloc[0] or 0)
-    ex = copies.order_by([ibis.desc("_n"), "member_id", "ts"]).limit(MAX_EXAMPLES).select("member_id", "ts", "amount", "_n").to_pandas()
+    ex = (
+        copies.order_by([ibis.desc("_n"), "member_id", "ts"])
+        .limit(MAX_EXAMPLES)
+        .select("member_id", "ts", "amount", "_n")
+        .to_pandas()
+    )
     share = f" ({extra / total:.1%} of the spend)" if total else ""
     return Violation(
-        spec.name, where, None,
+        spec.name,
+        where,
+        None,
         f"rows that are exact copies of another row, with no txn_id to tell purchases apart: a doubled export adds "
         f"{extra:,.2f}{share}; remove the copies, or add txn_id if they are real repeat purchases",
-        n, tuple(f"member_id={_value(r['member_id'])}, ts={_value(r['ts'])}, amount={_value(r['amount'])} ({r['_n']} times)"
-                 for _, r in ex.iterrows()),
+        n,
+        tuple(
+            f"member_id={_value(r['member_id'])}, ts={_value(r['ts'])}, amount={_value(r['amount'])} ({r['_n']} times)"
+            for _, r in ex.iterrows()
+        ),
     )
 
 
@@ -211,8 +267,9 @@ def validate_tables(name: str, tables: dict, wheres: dict, as_of: dt.date, tiers
         t = tables[tname]
         missing = [c for c in spec.required if c not in t.columns]
         for col in missing:
-            violations.append(Violation(tname, wheres[tname], col, "required column is missing", 0,
-                                        (f"columns found: {', '.join(t.columns)}",)))
+            violations.append(
+                Violation(tname, wheres[tname], col, "required column is missing", 0, (f"columns found: {', '.join(t.columns)}",))
+            )
         if missing:
             continue
         found, n = _table_rules(spec, wheres[tname], t, as_of, tiers)
@@ -221,14 +278,29 @@ def validate_tables(name: str, tables: dict, wheres: dict, as_of: dt.date, tiers
         for col in t.columns:
             zone = getattr(t[col].type(), "timezone", None) if t[col].type().is_timestamp() else None
             if zone and spec.kind(col) in ("date", "timestamp"):
-                warned.append(Violation(tname, wheres[tname], col, f"timestamps carry the time zone {zone}: read as wall-clock "
-                                        f"time in {zone} (export the mall's local time if that is not it)", 0))
+                warned.append(
+                    Violation(
+                        tname,
+                        wheres[tname],
+                        col,
+                        f"timestamps carry the time zone {zone}: read as wall-clock "
+                        f"time in {zone} (export the mall's local time if that is not it)",
+                        0,
+                    )
+                )
         if n == 0 and not spec.may_be_empty:
             violations.append(Violation(tname, wheres[tname], None, "table is empty (no data rows)", 0))
         usable[tname] = t
     if "contacts" in usable and "campaigns" not in tables:
-        violations.append(Violation("contacts", wheres["contacts"], "campaign_id",
-                                    f"contacts need the campaigns they belong to: {wheres['campaigns']} is missing", 0))
+        violations.append(
+            Violation(
+                "contacts",
+                wheres["contacts"],
+                "campaign_id",
+                f"contacts need the campaigns they belong to: {wheres['campaigns']} is missing",
+                0,
+            )
+        )
     for tname, t in usable.items():
         spec = TABLES[tname]
         dup = _key_rule(spec, wheres[tname], t)

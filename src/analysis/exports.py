@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .i18n import tr
 from .dataset import MallData
+from .i18n import tr
 from .storage import atomic_write
 
 #: Columns a call centre needs about each member, from the members table (when the data have them).
@@ -33,8 +33,12 @@ class ExportedList:
     def sentence(self) -> str:
         """One sentence for the report (file names only: the folder is the run's exports folder)."""
         names = tr(" and ").join(f"`{p.name}`" for p in self.files)
-        return tr("The list ({rows:,} members, with raw member ids) is in {files} in the run's exports folder (`exports/<run>/`, "
-                  "outside the report site: keep it private).", rows=self.rows, files=names)
+        return tr(
+            "The list ({rows:,} members, with raw member ids) is in {files} in the run's exports folder (`exports/<run>/`, "
+            "outside the report site: keep it private).",
+            rows=self.rows,
+            files=names,
+        )
 
 
 def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFrame:
@@ -49,8 +53,12 @@ def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFram
     cols = ["member_id", *[c for c in CONTACT_COLUMNS if c in m.columns]]
     members = m.select(*cols).to_pandas()
     t = data.transactions
-    last = (t.filter(is_purchase(t) & (t.ts < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)))
-            .group_by("member_id").aggregate(last_purchase=t.ts.max()).to_pandas())
+    last = (
+        t.filter(is_purchase(t) & (t.ts < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)))
+        .group_by("member_id")
+        .aggregate(last_purchase=t.ts.max())
+        .to_pandas()
+    )
     out = pd.DataFrame({"member_id": member_ids.to_numpy()}).merge(members, on="member_id", how="left")
     out = out.merge(last, on="member_id", how="left")
     out["last_purchase"] = pd.to_datetime(out["last_purchase"]).dt.date
@@ -83,9 +91,14 @@ def sleeping_contact_list(data: MallData, sleeping) -> pd.DataFrame:
 
     m = sleeping.members
     reason = m["removed_by"].map(lambda r: RULE_LABELS.get(r, r) if isinstance(r, str) and r else None)
-    base = pd.DataFrame({"member_id": m["member_id"].to_numpy(), "to_contact": m["refined"].astype(bool).to_numpy(),
-                         "reason": reason.fillna(f"asleep: no purchase for {sleeping.sleeping_days}+ days, still reachable").to_numpy(),
-                         "days_since_purchase": m["days_since_purchase"].to_numpy()})
+    base = pd.DataFrame(
+        {
+            "member_id": m["member_id"].to_numpy(),
+            "to_contact": m["refined"].astype(bool).to_numpy(),
+            "reason": reason.fillna(f"asleep: no purchase for {sleeping.sleeping_days}+ days, still reachable").to_numpy(),
+            "days_since_purchase": m["days_since_purchase"].to_numpy(),
+        }
+    )
     out = base.merge(contact_details(data, base["member_id"], sleeping.list_date), on="member_id", how="left")
     return out.sort_values(["to_contact", "days_since_purchase"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
@@ -94,8 +107,15 @@ def next_wave_list(data: MallData, choice, as_of) -> pd.DataFrame:
     """The members a :class:`~analysis.uplift.ListChoice` chose, in its order, with the arm to
     contact each with, the expected incremental return and cost, and the contact details."""
     c = choice.chosen
-    base = pd.DataFrame({"member_id": c["member_id"].to_numpy(), "rank": range(1, len(c) + 1), "arm": c["arm"].to_numpy(),
-                         "expected_incremental_return": c["uplift"].round(4).to_numpy(), "expected_cost": c["cost"].to_numpy()})
+    base = pd.DataFrame(
+        {
+            "member_id": c["member_id"].to_numpy(),
+            "rank": range(1, len(c) + 1),
+            "arm": c["arm"].to_numpy(),
+            "expected_incremental_return": c["uplift"].round(4).to_numpy(),
+            "expected_cost": c["cost"].to_numpy(),
+        }
+    )
     return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
 
 
@@ -103,9 +123,14 @@ def about_to_sleep_list(data: MallData, scored: pd.DataFrame, as_of, threshold: 
     """Members whose predicted risk of falling asleep is at least ``threshold``, highest first,
     with the reason (the risk and the days since the last purchase) and the contact details."""
     top = scored[scored["risk"] >= threshold].sort_values("risk", ascending=False, kind="stable")
-    base = pd.DataFrame({"member_id": top["member_id"].to_numpy(), "risk": top["risk"].round(4).to_numpy(),
-                         "days_since_purchase": top["recency_days"].to_numpy(),
-                         "reason": [f"risk of falling asleep {r:.0%}" for r in top["risk"]]})
+    base = pd.DataFrame(
+        {
+            "member_id": top["member_id"].to_numpy(),
+            "risk": top["risk"].round(4).to_numpy(),
+            "days_since_purchase": top["recency_days"].to_numpy(),
+            "reason": [f"risk of falling asleep {r:.0%}" for r in top["risk"]],
+        }
+    )
     return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
 
 
@@ -113,9 +138,14 @@ def downgrade_list(data: MallData, rules: pd.DataFrame, as_of) -> pd.DataFrame:
     """Members with a downgrade early warning: their tier, the tier their pace earns and the
     spend they are short by at the next review, with the contact details."""
     warn = rules[rules["downgrade_warning"]].sort_values("shortfall", ascending=False, kind="stable")
-    base = pd.DataFrame({"member_id": warn["member_id"].to_numpy(), "pace_earns": warn["qualifies_for"].astype(str).to_numpy(),
-                         "shortfall": warn["shortfall"].round(2).to_numpy(),
-                         "reason": [f"yearly pace earns {q}" for q in warn["qualifies_for"].astype(str)]})
+    base = pd.DataFrame(
+        {
+            "member_id": warn["member_id"].to_numpy(),
+            "pace_earns": warn["qualifies_for"].astype(str).to_numpy(),
+            "shortfall": warn["shortfall"].round(2).to_numpy(),
+            "reason": [f"yearly pace earns {q}" for q in warn["qualifies_for"].astype(str)],
+        }
+    )
     return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
 
 
@@ -123,10 +153,23 @@ def monthly_watch_list(data: MallData, about: pd.DataFrame, down: pd.DataFrame, 
     """The monthly report's watch list by member: those about to fall asleep and those with a
     downgrade warning (one row per member and reason), with the contact details at month end."""
     end = pd.Timestamp(month) + pd.offsets.MonthEnd(0)
-    rows = pd.concat([
-        pd.DataFrame({"member_id": about["member_id"].to_numpy(), "watch": "about to sleep",
-                      "reason": [f"{int(d)} days since the last purchase" for d in about["days_since"]]}),
-        pd.DataFrame({"member_id": down["member_id"].to_numpy(), "watch": "downgrade warning",
-                      "reason": [f"yearly pace earns {q}" for q in down["qualifies_for"].astype(str)]}),
-    ], ignore_index=True)
+    rows = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "member_id": about["member_id"].to_numpy(),
+                    "watch": "about to sleep",
+                    "reason": [f"{int(d)} days since the last purchase" for d in about["days_since"]],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "member_id": down["member_id"].to_numpy(),
+                    "watch": "downgrade warning",
+                    "reason": [f"yearly pace earns {q}" for q in down["qualifies_for"].astype(str)],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     return rows.merge(contact_details(data, rows["member_id"].drop_duplicates(), end), on="member_id", how="left")

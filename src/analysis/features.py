@@ -23,8 +23,13 @@ def _category_levels(data: MallData) -> list[str]:
     return sorted(t.select("category").distinct().filter(t.category.notnull()).to_pandas()["category"].astype(str))
 
 
-def member_features_expr(data: MallData, as_of: dt.date | str | None = None, window_days: int = 365,
-                         categories: list[str] | None = None, last_purchase_between: tuple | None = None):
+def member_features_expr(
+    data: MallData,
+    as_of: dt.date | str | None = None,
+    window_days: int = 365,
+    categories: list[str] | None = None,
+    last_purchase_between: tuple | None = None,
+):
     """The Ibis expression behind :func:`compute_member_features` (for reuse on any backend).
 
     Counts and spend come from ``purchase_days`` (one row per member and day); only the
@@ -37,8 +42,9 @@ def member_features_expr(data: MallData, as_of: dt.date | str | None = None, win
     m, d, v = data.members, data.purchase_days, data.visits
     m = m.filter(m.join_date <= last_day)
     past = d.filter(d.day <= last_day)
-    ever = past.group_by("member_id").aggregate(last_purchase=_.day.max(), lifetime_purchases=_.purchases.sum(),
-                                                lifetime_spend=_.spend.sum())
+    ever = past.group_by("member_id").aggregate(
+        last_purchase=_.day.max(), lifetime_purchases=_.purchases.sum(), lifetime_spend=_.spend.sum()
+    )
     if last_purchase_between is not None:  # only members whose last purchase lies in these dates (inclusive)
         lo, hi = (ibis.literal(pd.Timestamp(x).date()) for x in last_purchase_between)
         ever = ever.filter(ever.last_purchase.between(lo, hi))
@@ -47,25 +53,38 @@ def member_features_expr(data: MallData, as_of: dt.date | str | None = None, win
     in_window = win.group_by("member_id").aggregate(frequency=_.purchases.sum(), monetary=_.spend.sum(), purchase_days=_.count())
     end, start = ibis.literal(as_of + pd.Timedelta(days=1)), ibis.literal(as_of + pd.Timedelta(days=1 - window_days))
     vwin = v.filter((v.ts < end) & (v.ts >= start)).select("member_id", day=_.ts.cast("date")).distinct()
-    no_buy = vwin.anti_join(win.select("member_id", "day"), ["member_id", "day"]).group_by("member_id").aggregate(
-        visit_days_without_purchase=_.count())
+    no_buy = (
+        vwin.anti_join(win.select("member_id", "day"), ["member_id", "day"])
+        .group_by("member_id")
+        .aggregate(visit_days_without_purchase=_.count())
+    )
     attrs = [c for c in ("birth_year", "gender") if c in m.columns]
     out = (
         m.select("member_id", "join_date", "tier", *attrs)
-        .left_join(ever, "member_id").drop("member_id_right")
-        .left_join(in_window, "member_id").drop("member_id_right")
-        .left_join(no_buy, "member_id").drop("member_id_right")
+        .left_join(ever, "member_id")
+        .drop("member_id_right")
+        .left_join(in_window, "member_id")
+        .drop("member_id_right")
+        .left_join(no_buy, "member_id")
+        .drop("member_id_right")
     )
     if categories:
         t = data.transactions
         tw = t.filter((t.ts < end) & (t.ts >= start))
-        by_cat = tw.group_by("member_id").aggregate(**{f"spend_{c}": (_.category == c).ifelse(_.amount, 0.0).sum() for c in categories})
+        by_cat = tw.group_by("member_id").aggregate(
+            **{f"spend_{c}": (_.category == c).ifelse(_.amount, 0.0).sum() for c in categories}
+        )
         out = out.left_join(by_cat, "member_id").drop("member_id_right")
     return out
 
 
-def compute_member_features(data: MallData, as_of: dt.date | str | None = None, window_days: int = 365,
-                            categories: bool = True, last_purchase_between: tuple | None = None) -> pd.DataFrame:
+def compute_member_features(
+    data: MallData,
+    as_of: dt.date | str | None = None,
+    window_days: int = 365,
+    categories: bool = True,
+    last_purchase_between: tuple | None = None,
+) -> pd.DataFrame:
     """One row per member who had joined by ``as_of``.
 
     Columns: ``recency_days`` (days since the last purchase on or before ``as_of``; since
@@ -89,8 +108,15 @@ def compute_member_features(data: MallData, as_of: dt.date | str | None = None, 
     # bootstrap downstream must give the same numbers on the same data and seed
     df = member_features_expr(data, as_of_ts, window_days, cats, last_purchase_between).to_pandas()
     df = df.sort_values("member_id", kind="stable").reset_index(drop=True)
-    for col in ("frequency", "monetary", "purchase_days", "lifetime_purchases", "lifetime_spend", "visit_days_without_purchase",
-                *[f"spend_{c}" for c in cats]):
+    for col in (
+        "frequency",
+        "monetary",
+        "purchase_days",
+        "lifetime_purchases",
+        "lifetime_spend",
+        "visit_days_without_purchase",
+        *[f"spend_{c}" for c in cats],
+    ):
         df[col] = df[col].fillna(0)
     for col in ("frequency", "purchase_days", "lifetime_purchases", "visit_days_without_purchase"):
         df[col] = df[col].astype(int)

@@ -16,7 +16,7 @@ The language is the report's (:func:`analysis.present.configure`).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -30,7 +30,7 @@ def language() -> str:
     return settings().lang
 
 
-@lru_cache(maxsize=None)
+@cache
 def messages(lang: str) -> dict[str, str]:
     """The sentence catalog of ``lang`` (English: empty, the ids are the text)."""
     path = CATALOG_DIR / lang / "messages.yaml"
@@ -51,7 +51,7 @@ def tr(msgid: str, /, lang: str | None = None, **fields) -> str:
     return text.format(**fields) if fields else text
 
 
-@lru_cache(maxsize=None)
+@cache
 def narrative(stem: str, lang: str) -> dict[str, str]:
     """A notebook's markdown cells in ``lang``: ``{English source: translation}``."""
     path = CATALOG_DIR / lang / f"{stem}.yaml"

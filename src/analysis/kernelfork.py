@@ -68,8 +68,8 @@ def _recv_exact(sock: socket.socket, n: int, fds: list[int] | None = None) -> by
 
 def _recv(sock: socket.socket, fds: list[int] | None = None):
     head = _recv_exact(sock, _HEADER.size, fds)
-    (size,) = _HEADER.unpack(head[:_HEADER.size])
-    rest = head[_HEADER.size:]
+    (size,) = _HEADER.unpack(head[: _HEADER.size])
+    rest = head[_HEADER.size :]
     return json.loads(rest + _recv_exact(sock, size - len(rest)))
 
 
@@ -292,8 +292,12 @@ def zygote(modules: list[str]):
         shutil.rmtree(folder, ignore_errors=True)
         yield None
         return
-    proc = subprocess.Popen([sys.executable, "-m", "analysis.kernelfork", "serve", path, *modules],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analysis.kernelfork", "serve", path, *modules],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         yield [sys.executable, "-m", "analysis.kernelfork", "launch", path, str(proc.pid), "--"]
     finally:

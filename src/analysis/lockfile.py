@@ -43,8 +43,14 @@ def locked_versions(path: Path = LOCK_FILE, python: str | None = None) -> dict[s
     from packaging.markers import Marker
 
     python = python or platform.python_version()
-    env = {"python_full_version": python, "python_version": ".".join(python.split(".")[:2]), "sys_platform": "linux",
-           "platform_system": "Linux", "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+    env = {
+        "python_full_version": python,
+        "python_version": ".".join(python.split(".")[:2]),
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
     lock = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     out = {}
     for p in lock["package"]:
@@ -70,10 +76,16 @@ def environment_yml(lock: Path = LOCK_FILE, pyproject: Path = PROJECT_DIR / "pyp
     for name, group in direct_dependencies(pyproject):
         line = f"{name}=={versions[_norm(name)]}" + (f"  # extra: {group}" if group else "")
         (pip if _norm(name) in PIP_ONLY else conda).append(line)
-    lines = ["# Conda environment at the versions of uv.lock (written by `python -m analysis.lockfile`;",
-             "# a test checks they agree). conda env create -f environment.yml && conda activate mallwake",
-             "# && pip install -e . --no-deps",
-             "name: mallwake", "channels:", "  - conda-forge", "dependencies:", f"  - python={CONDA_PYTHON[:4]}"]
+    lines = [
+        "# Conda environment at the versions of uv.lock (written by `python -m analysis.lockfile`;",
+        "# a test checks they agree). conda env create -f environment.yml && conda activate mallwake",
+        "# && pip install -e . --no-deps",
+        "name: mallwake",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        f"  - python={CONDA_PYTHON[:4]}",
+    ]
     lines += [f"  - {c}" for c in conda] + ["  - pip", "  - pip:  # not on conda-forge"] + [f"      - {p}" for p in pip]
     return "\n".join(lines) + "\n"
 

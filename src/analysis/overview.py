@@ -48,7 +48,8 @@ def compute_monthly_activity(data: MallData) -> pd.DataFrame:
     t = data.transactions
     buy = is_purchase(t)  # returns are netted into spend but are not purchases
     tx = t.group_by(month=t.ts.truncate("M").cast("date")).aggregate(
-        spend=t.amount.sum(), purchases=t.count(where=buy),
+        spend=t.amount.sum(),
+        purchases=t.count(where=buy),
         buyers=buy.ifelse(t.member_id, ibis.null().cast("string")).nunique(),
     )
     v = data.visits
@@ -77,6 +78,13 @@ def compute_missing_values(data: MallData) -> pd.DataFrame:
         aggs = {c: t[c].isnull().sum() for c in t.columns}
         res = t.aggregate(**aggs).to_pandas().iloc[0]
         for c in t.columns:
-            rows.append({"table": name, "column": c, "missing": int(res[c]), "missing_share": (res[c] / n) if n else 0.0,
-                         "identifying": c.lower() in SENSITIVE_COLUMNS})
+            rows.append(
+                {
+                    "table": name,
+                    "column": c,
+                    "missing": int(res[c]),
+                    "missing_share": (res[c] / n) if n else 0.0,
+                    "identifying": c.lower() in SENSITIVE_COLUMNS,
+                }
+            )
     return pd.DataFrame(rows)

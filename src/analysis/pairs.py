@@ -45,8 +45,10 @@ def pair_problem(notebook: Path) -> str | None:
     if ours == theirs:
         return None
     first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
-    return (f"{notebook.name} and {source.name} differ at cell {first + 1} (the .ipynb has {len(ours)} cells, the .py {len(theirs)}); "
-            f"run `{SYNC_HINT} {source}` after editing the .py, or `{SYNC_HINT} {notebook}` after editing the .ipynb")
+    return (
+        f"{notebook.name} and {source.name} differ at cell {first + 1} (the .ipynb has {len(ours)} cells, the .py {len(theirs)}); "
+        f"run `{SYNC_HINT} {source}` after editing the .py, or `{SYNC_HINT} {notebook}` after editing the .ipynb"
+    )
 
 
 def check_pairs(notebooks: list[Path]) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from .errors import MallwakeError
 
-class ParameterError(ValueError):
+
+class ParameterError(MallwakeError, ValueError):
     """A parameter the notebooks do not declare, a value of the wrong type, or a bad date."""
 
 

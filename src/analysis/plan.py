@@ -52,6 +52,7 @@ PREREGISTRATION = "preregistration.json"
 
 # --- sample ratio -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SRMResult(Result):
     """Observed arm sizes against the planned allocation (chi-square goodness of fit)."""
@@ -60,8 +61,7 @@ class SRMResult(Result):
     chi2: float
     p_value: float
     threshold: float = SRM_THRESHOLD
-    kinds: ClassVar[dict] = {"planned_share": "percent", "observed_share": "percent", "observed": "count",
-                             "expected": "number"}
+    kinds: ClassVar[dict] = {"planned_share": "percent", "observed_share": "percent", "observed": "count", "expected": "number"}
 
     @property
     def flagged(self) -> bool:
@@ -73,8 +73,12 @@ class SRMResult(Result):
     def sentence(self) -> str:
         p = "< 0.001" if self.p_value < 0.001 else f"= {self.p_value:.3f}"
         if self.flagged:
-            return tr("Sample-ratio mismatch: the arm sizes differ from the planned allocation (chi-square {chi2:,.1f}, p {p}); "
-                      "the assignment did not happen as planned, so the arms may not be comparable.", chi2=self.chi2, p=p)
+            return tr(
+                "Sample-ratio mismatch: the arm sizes differ from the planned allocation (chi-square {chi2:,.1f}, p {p}); "
+                "the assignment did not happen as planned, so the arms may not be comparable.",
+                chi2=self.chi2,
+                p=p,
+            )
         return tr("The arm sizes match the planned allocation (chi-square {chi2:,.1f}, p {p}).", chi2=self.chi2, p=p)
 
 
@@ -89,12 +93,20 @@ def srm_test(observed: dict[str, int], planned: dict[str, float], threshold: flo
     share = share / share.sum()
     expected = n.sum() * share
     chi2, p = stats.chisquare(n, expected)
-    table = pd.DataFrame({"arm": arms, "planned_share": share, "observed": n.astype(int), "expected": expected,
-                          "observed_share": n / n.sum() if n.sum() else np.nan})
+    table = pd.DataFrame(
+        {
+            "arm": arms,
+            "planned_share": share,
+            "observed": n.astype(int),
+            "expected": expected,
+            "observed_share": n / n.sum() if n.sum() else np.nan,
+        }
+    )
     return SRMResult(table, float(chi2), float(p), threshold)
 
 
 # --- assignment -------------------------------------------------------------------------------
+
 
 def _stratum_seed(seed: int, key: str) -> list[int]:
     return [int(seed), zlib.crc32(key.encode("utf-8"))]
@@ -159,13 +171,22 @@ def balance_table(frame: pd.DataFrame, covariates: list[str], control_arm: str, 
             m1, m0 = treated[c].mean(), control[c].mean()
             pooled = np.sqrt((treated[c].var() + control[c].var()) / 2)
             smd = (m1 - m0) / pooled if pooled > 0 else 0.0
-            rows.append({"arm": a, "covariate": c, "treated_mean": m1, "control_mean": m0, "smd": smd,
-                         "balanced": bool(abs(smd) <= SMD_LIMIT)})
+            rows.append(
+                {
+                    "arm": a,
+                    "covariate": c,
+                    "treated_mean": m1,
+                    "control_mean": m0,
+                    "smd": smd,
+                    "balanced": bool(abs(smd) <= SMD_LIMIT),
+                }
+            )
     return pd.DataFrame(rows, columns=["arm", "covariate", "treated_mean", "control_mean", "smd", "balanced"])
 
 
-def allocation_power(baseline_rate: float, min_lift: float, n_total: int, shares: dict[str, float], control_arm: str,
-                     alpha: float = 0.05) -> pd.DataFrame:
+def allocation_power(
+    baseline_rate: float, min_lift: float, n_total: int, shares: dict[str, float], control_arm: str, alpha: float = 0.05
+) -> pd.DataFrame:
     """Power of each treated arm against the control to detect ``min_lift`` (absolute) over
     ``baseline_rate``, with ``n_total`` members split by ``shares`` (two-sided, Cohen's h)."""
     from statsmodels.stats.power import NormalIndPower
@@ -180,13 +201,21 @@ def allocation_power(baseline_rate: float, min_lift: float, n_total: int, shares
             continue
         n_t = n_total * s / total
         pw = NormalIndPower().power(effect_size=h, nobs1=n_t, alpha=alpha, ratio=n_c / n_t) if n_t > 0 and n_c > 0 else 0.0
-        rows.append({"arm": a, "members": int(round(n_t)), "control": int(round(n_c)), "min_detectable_lift": min_lift,
-                     "power": float(pw)})
+        rows.append(
+            {
+                "arm": a,
+                "members": int(round(n_t)),
+                "control": int(round(n_c)),
+                "min_detectable_lift": min_lift,
+                "power": float(pw),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def list_size_needed(baseline_rate: float, min_lift: float, shares: dict[str, float], control_arm: str,
-                     alpha: float = 0.05, power: float = 0.8) -> int:
+def list_size_needed(
+    baseline_rate: float, min_lift: float, shares: dict[str, float], control_arm: str, alpha: float = 0.05, power: float = 0.8
+) -> int:
     """The smallest list whose every treated arm reaches ``power`` for ``min_lift`` with ``shares``."""
     lo, hi = 2, 2
     while allocation_power(baseline_rate, min_lift, hi, shares, control_arm, alpha)["power"].min() < power:
@@ -203,6 +232,7 @@ def list_size_needed(baseline_rate: float, min_lift: float, shares: dict[str, fl
 
 
 # --- the plan ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PlanSpec:
@@ -327,8 +357,16 @@ def read_plan(path: str | Path) -> PlanSpec:
         except ParameterError as err:
             raise ParameterError(f"{path}: 'chosen_list': {err}") from None
     fields = spec.model_dump(exclude={"arms", "start_date", "chosen_list", "strata", "covariates"})
-    return PlanSpec(start_date=spec.start_date.isoformat(), arms=arms, control_arm=next(a for a, v in spec.arms.items() if v.control),
-                    strata=tuple(spec.strata), covariates=tuple(spec.covariates), chosen_list=chosen, source=str(path), **fields)
+    return PlanSpec(
+        start_date=spec.start_date.isoformat(),
+        arms=arms,
+        control_arm=next(a for a, v in spec.arms.items() if v.control),
+        strata=tuple(spec.strata),
+        covariates=tuple(spec.covariates),
+        chosen_list=chosen,
+        source=str(path),
+        **fields,
+    )
 
 
 def _has_contacts(data) -> bool:
@@ -356,26 +394,39 @@ def check_plan_against_data(spec: PlanSpec, data, frame: pd.DataFrame | None = N
             tiers = sorted(set(data.members.select("tier").distinct().to_pandas()["tier"].dropna().astype(str)))
             if spec.tier not in tiers:
                 raise ParameterError(f"{where}: 'tier': {spec.tier!r} is not a tier in the data (tiers: {', '.join(tiers)})")
-        seen = set(data.contacts.select("channel").distinct().to_pandas()["channel"].dropna().astype(str)) if _has_contacts(data) else set()
+        seen = (
+            set(data.contacts.select("channel").distinct().to_pandas()["channel"].dropna().astype(str))
+            if _has_contacts(data)
+            else set()
+        )
         allowed = sorted(seen | set(CHANNEL_NEEDS))
         for arm, v in spec.arms.items():
             if "channel" in v and v["channel"] not in allowed:
-                raise ParameterError(f"{where}: 'arms.{arm}.channel': {v['channel']!r} is not a channel of the data or of the "
-                                     f"reachability rules (channels: {', '.join(allowed)})")
+                raise ParameterError(
+                    f"{where}: 'arms.{arm}.channel': {v['channel']!r} is not a channel of the data or of the "
+                    f"reachability rules (channels: {', '.join(allowed)})"
+                )
         return
     usable = [c for c in frame.columns if c not in _NOT_A_COVARIATE]
     for key, names in (("strata", spec.strata), ("covariates", spec.covariates)):
         for name in names:
             if name not in usable:
-                why = "identifies members or is a date" if name in frame.columns or name in ("phone", "plate", "wechat_id") else \
-                    "is not a column of the list"
-                raise ParameterError(f"{where}: '{key}': {name!r} {why}{did_you_mean(name, usable)}; allowed: {', '.join(usable)}")
+                why = (
+                    "identifies members or is a date"
+                    if name in frame.columns or name in ("phone", "plate", "wechat_id")
+                    else "is not a column of the list"
+                )
+                raise ParameterError(
+                    f"{where}: '{key}': {name!r} {why}{did_you_mean(name, usable)}; allowed: {', '.join(usable)}"
+                )
     for name in spec.strata:  # a stratum needs members: at most 50 levels, and 5 members per level on average
         levels = frame[name].nunique(dropna=False)
         if levels > min(MAX_STRATUM_LEVELS, max(len(frame) / 5, 2)):
-            raise ParameterError(f"{where}: 'strata': {name!r} has {levels:,} distinct values among {len(frame):,} members on the "
-                                 f"list; a stratum column has at most {MAX_STRATUM_LEVELS} values and 5 members per value on "
-                                 "average (use a banded column, e.g. recency_band or age_band)")
+            raise ParameterError(
+                f"{where}: 'strata': {name!r} has {levels:,} distinct values among {len(frame):,} members on the "
+                f"list; a stratum column has at most {MAX_STRATUM_LEVELS} values and 5 members per value on "
+                "average (use a banded column, e.g. recency_band or age_band)"
+            )
 
 
 def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
@@ -393,20 +444,39 @@ def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
     if spec.chosen_list:
         chosen = read_chosen_list(spec.chosen_list, set(feats["member_id"]), list_date)
         frame = chosen.merge(feats, on="member_id", how="left")
-        info = {"rule": "chosen list", "file": Path(spec.chosen_list).name, "list_date": str(list_date),
-                "members": int(len(frame))}
+        info = {
+            "rule": "chosen list",
+            "file": Path(spec.chosen_list).name,
+            "list_date": str(list_date),
+            "members": int(len(frame)),
+        }
     else:
-        sl = build_sleeping_list(data, list_date, tier=spec.tier, sleeping_days=spec.sleeping_days,
-                                 lookback_days=spec.lookback_days, channel=spec.channel)
+        sl = build_sleeping_list(
+            data,
+            list_date,
+            tier=spec.tier,
+            sleeping_days=spec.sleeping_days,
+            lookback_days=spec.lookback_days,
+            channel=spec.channel,
+        )
         chosen = sl.members.loc[sl.members["refined"], ["member_id", "days_since_purchase"]]
-        frame = chosen.merge(feats.drop(columns=[c for c in ("days_since_purchase",) if c in feats.columns]),
-                             on="member_id", how="left")
+        frame = chosen.merge(
+            feats.drop(columns=[c for c in ("days_since_purchase",) if c in feats.columns]), on="member_id", how="left"
+        )
         frame["recency_days"] = frame["days_since_purchase"]
-        info = {"rule": "refined sleeping list", "tier": spec.tier, "list_date": str(sl.list_date),
-                "sleeping_days": spec.sleeping_days, "lookback_days": spec.lookback_days, "channel": spec.channel,
-                "naive": int(sl.naive_size), "refined": int(sl.refined_size)}
-    frame["recency_band"] = pd.cut(frame["recency_days"], [-np.inf, *RECENCY_BAND_EDGES, np.inf],
-                                   labels=band_labels(RECENCY_BAND_EDGES)).astype(str)
+        info = {
+            "rule": "refined sleeping list",
+            "tier": spec.tier,
+            "list_date": str(sl.list_date),
+            "sleeping_days": spec.sleeping_days,
+            "lookback_days": spec.lookback_days,
+            "channel": spec.channel,
+            "naive": int(sl.naive_size),
+            "refined": int(sl.refined_size),
+        }
+    frame["recency_band"] = pd.cut(
+        frame["recency_days"], [-np.inf, *RECENCY_BAND_EDGES, np.inf], labels=band_labels(RECENCY_BAND_EDGES)
+    ).astype(str)
     return frame, info
 
 
@@ -425,11 +495,15 @@ def read_chosen_list(path: str | Path, members: set, list_date) -> pd.DataFrame:
     rows = lambda bad: ", ".join(str(i + 2) for i in bad.index[:3])  # noqa: E731 (file rows: header is row 1)
     dup = raw[raw["member_id"].duplicated(keep=False)]
     if len(dup):
-        raise ParameterError(f"{path}: column 'member_id' must be unique; {len(dup):,} rows repeat a member, e.g. rows {rows(dup)}")
+        raise ParameterError(
+            f"{path}: column 'member_id' must be unique; {len(dup):,} rows repeat a member, e.g. rows {rows(dup)}"
+        )
     unknown = raw[~raw["member_id"].isin(members)]
     if len(unknown):
-        raise ParameterError(f"{path}: column 'member_id' must name members of the data who had joined by {list_date}; "
-                             f"{len(unknown):,} rows do not, e.g. rows {rows(unknown)}")
+        raise ParameterError(
+            f"{path}: column 'member_id' must name members of the data who had joined by {list_date}; "
+            f"{len(unknown):,} rows do not, e.g. rows {rows(unknown)}"
+        )
     out = raw[["member_id"]].copy()
     if "arm" in raw.columns:
         out["recommended_arm"] = raw["arm"].fillna("none").to_numpy()
@@ -466,12 +540,17 @@ def planned_contacts(spec: PlanSpec, assigned: pd.DataFrame) -> pd.DataFrame:
     """The contact file of an assignment (``member_id``, ``arm``): the contract's ``contacts`` form
     with each arm's channel, gift and planned costs (unknown costs stay empty)."""
     arm = assigned["arm"]
-    return pd.DataFrame({
-        "campaign_id": spec.campaign_id, "member_id": assigned["member_id"], "arm": arm,
-        "channel": arm.map(lambda a: spec.arms[a].get("channel", "none")), "gift": arm.map(lambda a: spec.arms[a].get("gift", "none")),
-        "contact_cost": arm.map(lambda a: spec.arms[a].get("contact_cost", np.nan)),
-        "gift_cost": arm.map(lambda a: spec.arms[a].get("gift_cost", np.nan)),
-    })[list(CONTACT_COLUMNS)]
+    return pd.DataFrame(
+        {
+            "campaign_id": spec.campaign_id,
+            "member_id": assigned["member_id"],
+            "arm": arm,
+            "channel": arm.map(lambda a: spec.arms[a].get("channel", "none")),
+            "gift": arm.map(lambda a: spec.arms[a].get("gift", "none")),
+            "contact_cost": arm.map(lambda a: spec.arms[a].get("contact_cost", np.nan)),
+            "gift_cost": arm.map(lambda a: spec.arms[a].get("gift_cost", np.nan)),
+        }
+    )[list(CONTACT_COLUMNS)]
 
 
 def make_plan(data, spec: PlanSpec) -> Plan:
@@ -483,8 +562,11 @@ def make_plan(data, spec: PlanSpec) -> Plan:
     frame, list_info = _list_members(data, spec)
     check_plan_against_data(spec, data, frame)
     if frame.empty:
-        raise ParameterError(f"{spec.chosen_list}: the chosen list is empty: nothing to plan" if spec.chosen_list else
-                             f"the refined sleeping list of tier {spec.tier!r} on {spec.start_date} is empty: nothing to plan")
+        raise ParameterError(
+            f"{spec.chosen_list}: the chosen list is empty: nothing to plan"
+            if spec.chosen_list
+            else f"the refined sleeping list of tier {spec.tier!r} on {spec.start_date} is empty: nothing to plan"
+        )
     strata = list(spec.strata)
     if "recommended_arm" in frame.columns and "recommended_arm" not in strata:
         strata.append("recommended_arm")  # each recommendation split across all arms
@@ -502,26 +584,58 @@ def make_plan(data, spec: PlanSpec) -> Plan:
     power = allocation_power(baseline, spec.min_detectable_lift, len(assigned), spec.shares, spec.control_arm, spec.alpha)
     needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
     balance = balance_table(assigned, list(spec.covariates), spec.control_arm)
-    record = preregistration_record(spec, contacts, strata, planned_on=str(data.as_of), baseline=baseline,
-                                    baseline_source=source, needed=needed, list_info=list_info)
+    record = preregistration_record(
+        spec,
+        contacts,
+        strata,
+        planned_on=str(data.as_of),
+        baseline=baseline,
+        baseline_source=source,
+        needed=needed,
+        list_info=list_info,
+    )
     return Plan(spec, contacts, assigned, balance, power, needed, baseline, record)
 
 
-def preregistration_record(spec: PlanSpec, contacts: pd.DataFrame, strata: list[str], *, planned_on: str, baseline: float,
-                           baseline_source: str, needed: int | None, list_info: dict) -> dict:
+def preregistration_record(
+    spec: PlanSpec,
+    contacts: pd.DataFrame,
+    strata: list[str],
+    *,
+    planned_on: str,
+    baseline: float,
+    baseline_source: str,
+    needed: int | None,
+    list_info: dict,
+) -> dict:
     """What the evaluation must not change afterwards: the list, the arms and their allocation, the
     strata and seed, the primary outcome and its window, alpha, power, the minimum detectable lift,
     the analysis method, and the SHA-256 of the contact file (:func:`contacts_csv`)."""
     return {
-        "campaign_id": spec.campaign_id, "start_date": spec.start_date, "planned_on_data_as_of": planned_on,
-        "list": list_info, "arms": spec.arms, "control_arm": spec.control_arm, "allocation": spec.shares, "strata": list(strata),
-        "seed": spec.seed, "primary_outcome": spec.primary_outcome, "response_days": spec.response_days, "alpha": spec.alpha,
-        "power": spec.power, "min_detectable_lift": spec.min_detectable_lift,
-        "baseline_rate": baseline, "baseline_rate_source": baseline_source, "list_size_needed": needed,
-        "analysis_method": ("each treated arm's return rate minus the control's in the response window, Newcombe interval "
-                            f"at alpha {spec.alpha}; arm sizes checked against the allocation (sample-ratio test, "
-                            f"p < {SRM_THRESHOLD})"),
-        "members": int(len(contacts)), "assignment_sha256": hashlib.sha256(contacts_csv(contacts)).hexdigest(),
+        "campaign_id": spec.campaign_id,
+        "start_date": spec.start_date,
+        "planned_on_data_as_of": planned_on,
+        "list": list_info,
+        "arms": spec.arms,
+        "control_arm": spec.control_arm,
+        "allocation": spec.shares,
+        "strata": list(strata),
+        "seed": spec.seed,
+        "primary_outcome": spec.primary_outcome,
+        "response_days": spec.response_days,
+        "alpha": spec.alpha,
+        "power": spec.power,
+        "min_detectable_lift": spec.min_detectable_lift,
+        "baseline_rate": baseline,
+        "baseline_rate_source": baseline_source,
+        "list_size_needed": needed,
+        "analysis_method": (
+            "each treated arm's return rate minus the control's in the response window, Newcombe interval "
+            f"at alpha {spec.alpha}; arm sizes checked against the allocation (sample-ratio test, "
+            f"p < {SRM_THRESHOLD})"
+        ),
+        "members": int(len(contacts)),
+        "assignment_sha256": hashlib.sha256(contacts_csv(contacts)).hexdigest(),
     }
 
 
@@ -538,9 +652,11 @@ def write_plan(plan: Plan, folder: str | Path) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = contacts_csv(plan.contacts)
-    paths = [atomic_write(folder / "contacts.csv", lambda tmp: Path(tmp).write_bytes(data), mode=0o600),
-             atomic_write(folder / "balance.csv", lambda tmp: plan.balance.to_csv(tmp, index=False, lineterminator="\n")),
-             atomic_write(folder / PREREGISTRATION, lambda tmp: Path(tmp).write_text(record_json(plan.record), encoding="utf-8"))]
+    paths = [
+        atomic_write(folder / "contacts.csv", lambda tmp: Path(tmp).write_bytes(data), mode=0o600),
+        atomic_write(folder / "balance.csv", lambda tmp: plan.balance.to_csv(tmp, index=False, lineterminator="\n")),
+        atomic_write(folder / PREREGISTRATION, lambda tmp: Path(tmp).write_text(record_json(plan.record), encoding="utf-8")),
+    ]
     return paths
 
 
@@ -598,31 +714,78 @@ def judge_against_plans(data_dir, outcomes: pd.DataFrame, campaigns: pd.DataFram
         control = record.get("control_arm", "holdout")
         planned, seen = set(record.get("allocation") or {}), set(o["arm"])
         if seen - planned:
-            deviations.append(tr("{campaign}: arms {arms} are not in the plan.", campaign=name,
-                                 arms=", ".join(map(display_name, sorted(seen - planned)))))
+            deviations.append(
+                tr(
+                    "{campaign}: arms {arms} are not in the plan.",
+                    campaign=name,
+                    arms=", ".join(map(display_name, sorted(seen - planned))),
+                )
+            )
         if planned - seen:
-            deviations.append(tr("{campaign}: planned arms {arms} have no members.", campaign=name,
-                                 arms=", ".join(map(display_name, sorted(planned - seen)))))
+            deviations.append(
+                tr(
+                    "{campaign}: planned arms {arms} have no members.",
+                    campaign=name,
+                    arms=", ".join(map(display_name, sorted(planned - seen))),
+                )
+            )
         if cid in starts.index:
             row = starts.loc[cid]
             if record.get("start_date") and str(pd.Timestamp(row["start_date"]).date()) != str(record["start_date"]):
-                deviations.append(tr("{campaign}: started on {actual}, planned for {planned}.", campaign=name,
-                                     actual=pd.Timestamp(row["start_date"]).date(), planned=record["start_date"]))
+                deviations.append(
+                    tr(
+                        "{campaign}: started on {actual}, planned for {planned}.",
+                        campaign=name,
+                        actual=pd.Timestamp(row["start_date"]).date(),
+                        planned=record["start_date"],
+                    )
+                )
             if record.get("response_days") and int(row["response_days"]) != int(record["response_days"]):
-                deviations.append(tr("{campaign}: response window of {actual} days, planned {planned}; the primary outcome "
-                                     "below uses the data's window.", campaign=name, actual=int(row["response_days"]),
-                                     planned=int(record["response_days"])))
+                deviations.append(
+                    tr(
+                        "{campaign}: response window of {actual} days, planned {planned}; the primary outcome "
+                        "below uses the data's window.",
+                        campaign=name,
+                        actual=int(row["response_days"]),
+                        planned=int(record["response_days"]),
+                    )
+                )
         if record.get("members") and int(record["members"]) != len(o):
-            deviations.append(tr("{campaign}: {actual:,} members in the data, {planned:,} in the plan.", campaign=name,
-                                 actual=len(o), planned=int(record["members"])))
+            deviations.append(
+                tr(
+                    "{campaign}: {actual:,} members in the data, {planned:,} in the plan.",
+                    campaign=name,
+                    actual=len(o),
+                    planned=int(record["members"]),
+                )
+            )
         if record.get("primary_outcome", "return_rate") != "return_rate" or control not in seen:
             continue
         alpha = float(record.get("alpha", 0.05))
         eff = estimate_arm_effects(o, control, alpha).table("return_rate")
-        rows.append(eff.assign(alpha=alpha, outcome=label("return_rate"))[
-            ["campaign_id", "arm", "outcome", "n_treated", "n_control", "estimate", "ci_low", "ci_high", "p_value", "alpha"]])
-    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["campaign_id", "arm", "outcome", "n_treated", "n_control", "estimate", "ci_low", "ci_high", "p_value", "alpha"])
+        rows.append(
+            eff.assign(alpha=alpha, outcome=label("return_rate"))[
+                ["campaign_id", "arm", "outcome", "n_treated", "n_control", "estimate", "ci_low", "ci_high", "p_value", "alpha"]
+            ]
+        )
+    table = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(
+            columns=[
+                "campaign_id",
+                "arm",
+                "outcome",
+                "n_treated",
+                "n_control",
+                "estimate",
+                "ci_low",
+                "ci_high",
+                "p_value",
+                "alpha",
+            ]
+        )
+    )
     return table, deviations
 
 
@@ -641,14 +804,38 @@ def assignment_checks(data_dir, outcomes: pd.DataFrame, planned_allocation: str 
         elif given and set(given) == set(counts):
             allocation, source = given, "planned_allocation parameter"
         if allocation is None:
-            rows.append({"campaign_id": cid, "plan": source, "members": int(len(grp)), "chi2": np.nan, "p_value": np.nan,
-                         "verdict": "not checked"})
+            rows.append(
+                {
+                    "campaign_id": cid,
+                    "plan": source,
+                    "members": int(len(grp)),
+                    "chi2": np.nan,
+                    "p_value": np.nan,
+                    "verdict": "not checked",
+                }
+            )
             continue
         if set(counts) - set(allocation):  # arms the plan never had: the wave did not follow it
-            rows.append({"campaign_id": cid, "plan": source, "members": int(len(grp)), "chi2": np.nan, "p_value": np.nan,
-                         "verdict": "arms not in the plan"})
+            rows.append(
+                {
+                    "campaign_id": cid,
+                    "plan": source,
+                    "members": int(len(grp)),
+                    "chi2": np.nan,
+                    "p_value": np.nan,
+                    "verdict": "arms not in the plan",
+                }
+            )
             continue
         res = srm_test(counts, allocation)
-        rows.append({"campaign_id": cid, "plan": source, "members": int(len(grp)), "chi2": res.chi2, "p_value": res.p_value,
-                     "verdict": "MISMATCH" if res.flagged else "as planned"})
+        rows.append(
+            {
+                "campaign_id": cid,
+                "plan": source,
+                "members": int(len(grp)),
+                "chi2": res.chi2,
+                "p_value": res.p_value,
+                "verdict": "MISMATCH" if res.flagged else "as planned",
+            }
+        )
     return pd.DataFrame(rows, columns=["campaign_id", "plan", "members", "chi2", "p_value", "verdict"])

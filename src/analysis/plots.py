@@ -121,7 +121,9 @@ def plot_members_by_tier(by_tier: pd.DataFrame, ax=None, **kwargs):
     """Bar chart of members per tier."""
     ax = _ax(ax, (6, 3.5))
     colors = tier_colors(by_tier["tier"])
-    ax.bar(_names(by_tier["tier"]), by_tier["members"], **({"color": [colors.get(t, "#4c72b0") for t in by_tier["tier"]]} | kwargs))
+    ax.bar(
+        _names(by_tier["tier"]), by_tier["members"], **({"color": [colors.get(t, "#4c72b0") for t in by_tier["tier"]]} | kwargs)
+    )
     for p, share in zip(ax.patches, by_tier["share"]):
         ax.annotate(f"{share:.0%}", (p.get_x() + p.get_width() / 2, p.get_height()), ha="center", va="bottom")
     ax.set_xlabel(tr("card tier"))
@@ -136,7 +138,8 @@ def plot_join_cohorts(cohorts: pd.DataFrame, ax=None, **kwargs):
     cols = tier_order(cohorts.columns)
     colors = tier_colors(cols)
     cohorts[cols].rename(columns=lambda c: _names([c])[0]).plot(
-        kind="bar", stacked=True, ax=ax, **({"color": [colors.get(c, HOLDOUT_COLOR) for c in cols]} | kwargs))
+        kind="bar", stacked=True, ax=ax, **({"color": [colors.get(c, HOLDOUT_COLOR) for c in cols]} | kwargs)
+    )
     ax.set_xlabel(tr("join year"))
     ax.set_ylabel(tr("members"))
     ax.legend(title=tr("tier"), frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -156,8 +159,16 @@ def plot_funnel(funnel: pd.DataFrame, ax=None, **kwargs):
     return ax
 
 
-def plot_rates_with_intervals(table: pd.DataFrame, label: str, rate: str = "return_rate", low: str = "ci_low",
-                              high: str = "ci_high", ax=None, percent: bool = True, **kwargs):
+def plot_rates_with_intervals(
+    table: pd.DataFrame,
+    label: str,
+    rate: str = "return_rate",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    ax=None,
+    percent: bool = True,
+    **kwargs,
+):
     """Point and interval per row (e.g. return rate by arm with Wilson intervals)."""
     ax = _ax(ax, (7, 0.5 + 0.45 * len(table)))
     y = range(len(table))
@@ -194,7 +205,13 @@ def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None, *
     for arm, grp in df.groupby("arm", sort=True):
         d = grp["days_to_return"].dropna()
         share = [(d < k).sum() / len(grp) for k in grid]
-        ax.step(list(grid), share, where="post", label=f"{_names([arm])[0]} (n={len(grp):,})", **({"color": colors[str(arm)]} | kwargs))
+        ax.step(
+            list(grid),
+            share,
+            where="post",
+            label=f"{_names([arm])[0]} (n={len(grp):,})",
+            **({"color": colors[str(arm)]} | kwargs),
+        )
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel(tr("days since campaign start"))
     ax.set_ylabel(tr("returned"))
@@ -226,7 +243,9 @@ def plot_counterfactual(series: pd.DataFrame, start, ax=None, weeks_before: int 
     ax.plot(s["week"], s["actual"], **({"color": "#222", "lw": 1.2, "label": tr("actual")} | kwargs))
     after = s[s["period"] == "after"]
     ax.plot(after["week"], after["predicted"], color="#4c72b0", ls="--", label=tr("counterfactual (no campaign)"))
-    ax.fill_between(after["week"], after["ci_low"], after["ci_high"], color="#4c72b0", alpha=0.25, label=tr("counterfactual band"))
+    ax.fill_between(
+        after["week"], after["ci_low"], after["ci_high"], color="#4c72b0", alpha=0.25, label=tr("counterfactual band")
+    )
     ax.axvline(start, color="#c44e52", lw=1)
     ax.set_ylabel(tr("reactivations per week"))
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -305,8 +324,14 @@ def plot_cluster_pairs(members: pd.DataFrame, labels, columns: list[str], n: int
     return grid.axes  # a figure of its own (seaborn's pair grid): its Axes, lower triangle
 
 
-STAGE_COLORS = {"new": "#8172b3", "active": "#55a868", "cooling": "#ccb974", "sleeping": "#dd8452",
-                "lost": "#8c8c8c", "reactivated": "#4c72b0"}
+STAGE_COLORS = {
+    "new": "#8172b3",
+    "active": "#55a868",
+    "cooling": "#ccb974",
+    "sleeping": "#dd8452",
+    "lost": "#8c8c8c",
+    "reactivated": "#4c72b0",
+}
 
 
 def plot_stage_area(counts: pd.DataFrame, ax=None, **kwargs):
@@ -345,7 +370,9 @@ def plot_survival(curves: pd.DataFrame, ax=None, **kwargs):
     colors = tier_colors(curves["group"].unique())
     for g in tier_order(curves["group"].unique()):
         c = curves[curves["group"] == g]
-        line, = ax.step(c["time"], c["survival"], where="post", label=_names([g])[0], **({"color": colors[g]} if g in colors else {}))
+        (line,) = ax.step(
+            c["time"], c["survival"], where="post", label=_names([g])[0], **({"color": colors[g]} if g in colors else {})
+        )
         ax.fill_between(c["time"], c["ci_low"], c["ci_high"], step="post", alpha=0.2, color=line.get_color())
     ax.set_xlabel(tr("days since joining"))
     ax.set_ylabel(tr("share not yet asleep"))
@@ -354,7 +381,9 @@ def plot_survival(curves: pd.DataFrame, ax=None, **kwargs):
     return ax
 
 
-def plot_calibration(table: pd.DataFrame, predicted: str = "predicted", observed: str = "observed", label: str = "decile", ax=None, **kwargs):
+def plot_calibration(
+    table: pd.DataFrame, predicted: str = "predicted", observed: str = "observed", label: str = "decile", ax=None, **kwargs
+):
     """Predicted vs observed, with the diagonal."""
     ax = _ax(ax, (4.5, 4.5))
     ax.plot(table[predicted], table[observed], "o-", color="#4c72b0")
@@ -368,18 +397,33 @@ def plot_calibration(table: pd.DataFrame, predicted: str = "predicted", observed
 def plot_palive_matrix(summary: pd.DataFrame, ax=None, bins: int = 8, **kwargs):
     """Mean P(alive) by frequency (rows) and recency (columns) bins."""
     ax = _ax(ax, (8, 5))
-    df = summary.assign(freq_bin=summary["frequency"].clip(upper=bins * 3) // 3 * 3,
-                        rec_bin=pd.cut(summary["recency"] / summary["T"].clip(lower=1e-9), np.linspace(0, 1, 6), include_lowest=True,
-                                       labels=["0-20%", "20-40%", "40-60%", "60-80%", "80-100%"]))
+    df = summary.assign(
+        freq_bin=summary["frequency"].clip(upper=bins * 3) // 3 * 3,
+        rec_bin=pd.cut(
+            summary["recency"] / summary["T"].clip(lower=1e-9),
+            np.linspace(0, 1, 6),
+            include_lowest=True,
+            labels=["0-20%", "20-40%", "40-60%", "60-80%", "80-100%"],
+        ),
+    )
     grid = df.pivot_table(index="freq_bin", columns="rec_bin", values="p_alive", aggfunc="mean", observed=False)
-    sns.heatmap(grid.sort_index(ascending=False), cmap="RdYlGn", vmin=0, vmax=1, annot=True, fmt=".2f", ax=ax,
-                cbar_kws={"label": tr("P(alive)")})
+    sns.heatmap(
+        grid.sort_index(ascending=False),
+        cmap="RdYlGn",
+        vmin=0,
+        vmax=1,
+        annot=True,
+        fmt=".2f",
+        ax=ax,
+        cbar_kws={"label": tr("P(alive)")},
+    )
     ax.set_xlabel(tr("recency / age (1 = bought at the very end)"))
     ax.set_ylabel(tr("repeat purchase days (binned)"))
     return ax
 
 
 # --- monthly report ---------------------------------------------------------------------
+
 
 def use_language(lang: str) -> str:
     """Set matplotlib up for ``lang`` and return the language figures can really be labelled in.
@@ -422,8 +466,9 @@ def save_figure(fig, directory, name: str):
     return path
 
 
-def plot_kpi_trends(kpis: pd.DataFrame, labels: dict[str, str], columns=("active", "spend", "sleeping", "woken"), month=None,
-                    axes=None, **kwargs):
+def plot_kpi_trends(
+    kpis: pd.DataFrame, labels: dict[str, str], columns=("active", "spend", "sleeping", "woken"), month=None, axes=None, **kwargs
+):
     """Small multiples: the whole membership's KPIs month by month, the report month marked.
     Returns the Axes (one per KPI; ``axes`` to draw into given ones)."""
     allm = kpis[kpis["tier"] == "all"]

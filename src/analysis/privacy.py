@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import MIN_CELL_SIZE
+from .errors import MallwakeError
 
 SALT_ENV = "MALLWAKE_SALT"
 SECRET_FILE_ENV = "MALLWAKE_SECRET_FILE"
@@ -18,7 +19,7 @@ SECRET_FILE_ENV = "MALLWAKE_SECRET_FILE"
 PSEUDONYM_HEX = 20
 
 
-class PrivacyError(ValueError):
+class PrivacyError(MallwakeError, ValueError):
     """The pseudonym key is unusable (for example an empty ``MALLWAKE_SALT``)."""
 
 
@@ -101,8 +102,9 @@ def suppress_small_cells(table: pd.DataFrame, count_column: str, min_size: int =
     return out
 
 
-def suppress_small_counts(table: pd.DataFrame, min_size: int = MIN_CELL_SIZE,
-                          derived: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+def suppress_small_counts(
+    table: pd.DataFrame, min_size: int = MIN_CELL_SIZE, derived: dict[str, tuple[str, ...]] | None = None
+) -> pd.DataFrame:
     """Show every count from 1 to ``min_size - 1`` of a count table (e.g. a matrix) as ``"<min_size"``.
 
     ``derived`` names columns computed from others (``{"change": ("previous", "now")}``): such a

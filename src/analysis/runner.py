@@ -30,7 +30,7 @@ from pathlib import Path
 # The notebook schema has no IRI formats; the runner's process goes without that checker.
 sys.modules.setdefault("rfc3987_syntax", None)
 
-import nbformat  # noqa: E402
+import nbformat  # noqa: E402, I001 (after the sys.modules line above)
 import pandas as pd
 import papermill as pm
 from jupyter_client.manager import AsyncKernelManager
@@ -46,13 +46,38 @@ from .pairs import check_pairs
 from .params import DATA_PARAMS_FILE, ParameterError, load_data_params, parse_as_of
 from .report import collect_metrics
 from .site import build_index, page_language, render_html
-from .storage import (STATE_DIR, DiskFullError, RunLockedError, atomic_write_text, check_folder, check_label, clean_staging,
-                      is_disk_full, locked, mark_folder, replace_dir, safe_name, state_dir)
+from .storage import (
+    STATE_DIR,
+    DiskFullError,
+    RunLockedError,
+    atomic_write_text,
+    check_folder,
+    check_label,
+    clean_staging,
+    is_disk_full,
+    locked,
+    mark_folder,
+    replace_dir,
+    safe_name,
+    state_dir,
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMMON_PARAMETERS = ("data_dir", "as_of")
-PROVENANCE_PACKAGES = ("mallwake", "pandas", "numpy", "statsmodels", "scikit-learn", "ibis-framework",
-                       "duckdb", "pandera", "papermill", "nbconvert", "seaborn", "matplotlib")
+PROVENANCE_PACKAGES = (
+    "mallwake",
+    "pandas",
+    "numpy",
+    "statsmodels",
+    "scikit-learn",
+    "ibis-framework",
+    "duckdb",
+    "pandera",
+    "papermill",
+    "nbconvert",
+    "seaborn",
+    "matplotlib",
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +125,9 @@ def discover_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR, only: list[str] | No
 
 def declared_parameters(path: Path) -> dict[str, dict]:
     """Parameters a notebook declares in its ``parameters`` cell: name -> type and default."""
-    return {name: {"type": p["inferred_type_name"], "default": p["default"]} for name, p in pm.inspect_notebook(str(path)).items()}
+    return {
+        name: {"type": p["inferred_type_name"], "default": p["default"]} for name, p in pm.inspect_notebook(str(path)).items()
+    }
 
 
 def _coerce(name: str, value, type_name: str, notebook: str):
@@ -121,9 +148,7 @@ def _coerce(name: str, value, type_name: str, notebook: str):
         if type_name.startswith("list"):
             return [v.strip() for v in value.split(",") if v.strip()]
     except ValueError:
-        raise ParameterError(
-            f"parameter {name}={value!r}: {notebook} expects a value of type {type_name}"
-        ) from None
+        raise ParameterError(f"parameter {name}={value!r}: {notebook} expects a value of type {type_name}") from None
     return value
 
 
@@ -143,8 +168,11 @@ def check_parameters(notebooks: list[Path], params: dict, defaults: dict | None 
     out = {}
     for nb, decl in declared.items():
         given = {k: _coerce(k, v, decl[k]["type"], nb.name) for k, v in params.items() if k in decl}
-        from_data = {k: _coerce(k, _as_text(v, decl[k]["type"]), decl[k]["type"], f"{nb.name} (from {DATA_PARAMS_FILE})")
-                     for k, v in (defaults or {}).items() if k in decl and k not in given and k not in COMMON_PARAMETERS}
+        from_data = {
+            k: _coerce(k, _as_text(v, decl[k]["type"]), decl[k]["type"], f"{nb.name} (from {DATA_PARAMS_FILE})")
+            for k, v in (defaults or {}).items()
+            if k in decl and k not in given and k not in COMMON_PARAMETERS
+        }
         out[nb] = from_data | given
     return out
 
@@ -213,7 +241,9 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
 def _git_commit() -> str:
     try:
         res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5
+        )
         return (res.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")) if res.returncode == 0 else "n/a"
     except (OSError, subprocess.SubprocessError):
         return "n/a"
@@ -318,6 +348,7 @@ def cell_progress(name: str, log, every: float = PROGRESS_EVERY):
         if now - last[0] >= every:
             last[0] = now
             log(f"  ...     {name}: cell {k} of {n}")
+
     return progress
 
 
@@ -328,16 +359,25 @@ def execute_notebook(nb: Path, out_nb: Path, params: dict, progress=None, launch
     for attempt in range(1, KERNEL_START_TRIES + 1):
         try:
             pm.execute_notebook(
-                str(nb), str(out_nb), parameters=params, kernel_name="python3", cwd=str(Path(nb).resolve().parent),
-                progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                kernel_manager_class=_kernel_manager(launcher), engine_name="mallwake", progress=progress,
+                str(nb),
+                str(out_nb),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(Path(nb).resolve().parent),
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                kernel_manager_class=_kernel_manager(launcher),
+                engine_name="mallwake",
+                progress=progress,
             )
             return
         except (pm.PapermillExecutionError, KeyboardInterrupt):
             raise
         except Exception as err:
             started = out_nb.exists() and any(
-                c.get("execution_count") for c in nbformat.read(out_nb, as_version=4).cells if c.cell_type == "code")
+                c.get("execution_count") for c in nbformat.read(out_nb, as_version=4).cells if c.cell_type == "code"
+            )
             if started or attempt == KERNEL_START_TRIES or is_disk_full(err):
                 raise
             time.sleep(0.5 * attempt)
@@ -357,8 +397,18 @@ def _default_text(default: str):
         return default
 
 
-def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str, prov: dict, log,
-             export_dir: Path | None = None, key: str = "", launcher: list[str] | None = None) -> NotebookRun:
+def _execute(
+    nb: Path,
+    params: dict,
+    run_dir: Path,
+    show_code: bool,
+    label: str,
+    prov: dict,
+    log,
+    export_dir: Path | None = None,
+    key: str = "",
+    launcher: list[str] | None = None,
+) -> NotebookRun:
     out_nb = run_dir / nb.name
     declared = declared_parameters(nb)
     if "output_dir" in declared and "output_dir" not in params:
@@ -383,8 +433,14 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
             raise
         seconds = time.perf_counter() - started
         log(f"  FAILED {nb.stem} after {seconds:.1f} s: {type(err).__name__}: {err}")
-        return NotebookRun(nb.stem, title, "failed", seconds, ipynb=out_nb.name if out_nb.exists() else None,
-                           error=f"{type(err).__name__}: {err}")
+        return NotebookRun(
+            nb.stem,
+            title,
+            "failed",
+            seconds,
+            ipynb=out_nb.name if out_nb.exists() else None,
+            error=f"{type(err).__name__}: {err}",
+        )
     seconds = time.perf_counter() - started
     executed = nbformat.read(out_nb, as_version=4)
     timing = _timing(executed, seconds)
@@ -393,16 +449,25 @@ def _execute(nb: Path, params: dict, run_dir: Path, show_code: bool, label: str,
     (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     # every parameter with the value it ran with: given (command line, mallwake.yaml) or the notebook's default
     given = {k: v for k, v in params.items() if k not in _PATH_PARAMETERS}
-    shown = {name: given.get(name, _default_text(spec["default"])) for name, spec in declared.items()
-             if name not in _PATH_PARAMETERS} | given
+    shown = {
+        name: given.get(name, _default_text(spec["default"])) for name, spec in declared.items() if name not in _PATH_PARAMETERS
+    } | given
     nb_prov = prov | {"notebook": nb.name, "parameters": shown, "execution time": f"{seconds:.1f} s"}
     t_render = time.perf_counter()
-    render_html(out_nb, run_dir / f"{nb.stem}.html", show_code=show_code, run_label=label, provenance=nb_prov, title=title,
-                show_solutions=params.get("show_solutions") is True)
+    render_html(
+        out_nb,
+        run_dir / f"{nb.stem}.html",
+        show_code=show_code,
+        run_label=label,
+        provenance=nb_prov,
+        title=title,
+        show_solutions=params.get("show_solutions") is True,
+    )
     timing["render"] = round(time.perf_counter() - t_render, 2)
     log(f"  done    {nb.stem} in {seconds:.1f} s")
-    return NotebookRun(nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics, timing=timing,
-                       inputs_key=key)
+    return NotebookRun(
+        nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics, timing=timing, inputs_key=key
+    )
 
 
 def _timing(executed, seconds: float) -> dict:
@@ -453,15 +518,20 @@ def data_name(data) -> str:
     return parse_source(data).name if is_source(data) else Path(data).name
 
 
-def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None = None,
-                last_day: str | None = None) -> dict:
+def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None = None, last_day: str | None = None) -> dict:
     from .sources import is_source
 
-    where = {"data source": data_name(data_dir),
-             "data fingerprint (sha256 of the tables' row counts and checksums)": (fingerprint or "")[:16]} \
-        if is_source(data_dir) else {
-        "data directory": data_name(data_dir),
-        "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16]}
+    where = (
+        {
+            "data source": data_name(data_dir),
+            "data fingerprint (sha256 of the tables' row counts and checksums)": (fingerprint or "")[:16],
+        }
+        if is_source(data_dir)
+        else {
+            "data directory": data_name(data_dir),
+            "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16],
+        }
+    )
     return {
         "run": label,
         **where,
@@ -485,8 +555,10 @@ def refuse_runner_parameters(user: dict, data_params: dict, data_dir) -> None:
     in_file = [name for name in RUNNER_PARAMETERS if name in data_params]
     if given or in_file:
         where = "-p" if given else f"{Path(data_dir) / 'mallwake.yaml'}"
-        raise ParameterError(f"{', '.join(given or in_file)} ({where}) is set by the runner, not by you: files with member ids go "
-                             "to --exports DIR/<label>/, outside the report site")
+        raise ParameterError(
+            f"{', '.join(given or in_file)} ({where}) is set by the runner, not by you: files with member ids go "
+            "to --exports DIR/<label>/, outside the report site"
+        )
 
 
 def check_exports_dir(exports_dir: Path, out_dir: Path) -> None:
@@ -497,11 +569,15 @@ def check_exports_dir(exports_dir: Path, out_dir: Path) -> None:
     if exports_dir.exists() and not exports_dir.is_dir():
         raise ParameterError(f"--exports {exports_dir} is a file, not a folder")
     if exports_dir == out_dir or out_dir in exports_dir.parents:
-        raise ParameterError(f"--exports {exports_dir} is inside the report site --out {out_dir}: files with member ids must stay "
-                             "outside the folder you share; choose a folder beside it")
+        raise ParameterError(
+            f"--exports {exports_dir} is inside the report site --out {out_dir}: files with member ids must stay "
+            "outside the folder you share; choose a folder beside it"
+        )
     if exports_dir in out_dir.parents:
-        raise ParameterError(f"--out {out_dir} is inside --exports {exports_dir}: keep the report site and the files with member "
-                             "ids in separate folders")
+        raise ParameterError(
+            f"--out {out_dir} is inside --exports {exports_dir}: keep the report site and the files with member "
+            "ids in separate folders"
+        )
     check_folder(out_dir, "--out")
     check_folder(exports_dir, "--exports")
 
@@ -511,10 +587,26 @@ def default_exports_dir(out_dir: Path) -> Path:
     return Path(out_dir).resolve().parent / "exports"
 
 
-def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, as_of: str | None, out_dir: Path, user: dict,
-               show_code: bool, jobs: int, log, extra: dict | None = None, fingerprint: str | None = None,
-               merge: bool = False, exports_dir: Path | None = None, keys: dict | None = None,
-               keep: list[dict] | None = None, last_day: str | None = None, launcher: list[str] | None = None) -> RunResult:
+def _run_label(
+    label: str,
+    notebooks: list[Path],
+    per_nb: dict,
+    data_dir: Path,
+    as_of: str | None,
+    out_dir: Path,
+    user: dict,
+    show_code: bool,
+    jobs: int,
+    log,
+    extra: dict | None = None,
+    fingerprint: str | None = None,
+    merge: bool = False,
+    exports_dir: Path | None = None,
+    keys: dict | None = None,
+    keep: list[dict] | None = None,
+    last_day: str | None = None,
+    launcher: list[str] | None = None,
+) -> RunResult:
     """Execute ``notebooks`` into ``out_dir/<label>`` through a staging folder (no index).
 
     Holds the run folder's lock throughout (a second run of the same label is refused). With
@@ -548,8 +640,18 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
                 else:
                     folder.mkdir(parents=True)
             log(f"mallwake: {len(notebooks)} notebook(s) on {data_name(data_dir)} -> {ok_dir}")
-            run_one = lambda nb: _execute(nb, per_nb[nb], staging, show_code, label, prov, log, export_staging,  # noqa: E731
-                                          (keys or {}).get(nb, ""), launcher)
+            run_one = lambda nb: _execute(
+                nb,
+                per_nb[nb],
+                staging,
+                show_code,
+                label,
+                prov,
+                log,
+                export_staging,  # noqa: E731
+                (keys or {}).get(nb, ""),
+                launcher,
+            )
             if jobs > 1 and len(notebooks) > 1:
                 kernelfork.limit_threads(jobs)
                 # longest first (by the last run's times): the slow notebooks do not end up last, alone
@@ -564,10 +666,18 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
             status = "ok" if all(e["status"] == "ok" for e in entries) else "failed"
             seconds = time.perf_counter() - started
             record = {
-                "label": label, "status": status, "data_dir": str(data_dir), "data_name": data_name(data_dir),
-                "as_of": _analysis_date(as_of, last_day), "parameters": {k: v for k, v in user.items() if k != "data_dir"},
-                "finished": dt.datetime.now().isoformat(timespec="seconds"), "seconds": seconds,
-                "fingerprint": fingerprint or "", "notebooks": entries, "provenance": prov, **(extra or {}),
+                "label": label,
+                "status": status,
+                "data_dir": str(data_dir),
+                "data_name": data_name(data_dir),
+                "as_of": _analysis_date(as_of, last_day),
+                "parameters": {k: v for k, v in user.items() if k != "data_dir"},
+                "finished": dt.datetime.now().isoformat(timespec="seconds"),
+                "seconds": seconds,
+                "fingerprint": fingerprint or "",
+                "notebooks": entries,
+                "provenance": prov,
+                **(extra or {}),
             }
             atomic_write_text(staging / "run.json", json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
             final = ok_dir if status == "ok" else failed_dir
@@ -584,8 +694,9 @@ def _run_label(label: str, notebooks: list[Path], per_nb: dict, data_dir: Path, 
                 if folder is not None:
                     shutil.rmtree(folder, ignore_errors=True)
             if is_disk_full(err):
-                raise DiskFullError(f"no space left on the device of {out_dir} (or {exports_dir}): run {label} not written; "
-                                    "earlier runs are kept") from None
+                raise DiskFullError(
+                    f"no space left on the device of {out_dir} (or {exports_dir}): run {label} not written; earlier runs are kept"
+                ) from None
             raise
     log(f"mallwake: run {label} {status} in {seconds:.1f} s")
     return RunResult(label, final, status, tuple(results), seconds)
@@ -614,8 +725,12 @@ def _current_reports(run_dir: Path, keys: dict[Path, str]) -> dict[str, Notebook
     out = {}
     for e in old.get("notebooks", []):
         name = e.get("name")
-        if (name in wanted and e.get("status") == "ok" and e.get("inputs_key") == wanted[name]
-                and all((run_dir / f).exists() for f in (e.get("html"), e.get("ipynb")) if f)):
+        if (
+            name in wanted
+            and e.get("status") == "ok"
+            and e.get("inputs_key") == wanted[name]
+            and all((run_dir / f).exists() for f in (e.get("html"), e.get("ipynb")) if f)
+        ):
             out[name] = NotebookRun(**{k: v for k, v in e.items() if k in fields})
     return out
 
@@ -702,23 +817,44 @@ def run_reports(
         prepare = round(time.perf_counter() - started, 2)
         exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
         records = _records_digest(data_dir)
-        keys = {nb: _inputs_key(fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir),
-                                                                "preregistrations": records})
-                for nb in notebooks}
+        keys = {
+            nb: _inputs_key(
+                fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir), "preregistrations": records}
+            )
+            for nb in notebooks
+        }
         current = {} if force else _current_reports(out_dir / label, keys)
         todo = [nb for nb in notebooks if nb.stem not in current]
         if not todo:
             _clean_leftovers(out_dir, exports_dir, label)
-            log(f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
-                f"{len(notebooks)} report(s) kept; --force rebuilds")
+            log(
+                f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
+                f"{len(notebooks)} report(s) kept; --force rebuilds"
+            )
             build_index(out_dir)
             return RunResult(label, out_dir / label, "ok", tuple(current.values()), 0.0)
         if current:
             log(f"mallwake: {len(current)} report(s) up to date and kept: {', '.join(sorted(current))}")
-        result = _run_label(label, todo, per_nb, data_dir, as_of, out_dir, user, show_code, jobs, log,
-                            extra={"prepare_seconds": prepare}, fingerprint=fingerprint, merge=bool(only) or bool(current),
-                            exports_dir=exports_dir, keys=keys, keep=None if only else list(current), last_day=last_day,
-                            launcher=launcher)
+        result = _run_label(
+            label,
+            todo,
+            per_nb,
+            data_dir,
+            as_of,
+            out_dir,
+            user,
+            show_code,
+            jobs,
+            log,
+            extra={"prepare_seconds": prepare},
+            fingerprint=fingerprint,
+            merge=bool(only) or bool(current),
+            exports_dir=exports_dir,
+            keys=keys,
+            keep=None if only else list(current),
+            last_day=last_day,
+            launcher=launcher,
+        )
         build_index(out_dir)
         log(f"mallwake: open {out_dir / 'index.html'}")
         return result
@@ -788,7 +924,6 @@ def _records_digest(data_dir: Path) -> str:
     """The campaigns' pre-registration records beside the data (the campaign report reads them): a
     changed record is a changed input."""
     from .plan import PREREGISTRATION_DIR
-
     from .sources import settings_path
 
     folder = settings_path(data_dir, PREREGISTRATION_DIR)
@@ -861,7 +996,9 @@ def run_months(
     if late:
         raise ParameterError(f"month(s) {', '.join(late)} end after the analysis date {last_day.date()}: not complete yet")
     first = data.transactions.ts.min().to_pandas()
-    early = [m.strftime("%Y-%m") for m in wanted if pd.isna(first) or m + pd.offsets.MonthEnd(0) < pd.Timestamp(first).normalize()]
+    early = [
+        m.strftime("%Y-%m") for m in wanted if pd.isna(first) or m + pd.offsets.MonthEnd(0) < pd.Timestamp(first).normalize()
+    ]
     if early:
         since = "the data hold no purchases" if pd.isna(first) else f"the data start on {pd.Timestamp(first).date()}"
         raise ParameterError(f"month(s) {', '.join(early)} end before {since}: nothing to report")
@@ -887,9 +1024,23 @@ def run_months(
     def one(item, launcher):
         label, ym, p, key = item
         per_nb = check_parameters([notebook], p, data_params)
-        return _run_label(label, [notebook], per_nb, data_dir, as_of, out_dir, p, show_code, 1, log,
-                          extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key}, fingerprint=data.fingerprint,
-                          exports_dir=exports, last_day=str(data.as_of), launcher=launcher)
+        return _run_label(
+            label,
+            [notebook],
+            per_nb,
+            data_dir,
+            as_of,
+            out_dir,
+            p,
+            show_code,
+            1,
+            log,
+            extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key},
+            fingerprint=data.fingerprint,
+            exports_dir=exports,
+            last_day=str(data.as_of),
+            launcher=launcher,
+        )
 
     if jobs > 1 and len(todo) > 1:
         kernelfork.limit_threads(jobs)

@@ -17,8 +17,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from .i18n import tr
 from .config import AGE_BAND_EDGES, AGE_BAND_LABELS
+from .i18n import tr
 from .privacy import pseudonymize
 from .results import Result
 
@@ -38,11 +38,24 @@ SEGMENT_MAP = (
 )
 #: The segment of members who made no purchase in the window: they have no RFM profile to name.
 NO_PURCHASE = "No purchase in window"
-SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention", "About to sleep",
-            "At risk", "Cannot lose", "Hibernating", "Lost", NO_PURCHASE)
+SEGMENTS = (
+    "Champions",
+    "Loyal",
+    "Potential loyalist",
+    "New",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Cannot lose",
+    "Hibernating",
+    "Lost",
+    NO_PURCHASE,
+)
 
 
 # --- RFM -----------------------------------------------------------------------------
+
 
 def score_quantiles(values: pd.Series, bins: int = 5, higher_is_better: bool = True) -> pd.Series:
     """Scores 1..``bins`` by quantile: ``1 + floor(bins * p)``, ``p`` the share of members with a worse value.
@@ -96,15 +109,24 @@ def score_distribution(rfm: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
         stats = pd.DataFrame({"members": g.size(), "low": g.min(), "high": g.max()}).reindex(range(1, bins + 1))
         for score, r in stats.iterrows():
             n = 0 if pd.isna(r["members"]) else int(r["members"])
-            rows.append({"score": f"{letter}{score}", "members": n,
-                         "values": "–" if not n else (f"{r['low']:,.0f}" if r["low"] == r["high"] else f"{r['low']:,.0f} – {r['high']:,.0f}")})
+            rows.append(
+                {
+                    "score": f"{letter}{score}",
+                    "members": n,
+                    "values": "–"
+                    if not n
+                    else (f"{r['low']:,.0f}" if r["low"] == r["high"] else f"{r['low']:,.0f} – {r['high']:,.0f}"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def score_table(distribution: pd.DataFrame) -> pd.DataFrame:
     """:func:`score_distribution` as a table: scores 1..5 down, R, F and M across, value ranges in the cells."""
     d = distribution.assign(score_value=distribution["score"].str[1:], letter=distribution["score"].str[0])
-    return d.pivot(index="score_value", columns="letter", values="values")[["R", "F", "M"]].rename_axis(index="score", columns=None)
+    return d.pivot(index="score_value", columns="letter", values="values")[["R", "F", "M"]].rename_axis(
+        index="score", columns=None
+    )
 
 
 def assign_rfm_segments(r_score: pd.Series, f_score: pd.Series) -> pd.Series:
@@ -116,14 +138,21 @@ def assign_rfm_segments(r_score: pd.Series, f_score: pd.Series) -> pd.Series:
 def segment_lookup() -> dict[str, str]:
     """The segment of every R x F score pair (``"53"`` -> ``"Potential loyalist"``): the first
     pattern of :data:`SEGMENT_MAP` that matches."""
-    return {f"{r}{f}": next(name for pattern, name in SEGMENT_MAP if re.fullmatch(pattern, f"{r}{f}"))
-            for r in range(1, 6) for f in range(1, 6)}
+    return {
+        f"{r}{f}": next(name for pattern, name in SEGMENT_MAP if re.fullmatch(pattern, f"{r}{f}"))
+        for r in range(1, 6)
+        for f in range(1, 6)
+    }
 
 
 def compute_segment_summary(rfm: pd.DataFrame) -> pd.DataFrame:
     """Members, share of members, spend and share of spend per segment."""
-    g = rfm.groupby("segment", observed=False).agg(members=("member_id", "size"), spend=("monetary", "sum"),
-                                                   mean_recency_days=("recency_days", "mean"), mean_frequency=("frequency", "mean"))
+    g = rfm.groupby("segment", observed=False).agg(
+        members=("member_id", "size"),
+        spend=("monetary", "sum"),
+        mean_recency_days=("recency_days", "mean"),
+        mean_frequency=("frequency", "mean"),
+    )
     g["member_share"] = g["members"] / g["members"].sum()
     g["spend_share"] = g["spend"] / g["spend"].sum() if g["spend"].sum() else 0.0
     return g.reset_index()
@@ -136,6 +165,7 @@ def compute_rf_grid(rfm: pd.DataFrame, value: str = "monetary") -> pd.DataFrame:
 
 
 # --- tiers and concentration -----------------------------------------------------------
+
 
 def compute_lorenz(spend: pd.Series) -> pd.DataFrame:
     """Lorenz curve of spend: cumulative share of members (poorest first) vs share of spend."""
@@ -158,14 +188,24 @@ def top_shares(spend: pd.Series, tops=(0.01, 0.05, 0.20)) -> pd.DataFrame:
     """Share of spend from the top 1 %, 5 %, 20 % of members."""
     v = np.sort(spend.fillna(0).to_numpy(dtype=float))[::-1]
     total = v.sum() or 1.0
-    return pd.DataFrame([{"top": f"top {t:.0%}", "top_share": t, "members": max(1, int(round(t * len(v)))),
-                          "spend_share": v[: max(1, int(round(t * len(v))))].sum() / total} for t in tops])
+    return pd.DataFrame(
+        [
+            {
+                "top": f"top {t:.0%}",
+                "top_share": t,
+                "members": max(1, int(round(t * len(v)))),
+                "spend_share": v[: max(1, int(round(t * len(v))))].sum() / total,
+            }
+            for t in tops
+        ]
+    )
 
 
 def compute_tier_summary(features: pd.DataFrame, tiers: tuple[str, ...]) -> pd.DataFrame:
     """Members and window spend per tier, in tier order."""
-    g = features.groupby("tier").agg(members=("member_id", "size"), spend=("monetary", "sum"),
-                                     active=("frequency", lambda f: int((f > 0).sum())))
+    g = features.groupby("tier").agg(
+        members=("member_id", "size"), spend=("monetary", "sum"), active=("frequency", lambda f: int((f > 0).sum()))
+    )
     g = g.reindex([t for t in tiers if t in g.index])
     g["member_share"] = g["members"] / g["members"].sum()
     g["spend_share"] = g["spend"] / g["spend"].sum()
@@ -182,8 +222,13 @@ def parse_thresholds(text: str) -> dict[str, float]:
     return out
 
 
-def evaluate_tier_rules(features: pd.DataFrame, tiers: tuple[str, ...], thresholds: dict[str, float],
-                        window_days: int = 365, elapsed_days: int | None = None) -> pd.DataFrame:
+def evaluate_tier_rules(
+    features: pd.DataFrame,
+    tiers: tuple[str, ...],
+    thresholds: dict[str, float],
+    window_days: int = 365,
+    elapsed_days: int | None = None,
+) -> pd.DataFrame:
     """Tier each member's window spend qualifies for, upgrade candidates and downgrade warnings.
 
     ``thresholds`` gives the spend over ``window_days`` needed for each tier above the lowest.
@@ -215,17 +260,20 @@ def evaluate_tier_rules(features: pd.DataFrame, tiers: tuple[str, ...], threshol
 
 # --- clusters ------------------------------------------------------------------------
 
+
 def cluster_matrix(features: pd.DataFrame, min_purchases: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Standardized log features of members with at least ``min_purchases`` in the window.
 
     Returns (the members' rows of ``features``, the standardized matrix as a frame).
     """
     active = features[features["frequency"] >= min_purchases].reset_index(drop=True)
-    X = pd.DataFrame({
-        "log_frequency": np.log1p(active["frequency"]),
-        "log_avg_ticket": np.log(active["avg_ticket"].clip(lower=1)),
-        "log_recency": np.log1p(active["recency_days"]),
-    })
+    X = pd.DataFrame(
+        {
+            "log_frequency": np.log1p(active["frequency"]),
+            "log_avg_ticket": np.log(active["avg_ticket"].clip(lower=1)),
+            "log_recency": np.log1p(active["recency_days"]),
+        }
+    )
     for col in [c for c in active.columns if c.startswith("share_")]:
         X[col] = active[col].fillna(0)
     Z = pd.DataFrame(StandardScaler().fit_transform(X), columns=X.columns)
@@ -241,8 +289,13 @@ def cluster_problem(features: pd.DataFrame, k: int | None = None, min_purchases:
     n = int((features["frequency"] >= min_purchases).sum())
     need = max(MIN_CLUSTER_MEMBERS, 10 * (k or 2))
     if n < need:
-        return tr("clusters are drawn from members with at least {min} purchases in the window; {n:,} members have that many, "
-                  "fewer than the {need:,} needed.", min=min_purchases, n=n, need=need)
+        return tr(
+            "clusters are drawn from members with at least {min} purchases in the window; {n:,} members have that many, "
+            "fewer than the {need:,} needed.",
+            min=min_purchases,
+            n=n,
+            need=need,
+        )
     return None
 
 
@@ -260,7 +313,9 @@ class ClusterResult(Result):
 
     def profile(self) -> pd.DataFrame:
         """Cluster profile: size and median features."""
-        cols = ["frequency", "avg_ticket", "monetary", "recency_days"] + [c for c in self.members.columns if c.startswith("share_")]
+        cols = ["frequency", "avg_ticket", "monetary", "recency_days"] + [
+            c for c in self.members.columns if c.startswith("share_")
+        ]
         g = self.members.assign(cluster=self.labels.to_numpy()).groupby("cluster")
         prof = g[cols].median()
         prof.insert(0, "members", g.size())
@@ -284,8 +339,16 @@ def _fit(method: str, k: int, Z: np.ndarray, seed: int):
     return GaussianMixture(n_components=k, covariance_type="full", random_state=seed).fit(Z)
 
 
-def fit_clusters(features: pd.DataFrame, k: int | None = None, method: str = "gmm", k_range=range(2, 7),
-                 n_boot: int = 10, min_purchases: int = 3, seed: int = 0, max_fit: int = 6_000) -> ClusterResult:
+def fit_clusters(
+    features: pd.DataFrame,
+    k: int | None = None,
+    method: str = "gmm",
+    k_range=range(2, 7),
+    n_boot: int = 10,
+    min_purchases: int = 3,
+    seed: int = 0,
+    max_fit: int = 6_000,
+) -> ClusterResult:
     """Cluster active members; pick k by BIC (GMM) or silhouette (k-means) unless given.
 
     Stability: the model is refitted on ``n_boot`` bootstrap samples and each refit's labels
@@ -317,7 +380,11 @@ def _fit_clusters(features, k, method, k_range, n_boot, min_purchases, seed, max
         rows.append({"k": kk, "silhouette": sil, "bic": gm.bic(Zfit)})
     selection = pd.DataFrame(rows)
     if k is None:
-        k = int(selection.loc[selection["bic"].idxmin(), "k"] if method == "gmm" else selection.loc[selection["silhouette"].idxmax(), "k"])
+        k = int(
+            selection.loc[selection["bic"].idxmin(), "k"]
+            if method == "gmm"
+            else selection.loc[selection["silhouette"].idxmax(), "k"]
+        )
     model = _fit(method, k, Zfit, seed)
     labels = model.predict(Z)
     aris = []
@@ -325,11 +392,13 @@ def _fit_clusters(features, k, method, k_range, n_boot, min_purchases, seed, max
         boot = rng.choice(len(Zfit), size=len(Zfit), replace=True)
         refit = _fit(method, k, Zfit[boot], seed + b + 1)
         aris.append({"replicate": b, "ari": adjusted_rand_score(labels, refit.predict(Z))})
-    return ClusterResult(k, method, pd.Series(labels, index=members.index, name="cluster"), members, selection,
-                         pd.DataFrame(aris), model)
+    return ClusterResult(
+        k, method, pd.Series(labels, index=members.index, name="cluster"), members, selection, pd.DataFrame(aris), model
+    )
 
 
 # --- migration -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Migration(Result):
@@ -365,6 +434,7 @@ def compute_migration(rfm_from: pd.DataFrame, rfm_to: pd.DataFrame, date_from: s
 
 
 # --- profiles and output ---------------------------------------------------------------
+
 
 def compute_profiles(features: pd.DataFrame, rfm: pd.DataFrame, by: str, min_size: int = 10) -> pd.DataFrame:
     """Segment mix per demographic group (age band or gender); groups under ``min_size`` suppressed."""
@@ -405,7 +475,12 @@ def write_member_segments(rfm: pd.DataFrame, clusters: ClusterResult | None, exp
     out["segment"] = out["segment"].astype(str)
     out.insert(1, "pseudonym", pseudonymize(out["member_id"]))
     if clusters is not None:
-        out["cluster"] = clusters.labels.reindex(range(len(clusters.members))).set_axis(clusters.members["member_id"]).reindex(out["member_id"]).to_numpy()
+        out["cluster"] = (
+            clusters.labels.reindex(range(len(clusters.members)))
+            .set_axis(clusters.members["member_id"])
+            .reindex(out["member_id"])
+            .to_numpy()
+        )
     path = Path(export_dir) / "member_segments.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     out.to_parquet(path, index=False)

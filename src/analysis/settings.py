@@ -35,7 +35,8 @@ class _StrictLoader(yaml.SafeLoader):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise yaml.constructor.ConstructorError(
-                None, None, "anchors and aliases (&name, *name, <<:) are not allowed: write each value out", event.start_mark)
+                None, None, "anchors and aliases (&name, *name, <<:) are not allowed: write each value out", event.start_mark
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
@@ -48,7 +49,8 @@ class _StrictLoader(yaml.SafeLoader):
                 break
             if first is not None:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice (first on line {first}); give it once", key_node.start_mark)
+                    None, None, f"key {key!r} is given twice (first on line {first}); give it once", key_node.start_mark
+                )
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
@@ -70,8 +72,9 @@ def read_settings_file(path: str | Path, what: str):
         if not stat.S_ISREG(info.st_mode):
             raise ParameterError(f"{path}: the {what} must be a regular file (this is a {_kind(info.st_mode)})")
         if info.st_size > MAX_SETTINGS_BYTES:
-            raise ParameterError(f"{path}: the {what} is {info.st_size:,} bytes; a settings file is at most "
-                                 f"{MAX_SETTINGS_BYTES:,}")
+            raise ParameterError(
+                f"{path}: the {what} is {info.st_size:,} bytes; a settings file is at most {MAX_SETTINGS_BYTES:,}"
+            )
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(MAX_SETTINGS_BYTES + 1)
     finally:
@@ -108,8 +111,13 @@ def read_regular_file(path: str | Path, what: str, limit: int) -> Path:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+    for test, name in (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
         if test(mode):
             return name
     return "special file"
@@ -137,7 +145,7 @@ def validation_message(path, err, model) -> str:
             continue
         msg = e["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         got = e.get("input")
         shown = "" if e["type"] in ("missing",) or isinstance(got, (dict, list)) else f" (got {got!r})"
         parts.append(f"{f'{loc!r}: ' if loc else ''}{msg[0].lower() + msg[1:] if msg else msg}{shown if loc else ''}")
@@ -146,8 +154,9 @@ def validation_message(path, err, model) -> str:
 
 
 def _is_type_tag(part) -> bool:
-    return isinstance(part, str) and (part in ("str", "int", "float", "bool", "list", "dict", "date")
-                                      or part[:1].isupper() and part.isidentifier())
+    return isinstance(part, str) and (
+        part in ("str", "int", "float", "bool", "list", "dict", "date") or part[:1].isupper() and part.isidentifier()
+    )
 
 
 def _submodel(field):
@@ -165,6 +174,7 @@ def _submodel(field):
 
 
 # --- the data folder's mallwake.yaml ----------------------------------------------------------
+
 
 def _schema():  # pydantic is imported only when a settings file is checked
     import datetime as dt
@@ -248,8 +258,9 @@ def _schema():  # pydantic is imported only when a settings file is checked
         @field_validator("export_dir", "output_dir")
         @classmethod
         def _runner_only(cls, value):
-            raise ValueError("is set by the runner, not by you: files with member ids go to --exports DIR/<label>/, "
-                             "outside the report site")
+            raise ValueError(
+                "is set by the runner, not by you: files with member ids go to --exports DIR/<label>/, outside the report site"
+            )
 
         @field_validator("margin_rate", "budget")
         @classmethod
@@ -342,12 +353,15 @@ def connection_model():
                 raise ValueError(f"engine {engine} needs a url (for example postgres://user@host:5432/db)")
             unknown = sorted(set(self.tables) - set(TABLES))
             if unknown:
-                raise ValueError(f"'tables' names {', '.join(unknown)}, which the contract does not have "
-                                 f"(tables: {', '.join(TABLES)})")
+                raise ValueError(
+                    f"'tables' names {', '.join(unknown)}, which the contract does not have (tables: {', '.join(TABLES)})"
+                )
             for name, ref in self.tables.items():
                 if isinstance(ref, dict) and (engine not in SPARK_ENGINES or set(ref) - {"parquet", "csv"} or len(ref) != 1):
-                    raise ValueError(f"tables.{name} must name a table (schema.table)"
-                                     + ("; or, on Spark, {parquet: path} or {csv: path}" if engine in SPARK_ENGINES else ""))
+                    raise ValueError(
+                        f"tables.{name} must name a table (schema.table)"
+                        + ("; or, on Spark, {parquet: path} or {csv: path}" if engine in SPARK_ENGINES else "")
+                    )
             return self
 
     _CONNECTION = ConnectionFile
@@ -370,5 +384,10 @@ def read_connection_file(path: Path) -> dict:
     except ValidationError as err:
         raise ParameterError(validation_message(path, err, model)) from None
     engine = (conn.engine or urlsplit(conn.url or "").scheme.split("+")[0]).lower()
-    return {"engine": engine, "url": conn.url, "schema": conn.schema_, "tables": dict(conn.tables),
-            "spark": conn.spark.model_dump(exclude_none=True)}
+    return {
+        "engine": engine,
+        "url": conn.url,
+        "schema": conn.schema_,
+        "tables": dict(conn.tables),
+        "spark": conn.spark.model_dump(exclude_none=True),
+    }

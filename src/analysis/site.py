@@ -14,10 +14,10 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from .config import PACKAGE_DIR
-from .report import METRICS_MIME
-from .storage import atomic_write_text, locked, state_dir
 from .glossary import glossary_page
 from .i18n import N_, tr, translate_notebook
+from .report import METRICS_MIME
+from .storage import atomic_write_text, locked, state_dir
 from .webfont import cjk_font_path, embed_cjk_font
 
 #: The definitions page, beside the index; every report links to it.
@@ -38,9 +38,24 @@ LANG_CODES = {"en": "en", "zh": "zh-CN"}
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 
 CHROME = {
-    "en": {"back": "\u2190 all reports", "index": "index.html", "contents": "Contents", "provenance": "Provenance", "how": "how this report was made",
-           "glossary": "definitions", "as_of": "analysis date"},
-    "zh": {"back": "\u2190 全部报告", "index": "index.zh.html", "contents": "目录", "provenance": "出处", "how": "本报告如何生成", "glossary": "术语定义", "as_of": "分析日期"},
+    "en": {
+        "back": "\u2190 all reports",
+        "index": "index.html",
+        "contents": "Contents",
+        "provenance": "Provenance",
+        "how": "how this report was made",
+        "glossary": "definitions",
+        "as_of": "analysis date",
+    },
+    "zh": {
+        "back": "\u2190 全部报告",
+        "index": "index.zh.html",
+        "contents": "目录",
+        "provenance": "出处",
+        "how": "本报告如何生成",
+        "glossary": "术语定义",
+        "as_of": "分析日期",
+    },
 }
 
 
@@ -48,7 +63,9 @@ def _as_of_text(value, lang: str) -> str:
     """The analysis date as the page header shows it, in the page's language."""
     text = str(value or "")
     if lang == "zh":
-        text = text.replace(" (the last date in the data)", "（数据的最后一天）").replace("the last date in the data", "数据的最后一天")
+        text = text.replace(" (the last date in the data)", "（数据的最后一天）").replace(
+            "the last date in the data", "数据的最后一天"
+        )
     return text
 
 
@@ -78,10 +95,21 @@ def _toc(body: str, lang: str = "en") -> str:
 
 
 #: Provenance entries in Chinese (values stay as recorded: versions, hashes, parameter names).
-PROVENANCE_ZH = {"run": "运行", "data directory": "数据目录", "data fingerprint (sha256 of the files' bytes)": "数据指纹（文件字节的 sha256）",
-                 "data source": "数据源", "data fingerprint (sha256 of the tables' row counts and checksums)": "数据指纹（各表行数与校验和的 sha256）",
-                 "analysis date": "分析日期", "git commit": "代码版本（git）", "environment (uv.lock sha256)": "运行环境（uv.lock sha256）",
-                 "generated": "生成时间", "packages": "软件包", "notebook": "笔记本", "parameters": "参数", "execution time": "执行时间"}
+PROVENANCE_ZH = {
+    "run": "运行",
+    "data directory": "数据目录",
+    "data fingerprint (sha256 of the files' bytes)": "数据指纹（文件字节的 sha256）",
+    "data source": "数据源",
+    "data fingerprint (sha256 of the tables' row counts and checksums)": "数据指纹（各表行数与校验和的 sha256）",
+    "analysis date": "分析日期",
+    "git commit": "代码版本（git）",
+    "environment (uv.lock sha256)": "运行环境（uv.lock sha256）",
+    "generated": "生成时间",
+    "packages": "软件包",
+    "notebook": "笔记本",
+    "parameters": "参数",
+    "execution time": "执行时间",
+}
 
 
 def provenance_html(prov: dict, lang: str = "en") -> str:
@@ -103,8 +131,9 @@ def provenance_html(prov: dict, lang: str = "en") -> str:
 
 
 #: Reports are static pages: no script runs, nothing is fetched; images and fonts are inline.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
-                           "base-uri 'none'; form-action 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'"
+)
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
 
 
@@ -117,15 +146,28 @@ class _ReportExporter(HTMLExporter):
         from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
         cell = context.get("cell", {})
-        renderer = IPythonRenderer(escape=True, attachments=cell.get("attachments", {}), embed_images=self.embed_images,
-                                   path=context.get("resources", {}).get("metadata", {}).get("path", ""),
-                                   anchor_link_text=self.anchor_link_text, exclude_anchor_links=self.exclude_anchor_links,
-                                   **self.lexer_options)
+        renderer = IPythonRenderer(
+            escape=True,
+            attachments=cell.get("attachments", {}),
+            embed_images=self.embed_images,
+            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+            anchor_link_text=self.anchor_link_text,
+            exclude_anchor_links=self.exclude_anchor_links,
+            **self.lexer_options,
+        )
         return MarkdownWithMath(renderer=renderer).render(source)
 
 
-def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: str, provenance: dict,
-                title: str | None = None, show_solutions: bool = False) -> Path:
+def render_html(
+    nb_path: Path,
+    out_path: Path,
+    *,
+    show_code: bool,
+    run_label: str,
+    provenance: dict,
+    title: str | None = None,
+    show_solutions: bool = False,
+) -> Path:
     """Render one executed notebook to a standalone, offline HTML file.
 
     Code is hidden unless ``show_code``, except in cells tagged ``exercise`` (the code is the
@@ -149,8 +191,9 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
         exclude_output_prompt=True,
         embed_images=True,
     )
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=removed, remove_input_tags={"mw-code-hidden"},
-                                                         enabled=True), enabled=True)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=removed, remove_input_tags={"mw-code-hidden"}, enabled=True), enabled=True
+    )
     for cell in nb.cells:  # a report runs no script: JavaScript outputs are dropped
         for out in cell.get("outputs", []):
             for mime in [m for m in out.get("data", {}) if "javascript" in m]:
@@ -158,9 +201,18 @@ def render_html(nb_path: Path, out_path: Path, *, show_code: bool, run_label: st
     lang = page_language(nb)
     translate_notebook(nb, nb_path.stem, lang)  # the narrative in the report's language
     exporter.language_code = {"zh": "zh-CN"}.get(lang, lang)
-    resources = {"mallwake": {"index_href": f"../{CHROME[lang]['index']}", "run_label": run_label, "provenance_html": provenance_html(provenance, lang), "csp_meta": CSP_META,
-                              "back": CHROME[lang]["back"], "glossary": CHROME[lang]["glossary"], "glossary_href": f"../{GLOSSARY}",
-                              "as_of": f'{CHROME[lang]["as_of"]} {_as_of_text(provenance.get("analysis date", ""), lang)}'.strip()}}
+    resources = {
+        "mallwake": {
+            "index_href": f"../{CHROME[lang]['index']}",
+            "run_label": run_label,
+            "provenance_html": provenance_html(provenance, lang),
+            "csp_meta": CSP_META,
+            "back": CHROME[lang]["back"],
+            "glossary": CHROME[lang]["glossary"],
+            "glossary_href": f"../{GLOSSARY}",
+            "as_of": f"{CHROME[lang]['as_of']} {_as_of_text(provenance.get('analysis date', ''), lang)}".strip(),
+        }
+    }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     body = body.replace("<!--MALLWAKE-TOC-->", _toc(body, lang), 1)
     return atomic_write_text(out_path, embed_cjk_font(body))
@@ -181,8 +233,10 @@ def _claims(claims: list, lang: str = "en") -> str:
     for c in claims:
         verdict = str(c.get("verdict", ""))
         style = f' style="color:{colour[verdict]}"' if verdict in colour else ""
-        lines.append(f"{html.escape(str(c.get('claim', '')))}. {html.escape(tr(str(c.get('text', '')), lang=lang))}: "
-                     f"<b{style}>{html.escape(tr(verdict, lang=lang))}</b>")
+        lines.append(
+            f"{html.escape(str(c.get('claim', '')))}. {html.escape(tr(str(c.get('text', '')), lang=lang))}: "
+            f"<b{style}>{html.escape(tr(verdict, lang=lang))}</b>"
+        )
     return "<br>".join(lines)
 
 
@@ -190,8 +244,10 @@ def _headline(metrics: dict, limit: int = 6, lang: str = "en") -> str:
     if isinstance(metrics.get("claims"), list):
         return _claims(metrics["claims"], lang)
     if isinstance(metrics.get("headline"), list):  # the report's own two to four figures, labelled and formatted
-        return "<br>".join(f"{html.escape(str(h.get('label', '')))}: <b>{html.escape(str(h.get('text', '')))}</b>"
-                           for h in metrics["headline"][:limit])
+        return "<br>".join(
+            f"{html.escape(str(h.get('label', '')))}: <b>{html.escape(str(h.get('text', '')))}</b>"
+            for h in metrics["headline"][:limit]
+        )
     flat = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return "<br>".join(f"{html.escape(k)}: {_fmt(v)}" for k, v in flat[:limit])
 
@@ -233,7 +289,7 @@ def _trend_svg(months: list[str], kpis: list[dict], lang: str = "en") -> str:
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         plt.close(fig)
     svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+    return svg[svg.index("<svg") :]
 
 
 def _whole(value):
@@ -251,22 +307,31 @@ def _monthly_section(runs: list[dict], language: str = "en") -> str:
     for run in sorted(runs, key=lambda r: (r.get("month", ""), r.get("lang", "")), reverse=True):
         nb = (run.get("notebooks") or [{}])[0]
         k = nb.get("metrics", {}).get("kpis", {})
-        link = (f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(run.get("month", run["_dir"]))}</a>'
-                if nb.get("html") else html.escape(run["_dir"]))
+        link = (
+            f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(run.get("month", run["_dir"]))}</a>'
+            if nb.get("html")
+            else html.escape(run["_dir"])
+        )
         lang = html.escape(run.get("lang", "en"))
         if run.get("status") != "ok" or not k:
-            rows.append(f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(tr(str(run.get('status')), lang=language))}</td></tr>")
+            rows.append(
+                f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(tr(str(run.get('status')), lang=language))}</td></tr>"
+            )
             continue
-        cells = "".join(f"<td>{_fmt(_whole(k[key]['value']))}<br><small>{_pct_cell(k[key].get('change_pct'))}</small></td>"
-                        for key, _ in _TREND_KPIS)
+        cells = "".join(
+            f"<td>{_fmt(_whole(k[key]['value']))}<br><small>{_pct_cell(k[key].get('change_pct'))}</small></td>"
+            for key, _ in _TREND_KPIS
+        )
         rows.append(f"<tr><td>{link}</td><td>{lang}</td>{cells}</tr>")
     trend = ""
     main_lang = [r for r in ok if r.get("lang", "en") == "en"] or ok
     series = sorted(main_lang, key=lambda r: r.get("month", ""))
     if len(series) >= 2:
         trend = _trend_svg([r["month"] for r in series], [r["notebooks"][0]["metrics"].get("kpis", {}) for r in series], language)
-    head = "".join(f"<th>{html.escape(tr(t, lang=language))}<br><small>{html.escape(tr('vs previous month', lang=language))}</small></th>"
-                   for _, t in _TREND_KPIS)
+    head = "".join(
+        f"<th>{html.escape(tr(t, lang=language))}<br><small>{html.escape(tr('vs previous month', lang=language))}</small></th>"
+        for _, t in _TREND_KPIS
+    )
     return (
         f"<section><h2>{html.escape(tr('Monthly member reports', lang=language))}</h2>"
         f"<p>{tr(MONTHLY_INTRO, lang=language)}</p>"
@@ -278,12 +343,16 @@ def _monthly_section(runs: list[dict], language: str = "en") -> str:
 
 #: Run and report statuses, as the index shows them.
 STATUS_WORDS = (N_("ok"), N_("failed"), N_("skipped"))
-MONTHLY_INTRO = N_("One page per month for management: KPIs and their changes, segment and lifecycle movements, the month's "
-                   "campaigns, a watch list and a short narrative. Built with <code>mallwake run --month YYYY-MM</code> or "
-                   "backfilled with <code>--months YYYY-MM..YYYY-MM</code>.")
-INDEX_INTRO = N_("Member analytics for shopping malls: every report below was executed by papermill from a notebook in "
-                 "<code>notebooks/</code> and rendered offline. Open a report for its figures, narrative and provenance; "
-                 "<a href=\"{glossary}\">definitions</a> of every metric, stage, segment, window and rule.")
+MONTHLY_INTRO = N_(
+    "One page per month for management: KPIs and their changes, segment and lifecycle movements, the month's "
+    "campaigns, a watch list and a short narrative. Built with <code>mallwake run --month YYYY-MM</code> or "
+    "backfilled with <code>--months YYYY-MM..YYYY-MM</code>."
+)
+INDEX_INTRO = N_(
+    "Member analytics for shopping malls: every report below was executed by papermill from a notebook in "
+    "<code>notebooks/</code> and rendered offline. Open a report for its figures, narrative and provenance; "
+    '<a href="{glossary}">definitions</a> of every metric, stage, segment, window and rule.'
+)
 
 
 def build_index(reports_dir: Path) -> Path:
@@ -327,8 +396,11 @@ def _index_page(runs: list[dict], language: str = "en") -> str:
         status = run.get("status", "?")
         rows = []
         for nb in run.get("notebooks", []):
-            link = (f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(str(nb["title"]))}</a>'
-                    if nb.get("html") else html.escape(str(nb["title"])))
+            link = (
+                f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(str(nb["title"]))}</a>'
+                if nb.get("html")
+                else html.escape(str(nb["title"]))
+            )
             err = f"<br><small>{html.escape(nb.get('error') or '')}</small>" if nb.get("error") else ""
             if nb.get("status") != "ok" and nb.get("ipynb"):  # the executed notebook is kept: open it to see the failing cell
                 err += f'<br><small><a href="{_href(run["_dir"], nb["ipynb"])}">{_t("executed notebook (up to the failing cell)")}</a></small>'
@@ -341,10 +413,14 @@ def _index_page(runs: list[dict], language: str = "en") -> str:
             f"<p>{_t('data')}: {html.escape(run.get('data_name', ''))} &middot; {_t('as of')} {html.escape(_as_of_text(run.get('as_of', ''), language))} "
             f"&middot; {_t('finished')} {html.escape(str(run.get('finished', '')))} &middot; {float(run.get('seconds') or 0):.1f} s</p>"
             f"<table><tr><th>{_t('report')}</th><th>{_t('status')}</th><th>{_t('time')}</th><th>{_t('headline figures')}</th></tr>"
-            + "".join(rows) + "</table></section>"
+            + "".join(rows)
+            + "</table></section>"
         )
-    other = " &middot; ".join(f'<a href="{CHROME[lang]["index"]}" hreflang="{LANG_CODES.get(lang, lang)}">{LANGUAGE_NAMES[lang]}</a>'
-                              for lang in CHROME if lang != language)
+    other = " &middot; ".join(
+        f'<a href="{CHROME[lang]["index"]}" hreflang="{LANG_CODES.get(lang, lang)}">{LANGUAGE_NAMES[lang]}</a>'
+        for lang in CHROME
+        if lang != language
+    )
     page = f"""<!DOCTYPE html>
 <html lang="{LANG_CODES.get(language, language)}"><head><meta charset="utf-8">{CSP_META}<title>{_t("mallwake reports")}</title>
 <style>
@@ -356,7 +432,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 <p class="mw-lang">{other}</p>
 <h1>{_t("mallwake reports")}</h1>
 <p>{tr(INDEX_INTRO, lang=language, glossary=GLOSSARY)}</p>
-{''.join(parts) if parts else "<p>" + tr("No runs yet: <code>make report</code> builds one.", lang=language) + "</p>"}
+{"".join(parts) if parts else "<p>" + tr("No runs yet: <code>make report</code> builds one.", lang=language) + "</p>"}
 </body></html>
 """
     return page

@@ -23,10 +23,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-
-from .i18n import N_, tr
 from .dataset import MallData
-from .present import html_table
+from .i18n import N_, tr
 from .results import Result
 
 RULES = ("present", "unreachable", "opted_out", "duplicate")
@@ -88,6 +86,16 @@ class SleepingList(Result):
         """How much larger the naive list is than the refined one (0.25 = 25 % larger)."""
         return self.naive_size / self.refined_size - 1 if self.refined_size and self.testable else float("nan")
 
+    def removed_by_rule(self) -> dict[str, int]:
+        """Members each applied rule removes, in order, by the rule's code (``present``,
+        ``unreachable``, ``opted_out``, ``duplicate``): the numbers of :meth:`funnel`, without words."""
+        remaining, out = pd.Series(True, index=self.members.index), {}
+        for rule in RULES:
+            if rule not in self.unavailable:
+                out[rule] = int((remaining & self.members[rule]).sum())
+                remaining &= ~self.members[rule]
+        return out
+
     def funnel(self) -> pd.DataFrame:
         """Members remaining after each rule, applied in order, and how many each removes."""
         rows = [{"step": "naive list", "removed": 0, "remaining": self.naive_size, "removed_alone": 0}]
@@ -98,8 +106,14 @@ class SleepingList(Result):
             hit = self.members[rule]
             removed = int((remaining & hit).sum())
             remaining &= ~hit
-            rows.append({"step": tr("minus: {rule}", rule=tr(RULE_LABELS[rule])), "removed": removed, "remaining": int(remaining.sum()),
-                         "removed_alone": int(hit.sum())})
+            rows.append(
+                {
+                    "step": tr("minus: {rule}", rule=tr(RULE_LABELS[rule])),
+                    "removed": removed,
+                    "remaining": int(remaining.sum()),
+                    "removed_alone": int(hit.sum()),
+                }
+            )
         out = pd.DataFrame(rows)
         out["share_of_naive"] = out["remaining"] / self.naive_size if self.naive_size else np.nan
         return out
@@ -113,13 +127,20 @@ class SleepingList(Result):
         return out
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([{
-            "list_date": self.list_date, "tier": self.tier, "sleeping_days": self.sleeping_days,
-            "naive_list": self.naive_size, "refined_list": self.refined_size,
-            "invalid_sleepers": self.naive_size - self.refined_size if self.testable else np.nan,
-            "invalid_share": self.invalid_share,
-            "naive_overstates_by": self.overstatement,
-        }])
+        return pd.DataFrame(
+            [
+                {
+                    "list_date": self.list_date,
+                    "tier": self.tier,
+                    "sleeping_days": self.sleeping_days,
+                    "naive_list": self.naive_size,
+                    "refined_list": self.refined_size,
+                    "invalid_sleepers": self.naive_size - self.refined_size if self.testable else np.nan,
+                    "invalid_share": self.invalid_share,
+                    "naive_overstates_by": self.overstatement,
+                }
+            ]
+        )
 
     def summary(self) -> pd.DataFrame:
         return self.funnel()
@@ -173,12 +194,19 @@ def build_sleeping_list(
     last = t.filter(t.ts < end).group_by("member_id").aggregate(last_purchase=_.ts.max())
     window = v.filter((v.ts >= lookback_start) & (v.ts < end))
     c, k = data.contacts, data.campaigns
-    responses = c.join(k, "campaign_id").select(
-        c.member_id, win_start=k.start_date.cast("timestamp"),
-        win_end=(k.start_date + k.response_days.as_interval("D")).cast("timestamp")).view()
+    responses = (
+        c.join(k, "campaign_id")
+        .select(
+            c.member_id,
+            win_start=k.start_date.cast("timestamp"),
+            win_end=(k.start_date + k.response_days.as_interval("D")).cast("timestamp"),
+        )
+        .view()
+    )
     # a visit in the response window of a campaign that contacted the member is that campaign's outcome
-    window = window.anti_join(responses, [window.member_id == responses.member_id, window.ts >= responses.win_start,
-                                          window.ts < responses.win_end])
+    window = window.anti_join(
+        responses, [window.member_id == responses.member_id, window.ts >= responses.win_start, window.ts < responses.win_end]
+    )
     recorded = bool(window.count().to_pandas())  # does the data record any visit in the window that is not an outcome?
     seen = window.group_by("member_id").aggregate(visits=_.count())
     base = m if tier == "all" else m.filter(m.tier == tier)
@@ -219,8 +247,9 @@ def build_sleeping_list(
     df["removed_by"] = pd.Series(first, index=df.index).replace("", None)
     keep = ["member_id", "tier", "days_since_purchase", *RULES, "refined", "removed_by"]
     out = df[keep].sort_values("member_id").reset_index(drop=True)
-    return SleepingList(list_date, tier, sleeping_days, lookback_days, channel, out, tuple(notes),
-                        tuple(r for r in RULES if r in unavailable))
+    return SleepingList(
+        list_date, tier, sleeping_days, lookback_days, channel, out, tuple(notes), tuple(r for r in RULES if r in unavailable)
+    )
 
 
 #: Why a refinement cannot be applied, per rule (the data say nothing about it).
@@ -238,8 +267,11 @@ def unavailable_sentence(sl: SleepingList) -> str | None:
         return None
     what = "; ".join(tr(UNAVAILABLE_REASONS[r]) for r in sl.unavailable)
     if not sl.testable:
-        return tr("None of the refinements can be applied to these data ({what}), so whether the naive list is accurate "
-                  "cannot be told here: the refined list equals the naive one by default, not by evidence.", what=what)
+        return tr(
+            "None of the refinements can be applied to these data ({what}), so whether the naive list is accurate "
+            "cannot be told here: the refined list equals the naive one by default, not by evidence.",
+            what=what,
+        )
     return tr("Not applied, because the data cannot tell: {what}.", what=what)
 
 
@@ -264,9 +296,11 @@ def compare_list_return_rates(outcomes: pd.DataFrame, sleeping: SleepingList, ca
     "return" without being woken, and unreachable ones cannot respond at all.
     """
     df = outcomes[outcomes["campaign_id"] == campaign_id].merge(
-        sleeping.members[["member_id", "refined", "removed_by"]], on="member_id", how="left")
-    df["group"] = np.where(df["refined"].fillna(False).astype(bool), "refined list",
-                           "invalid: " + df["removed_by"].fillna("not on the list"))
+        sleeping.members[["member_id", "refined", "removed_by"]], on="member_id", how="left"
+    )
+    df["group"] = np.where(
+        df["refined"].fillna(False).astype(bool), "refined list", "invalid: " + df["removed_by"].fillna("not on the list")
+    )
     rows = []
     for (arm, grp), sub in df.groupby(["arm", "group"], sort=True):
         rows.append({"arm": arm, "group": grp, "contacted": len(sub), "return_rate": sub["returned"].mean()})

@@ -40,6 +40,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .contract import SQL_TYPES, TABLES
+from .errors import MallwakeError
 from .params import DATA_PARAMS_FILE, ParameterError
 
 #: Engines a connection file may name besides a URL's scheme.
@@ -81,6 +82,7 @@ def _expand(text: str, what: str) -> str:
         if name not in os.environ:
             raise ParameterError(f"{what}: the environment variable {name} is not set (the source reads ${{{name}}} from it)")
         return os.environ[name]
+
     return _PLACEHOLDER.sub(value, text)
 
 
@@ -111,8 +113,11 @@ def _public_url(url: str) -> str:
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)
         netloc = f"{user.split(':', 1)[0]}@{host}"
-    query = "&".join(f"{k}={v}" for k, v in parse_qsl(parts.query) if "pass" not in k.lower() and "secret" not in k.lower()
-                     and "token" not in k.lower() and "key" not in k.lower())
+    query = "&".join(
+        f"{k}={v}"
+        for k, v in parse_qsl(parts.query)
+        if "pass" not in k.lower() and "secret" not in k.lower() and "token" not in k.lower() and "key" not in k.lower()
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
@@ -123,7 +128,8 @@ def _check_no_secret(url: str, where: str) -> None:
         if ":" in user and not _PLACEHOLDER.fullmatch(user.split(":", 1)[1]):
             raise ParameterError(
                 f"{where}: the URL holds a password; give it through the environment instead "
-                "(PGPASSWORD or ~/.pgpass for PostgreSQL, or write ${NAME} in its place and set NAME)")
+                "(PGPASSWORD or ~/.pgpass for PostgreSQL, or write ${NAME} in its place and set NAME)"
+            )
     for k, v in parse_qsl(parts.query):
         if any(s in k.lower() for s in ("pass", "secret", "token")) and not _PLACEHOLDER.fullmatch(v):
             raise ParameterError(f"{where}: the URL holds a secret ({k}=...); write ${{NAME}} in its place and set NAME")
@@ -187,8 +193,10 @@ class Source:
             return ibis.connect(url)
         except ModuleNotFoundError as err:
             extra = "postgres" if self.engine.startswith("postgres") else self.engine
-            raise ParameterError(f"{self.name}: the driver for {self.engine} is not installed ({err.name}); "
-                                 f"install mallwake[{extra}] (make setup EXTRAS=test,{extra})") from None
+            raise ParameterError(
+                f"{self.name}: the driver for {self.engine} is not installed ({err.name}); "
+                f"install mallwake[{extra}] (make setup EXTRAS=test,{extra})"
+            ) from None
         except Exception as err:  # the driver's own error: unreachable host, bad credentials, no database
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise SourceError(f"{self.name}: cannot connect ({mask_secrets(first, self.url)})") from None
@@ -198,7 +206,7 @@ class Source:
 FILE_ENGINES = ("duckdb", "sqlite")
 
 
-def _check_file_database(source: "Source", url: str) -> None:
+def _check_file_database(source: Source, url: str) -> None:
     """:class:`SourceError` when ``url`` names a database file that does not exist: connecting
     would create an empty one (named, perhaps, after a secret), and reading a source never
     creates anything there."""
@@ -208,11 +216,13 @@ def _check_file_database(source: "Source", url: str) -> None:
     if not path or path in (":memory:", "/:memory:") or path.startswith(":"):
         return
     if not Path(path).is_file():
-        raise SourceError(f"{source.name}: no {source.engine} database file at {mask_secrets(path, source.url)} "
-                          "(mallwake never creates one: give the path of an existing database)")
+        raise SourceError(
+            f"{source.name}: no {source.engine} database file at {mask_secrets(path, source.url)} "
+            "(mallwake never creates one: give the path of an existing database)"
+        )
 
 
-class SourceError(ConnectionError):
+class SourceError(MallwakeError, ConnectionError):
     """The source could not be reached or read (not a broken rule of the data)."""
 
 
@@ -234,9 +244,14 @@ def spark_session(settings: dict | None = None):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local session needs no network name
     builder = SparkSession.builder.master(master).appName("mallwake")
     log4j = PACKAGE_DIR / "templates" / "spark-log4j2.properties"
-    conf = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4",
-            "spark.ui.showConsoleProgress": "false", "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
-            **{str(k): str(v) for k, v in (settings.get("conf") or {}).items()}}
+    conf = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
+        **{str(k): str(v) for k, v in (settings.get("conf") or {}).items()},
+    }
     for k, v in conf.items():
         builder = builder.config(k, v)
     session = builder.getOrCreate()
@@ -265,11 +280,19 @@ def _read_connection_file(path: Path) -> Source:
     conn = read_connection_file(path)  # the schema: keys, types, tables the contract has
     if conn["url"] is not None:
         _check_no_secret(conn["url"], str(path))
-    return Source(spec=str(path), engine=conn["engine"], url=conn["url"], schema=conn["schema"], tables=conn["tables"],
-                  spark=conn["spark"], config_dir=path.resolve().parent)
+    return Source(
+        spec=str(path),
+        engine=conn["engine"],
+        url=conn["url"],
+        schema=conn["schema"],
+        tables=conn["tables"],
+        spark=conn["spark"],
+        config_dir=path.resolve().parent,
+    )
 
 
 # --- opening the contract's tables on the engine --------------------------------------------
+
 
 def raw_tables(source: Source, con) -> dict:
     """The source's table for each contract table it has: name -> Ibis table (absent tables left out)."""
@@ -277,7 +300,7 @@ def raw_tables(source: Source, con) -> dict:
     for name in TABLES:
         ref = source.table_ref(name)
         if isinstance(ref, dict):
-            (fmt, path), = ref.items()
+            ((fmt, path),) = ref.items()
             out[name] = con.read_parquet(path) if fmt == "parquet" else con.read_csv(path, header=True)
             continue
         table, schema = ref
@@ -354,10 +377,15 @@ def copy_to_postgres(data_dir: Path, conninfo: str, schema: str = "public", name
             types = [sql_type(spec.kind(c)) if spec.kind(c) else "text" for c in cols]
             target = sql.Identifier(schema, (names or {}).get(name, name))
             pg.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-            pg.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in zip(cols, types))))
+            pg.execute(
+                sql.SQL("CREATE TABLE {} ({})").format(
+                    target,
+                    sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in zip(cols, types)),
+                )
+            )
             copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
-                target, sql.SQL(", ").join(sql.Identifier(c) for c in cols))
+                target, sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+            )
             with pg.cursor().copy(copy) as out:
                 first = True
                 for batch in dk.execute(f"SELECT * FROM {relation_sql(path)}").to_arrow_reader(200_000):
@@ -369,4 +397,3 @@ def copy_to_postgres(data_dir: Path, conninfo: str, schema: str = "public", name
                     out.write((",".join(cols) + "\n").encode())
             loaded[name] = pg.execute(sql.SQL("SELECT count(*) FROM {}").format(target)).fetchone()[0]
     return loaded
-

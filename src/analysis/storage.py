@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .errors import EXIT_FAILED, MallwakeError
 from .params import ParameterError
 
 #: A label is one plain name: letters (any script), digits, ``.``, ``_``, ``-``; no leading dot.
@@ -27,16 +28,18 @@ RESERVED_SUFFIXES = ("-failed", ".partial", ".old")
 STATE_DIR = ".mallwake"
 
 
-class UnsafeNameError(ValueError):
+class UnsafeNameError(MallwakeError, ValueError):
     """A name given by a user (a run label) that could be read as a path or break a URL."""
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(MallwakeError, RuntimeError):
     """Another mallwake process is writing the same run folder."""
 
 
-class DiskFullError(OSError):
+class DiskFullError(MallwakeError, OSError):
     """No space left where a run writes; carries a one-line message."""
+
+    exit_code = EXIT_FAILED
 
 
 def check_label(label: str, what: str = "--label") -> str:
@@ -73,9 +76,11 @@ def check_folder(path: Path, option: str) -> Path:
     others = sorted(p.name for p in path.iterdir())
     if others:
         shown = ", ".join(repr(n) for n in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        raise UnsafeFolderError(f"{option} {path} is not a folder mallwake made and is not empty ({shown}); a run replaces "
-                                f"folders and pages there: give a new or empty folder (a folder an earlier mallwake made: "
-                                f"create an empty {STATE_DIR}/ in it to let runs write there)")
+        raise UnsafeFolderError(
+            f"{option} {path} is not a folder mallwake made and is not empty ({shown}); a run replaces "
+            f"folders and pages there: give a new or empty folder (a folder an earlier mallwake made: "
+            f"create an empty {STATE_DIR}/ in it to let runs write there)"
+        )
     return path
 
 
@@ -184,8 +189,10 @@ def clean_staging(out_dir: Path, label: str, option: str = "--out") -> None:
     for name in (f".{label}.partial", f".{label}.old"):
         leftover = Path(out_dir) / name
         if leftover.is_symlink() or (leftover.exists() and not leftover.is_dir()):
-            raise UnsafeFolderError(f"{option} {out_dir} holds {name}, which is not a folder mallwake made (a run of {label} "
-                                    "stages its files there): move or remove it")
+            raise UnsafeFolderError(
+                f"{option} {out_dir} holds {name}, which is not a folder mallwake made (a run of {label} "
+                "stages its files there): move or remove it"
+            )
         if leftover.is_dir():
             shutil.rmtree(leftover)
 

@@ -51,14 +51,42 @@ TIER_THRESHOLDS = {"silver": 3_000.0, "gold": 8_000.0, "platinum": 40_000.0}
 #: Latent member types: share, purchases per month (mean), ticket (yuan), lifetime (months),
 #: car ownership, Wi-Fi use, category mix.
 MEMBER_TYPES = {
-    "family": dict(share=0.30, rate=1.8, ticket=380.0, lifetime=24.0, car=0.75, wifi=0.3,
-                   categories={"kids": 0.35, "dining": 0.30, "apparel": 0.25, "supermarket": 0.10}),
-    "young": dict(share=0.25, rate=3.5, ticket=95.0, lifetime=20.0, car=0.25, wifi=0.7,
-                  categories={"cinema": 0.30, "beverage": 0.35, "dining": 0.25, "apparel": 0.10}),
-    "luxury": dict(share=0.12, rate=0.7, ticket=2600.0, lifetime=30.0, car=0.85, wifi=0.2,
-                   categories={"luxury": 0.55, "jewelry": 0.25, "apparel": 0.15, "dining": 0.05}),
-    "convenience": dict(share=0.33, rate=1.1, ticket=130.0, lifetime=26.0, car=0.45, wifi=0.3,
-                        categories={"supermarket": 0.60, "dining": 0.20, "beverage": 0.15, "kids": 0.05}),
+    "family": dict(
+        share=0.30,
+        rate=1.8,
+        ticket=380.0,
+        lifetime=24.0,
+        car=0.75,
+        wifi=0.3,
+        categories={"kids": 0.35, "dining": 0.30, "apparel": 0.25, "supermarket": 0.10},
+    ),
+    "young": dict(
+        share=0.25,
+        rate=3.5,
+        ticket=95.0,
+        lifetime=20.0,
+        car=0.25,
+        wifi=0.7,
+        categories={"cinema": 0.30, "beverage": 0.35, "dining": 0.25, "apparel": 0.10},
+    ),
+    "luxury": dict(
+        share=0.12,
+        rate=0.7,
+        ticket=2600.0,
+        lifetime=30.0,
+        car=0.85,
+        wifi=0.2,
+        categories={"luxury": 0.55, "jewelry": 0.25, "apparel": 0.15, "dining": 0.05},
+    ),
+    "convenience": dict(
+        share=0.33,
+        rate=1.1,
+        ticket=130.0,
+        lifetime=26.0,
+        car=0.45,
+        wifi=0.3,
+        categories={"supermarket": 0.60, "dining": 0.20, "beverage": 0.15, "kids": 0.05},
+    ),
 }
 CATEGORIES = ("apparel", "beverage", "cinema", "dining", "jewelry", "kids", "luxury", "supermarket")
 STORES_PER_CATEGORY = 5
@@ -66,8 +94,14 @@ VISIT_SOURCES = ["parking", "wifi"]
 STORE_IDS = [f"S-{c}{k + 1}" for c in CATEGORIES for k in range(STORES_PER_CATEGORY)]
 
 #: Spring Festival (lunar new year) dates.
-SPRING_FESTIVAL = {2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10",
-                   2025: "2025-01-29", 2026: "2026-02-17"}
+SPRING_FESTIVAL = {
+    2021: "2021-02-12",
+    2022: "2022-02-01",
+    2023: "2023-01-22",
+    2024: "2024-02-10",
+    2025: "2025-01-29",
+    2026: "2026-02-17",
+}
 
 
 @dataclass(frozen=True)
@@ -89,17 +123,39 @@ GIFT_COST = 25.0
 REACH = {"sms": 0.90, "call": 0.45, "wechat": 0.90}
 
 WAVES = (
-    WaveDesign("W1-BEFORE", "Before: naive list, SMS, daily-use gift", "2024-03-11", 30, "naive",
-               {"sms_daily": ("sms", "daily", 0.05), HOLDOUT: (None, None, 0.0)},
-               "Naive sleeping list (no purchase for 180 days), SMS with a daily-use gift, in the post-Spring-Festival lull."),
-    WaveDesign("W2-AFTER", "After: refined list, outbound call + WeChat, entertainment gift", "2024-09-20", 30, "refined",
-               {"call_wechat_ent": ("call_wechat", "entertainment", 0.16), HOLDOUT: (None, None, 0.0)},
-               "Refined list (present or unreachable members removed), smart outbound call plus WeChat template message, milk tea / movie ticket; window covers National Day week."),
-    WaveDesign("W3-FACTORIAL", "Factorial: gift type x channel", "2024-11-18", 30, "refined",
-               {"sms_daily": ("sms", "daily", 0.05), "sms_ent": ("sms", "entertainment", 0.09),
-                "call_wechat_daily": ("call_wechat", "daily", 0.10),
-                "call_wechat_ent": ("call_wechat", "entertainment", 0.16), HOLDOUT: (None, None, 0.0)},
-               "Refined list, randomized 2x2 of gift type and channel plus holdout."),
+    WaveDesign(
+        "W1-BEFORE",
+        "Before: naive list, SMS, daily-use gift",
+        "2024-03-11",
+        30,
+        "naive",
+        {"sms_daily": ("sms", "daily", 0.05), HOLDOUT: (None, None, 0.0)},
+        "Naive sleeping list (no purchase for 180 days), SMS with a daily-use gift, in the post-Spring-Festival lull.",
+    ),
+    WaveDesign(
+        "W2-AFTER",
+        "After: refined list, outbound call + WeChat, entertainment gift",
+        "2024-09-20",
+        30,
+        "refined",
+        {"call_wechat_ent": ("call_wechat", "entertainment", 0.16), HOLDOUT: (None, None, 0.0)},
+        "Refined list (present or unreachable members removed), smart outbound call plus WeChat template message, milk tea / movie ticket; window covers National Day week.",
+    ),
+    WaveDesign(
+        "W3-FACTORIAL",
+        "Factorial: gift type x channel",
+        "2024-11-18",
+        30,
+        "refined",
+        {
+            "sms_daily": ("sms", "daily", 0.05),
+            "sms_ent": ("sms", "entertainment", 0.09),
+            "call_wechat_daily": ("call_wechat", "daily", 0.10),
+            "call_wechat_ent": ("call_wechat", "entertainment", 0.16),
+            HOLDOUT: (None, None, 0.0),
+        },
+        "Refined list, randomized 2x2 of gift type and channel plus holdout.",
+    ),
 )
 SLEEPING_DAYS = 180
 PRESENCE_LOOKBACK_DAYS = 90
@@ -111,7 +167,9 @@ PRESENCE_LOOKBACK_DAYS = 90
 UPLIFT_DRIVERS = {
     "recency_half_life_days": 120,
     "tier": {"normal": 0.6, "silver": 0.8, "gold": 1.0, "platinum": 1.6},
-    "near_districts": ("Xuhui", "Minhang"), "near": 1.8, "far": 0.6,
+    "near_districts": ("Xuhui", "Minhang"),
+    "near": 1.8,
+    "far": 0.6,
 }
 #: Arm shares of the demo's waves (the holdout's; the treated arms share the rest equally) and
 #: what their pre-registration records state (written by the same code as ``mallwake plan``).
@@ -380,13 +438,35 @@ def _assign(wave: WaveDesign, ids: np.ndarray, tier: np.ndarray, days_asleep: np
 
     treated = [a for a in wave.arms if a != HOLDOUT]
     shares = {a: (HOLDOUT_SHARE if a == HOLDOUT else (1 - HOLDOUT_SHARE) / len(treated)) for a in wave.arms}
-    arms = {a: {"share": shares[a], "channel": wave.arms[a][0] or "none", "gift": wave.arms[a][1] or "none",
-                "contact_cost": CONTACT_COST.get(wave.arms[a][0], 0.0), "gift_cost": GIFT_COST if wave.arms[a][1] else 0.0}
-            for a in wave.arms}
-    spec = PlanSpec(campaign_id=wave.campaign_id, start_date=wave.start_date, arms=arms, control_arm=HOLDOUT,
-                    tier="gold", response_days=wave.response_days, min_detectable_lift=PLANNED_MIN_LIFT, seed=seed)
-    frame = pd.DataFrame({"member_id": ids, "tier": tier, "recency_band": pd.cut(
-        days_asleep, [-np.inf, *RECENCY_BAND_EDGES, np.inf], labels=band_labels(RECENCY_BAND_EDGES)).astype(str)})
+    arms = {
+        a: {
+            "share": shares[a],
+            "channel": wave.arms[a][0] or "none",
+            "gift": wave.arms[a][1] or "none",
+            "contact_cost": CONTACT_COST.get(wave.arms[a][0], 0.0),
+            "gift_cost": GIFT_COST if wave.arms[a][1] else 0.0,
+        }
+        for a in wave.arms
+    }
+    spec = PlanSpec(
+        campaign_id=wave.campaign_id,
+        start_date=wave.start_date,
+        arms=arms,
+        control_arm=HOLDOUT,
+        tier="gold",
+        response_days=wave.response_days,
+        min_detectable_lift=PLANNED_MIN_LIFT,
+        seed=seed,
+    )
+    frame = pd.DataFrame(
+        {
+            "member_id": ids,
+            "tier": tier,
+            "recency_band": pd.cut(
+                days_asleep, [-np.inf, *RECENCY_BAND_EDGES, np.inf], labels=band_labels(RECENCY_BAND_EDGES)
+            ).astype(str),
+        }
+    )
     assigned = assign_arms(frame, shares, ["tier", "recency_band"], seed)
     arm_of = dict(zip(assigned["member_id"], assigned["arm"]))
     return np.array([arm_of[i] for i in ids], dtype=object), spec, assigned
@@ -399,9 +479,16 @@ def _preregistration(spec, assigned: pd.DataFrame, list_info: dict, baseline: fl
     planned = planned_contacts(spec, assigned)
     needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
     day_before = (pd.Timestamp(spec.start_date) - pd.Timedelta(days=1)).date()
-    return preregistration_record(spec, planned, ["tier", "recency_band"], planned_on=str(day_before), baseline=baseline,
-                                  baseline_source="the natural return rate planted on the list (synthetic Mall A)",
-                                  needed=needed, list_info=list_info)
+    return preregistration_record(
+        spec,
+        planned,
+        ["tier", "recency_band"],
+        planned_on=str(day_before),
+        baseline=baseline,
+        baseline_source="the natural return rate planted on the list (synthetic Mall A)",
+        needed=needed,
+        list_info=list_info,
+    )
 
 
 def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
@@ -441,7 +528,9 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
             p_reach_all = _reach_prob(members, pos, channel)  # over the whole list: the estimand
             tau_all = (1 - p0) * p_reach_all * effect_i
             if channel is not None:
-                uplift.append(pd.DataFrame({"campaign_id": wave.campaign_id, "arm": arm, "member_id": ids[pos], "true_uplift": tau_all}))
+                uplift.append(
+                    pd.DataFrame({"campaign_id": wave.campaign_id, "arm": arm, "member_id": ids[pos], "true_uplift": tau_all})
+                )
             arm_pos = pos[sel]
             reached = rng.random(sel.sum()) < p_reach_all[sel]
             induced = reached & (rng.random(sel.sum()) < effect_i[sel])
@@ -450,26 +539,43 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
             # induced returners come in early in the window and spend about one ticket
             ind_pos = arm_pos[induced]
             day = t0 + np.minimum(rng.geometric(0.12, len(ind_pos)) - 1, wave.response_days - 1)
-            new_tx.append(pd.DataFrame({
-                "who": ind_pos, "day": day, "sec": rng.integers(10 * 3600, 22 * 3600, len(ind_pos)),
-                "amount": np.round(lat["ticket"].to_numpy()[ind_pos] * rng.lognormal(-0.18, 0.6, len(ind_pos)), 2),
-                "category": np.int8(CATEGORIES.index("cinema" if gift == "entertainment" else "supermarket")),
-                "store": np.int8(0),
-            }))
+            new_tx.append(
+                pd.DataFrame(
+                    {
+                        "who": ind_pos,
+                        "day": day,
+                        "sec": rng.integers(10 * 3600, 22 * 3600, len(ind_pos)),
+                        "amount": np.round(lat["ticket"].to_numpy()[ind_pos] * rng.lognormal(-0.18, 0.6, len(ind_pos)), 2),
+                        "category": np.int8(CATEGORIES.index("cinema" if gift == "entertainment" else "supermarket")),
+                        "store": np.int8(0),
+                    }
+                )
+            )
             if channel is None:
                 ccost = np.zeros(sel.sum())
             elif channel == "sms":
                 ccost = np.full(sel.sum(), CONTACT_COST["sms"])
             else:
                 ccost = np.full(sel.sum(), CONTACT_COST["call_wechat"])
-            rows.append(pd.DataFrame({
-                "campaign_id": wave.campaign_id, "member_id": ids[arm_pos], "arm": arm,
-                "channel": channel or "none", "gift": gift or "none",
-                "contact_cost": ccost, "gift_cost": np.where(redeemed, GIFT_COST, 0.0),
-                "reached": reached, "redeemed": redeemed,
-            }))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "campaign_id": wave.campaign_id,
+                        "member_id": ids[arm_pos],
+                        "arm": arm,
+                        "channel": channel or "none",
+                        "gift": gift or "none",
+                        "contact_cost": ccost,
+                        "gift_cost": np.where(redeemed, GIFT_COST, 0.0),
+                        "reached": reached,
+                        "redeemed": redeemed,
+                    }
+                )
+            )
             arm_truth[arm] = {
-                "channel": channel, "gift": gift, "effect_if_reached": effect,
+                "channel": channel,
+                "gift": gift,
+                "effect_if_reached": effect,
                 "n_contacted": int(sel.sum()),
                 "true_reach_rate": float(p_reach_all.mean()),
                 "true_return_rate": float((p0 + tau_all).mean()),
@@ -483,23 +589,47 @@ def _run_waves(m, members, lat, tx, visits, tier, study: str = "full"):
                 "true_incremental_spend_per_contacted": float((p_reach_all * effect_i * lat["ticket"].to_numpy()[pos]).mean()),
             }
         contacts.append(pd.concat(rows, ignore_index=True))
-        campaigns.append({"campaign_id": wave.campaign_id, "start_date": wave.start_date,
-                          "response_days": wave.response_days, "name": wave.name,
-                          "description": wave.description})
+        campaigns.append(
+            {
+                "campaign_id": wave.campaign_id,
+                "start_date": wave.start_date,
+                "response_days": wave.response_days,
+                "name": wave.name,
+                "description": wave.description,
+            }
+        )
         truth[wave.campaign_id] = {
-            "start_date": wave.start_date, "response_days": wave.response_days,
-            "sleeping_list": wave.sleeping_list, "list_size": int(len(pos)), "list_tiers": list(tiers),
+            "start_date": wave.start_date,
+            "response_days": wave.response_days,
+            "sleeping_list": wave.sleeping_list,
+            "list_size": int(len(pos)),
+            "list_tiers": list(tiers),
             "share_ghosts_on_list": float(lat["ghost"].to_numpy()[pos].mean()) if len(pos) else None,
             "expected_natural_return_rate": float(p0.mean()),
-            "control_arm": HOLDOUT, "arms": arm_truth,
+            "control_arm": HOLDOUT,
+            "arms": arm_truth,
         }
         records[wave.campaign_id] = _preregistration(
-            spec, assigned, {"rule": f"{wave.sleeping_list} sleeping list", "tiers": list(tiers), "sleeping_days": SLEEPING_DAYS,
-                             "lookback_days": PRESENCE_LOOKBACK_DAYS, "members": int(len(pos))},
-            baseline=round(float(p0.mean()), 3))
+            spec,
+            assigned,
+            {
+                "rule": f"{wave.sleeping_list} sleeping list",
+                "tiers": list(tiers),
+                "sleeping_days": SLEEPING_DAYS,
+                "lookback_days": PRESENCE_LOOKBACK_DAYS,
+                "members": int(len(pos)),
+            },
+            baseline=round(float(p0.mean()), 3),
+        )
         tx = pd.concat([tx, *new_tx], ignore_index=True)
-    return (pd.concat(contacts, ignore_index=True), pd.DataFrame(campaigns), truth, tx, records,
-            pd.concat(uplift, ignore_index=True))
+    return (
+        pd.concat(contacts, ignore_index=True),
+        pd.DataFrame(campaigns),
+        truth,
+        tx,
+        records,
+        pd.concat(uplift, ignore_index=True),
+    )
 
 
 def _design_truth(truth: dict) -> dict:
@@ -514,6 +644,7 @@ def _design_truth(truth: dict) -> dict:
     def power(effect: float, se: float) -> float:
         """Power of a two-sided 5 % z-test of ``effect`` with standard error ``se`` (normal approximation)."""
         from scipy.stats import norm
+
         return float(norm.cdf(abs(effect) / se - z) + norm.cdf(-abs(effect) / se - z)) if se > 0 else float("nan")
 
     se_main = 0.5 * np.sqrt(sum(var[a] for a in ("sms_daily", "sms_ent", "call_wechat_daily", "call_wechat_ent")))
@@ -525,18 +656,23 @@ def _design_truth(truth: dict) -> dict:
     cost_per_inc = {}  # None: no incremental return to divide by (the null study)
     for ch, arms in (("sms", ("sms_daily", "sms_ent")), ("call_wechat", ("call_wechat_daily", "call_wechat_ent"))):
         denominator = float(np.mean([inc[a] for a in arms]))
-        cost_per_inc[ch] = float(np.mean([fac[a]["true_cost_per_contacted"] for a in arms])) / denominator if denominator > 0 else None
+        cost_per_inc[ch] = (
+            float(np.mean([fac[a]["true_cost_per_contacted"] for a in arms])) / denominator if denominator > 0 else None
+        )
     return {
         "naive_before_after": {
-            "before": "W1-BEFORE/sms_daily", "after": "W2-AFTER/call_wechat_ent",
+            "before": "W1-BEFORE/sms_daily",
+            "after": "W2-AFTER/call_wechat_ent",
             "expected_naive_difference": a_arm["true_return_rate"] - b_arm["true_return_rate"],
-            "true_difference_in_incremental_effect": a_arm["true_incremental_return_rate"] - b_arm["true_incremental_return_rate"],
+            "true_difference_in_incremental_effect": a_arm["true_incremental_return_rate"]
+            - b_arm["true_incremental_return_rate"],
             "bias_from_season_and_list": after["expected_natural_return_rate"] - before["expected_natural_return_rate"],
         },
         "difference_in_differences": {
             "estimand": "(after treated - after holdout) - (before treated - before holdout)",
             "true_value": did,
-            "design_se": se_did, "design_power_at_5pct": power(did, se_did),
+            "design_se": se_did,
+            "design_power_at_5pct": power(did, se_did),
         },
         "factorial": {
             "campaign_id": "W3-FACTORIAL",
@@ -549,8 +685,9 @@ def _design_truth(truth: dict) -> dict:
             "design_power_gift_at_5pct": power(gift, se_main),
             "design_power_channel_at_5pct": power(channel, se_main),
             "true_cost_per_incremental_return_by_channel": cost_per_inc,
-            "true_cost_difference_call_wechat_minus_sms": (cost_per_inc["call_wechat"] - cost_per_inc["sms"]
-                                                           if None not in cost_per_inc.values() else None),
+            "true_cost_difference_call_wechat_minus_sms": (
+                cost_per_inc["call_wechat"] - cost_per_inc["sms"] if None not in cost_per_inc.values() else None
+            ),
         },
     }
 
@@ -596,21 +733,26 @@ def generate_mall(
     contacts, campaigns, wave_truth, tx, records, uplift = _run_waves(m, members, lat, tx, visits, tier, study)
 
     tx = tx.sort_values(["day", "sec", "who"], kind="stable").reset_index(drop=True)
-    transactions = pd.DataFrame({
-        "txn_id": np.arange(1, len(tx) + 1, dtype=np.int64),  # integers: compact; read as text ids
-        "member_id": pd.Categorical.from_codes(tx["who"].to_numpy(), categories=ids),
-        "ts": _stamp(m, tx["day"].to_numpy(), tx["sec"].to_numpy()),
-        "amount": tx["amount"].to_numpy(),
-        "store_id": pd.Categorical.from_codes(
-            tx["category"].to_numpy().astype(np.int32) * STORES_PER_CATEGORY + tx["store"].to_numpy(), categories=STORE_IDS),
-        "category": pd.Categorical.from_codes(tx["category"].to_numpy().astype(np.int32), categories=list(CATEGORIES)),
-    })
+    transactions = pd.DataFrame(
+        {
+            "txn_id": np.arange(1, len(tx) + 1, dtype=np.int64),  # integers: compact; read as text ids
+            "member_id": pd.Categorical.from_codes(tx["who"].to_numpy(), categories=ids),
+            "ts": _stamp(m, tx["day"].to_numpy(), tx["sec"].to_numpy()),
+            "amount": tx["amount"].to_numpy(),
+            "store_id": pd.Categorical.from_codes(
+                tx["category"].to_numpy().astype(np.int32) * STORES_PER_CATEGORY + tx["store"].to_numpy(), categories=STORE_IDS
+            ),
+            "category": pd.Categorical.from_codes(tx["category"].to_numpy().astype(np.int32), categories=list(CATEGORIES)),
+        }
+    )
     visits = visits.sort_values(["day", "sec", "who"], kind="stable").reset_index(drop=True)
-    visits_out = pd.DataFrame({
-        "member_id": pd.Categorical.from_codes(visits["who"].to_numpy(), categories=ids),
-        "ts": _stamp(m, visits["day"].to_numpy(), np.clip(visits["sec"].to_numpy(), 0, 86399)),
-        "source": pd.Categorical.from_codes(visits["source"].to_numpy().astype(np.int32), categories=VISIT_SOURCES),
-    })
+    visits_out = pd.DataFrame(
+        {
+            "member_id": pd.Categorical.from_codes(visits["who"].to_numpy(), categories=ids),
+            "ts": _stamp(m, visits["day"].to_numpy(), np.clip(visits["sec"].to_numpy(), 0, 86399)),
+            "source": pd.Categorical.from_codes(visits["source"].to_numpy().astype(np.int32), categories=VISIT_SOURCES),
+        }
+    )
     members_out = members.copy()
     members_out["join_date"] = members_out["join_date"].dt.strftime("%Y-%m-%d")
 
@@ -631,28 +773,60 @@ def generate_mall(
     end_idx = m.D
     lat_out = lat.assign(
         alive_at_end=lat["alive_to"].to_numpy() >= end_idx,
-        dropout_date=(m.start + pd.to_timedelta(np.minimum(lat["join_idx"] + lat["lifetime_days"], 10**5), unit="D")).dt.strftime("%Y-%m-%d"),
-    )[["member_id", "member_type", "rate_per_month", "ticket", "lifetime_days", "dropout_date", "alive_at_end",
-       "car_owner", "wifi_user", "ghost", "duplicate_card"]]
+        dropout_date=(m.start + pd.to_timedelta(np.minimum(lat["join_idx"] + lat["lifetime_days"], 10**5), unit="D")).dt.strftime(
+            "%Y-%m-%d"
+        ),
+    )[
+        [
+            "member_id",
+            "member_type",
+            "rate_per_month",
+            "ticket",
+            "lifetime_days",
+            "dropout_date",
+            "alive_at_end",
+            "car_owner",
+            "wifi_user",
+            "ghost",
+            "duplicate_card",
+        ]
+    ]
     _write_parquet(lat_out, out / "truth_members.parquet")
     truth = {
         "generator": "analysis.synthetic.generate_mall",
-        "seed": seed, "n_members": n_members, "start": start, "end": end, "as_of": end, "study": study,
-        "tiers": {"levels": ["normal", "silver", "gold", "platinum"], "rule": "best calendar-year spend",
-                  "thresholds": TIER_THRESHOLDS, "shares": {t: float(counts.get(t, 0.0)) for t in ("normal", "silver", "gold", "platinum")}},
+        "seed": seed,
+        "n_members": n_members,
+        "start": start,
+        "end": end,
+        "as_of": end,
+        "study": study,
+        "tiers": {
+            "levels": ["normal", "silver", "gold", "platinum"],
+            "rule": "best calendar-year spend",
+            "thresholds": TIER_THRESHOLDS,
+            "shares": {t: float(counts.get(t, 0.0)) for t in ("normal", "silver", "gold", "platinum")},
+        },
         "member_types": {k: {kk: vv for kk, vv in v.items()} for k, v in MEMBER_TYPES.items()},
-        "member_type_shares_realised": {k: float(v) for k, v in lat["member_type"].value_counts(normalize=True).sort_index().items()},
-        "purchase_process": {"rate": "gamma(shape=3, mean=type rate) purchases per month while alive",
-                             "lifetime": "exponential(mean=type lifetime months) after joining",
-                             "browse_visit_ratio": BROWSE_RATIO, "p_parking_record": P_PARK, "p_wifi_record": P_WIFI},
+        "member_type_shares_realised": {
+            k: float(v) for k, v in lat["member_type"].value_counts(normalize=True).sort_index().items()
+        },
+        "purchase_process": {
+            "rate": "gamma(shape=3, mean=type rate) purchases per month while alive",
+            "lifetime": "exponential(mean=type lifetime months) after joining",
+            "browse_visit_ratio": BROWSE_RATIO,
+            "p_parking_record": P_PARK,
+            "p_wifi_record": P_WIFI,
+        },
         "invalid_sleepers": {"ghost_members": int(lat["ghost"].sum()), "duplicate_cards": int(lat["duplicate_card"].sum())},
         "sleeping_rule": {"tier": "gold", "sleeping_days": SLEEPING_DAYS, "presence_lookback_days": PRESENCE_LOOKBACK_DAYS},
         "costs": {"contact_cost": CONTACT_COST, "gift_cost_if_redeemed": GIFT_COST, "reach": REACH},
         "campaigns": wave_truth,
-        "uplift": {"drivers": {k: (list(v) if isinstance(v, tuple) else v) for k, v in UPLIFT_DRIVERS.items()},
-                   "file": "truth_uplift.parquet",
-                   "definition": "each listed member's true incremental return probability from each treated arm: "
-                                 "(1 - natural return probability) x P(reached) x min(arm effect x multiplier, 0.95)"},
+        "uplift": {
+            "drivers": {k: (list(v) if isinstance(v, tuple) else v) for k, v in UPLIFT_DRIVERS.items()},
+            "file": "truth_uplift.parquet",
+            "definition": "each listed member's true incremental return probability from each treated arm: "
+            "(1 - natural return probability) x P(reached) x min(arm effect x multiplier, 0.95)",
+        },
         **_design_truth(wave_truth),
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
@@ -684,9 +858,9 @@ def _study_parameters() -> str:
         "# declares them (a -p NAME=VALUE on the command line wins). Any mall can keep its own defaults\n"
         "# here: tier levels (lowest first), thresholds, which campaigns are the before/after/factorial waves.\n"
         f"tiers: [{', '.join(DEFAULT_TIERS)}]\n"
-        f"tier_thresholds: \"{thresholds}\"\n"
+        f'tier_thresholds: "{thresholds}"\n'
         "target_tier: gold\n"
-        f"list_date: \"{list_date}\"  # the naive list of the before wave was drawn the day before it started\n"
+        f'list_date: "{list_date}"  # the naive list of the before wave was drawn the day before it started\n'
         f"naive_campaign: {before.campaign_id}\n"
         f"before_campaign: {before.campaign_id}\n"
         "before_arm: sms_daily\n"
@@ -696,10 +870,9 @@ def _study_parameters() -> str:
         "gift_levels: daily,entertainment  # reference, alternative\n"
         "channel_levels: sms,call_wechat\n"
         "uplift_features: recency_days,frequency,monetary,tenure_days,tier,district  # pre-campaign features and attributes\n"
-        "currency: \"¥\"  # money in the reports\n"
+        'currency: "¥"  # money in the reports\n'
         "# how the data's labels read in the reports (English and Chinese); unlisted labels show as they are\n"
-        "display_names:\n"
-        + "".join(f"  {raw}: {{en: \"{en}\", zh: \"{zh}\"}}\n" for raw, (en, zh) in DISPLAY_NAMES.items())
+        "display_names:\n" + "".join(f'  {raw}: {{en: "{en}", zh: "{zh}"}}\n' for raw, (en, zh) in DISPLAY_NAMES.items())
     )
 
 
@@ -716,8 +889,19 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 
 
 #: Data shapes real malls and public data sets bring, made from a generated mall (see :func:`make_shape`).
-SHAPES = ("no_campaigns", "one_campaign_no_history", "one_tier", "no_visits", "no_costs", "no_demographics",
-          "short_history", "ties", "purchases_only", "visits_after_list", "losing_promotion")
+SHAPES = (
+    "no_campaigns",
+    "one_campaign_no_history",
+    "one_tier",
+    "no_visits",
+    "no_costs",
+    "no_demographics",
+    "short_history",
+    "ties",
+    "purchases_only",
+    "visits_after_list",
+    "losing_promotion",
+)
 
 #: Member columns that say whether a member can be reached or is the same person as another.
 _REACH_COLUMNS = ("phone_valid", "wechat_bound", "opt_out", "phone", "plate")
@@ -785,7 +969,9 @@ def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
         _write_csv(members.drop(columns=[c for c in _REACH_COLUMNS if c in members.columns]), dst / "members.csv")
         (dst / "visits.parquet").unlink()
         if shape == "visits_after_list":
-            windows = contacts[["campaign_id", "member_id"]].merge(campaigns[["campaign_id", "start_date", "response_days"]], on="campaign_id")
+            windows = contacts[["campaign_id", "member_id"]].merge(
+                campaigns[["campaign_id", "start_date", "response_days"]], on="campaign_id"
+            )
             start = pd.to_datetime(windows["start_date"])
             windows = windows.assign(start=start, end=start + pd.to_timedelta(windows["response_days"].astype(int), unit="D"))
             v = visits.merge(windows[["member_id", "start", "end"]], on="member_id")
@@ -793,8 +979,9 @@ def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
             _write_parquet(v, dst / "visits.parquet")
     elif shape == "losing_promotion":
         promo = contacts["arm"] != "holdout"
-        contacts = contacts.assign(arm=contacts["arm"].where(~promo, "promo"), contact_cost=np.where(promo, "5000.00", "0.00"),
-                                   gift_cost="0.00")
+        contacts = contacts.assign(
+            arm=contacts["arm"].where(~promo, "promo"), contact_cost=np.where(promo, "5000.00", "0.00"), gift_cost="0.00"
+        )
         _write_csv(contacts, dst / "contacts.csv")
     elif shape == "ties":
         tx = tx.assign(amount=tx["amount"].round(-2).clip(lower=100.0))

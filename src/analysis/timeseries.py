@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.tsa.statespace.structural import UnobservedComponents
 
-from .i18n import tr
 from .dataset import MallData
+from .i18n import tr
 from .report import NotApplicable
 from .results import Result
 
@@ -58,12 +58,17 @@ class CounterfactualResult(Result):
 
     def table(self) -> pd.DataFrame:
         a = self.after
-        return pd.DataFrame([{
-            "weeks": len(a), "actual": a["actual"].sum(), "counterfactual": a["predicted"].sum(),
-            "extra_reactivations": self.cumulative_effect,
-            "weeks_above_band": int((a["actual"] > a["ci_high"]).sum()),
-        }])
-
+        return pd.DataFrame(
+            [
+                {
+                    "weeks": len(a),
+                    "actual": a["actual"].sum(),
+                    "counterfactual": a["predicted"].sum(),
+                    "extra_reactivations": self.cumulative_effect,
+                    "weeks_above_band": int((a["actual"] > a["ci_high"]).sum()),
+                }
+            ]
+        )
 
 
 #: Weeks of history a counterfactual needs before the campaign (half a year).
@@ -82,8 +87,13 @@ def counterfactual_problem(weekly: pd.DataFrame, start, weeks_after: int = 6) ->
     start = pd.Timestamp(start)
     pre, post = _split(weekly, start, weeks_after)
     if len(pre) < MIN_WEEKS_BEFORE:
-        return tr("the time-series view needs at least {needed} weeks of reactivations before the campaign started on "
-                  "{start}, and the data have {n}.", needed=MIN_WEEKS_BEFORE, start=start.date(), n=len(pre))
+        return tr(
+            "the time-series view needs at least {needed} weeks of reactivations before the campaign started on "
+            "{start}, and the data have {n}.",
+            needed=MIN_WEEKS_BEFORE,
+            start=start.date(),
+            n=len(pre),
+        )
     if not len(post):
         return tr("the data end before the campaign started on {start}.", start=start.date())
     return None
@@ -97,8 +107,11 @@ def estimate_counterfactual(weekly: pd.DataFrame, start, weeks_after: int = 6, a
     if problem:
         raise NotApplicable(problem)
     pre.index.freq = None
-    model = UnobservedComponents(np.log1p(pre.to_numpy()), level="local level",
-                                 freq_seasonal=[{"period": 52.18, "harmonics": 2}] if len(pre) >= 80 else None)
+    model = UnobservedComponents(
+        np.log1p(pre.to_numpy()),
+        level="local level",
+        freq_seasonal=[{"period": 52.18, "harmonics": 2}] if len(pre) >= 80 else None,
+    )
     from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
 
     with warnings.catch_warnings():
@@ -107,12 +120,34 @@ def estimate_counterfactual(weekly: pd.DataFrame, start, weeks_after: int = 6, a
     if not fit.mle_retvals.get("converged", True):
         from .clv import ConvergenceWarning
 
-        warnings.warn(f"the time-series model did not converge in {fit.mle_retvals.get('iterations', 200)} iterations; "
-                      "its band is approximate", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"the time-series model did not converge in {fit.mle_retvals.get('iterations', 200)} iterations; "
+            "its band is approximate",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     fc = fit.get_forecast(steps=len(post))
     mean = np.expm1(fc.predicted_mean)
     lo, hi = np.expm1(fc.conf_int(alpha=alpha)).T
     fitted = np.expm1(fit.fittedvalues)
-    before = pd.DataFrame({"week": pre.index, "actual": pre.to_numpy(), "predicted": fitted, "ci_low": np.nan, "ci_high": np.nan, "period": "before"})
-    after = pd.DataFrame({"week": post.index, "actual": post.to_numpy(), "predicted": mean, "ci_low": np.maximum(lo, 0), "ci_high": hi, "period": "after"})
+    before = pd.DataFrame(
+        {
+            "week": pre.index,
+            "actual": pre.to_numpy(),
+            "predicted": fitted,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "period": "before",
+        }
+    )
+    after = pd.DataFrame(
+        {
+            "week": post.index,
+            "actual": post.to_numpy(),
+            "predicted": mean,
+            "ci_low": np.maximum(lo, 0),
+            "ci_high": hi,
+            "period": "after",
+        }
+    )
     return CounterfactualResult(start, alpha, pd.concat([before, after], ignore_index=True), fit)

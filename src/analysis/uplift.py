@@ -72,7 +72,7 @@ def qini_area(uplift, treated, y, grid: np.ndarray | None = None) -> float:
     if n == 0:
         return 0.0
     gap = q - x / n * q[-1]
-    return float(np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(x)) / n ** 2)
+    return float(np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(x)) / n**2)
 
 
 def bootstrap_area(uplift, treated, y, n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
@@ -101,8 +101,9 @@ def _model(seed: int):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     # shallow, slow and leaf-size bound: a holdout of a few hundred members must not be memorised
-    return HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=150, min_samples_leaf=40,
-                                          l2_regularization=1.0, random_state=seed)
+    return HistGradientBoostingClassifier(
+        max_depth=3, learning_rate=0.05, max_iter=150, min_samples_leaf=40, l2_regularization=1.0, random_state=seed
+    )
 
 
 def _design(features: pd.DataFrame) -> pd.DataFrame:
@@ -156,8 +157,13 @@ class UpliftResult(Result):
     ci_low: float
     ci_high: float
     alpha: float = 0.05
-    kinds: ClassVar[dict] = {"estimate": "number", "ci_low": "number", "ci_high": "number", "members": "count",
-                             "holdout": "count"}
+    kinds: ClassVar[dict] = {
+        "estimate": "number",
+        "ci_low": "number",
+        "ci_high": "number",
+        "members": "count",
+        "holdout": "count",
+    }
 
     @property
     def better_than_random(self) -> bool:
@@ -166,26 +172,53 @@ class UpliftResult(Result):
     def metrics(self) -> dict:
         """The Qini area (incremental returns per member listed beyond random targeting) with its
         interval, and the decision: whether the model's scores choose the next list."""
-        return {"estimate": self.area, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "members": int(self.scores["treated"].sum()), "holdout": int((~self.scores["treated"]).sum()),
-                "scores_used": self.better_than_random}
+        return {
+            "estimate": self.area,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "members": int(self.scores["treated"].sum()),
+            "holdout": int((~self.scores["treated"]).sum()),
+            "scores_used": self.better_than_random,
+        }
 
     def table(self) -> pd.DataFrame:
         per = 1000
-        return pd.DataFrame([{"campaign_id": self.campaign_id, "arm": self.arm, "members": int(self.scores["treated"].sum()),
-                              "holdout": int((~self.scores["treated"]).sum()),
-                              "estimate": self.area * per, "ci_low": self.ci_low * per, "ci_high": self.ci_high * per}])
+        return pd.DataFrame(
+            [
+                {
+                    "campaign_id": self.campaign_id,
+                    "arm": self.arm,
+                    "members": int(self.scores["treated"].sum()),
+                    "holdout": int((~self.scores["treated"]).sum()),
+                    "estimate": self.area * per,
+                    "ci_low": self.ci_low * per,
+                    "ci_high": self.ci_high * per,
+                }
+            ]
+        )
 
     def sentence(self) -> str:
         per = 1000
-        head = tr("{arm}: targeting by the uplift model brings on average {area:+.1f} incremental returns per 1,000 members "
-                  "listed beyond random targeting ({level:.0%} interval {low:+.1f} to {high:+.1f}; Qini area, evaluated on members "
-                  "the model did not see).", arm=display_name(f"{self.campaign_id} / {self.arm}"), area=self.area * per,
-                  level=1 - self.alpha, low=self.ci_low * per, high=self.ci_high * per)
+        head = tr(
+            "{arm}: targeting by the uplift model brings on average {area:+.1f} incremental returns per 1,000 members "
+            "listed beyond random targeting ({level:.0%} interval {low:+.1f} to {high:+.1f}; Qini area, evaluated on members "
+            "the model did not see).",
+            arm=display_name(f"{self.campaign_id} / {self.arm}"),
+            area=self.area * per,
+            level=1 - self.alpha,
+            low=self.ci_low * per,
+            high=self.ci_high * per,
+        )
         if self.better_than_random:
             return head + " " + tr("The model ranks members better than random: use its scores to choose whom to contact.")
-        return head + " " + tr("That is no better than random targeting on this evidence: choose the list by the simple rule "
-                               "(the refined sleeping list, or the subgroups above) rather than by the model.")
+        return (
+            head
+            + " "
+            + tr(
+                "That is no better than random targeting on this evidence: choose the list by the simple rule "
+                "(the refined sleeping list, or the subgroups above) rather than by the model."
+            )
+        )
 
     def plot(self, ax=None, **kwargs):
         import matplotlib.pyplot as plt
@@ -207,7 +240,9 @@ def _names(columns: str | list[str]) -> list[str]:
     return [c.strip() for c in columns.split(",") if c.strip()] if isinstance(columns, str) else list(columns)
 
 
-def _with_features(members: pd.DataFrame, features: pd.DataFrame, campaign_id: str, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
+def _with_features(
+    members: pd.DataFrame, features: pd.DataFrame, campaign_id: str, columns: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
     """``members`` of a campaign with their pre-campaign ``columns`` (those present), in member
     order; :class:`~analysis.report.NotApplicable` when none is present."""
     f = features[features["campaign_id"] == campaign_id] if "campaign_id" in features.columns else features
@@ -218,8 +253,17 @@ def _with_features(members: pd.DataFrame, features: pd.DataFrame, campaign_id: s
     return d.sort_values("member_id", kind="stable").reset_index(drop=True), cols
 
 
-def estimate_uplift(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str, columns: list[str],
-                    control_arm: str = "holdout", alpha: float = 0.05, seed: int = 0, n_boot: int = N_BOOT) -> UpliftResult:
+def estimate_uplift(
+    outcomes: pd.DataFrame,
+    features: pd.DataFrame,
+    campaign_id: str,
+    arm: str,
+    columns: list[str],
+    control_arm: str = "holdout",
+    alpha: float = 0.05,
+    seed: int = 0,
+    n_boot: int = N_BOOT,
+) -> UpliftResult:
     """Cross-fitted T-learner uplift of ``arm`` against ``control_arm`` in ``campaign_id`` on the
     pre-campaign ``features`` (``campaign_id``, ``member_id`` and ``columns``), with its Qini area.
 
@@ -229,8 +273,16 @@ def estimate_uplift(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id:
     o = outcomes[(outcomes["campaign_id"] == campaign_id) & outcomes["arm"].isin([arm, control_arm])]
     n_t, n_c = int((o["arm"] == arm).sum()), int((o["arm"] == control_arm).sum())
     if min(n_t, n_c) < MIN_PER_SIDE:
-        raise NotApplicable(tr("an uplift model of {arm} needs at least {needed} members in the arm and in the holdout; they have "
-                               "{n_t:,} and {n_c:,}.", arm=display_name(f"{campaign_id} / {arm}"), needed=MIN_PER_SIDE, n_t=n_t, n_c=n_c))
+        raise NotApplicable(
+            tr(
+                "an uplift model of {arm} needs at least {needed} members in the arm and in the holdout; they have "
+                "{n_t:,} and {n_c:,}.",
+                arm=display_name(f"{campaign_id} / {arm}"),
+                needed=MIN_PER_SIDE,
+                n_t=n_t,
+                n_c=n_c,
+            )
+        )
     d, cols = _with_features(o[["member_id", "arm", "returned"]], features, campaign_id, columns)
     treated = (d["arm"] == arm).to_numpy()
     y = d["returned"].astype(int).to_numpy()
@@ -247,8 +299,9 @@ def estimate_uplift(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id:
 ANY_CONTACT = "any contact"
 
 
-def estimate_uplift_by_campaign(outcomes: pd.DataFrame, features: pd.DataFrame, columns: str | list[str],
-                                control_arm: str = "holdout", alpha: float = 0.05) -> tuple[list[UpliftResult], list[str]]:
+def estimate_uplift_by_campaign(
+    outcomes: pd.DataFrame, features: pd.DataFrame, columns: str | list[str], control_arm: str = "holdout", alpha: float = 0.05
+) -> tuple[list[UpliftResult], list[str]]:
     """:func:`estimate_uplift` of being contacted at all (every treated arm pooled) against the
     holdout, for each campaign that has one; returns the results and, for the campaigns where it
     does not apply, the one sentence saying why. ``columns``: names, or one comma-separated text."""
@@ -270,8 +323,10 @@ def summary_table(results: list[UpliftResult]) -> pd.DataFrame:
 
 # --- choosing the next list: the best arm per member, under a budget ---------------------------
 
-def cross_fitted_arm_uplift(features: pd.DataFrame, arms, y, control_arm: str, folds: int = N_FOLDS,
-                            seed: int = 0) -> pd.DataFrame:
+
+def cross_fitted_arm_uplift(
+    features: pd.DataFrame, arms, y, control_arm: str, folds: int = N_FOLDS, seed: int = 0
+) -> pd.DataFrame:
     """Each member's predicted uplift of every treated arm over ``control_arm`` (one column per
     arm), from response models per arm fitted on the other folds: no member's prediction comes
     from a model that saw that member."""
@@ -301,8 +356,13 @@ class ListChoice(Result):
     margin_per_return: float | None
     ranked_by: str
     spend_per_return: float | None = None
-    kinds: ClassVar[dict] = {"list_size": "count", "expected_incremental_returns": "number", "cost": "money",
-                             "expected_incremental_margin": "money", "share_of_list": "percent"}
+    kinds: ClassVar[dict] = {
+        "list_size": "count",
+        "expected_incremental_returns": "number",
+        "cost": "money",
+        "expected_incremental_margin": "money",
+        "share_of_list": "percent",
+    }
 
     @property
     def chosen(self) -> pd.DataFrame:
@@ -314,26 +374,44 @@ class ListChoice(Result):
     def by_arm(self) -> pd.DataFrame:
         """Members of the chosen list per arm, with their expected incremental returns and cost."""
         c = self.chosen
-        return (c.groupby("arm").agg(members=("member_id", "size"), expected_incremental_returns=("uplift", "sum"),
-                                     cost=("cost", lambda v: v.sum(min_count=len(v))))
-                .reset_index())
+        return (
+            c.groupby("arm")
+            .agg(
+                members=("member_id", "size"),
+                expected_incremental_returns=("uplift", "sum"),
+                cost=("cost", lambda v: v.sum(min_count=len(v))),
+            )
+            .reset_index()
+        )
 
     def sentence(self) -> str:
         c = self.chosen
         cost = c["cost"].sum(min_count=len(c)) if len(c) else 0.0
-        head = tr("Ranked by {rule}: the list below holds {n:,} members, expected to bring {returns:,.1f} incremental returns "
-                  "at a cost of {cost}.", rule=tr(self.ranked_by), n=len(c), returns=float(c["uplift"].sum()),
-                  cost=format_value(cost, "money"))
+        head = tr(
+            "Ranked by {rule}: the list below holds {n:,} members, expected to bring {returns:,.1f} incremental returns "
+            "at a cost of {cost}.",
+            rule=tr(self.ranked_by),
+            n=len(c),
+            returns=float(c["uplift"].sum()),
+            cost=format_value(cost, "money"),
+        )
         if self.budget is None:
-            head += " " + (tr("No budget was given (budget): the list holds every member whose best arm is expected to pay.")
-                           if self.ranked_by == RANKINGS[0] else
-                           tr("No budget was given (budget): the list holds every member whose best arm's expected extra spend "
-                              "covers its cost at a 100 % margin.") if self.curve["cost"].notna().all() else
-                           tr("No budget was given (budget): the list holds every member expected to come back because of the contact."))
+            head += " " + (
+                tr("No budget was given (budget): the list holds every member whose best arm is expected to pay.")
+                if self.ranked_by == RANKINGS[0]
+                else tr(
+                    "No budget was given (budget): the list holds every member whose best arm's expected extra spend "
+                    "covers its cost at a 100 % margin."
+                )
+                if self.curve["cost"].notna().all()
+                else tr("No budget was given (budget): the list holds every member expected to come back because of the contact.")
+            )
         elif self.curve["cost"].isna().all():  # costs not known for every arm (see choose_list)
             head += " " + tr("The budget is not applied: the data record no costs for these arms.")
         if self.margin_per_return is None:
-            head += " " + tr("The margin per incremental return is unknown (margin_rate), so the expected gross margin is not shown.")
+            head += " " + tr(
+                "The margin per incremental return is unknown (margin_rate), so the expected gross margin is not shown."
+            )
         if len(c) == 0 and len(self.members):
             head = tr("The list is empty: {why}", why=self.why_empty()) + " " + head
         return head
@@ -348,18 +426,28 @@ class ListChoice(Result):
         if costs_known and self.spend_per_return is None:
             return tr("no contacted member came back, so nothing is known to cover the cost of a contact.")
         if costs_known:
-            return tr("for no member does the best arm's expected extra spend cover its cost, even if all of it were profit; "
-                      "contacting anyone would lose money.")
+            return tr(
+                "for no member does the best arm's expected extra spend cover its cost, even if all of it were profit; "
+                "contacting anyone would lose money."
+            )
         return tr("no arm is expected to bring back anyone who would not have come anyway.")
 
 
 #: How members are ranked, from what is known (see :func:`choose_list`).
-RANKINGS = (N_("expected margin net of cost"), N_("expected incremental returns per unit of cost"),
-            N_("expected incremental returns"))
+RANKINGS = (
+    N_("expected margin net of cost"),
+    N_("expected incremental returns per unit of cost"),
+    N_("expected incremental returns"),
+)
 
 
-def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | None = None, budget: float | None = None,
-                spend_per_return: float | None = None) -> ListChoice:
+def choose_list(
+    uplift: pd.DataFrame,
+    cost: dict,
+    margin_per_return: float | None = None,
+    budget: float | None = None,
+    spend_per_return: float | None = None,
+) -> ListChoice:
     """The best arm of each member and the order to contact them in.
 
     ``uplift``: ``member_id`` and one column per treated arm (expected incremental return
@@ -387,8 +475,15 @@ def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | Non
         value, ranked_by = u, RANKINGS[2]
     best = np.nanargmax(np.where(np.isnan(value), -np.inf, value), axis=1) if len(arms) else np.zeros(len(u), dtype=int)
     rows = np.arange(len(u))
-    frame = pd.DataFrame({"member_id": uplift["member_id"].to_numpy(), "arm": np.array(arms, dtype=object)[best],
-                          "uplift": u[rows, best], "cost": costs[best], "value": value[rows, best]})
+    frame = pd.DataFrame(
+        {
+            "member_id": uplift["member_id"].to_numpy(),
+            "arm": np.array(arms, dtype=object)[best],
+            "uplift": u[rows, best],
+            "cost": costs[best],
+            "value": value[rows, best],
+        }
+    )
     frame = frame.sort_values(["value", "member_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
     spent = frame["cost"].cumsum()
     if ranked_by == RANKINGS[0]:
@@ -408,16 +503,31 @@ def choose_list(uplift: pd.DataFrame, cost: dict, margin_per_return: float | Non
     margin = returns * margin_per_return - total_cost if margin_known else np.full(len(frame), np.nan)
     steps = np.unique(np.clip(np.round(np.linspace(0.1, 1.0, 10) * len(frame)).astype(int), 1, max(len(frame), 1))) - 1
     steps = steps[steps < len(frame)]
-    curve = pd.DataFrame({"list_size": size[steps], "share_of_list": size[steps] / max(len(frame), 1),
-                          "expected_incremental_returns": returns[steps], "cost": total_cost[steps],
-                          "expected_incremental_margin": margin[steps]})
-    return ListChoice(frame, curve, budget, margin_per_return if margin_known else None, ranked_by,
-                      spend_per_return if spend_known else None)
+    curve = pd.DataFrame(
+        {
+            "list_size": size[steps],
+            "share_of_list": size[steps] / max(len(frame), 1),
+            "expected_incremental_returns": returns[steps],
+            "cost": total_cost[steps],
+            "expected_incremental_margin": margin[steps],
+        }
+    )
+    return ListChoice(
+        frame, curve, budget, margin_per_return if margin_known else None, ranked_by, spend_per_return if spend_known else None
+    )
 
 
-def plan_next_list(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, columns: str | list[str],
-                   control_arm: str = "holdout", margin_rate: float | None = None, budget: float | None = None,
-                   seed: int = 0, by_model: bool = True) -> ListChoice:
+def plan_next_list(
+    outcomes: pd.DataFrame,
+    features: pd.DataFrame,
+    campaign_id: str,
+    columns: str | list[str],
+    control_arm: str = "holdout",
+    margin_rate: float | None = None,
+    budget: float | None = None,
+    seed: int = 0,
+    by_model: bool = True,
+) -> ListChoice:
     """:func:`choose_list` on a past randomized campaign's members: each member's cross-fitted uplift
     of every treated arm, each arm's cost per contacted member as the campaign recorded it (unknown
     when it recorded none), and the margin of an incremental return as ``margin_rate`` times the
@@ -428,15 +538,28 @@ def plan_next_list(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: 
     columns = _names(columns)
     o = outcomes[outcomes["campaign_id"] == campaign_id]
     counts = o["arm"].value_counts()
-    if control_arm not in counts or counts.get(control_arm, 0) < MIN_PER_SIDE or (counts.drop(control_arm, errors="ignore") < MIN_PER_SIDE).any():
-        raise NotApplicable(tr("choosing a list by uplift needs at least {needed} members in every arm of {campaign} and in its "
-                               "holdout.", needed=MIN_PER_SIDE, campaign=display_name(campaign_id)))
+    if (
+        control_arm not in counts
+        or counts.get(control_arm, 0) < MIN_PER_SIDE
+        or (counts.drop(control_arm, errors="ignore") < MIN_PER_SIDE).any()
+    ):
+        raise NotApplicable(
+            tr(
+                "choosing a list by uplift needs at least {needed} members in every arm of {campaign} and in its holdout.",
+                needed=MIN_PER_SIDE,
+                campaign=display_name(campaign_id),
+            )
+        )
     d, cols = _with_features(o[["member_id", "arm", "returned", "cost", "spend"]], features, campaign_id, columns)
     if by_model:
-        scores = cross_fitted_arm_uplift(d[cols], d["arm"].to_numpy(), d["returned"].astype(int).to_numpy(), control_arm, seed=seed)
+        scores = cross_fitted_arm_uplift(
+            d[cols], d["arm"].to_numpy(), d["returned"].astype(int).to_numpy(), control_arm, seed=seed
+        )
     else:
         rates = d.groupby("arm")["returned"].mean()
-        scores = pd.DataFrame({a: np.full(len(d), rates[a] - rates[control_arm]) for a in sorted(rates.index) if a != control_arm})
+        scores = pd.DataFrame(
+            {a: np.full(len(d), rates[a] - rates[control_arm]) for a in sorted(rates.index) if a != control_arm}
+        )
     scores.insert(0, "member_id", d["member_id"].to_numpy())
     cost = {a: (g["cost"].mean() if g["cost"].notna().all() else np.nan) for a, g in d[d["arm"] != control_arm].groupby("arm")}
     back = d.loc[d["returned"].astype(bool) & (d["arm"] != control_arm), "spend"]
@@ -445,9 +568,15 @@ def plan_next_list(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: 
     return choose_list(scores, cost, margin, budget, spend)
 
 
-def plan_from_latest(outcomes: pd.DataFrame, features: pd.DataFrame, columns: str | list[str], results: list[UpliftResult],
-                     control_arm: str = "holdout", margin_rate: float | None = None,
-                     budget: float | None = None) -> tuple[ListChoice, str, bool]:
+def plan_from_latest(
+    outcomes: pd.DataFrame,
+    features: pd.DataFrame,
+    columns: str | list[str],
+    results: list[UpliftResult],
+    control_arm: str = "holdout",
+    margin_rate: float | None = None,
+    budget: float | None = None,
+) -> tuple[ListChoice, str, bool]:
     """:func:`plan_next_list` on the latest campaign it applies to (by start date): its members
     ranked by the uplift model when the campaign's Qini interval (in ``results``) clears zero,
     else by the arms' average effects. Returns the choice, the campaign and whether the model ranked."""
@@ -457,7 +586,11 @@ def plan_from_latest(outcomes: pd.DataFrame, features: pd.DataFrame, columns: st
         fit = next((r for r in results if r.campaign_id == cid), None)
         by_model = bool(fit is not None and fit.better_than_random)
         try:
-            return plan_next_list(outcomes, features, cid, columns, control_arm, margin_rate, budget, by_model=by_model), cid, by_model
+            return (
+                plan_next_list(outcomes, features, cid, columns, control_arm, margin_rate, budget, by_model=by_model),
+                cid,
+                by_model,
+            )
         except NotApplicable as err:
             reasons.append(str(err))
     raise NotApplicable(reasons[0] if reasons else tr("the data hold no campaigns."))

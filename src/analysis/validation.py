@@ -14,23 +14,23 @@ import codecs
 import datetime as dt
 import hashlib
 import html
-import re
 import json
 import os
+import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-
-from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
 
-from .i18n import tr
 from .config import DEFAULT_TIERS
-from .storage import atomic_write_text
 from .contract import FALSE_WORDS, FORMATS, TABLES, TRUE_WORDS, TableSpec, table_files
+from .errors import MallwakeError
+from .i18n import tr
 from .results import Result
+from .storage import atomic_write_text
 
 
 @contextmanager
@@ -143,27 +143,35 @@ class ValidationReport(Result):
             raise DataValidationError(self)
 
     def __repr__(self) -> str:  # what a notebook stores as text/plain: the member ids of examples masked too
-        lines = [f"ValidationReport({self.data_dir}, as of {self.as_of}: "
-                 + ("all rules pass" if self.ok else f"{len(self.violations)} broken rule(s)") + ")"]
+        lines = [
+            f"ValidationReport({self.data_dir}, as of {self.as_of}: "
+            + ("all rules pass" if self.ok else f"{len(self.violations)} broken rule(s)")
+            + ")"
+        ]
         lines += [_masked(m) for m in self.messages()] + [f"warning: {_masked(m)}" for m in self.warning_messages()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         status = tr("all rules pass") if self.ok else tr("{n} broken rule(s)", n=len(self.violations))
-        head = "<p><b>{}</b> ({})</p>".format(html.escape(tr("Validation: {status}", status=status)),
-                                              html.escape(tr("no date may be later than {date}", date=self.as_of)))
+        head = "<p><b>{}</b> ({})</p>".format(
+            html.escape(tr("Validation: {status}", status=status)),
+            html.escape(tr("no date may be later than {date}", date=self.as_of)),
+        )
         from .present import html_table
 
         body = html_table(self.summary(), index=False)
         if not self.ok:
             body += "<ul>" + "".join(f"<li>{html.escape(_masked(m))}</li>" for m in self.messages()) + "</ul>"
         if self.warnings:
-            body += ("<p><b>Warnings</b> (allowed, but check them):</p><ul>"
-                     + "".join(f"<li>{html.escape(_masked(m))}</li>" for m in self.warning_messages()) + "</ul>")
+            body += (
+                "<p><b>Warnings</b> (allowed, but check them):</p><ul>"
+                + "".join(f"<li>{html.escape(_masked(m))}</li>" for m in self.warning_messages())
+                + "</ul>"
+            )
         return head + body
 
 
-class DataValidationError(ValueError):
+class DataValidationError(MallwakeError, ValueError):
     """Raised when a data directory breaks the contract; carries the full report."""
 
     def __init__(self, report: ValidationReport):
@@ -174,6 +182,7 @@ class DataValidationError(ValueError):
 
 
 # --- column rules ---------------------------------------------------------------------
+
 
 def _text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
@@ -250,8 +259,13 @@ def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...
     if kind in ("date", "timestamp"):
         fmt = "YYYY-MM-DD" if kind == "date" else "YYYY-MM-DD[ HH:MM:SS]"
         checks.append(Check(lambda s: _as_datetime(s).notna() | _has_offset(s), name="date", error=f"must be a date ({fmt})"))
-        checks.append(Check(lambda s: ~_has_offset(s), name="offset",
-                            error="must be the mall's local time without a time-zone offset (drop the 'Z' or '+08:00')"))
+        checks.append(
+            Check(
+                lambda s: ~_has_offset(s),
+                name="offset",
+                error="must be the mall's local time without a time-zone offset (drop the 'Z' or '+08:00')",
+            )
+        )
         checks.append(
             Check(
                 lambda s: ~(_as_datetime(s) >= end).fillna(False).astype(bool),
@@ -274,7 +288,11 @@ def _checks_for(kind: str, required: bool, as_of: dt.date, tiers: tuple[str, ...
     elif kind == "tier":
         levels = ", ".join(tiers)
         checks.append(
-            Check(lambda s: _text(s).isin(tiers).fillna(False).astype(bool), name="tier", error=f"must be one of the tier levels ({levels})")
+            Check(
+                lambda s: _text(s).isin(tiers).fillna(False).astype(bool),
+                name="tier",
+                error=f"must be one of the tier levels ({levels})",
+            )
         )
     return checks
 
@@ -295,6 +313,7 @@ def _schema(spec: TableSpec, columns: list[str], as_of: dt.date, tiers: tuple[st
 
 
 # --- reading -------------------------------------------------------------------------
+
 
 def _utf8_violation(spec: TableSpec, path: Path) -> Violation | None:
     """Check that a CSV is UTF-8 (a BOM is fine), naming the first offending lines.
@@ -341,7 +360,11 @@ def _utf8_violation(spec: TableSpec, path: Path) -> Violation | None:
     if not n_bad:
         return None
     return Violation(
-        spec.name, path.name, None, "must be UTF-8 text (re-save the file as UTF-8)", n_bad,
+        spec.name,
+        path.name,
+        None,
+        "must be UTF-8 text (re-save the file as UTF-8)",
+        n_bad,
         tuple(f"line {n}" for n in bad_lines[:MAX_EXAMPLES]),
     )
 
@@ -371,8 +394,10 @@ def csv_problem(path: Path, max_line: int = MAX_LINE_BYTES) -> str | None:
                     if any("\0" in field for field in row):
                         return f"line {start}: {_csv_error_text('NUL', max_line)}"
                     if row and len(row) != len(header):
-                        return (f"line {start}: {len(row)} field(s) where the header has {len(header)} "
-                                "(a comma inside a value needs quotes, or the line is not data)")
+                        return (
+                            f"line {start}: {len(row)} field(s) where the header has {len(header)} "
+                            "(a comma inside a value needs quotes, or the line is not data)"
+                        )
                     start = reader.line_num + 1
             except csv.Error as err:
                 return f"line {start}: {_csv_error_text(err, max_line)}"
@@ -386,7 +411,7 @@ def _csv_error_text(err, max_line: int) -> str:
     if "NUL" in text:
         return "holds NUL bytes (\\0), which are not text: remove them"
     if "field larger than field limit" in text:
-        return (f"a value longer than {max_line:,} characters (a quote that is never closed, or a line that is not data)")
+        return f"a value longer than {max_line:,} characters (a quote that is never closed, or a line that is not data)"
     if "unexpected end of data" in text or "EOF" in text:
         return "a quote opened here is never closed"
     return text
@@ -479,11 +504,19 @@ def _row_rules(spec: TableSpec, df: pd.DataFrame) -> list[tuple[str, str, pd.Ser
     out = []
     if spec.name == "transactions" and "amount" in df.columns:
         amount = _as_number(df["amount"])
-        ret = (_text(df["is_return"]).str.lower().isin(TRUE_WORDS).fillna(False).astype(bool)
-               if "is_return" in df.columns else pd.Series(False, index=df.index))
+        ret = (
+            _text(df["is_return"]).str.lower().isin(TRUE_WORDS).fillna(False).astype(bool)
+            if "is_return" in df.columns
+            else pd.Series(False, index=df.index)
+        )
         out.append(("amount", "must not be negative (a refund is a row with is_return true)", (amount < 0).fillna(False) & ~ret))
-        out.append(("amount", "must be zero or negative on a return row (is_return true: money given back)",
-                    (amount > 0).fillna(False) & ret))
+        out.append(
+            (
+                "amount",
+                "must be zero or negative on a return row (is_return true: money given back)",
+                (amount > 0).fillna(False) & ret,
+            )
+        )
     return out
 
 
@@ -522,7 +555,7 @@ def _column_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Vio
         offset += len(df)
     records = {r for _, ex in found.values() for r, _ in ex}
     if path.suffix == ".csv":
-        lines = ({r: r + 1 for r in records} if not records or _plain_csv(path, offset) else _csv_record_lines(path, records))
+        lines = {r: r + 1 for r in records} if not records or _plain_csv(path, offset) else _csv_record_lines(path, records)
         where = lambda r: f"line {lines.get(r, r + 1)}"  # noqa: E731
     else:
         where = lambda r: f"row {r}"  # noqa: E731
@@ -535,14 +568,22 @@ def _column_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Vio
 
 def _zone_warnings(spec: TableSpec, path: Path) -> list[Violation]:
     return [
-        Violation(spec.name, path.name, col, f"timestamps carry the time zone {zone}: read as wall-clock time in {zone} "
-                  "(export the mall's local time if that is not it)", 0)
-        for col, zone in parquet_zones(path).items() if spec.kind(col) in ("date", "timestamp")
+        Violation(
+            spec.name,
+            path.name,
+            col,
+            f"timestamps carry the time zone {zone}: read as wall-clock time in {zone} "
+            "(export the mall's local time if that is not it)",
+            0,
+        )
+        for col, zone in parquet_zones(path).items()
+        if spec.kind(col) in ("date", "timestamp")
     ]
 
 
-def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views: dict[str, Path],
-                    text_columns: dict[str, set[str]] | None = None) -> list[Violation]:
+def _sql_violations(
+    con, spec: TableSpec, path: Path, columns: list[str], views: dict[str, Path], text_columns: dict[str, set[str]] | None = None
+) -> list[Violation]:
     """Rules across rows and tables: unique keys and references, on ids trimmed of surrounding
     spaces (the same rule as loading: ``' A1 '`` is member ``A1``).
 
@@ -562,8 +603,7 @@ def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views:
         cols = ", ".join(f"{norm(c)} AS {quote_ident(c)}" for c in key)
         names = ", ".join(quote_ident(c) for c in key)
         dup = con.execute(
-            f"SELECT {cols}, count(*) AS n FROM {relation_sql(path)} GROUP BY ALL HAVING count(*) > 1 "
-            f"ORDER BY n DESC, {names}"
+            f"SELECT {cols}, count(*) AS n FROM {relation_sql(path)} GROUP BY ALL HAVING count(*) > 1 ORDER BY n DESC, {names}"
         ).df()
         if len(dup):
             ex = tuple(
@@ -575,16 +615,26 @@ def _sql_violations(con, spec: TableSpec, path: Path, columns: list[str], views:
         if col not in columns or ref_table not in views:
             continue
         ref = relation_sql(views[ref_table])
-        raw_miss = (f"SELECT CAST(t.{col} AS VARCHAR) AS v FROM {relation_sql(path)} t WHERE t.{col} IS NOT NULL AND "
-                    f"CAST(t.{col} AS VARCHAR) NOT IN (SELECT CAST({ref_col} AS VARCHAR) FROM {ref} WHERE {ref_col} IS NOT NULL)")
-        sql = (f"SELECT trim(v) AS v FROM ({raw_miss}) WHERE trim(v) NOT IN "
-               f"(SELECT trim(CAST({ref_col} AS VARCHAR)) FROM {ref} WHERE {ref_col} IS NOT NULL)")
+        raw_miss = (
+            f"SELECT CAST(t.{col} AS VARCHAR) AS v FROM {relation_sql(path)} t WHERE t.{col} IS NOT NULL AND "
+            f"CAST(t.{col} AS VARCHAR) NOT IN (SELECT CAST({ref_col} AS VARCHAR) FROM {ref} WHERE {ref_col} IS NOT NULL)"
+        )
+        sql = (
+            f"SELECT trim(v) AS v FROM ({raw_miss}) WHERE trim(v) NOT IN "
+            f"(SELECT trim(CAST({ref_col} AS VARCHAR)) FROM {ref} WHERE {ref_col} IS NOT NULL)"
+        )
         n = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
         if n:
             ex = [r[0] for r in con.execute(f"SELECT DISTINCT v FROM ({sql}) ORDER BY v LIMIT {MAX_EXAMPLES}").fetchall()]
             out.append(
-                Violation(spec.name, path.name, col, f"must refer to a known {ref_table[:-1]} in {views[ref_table].name}", n,
-                          tuple(_value(e) for e in ex))
+                Violation(
+                    spec.name,
+                    path.name,
+                    col,
+                    f"must refer to a known {ref_table[:-1]} in {views[ref_table].name}",
+                    n,
+                    tuple(_value(e) for e in ex),
+                )
             )
     return out
 
@@ -601,15 +651,16 @@ def _duplicate_rows(con, spec: TableSpec, path: Path, columns: list[str]) -> Vio
     if not n:
         return None
     total = con.execute(f"SELECT sum(TRY_CAST(amount AS DOUBLE)) FROM {rel}").fetchone()[0] or 0
-    ex = con.execute(
-        f"SELECT member_id, ts, amount, _n FROM {copies} ORDER BY _n DESC, 1, 2 LIMIT {MAX_EXAMPLES}"
-    ).fetchall()
+    ex = con.execute(f"SELECT member_id, ts, amount, _n FROM {copies} ORDER BY _n DESC, 1, 2 LIMIT {MAX_EXAMPLES}").fetchall()
     share = f" ({extra_spend / total:.1%} of the spend)" if total else ""
     return Violation(
-        spec.name, path.name, None,
+        spec.name,
+        path.name,
+        None,
         f"rows that are exact copies of another row, with no txn_id to tell purchases apart: a doubled export adds "
         f"{extra_spend:,.2f}{share}; remove the copies, or add txn_id if they are real repeat purchases",
-        int(n), tuple(f"member_id={_value(m)}, ts={_value(t)}, amount={_value(a)} ({k} times)" for m, t, a, k in ex),
+        int(n),
+        tuple(f"member_id={_value(m)}, ts={_value(t)}, amount={_value(a)} ({k} times)" for m, t, a, k in ex),
     )
 
 
@@ -628,8 +679,9 @@ def _header(path: Path) -> list[str]:
 def _near_misses(data_dir: Path, table: str) -> list[str]:
     """Files that look like ``table`` but are not read (``Members.CSV``, ``members.xlsx``, ...)."""
     accepted = {f"{table}{ext}" for ext in FORMATS}
-    return sorted(p.name for p in data_dir.iterdir()
-                  if p.is_file() and p.name not in accepted and p.name.lower().split(".")[0] == table)
+    return sorted(
+        p.name for p in data_dir.iterdir() if p.is_file() and p.name not in accepted and p.name.lower().split(".")[0] == table
+    )
 
 
 CACHE_ENV = "MALLWAKE_CACHE_DIR"
@@ -697,8 +749,12 @@ def _present_tiers(data_dir: Path) -> list[str]:
         return []
     try:
         with duckdb.connect() as con:
-            return [r[0] for r in con.execute(
-                f"SELECT DISTINCT trim(CAST(tier AS VARCHAR)) FROM {relation_sql(path[0])} WHERE tier IS NOT NULL").fetchall()]
+            return [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT trim(CAST(tier AS VARCHAR)) FROM {relation_sql(path[0])} WHERE tier IS NOT NULL"
+                ).fetchall()
+            ]
     except duckdb.Error:
         return []
 
@@ -768,9 +824,15 @@ def undeclared_tiers(declared: bool, tiers, where: str, settings: str) -> Violat
     """The warning that the tier levels were taken from the data (``None`` when declared or the defaults)."""
     if declared or tuple(tiers) == DEFAULT_TIERS:
         return None
-    return Violation("members", where, "tier", f"tier levels not declared: the levels in the data are used, "
-                     f"ordered alphabetically ({', '.join(tiers)}); list them lowest first as 'tiers' in "
-                     f"{settings} to fix their order and catch misspelt tiers", 0)
+    return Violation(
+        "members",
+        where,
+        "tier",
+        f"tier levels not declared: the levels in the data are used, "
+        f"ordered alphabetically ({', '.join(tiers)}); list them lowest first as 'tiers' in "
+        f"{settings} to fix their order and catch misspelt tiers",
+        0,
+    )
 
 
 def cached_pass(key: str, name, as_of: dt.date, origins: dict | None = None) -> ValidationReport | None:
@@ -792,8 +854,10 @@ def remember_pass(key: str, report: ValidationReport) -> None:
         return
     try:
         _cache_dir().mkdir(parents=True, exist_ok=True)
-        atomic_write_text(_cache_dir() / f"{key}.json", json.dumps(
-            {"row_counts": report.row_counts, "warnings": [asdict(w) for w in report.warnings]}))
+        atomic_write_text(
+            _cache_dir() / f"{key}.json",
+            json.dumps({"row_counts": report.row_counts, "warnings": [asdict(w) for w in report.warnings]}),
+        )
     except OSError:
         pass  # a read-only or full cache is fine: validation just runs again next time
 
@@ -824,12 +888,21 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
             if spec.required_table:
                 rule = "required table is missing"
                 if near:
-                    rule += (f"; found {', '.join(near)}, which is not read: give the table as {name}.csv (UTF-8) or "
-                             f"{name}.parquet, with this lower-case name (save Excel sheets as CSV UTF-8)")
+                    rule += (
+                        f"; found {', '.join(near)}, which is not read: give the table as {name}.csv (UTF-8) or "
+                        f"{name}.parquet, with this lower-case name (save Excel sheets as CSV UTF-8)"
+                    )
                 violations.append(Violation(name, f"{name}.csv or {name}.parquet", None, rule, 0))
             elif near:
-                warned.append(Violation(name, ", ".join(near), None,
-                                        f"not read: an optional table is read only as {name}.csv or {name}.parquet", 0))
+                warned.append(
+                    Violation(
+                        name,
+                        ", ".join(near),
+                        None,
+                        f"not read: an optional table is read only as {name}.csv or {name}.parquet",
+                        0,
+                    )
+                )
             continue
         if len(found) > 1:
             violations.append(
@@ -840,7 +913,9 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
         if near:
             warned.append(Violation(name, ", ".join(near), None, f"not read (the table is read from {path.name})", 0))
         if path.stat().st_size == 0:
-            violations.append(Violation(name, path.name, None, "file is empty (0 bytes): export the table with its header row", 0))
+            violations.append(
+                Violation(name, path.name, None, "file is empty (0 bytes): export the table with its header row", 0)
+            )
             continue
         if path.suffix == ".csv":
             bad = _utf8_violation(spec, path)
@@ -850,8 +925,15 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
         usable[name] = path
 
     if "contacts" in usable and not files["campaigns"]:
-        violations.append(Violation("contacts", usable["contacts"].name, "campaign_id",
-                                    "contacts need the campaigns they belong to: campaigns.csv or campaigns.parquet is missing", 0))
+        violations.append(
+            Violation(
+                "contacts",
+                usable["contacts"].name,
+                "campaign_id",
+                "contacts need the campaigns they belong to: campaigns.csv or campaigns.parquet is missing",
+                0,
+            )
+        )
     con = duckdb.connect()
     quiet_progress(con.execute)
     columns_of: dict[str, list[str]] = {}
@@ -870,14 +952,23 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
             continue
         twice = sorted({c for c in header if header.count(c) > 1})
         if twice:
-            violations.append(Violation(name, path.name, ", ".join(twice), "column names must be unique (a column appears twice)", 0,
-                                        (f"columns found: {', '.join(header)}",)))
+            violations.append(
+                Violation(
+                    name,
+                    path.name,
+                    ", ".join(twice),
+                    "column names must be unique (a column appears twice)",
+                    0,
+                    (f"columns found: {', '.join(header)}",),
+                )
+            )
             usable.pop(name)
             continue
         missing = [c for c in spec.required if c not in columns]
         for col in missing:
-            violations.append(Violation(name, path.name, col, "required column is missing", 0,
-                                        (f"columns found: {', '.join(columns)}",)))
+            violations.append(
+                Violation(name, path.name, col, "required column is missing", 0, (f"columns found: {', '.join(columns)}",))
+            )
         if missing:
             usable.pop(name)
             continue

@@ -24,8 +24,10 @@ from pathlib import Path
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 FAMILY = "Mallwake CJK"
 #: The pages' font stack; the embedded family comes first and only covers the CJK characters.
-STACK = (f'"{FAMILY}", system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif, '
-         '"Apple Color Emoji", "Segoe UI Emoji"')
+STACK = (
+    f'"{FAMILY}", system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif, '
+    '"Apple Color Emoji", "Segoe UI Emoji"'
+)
 _DATA_URL = re.compile(r"data:[^\"')\s]+")
 MARKER = "<!--mallwake-cjk-font-->"
 
@@ -43,8 +45,13 @@ def is_cjk(char: str) -> bool:
     """CJK ideographs, punctuation, kana, Hangul, and full-width forms (U+2E80 and above, below
     the private use area, plus the full-width forms block)."""
     code = ord(char)
-    return 0x2E80 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF or 0xFE30 <= code <= 0xFFEF \
+    return (
+        0x2E80 <= code <= 0x9FFF
+        or 0xAC00 <= code <= 0xD7AF
+        or 0xF900 <= code <= 0xFAFF
+        or 0xFE30 <= code <= 0xFFEF
         or 0x20000 <= code <= 0x3FFFF
+    )
 
 
 def cjk_chars(page: str) -> set[str]:

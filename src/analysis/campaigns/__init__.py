@@ -25,11 +25,41 @@ One concern per module (outcomes, effects, beforeafter, adjustment, factorial, t
 planning); every name is re-exported here, so ``from analysis import campaigns`` works as before.
 """
 
-from .outcomes import DEFAULT_CONTROL, _campaigns, _windowed, has_contacts, compute_campaign_outcomes, open_windows, _check_control, summarize_arms, return_rate_interval, rates_with_intervals  # noqa: F401
-from .effects import _rate_diff, _mean_diff_hc2, ArmEffects, estimate_arm_effects, campaign_metrics, main_effect  # noqa: F401
-from .beforeafter import BeforeAfter, DiDResult, estimate_did, compare_before_after  # noqa: F401
-from .adjustment import compute_precampaign_features, AdjustedEffect, RANK_TOLERANCE, full_rank_columns, estimate_adjusted_effect  # noqa: F401
+from .adjustment import (  # noqa: F401
+    RANK_TOLERANCE,
+    AdjustedEffect,
+    Dropped,
+    compute_precampaign_features,
+    estimate_adjusted_effect,
+    full_rank_columns,
+)
+from .beforeafter import BeforeAfter, DiDResult, compare_before_after, estimate_did  # noqa: F401
+from .effects import ArmEffects, _mean_diff_hc2, _rate_diff, campaign_metrics, estimate_arm_effects, main_effect  # noqa: F401
 from .factorial import FactorialResult, estimate_factorial  # noqa: F401
-from .targeting import holm, estimate_heterogeneity, RECENCY_BAND_EDGES, band_labels, add_bands, arm_label, estimate_heterogeneity_by_arm, segment_at_start, rank_targets, shortlist, COSTS_MORE  # noqa: F401
+from .outcomes import (  # noqa: F401
+    DEFAULT_CONTROL,
+    _campaigns,
+    _check_control,
+    _windowed,
+    compute_campaign_outcomes,
+    has_contacts,
+    open_windows,
+    rates_with_intervals,
+    return_rate_interval,
+    summarize_arms,
+)
 from .planning import plan_next_wave  # noqa: F401
-from .value import NetValue, estimate_net_value, PAYS, LOSES, UNCLEAR, COST_UNKNOWN  # noqa: F401
+from .targeting import (  # noqa: F401
+    COSTS_MORE,
+    RECENCY_BAND_EDGES,
+    add_bands,
+    arm_label,
+    band_labels,
+    estimate_heterogeneity,
+    estimate_heterogeneity_by_arm,
+    holm,
+    rank_targets,
+    segment_at_start,
+    shortlist,
+)
+from .value import COST_UNKNOWN, LOSES, PAYS, UNCLEAR, NetValue, estimate_net_value  # noqa: F401

@@ -11,12 +11,12 @@ import pandas as pd
 import statsmodels.api as sm
 
 from ..dataset import MallData
-from ..i18n import tr
+from ..i18n import N_, tr
 from ..results import Result
-from .outcomes import _check_control, DEFAULT_CONTROL
-
+from .outcomes import DEFAULT_CONTROL, _check_control
 
 # --- regression adjustment -----------------------------------------------------------
+
 
 def compute_precampaign_features(data: MallData, campaign_ids: list[str] | None = None, window_days: int = 365) -> pd.DataFrame:
     """Covariates of each contact as of the campaign start (nothing from the window itself).
@@ -38,8 +38,13 @@ def compute_precampaign_features(data: MallData, campaign_ids: list[str] | None 
     )
     attrs = list(data.covariate_attributes)
     mem = m.select("member_id", "join_date", "tier", "birth_year", "gender", *attrs)
-    df = (ck.left_join(agg, ["campaign_id", "member_id"]).drop("campaign_id_right", "member_id_right")
-          .left_join(mem, "member_id").drop("member_id_right").to_pandas())
+    df = (
+        ck.left_join(agg, ["campaign_id", "member_id"])
+        .drop("campaign_id_right", "member_id_right")
+        .left_join(mem, "member_id")
+        .drop("member_id_right")
+        .to_pandas()
+    )
     start = pd.to_datetime(df["start"])
     since = pd.to_datetime(df["last_purchase"]).fillna(pd.to_datetime(df["join_date"]))
     df["recency_days"] = (start - since).dt.days.clip(lower=0)
@@ -48,6 +53,36 @@ def compute_precampaign_features(data: MallData, campaign_ids: list[str] | None 
     df["tenure_days"] = (start - pd.to_datetime(df["join_date"])).dt.days
     df["age"] = start.dt.year - df["birth_year"]
     return df.drop(columns=["start", "last_purchase", "join_date"])
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """Why the fit left something out: a neutral ``code`` and its values, never words.
+
+    ``constant`` (``covariate``), ``collinear`` (``covariate``: a combination of those before it)
+    and ``exact_fit`` (``n`` members fitted exactly by a level no one else has). The words, in
+    the report's language, come from :meth:`text`, at display time.
+    """
+
+    code: str
+    covariate: str | None = None
+    n: int | None = None
+
+    #: The sentence of each code (message ids of the catalogs).
+    TEXT: ClassVar[dict] = {
+        "constant": N_("{covariate} (constant)"),
+        "collinear": N_("{covariate} (collinear with the covariates before it)"),
+        "exact_fit": N_(
+            "{n} member(s) fitted exactly by a covariate level no one else in the comparison has "
+            "(leverage 1): left out of the fit, which does not change the estimate"
+        ),
+    }
+
+    def to_metrics(self) -> dict:
+        return {k: v for k, v in (("code", self.code), ("covariate", self.covariate), ("n", self.n)) if v is not None}
+
+    def text(self) -> str:
+        return tr(self.TEXT[self.code], covariate=self.covariate, n=self.n)
 
 
 @dataclass(frozen=True)
@@ -67,21 +102,49 @@ class AdjustedEffect(Result):
     se: float
     alpha: float
     fit: object = field(repr=False)
-    dropped: tuple[str, ...] = ()
+    dropped: tuple[Dropped, ...] = ()
 
-    kinds: ClassVar[dict] = {"unadjusted": "points", "estimate": "points", "se": "percent", "ci_low": "points",
-                             "ci_high": "points"}
+    kinds: ClassVar[dict] = {
+        "unadjusted": "points",
+        "estimate": "points",
+        "se": "percent",
+        "ci_low": "points",
+        "ci_high": "points",
+    }
 
     def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         lo, hi = self.fit.conf_int(alpha=self.alpha if alpha is None else alpha).loc["treated"]
         return pd.DataFrame({"ci_low": [float(lo)], "ci_high": [float(hi)]})
 
+    def to_metrics(self) -> dict:
+        """The numbers and codes of ``metrics.json`` (the same in every language)."""
+        ci = self.conf_int().iloc[0]
+        return {
+            "estimate": self.estimate,
+            "se": self.se,
+            "ci_low": float(ci["ci_low"]),
+            "ci_high": float(ci["ci_high"]),
+            "covariates": list(self.covariates),
+            "dropped": [d.to_metrics() for d in self.dropped],
+        }
+
     def table(self) -> pd.DataFrame:
         ci = self.conf_int().iloc[0]
-        return pd.DataFrame([{"campaign_id": self.campaign_id, "arm": self.arm, "unadjusted": self.unadjusted,
-                              "estimate": self.estimate, "se": self.se, "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
-                              "covariates": ", ".join(self.covariates) or "none",
-                              "dropped": "; ".join(self.dropped) or "none"}])
+        return pd.DataFrame(
+            [
+                {
+                    "campaign_id": self.campaign_id,
+                    "arm": self.arm,
+                    "unadjusted": self.unadjusted,
+                    "estimate": self.estimate,
+                    "se": self.se,
+                    "ci_low": ci["ci_low"],
+                    "ci_high": ci["ci_high"],
+                    "covariates": ", ".join(self.covariates) or "none",
+                    "dropped": "; ".join(d.text() for d in self.dropped) or "none",
+                }
+            ]
+        )
 
 
 #: Singular values below this share of the largest count as zero: a column that is a linear
@@ -138,9 +201,16 @@ def _without_exact_fits(design: pd.DataFrame, y: np.ndarray, keep_first: int) ->
     return kept, y[~exact], int(exact.sum())
 
 
-def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str,
-                             covariates: list[str], control_arm: str = DEFAULT_CONTROL, outcome: str = "returned",
-                             alpha: float = 0.05) -> AdjustedEffect:
+def estimate_adjusted_effect(
+    outcomes: pd.DataFrame,
+    features: pd.DataFrame,
+    campaign_id: str,
+    arm: str,
+    covariates: list[str],
+    control_arm: str = DEFAULT_CONTROL,
+    outcome: str = "returned",
+    alpha: float = 0.05,
+) -> AdjustedEffect:
     """Lin's regression adjustment: ``y ~ treated * (centered covariates)`` with HC2 errors.
 
     Numeric covariates are log1p-transformed when skewed (counts, spend, days); categorical
@@ -162,7 +232,9 @@ def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, cam
     parts, owner = [], {}
     for cov in covariates:
         if cov not in df.columns:
-            raise KeyError(f"covariate {cov!r} not available; choose from {sorted(set(features.columns) - {'campaign_id', 'member_id'})}")
+            raise KeyError(
+                f"covariate {cov!r} not available; choose from {sorted(set(features.columns) - {'campaign_id', 'member_id'})}"
+            )
         col = df[cov]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             x = col.astype(float)
@@ -176,23 +248,24 @@ def estimate_adjusted_effect(outcomes: pd.DataFrame, features: pd.DataFrame, cam
         parts.append(part)
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)
     constant = [cov for cov in covariates if cov in df.columns and not any(X[c].std() > 0 for c, o in owner.items() if o == cov)]
-    dropped = [tr("{covariate} (constant)", covariate=cov) for cov in constant]
+    dropped = [Dropped("constant", covariate=cov) for cov in constant]
     X = X.loc[:, X.std() > 0]
     Xc = X - X.mean()
-    base = pd.concat([pd.Series(1.0, index=df.index, name="const"), pd.Series(treated, index=df.index, name="treated"), Xc], axis=1)
+    base = pd.concat(
+        [pd.Series(1.0, index=df.index, name="const"), pd.Series(treated, index=df.index, name="treated"), Xc], axis=1
+    )
     main = full_rank_columns(base, keep_first=2)
     collinear = sorted({owner[c] for c in Xc.columns if c not in main} - set(constant))
-    dropped += [tr("{covariate} (collinear with the covariates before it)", covariate=cov) for cov in collinear if
-                not any(owner.get(c) == cov for c in main)]
+    dropped += [Dropped("collinear", covariate=cov) for cov in collinear if not any(owner.get(c) == cov for c in main)]
     Xk = Xc[[c for c in main if c in Xc.columns]]
     design = pd.concat([base[main], Xk.mul(treated, axis=0).add_prefix("treated_x_")], axis=1)
     design = design[full_rank_columns(design, keep_first=len(main))]  # an interaction can be collinear within one arm
     design, y_fit, exact = _without_exact_fits(design, y, len(main))
     if exact:
-        dropped.append(tr("{n} member(s) fitted exactly by a covariate level no one else in the comparison has "
-                          "(leverage 1): left out of the fit, which does not change the estimate", n=exact))
+        dropped.append(Dropped("exact_fit", n=int(exact)))
     fit = sm.OLS(y_fit, design).fit(cov_type="HC2")
     unadj = y[treated == 1].mean() - y[treated == 0].mean()
     used = tuple(cov for cov in covariates if any(owner.get(c) == cov for c in Xk.columns))
-    return AdjustedEffect(campaign_id, arm, used, float(unadj), float(fit.params["treated"]),
-                          float(fit.bse["treated"]), alpha, fit, tuple(dropped))
+    return AdjustedEffect(
+        campaign_id, arm, used, float(unadj), float(fit.params["treated"]), float(fit.bse["treated"]), alpha, fit, tuple(dropped)
+    )

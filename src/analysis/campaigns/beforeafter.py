@@ -10,13 +10,13 @@ import pandas as pd
 import statsmodels.formula.api as smf
 
 from ..i18n import tr
-from ..present import html_table, label
+from ..present import html_table
 from ..results import Result
 from .effects import estimate_arm_effects
-from .outcomes import _check_control, DEFAULT_CONTROL, summarize_arms
-
+from .outcomes import DEFAULT_CONTROL, _check_control, summarize_arms
 
 # --- the study's before/after table and difference-in-differences ----------------------
+
 
 @dataclass(frozen=True)
 class BeforeAfter(Result):
@@ -29,9 +29,8 @@ class BeforeAfter(Result):
     waves: pd.DataFrame
     naive_difference: float
     causal_difference: float
-    did: "DiDResult"
-    kinds: ClassVar[dict] = {"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points",
-                             "estimate": "points"}
+    did: DiDResult
+    kinds: ClassVar[dict] = {"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points", "estimate": "points"}
 
     @property
     def alpha(self) -> float:
@@ -45,14 +44,18 @@ class BeforeAfter(Result):
         return self.did.conf_int(alpha)
 
     def summary(self) -> pd.DataFrame:
-        return pd.DataFrame({
-            "comparison": [tr("naive: after minus before (treated return rates)"),
-                           tr("holdout-based: after effect minus before effect (difference-in-differences)"),
-                           tr("bias of the naive comparison (season, list composition)")],
-            "estimate": [self.naive_difference, self.causal_difference, self.naive_difference - self.causal_difference],
-            "ci_low": [np.nan, self.did.ci_low, np.nan],
-            "ci_high": [np.nan, self.did.ci_high, np.nan],
-        })
+        return pd.DataFrame(
+            {
+                "comparison": [
+                    tr("naive: after minus before (treated return rates)"),
+                    tr("holdout-based: after effect minus before effect (difference-in-differences)"),
+                    tr("bias of the naive comparison (season, list composition)"),
+                ],
+                "estimate": [self.naive_difference, self.causal_difference, self.naive_difference - self.causal_difference],
+                "ci_low": [np.nan, self.did.ci_low, np.nan],
+                "ci_high": [np.nan, self.did.ci_high, np.nan],
+            }
+        )
 
     def _repr_html_(self) -> str:
         return html_table(self.waves, kinds=self.kinds) + html_table(self.summary(), kinds=self.kinds)
@@ -77,17 +80,36 @@ class DiDResult(Result):
     kinds: ClassVar[dict] = {"estimate": "points", "se": "percent", "ci_low": "points", "ci_high": "points", "p_value": "p"}
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([{"effect": "change in the incremental return rate (after minus before)", "estimate": self.estimate,
-                              "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value,
-                              "n_obs": self.n_obs, "n_clusters": self.n_clusters}])
+        return pd.DataFrame(
+            [
+                {
+                    "effect": "change in the incremental return rate (after minus before)",
+                    "estimate": self.estimate,
+                    "se": self.se,
+                    "ci_low": self.ci_low,
+                    "ci_high": self.ci_high,
+                    "p_value": self.p_value,
+                    "n_obs": self.n_obs,
+                    "n_clusters": self.n_clusters,
+                }
+            ]
+        )
 
     def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         lo, hi = self.fit.conf_int(alpha=self.alpha if alpha is None else alpha).loc["treated:after"]
         return pd.DataFrame({"ci_low": [float(lo)], "ci_high": [float(hi)]})
 
 
-def estimate_did(outcomes: pd.DataFrame, before: str, after: str, before_arm: str, after_arm: str,
-                 control_arm: str = DEFAULT_CONTROL, outcome: str = "returned", alpha: float = 0.05) -> DiDResult:
+def estimate_did(
+    outcomes: pd.DataFrame,
+    before: str,
+    after: str,
+    before_arm: str,
+    after_arm: str,
+    control_arm: str = DEFAULT_CONTROL,
+    outcome: str = "returned",
+    alpha: float = 0.05,
+) -> DiDResult:
     """Difference-in-differences of a 0/1 (or numeric) outcome across two waves.
 
     Notes
@@ -99,9 +121,8 @@ def estimate_did(outcomes: pd.DataFrame, before: str, after: str, before_arm: st
     """
     for cid in (before, after):
         _check_control(outcomes, control_arm, cid)
-    sel = (
-        ((outcomes["campaign_id"] == before) & outcomes["arm"].isin([before_arm, control_arm]))
-        | ((outcomes["campaign_id"] == after) & outcomes["arm"].isin([after_arm, control_arm]))
+    sel = ((outcomes["campaign_id"] == before) & outcomes["arm"].isin([before_arm, control_arm])) | (
+        (outcomes["campaign_id"] == after) & outcomes["arm"].isin([after_arm, control_arm])
     )
     df = outcomes.loc[sel, ["member_id", "campaign_id", "arm", outcome]].copy()
     df["y"] = df[outcome].astype(float)
@@ -110,12 +131,28 @@ def estimate_did(outcomes: pd.DataFrame, before: str, after: str, before_arm: st
     groups = pd.factorize(df["member_id"])[0]
     fit = smf.ols("y ~ treated * after", data=df).fit(cov_type="cluster", cov_kwds={"groups": groups})
     lo, hi = fit.conf_int(alpha=alpha).loc["treated:after"]
-    return DiDResult(float(fit.params["treated:after"]), float(fit.bse["treated:after"]), float(lo), float(hi),
-                     float(fit.pvalues["treated:after"]), alpha, int(len(df)), int(groups.max() + 1), fit)
+    return DiDResult(
+        float(fit.params["treated:after"]),
+        float(fit.bse["treated:after"]),
+        float(lo),
+        float(hi),
+        float(fit.pvalues["treated:after"]),
+        alpha,
+        int(len(df)),
+        int(groups.max() + 1),
+        fit,
+    )
 
 
-def compare_before_after(outcomes: pd.DataFrame, before: str, after: str, before_arm: str, after_arm: str,
-                         control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05) -> BeforeAfter:
+def compare_before_after(
+    outcomes: pd.DataFrame,
+    before: str,
+    after: str,
+    before_arm: str,
+    after_arm: str,
+    control_arm: str = DEFAULT_CONTROL,
+    alpha: float = 0.05,
+) -> BeforeAfter:
     """The study's table (count back, return rate, spend on return) before vs after, with causal estimates."""
     arms = summarize_arms(outcomes[outcomes["campaign_id"].isin([before, after])], control_arm).set_index(["campaign_id", "arm"])
     eff = estimate_arm_effects(outcomes[outcomes["campaign_id"].isin([before, after])], control_arm, alpha).table("return_rate")
@@ -123,13 +160,23 @@ def compare_before_after(outcomes: pd.DataFrame, before: str, after: str, before
     rows = []
     for label, cid, arm in (("before", before, before_arm), ("after", after, after_arm)):
         a, e = arms.loc[(cid, arm)], eff.loc[(cid, arm)]
-        rows.append({
-            "wave": label, "campaign_id": cid, "arm": arm, "contacted": int(a["contacted"]),
-            "returned": int(a["returned"]), "return_rate": a["return_rate"], "spend_on_return": a["spend"],
-            "spend_per_returner": a["spend_per_returner"], "cost_per_returned": a["cost_per_returned"],
-            "holdout_return_rate": arms.loc[(cid, control_arm), "return_rate"],
-            "incremental_return_rate": e["estimate"], "ci_low": e["ci_low"], "ci_high": e["ci_high"],
-        })
+        rows.append(
+            {
+                "wave": label,
+                "campaign_id": cid,
+                "arm": arm,
+                "contacted": int(a["contacted"]),
+                "returned": int(a["returned"]),
+                "return_rate": a["return_rate"],
+                "spend_on_return": a["spend"],
+                "spend_per_returner": a["spend_per_returner"],
+                "cost_per_returned": a["cost_per_returned"],
+                "holdout_return_rate": arms.loc[(cid, control_arm), "return_rate"],
+                "incremental_return_rate": e["estimate"],
+                "ci_low": e["ci_low"],
+                "ci_high": e["ci_high"],
+            }
+        )
     table = pd.DataFrame(rows)
     did = estimate_did(outcomes, before, after, before_arm, after_arm, control_arm, alpha=alpha)
     naive = float(table["return_rate"].iloc[1] - table["return_rate"].iloc[0])

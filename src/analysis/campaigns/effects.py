@@ -15,10 +15,10 @@ from statsmodels.stats.proportion import confint_proportions_2indep, test_propor
 from ..i18n import tr
 from ..present import display_name, html_table, label
 from ..results import Result
-from .outcomes import _check_control, DEFAULT_CONTROL
-
+from .outcomes import DEFAULT_CONTROL, _check_control
 
 # --- arm effects ---------------------------------------------------------------------
+
 
 def _rate_diff(x1, n1, x0, n0, alpha):
     lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff", alpha=alpha)
@@ -50,8 +50,14 @@ class ArmEffects(Result):
     control_arm: str
     alpha: float
     effects: pd.DataFrame
-    kinds: ClassVar[dict] = {"estimate": "points", "ci_low": "points", "ci_high": "points", "treated_mean": "percent",
-                             "control_mean": "percent", "p_value": "p"}
+    kinds: ClassVar[dict] = {
+        "estimate": "points",
+        "ci_low": "points",
+        "ci_high": "points",
+        "treated_mean": "percent",
+        "control_mean": "percent",
+        "p_value": "p",
+    }
 
     def conf_int(self, alpha: float | None = None, outcome: str = "return_rate") -> pd.DataFrame:
         """Intervals of ``outcome``'s effects (rows of :meth:`table`), recomputed at another ``alpha``."""
@@ -68,10 +74,18 @@ class ArmEffects(Result):
         parts = []
         for outcome, grp in self.effects.groupby("outcome", sort=False):
             diff, level = ("money", "money") if outcome == "spend_per_contacted" else ("points", "percent")
-            kinds = {"estimate": diff, "ci_low": diff, "ci_high": diff, "treated_mean": level, "control_mean": level, "p_value": "p"}
-            parts.append(f"<h4>{html.escape(label(outcome))}: arm minus {html.escape(display_name(self.control_arm))}, "
-                         f"{1 - self.alpha:.0%} interval</h4>"
-                         + html_table(grp.drop(columns="outcome"), kinds=kinds))
+            kinds = {
+                "estimate": diff,
+                "ci_low": diff,
+                "ci_high": diff,
+                "treated_mean": level,
+                "control_mean": level,
+                "p_value": "p",
+            }
+            parts.append(
+                f"<h4>{html.escape(label(outcome))}: arm minus {html.escape(display_name(self.control_arm))}, "
+                f"{1 - self.alpha:.0%} interval</h4>" + html_table(grp.drop(columns="outcome"), kinds=kinds)
+            )
         return "".join(parts)
 
 
@@ -96,13 +110,38 @@ def estimate_arm_effects(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONT
             for outcome, col in (("return_rate", "returned"), ("purchase_rate", "purchased")):
                 x1, x0 = int(arm_df[col].sum()), int(ctrl[col].sum())
                 est, lo, hi, p = _rate_diff(x1, n1, x0, n0, alpha)
-                rows.append(dict(campaign_id=cid, arm=arm, outcome=outcome, n_treated=n1, n_control=n0,
-                                 treated_mean=x1 / n1, control_mean=x0 / n0, estimate=est, ci_low=lo, ci_high=hi, p_value=p))
+                rows.append(
+                    dict(
+                        campaign_id=cid,
+                        arm=arm,
+                        outcome=outcome,
+                        n_treated=n1,
+                        n_control=n0,
+                        treated_mean=x1 / n1,
+                        control_mean=x0 / n0,
+                        estimate=est,
+                        ci_low=lo,
+                        ci_high=hi,
+                        p_value=p,
+                    )
+                )
             both = pd.concat([arm_df, ctrl])
             est, lo, hi, p = _mean_diff_hc2(both["spend"], both["arm"] == arm, alpha)
-            rows.append(dict(campaign_id=cid, arm=arm, outcome="spend_per_contacted", n_treated=n1, n_control=n0,
-                             treated_mean=arm_df["spend"].mean(), control_mean=ctrl["spend"].mean(),
-                             estimate=est, ci_low=lo, ci_high=hi, p_value=p))
+            rows.append(
+                dict(
+                    campaign_id=cid,
+                    arm=arm,
+                    outcome="spend_per_contacted",
+                    n_treated=n1,
+                    n_control=n0,
+                    treated_mean=arm_df["spend"].mean(),
+                    control_mean=ctrl["spend"].mean(),
+                    estimate=est,
+                    ci_low=lo,
+                    ci_high=hi,
+                    p_value=p,
+                )
+            )
     return ArmEffects(outcomes, control_arm, alpha, pd.DataFrame(rows))
 
 
@@ -115,19 +154,27 @@ def campaign_metrics(arms: pd.DataFrame, effects: ArmEffects) -> dict:
     out: dict = {}
     for _, a in arms.iterrows():
         entry = {
-            "contacted": int(a["contacted"]), "return_rate": float(a["return_rate"]),
-            "purchase_rate": float(a["purchase_rate"]), "spend_per_contacted": float(a["spend_per_contacted"]),
+            "contacted": int(a["contacted"]),
+            "return_rate": float(a["return_rate"]),
+            "purchase_rate": float(a["purchase_rate"]),
+            "spend_per_contacted": float(a["spend_per_contacted"]),
             "cost_per_returned": None if pd.isna(a["cost_per_returned"]) else float(a["cost_per_returned"]),
         }
         eff = effects.effects[(effects.effects["campaign_id"] == a["campaign_id"]) & (effects.effects["arm"] == a["arm"])]
         for _, e in eff.iterrows():
-            entry[f"incremental_{e['outcome']}"] = {"estimate": float(e["estimate"]), "ci_low": float(e["ci_low"]),
-                                                     "ci_high": float(e["ci_high"]), "p_value": None if pd.isna(e["p_value"]) else float(e["p_value"])}
+            entry[f"incremental_{e['outcome']}"] = {
+                "estimate": float(e["estimate"]),
+                "ci_low": float(e["ci_low"]),
+                "ci_high": float(e["ci_high"]),
+                "p_value": None if pd.isna(e["p_value"]) else float(e["p_value"]),
+            }
         out.setdefault(a["campaign_id"], {})[a["arm"]] = entry
     return out
 
 
-def main_effect(effects: ArmEffects | None, campaign_id: str = "", arm: str = "", primary: pd.DataFrame | None = None) -> dict | None:
+def main_effect(
+    effects: ArmEffects | None, campaign_id: str = "", arm: str = "", primary: pd.DataFrame | None = None
+) -> dict | None:
     """The effect a campaign report is about, for its headline: the return-rate effect of
     ``campaign_id``/``arm`` when given and present; else of the pre-registered primary outcome
     (``primary``: rows of campaign and arm, the latest campaign's largest arm first); else of the
@@ -147,5 +194,9 @@ def main_effect(effects: ArmEffects | None, campaign_id: str = "", arm: str = ""
     starts = effects.outcomes.groupby("campaign_id")["start_date"].first()
     chosen = chosen[chosen["campaign_id"].map(starts) == chosen["campaign_id"].map(starts).max()]  # the latest campaign
     row = chosen.sort_values(["estimate", "arm"], ascending=[False, True], kind="stable").iloc[0]
-    return {"label": tr("incremental return rate, {arm}", arm=display_name(f"{row['campaign_id']} / {row['arm']}")), "estimate": float(row["estimate"]),
-            "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"])}
+    return {
+        "label": tr("incremental return rate, {arm}", arm=display_name(f"{row['campaign_id']} / {row['arm']}")),
+        "estimate": float(row["estimate"]),
+        "ci_low": float(row["ci_low"]),
+        "ci_high": float(row["ci_high"]),
+    }

@@ -7,15 +7,15 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from ..dataset import MallData, is_purchase
 from ..i18n import tr
 from ..present import display_name
-from ..dataset import is_purchase, MallData
-from ..present import label
 
 DEFAULT_CONTROL = "holdout"
 
 
 # --- outcomes ------------------------------------------------------------------------
+
 
 def _campaigns(data: MallData, response_days: int | None):
     k = data.campaigns
@@ -30,11 +30,16 @@ def _windowed(data: MallData, events, campaign_ids, response_days=None):
     c, k = data.contacts, _campaigns(data, response_days)
     if campaign_ids:
         c = c.filter(c.campaign_id.isin(list(campaign_ids)))
-    ck = c.join(k, "campaign_id").select(
-        c.campaign_id, c.member_id,
-        win_start=k.start_date.cast("timestamp"),
-        win_end=(k.start_date + k.response_days.as_interval("D")).cast("timestamp"),
-    ).view()  # a fresh relation: joining onto a join's projection would extend the old join chain
+    ck = (
+        c.join(k, "campaign_id")
+        .select(
+            c.campaign_id,
+            c.member_id,
+            win_start=k.start_date.cast("timestamp"),
+            win_end=(k.start_date + k.response_days.as_interval("D")).cast("timestamp"),
+        )
+        .view()
+    )  # a fresh relation: joining onto a join's projection would extend the old join chain
     j = ck.join(events, [ck.member_id == events.member_id, events.ts >= ck.win_start, events.ts < ck.win_end])
     return ck, j
 
@@ -44,8 +49,9 @@ def has_contacts(data: MallData) -> bool:
     return bool(data.contacts.count().to_pandas())
 
 
-def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = None,
-                              response_days: int | None = None) -> pd.DataFrame:
+def compute_campaign_outcomes(
+    data: MallData, campaign_ids: list[str] | None = None, response_days: int | None = None
+) -> pd.DataFrame:
     """One row per contact with its response-window outcomes.
 
     ``response_days`` overrides every campaign's own window length (e.g. to compare 14 with
@@ -60,7 +66,8 @@ def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = N
     ck, jt = _windowed(data, t, campaign_ids, response_days)
     buy = is_purchase(jt)  # a return is not a purchase; its (negative) amount is netted into spend
     tx = jt.group_by(["campaign_id", "member_id"]).aggregate(
-        purchases=jt.count(where=buy), spend=jt.amount.sum(),
+        purchases=jt.count(where=buy),
+        spend=jt.amount.sum(),
         first_purchase=buy.ifelse(jt.ts, ibis.null().cast("timestamp")).min(),
     )
     tx = tx.filter(tx.purchases > 0)
@@ -72,8 +79,10 @@ def compute_campaign_outcomes(data: MallData, campaign_ids: list[str] | None = N
         c = c.filter(c.campaign_id.isin(list(campaign_ids)))
     base = c.join(k.select("campaign_id", "start_date", "response_days"), "campaign_id")
     out = (
-        base.left_join(tx, ["campaign_id", "member_id"]).drop("campaign_id_right", "member_id_right")
-        .left_join(vis, ["campaign_id", "member_id"]).drop("campaign_id_right", "member_id_right")
+        base.left_join(tx, ["campaign_id", "member_id"])
+        .drop("campaign_id_right", "member_id_right")
+        .left_join(vis, ["campaign_id", "member_id"])
+        .drop("campaign_id_right", "member_id_right")
         .to_pandas()
     )
     if out.empty:
@@ -103,10 +112,19 @@ def open_windows(outcomes: pd.DataFrame) -> str | None:
     if outcomes is None or "window_open" not in outcomes or not outcomes["window_open"].any():
         return None
     rows = outcomes[outcomes["window_open"]].drop_duplicates("campaign_id")
-    ends = [tr("{campaign} (window ends {end})", campaign=display_name(r.campaign_id),
-               end=(pd.Timestamp(r.start_date) + pd.Timedelta(days=float(r.response_days))).date()) for r in rows.itertuples()]
-    return tr("Still running on the analysis date: {campaigns}. Their figures are interim: members can still come back before "
-              "the window closes.", campaigns=", ".join(ends))
+    ends = [
+        tr(
+            "{campaign} (window ends {end})",
+            campaign=display_name(r.campaign_id),
+            end=(pd.Timestamp(r.start_date) + pd.Timedelta(days=float(r.response_days))).date(),
+        )
+        for r in rows.itertuples()
+    ]
+    return tr(
+        "Still running on the analysis date: {campaigns}. Their figures are interim: members can still come back before "
+        "the window closes.",
+        campaigns=", ".join(ends),
+    )
 
 
 def _check_control(outcomes: pd.DataFrame, control_arm: str, campaign_id: str | None = None) -> None:
@@ -122,9 +140,11 @@ def summarize_arms(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONTROL) -
     s = g.agg(
         contacted=("member_id", "size"),
         reached=("reached", lambda x: x.fillna(False).astype(bool).sum() if x.notna().any() else np.nan),
-        returned=("returned", "sum"), purchased=("purchased", "sum"),
+        returned=("returned", "sum"),
+        purchased=("purchased", "sum"),
         redeemed=("redeemed", lambda x: x.fillna(False).astype(bool).sum() if x.notna().any() else np.nan),
-        spend=("spend", "sum"), cost=("cost", lambda x: x.sum() if x.notna().all() else np.nan),  # unknown stays unknown
+        spend=("spend", "sum"),
+        cost=("cost", lambda x: x.sum() if x.notna().all() else np.nan),  # unknown stays unknown
     ).reset_index()
     s["return_rate"] = s["returned"] / s["contacted"]
     s["purchase_rate"] = s["purchased"] / s["contacted"]

@@ -7,11 +7,12 @@ import pandas as pd
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-
 # --- planning ------------------------------------------------------------------------
 
-def plan_next_wave(baseline_rate: float, lifts: list[float], alpha: float = 0.05, power: float = 0.8,
-                   holdout_share: float = 0.2) -> pd.DataFrame:
+
+def plan_next_wave(
+    baseline_rate: float, lifts: list[float], alpha: float = 0.05, power: float = 0.8, holdout_share: float = 0.2
+) -> pd.DataFrame:
     """Members needed to detect each absolute lift over ``baseline_rate`` (two-sided test).
 
     ``holdout_share`` is the share of the list kept as control; the table gives treated,

@@ -10,8 +10,8 @@ from ..dataset import MallData
 from .effects import _rate_diff
 from .outcomes import DEFAULT_CONTROL
 
-
 # --- heterogeneity -------------------------------------------------------------------
+
 
 def holm(p_values) -> np.ndarray:
     """Holm-adjusted p-values: the k-th smallest of m times (m - k + 1), made monotone, capped at 1.
@@ -29,8 +29,16 @@ def holm(p_values) -> np.ndarray:
     return out
 
 
-def estimate_heterogeneity(outcomes: pd.DataFrame, features: pd.DataFrame, campaign_id: str, arm: str, by: str,
-                           control_arm: str = DEFAULT_CONTROL, alpha: float = 0.05, min_size: int = 10) -> pd.DataFrame:
+def estimate_heterogeneity(
+    outcomes: pd.DataFrame,
+    features: pd.DataFrame,
+    campaign_id: str,
+    arm: str,
+    by: str,
+    control_arm: str = DEFAULT_CONTROL,
+    alpha: float = 0.05,
+    min_size: int = 10,
+) -> pd.DataFrame:
     """Return-rate effect of ``arm`` within each level of ``by``, Holm-adjusted across levels.
 
     Levels with fewer than ``min_size`` members in either arm are dropped (too small to show).
@@ -43,7 +51,9 @@ def estimate_heterogeneity(outcomes: pd.DataFrame, features: pd.DataFrame, campa
         if len(t) < min_size or len(c) < min_size:
             continue
         est, lo, hi, p = _rate_diff(int(t["returned"].sum()), len(t), int(c["returned"].sum()), len(c), alpha)
-        rows.append({by: level, "n_treated": len(t), "n_control": len(c), "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p})
+        rows.append(
+            {by: level, "n_treated": len(t), "n_control": len(c), "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p}
+        )
     res = pd.DataFrame(rows)
     if len(res):
         ok = res["p_value"].notna()
@@ -72,7 +82,9 @@ def add_bands(features: pd.DataFrame) -> pd.DataFrame:
     from ..segmentation import age_band
 
     out = features.copy()
-    out["recency_band"] = pd.cut(out["recency_days"], [-np.inf, *RECENCY_BAND_EDGES, np.inf], labels=band_labels(RECENCY_BAND_EDGES))
+    out["recency_band"] = pd.cut(
+        out["recency_days"], [-np.inf, *RECENCY_BAND_EDGES, np.inf], labels=band_labels(RECENCY_BAND_EDGES)
+    )
     out["age_band"] = age_band(out["age"])
     return out
 
@@ -82,9 +94,15 @@ def arm_label(campaign_id: str, arm: str) -> str:
     return f"{campaign_id} / {arm}"
 
 
-def estimate_heterogeneity_by_arm(outcomes: pd.DataFrame, features: pd.DataFrame, data: MallData, treated,
-                                  variables: list[str], control_arm: str = DEFAULT_CONTROL,
-                                  alpha: float = 0.05) -> tuple[dict, list[str]]:
+def estimate_heterogeneity_by_arm(
+    outcomes: pd.DataFrame,
+    features: pd.DataFrame,
+    data: MallData,
+    treated,
+    variables: list[str],
+    control_arm: str = DEFAULT_CONTROL,
+    alpha: float = 0.05,
+) -> tuple[dict, list[str]]:
     """:func:`estimate_heterogeneity` for every treated ``(campaign_id, arm)`` and every variable.
 
     ``features`` are the pre-campaign features (:func:`compute_precampaign_features`); recency
@@ -98,8 +116,12 @@ def estimate_heterogeneity_by_arm(outcomes: pd.DataFrame, features: pd.DataFrame
         segments = pd.concat([segment_at_start(data, cid) for cid in sorted({c for c, _ in treated})], ignore_index=True)
         banded = banded.merge(segments, on=["campaign_id", "member_id"], how="left")
     missing = [v for v in variables if v not in banded.columns]
-    tables = {(arm_label(cid, arm), by): estimate_heterogeneity(outcomes, banded, cid, arm, by, control_arm, alpha)
-              for cid, arm in treated for by in variables if by not in missing}
+    tables = {
+        (arm_label(cid, arm), by): estimate_heterogeneity(outcomes, banded, cid, arm, by, control_arm, alpha)
+        for cid, arm in treated
+        for by in variables
+        if by not in missing
+    }
     return tables, missing
 
 
@@ -115,7 +137,9 @@ def segment_at_start(data: MallData, campaign_id: str, window_days: int = RFM_WI
 
     k = data.campaigns
     start = pd.Timestamp(k.filter(k.campaign_id == campaign_id).start_date.to_pandas().iloc[0])
-    rfm = compute_rfm_scores(compute_member_features(data, as_of=start - pd.Timedelta(days=1), window_days=window_days, categories=False))
+    rfm = compute_rfm_scores(
+        compute_member_features(data, as_of=start - pd.Timedelta(days=1), window_days=window_days, categories=False)
+    )
     return pd.DataFrame({"campaign_id": campaign_id, "member_id": rfm["member_id"], "rfm_segment": rfm["segment"]})
 
 
@@ -149,21 +173,53 @@ def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05, val
     for key, tab in heterogeneity.items():
         group, var = key if isinstance(key, tuple) else (None, key)
         cost = cost_per_contact.get(group, np.nan) if isinstance(cost_per_contact, dict) else cost_per_contact
-        worth = value_per_return.get(group, np.nan) if isinstance(value_per_return, dict) else (
-            np.nan if value_per_return is None else value_per_return)
+        worth = (
+            value_per_return.get(group, np.nan)
+            if isinstance(value_per_return, dict)
+            else (np.nan if value_per_return is None else value_per_return)
+        )
         for _, r in tab.iterrows():
-            same = (group, int(r["n_treated"]), int(r["n_control"]), round(float(r["estimate"]), 12), round(float(r["ci_low"]), 12))
+            same = (
+                group,
+                int(r["n_treated"]),
+                int(r["n_control"]),
+                round(float(r["estimate"]), 12),
+                round(float(r["ci_low"]), 12),
+            )
             if same in seen:  # the same members under another variable
                 rows[seen[same]]["level"] += f" (= {var} {r[var]})"
                 continue
             seen[same] = len(rows)
             est = float(r["estimate"])
-            rows.append({"arm": group, "variable": var, "level": str(r[var]), "n_treated": int(r["n_treated"]), "estimate": est,
-                         "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "p_value": float(r["p_value"]),
-                         "cost_per_incremental_return": cost / est if est > 0 else np.nan,
-                         "net_per_contacted": est * worth - cost})
-    out = pd.DataFrame(rows, columns=["arm", "variable", "level", "n_treated", "estimate", "ci_low", "ci_high", "p_value",
-                                      "cost_per_incremental_return", "net_per_contacted"])
+            rows.append(
+                {
+                    "arm": group,
+                    "variable": var,
+                    "level": str(r[var]),
+                    "n_treated": int(r["n_treated"]),
+                    "estimate": est,
+                    "ci_low": float(r["ci_low"]),
+                    "ci_high": float(r["ci_high"]),
+                    "p_value": float(r["p_value"]),
+                    "cost_per_incremental_return": cost / est if est > 0 else np.nan,
+                    "net_per_contacted": est * worth - cost,
+                }
+            )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "arm",
+            "variable",
+            "level",
+            "n_treated",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "cost_per_incremental_return",
+            "net_per_contacted",
+        ],
+    )
     if not any(isinstance(k, tuple) for k in heterogeneity):
         out = out.drop(columns="arm")
     out["p_holm"] = np.nan
@@ -172,12 +228,19 @@ def rank_targets(heterogeneity: dict, cost_per_contact, alpha: float = 0.05, val
         out.loc[ok, "p_holm"] = holm(out.loc[ok, "p_value"])
     responds = (out["p_holm"] < alpha) & (out["estimate"] > 0)
     loses = out["net_per_contacted"].notna() & (out["net_per_contacted"] <= 0)
-    out["advice"] = np.where(responds & loses, COSTS_MORE, np.where(responds, "target", np.where(out["ci_high"] < 0, "skip", "no evidence")))
+    out["advice"] = np.where(
+        responds & loses, COSTS_MORE, np.where(responds, "target", np.where(out["ci_high"] < 0, "skip", "no evidence"))
+    )
     out = out.drop(columns="p_value")
     if out["net_per_contacted"].isna().all():
         out = out.drop(columns="net_per_contacted")
     order = out["advice"].map({"target": 0, COSTS_MORE: 1, "no evidence": 2, "skip": 3})
-    return out.assign(_o=order).sort_values(["_o", "cost_per_incremental_return"], na_position="last").drop(columns="_o").reset_index(drop=True)
+    return (
+        out.assign(_o=order)
+        .sort_values(["_o", "cost_per_incremental_return"], na_position="last")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
 
 def shortlist(targets: pd.DataFrame, without_evidence: int = 10) -> tuple[pd.DataFrame, int]:

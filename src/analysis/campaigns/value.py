@@ -35,9 +35,18 @@ class NetValue(Result):
     values: pd.DataFrame  # campaign_id, arm, contacted, incremental_spend, cost_per_contacted, estimate, ci_low, ci_high, total, total_ci_low, total_ci_high, verdict
     margin_rate: float | None
     alpha: float = 0.05
-    kinds: ClassVar[dict] = {"incremental_spend": "money", "cost_per_contacted": "money", "estimate": "money", "se": "money",
-                             "ci_low": "money", "ci_high": "money", "total": "money", "total_ci_low": "money",
-                             "total_ci_high": "money", "contacted": "count"}
+    kinds: ClassVar[dict] = {
+        "incremental_spend": "money",
+        "cost_per_contacted": "money",
+        "estimate": "money",
+        "se": "money",
+        "ci_low": "money",
+        "ci_high": "money",
+        "total": "money",
+        "total_ci_low": "money",
+        "total_ci_high": "money",
+        "contacted": "count",
+    }
 
     @property
     def best_case(self) -> bool:
@@ -56,9 +65,16 @@ class NetValue(Result):
         for r in self.values.itertuples():
             known = r.verdict != COST_UNKNOWN
             out.setdefault(r.campaign_id, {})[r.arm] = {
-                "net_incremental_value_per_contacted": {"estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high} if known else None,
-                "net_incremental_value_total": {"estimate": r.total, "ci_low": r.total_ci_low, "ci_high": r.total_ci_high} if known else None,
-                "margin_rate": 1.0 if self.best_case else self.margin_rate, "best_case": self.best_case, "verdict": r.verdict}
+                "net_incremental_value_per_contacted": {"estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high}
+                if known
+                else None,
+                "net_incremental_value_total": {"estimate": r.total, "ci_low": r.total_ci_low, "ci_high": r.total_ci_high}
+                if known
+                else None,
+                "margin_rate": 1.0 if self.best_case else self.margin_rate,
+                "best_case": self.best_case,
+                "verdict": r.verdict,
+            }
         return out
 
     def sentences(self) -> list[str]:
@@ -71,31 +87,55 @@ class NetValue(Result):
             if r.verdict == COST_UNKNOWN:
                 out.append(tr("{arm}: the data record no cost for some of its contacts, so whether it pays is unknown.", arm=arm))
                 continue
-            money = {"arm": arm, "net": format_value(r.estimate, "money"), "low": format_value(r.ci_low, "money"),
-                     "high": format_value(r.ci_high, "money"), "total": format_value(r.total, "money"), "level": level,
-                     "spend": format_value(r.incremental_spend, "money"), "cost": format_value(r.cost_per_contacted, "money")}
+            money = {
+                "arm": arm,
+                "net": format_value(r.estimate, "money"),
+                "low": format_value(r.ci_low, "money"),
+                "high": format_value(r.ci_high, "money"),
+                "total": format_value(r.total, "money"),
+                "level": level,
+                "spend": format_value(r.incremental_spend, "money"),
+                "cost": format_value(r.cost_per_contacted, "money"),
+            }
             if self.best_case:
-                text = {LOSES: N_("**{arm} loses money even if all of its extra spend were profit**: its incremental spend of {spend} "
-                               "per contacted member does not cover the {cost} it cost ({net} per member, {level:.0%} interval {low} to "
-                               "{high}; {total} in total)."),
-                        PAYS: N_("{arm}: its incremental spend covers its cost at a 100 % margin ({net} per contacted member, {level:.0%} "
-                              "interval {low} to {high}); whether it pays at the real margin needs margin_rate."),
-                        UNCLEAR: N_("{arm}: whether its incremental spend even covers its cost cannot be told from these data ({net} per "
-                                 "contacted member at a 100 % margin, {level:.0%} interval {low} to {high}).")}[r.verdict]
+                text = {
+                    LOSES: N_(
+                        "**{arm} loses money even if all of its extra spend were profit**: its incremental spend of {spend} "
+                        "per contacted member does not cover the {cost} it cost ({net} per member, {level:.0%} interval {low} to "
+                        "{high}; {total} in total)."
+                    ),
+                    PAYS: N_(
+                        "{arm}: its incremental spend covers its cost at a 100 % margin ({net} per contacted member, {level:.0%} "
+                        "interval {low} to {high}); whether it pays at the real margin needs margin_rate."
+                    ),
+                    UNCLEAR: N_(
+                        "{arm}: whether its incremental spend even covers its cost cannot be told from these data ({net} per "
+                        "contacted member at a 100 % margin, {level:.0%} interval {low} to {high})."
+                    ),
+                }[r.verdict]
             else:
                 money["margin"] = self.margin_rate
-                text = {LOSES: N_("**{arm} loses money** at a {margin:.0%} margin: {net} per contacted member ({level:.0%} interval {low} "
-                               "to {high}), {total} in total."),
-                        PAYS: N_("{arm} pays at a {margin:.0%} margin: {net} per contacted member ({level:.0%} interval {low} to {high}), "
-                              "{total} in total."),
-                        UNCLEAR: N_("{arm}: whether it pays at a {margin:.0%} margin cannot be told from these data: {net} per contacted "
-                                 "member ({level:.0%} interval {low} to {high}), {total} in total.")}[r.verdict]
+                text = {
+                    LOSES: N_(
+                        "**{arm} loses money** at a {margin:.0%} margin: {net} per contacted member ({level:.0%} interval {low} "
+                        "to {high}), {total} in total."
+                    ),
+                    PAYS: N_(
+                        "{arm} pays at a {margin:.0%} margin: {net} per contacted member ({level:.0%} interval {low} to {high}), "
+                        "{total} in total."
+                    ),
+                    UNCLEAR: N_(
+                        "{arm}: whether it pays at a {margin:.0%} margin cannot be told from these data: {net} per contacted "
+                        "member ({level:.0%} interval {low} to {high}), {total} in total."
+                    ),
+                }[r.verdict]
             out.append(tr(text, **money))
         return out
 
 
-def estimate_net_value(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONTROL, margin_rate: float | None = None,
-                       alpha: float = 0.05) -> NetValue:
+def estimate_net_value(
+    outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONTROL, margin_rate: float | None = None, alpha: float = 0.05
+) -> NetValue:
     """:class:`NetValue` of every treated arm of every campaign with a ``control_arm``."""
     m = 1.0 if margin_rate is None else float(margin_rate)
     rows = []
@@ -105,19 +145,41 @@ def estimate_net_value(outcomes: pd.DataFrame, control_arm: str = DEFAULT_CONTRO
             continue
         for arm, a in grp[grp["arm"] != control_arm].groupby("arm", sort=True):
             n = len(a)
-            row = {"campaign_id": cid, "arm": arm, "contacted": n,
-                   "incremental_spend": float(a["spend"].mean() - ctrl["spend"].mean()),
-                   "cost_per_contacted": float(a["cost"].mean()) if a["cost"].notna().all() else np.nan}
+            row = {
+                "campaign_id": cid,
+                "arm": arm,
+                "contacted": n,
+                "incremental_spend": float(a["spend"].mean() - ctrl["spend"].mean()),
+                "cost_per_contacted": float(a["cost"].mean()) if a["cost"].notna().all() else np.nan,
+            }
             if np.isnan(row["cost_per_contacted"]):
                 row.update(estimate=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, verdict=COST_UNKNOWN)
             else:
                 both = pd.concat([a, ctrl])
                 value = m * both["spend"].astype(float) - np.where(both["arm"] == arm, both["cost"].astype(float), 0.0)
                 est, lo, hi, _ = _mean_diff_hc2(value.reset_index(drop=True), (both["arm"] == arm).reset_index(drop=True), alpha)
-                row.update(estimate=float(est), se=float(hi - lo) / (2 * stats.norm.ppf(1 - alpha / 2)), ci_low=float(lo), ci_high=float(hi),
-                           verdict=PAYS if lo > 0 else LOSES if hi < 0 else UNCLEAR)
+                row.update(
+                    estimate=float(est),
+                    se=float(hi - lo) / (2 * stats.norm.ppf(1 - alpha / 2)),
+                    ci_low=float(lo),
+                    ci_high=float(hi),
+                    verdict=PAYS if lo > 0 else LOSES if hi < 0 else UNCLEAR,
+                )
             row.update(total=row["estimate"] * n, total_ci_low=row["ci_low"] * n, total_ci_high=row["ci_high"] * n)
             rows.append(row)
-    cols = ["campaign_id", "arm", "contacted", "incremental_spend", "cost_per_contacted", "estimate", "se", "ci_low", "ci_high",
-            "total", "total_ci_low", "total_ci_high", "verdict"]
+    cols = [
+        "campaign_id",
+        "arm",
+        "contacted",
+        "incremental_spend",
+        "cost_per_contacted",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "total",
+        "total_ci_low",
+        "total_ci_high",
+        "verdict",
+    ]
     return NetValue(pd.DataFrame(rows, columns=cols), None if margin_rate is None else m, alpha)

@@ -19,7 +19,16 @@ One concern per module (stages, cohorts, survival, risk); every name is re-expor
 ``from analysis import lifecycle`` works as before.
 """
 
-from .stages import STAGES, build_stage_panel_expr, StageFlows, _panel_months, _stage_arrays, compute_stage_flows  # noqa: F401
 from .cohorts import compute_cohort_retention, partial_last_month  # noqa: F401
-from .survival import compute_time_to_sleep, _pointwise_band, SurvivalResult, fit_survival  # noqa: F401
-from .risk import SleepRiskModel, RISK_FEATURES, _add_risk_features, _could_fall_asleep, _can_fall_asleep, sleep_risk_frame, fit_sleep_risk, score_sleep_risk  # noqa: F401
+from .risk import (  # noqa: F401
+    RISK_FEATURES,
+    SleepRiskModel,
+    _add_risk_features,
+    _can_fall_asleep,
+    _could_fall_asleep,
+    fit_sleep_risk,
+    score_sleep_risk,
+    sleep_risk_frame,
+)
+from .stages import STAGES, StageFlows, _panel_months, _stage_arrays, build_stage_panel_expr, compute_stage_flows  # noqa: F401
+from .survival import SurvivalResult, _pointwise_band, compute_time_to_sleep, fit_survival  # noqa: F401

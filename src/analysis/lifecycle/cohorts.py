@@ -44,7 +44,7 @@ def compute_cohort_retention(data: MallData, max_months: int = 24, tier: str | N
         sizes = sizes[pd.to_datetime(sizes["cohort"]) < pd.Timestamp(partial[0] + "-01")]
     sizes["cohort"] = pd.to_datetime(sizes["cohort"])
     act = act.merge(sizes, on="cohort")
-    ret = act.pivot_table(index="cohort", columns="k", values="buyers") .div(sizes.set_index("cohort")["size"], axis=0)
+    ret = act.pivot_table(index="cohort", columns="k", values="buyers").div(sizes.set_index("cohort")["size"], axis=0)
     spend = act.pivot_table(index="cohort", columns="k", values="spend").div(sizes.set_index("cohort")["size"], axis=0)
     ret.index = ret.index.strftime("%Y-%m")
     spend.index = spend.index.strftime("%Y-%m")

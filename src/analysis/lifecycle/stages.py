@@ -14,8 +14,9 @@ from ..results import Result
 STAGES = ("new", "active", "cooling", "sleeping", "lost", "reactivated")
 
 
-def build_stage_panel_expr(data: MallData, start=None, end=None, cooling_days: int = 90, sleeping_days: int = 180,
-                           lost_days: int = 365):
+def build_stage_panel_expr(
+    data: MallData, start=None, end=None, cooling_days: int = 90, sleeping_days: int = 180, lost_days: int = 365
+):
     """Ibis expression of the member-month panel: member, tier, month, stage, previous stage,
     days since the last purchase (or joining) at the month's end, and whether they bought in it."""
     _ = ibis._
@@ -30,13 +31,11 @@ def build_stage_panel_expr(data: MallData, start=None, end=None, cooling_days: i
     w = ibis.window(group_by="member_id", order_by="month", preceding=None, following=0)
     p = p.mutate(last_purchase=_.last_in_month.max().over(w))
     p = p.mutate(days_since=(_.month_end.delta(_.last_purchase.fill_null(_.join_date), unit="day")))
-    base_stage = (
-        ibis.cases(
-            (_.days_since <= cooling_days, "active"),
-            (_.days_since < sleeping_days, "cooling"),
-            (_.days_since < lost_days, "sleeping"),
-            else_="lost",
-        )
+    base_stage = ibis.cases(
+        (_.days_since <= cooling_days, "active"),
+        (_.days_since < sleeping_days, "cooling"),
+        (_.days_since < lost_days, "sleeping"),
+        else_="lost",
     )
     p = p.mutate(base_stage=base_stage, bought=_.last_in_month.notnull())
     wl = ibis.window(group_by="member_id", order_by="month")
@@ -79,10 +78,16 @@ class StageFlows(Result):
         tr = self.transitions
         asleep = tr[(tr["from_stage"].isin(["active", "cooling", "new", "reactivated"])) & (tr["to_stage"] == "sleeping")]
         woken = tr[tr["to_stage"] == "reactivated"]
-        out = pd.DataFrame({
-            "fell_asleep": asleep.groupby("month")["members"].sum(),
-            "woken": woken.groupby("month")["members"].sum(),
-        }).fillna(0).astype(int)
+        out = (
+            pd.DataFrame(
+                {
+                    "fell_asleep": asleep.groupby("month")["members"].sum(),
+                    "woken": woken.groupby("month")["members"].sum(),
+                }
+            )
+            .fillna(0)
+            .astype(int)
+        )
         out["net"] = out["woken"] - out["fell_asleep"]
         return out.reset_index()
 
@@ -111,8 +116,9 @@ def _panel_months(data: MallData, start=None, end=None) -> pd.DatetimeIndex:
     return pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), end.to_period("M").to_timestamp(), freq="MS")
 
 
-def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_days: int = 180, lost_days: int = 365,
-                  tier: str | None = None):
+def _stage_arrays(
+    data: MallData, end=None, cooling_days: int = 90, sleeping_days: int = 180, lost_days: int = 365, tier: str | None = None
+):
     """The member x month stage panel as dense arrays (the same stages as :func:`build_stage_panel_expr`).
 
     The engine returns only member-month purchase aggregates, with members as integer positions;
@@ -132,12 +138,16 @@ def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_day
     joined = m.select("pos", join=_.join_date.epoch_days()).to_pandas().sort_values("pos")
     n, k = len(joined), len(months)
     month_lo = ibis.literal(months[0].date())
-    bought = (days.filter(days.day >= month_lo)
-              .mutate(k=(_.day.year() - months[0].year) * 12 + _.day.month() - months[0].month)
-              .filter(_.k < k)
-              .group_by(["member_id", "k"]).aggregate(last=_.day.max().epoch_days())
-              .join(m.select("member_id", "pos"), "member_id")
-              .select("pos", "k", "last").to_pandas())
+    bought = (
+        days.filter(days.day >= month_lo)
+        .mutate(k=(_.day.year() - months[0].year) * 12 + _.day.month() - months[0].month)
+        .filter(_.k < k)
+        .group_by(["member_id", "k"])
+        .aggregate(last=_.day.max().epoch_days())
+        .join(m.select("member_id", "pos"), "member_id")
+        .select("pos", "k", "last")
+        .to_pandas()
+    )
     missing = np.iinfo(np.int32).min
     last = np.full((n, k), missing, dtype=np.int32)
     last[bought["pos"].to_numpy(np.int64), bought["k"].to_numpy(np.int64)] = bought["last"].to_numpy(np.int32)
@@ -150,9 +160,11 @@ def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_day
     days_since = month_end - np.where(carried != missing, carried, join)
     del carried, last
     code = {s: np.int8(i) for i, s in enumerate(STAGES)}
-    base = np.where(days_since <= cooling_days, code["active"],
-                    np.where(days_since < sleeping_days, code["cooling"],
-                             np.where(days_since < lost_days, code["sleeping"], code["lost"]))).astype(np.int8)
+    base = np.where(
+        days_since <= cooling_days,
+        code["active"],
+        np.where(days_since < sleeping_days, code["cooling"], np.where(days_since < lost_days, code["sleeping"], code["lost"])),
+    ).astype(np.int8)
     del days_since
 
     def lag(a):
@@ -161,14 +173,16 @@ def _stage_arrays(data: MallData, end=None, cooling_days: int = 90, sleeping_day
         return out
 
     prev_base = lag(base)
-    stage = np.where(join >= month_start, code["new"],
-                     np.where(has_bought & ((prev_base == code["sleeping"]) | (prev_base == code["lost"])), code["reactivated"], base))
+    stage = np.where(
+        join >= month_start,
+        code["new"],
+        np.where(has_bought & ((prev_base == code["sleeping"]) | (prev_base == code["lost"])), code["reactivated"], base),
+    )
     stage = np.where(in_panel, stage, -1).astype(np.int8)
     return months, stage, lag(stage)
 
 
-def _stage_counts_in_engine(data: MallData, end, cooling_days: int, sleeping_days: int, lost_days: int,
-                            tier: str | None):
+def _stage_counts_in_engine(data: MallData, end, cooling_days: int, sleeping_days: int, lost_days: int, tier: str | None):
     """:func:`_stage_arrays`'s counts and transitions computed in the engine (window functions over
     :func:`build_stage_panel_expr`): only month x stage counts come back."""
     _ = ibis._
@@ -176,15 +190,22 @@ def _stage_counts_in_engine(data: MallData, end, cooling_days: int, sleeping_day
     if tier:
         p = p.filter(p.tier == tier)
     counts = p.group_by(["month", "stage"]).aggregate(members=_.count()).to_pandas()
-    moves = (p.filter(_.prev_stage.notnull()).group_by(["month", "prev_stage", "stage"])
-             .aggregate(members=_.count()).to_pandas())
+    moves = p.filter(_.prev_stage.notnull()).group_by(["month", "prev_stage", "stage"]).aggregate(members=_.count()).to_pandas()
     counts["month"] = pd.to_datetime(counts["month"]).astype("datetime64[us]")  # the dense path's unit
     moves["month"] = pd.to_datetime(moves["month"]).astype("datetime64[us]")
     return counts, moves.rename(columns={"prev_stage": "from_stage", "stage": "to_stage"})
 
 
-def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int = 90, sleeping_days: int = 180,
-                        lost_days: int = 365, tier: str | None = None, dense: bool | None = None) -> StageFlows:
+def compute_stage_flows(
+    data: MallData,
+    start=None,
+    end=None,
+    cooling_days: int = 90,
+    sleeping_days: int = 180,
+    lost_days: int = 365,
+    tier: str | None = None,
+    dense: bool | None = None,
+) -> StageFlows:
     """Monthly stage counts and transitions.
 
     On the local DuckDB (``dense`` true, the default there) the member-month purchase
@@ -205,15 +226,19 @@ def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int 
         dense = not data.in_engine
     if not dense:
         counts, moves = _stage_counts_in_engine(data, end, cooling_days, sleeping_days, lost_days, tier)
-        counts = counts[counts["month"] >= shown_from].pivot_table(index="month", columns="stage", values="members",
-                                                                   aggfunc="sum", fill_value=0)
+        counts = counts[counts["month"] >= shown_from].pivot_table(
+            index="month", columns="stage", values="members", aggfunc="sum", fill_value=0
+        )
         counts = counts.reindex(columns=list(STAGES), fill_value=0).astype(int)
         counts.columns = pd.Index(list(STAGES), name="stage")
         counts = counts.loc[counts.sum(axis=1) > 0]
         moves = moves[moves["month"] >= shown_from][["month", "from_stage", "to_stage", "members"]]
         moves["members"] = moves["members"].astype(int)
-        return StageFlows(counts.sort_index(), moves.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True),
-                          {"cooling_days": cooling_days, "sleeping_days": sleeping_days, "lost_days": lost_days})
+        return StageFlows(
+            counts.sort_index(),
+            moves.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True),
+            {"cooling_days": cooling_days, "sleeping_days": sleeping_days, "lost_days": lost_days},
+        )
     months, stage, prev = _stage_arrays(data, end, cooling_days, sleeping_days, lost_days, tier)
     shown = np.flatnonzero(months >= shown_from)
     ns = len(STAGES)
@@ -226,10 +251,16 @@ def compute_stage_flows(data: MallData, start=None, end=None, cooling_days: int 
         pairs = np.bincount(p[ok].astype(np.int64) * ns + s[ok], minlength=ns * ns).reshape(ns, ns)
         for a, b in zip(*np.nonzero(pairs)):
             rows.append((months[j], STAGES[a], STAGES[b], int(pairs[a, b])))
-    counts = pd.DataFrame(np.array(counts, dtype=int).reshape(len(shown), ns), index=pd.DatetimeIndex(months[shown], name="month"),
-                          columns=pd.Index(list(STAGES), name="stage"))
+    counts = pd.DataFrame(
+        np.array(counts, dtype=int).reshape(len(shown), ns),
+        index=pd.DatetimeIndex(months[shown], name="month"),
+        columns=pd.Index(list(STAGES), name="stage"),
+    )
     counts = counts.loc[counts.sum(axis=1) > 0]
     tr = pd.DataFrame(rows, columns=["month", "from_stage", "to_stage", "members"])
     tr["month"] = pd.to_datetime(tr["month"])
-    return StageFlows(counts.sort_index(), tr.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True),
-                      {"cooling_days": cooling_days, "sleeping_days": sleeping_days, "lost_days": lost_days})
+    return StageFlows(
+        counts.sort_index(),
+        tr.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True),
+        {"cooling_days": cooling_days, "sleeping_days": sleeping_days, "lost_days": lost_days},
+    )

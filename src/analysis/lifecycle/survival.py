@@ -10,18 +10,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
-from statsmodels.duration.survfunc import survdiff, SurvfuncRight
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
+from ..dataset import MallData
 from ..i18n import tr
 from ..present import label
-from ..dataset import MallData
 from ..report import NotApplicable
 from ..results import Result
 from ..segmentation import age_band
 
-
 # --- time to sleep -------------------------------------------------------------------
+
 
 def compute_time_to_sleep(data: MallData, sleeping_days: int = 180, as_of=None, early_days: int = 90) -> pd.DataFrame:
     """Days from joining to falling asleep (the first gap of ``sleeping_days`` without a purchase).
@@ -43,9 +43,16 @@ def compute_time_to_sleep(data: MallData, sleeping_days: int = 180, as_of=None, 
     days = days.mutate(gap_start=_.prev.fill_null(_.join_date))
     gaps = days.filter(_.day.delta(_.gap_start, unit="day") >= sleeping_days)
     first_sleep = gaps.group_by("member_id").aggregate(sleep_from=_.gap_start.min())
-    last = days.group_by("member_id").aggregate(last_day=_.day.max(),
-                                                early_spend=(_.day.delta(_.join_date, unit="day") < early_days).ifelse(_.amount, 0.0).sum())
-    df = m.left_join(first_sleep, "member_id").drop("member_id_right").left_join(last, "member_id").drop("member_id_right").to_pandas()
+    last = days.group_by("member_id").aggregate(
+        last_day=_.day.max(), early_spend=(_.day.delta(_.join_date, unit="day") < early_days).ifelse(_.amount, 0.0).sum()
+    )
+    df = (
+        m.left_join(first_sleep, "member_id")
+        .drop("member_id_right")
+        .left_join(last, "member_id")
+        .drop("member_id_right")
+        .to_pandas()
+    )
     df = df.sort_values("member_id", kind="stable").reset_index(drop=True)  # member order: reproducible samples
     df["early_spend"] = df["early_spend"].astype(float).round(6)  # a sum in engine order differs in the last bit
     join = pd.to_datetime(df["join_date"])
@@ -97,8 +104,13 @@ class SurvivalResult(Result):
         """What was left out of the Cox model, or that it did not converge (``None``: nothing to say)."""
         parts = []
         if self.dropped:
-            parts.append(tr("Left out of the Cox model, because their hazard ratio cannot be estimated (no member with it fell "
-                            "asleep, or every one who did had it): {covariates}.", covariates=", ".join(self.dropped)))
+            parts.append(
+                tr(
+                    "Left out of the Cox model, because their hazard ratio cannot be estimated (no member with it fell "
+                    "asleep, or every one who did had it): {covariates}.",
+                    covariates=", ".join(self.dropped),
+                )
+            )
         if not self.converged:
             parts.append(tr("The Cox model did not converge: its hazard ratios are not reliable."))
         return " ".join(parts) or None
@@ -108,7 +120,9 @@ class SurvivalResult(Result):
         if pd.isna(self.logrank_p):
             return tr("One {group} only: there are no groups to compare, so no log-rank test.", group=label(self.by).lower())
         p = "< 0.001" if self.logrank_p < 0.001 else f"= {self.logrank_p:.3f}"
-        return tr("Log-rank test across {by}s: chi-square {chi2:,.1f}, p {p}.", by=label(self.by).lower(), chi2=self.logrank_chi2, p=p)
+        return tr(
+            "Log-rank test across {by}s: chi-square {chi2:,.1f}, p {p}.", by=label(self.by).lower(), chi2=self.logrank_chi2, p=p
+        )
 
     def ph_violations(self, alpha: float = 0.05) -> list[str]:
         """Covariates whose proportional-hazards check rejects the assumption at ``alpha``."""
@@ -122,18 +136,27 @@ class SurvivalResult(Result):
         bad = self.ph_violations(alpha)
         if not bad:
             return None
-        return tr("The proportional-hazards check rejects the assumption for {covariates} (p < {alpha}): their hazard ratios "
-                  "above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the difference changes "
-                  "with time; for inference, stratify the Cox model by these covariates or give them a time-varying effect.",
-                  covariates=", ".join(bad), alpha=alpha)
+        return tr(
+            "The proportional-hazards check rejects the assumption for {covariates} (p < {alpha}): their hazard ratios "
+            "above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the difference changes "
+            "with time; for inference, stratify the Cox model by these covariates or give them a time-varying effect.",
+            covariates=", ".join(bad),
+            alpha=alpha,
+        )
 
     def median_days(self) -> pd.Series:
         c = self.curves
         return c[c["survival"] <= 0.5].groupby("group")["time"].min().rename("median_days_to_sleep")
 
 
-def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_year", "age_band", "log_early_spend"),
-                 alpha: float = 0.05, max_fit: int = 20_000, seed: int = 0) -> SurvivalResult:
+def fit_survival(
+    tts: pd.DataFrame,
+    by: str = "tier",
+    covariates=("tier", "join_year", "age_band", "log_early_spend"),
+    alpha: float = 0.05,
+    max_fit: int = 20_000,
+    seed: int = 0,
+) -> SurvivalResult:
     """Kaplan-Meier by ``by`` with pointwise bands, log-rank test, Cox PH with hazard ratios.
 
     The PH assumption is checked per covariate by :func:`ph_test` (scaled Schoenfeld residuals
@@ -141,10 +164,14 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     reproducible: members are ordered by ``member_id`` before any sample is drawn.
     """
     if len(tts) == 0 or not tts["event"].any():
-        raise NotApplicable(tr("time to sleep is measured on members who joined while the data record purchases, and there are none.")
-                            if len(tts) == 0 else
-                            tr("time to sleep is measured on members who joined while the data record purchases, and none of "
-                               "them has fallen asleep yet."))
+        raise NotApplicable(
+            tr("time to sleep is measured on members who joined while the data record purchases, and there are none.")
+            if len(tts) == 0
+            else tr(
+                "time to sleep is measured on members who joined while the data record purchases, and none of "
+                "them has fallen asleep yet."
+            )
+        )
     df = tts.sort_values("member_id", kind="stable").reset_index(drop=True) if "member_id" in tts.columns else tts.copy()
     df["log_early_spend"] = np.log1p(df["early_spend"])
     if "age" in df.columns:
@@ -166,21 +193,36 @@ def fit_survival(tts: pd.DataFrame, by: str = "tier", covariates=("tier", "join_
     dropped = tuple(separated_columns(X, sample["event"].to_numpy() == 1))
     X = X.drop(columns=list(dropped))
     if X.shape[1] == 0:  # no covariate varies: curves only
-        return SurvivalResult(by, curves, float(chi2), float(p), None,
-                              pd.DataFrame(columns=["covariate", "hazard_ratio", "ci_low", "ci_high", "p_value"]),
-                              pd.DataFrame(columns=["covariate", "test_statistic", "p_value"]), dropped=dropped)
+        return SurvivalResult(
+            by,
+            curves,
+            float(chi2),
+            float(p),
+            None,
+            pd.DataFrame(columns=["covariate", "hazard_ratio", "ci_low", "ci_high", "p_value"]),
+            pd.DataFrame(columns=["covariate", "test_statistic", "p_value"]),
+            dropped=dropped,
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # recorded: convergence goes into the result, not onto the report's stderr
         cox = PHReg(sample["duration"].to_numpy(), X.to_numpy(), status=sample["event"].to_numpy(), ties="efron").fit()
-    converged = (not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-                 and bool(np.isfinite(cox.params).all() and np.isfinite(cox.bse).all()))
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught) and bool(
+        np.isfinite(cox.params).all() and np.isfinite(cox.bse).all()
+    )
     for w in caught:  # anything other than the optimizer's own numerical noise is passed on
         if not issubclass(w.category, (ConvergenceWarning, RuntimeWarning)):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     with np.errstate(over="ignore"):
         ci = np.exp(cox.conf_int(alpha=alpha))
-    hr = pd.DataFrame({"covariate": X.columns, "hazard_ratio": np.exp(cox.params), "ci_low": ci[:, 0], "ci_high": ci[:, 1],
-                       "p_value": cox.pvalues})
+    hr = pd.DataFrame(
+        {
+            "covariate": X.columns,
+            "hazard_ratio": np.exp(cox.params),
+            "ci_low": ci[:, 0],
+            "ci_high": ci[:, 1],
+            "p_value": cox.pvalues,
+        }
+    )
     checks = ph_test(cox, sample["duration"].to_numpy(), sample["event"].to_numpy(), list(X.columns))
     return SurvivalResult(by, curves, float(chi2), float(p), cox, hr, checks, converged=converged, dropped=dropped)
 

@@ -1,0 +1,37 @@
+"""The layer contract (issue 27), in reporting mode while the modules move into their layers.
+
+``pyproject.toml`` declares the layers (application > presentation > statistics > data, imports
+only downward) for import-linter. The imports that still break the contract are listed in
+``tests/data/layers_baseline.txt``: this test fails on any *new* one (a module that imports
+upward), and on a listed one that is gone (so the list only shrinks: remove the line).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BASELINE = Path(__file__).parent / "data" / "layers_baseline.txt"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def broken_imports() -> set[str]:
+    """``importer -> imported`` for each pair of modules that breaks the layer contract."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    res = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "Contracts" in res.stdout, res.stdout + res.stderr  # it ran and read the contract
+    return {
+        f"{a} -> {b}" for a, b in re.findall(r"^(analysis[\w.]*) is not allowed to import (analysis[\w.]*):", res.stdout, re.M)
+    }
+
+
+def test_no_module_imports_upward_beyond_the_recorded_baseline():
+    found = broken_imports()
+    recorded = {
+        line.strip() for line in BASELINE.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")
+    }
+    new, gone = sorted(found - recorded), sorted(recorded - found)
+    assert not new, "imports that go up a layer (move the code, or pass what it needs down):\n" + "\n".join(new)
+    assert not gone, "fixed, well done: remove these lines from tests/data/layers_baseline.txt:\n" + "\n".join(gone)
