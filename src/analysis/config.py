@@ -11,10 +11,15 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: Repository root when running from a source checkout (``src/analysis`` -> repo).
 PROJECT_DIR = PACKAGE_DIR.parent.parent
+#: Whether this is a source checkout (``make report``) or an installed wheel, whose notebooks
+#: are inside the package (``setup.py`` copies them there) and whose demo data and reports go to
+#: the folder the command runs in.
+SOURCE_CHECKOUT = (PROJECT_DIR / "notebooks").is_dir() and (PROJECT_DIR / "pyproject.toml").is_file()
+_HOME = PROJECT_DIR if SOURCE_CHECKOUT else Path.cwd()
 
-DEMO_DATA_DIR = PROJECT_DIR / "data" / "demo"
-NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
-REPORTS_DIR = PROJECT_DIR / "reports"
+DEMO_DATA_DIR = _HOME / "data" / "demo"
+NOTEBOOKS_DIR = PROJECT_DIR / "notebooks" if SOURCE_CHECKOUT else PACKAGE_DIR / "notebooks"
+REPORTS_DIR = _HOME / "reports"
 MONTHLY_NOTEBOOK = NOTEBOOKS_DIR / "monthly" / "monthly_report.ipynb"
 TEACHING_DIR = NOTEBOOKS_DIR / "teaching"
 

@@ -115,19 +115,19 @@ def extract_messages(paths) -> dict[str, str]:
 
 def source_files() -> list[Path]:
     """The package's modules and the notebooks' Python twins: where report text is written."""
-    from .config import PROJECT_DIR
+    from .config import NOTEBOOKS_DIR
 
-    return sorted(Path(__file__).parent.rglob("*.py")) + sorted((PROJECT_DIR / "notebooks").rglob("*.py"))
+    return sorted(Path(__file__).parent.rglob("*.py")) + sorted(NOTEBOOKS_DIR.rglob("*.py"))
 
 
 def notebook_sources(lang: str = "zh") -> dict[str, list[str]]:
     """Every notebook's markdown cells, by stem: what the narrative catalogs must translate."""
     import nbformat
 
-    from .config import PROJECT_DIR
+    from .config import NOTEBOOKS_DIR
 
     out = {}
-    for path in sorted((PROJECT_DIR / "notebooks").rglob("*.ipynb")):
+    for path in sorted(NOTEBOOKS_DIR.rglob("*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
             continue
         nb = nbformat.read(path, as_version=4)
