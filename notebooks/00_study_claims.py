@@ -31,12 +31,11 @@ from IPython.display import display, Markdown, HTML
 import pandas as pd
 
 from analysis import campaigns, claims, sleeping
-from analysis.dataset import load_dataset
+from analysis.notebook import start
 from analysis.i18n import tr
 from analysis.report import record_metrics
-from analysis.present import configure, present
-configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
-data = load_dataset(data_dir, as_of=as_of or None)
+from analysis.present import present
+data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
 outcomes = campaigns.compute_campaign_outcomes(data) if campaigns.has_contacts(data) else None
 gifts = tuple(v.strip() for v in gift_levels.split(","))
 channels = tuple(v.strip() for v in channel_levels.split(","))

@@ -29,13 +29,12 @@ import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
 from analysis import campaigns, exports, plots, sleeping
-from analysis.dataset import load_dataset
+from analysis.notebook import start
 from analysis.privacy import suppress_small_cells
 from analysis.report import headline, record_metrics
 from analysis.i18n import N_, tr
-from analysis.present import configure, display_name, present
-configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
-data = load_dataset(data_dir, as_of=as_of or None)
+from analysis.present import display_name, present
+data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
 sl = sleeping.build_sleeping_list(data, sleeping.default_list_date(data, list_date, naive_campaign), tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days, channel=channel)
 

@@ -41,14 +41,13 @@ import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
 from analysis import campaigns, exports, plots, timeseries
-from analysis.dataset import load_dataset
+from analysis.notebook import start
 from analysis.report import applies, headline, record_metrics, section
 from analysis.i18n import N_, tr
-from analysis.present import configure, display_name, label, present
+from analysis.present import display_name, label, present
 from analysis.plan import assignment_checks, judge_against_plans
 from analysis import uplift
-configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
-data = load_dataset(data_dir, as_of=as_of or None)
+data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
 has_campaigns = campaigns.has_contacts(data)
 NO_CAMPAIGNS = tr("the data hold no campaigns (no campaigns or contacts table, or no contacts in it).")
 outcomes = campaigns.compute_campaign_outcomes(data, response_days=response_days or None) if has_campaigns else None

@@ -29,13 +29,12 @@ import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
 from analysis import exports, plots, segmentation as seg
-from analysis.dataset import load_dataset
+from analysis.notebook import start
 from analysis.features import compute_member_features
 from analysis.report import applies, headline, record_metrics
 from analysis.i18n import N_, tr
-from analysis.present import configure, display_name, present
-configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
-data = load_dataset(data_dir, as_of=as_of or None)
+from analysis.present import display_name, present
+data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)
 features = seg.add_age_band(compute_member_features(data, as_of_date, window_days))

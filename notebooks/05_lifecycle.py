@@ -30,13 +30,12 @@ import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
 from analysis import clv, exports, lifecycle, plots
-from analysis.dataset import load_dataset
+from analysis.notebook import start
 from analysis.privacy import pseudonymize
 from analysis.report import applies, headline, record_metrics, section
 from analysis.i18n import N_, tr
-from analysis.present import configure, display_name, label, present
-configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
-data = load_dataset(data_dir, as_of=as_of or None)
+from analysis.present import display_name, label, present
+data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tier = tier_filter or None
 

@@ -35,3 +35,26 @@ def test_no_module_imports_upward_beyond_the_recorded_baseline():
     new, gone = sorted(found - recorded), sorted(recorded - found)
     assert not new, "imports that go up a layer (move the code, or pass what it needs down):\n" + "\n".join(new)
     assert not gone, "fixed, well done: remove these lines from tests/data/layers_baseline.txt:\n" + "\n".join(gone)
+
+
+def test_importing_the_package_has_no_side_effects():
+    """``import analysis`` (also inside a kernel) defines the package and nothing else: no module of
+    its own imported, no display hook registered, no warning filter changed."""
+    code = (
+        "import sys, warnings, ipykernel; before = list(warnings.filters); import analysis; "
+        "print(sorted(m for m in sys.modules if m.startswith('analysis.')), warnings.filters == before)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[] True", out
+
+
+def test_every_notebook_sets_itself_up_in_one_call():
+    """One set-up call (``analysis.notebook.start``), not a set-up cell copied into each notebook."""
+    from analysis.config import NOTEBOOKS_DIR
+
+    sources = sorted(p for p in NOTEBOOKS_DIR.rglob("*.py") if ".ipynb_checkpoints" not in p.parts)
+    assert len(sources) >= 10
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert text.count("data = start(data_dir, as_of, lang") == 1, path.name
+        assert "configure(" not in text and "load_dataset(data_dir" not in text, path.name

@@ -25,15 +25,14 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 from pathlib import Path
 from analysis import monthly as mo, plots
-from analysis.dataset import load_dataset
+from analysis.notebook import start
 from analysis import exports
 from analysis.privacy import suppress_small_counts
 from analysis.report import record_metrics
 from analysis.config import RFM_WINDOW_DAYS
 from analysis.segmentation import parse_thresholds
-from analysis.present import configure, present
-configure(data_dir, lang=lang, currency=currency)  # tier, arm and channel names in the report's language
-data = load_dataset(data_dir, as_of=as_of or None)
+from analysis.present import present
+data = start(data_dir, as_of, lang, currency)  # escaped tables; language, currency and names; the data
 month = mo.parse_month(report_month or mo.last_complete_month(data))
 figure_lang = plots.use_language(lang)
 T = lambda key, **kw: mo.text(key, lang, **kw)

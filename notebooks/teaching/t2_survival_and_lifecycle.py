@@ -24,12 +24,11 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 from analysis import teaching
 from analysis.privacy import mask_ids
-from analysis.dataset import load_dataset
+from analysis.notebook import start
 from analysis.report import headline, record_metrics, section
 from analysis.i18n import N_, tr
-from analysis.present import configure, display_name, present
-configure(data_dir, lang=lang)  # language; currency and display names from the data folder's mallwake.yaml
-data = load_dataset(data_dir, as_of=as_of or None)
+from analysis.present import display_name, present
+data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
 

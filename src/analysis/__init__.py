@@ -1,10 +1,7 @@
-"""mallwake: member analytics for shopping malls (segmentation, lifecycle, wake-up campaigns)."""
+"""mallwake: member analytics for shopping malls (segmentation, lifecycle, wake-up campaigns).
+
+Importing the package does nothing but define it: a notebook sets itself up with
+``analysis.notebook.start`` (escaped tables, language, data).
+"""
 
 __version__ = "0.1.0"
-
-import sys as _sys
-
-if "ipykernel" in _sys.modules:  # inside a notebook kernel: every displayed Styler is HTML-escaped
-    from .display import register_kernel_formatters as _register_kernel_formatters
-
-    _register_kernel_formatters()
