@@ -145,7 +145,7 @@ def test_the_presentation_layer_leaves_nothing_raw():
 BROWSER_REQUIRED = os.environ.get("MALLWAKE_REQUIRE_BROWSER") == "1"
 #: where the screenshots of the browser test are kept for review (one per page and width)
 SCREENSHOTS = Path(os.environ.get("MALLWAKE_SCREENSHOTS", Path(__file__).resolve().parent.parent / "build" / "screenshots"))
-WIDTHS = (1280, 820)
+WIDTHS = (1280, 820, 390)  # desktop, tablet, phone: no page wider than the screen
 
 
 def _chromium() -> str:
@@ -403,3 +403,13 @@ def test_metrics_are_the_same_in_every_language(site):
         words = re.compile(r"^headline\[\d+\]\.(label|text)$")
         differ = {k: (en[k], zh[k]) for k in en if en[k] != zh[k] and not words.match(k)}
         assert not differ, (f.name, dict(list(differ.items())[:10]))
+
+
+@pytest.mark.slow
+def test_every_page_declares_a_viewport_for_phones(site):
+    """Without the viewport tag a phone draws a 980 px page and shrinks it (the index and the
+    definitions page had none)."""
+    pages = sorted(site["out"].rglob("*.html"))
+    assert len(pages) > 10
+    missing = [p.name for p in pages if 'name="viewport"' not in p.read_text(encoding="utf-8")[:20_000]]
+    assert missing == []

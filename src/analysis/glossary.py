@@ -286,7 +286,7 @@ def glossary_page(csp_meta: str) -> str:
         sections.setdefault(section, []).append(f'<dt id="{_anchor(term)}">{html.escape(term)}{zh_part}</dt><dd>{body}</dd>')
     parts = "".join(f"<section><h2>{html.escape(s)}</h2><dl>{''.join(items)}</dl></section>" for s, items in sections.items())
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">{csp_meta}<title>mallwake: definitions</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{csp_meta}<title>mallwake: definitions</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 900px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }}
 dt {{ font-weight: bold; margin-top: 0.8em; }} dd {{ margin-left: 1.2em; }} code {{ background: #f3f3f6; padding: 0 0.2em; }}

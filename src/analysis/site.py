@@ -135,6 +135,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'"
 )
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+#: Phones show the page at their own width (without it they draw a 980 px page and shrink it).
+VIEWPORT_META = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 
 
 class _ReportExporter(HTMLExporter):
@@ -336,8 +338,9 @@ def _monthly_section(runs: list[dict], language: str = "en") -> str:
         f"<section><h2>{html.escape(tr('Monthly member reports', lang=language))}</h2>"
         f"<p>{tr(MONTHLY_INTRO, lang=language)}</p>"
         f"<div class='mw-trend'>{trend}</div>"
-        f"<table><tr><th>{html.escape(tr('month', lang=language))}</th><th>{html.escape(tr('language', lang=language))}</th>"
-        f"{head}</tr>{''.join(rows)}</table></section>"
+        f"<div class='mw-scroll'><table><tr><th>{html.escape(tr('month', lang=language))}</th>"
+        f"<th>{html.escape(tr('language', lang=language))}</th>"
+        f"{head}</tr>{''.join(rows)}</table></div></section>"
     )
 
 
@@ -412,9 +415,8 @@ def _index_page(runs: list[dict], language: str = "en") -> str:
             f"<section><h2>{html.escape(run['_dir'])} <span class='{html.escape(str(status))}'>{_t(str(status))}</span></h2>"
             f"<p>{_t('data')}: {html.escape(run.get('data_name', ''))} &middot; {_t('as of')} {html.escape(_as_of_text(run.get('as_of', ''), language))} "
             f"&middot; {_t('finished')} {html.escape(str(run.get('finished', '')))} &middot; {float(run.get('seconds') or 0):.1f} s</p>"
-            f"<table><tr><th>{_t('report')}</th><th>{_t('status')}</th><th>{_t('time')}</th><th>{_t('headline figures')}</th></tr>"
-            + "".join(rows)
-            + "</table></section>"
+            f'<div class="mw-scroll"><table><tr><th>{_t("report")}</th><th>{_t("status")}</th><th>{_t("time")}</th>'
+            f"<th>{_t('headline figures')}</th></tr>" + "".join(rows) + "</table></div></section>"
         )
     other = " &middot; ".join(
         f'<a href="{CHROME[lang]["index"]}" hreflang="{LANG_CODES.get(lang, lang)}">{LANGUAGE_NAMES[lang]}</a>'
@@ -422,10 +424,12 @@ def _index_page(runs: list[dict], language: str = "en") -> str:
         if lang != language
     )
     page = f"""<!DOCTYPE html>
-<html lang="{LANG_CODES.get(language, language)}"><head><meta charset="utf-8">{CSP_META}<title>{_t("mallwake reports")}</title>
+<html lang="{LANG_CODES.get(language, language)}"><head><meta charset="utf-8">{VIEWPORT_META}{CSP_META}<title>{_t("mallwake reports")}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: 0.4em; text-align: left; vertical-align: top; }}
+.mw-scroll {{ overflow-x: auto; }} /* a wide table scrolls in its own box on a phone */
+@media (max-width: 600px) {{ body {{ margin: 1em auto; }} td, th {{ padding: 0.3em; }} }}
 :lang(zh) td, :lang(zh) th {{ word-break: keep-all; }}
 .ok {{ color: #1a7f37; }} .failed {{ color: #c62828; font-weight: bold; }} .skipped {{ color: #888; }}
 </style></head><body>
