@@ -102,5 +102,5 @@ if found[3].details is not None:
     display(present(found[3].details, kinds={"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points"}))
 
 # %% tags=["hide"]
-record_metrics(claims=[c.to_metrics() for c in found],
+record_metrics(title=tr("The study's claims"), claims=[c.to_metrics() for c in found],
                supported=sum(c.verdict == claims.SUPPORTED for c in found))
