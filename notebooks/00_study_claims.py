@@ -25,6 +25,7 @@ min_effect: float = 0.02  # smallest return-rate effect worth finding (for the m
 min_invalid_share: float = 0.05  # claim 1: the naive list is inaccurate when at least this share of it is not really asleep
 alpha: float = 0.05
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 from IPython.display import display, Markdown, HTML
@@ -35,7 +36,7 @@ from analysis.notebook import start
 from analysis.i18n import tr
 from analysis.report import record_metrics
 from analysis.present import present
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 outcomes = campaigns.compute_campaign_outcomes(data) if campaigns.has_contacts(data) else None
 gifts = tuple(v.strip() for v in gift_levels.split(","))
 channels = tuple(v.strip() for v in channel_levels.split(","))

@@ -9,6 +9,7 @@
 data_dir: str = "../data/demo"  # directory in the data contract
 as_of: str = ""  # analysis date YYYY-MM-DD; empty: the last date in the data
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -24,7 +25,7 @@ from analysis.notebook import start
 from analysis.report import headline, record_metrics
 from analysis.i18n import N_, tr
 from analysis.present import present
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 
 # %% [markdown]
 # ## Validation

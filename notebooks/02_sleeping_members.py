@@ -18,6 +18,7 @@ naive_campaign: str = ""  # a campaign sent to a naive list (empty: none)
 export_dir: str = ""  # where the contact list goes (the runner: exports/<label>/, outside the report site); empty: not written
 min_cell: int = 10  # smallest group shown in tables
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -34,7 +35,7 @@ from analysis.privacy import suppress_small_cells
 from analysis.report import headline, record_metrics
 from analysis.i18n import N_, tr
 from analysis.present import display_name, present
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 sl = sleeping.build_sleeping_list(data, sleeping.default_list_date(data, list_date, naive_campaign), tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days, channel=channel)
 

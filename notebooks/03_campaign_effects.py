@@ -30,6 +30,7 @@ budget: str = ""  # money for the next wave's contacts and gifts (empty: no budg
 export_dir: str = ""  # where the next wave's list goes (the runner: exports/<label>/, outside the report site); empty: not written
 planned_allocation: str = ""  # arm:share,... the campaigns' planned split, when no pre-registration record says it
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -47,7 +48,7 @@ from analysis.i18n import N_, tr
 from analysis.present import display_name, label, present
 from analysis.plan import assignment_checks, judge_against_plans
 from analysis import uplift
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 has_campaigns = campaigns.has_contacts(data)
 NO_CAMPAIGNS = tr("the data hold no campaigns (no campaigns or contacts table, or no contacts in it).")
 outcomes = campaigns.compute_campaign_outcomes(data, response_days=response_days or None) if has_campaigns else None

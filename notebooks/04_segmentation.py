@@ -18,6 +18,7 @@ tier_filter: str = ""  # comma-separated tiers to include; empty: all
 min_cell: int = 10  # smallest group shown in tables
 export_dir: str = ""  # where member_segments.parquet and downgrade_warnings.csv/.xlsx go (the runner: exports/<label>/, outside the report site); empty: not written
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -34,7 +35,7 @@ from analysis.features import compute_member_features
 from analysis.report import applies, headline, record_metrics
 from analysis.i18n import N_, tr
 from analysis.present import display_name, present
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)
 features = seg.add_age_band(compute_member_features(data, as_of_date, window_days))

@@ -19,6 +19,7 @@ calibration_months: int = 6  # holdout length for validating BG/NBD
 risk_horizon_days: int = 90  # sleep risk: asleep within this many days
 export_dir: str = ""  # where the about-to-sleep list goes (the runner: exports/<label>/, outside the report site); empty: not written
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -35,7 +36,7 @@ from analysis.privacy import pseudonymize
 from analysis.report import applies, headline, record_metrics, section
 from analysis.i18n import N_, tr
 from analysis.present import display_name, label, present
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tier = tier_filter or None
 

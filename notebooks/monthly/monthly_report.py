@@ -13,6 +13,7 @@ currency: str = "¥"
 min_cell: int = 10  # counts below this are shown as "<10"
 output_dir: str = ""  # figures are also saved here as PNG (set by the runner); empty: not saved
 export_dir: str = ""  # where the watch list with member ids goes (the runner: exports/<month>/, outside the site); empty: not written
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -32,7 +33,7 @@ from analysis.report import record_metrics
 from analysis.config import RFM_WINDOW_DAYS
 from analysis.segmentation import parse_thresholds
 from analysis.present import present
-data = start(data_dir, as_of, lang, currency)  # escaped tables; language, currency and names; the data
+data = start(data_dir, as_of, lang, currency, namespace=globals())  # escaped tables; language, currency and names; the data
 month = mo.parse_month(report_month or mo.last_complete_month(data))
 figure_lang = plots.use_language(lang)
 T = lambda key, **kw: mo.text(key, lang, **kw)

@@ -14,6 +14,7 @@ as_of: str = ""  # analysis date; empty: the last date in the data
 window_days: int = 365  # purchases counted over this many days up to as_of
 show_solutions: bool = False  # instructors: True fills in every answer
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -30,7 +31,7 @@ from analysis.notebook import start
 from analysis.report import headline, record_metrics
 from analysis.i18n import N_, tr
 from analysis.present import present
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
 

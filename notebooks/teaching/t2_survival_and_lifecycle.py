@@ -12,6 +12,7 @@ sleeping_days: int = 180  # a member falls asleep after this many days without a
 target_tier: str = ""  # the tier of exercise 2; empty: the highest tier in the data (the demo: gold)
 show_solutions: bool = False  # instructors: True fills in every answer
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -28,7 +29,7 @@ from analysis.notebook import start
 from analysis.report import headline, record_metrics, section
 from analysis.i18n import N_, tr
 from analysis.present import display_name, present
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
 

@@ -15,6 +15,7 @@ after_arm: str = "call_wechat_ent"
 control_arm: str = "holdout"
 show_solutions: bool = False  # instructors: True fills in every answer
 lang: str = "en"  # language of the report: en or zh
+settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline
@@ -31,7 +32,7 @@ from analysis.notebook import start
 from analysis.report import headline, record_metrics
 from analysis.i18n import N_, tr
 from analysis.present import present
-data = start(data_dir, as_of, lang)  # escaped tables; language, currency and names of the data folder; the data
+data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
 

@@ -28,6 +28,37 @@ def parse_as_of(value) -> str | None:
         raise ParameterError(f"analysis date {text!r} is not a date: give it as YYYY-MM-DD, e.g. 2024-12-31") from None
 
 
+def parameter_value(name: str, value, type_name: str, where: str):
+    """``value`` (text typed after ``-p``, or a YAML value from ``mallwake.yaml``) as a parameter
+    declared with type ``type_name`` (``int``, ``float``, ``bool``, ``str``, ``list``); a YAML list
+    or number for a text parameter becomes its text. :class:`ParameterError` naming ``where``."""
+    from .contract import FALSE_WORDS, TRUE_WORDS
+
+    if isinstance(value, list) and type_name == "str":
+        value = ",".join(str(v) for v in value)
+    elif isinstance(value, (int, float, bool, dt.date)) and type_name == "str":
+        value = value.isoformat() if isinstance(value, dt.date) else str(value)
+    if not isinstance(value, str):
+        return value
+    try:
+        if type_name == "int":
+            return int(value)
+        if type_name == "float":
+            return float(value)
+        if type_name == "bool":
+            low = value.strip().lower()
+            if low in TRUE_WORDS:
+                return True
+            if low in FALSE_WORDS:
+                return False
+            raise ValueError(value)
+        if type_name.startswith("list"):
+            return [v.strip() for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise ParameterError(f"parameter {name}={value!r}: {where} expects a value of type {type_name}") from None
+    return value
+
+
 #: A data folder's own parameters: defaults for every notebook that declares them (the study's
 #: roles for the demo; a mall's tiers, thresholds and campaign roles), read by the runner.
 DATA_PARAMS_FILE = "mallwake.yaml"

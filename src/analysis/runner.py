@@ -39,11 +39,11 @@ from traitlets import CaselessStrEnum
 
 from . import i18n, kernelfork
 from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
-from .contract import FALSE_WORDS, TRUE_WORDS, present_files
+from .contract import present_files
 from .dataset import fingerprint_files
 from .lockfile import lock_hash
 from .pairs import check_pairs
-from .params import DATA_PARAMS_FILE, ParameterError, load_data_params, parse_as_of
+from .params import DATA_PARAMS_FILE, ParameterError, load_data_params, parameter_value, parse_as_of
 from .report import collect_metrics
 from .site import build_index, page_language, render_html
 from .storage import (
@@ -130,28 +130,6 @@ def declared_parameters(path: Path) -> dict[str, dict]:
     }
 
 
-def _coerce(name: str, value, type_name: str, notebook: str):
-    if not isinstance(value, str):
-        return value
-    try:
-        if type_name == "int":
-            return int(value)
-        if type_name == "float":
-            return float(value)
-        if type_name == "bool":
-            low = value.strip().lower()
-            if low in TRUE_WORDS:
-                return True
-            if low in FALSE_WORDS:
-                return False
-            raise ValueError(value)
-        if type_name.startswith("list"):
-            return [v.strip() for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise ParameterError(f"parameter {name}={value!r}: {notebook} expects a value of type {type_name}") from None
-    return value
-
-
 def check_parameters(notebooks: list[Path], params: dict, defaults: dict | None = None) -> dict[Path, dict]:
     """Parameters per notebook, coerced to the declared types; rejects unknown names.
 
@@ -167,23 +145,16 @@ def check_parameters(notebooks: list[Path], params: dict, defaults: dict | None 
         )
     out = {}
     for nb, decl in declared.items():
-        given = {k: _coerce(k, v, decl[k]["type"], nb.name) for k, v in params.items() if k in decl}
+        given = {k: parameter_value(k, v, decl[k]["type"], nb.name) for k, v in params.items() if k in decl}
         from_data = {
-            k: _coerce(k, _as_text(v, decl[k]["type"]), decl[k]["type"], f"{nb.name} (from {DATA_PARAMS_FILE})")
+            k: parameter_value(k, v, decl[k]["type"], f"{nb.name} (from {DATA_PARAMS_FILE})")
             for k, v in (defaults or {}).items()
             if k in decl and k not in given and k not in COMMON_PARAMETERS
         }
         out[nb] = from_data | given
+        if "settings_applied" in decl:  # the notebook then leaves its parameters as given (analysis.notebook.start)
+            out[nb]["settings_applied"] = True
     return out
-
-
-def _as_text(value, type_name: str):
-    """A YAML value for a parameter declared as ``type_name`` (lists become comma-separated text)."""
-    if isinstance(value, list) and type_name == "str":
-        return ",".join(str(v) for v in value)
-    if isinstance(value, (int, float, bool)) and type_name == "str":
-        return str(value)
-    return value
 
 
 #: Parameters naming a tier, a campaign, or an arm of a campaign: checked against the data before running.
@@ -544,7 +515,7 @@ def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None
 
 
 #: Parameters the runner sets and nobody else: where a run's files with member ids go is ``--exports``.
-RUNNER_PARAMETERS = ("export_dir", "output_dir")
+RUNNER_PARAMETERS = ("export_dir", "output_dir", "settings_applied")
 
 
 def refuse_runner_parameters(user: dict, data_params: dict, data_dir) -> None:
@@ -555,10 +526,13 @@ def refuse_runner_parameters(user: dict, data_params: dict, data_dir) -> None:
     in_file = [name for name in RUNNER_PARAMETERS if name in data_params]
     if given or in_file:
         where = "-p" if given else f"{Path(data_dir) / 'mallwake.yaml'}"
-        raise ParameterError(
-            f"{', '.join(given or in_file)} ({where}) is set by the runner, not by you: files with member ids go "
-            "to --exports DIR/<label>/, outside the report site"
+        names = given or in_file
+        why = (
+            ": files with member ids go to --exports DIR/<label>/, outside the report site"
+            if {"export_dir", "output_dir"} & set(names)
+            else ""
         )
+        raise ParameterError(f"{', '.join(names)} ({where}) is set by the runner, not by you{why}")
 
 
 def check_exports_dir(exports_dir: Path, out_dir: Path) -> None:

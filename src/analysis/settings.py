@@ -211,6 +211,7 @@ def _schema():  # pydantic is imported only when a settings file is checked
         currency: Text | None = None
         export_dir: Text | None = Field(default=None, json_schema_extra={"hidden": True})  # refused, with the reason
         output_dir: Text | None = Field(default=None, json_schema_extra={"hidden": True})
+        settings_applied: bool | None = Field(default=None, json_schema_extra={"hidden": True})
         # defaults for the notebooks' parameters (checked against the notebooks by the tests)
         target_tier: Text | None = None
         tier_filter: Text | None = None
@@ -255,7 +256,7 @@ def _schema():  # pydantic is imported only when a settings file is checked
         show_solutions: bool | None = None
         lang: Literal["en", "zh"] | None = None
 
-        @field_validator("export_dir", "output_dir")
+        @field_validator("export_dir", "output_dir", "settings_applied")
         @classmethod
         def _runner_only(cls, value):
             raise ValueError(
