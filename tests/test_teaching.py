@@ -97,3 +97,53 @@ def test_handout_strips_every_solution_and_still_runs_clean(tmp_path):
             if cell["cell_type"] == "code":
                 code = "".join(cell["source"])
                 ast.parse("\n".join(ln for ln in code.splitlines() if not ln.startswith("%")))  # still valid Python
+
+
+def _outputs(path) -> str:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            for kind in ("text/plain", "text/markdown", "text/html"):
+                parts.append(str(out.get("data", {}).get(kind, "")))
+    return "\n".join(parts)
+
+
+@pytest.mark.slow
+def test_a_handout_runs_where_it_is_written_and_prints_no_answer(small_mall, tmp_path):
+    """The handout carries its data and runs from its own folder, outside the repository; a
+    student's copy run top to bottom shows no toolkit result (they print the answers)."""
+    import papermill as pm
+
+    from analysis import cli
+
+    class_dir = tmp_path / "class"
+    assert cli.main(["handout", str(class_dir), "--data", str(small_mall)]) == 0
+    assert (class_dir / "data" / "members.csv").exists()
+    moved = tmp_path / "elsewhere" / "course"  # the folder copied to a student's machine
+    moved.parent.mkdir()
+    class_dir.rename(moved)
+    for name in ("t1_rfm_by_hand", "t2_survival_and_lifecycle", "t3_naive_vs_holdout"):
+        out = tmp_path / f"{name}.out.ipynb"
+        pm.execute_notebook(str(moved / f"{name}.ipynb"), str(out), cwd=str(moved), kernel_name="python3", progress_bar=False)
+        text = _outputs(out)
+        assert "Traceback" not in text and "does not exist" not in text, name
+        if name != "t1_rfm_by_hand":
+            assert "The toolkit's results appear here once every exercise above is answered right." in text, name
+    t3 = _outputs(tmp_path / "t3_naive_vs_holdout.out.ipynb")
+    assert "difference-in-differences" not in t3.lower()
+    # the teacher's key shows them
+    key = tmp_path / "key.ipynb"
+    pm.execute_notebook(
+        str(TEACHING_DIR / "t3_naive_vs_holdout.ipynb"),
+        str(key),
+        cwd=str(TEACHING_DIR),
+        kernel_name="python3",
+        parameters={"data_dir": str(small_mall), "show_solutions": True},
+        progress_bar=False,
+    )
+    shown = _outputs(key)
+    assert "difference-in-differences" in shown.lower() and "truth" in shown.lower()  # the comparison with the truth is shown

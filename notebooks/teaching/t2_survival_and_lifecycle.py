@@ -100,12 +100,15 @@ checks[-1]
 # whether the tiers differ (log-rank). The lifecycle report goes further (Cox model, sleep risk).
 
 # %%
-with section():  # data where no one has fallen asleep yet: one sentence instead
-    survival = lifecycle.fit_survival(tts, by="tier", covariates=("tier",))
-    plots.plot_survival(survival.curves);
-    if survival.fit_note():
-        display(Markdown(survival.fit_note()))
-    display(survival.median_days().to_frame())
+if not (teaching.all_right(checks) or show_solutions):  # a student's copy prints no answer before it is found
+    display(Markdown(tr("The toolkit's results appear here once every exercise above is answered right.")))
+else:
+    with section():  # data where no one has fallen asleep yet: one sentence instead
+        survival = lifecycle.fit_survival(tts, by="tier", covariates=("tier",))
+        plots.plot_survival(survival.curves);
+        if survival.fit_note():
+            display(Markdown(survival.fit_note()))
+        display(survival.median_days().to_frame())
 
 # %%
 display(Markdown("## " + tr("Your score")))

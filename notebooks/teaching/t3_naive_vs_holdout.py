@@ -109,7 +109,9 @@ checks[-1]
 # mall the true effects are known (`truth.json`): compare.
 
 # %%
-if not missing:  # (without the two waves there is nothing to compare: said above)
+if not (teaching.all_right(checks) or show_solutions):  # a student's copy prints no answer before it is found
+    display(Markdown(tr("The toolkit's results appear here once every exercise above is answered right.")))
+elif not missing:  # (without the two waves there is nothing to compare: said above)
     study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm)
     display(study)
     rows = [(tr("naive after - before"), study.naive_difference), (tr("difference-in-differences"), study.did.estimate)]
@@ -118,7 +120,7 @@ if not missing:  # (without the two waves there is nothing to compare: said abov
         true_change = (arms[after_campaign]["arms"][after_arm]["true_incremental_return_rate"]
                        - arms[before_campaign]["arms"][before_arm]["true_incremental_return_rate"])
         rows.append((tr("truth: change in incremental return rate"), true_change))
-    present(pd.DataFrame(rows, columns=["comparison", "return-rate difference"]), kinds={"return-rate difference": "points"})
+    display(present(pd.DataFrame(rows, columns=["comparison", "return-rate difference"]), kinds={"return-rate difference": "points"}))
 
 # %%
 display(Markdown("## " + tr("Your score")))

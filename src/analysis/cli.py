@@ -51,8 +51,14 @@ def _handout(args) -> int:
     from .config import TEACHING_DIR
     from .handout import write_handout
 
+    data = Path(args.data) if args.data else DEMO_DATA_DIR
+    if data == DEMO_DATA_DIR and not (data / "members.csv").exists():
+        from .synthetic import generate_mall
+
+        print(f"demo data not found: generating it in {data}")
+        generate_mall(data)
     try:
-        written = write_handout(Path(args.notebooks) if args.notebooks else TEACHING_DIR, Path(args.out))
+        written = write_handout(Path(args.notebooks) if args.notebooks else TEACHING_DIR, Path(args.out), data)
     except ValueError as err:
         print(f"mallwake: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -187,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("handout", help="write student copies of the teaching notebooks (solution cells removed)")
     p.add_argument("out", help="folder for the student notebooks (not notebooks/teaching itself)")
     p.add_argument("--notebooks", default=None, help="teaching notebooks to copy (default notebooks/teaching)")
+    p.add_argument("--data", default=None, help="data folder copied beside them as DIR/data (default: the demo data)")
     p.set_defaults(func=_handout)
 
     p = sub.add_parser("validate", help="check a data directory (or a database or Spark source) against the data contract")

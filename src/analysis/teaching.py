@@ -204,6 +204,12 @@ def missing_campaigns(data, campaign_ids: list[str]) -> list[str]:
     return [c for c in campaign_ids if c not in have]
 
 
+def all_right(checks: list[Check]) -> bool:
+    """Whether every exercise so far is answered right: only then does a student's copy show the
+    toolkit's results (which print the answers)."""
+    return bool(checks) and all(c.ok for c in checks)
+
+
 def summarize_checks(checks: list[Check]) -> pd.DataFrame:
     """One row per exercise: status and message (for the end of a notebook and its metrics)."""
     return pd.DataFrame([{"exercise": c.exercise, "status": c.status, "message": c.message} for c in checks])
