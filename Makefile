@@ -63,8 +63,13 @@ test: lint ## run the test suite (executes every notebook on a small generated m
 test-fast: lint ## the edit loop: the tests not marked slow (no notebook executions); the full suite is make test
 	MALLWAKE_EXTRAS=$(EXTRAS) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow" -q
 
-lab: $(STAMP) ## open JupyterLab on the notebooks (defaults read the demo data; .py sources open as notebooks)
+# JupyterLab's default viewer of .py files: Jupytext's notebook (the settings of this .venv only)
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+lab: $(STAMP) ## open JupyterLab on the notebooks (defaults read the demo data; a double-clicked .py source opens as a notebook)
 	@test -f $(DEMO)/truth.json || $(MAKE) demo-data
+	@mkdir -p $(dir $(LAB_OVERRIDES))
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $(LAB_OVERRIDES)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS)
 
 handout: $(STAMP) ## write the students' copies of the teaching notebooks (no solution cells) into handout/

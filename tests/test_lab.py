@@ -61,6 +61,11 @@ def test_make_lab_serves_the_notebooks_and_their_sources(small_mall, tmp_path):
         assert any("parameters" in c["metadata"].get("tags", []) for c in cells)
         ipynb = _get(f"{base}/contents/04_segmentation.ipynb?content=1&token={token}")
         assert [c["source"] for c in ipynb["content"]["cells"]] == [c["source"] for c in cells]
+        # a double-clicked .py opens as a notebook: Jupytext's viewer is the lab's default for Python files
+        lab = base.removesuffix("/api") + "/lab/api/settings/@jupyterlab/docmanager-extension:plugin"
+        plugin = _get(f"{lab}?token={token}")
+        viewers = plugin["settings"].get("defaultViewers") or plugin["schema"]["properties"]["defaultViewers"]["default"]
+        assert viewers.get("python") == "Jupytext Notebook", viewers
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

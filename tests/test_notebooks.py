@@ -2,13 +2,14 @@
 
 import json
 import re
+import shutil
 
 import nbformat
 import papermill as pm
 import pytest
 
 from analysis.config import NOTEBOOKS_DIR
-from analysis.pairs import pair_problem, text_source
+from analysis.pairs import clean_notebook, pair_problem, text_source
 from analysis.report import collect_metrics
 
 NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -47,11 +48,18 @@ def test_an_out_of_sync_pair_is_refused_before_anything_runs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "jupytext --sync" in err and "01_data_overview" in err
     assert not (tmp_path / "r").exists()
-    # an .ipynb stored with outputs is refused too
+    # an .ipynb saved with outputs (Run All, then save, in the lab) is in sync: outputs are not source
+    shutil.copy(NOTEBOOKS_DIR / "01_data_overview.py", py)
     nb = nbformat.read(tmp_path / "01_data_overview.ipynb", as_version=4)
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="x")]
+    nb.cells[1].execution_count = 3
     nbformat.write(nb, tmp_path / "01_data_overview.ipynb")
-    assert "holds outputs" in pair_problem(tmp_path / "01_data_overview.ipynb")
+    assert pair_problem(tmp_path / "01_data_overview.ipynb") is None
+    assert all(
+        not c.get("outputs") and c.get("execution_count") is None
+        for c in clean_notebook(tmp_path / "01_data_overview.ipynb").cells
+        if c.cell_type == "code"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(NOTEBOOKS_DIR).with_suffix("").as_posix())
@@ -79,3 +87,25 @@ def test_executes_under_papermill(path, small_mall, tmp_path):
     metrics = collect_metrics(nbformat.read(out, as_version=4))
     assert metrics, "each notebook publishes its headline figures"
     json.dumps(metrics)
+
+
+@pytest.mark.slow
+def test_a_notebook_saved_with_outputs_in_the_lab_still_runs_clean(small_mall, tmp_path):
+    """Run All, then save, in the lab: ``mallwake run`` executes a clean copy (the stale output
+    appears nowhere) instead of refusing the notebook."""
+    from analysis.cli import main
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for suffix in (".ipynb", ".py"):
+        shutil.copy(NOTEBOOKS_DIR / f"02_sleeping_members{suffix}", folder / f"02_sleeping_members{suffix}")
+    nb = nbformat.read(folder / "02_sleeping_members.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [nbformat.v4.new_output("stream", text="STALE-OUTPUT-FROM-THE-LAB")], 7
+    nbformat.write(nb, folder / "02_sleeping_members.ipynb")
+    out = tmp_path / "r"
+    assert main(["run", "--data", str(small_mall), "--notebooks", str(folder), "--out", str(out), "--label", "lab"]) == 0
+    page = (out / "lab" / "02_sleeping_members.html").read_text(encoding="utf-8")
+    executed = (out / "lab" / "02_sleeping_members.ipynb").read_text(encoding="utf-8")
+    assert "STALE-OUTPUT-FROM-THE-LAB" not in page and "STALE-OUTPUT-FROM-THE-LAB" not in executed

@@ -29,15 +29,14 @@ def pair_problem(notebook: Path) -> str | None:
     """Why the ``.ipynb`` and its ``.py`` pair disagree (``None``: in sync, or no ``.py`` pair).
 
     Cells are compared by type, source and tags; outputs and other metadata are not part of
-    the source. A stored ``.ipynb`` with outputs is a problem too: outputs belong to runs.
+    the source. Outputs a notebook was saved with in the lab are no problem: the runner executes
+    a clean copy (:func:`clean_notebook`).
     """
     import jupytext
 
     notebook = Path(notebook)
     source = text_source(notebook)
     nb = nbformat.read(notebook, as_version=4)
-    if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
-        return f"{notebook} holds outputs; store it clean ({SYNC_HINT} {source} rewrites it from the source)"
     if not source.exists():
         return None
     text = jupytext.read(source)
@@ -56,3 +55,14 @@ def check_pairs(notebooks: list[Path]) -> None:
     problems = [p for p in (pair_problem(nb) for nb in notebooks) if p]
     if problems:
         raise ParameterError("notebook sources out of sync: " + "; ".join(problems))
+
+
+def clean_notebook(notebook: Path):
+    """The notebook at ``notebook`` without outputs or execution counts (what the runner executes
+    and what its cache key reads: saving a notebook after Run All in the lab changes neither)."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+    return nb

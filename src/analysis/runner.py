@@ -42,7 +42,7 @@ from .config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
 from .contract import present_files
 from .dataset import fingerprint_files
 from .lockfile import lock_hash
-from .pairs import check_pairs
+from .pairs import check_pairs, clean_notebook
 from .params import DATA_PARAMS_FILE, ParameterError, load_data_params, parameter_value, parse_as_of
 from .report import collect_metrics
 from .site import build_index, page_language, render_html
@@ -330,7 +330,7 @@ def execute_notebook(nb: Path, out_nb: Path, params: dict, progress=None, launch
     for attempt in range(1, KERNEL_START_TRIES + 1):
         try:
             pm.execute_notebook(
-                str(nb),
+                clean_notebook(nb),  # outputs saved in the lab are not executed or kept
                 str(out_nb),
                 parameters=params,
                 kernel_name="python3",
@@ -909,7 +909,7 @@ def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:
     and the locked environment (:func:`_environment_key`)."""
     h = hashlib.sha256()
     h.update(fingerprint.encode())
-    h.update(notebook.read_bytes())
+    h.update(nbformat.writes(clean_notebook(notebook)).encode())  # the cells, not outputs saved in the lab
     h.update(_environment_key().encode())
     h.update(json.dumps({k: v for k, v in params.items() if k != "output_dir"}, sort_keys=True, default=str).encode())
     return h.hexdigest()
