@@ -59,3 +59,10 @@ def test_settings_applied_is_the_runners_alone(small_mall, tmp_path, capsys):
         ]
     )
     assert rc == 2 and "set by the runner" in capsys.readouterr().err
+
+
+def test_recording_metrics_prints_nothing_in_the_lab():
+    """The hidden record_metrics cell printed a long raw dictionary as the cell's value in the lab."""
+    from analysis.report import record_metrics
+
+    assert record_metrics(value=1) is None

@@ -1,4 +1,4 @@
-"""The ``mallwake`` command line: demo-data, validate, run, plan, handout."""
+"""The ``mallwake`` command line: demo-data, validate, run, plan, handout, grade."""
 
 from __future__ import annotations
 
@@ -64,6 +64,20 @@ def _handout(args) -> int:
         return EXIT_BAD_INPUT
     for path in written:
         print(f"wrote {path}")
+    return 0
+
+
+def _grade(args) -> int:
+    from .grading import grade
+
+    data = Path(args.data) if args.data else DEMO_DATA_DIR
+    table = grade(Path(args.submissions), Path(args.out), data, timeout=args.timeout)
+    done = table[table["status"] != "failed"]["notebook"].count()
+    print(
+        f"mallwake: graded {table[['student', 'notebook']].drop_duplicates().shape[0]} notebook(s) of "
+        f"{table['student'].nunique()} student(s) ({(table['status'] == 'failed').sum()} failed, {done} exercise row(s))"
+    )
+    print(f"wrote {Path(args.out) / 'scores.csv'}\nwrote {Path(args.out) / 'scores.html'}")
     return 0
 
 
@@ -195,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", default=None, help="teaching notebooks to copy (default notebooks/teaching)")
     p.add_argument("--data", default=None, help="data folder copied beside them as DIR/data (default: the demo data)")
     p.set_defaults(func=_handout)
+
+    p = sub.add_parser("grade", help="execute the notebooks students handed in (safely) and score their self-checks")
+    p.add_argument("submissions", help="folder of submitted notebooks: <student>/<notebook>.ipynb or <student>.ipynb")
+    p.add_argument("--out", required=True, help="folder for scores.csv and scores.html")
+    p.add_argument("--data", default=None, help="the class's data folder (default: the demo data)")
+    p.add_argument("--timeout", type=int, default=120, help="seconds one cell may run (default 120)")
+    p.set_defaults(func=_grade)
 
     p = sub.add_parser("validate", help="check a data directory (or a database or Spark source) against the data contract")
     p.add_argument("data_dir", help="a data directory, a source URL (postgres://user@host/db) or a connection file (*.yaml)")

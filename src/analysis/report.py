@@ -35,13 +35,14 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def record_metrics(**metrics: Any) -> dict:
-    """Publish named headline figures of this notebook (numbers, or nested dicts of them)."""
+def record_metrics(**metrics: Any) -> None:
+    """Publish named headline figures of this notebook (numbers, or nested dicts of them).
+
+    Returns nothing: as the last line of a cell in the lab it then prints nothing (the figures go
+    to ``metrics.json`` through their own output type, which the lab does not show)."""
     from IPython.display import display
 
-    payload = _plain(metrics)
-    display({METRICS_MIME: payload}, raw=True)
-    return payload
+    display({METRICS_MIME: _plain(metrics)}, raw=True)
 
 
 def collect_metrics(nb) -> dict:
