@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 _LONG_FLOAT = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?![\w.])")
-_SCIENTIFIC = re.compile(r"(?<![\w.])-?\d+(\.\d+)?[eE][-+]?\d+(?![\w.])")
+_SCIENTIFIC = re.compile(r"(?<![\w.\-])-?\d+(\.\d+)?[eE][-+]?\d+(?![\w.])")  # not inside a pseudonym: P-224e27...
 _MISSING = re.compile(r"^(NaN|nan|NaT|None|<NA>|null)$")
 _SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 

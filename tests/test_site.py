@@ -414,3 +414,12 @@ def test_every_page_declares_a_viewport_for_phones(site):
     assert len(pages) > 10
     missing = [p.name for p in pages if 'name="viewport"' not in p.read_text(encoding="utf-8")[:20_000]]
     assert missing == []
+
+
+def test_the_raw_output_scan_flags_scientific_notation_but_not_a_pseudonym():
+    """A pseudonym's hex digits can read like 224e27...: the scan flagged it on some secret keys."""
+    from sitescan import raw_forms
+
+    page = "<table><tr><th>member</th><th>value</th></tr><tr><td>{}</td><td>{}</td></tr></table>"
+    assert raw_forms(page.format("P-224e2786975754901517", "1,234")) == []
+    assert any("scientific" in f for f in raw_forms(page.format("P-ab12", "1.5e-07")))
