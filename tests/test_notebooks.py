@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+from pathlib import Path
 
 import nbformat
 import papermill as pm
@@ -46,10 +47,21 @@ def test_an_out_of_sync_pair_is_refused_before_anything_runs(tmp_path, capsys):
     assert "differ at cell 17" in pair_problem(tmp_path / "01_data_overview.ipynb")
     assert main(["run", "--data", str(tmp_path / "no-data"), "--notebooks", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert "jupytext --sync" in err and "01_data_overview" in err
+    assert "jupytext --to ipynb --update" in err and "01_data_overview" in err
     assert not (tmp_path / "r").exists()
+    # the command the message suggests, run as written (jupytext from the environment), brings the pair in sync
+    import shlex
+    import subprocess
+    import sys
+
+    suggested = re.search(r"run `(jupytext [^`]+\.py)` after editing the \.py", err).group(1)
+    cmd = shlex.split(suggested)
+    subprocess.run([str(Path(sys.executable).parent / cmd[0]), *cmd[1:]], check=True, capture_output=True)
+    assert pair_problem(tmp_path / "01_data_overview.ipynb") is None
+    assert "added in a text editor" in (tmp_path / "01_data_overview.ipynb").read_text()
     # an .ipynb saved with outputs (Run All, then save, in the lab) is in sync: outputs are not source
-    shutil.copy(NOTEBOOKS_DIR / "01_data_overview.py", py)
+    for suffix in (".ipynb", ".py"):
+        shutil.copy(NOTEBOOKS_DIR / f"01_data_overview{suffix}", tmp_path / f"01_data_overview{suffix}")
     nb = nbformat.read(tmp_path / "01_data_overview.ipynb", as_version=4)
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="x")]
     nb.cells[1].execution_count = 3

@@ -2,7 +2,7 @@
 
 Jupytext keeps the two in sync (``notebooks/jupytext.toml``; JupyterLab saves both). The
 runner and the tests refuse a pair whose cells differ, so neither file silently wins: after
-editing one side by hand, ``jupytext --sync notebooks/NAME.py`` brings the other up to date.
+editing one side by hand, ``jupytext --to ipynb --update notebooks/NAME.py`` brings the .ipynb up to date.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from pathlib import Path
 import nbformat
 
 from .params import ParameterError
-
-SYNC_HINT = "jupytext --sync"
 
 
 def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -44,9 +42,10 @@ def pair_problem(notebook: Path) -> str | None:
     if ours == theirs:
         return None
     first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
-    return (
+    return (  # commands that work in any folder (with or without a jupytext.toml beside the pair), tested as written
         f"{notebook.name} and {source.name} differ at cell {first + 1} (the .ipynb has {len(ours)} cells, the .py {len(theirs)}); "
-        f"run `{SYNC_HINT} {source}` after editing the .py, or `{SYNC_HINT} {notebook}` after editing the .ipynb"
+        f"run `jupytext --to ipynb --update {source}` after editing the .py, "
+        f"or `jupytext --to py:percent {notebook}` after editing the .ipynb"
     )
 
 
