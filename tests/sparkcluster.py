@@ -18,10 +18,16 @@ import urllib.request
 from pathlib import Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all held open while picking, so none is picked twice)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 _UI_PORTS: dict[str, int] = {}
@@ -50,7 +56,7 @@ def spark_cluster(folder: Path, workers: int = 2, cores: int = 1, memory: str = 
         "SPARK_NO_DAEMONIZE": "1",
     }
     klass = [str(home / "bin" / "spark-class")]
-    port, ui = _free_port(), _free_port()
+    port, ui, *worker_ui = _free_ports(2 + workers)
     master = f"spark://127.0.0.1:{port}"
     logs = folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -86,7 +92,7 @@ def spark_cluster(folder: Path, workers: int = 2, cores: int = 1, memory: str = 
                         "--memory",
                         memory,
                         "--webui-port",
-                        str(_free_port()),
+                        str(worker_ui[i]),
                         "--work-dir",
                         str(folder / f"work{i}"),
                         master,
@@ -106,7 +112,7 @@ def spark_cluster(folder: Path, workers: int = 2, cores: int = 1, memory: str = 
                 alive = sum(w.get("state") == "ALIVE" for w in state.get("workers", []))
                 if alive == workers:
                     break
-            except OSError:
+            except (OSError, ValueError):  # not up yet (or not the master's page yet)
                 pass
             time.sleep(1)
         else:
