@@ -1,5 +1,6 @@
 """README commands, run as written from the project folder (relative paths, parallel kernels)."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,18 @@ def test_teaching_track_commands_with_relative_paths(small_mall, tmp_path):
     copies = sorted(p.name for p in (tmp_path / "handout").glob("*.ipynb"))
     assert copies == ["t1_rfm_by_hand.ipynb", "t2_survival_and_lifecycle.ipynb", "t3_naive_vs_holdout.ipynb"]
     assert all('"solution"' not in (tmp_path / "handout" / c).read_text() for c in copies)
+    # a student hands one back; the teacher scores it, as the README writes it
+    (tmp_path / "submissions" / "ann").mkdir(parents=True)
+    shutil.copy(tmp_path / "handout" / copies[0], tmp_path / "submissions" / "ann" / copies[0])
+    res = subprocess.run(
+        [MALLWAKE, "grade", "submissions/", "--out", "scores/", "--data", "handout/data"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    scores = (tmp_path / "scores" / "scores.csv").read_text(encoding="utf-8-sig")
+    assert "ann,t1_rfm_by_hand" in scores and "open" in scores
 
 
 def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_mall, tmp_path, monkeypatch):
