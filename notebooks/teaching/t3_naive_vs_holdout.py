@@ -113,7 +113,10 @@ if not (teaching.all_right(checks) or show_solutions):  # a student's copy print
     display(Markdown(tr("The toolkit's results appear here once every exercise above is answered right.")))
 elif not missing:  # (without the two waves there is nothing to compare: said above)
     study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm)
-    display(study)
+    # the columns the comparison needs (all 13 are wider than the lab's output area)
+    display(present(study.table()[["wave", "arm", "contacted", "return_rate", "holdout_return_rate", "incremental_return_rate",
+                                   "ci_low", "ci_high"]], kinds=study.kinds))
+    display(present(study.summary(), kinds=study.kinds))
     rows = [(tr("naive after - before"), study.naive_difference), (tr("difference-in-differences"), study.did.estimate)]
     if truth:
         arms = truth["campaigns"]
