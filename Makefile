@@ -39,9 +39,9 @@ setup: $(STAMP) ## create .venv with the exact versions of uv.lock (only when py
 lock: $(UV) ## upgrade uv.lock to the newest versions pyproject.toml allows and rewrite environment.yml; then run make test
 	$(UV) lock --upgrade --python $(PYTHON)
 	$(MAKE) setup
-	$(BIN)/python -m analysis.lockfile
+	$(BIN)/python -m analysis.application.lockfile
 
-$(DEMO)/truth.json: $(STAMP) src/analysis/synthetic.py
+$(DEMO)/truth.json: $(STAMP) src/analysis/statistics/synthetic.py
 	$(BIN)/mallwake demo-data --out $(DEMO)
 
 demo-data: $(DEMO)/truth.json ## generate the synthetic Mall A demo data (if absent or outdated)

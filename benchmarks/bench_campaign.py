@@ -29,8 +29,8 @@ def main() -> None:
     ap.add_argument("data_dir")
     ap.add_argument("--contacts", type=int, default=60_000)
     args = ap.parse_args()
-    from analysis import campaigns as cp
-    from analysis.dataset import load_dataset
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics import campaigns as cp
 
     src = Path(args.data_dir)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""Benchmark: writing a member list to Excel with openpyxl vs XlsxWriter (the choice in analysis.exports).
+"""Benchmark: writing a member list to Excel with openpyxl vs XlsxWriter (the choice in analysis.application.exports).
 
 Usage: python benchmarks/bench_excel.py [--rows 20000] [--repeat 3]
 Writes benchmarks/results/excel.json and prints it.

@@ -19,8 +19,8 @@ WINDOW = 365
 
 
 def _ibis(data_dir: str) -> dict:
-    from analysis.dataset import load_dataset
-    from analysis.features import compute_member_features
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics.features import compute_member_features
 
     t0 = time.perf_counter()
     data = load_dataset(data_dir)  # validates and stages the first time (cached afterwards)

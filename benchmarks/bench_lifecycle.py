@@ -24,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def _worker(data_dir: str) -> dict:
-    from analysis import clv, lifecycle
-    from analysis.dataset import load_dataset, stage_dataset, stage_path
-    from analysis.validation import validate_data_dir
+    from analysis.data.dataset import load_dataset, stage_dataset, stage_path
+    from analysis.data.validation import validate_data_dir
+    from analysis.statistics import clv, lifecycle
 
     validate_data_dir(data_dir).raise_for_errors()  # cached after the first time; not a lifecycle step
     fresh = not (stage_path(data_dir) and stage_path(data_dir).is_file())

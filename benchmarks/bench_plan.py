@@ -1,7 +1,7 @@
-"""Benchmark: assigning 200,000 sleeping members to 3 arms within strata (analysis.plan).
+"""Benchmark: assigning 200,000 sleeping members to 3 arms within strata (analysis.statistics.plan).
 
 Times the choice of the list (best arm per member and the order within a budget, from given
-uplift scores of 3 treated arms: ``analysis.uplift.choose_list``), the blocked randomization, the
+uplift scores of 3 treated arms: ``analysis.statistics.uplift.choose_list``), the blocked randomization, the
 balance table (6 covariates), the sample-ratio test and the contact file's bytes, on a synthetic list (member id, tier, recency band, spend, frequency, age
 band, gender); peak memory of the process. The list itself comes from the data (the refined
 sleeping list); its cost is that of `build_sleeping_list`, measured in bench_run/bench_features.
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.plan import assign_arms, balance_table, contacts_csv, srm_test
-from analysis.uplift import choose_list
+from analysis.statistics.plan import assign_arms, balance_table, contacts_csv, srm_test
+from analysis.statistics.uplift import choose_list
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,6 +1,6 @@
 """Benchmark: the BG/NBD member summary (frequency, recency, T, monetary value) three ways.
 
-On the same transactions: our feature layer (:func:`analysis.clv.compute_rfm_summary`, computed
+On the same transactions: our feature layer (:func:`analysis.statistics.clv.compute_rfm_summary`, computed
 in DuckDB through Ibis), a plain pandas group-by, and the reference function of the ``lifetimes``
 package, ``lifetimes.utils.summary_data_from_transaction_data`` (if it installs:
 ``pip install lifetimes``). The engine is timed three ways: staging the directory (once per data
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def _transactions(data_dir: str) -> tuple[pd.DataFrame, pd.Timestamp]:
-    from analysis.dataset import load_dataset
+    from analysis.data.dataset import load_dataset
 
     data = load_dataset(data_dir)
     return data.transactions.select("member_id", "ts", "amount").to_pandas(), pd.Timestamp(data.as_of)
@@ -72,9 +72,9 @@ def _lifetimes(tx: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
 
 def _worker(method: str, data_dir: str, out: str) -> None:
     if method == "engine":
-        from analysis.clv import compute_rfm_summary
-        from analysis.dataset import load_dataset, stage_dataset, stage_path
-        from analysis.validation import validate_data_dir
+        from analysis.data.dataset import load_dataset, stage_dataset, stage_path
+        from analysis.data.validation import validate_data_dir
+        from analysis.statistics.clv import compute_rfm_summary
 
         validate_data_dir(data_dir).raise_for_errors()  # validation is not timed (pandas and lifetimes get clean rows)
         staged = stage_path(data_dir)

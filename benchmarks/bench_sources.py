@@ -30,7 +30,7 @@ from bench_run import _timed  # noqa: E402
 def bench(members: int, jobs: int) -> dict:
     import pgcluster
 
-    from analysis.sources import copy_to_postgres
+    from analysis.data.sources import copy_to_postgres
 
     data = HERE / "data" / f"mall_{members}"
     if not (data / "truth.json").exists():

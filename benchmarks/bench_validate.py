@@ -22,8 +22,8 @@ sys.path.insert(0, str(HERE))
 from bench_run import _timed  # noqa: E402  (one way to time a command and its peak memory)
 
 _HASH = (
-    "import sys, time; from pathlib import Path; from analysis.contract import present_files; "
-    "from analysis.validation import fingerprint_files; files = list(present_files(Path(sys.argv[1])).values()); "
+    "import sys, time; from pathlib import Path; from analysis.data.contract import present_files; "
+    "from analysis.data.validation import fingerprint_files; files = list(present_files(Path(sys.argv[1])).values()); "
     "t = time.perf_counter(); fingerprint_files(files); "
     "print(time.perf_counter() - t, sum(p.stat().st_size for p in files))"
 )

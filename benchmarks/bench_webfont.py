@@ -1,4 +1,4 @@
-"""Benchmark: the web font embedded in Chinese pages (analysis.webfont) — glyphs, bytes added, time.
+"""Benchmark: the web font embedded in Chinese pages (analysis.presentation.webfont) — glyphs, bytes added, time.
 
 Usage: python benchmarks/bench_webfont.py [REPORTS_DIR]   (default: reports/, after `make report`
 and a Chinese month, e.g. `mallwake run --data data/demo --month latest --lang zh`)
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.webfont import MARKER, cjk_chars, cjk_font_path, font_css, subset_woff
+from analysis.presentation.webfont import MARKER, cjk_chars, cjk_font_path, font_css, subset_woff
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,7 +30,7 @@ def main() -> None:
             continue
         subset_woff.cache_clear()
         t = time.perf_counter()
-        from analysis.webfont import _subset
+        from analysis.presentation.webfont import _subset
 
         _subset(frozenset(chars), str(cjk_font_path()))  # the subsetting itself, not the cache
         css = font_css(chars, cjk_font_path())

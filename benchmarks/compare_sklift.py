@@ -30,9 +30,9 @@ def main() -> None:
     from sklift.models import TwoModels
     from threadpoolctl import threadpool_limits
 
-    from analysis import campaigns as cp
-    from analysis import uplift as up
-    from analysis.dataset import load_dataset
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics import campaigns as cp
+    from analysis.statistics import uplift as up
 
     data = load_dataset(args.mall)
     cols = "recency_days,frequency,monetary,tenure_days,tier,district".split(",")

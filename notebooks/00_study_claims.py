@@ -31,11 +31,11 @@ settings_applied: bool = False  # mallwake run sets it: the data folder's mallwa
 from IPython.display import display, Markdown, HTML
 import pandas as pd
 
-from analysis import campaigns, claims, sleeping
-from analysis.notebook import start
-from analysis.i18n import tr
-from analysis.report import record_metrics
-from analysis.present import present
+from analysis.statistics import campaigns, claims, sleeping
+from analysis.application.notebook import start
+from analysis.presentation.i18n import tr
+from analysis.presentation.report import record_metrics
+from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 outcomes = campaigns.compute_campaign_outcomes(data) if campaigns.has_contacts(data) else None
 gifts = tuple(v.strip() for v in gift_levels.split(","))

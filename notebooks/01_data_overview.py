@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import overview, plots
-from analysis.notebook import start
-from analysis.report import headline, record_metrics
-from analysis.i18n import N_, tr
-from analysis.present import present
+from analysis.statistics import overview
+
+from analysis.presentation import plots
+from analysis.application.notebook import start
+from analysis.presentation.report import headline, record_metrics
+from analysis.presentation.i18n import N_, tr
+from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 
 # %% [markdown]

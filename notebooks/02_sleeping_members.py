@@ -29,12 +29,16 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import campaigns, exports, plots, sleeping
-from analysis.notebook import start
-from analysis.privacy import suppress_small_cells
-from analysis.report import headline, record_metrics
-from analysis.i18n import N_, tr
-from analysis.present import display_name, present
+from analysis.statistics import campaigns, sleeping
+
+from analysis.application import exports
+
+from analysis.presentation import plots
+from analysis.application.notebook import start
+from analysis.data.privacy import suppress_small_cells
+from analysis.presentation.report import headline, record_metrics
+from analysis.presentation.i18n import N_, tr
+from analysis.presentation.present import display_name, present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 sl = sleeping.build_sleeping_list(data, sleeping.default_list_date(data, list_date, naive_campaign), tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days, channel=channel)

@@ -41,13 +41,17 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import campaigns, exports, plots, timeseries
-from analysis.notebook import start
-from analysis.report import applies, headline, record_metrics, section
-from analysis.i18n import N_, tr
-from analysis.present import display_name, label, present
-from analysis.plan import assignment_checks, judge_against_plans
-from analysis import uplift
+from analysis.statistics import campaigns, timeseries
+
+from analysis.application import exports
+
+from analysis.presentation import plots
+from analysis.application.notebook import start
+from analysis.presentation.report import applies, headline, record_metrics, section
+from analysis.presentation.i18n import N_, tr
+from analysis.presentation.present import display_name, label, present
+from analysis.statistics.plan import assignment_checks, judge_against_plans
+from analysis.statistics import uplift
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 has_campaigns = campaigns.has_contacts(data)
 NO_CAMPAIGNS = tr("the data hold no campaigns (no campaigns or contacts table, or no contacts in it).")

@@ -29,12 +29,16 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import exports, plots, segmentation as seg
-from analysis.notebook import start
-from analysis.features import compute_member_features
-from analysis.report import applies, headline, record_metrics
-from analysis.i18n import N_, tr
-from analysis.present import display_name, present
+from analysis.application import exports
+
+from analysis.presentation import plots
+
+from analysis.statistics import segmentation as seg
+from analysis.application.notebook import start
+from analysis.statistics.features import compute_member_features
+from analysis.presentation.report import applies, headline, record_metrics
+from analysis.presentation.i18n import N_, tr
+from analysis.presentation.present import display_name, present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)

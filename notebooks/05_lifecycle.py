@@ -30,12 +30,16 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import clv, exports, lifecycle, plots
-from analysis.notebook import start
-from analysis.privacy import pseudonymize
-from analysis.report import applies, headline, record_metrics, section
-from analysis.i18n import N_, tr
-from analysis.present import display_name, label, present
+from analysis.statistics import clv, lifecycle
+
+from analysis.application import exports
+
+from analysis.presentation import plots
+from analysis.application.notebook import start
+from analysis.data.privacy import pseudonymize
+from analysis.presentation.report import applies, headline, record_metrics, section
+from analysis.presentation.i18n import N_, tr
+from analysis.presentation.present import display_name, label, present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tier = tier_filter or None

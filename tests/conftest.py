@@ -18,7 +18,7 @@ def _private_validation_cache(tmp_path_factory):
     os.environ.pop("MALLWAKE_SALT", None)
 
 
-from analysis.synthetic import generate_mall  # noqa: E402
+from analysis.statistics.synthetic import generate_mall  # noqa: E402
 
 SMALL_MEMBERS = 2_000
 

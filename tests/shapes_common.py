@@ -5,9 +5,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from analysis.config import MONTHLY_NOTEBOOK, TEACHING_DIR
-from analysis.monthly import last_complete_month
-from analysis.runner import discover_notebooks, run_months, run_reports
+from analysis.application.monthly import last_complete_month
+from analysis.application.runner import discover_notebooks, run_months, run_reports
+from analysis.data.config import MONTHLY_NOTEBOOK, TEACHING_DIR
 
 #: What a table cell must never read in a report.
 BAD_CELLS = {"nan", "NaN", "NaT", "None", "inf", "-inf", "<NA>"}
@@ -41,7 +41,7 @@ def bad_cells(page: Path) -> list[str]:
 
 def run_everything(data: Path, out: Path, **params) -> list[str]:
     """Run every notebook and the latest monthly report on ``data``; return what is wrong."""
-    from analysis.dataset import load_dataset
+    from analysis.data.dataset import load_dataset
 
     problems = []
     res = run_reports(data, out_dir=out, jobs=2, params=params, log=lambda *_: None)

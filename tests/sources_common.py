@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, TEACHING_DIR
-from analysis.runner import run_months, run_reports
+from analysis.application.runner import run_months, run_reports
+from analysis.data.config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, TEACHING_DIR
 
 SETTINGS = ("mallwake.yaml", "preregistrations", "truth.json")
 MONTH = "2024-11"

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import campaigns as cp
+from analysis.statistics import campaigns as cp
 
 
 def _hc2(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

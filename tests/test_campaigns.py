@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import campaigns as cp
-from analysis.dataset import load_dataset
+from analysis.data.dataset import load_dataset
+from analysis.statistics import campaigns as cp
 
 
 @pytest.fixture
@@ -270,8 +270,8 @@ def test_recency_bands_are_labelled_as_they_hold():
 
 
 def test_one_definition_of_age_bands_across_reports():
-    from analysis.config import AGE_BAND_LABELS
-    from analysis.segmentation import add_age_band
+    from analysis.data.config import AGE_BAND_LABELS
+    from analysis.statistics.segmentation import add_age_band
 
     ages = pd.DataFrame({"age": [20, 25, 34, 35, 64, 65, 80], "recency_days": 1})
     assert list(add_age_band(ages)["age_band"].astype(str)) == list(cp.add_bands(ages)["age_band"].astype(str))
@@ -346,7 +346,7 @@ def test_factorial_effects_equal_the_logit_delta_method_and_a_boundary_cell_is_s
 
     import statsmodels.formula.api as smf
 
-    from analysis.clv import ConvergenceWarning
+    from analysis.statistics.clv import ConvergenceWarning
 
     rng = np.random.default_rng(5)
     n = 6000

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import campaigns, claims
-from analysis.dataset import load_dataset
-from analysis.sleeping import build_sleeping_list
-from analysis.synthetic import generate_mall
+from analysis.data.dataset import load_dataset
+from analysis.statistics import campaigns, claims
+from analysis.statistics.sleeping import build_sleeping_list
+from analysis.statistics.synthetic import generate_mall
 
 
 def test_verdict_rule_by_hand():
@@ -140,7 +140,7 @@ def test_arms_that_differ_only_in_the_gift_stand_in_for_a_crossed_wave():
 
 
 def test_claim_1_is_not_testable_on_purchases_only(small_mall, tmp_path):
-    from analysis.synthetic import make_shape
+    from analysis.statistics.synthetic import make_shape
 
     data = load_dataset(make_shape(small_mall, tmp_path / "p", "purchases_only"))
     sl = build_sleeping_list(data, tier="all")
@@ -154,7 +154,7 @@ def test_claim_1_is_not_testable_on_purchases_only(small_mall, tmp_path):
 def test_visits_that_are_a_campaigns_outcomes_are_not_presence(small_mall, tmp_path):
     """The e-mail test: web visits the day after the e-mail are the campaign's outcomes, not a sign
     that the members on the list were never asleep."""
-    from analysis.synthetic import make_shape
+    from analysis.statistics.synthetic import make_shape
 
     data = load_dataset(make_shape(small_mall, tmp_path / "v", "visits_after_list"))
     k = data.campaigns.to_pandas().sort_values("start_date").iloc[-1]
@@ -166,7 +166,7 @@ def test_visits_that_are_a_campaigns_outcomes_are_not_presence(small_mall, tmp_p
 
 
 def test_claim_1_has_a_materiality_threshold_and_can_be_contradicted():
-    from analysis.sleeping import RULES, SleepingList
+    from analysis.statistics.sleeping import RULES, SleepingList
 
     def made(invalid: int, n: int = 2_000) -> SleepingList:
         members = pd.DataFrame({"member_id": [f"m{i}" for i in range(n)], **{r: False for r in RULES}})

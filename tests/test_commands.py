@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import cli
-from analysis.storage import UnsafeNameError, check_label
+from analysis.application import cli
+from analysis.data.storage import UnsafeNameError, check_label
 
 
 def _refused(capsys, argv, *words) -> str:
@@ -96,7 +96,7 @@ def test_the_duplicate_rows_warning_shows_no_raw_member_id(small_mall, tmp_path)
     import nbformat
     import pandas as pd
 
-    from analysis.runner import run_reports
+    from analysis.application.runner import run_reports
 
     data = tmp_path / "mall"
     shutil.copytree(small_mall, data)
@@ -271,9 +271,9 @@ def test_the_mallwake_yaml_schema_covers_every_notebook_parameter():
     excepted), with a type the notebook accepts; the schema knows no parameter no notebook has."""
     from pathlib import Path
 
-    from analysis.config import NOTEBOOKS_DIR
-    from analysis.runner import COMMON_PARAMETERS, declared_parameters
-    from analysis.settings import data_settings_model
+    from analysis.application.runner import COMMON_PARAMETERS, declared_parameters
+    from analysis.data.config import NOTEBOOKS_DIR
+    from analysis.data.settings import data_settings_model
 
     declared: dict = {}
     for nb in sorted(Path(NOTEBOOKS_DIR).rglob("*.ipynb")):
@@ -317,7 +317,7 @@ def _two_notebooks(folder):
         nb = new_notebook(
             cells=[
                 new_code_cell('data_dir = ""\nas_of = ""\nexport_dir = ""', metadata={"tags": ["parameters"]}),
-                new_code_cell(f"from analysis.report import record_metrics\nrecord_metrics(value={value})"),
+                new_code_cell(f"from analysis.presentation.report import record_metrics\nrecord_metrics(value={value})"),
             ]
         )
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -524,13 +524,13 @@ def test_every_error_a_person_reads_has_one_base_class_mapped_to_an_exit_code_on
     import ast
     import inspect
 
-    from analysis import cli as cli_module
-    from analysis.errors import MallwakeError
-    from analysis.params import ParameterError
-    from analysis.privacy import PrivacyError
-    from analysis.sources import SourceError
-    from analysis.storage import DiskFullError, RunLockedError, UnsafeFolderError
-    from analysis.validation import DataValidationError
+    from analysis.application import cli as cli_module
+    from analysis.data.errors import MallwakeError
+    from analysis.data.params import ParameterError
+    from analysis.data.privacy import PrivacyError
+    from analysis.data.sources import SourceError
+    from analysis.data.storage import DiskFullError, RunLockedError, UnsafeFolderError
+    from analysis.data.validation import DataValidationError
 
     for cls in (
         ParameterError,

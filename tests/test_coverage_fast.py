@@ -2,7 +2,7 @@
 
 import importlib.util
 
-from analysis.config import PROJECT_DIR
+from analysis.data.config import PROJECT_DIR
 
 spec = importlib.util.spec_from_file_location("coverage_study", PROJECT_DIR / "validation" / "coverage.py")
 coverage_study = importlib.util.module_from_spec(spec)

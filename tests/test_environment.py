@@ -6,8 +6,8 @@ from importlib import metadata
 
 import pytest
 
-from analysis.config import PROJECT_DIR
-from analysis.lockfile import LOCK_FILE, direct_dependencies, environment_yml, lock_hash, locked_versions
+from analysis.application.lockfile import LOCK_FILE, direct_dependencies, environment_yml, lock_hash, locked_versions
+from analysis.data.config import PROJECT_DIR
 
 
 def test_lock_pins_every_dependency_of_every_extra():
@@ -34,7 +34,7 @@ def test_the_installed_packages_are_the_locked_versions():
 
 def test_environment_yml_is_written_from_the_lock():
     assert (PROJECT_DIR / "environment.yml").read_text() == environment_yml(), (
-        "environment.yml is stale: run `make lock` (or python -m analysis.lockfile)"
+        "environment.yml is stale: run `make lock` (or python -m analysis.application.lockfile)"
     )
     assert "pandas==" + locked_versions()["pandas"] in environment_yml()
 

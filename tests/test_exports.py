@@ -6,9 +6,9 @@ import re
 import pandas as pd
 import pytest
 
-from analysis import exports
-from analysis.dataset import load_dataset
-from analysis.runner import run_reports
+from analysis.application import exports
+from analysis.application.runner import run_reports
+from analysis.data.dataset import load_dataset
 
 
 def test_contact_details_by_hand(tiny_dir):

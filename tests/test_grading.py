@@ -9,8 +9,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis import cli
-from analysis.grading import network_isolation
+from analysis.application import cli
+from analysis.application.grading import network_isolation
 
 KM_ANSWER = """s100 = 1.0
 for day in sorted(tiny.loc[(tiny["asleep"] == 1) & (tiny["days"] <= 100), "days"].unique()):

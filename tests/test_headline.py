@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from analysis.report import format_value, headline
-from analysis.site import _headline
+from analysis.presentation.report import format_value, headline
+from analysis.presentation.site import _headline
 
 
 def test_values_are_written_by_kind():

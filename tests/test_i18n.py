@@ -7,9 +7,9 @@ import string
 import nbformat
 import pytest
 
-from analysis import i18n
-from analysis.config import NOTEBOOKS_DIR
-from analysis.present import configure
+from analysis.data.config import NOTEBOOKS_DIR
+from analysis.presentation import i18n
+from analysis.presentation.present import configure
 
 FIELDS = string.Formatter()
 
@@ -23,7 +23,7 @@ def test_every_message_has_a_translation_and_no_entry_is_unused():
     catalog = i18n.messages("zh")
     assert len(used) > 150, "the extraction finds the messages"
     missing = {m: where for m, where in used.items() if m not in catalog}
-    assert not missing, f"not translated (run `python -m analysis.i18n missing zh`): {missing}"
+    assert not missing, f"not translated (run `python -m analysis.presentation.i18n missing zh`): {missing}"
     assert not set(catalog) - set(used), f"unused entries: {sorted(set(catalog) - set(used))[:5]}"
     for en, zh in catalog.items():
         assert _fields(en) == _fields(zh), (en, zh)
@@ -35,7 +35,7 @@ def test_every_markdown_cell_has_a_translation_with_its_heading_and_code():
     assert {"00_study_claims", "03_campaign_effects", "t1_rfm_by_hand"} <= set(sources)
     for stem, cells in sources.items():
         if stem == "monthly_report":
-            continue  # written by code, in analysis.monthly's own texts
+            continue  # written by code, in analysis.application.monthly's own texts
         table = i18n.narrative(stem, "zh")
         assert set(cells) == set(table), (
             f"{stem}: untranslated {[c[:40] for c in set(cells) - set(table)]}, "
@@ -74,7 +74,7 @@ def test_claims_sentences_use_display_names_and_the_currency(lang, tmp_path):
     """No internal codes (call_wechat) or bare amounts in a claim's sentence."""
     import pandas as pd
 
-    from analysis import claims
+    from analysis.statistics import claims
 
     rows = []
     for arm, gift, channel, n, k in (

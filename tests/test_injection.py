@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.dataset import load_dataset
-from analysis.runner import run_months, run_reports
-from analysis.site import CONTENT_SECURITY_POLICY
-from analysis.validation import validate_data_dir
+from analysis.application.runner import run_months, run_reports
+from analysis.data.dataset import load_dataset
+from analysis.data.validation import validate_data_dir
+from analysis.presentation.site import CONTENT_SECURITY_POLICY
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(2)</script>"

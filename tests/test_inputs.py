@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import cli
-from analysis.dataset import load_dataset
-from analysis.features import compute_member_features
-from analysis.overview import compute_monthly_activity
-from analysis.validation import validate_data_dir
+from analysis.application import cli
+from analysis.data.dataset import load_dataset
+from analysis.data.validation import validate_data_dir
+from analysis.statistics.features import compute_member_features
+from analysis.statistics.overview import compute_monthly_activity
 
 AS_OF = "2023-12-31"
 
@@ -174,7 +174,7 @@ def test_unmarked_negative_amounts_and_positive_returns_are_refused(tiny_dir):
 
 
 def test_an_impossible_date_in_mallwake_yaml_is_a_clear_error(tiny_dir, tmp_path, capsys):
-    from analysis import cli
+    from analysis.application import cli
 
     (tiny_dir / "mallwake.yaml").write_text("list_date: 2024-13-40\n", encoding="utf-8")
     assert cli.main(["run", "--data", str(tiny_dir), "--out", str(tmp_path / "r"), "--only", "01_data_overview"]) == 2

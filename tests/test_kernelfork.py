@@ -1,4 +1,4 @@
-"""Kernels forked from a zygote that imported ahead (analysis.kernelfork): they behave as kernels
+"""Kernels forked from a zygote that imported ahead (analysis.application.kernelfork): they behave as kernels
 (imports done, environment and working directory of the launcher, interrupts), leave no process
 behind, and a launcher without a zygote starts an ordinary kernel."""
 
@@ -10,8 +10,8 @@ import time
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from analysis import kernelfork
-from analysis.runner import _ForkKernelManager, execute_notebook
+from analysis.application import kernelfork
+from analysis.application.runner import _ForkKernelManager, execute_notebook
 
 
 def _gone(pid: int, within: float = 10.0) -> bool:
@@ -55,7 +55,7 @@ def test_notebook_imports_reads_import_statements_of_code_cells(tmp_path):
     nb = new_notebook(
         cells=[
             new_code_cell(
-                "%matplotlib inline\nimport numpy as np\nfrom analysis import clv, plots\nx = 1\nif x:\n    import json"
+                "%matplotlib inline\nimport numpy as np\nfrom analysis.statistics import clv\nfrom analysis.presentation import plots\nx = 1\nif x:\n    import json"
             ),
             new_code_cell("from os.path import join\n!ls"),
         ]
@@ -64,9 +64,10 @@ def test_notebook_imports_reads_import_statements_of_code_cells(tmp_path):
     nbformat.write(nb, path)
     assert kernelfork.notebook_imports([path]) == [
         "numpy",
-        "analysis",
-        "analysis.clv",
-        "analysis.plots",
+        "analysis.statistics",
+        "analysis.statistics.clv",
+        "analysis.presentation",
+        "analysis.presentation.plots",
         "os.path",
         "os.path.join",
     ]
@@ -102,7 +103,7 @@ async def _kernel_checks(km, cwd, zygote_pid: int) -> None:
 
 
 def test_forked_kernel_has_the_imports_the_environment_and_the_folder_of_its_launcher(tmp_path, monkeypatch):
-    with kernelfork.zygote(["pandas", "analysis.report"]) as launcher:
+    with kernelfork.zygote(["pandas", "analysis.presentation.report"]) as launcher:
         assert launcher is not None
         zygote_pid = int(launcher[-2])
         monkeypatch.setenv("MALLWAKE_FORK_TEST", "seen")  # set after the zygote started: must still reach the kernel

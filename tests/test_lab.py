@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from analysis.config import PROJECT_DIR
+from analysis.data.config import PROJECT_DIR
 
 
 def _free_port() -> int:

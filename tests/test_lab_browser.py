@@ -33,7 +33,7 @@ def _free_port() -> int:
 @pytest.fixture
 def lab(small_mall, tmp_path):
     """JupyterLab on a student's handout folder (with its own copy of the data)."""
-    from analysis import cli
+    from analysis.application import cli
 
     assert cli.main(["handout", str(tmp_path / "class"), "--data", str(small_mall)]) == 0
     port, token = _free_port(), "mallwake-browser-test"

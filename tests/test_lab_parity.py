@@ -11,9 +11,9 @@ import nbformat
 import papermill as pm
 import pytest
 
-from analysis.config import NOTEBOOKS_DIR
-from analysis.report import collect_metrics
-from analysis.runner import run_reports
+from analysis.application.runner import run_reports
+from analysis.data.config import NOTEBOOKS_DIR
+from analysis.presentation.report import collect_metrics
 
 
 @pytest.mark.slow
@@ -43,7 +43,7 @@ def test_a_notebook_run_where_it_lies_equals_the_runners_report(notebook, small_
 
 
 def test_settings_applied_is_the_runners_alone(small_mall, tmp_path, capsys):
-    from analysis import cli
+    from analysis.application import cli
 
     rc = cli.main(
         [
@@ -63,6 +63,6 @@ def test_settings_applied_is_the_runners_alone(small_mall, tmp_path, capsys):
 
 def test_recording_metrics_prints_nothing_in_the_lab():
     """The hidden record_metrics cell printed a long raw dictionary as the cell's value in the lab."""
-    from analysis.report import record_metrics
+    from analysis.presentation.report import record_metrics
 
     assert record_metrics(value=1) is None

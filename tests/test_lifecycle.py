@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analysis import clv
-from analysis import lifecycle as lc
-from analysis.config import PROJECT_DIR
-from analysis.dataset import load_dataset
-from analysis.synthetic import MEMBER_TYPES, generate_mall
+from analysis.data.config import PROJECT_DIR
+from analysis.data.dataset import load_dataset
+from analysis.statistics import clv
+from analysis.statistics import lifecycle as lc
+from analysis.statistics.synthetic import MEMBER_TYPES, generate_mall
 
 CDNOW_SUMMARY = PROJECT_DIR / "tests" / "data" / "cdnow" / "cdnow_customers_summary.csv"
 
@@ -211,7 +211,7 @@ def test_sleep_risk_time_split_and_auc(mall):
 def test_risk_features_filtered_in_the_engine_equal_the_rule_on_all_members(small_mall):
     """Members who can fall asleep are picked in the engine; same members and values as the rule
     applied to every member's features in pandas."""
-    from analysis.features import compute_member_features
+    from analysis.statistics.features import compute_member_features
 
     data = load_dataset(small_mall)
     date = pd.Timestamp(data.as_of) - pd.Timedelta(days=90)
@@ -243,8 +243,8 @@ def test_log_rank_and_proportional_hazards_in_words():
 
 def test_bgnbd_at_the_boundary_is_flagged_not_identified_and_gives_no_clv():
     """Nobody ever drops out (as on Online Retail): the dropout parameters run to the edge."""
-    from analysis import clv
-    from analysis.report import NotApplicable
+    from analysis.data.errors import NotApplicable
+    from analysis.statistics import clv
 
     rng = np.random.default_rng(1)
     n = 3000
@@ -264,7 +264,7 @@ def test_bgnbd_at_the_boundary_is_flagged_not_identified_and_gives_no_clv():
 
 
 def test_bgnbd_records_how_it_converged():
-    from analysis import clv
+    from analysis.statistics import clv
 
     rng = np.random.default_rng(2)
     x = rng.poisson(2, 500).astype(float)
@@ -278,7 +278,7 @@ def test_bgnbd_records_how_it_converged():
 def test_bgnbd_analytic_gradient_equals_the_numerical_one():
     from scipy.optimize import approx_fprime
 
-    from analysis.clv import _BGNBDLikelihood
+    from analysis.statistics.clv import _BGNBDLikelihood
 
     rng = np.random.default_rng(7)
     x = rng.poisson(1.5, 3000).astype(float)
@@ -338,7 +338,7 @@ def test_ph_test_equals_lifelines_proportional_hazard_test(transform):
 
     from statsmodels.duration.hazard_regression import PHReg
 
-    from analysis.lifecycle.survival import ph_test
+    from analysis.statistics.lifecycle.survival import ph_test
 
     ref_dir = Path(__file__).parent / "data" / "reference"
     df = pd.read_csv(ref_dir / "ph_data.csv")
@@ -365,7 +365,7 @@ def test_the_cox_fit_does_not_depend_on_the_order_rows_arrive_in(small_mall):
 def test_bgnbd_says_the_dropout_is_not_identified_where_almost_nobody_drops_out():
     """A retailer where nobody drops out: the likelihood is flat in (a, b), so P(alive) would be
     whatever the optimizer's start made it; the fit says so and CLV is not shown."""
-    from analysis.report import NotApplicable
+    from analysis.data.errors import NotApplicable
 
     rng = np.random.default_rng(8)
     n = 3_000

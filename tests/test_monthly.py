@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import monthly as mo
-from analysis.cli import main
-from analysis.dataset import load_dataset
+from analysis.application import monthly as mo
+from analysis.application.cli import main
+from analysis.data.dataset import load_dataset
 
 
 def _read(d, name):

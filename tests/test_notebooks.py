@@ -9,9 +9,9 @@ import nbformat
 import papermill as pm
 import pytest
 
-from analysis.config import NOTEBOOKS_DIR
-from analysis.pairs import clean_notebook, pair_problem, text_source
-from analysis.report import collect_metrics
+from analysis.application.pairs import clean_notebook, pair_problem, text_source
+from analysis.data.config import NOTEBOOKS_DIR
+from analysis.presentation.report import collect_metrics
 
 NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
@@ -38,7 +38,7 @@ def test_each_notebook_is_a_pair_in_sync_with_its_text_source(path):
 def test_an_out_of_sync_pair_is_refused_before_anything_runs(tmp_path, capsys):
     import shutil
 
-    from analysis.cli import main
+    from analysis.application.cli import main
 
     for suffix in (".ipynb", ".py"):
         shutil.copy(NOTEBOOKS_DIR / f"01_data_overview{suffix}", tmp_path / f"01_data_overview{suffix}")
@@ -105,7 +105,7 @@ def test_executes_under_papermill(path, small_mall, tmp_path):
 def test_a_notebook_saved_with_outputs_in_the_lab_still_runs_clean(small_mall, tmp_path):
     """Run All, then save, in the lab: ``mallwake run`` executes a clean copy (the stale output
     appears nowhere) instead of refusing the notebook."""
-    from analysis.cli import main
+    from analysis.application.cli import main
 
     folder = tmp_path / "nbs"
     folder.mkdir()

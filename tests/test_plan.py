@@ -12,9 +12,9 @@ from sitescan import tables
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from analysis import cli
-from analysis.dataset import load_dataset
-from analysis.plan import (
+from analysis.application import cli
+from analysis.data.dataset import load_dataset
+from analysis.statistics.plan import (
     SMD_LIMIT,
     allocation_power,
     assign_arms,
@@ -176,7 +176,7 @@ def test_a_wrong_plan_file_is_refused_with_its_name_and_exit_2(text, message, tm
 def test_the_campaign_report_checks_each_wave_against_its_plan(small_mall, tmp_path):
     import shutil
 
-    from analysis.runner import run_reports
+    from analysis.application.runner import run_reports
 
     data = tmp_path / "mall"
     shutil.copytree(small_mall, data)
@@ -196,7 +196,7 @@ def test_the_campaign_report_checks_each_wave_against_its_plan(small_mall, tmp_p
 
 
 def test_a_campaign_id_from_the_data_never_becomes_a_path(tmp_path):
-    from analysis.plan import assignment_checks
+    from analysis.statistics.plan import assignment_checks
 
     outside = tmp_path / "secret.json"
     outside.write_text(json.dumps({"allocation": {"a": 0.5, "b": 0.5}}))
@@ -212,7 +212,7 @@ def test_the_demo_waves_carry_their_plans_written_by_the_plan_code(small_mall):
     planned contact file, which the wave's contacts reproduce."""
     import hashlib
 
-    from analysis.plan import CONTACT_COLUMNS, check_against_plan, contacts_csv, read_preregistration
+    from analysis.statistics.plan import CONTACT_COLUMNS, check_against_plan, contacts_csv, read_preregistration
 
     contacts = pd.read_csv(small_mall / "contacts.csv", dtype={"member_id": str})
     records = sorted((small_mall / "preregistrations").glob("*.json"))
@@ -231,7 +231,7 @@ def test_the_demo_waves_carry_their_plans_written_by_the_plan_code(small_mall):
 
 
 def test_a_wave_with_arms_its_plan_never_had_is_a_deviation_not_a_crash(tmp_path):
-    from analysis.plan import assignment_checks
+    from analysis.statistics.plan import assignment_checks
 
     folder = tmp_path / "data" / "preregistrations"
     folder.mkdir(parents=True)
@@ -244,9 +244,9 @@ def test_a_wave_with_arms_its_plan_never_had_is_a_deviation_not_a_crash(tmp_path
 def test_the_primary_outcome_is_judged_as_planned_and_deviations_are_stated(small_mall, tmp_path):
     import shutil
 
-    from analysis import campaigns as cp
-    from analysis.dataset import load_dataset
-    from analysis.plan import judge_against_plans
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics import campaigns as cp
+    from analysis.statistics.plan import judge_against_plans
 
     data = load_dataset(small_mall)
     outcomes, waves = cp.compute_campaign_outcomes(data), data.campaigns.to_pandas()
@@ -274,7 +274,7 @@ def test_a_plan_from_the_campaign_reports_chosen_list_splits_every_recommendatio
     """`chosen_list:` (the report's next_wave_list.csv, relative to the plan file) replaces the
     refined sleeping list; the recommended arm is a stratum, so each recommendation is split as the
     allocation says and the wave can judge the recommendations too."""
-    from analysis.params import ParameterError
+    from analysis.data.params import ParameterError
 
     folder, data, _ = planned
     members = data.members.select("member_id", "join_date").to_pandas()

@@ -7,7 +7,7 @@ import stat
 import pandas as pd
 import pytest
 
-from analysis.privacy import PrivacyError, pseudonymize, secret_path
+from analysis.data.privacy import PrivacyError, pseudonymize, secret_path
 
 
 def test_pseudonyms_use_a_random_secret_key_created_once():
@@ -49,7 +49,7 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path, monkeypatch):
 def test_a_change_between_two_shown_counts_is_shown_and_one_that_reveals_a_hidden_count_is_not():
     import pandas as pd
 
-    from analysis.privacy import suppress_small_counts
+    from analysis.data.privacy import suppress_small_counts
 
     t = pd.DataFrame({"previous": [680, 5, 40], "now": [598, 30, 45], "change": [-82, 25, 5]}, index=["a", "b", "c"])
     out = suppress_small_counts(t, 10, derived={"change": ("previous", "now")})

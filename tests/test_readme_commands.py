@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.config import PROJECT_DIR
+from analysis.data.config import PROJECT_DIR
 
 MALLWAKE = str(Path(sys.executable).parent / "mallwake")
 
@@ -64,7 +64,7 @@ def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_ma
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from analysis import runner
+    from analysis.application import runner
 
     work = tmp_path / "work"
     (work / "nbs").mkdir(parents=True)
@@ -73,7 +73,7 @@ def test_relative_paths_survive_a_kernel_changing_the_working_directory(small_ma
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.cells = [
             new_code_cell('data_dir: str = ""\nas_of: str = ""', metadata={"tags": ["parameters"]}),
-            new_code_cell("from analysis.report import record_metrics\nrecord_metrics(ok=1)"),
+            new_code_cell("from analysis.presentation.report import record_metrics\nrecord_metrics(ok=1)"),
         ]
         nbformat.write(nb, work / "nbs" / f"{name}.ipynb")
     elsewhere = tmp_path / "elsewhere"
@@ -101,7 +101,7 @@ def test_plan_command_as_the_readme_writes_it(small_mall, tmp_path, monkeypatch)
     import subprocess
     import sys
 
-    from analysis.config import PROJECT_DIR
+    from analysis.data.config import PROJECT_DIR
 
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     assert ".venv/bin/mallwake plan examples/next_wave.yaml" in readme
@@ -110,7 +110,7 @@ def test_plan_command_as_the_readme_writes_it(small_mall, tmp_path, monkeypatch)
         [
             sys.executable,
             "-m",
-            "analysis.cli",
+            "analysis.application.cli",
             "plan",
             "examples/next_wave.yaml",
             "--data",
@@ -130,9 +130,9 @@ def test_plan_command_as_the_readme_writes_it(small_mall, tmp_path, monkeypatch)
 
 
 def test_translation_check_command_as_the_readme_writes_it():
-    """`python -m analysis.i18n missing zh` runs as written and lists nothing: every text is translated."""
+    """`python -m analysis.presentation.i18n missing zh` runs as written and lists nothing: every text is translated."""
     res = subprocess.run(
-        [sys.executable, "-m", "analysis.i18n", "missing", "zh"], cwd=PROJECT_DIR, capture_output=True, text=True
+        [sys.executable, "-m", "analysis.presentation.i18n", "missing", "zh"], cwd=PROJECT_DIR, capture_output=True, text=True
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from analysis.runner import discover_notebooks, run_reports
+from analysis.application.runner import discover_notebooks, run_reports
 
 #: Keys that describe the run rather than the data (none may hold a computed figure).
 RUN_KEYS = {"run_time", "elapsed", "execution_time"}

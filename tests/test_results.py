@@ -1,4 +1,4 @@
-"""Every result class of the package follows one protocol (analysis.results), as lifelines' tests
+"""Every result class of the package follows one protocol (analysis.statistics.results), as lifelines' tests
 run every fitter through one: standard columns, DataFrames from table/summary/conf_int, the
 result's own alpha by default, HTML through the presentation layer with no object repr in it."""
 
@@ -11,18 +11,20 @@ import pytest
 from sitescan import raw_forms
 
 import analysis
-from analysis import campaigns as cp
-from analysis import claims, clv, lifecycle, monthly, plan, sleeping, timeseries, uplift
-from analysis import segmentation as seg
-from analysis.dataset import load_dataset
-from analysis.features import compute_member_features
-from analysis.results import NON_STANDARD_COLUMNS, Result
+from analysis.application import monthly
+from analysis.data.dataset import load_dataset
+from analysis.presentation.display import result_html
+from analysis.statistics import campaigns as cp
+from analysis.statistics import claims, clv, lifecycle, plan, sleeping, timeseries, uplift
+from analysis.statistics import segmentation as seg
+from analysis.statistics.features import compute_member_features
+from analysis.statistics.results import NON_STANDARD_COLUMNS, Result
 
 
 def _all_result_classes() -> set[type]:
-    for mod in pkgutil.iter_modules(analysis.__path__):
-        if mod.name not in ("cli", "__main__"):
-            importlib.import_module(f"analysis.{mod.name}")
+    for mod in pkgutil.walk_packages(analysis.__path__, "analysis."):
+        if mod.name.rsplit(".", 1)[-1] not in ("cli", "__main__"):
+            importlib.import_module(mod.name)
     found, todo = set(), [Result]
     while todo:
         for sub in todo.pop().__subclasses__():
@@ -125,7 +127,7 @@ def test_results_follow_one_protocol(results):
             ci = res.conf_int()
             assert isinstance(ci, pd.DataFrame) and {"ci_low", "ci_high"} <= set(ci.columns), name
         assert isinstance(res.summary(), pd.DataFrame), name
-        page = res._repr_html_()
+        page = result_html(res)
         assert "<table" in page and "object at 0x" not in page and "bound method" not in page, name
         assert raw_forms(page) == [], (name, raw_forms(page))
 

@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from analysis.config import NOTEBOOKS_DIR
-from analysis.runner import ParameterError, check_parameters, discover_notebooks, run_reports
+from analysis.application.runner import ParameterError, check_parameters, discover_notebooks, run_reports
+from analysis.data.config import NOTEBOOKS_DIR
 
 
 def _nb(path, body, params='data_dir: str = "../data/demo"\nas_of: str = ""\nn: int = 3'):
@@ -28,7 +28,10 @@ def _nb(path, body, params='data_dir: str = "../data/demo"\nas_of: str = ""\nn: 
 def nb_dir(tmp_path):
     d = tmp_path / "notebooks"
     d.mkdir()
-    _nb(d / "a_ok.ipynb", "from analysis.report import record_metrics\nrecord_metrics(answer=n * 14)\nprint('value', n)")
+    _nb(
+        d / "a_ok.ipynb",
+        "from analysis.presentation.report import record_metrics\nrecord_metrics(answer=n * 14)\nprint('value', n)",
+    )
     return d
 
 
@@ -56,7 +59,7 @@ def test_success_then_failure_keeps_earlier_run(nb_dir, small_mall, tmp_path):
     assert json.loads((run_dir / "a_ok.metrics.json").read_text()) == {"answer": 42}
     html = (run_dir / "a_ok.html").read_text(encoding="utf-8")
     assert "value 3" in html and "Provenance" in html and 'href="#Section-one"' in html
-    from analysis.lockfile import lock_hash
+    from analysis.application.lockfile import lock_hash
 
     assert lock_hash() in html  # the locked environment the report was made in
     assert json.loads((run_dir / "run.json").read_text())["provenance"]["environment (uv.lock sha256)"] == lock_hash()
@@ -84,7 +87,7 @@ def test_show_code_keeps_code(nb_dir, small_mall, tmp_path):
 
 def test_cli_main_notebooks_declare_common_parameters():
     for nb in discover_notebooks(NOTEBOOKS_DIR):
-        from analysis.runner import declared_parameters
+        from analysis.application.runner import declared_parameters
 
         decl = declared_parameters(nb)
         assert {"data_dir", "as_of"} <= set(decl), nb.name
@@ -92,10 +95,10 @@ def test_cli_main_notebooks_declare_common_parameters():
 
 
 def test_a_notebook_whose_inputs_did_not_change_is_not_executed_again(nb_dir, small_mall, tmp_path, monkeypatch):
-    from analysis import runner
+    from analysis.application import runner
 
     out = tmp_path / "r"
-    _nb(nb_dir / "b_two.ipynb", "from analysis.report import record_metrics\nrecord_metrics(b=n)")
+    _nb(nb_dir / "b_two.ipynb", "from analysis.presentation.report import record_metrics\nrecord_metrics(b=n)")
     run = lambda log=lambda *_: None, **kw: run_reports(small_mall, out_dir=out, notebooks_dir=nb_dir, label="L", log=log, **kw)  # noqa: E731
     assert run().ok
     stamp = {p.name: p.stat().st_mtime_ns for p in (out / "L").glob("*.html")}
@@ -105,7 +108,7 @@ def test_a_notebook_whose_inputs_did_not_change_is_not_executed_again(nb_dir, sm
     assert any("up to date" in m for m in said) and not any("running" in m for m in said)
     assert {p.name: p.stat().st_mtime_ns for p in (out / "L").glob("*.html")} == stamp
     # one notebook edited: only it runs, the other report is kept as it was
-    _nb(nb_dir / "b_two.ipynb", "from analysis.report import record_metrics\nrecord_metrics(b=n + 1)")
+    _nb(nb_dir / "b_two.ipynb", "from analysis.presentation.report import record_metrics\nrecord_metrics(b=n + 1)")
     third = run()
     assert [n.name for n in third.notebooks] == ["b_two"]
     assert (out / "L" / "a_ok.html").stat().st_mtime_ns == stamp["a_ok.html"]
@@ -122,7 +125,7 @@ def test_a_notebook_whose_inputs_did_not_change_is_not_executed_again(nb_dir, sm
 
 
 def test_progress_within_a_notebook_names_the_cell(tmp_path):
-    from analysis import runner
+    from analysis.application import runner
 
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from analysis import cli, runner
-from analysis.dataset import load_dataset, prepare_dataset, stage_path
-from analysis.runner import run_months, run_reports
-from analysis.site import build_index
-from analysis.storage import RunLockedError, UnsafeNameError, check_label, locked, state_dir
-from analysis.validation import validate_data_dir
+from analysis.application import cli, runner
+from analysis.application.runner import run_months, run_reports
+from analysis.data.dataset import load_dataset, prepare_dataset, stage_path
+from analysis.data.storage import RunLockedError, UnsafeNameError, check_label, locked, state_dir
+from analysis.data.validation import validate_data_dir
+from analysis.presentation.site import build_index
 
 QUIET = {"log": lambda *_: None}
 
@@ -44,10 +44,10 @@ def _nb(path: Path, body: str) -> Path:
 def two_notebooks(tmp_path) -> Path:
     d = tmp_path / "nbs"
     d.mkdir()
-    _nb(d / "a_first.ipynb", "from analysis.report import record_metrics\nrecord_metrics(value=1)")
+    _nb(d / "a_first.ipynb", "from analysis.presentation.report import record_metrics\nrecord_metrics(value=1)")
     _nb(
         d / "b_second.ipynb",
-        "from pathlib import Path\nfrom analysis.report import record_metrics\n"
+        "from pathlib import Path\nfrom analysis.presentation.report import record_metrics\n"
         "Path(export_dir, 'ids.txt').write_text('raw ids') if export_dir else None\nrecord_metrics(value=2)",
     )
     return d
@@ -128,7 +128,7 @@ def test_a_second_run_of_the_same_label_is_refused(small_mall, tmp_path, two_not
 def test_a_lock_held_by_another_process_is_seen(tmp_path):
     lock = tmp_path / "x.lock"
     code = (
-        "import sys, time; sys.path.insert(0, sys.argv[2]); from analysis.storage import locked; from pathlib import Path\n"
+        "import sys, time; sys.path.insert(0, sys.argv[2]); from analysis.data.storage import locked; from pathlib import Path\n"
         "with locked(Path(sys.argv[1]), wait=False, what='x'):\n    print('held', flush=True); time.sleep(30)"
     )
     proc = subprocess.Popen(
@@ -297,7 +297,7 @@ def test_garbage_stage_and_killed_staging_leftovers_are_cleaned(small_mall, tmp_
 def test_a_full_cache_falls_back_to_the_files(small_mall, tmp_path, monkeypatch):
     import duckdb
 
-    from analysis import dataset
+    from analysis.data import dataset
 
     monkeypatch.setenv("MALLWAKE_CACHE_DIR", str(tmp_path / "cache"))
     d = shutil.copytree(small_mall, tmp_path / "mall")
@@ -354,7 +354,7 @@ def test_a_changed_preregistration_record_rebuilds_the_campaign_report(small_mal
     the cache of the run before."""
     import json
 
-    from analysis.runner import run_reports
+    from analysis.application.runner import run_reports
 
     d = shutil.copytree(small_mall, tmp_path / "mall")
     out = tmp_path / "reports"

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from analysis import segmentation as seg
-from analysis.cdnow import convert_cdnow
-from analysis.config import PROJECT_DIR
-from analysis.dataset import load_dataset
-from analysis.features import compute_member_features
-from analysis.runner import run_reports
-from analysis.synthetic import generate_mall
+from analysis.application.runner import run_reports
+from analysis.data.config import PROJECT_DIR
+from analysis.data.dataset import load_dataset
+from analysis.statistics import segmentation as seg
+from analysis.statistics.cdnow import convert_cdnow
+from analysis.statistics.features import compute_member_features
+from analysis.statistics.synthetic import generate_mall
 
 CDNOW = PROJECT_DIR / "tests" / "data" / "cdnow" / "CDNOW_sample.txt"
 

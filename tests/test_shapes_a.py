@@ -5,7 +5,7 @@ import json
 import pytest
 from shapes_common import run_everything
 
-from analysis.synthetic import make_shape
+from analysis.statistics.synthetic import make_shape
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from shapes_common import run_everything
 
-from analysis.cdnow import convert_cdnow
-from analysis.synthetic import make_shape
+from analysis.statistics.cdnow import convert_cdnow
+from analysis.statistics.synthetic import make_shape
 
 CDNOW = Path(__file__).parent / "data" / "cdnow" / "CDNOW_sample.txt"
 

@@ -8,8 +8,8 @@ import re
 import pytest
 from shapes_common import bad_cells
 
-from analysis.runner import run_reports
-from analysis.synthetic import generate_mall, make_shape
+from analysis.application.runner import run_reports
+from analysis.statistics.synthetic import generate_mall, make_shape
 
 ADVISING = ["00_study_claims", "02_sleeping_members", "03_campaign_effects"]
 

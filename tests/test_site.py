@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from sitescan import raw_forms, scan_site
 
-from analysis.config import NOTEBOOKS_DIR, TEACHING_DIR
-from analysis.runner import run_months, run_reports
+from analysis.application.runner import run_months, run_reports
+from analysis.data.config import NOTEBOOKS_DIR, TEACHING_DIR
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_the_table_scan_finds_every_raw_form():
 
 
 def test_the_presentation_layer_leaves_nothing_raw():
-    from analysis.present import configure, present
+    from analysis.presentation.present import configure, present
 
     configure(names={"call_wechat": "Call + WeChat"}, currency="¥")
     frame = pd.DataFrame(
@@ -229,10 +229,10 @@ def test_every_page_in_a_browser_without_cjk_fonts(site, tmp_path):
 
 @pytest.mark.slow
 def test_definitions_page_is_linked_from_every_report_and_covers_the_terms(site):
-    from analysis.glossary import segment_cells
-    from analysis.lifecycle import STAGES
-    from analysis.segmentation import SEGMENTS
-    from analysis.sleeping import RULES
+    from analysis.presentation.glossary import segment_cells
+    from analysis.statistics.lifecycle import STAGES
+    from analysis.statistics.segmentation import SEGMENTS
+    from analysis.statistics.sleeping import RULES
 
     out = site["out"]
     page = (out / "glossary.html").read_text(encoding="utf-8")
@@ -260,7 +260,7 @@ def test_definitions_page_is_linked_from_every_report_and_covers_the_terms(site)
 
 
 def test_composite_labels_are_named_part_by_part():
-    from analysis.present import configure, display_name
+    from analysis.presentation.present import configure, display_name
 
     configure(names={"call_wechat_ent": "Call + WeChat, entertainment gift"})
     assert display_name("W2-AFTER / call_wechat_ent") == "W2-AFTER / Call + WeChat, entertainment gift"
@@ -288,7 +288,7 @@ def test_figure_alt_text_from_data_is_escaped(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    from analysis.site import render_html
+    from analysis.presentation.site import render_html
 
     png = base64.b64encode(bytes.fromhex("89504e470d0a1a0a")).decode()
     nb = new_notebook(
@@ -325,7 +325,7 @@ def test_figure_alt_text_from_data_is_escaped(tmp_path):
 
 
 def test_the_index_trend_charts_show_plain_units():
-    from analysis.site import _trend_svg
+    from analysis.presentation.site import _trend_svg
 
     svg = _trend_svg(
         ["2024-09", "2024-10"],
@@ -342,7 +342,7 @@ def test_reports_run_in_chinese_read_in_chinese(site):
     """``--lang zh`` applies to every report: no English narrative, sentence or table header left."""
     import string
 
-    from analysis import i18n
+    from analysis.presentation import i18n
 
     pages = sorted((site["out"] / "zh").glob("*.html")) + sorted((site["out"] / "zh-teaching").glob("*.html"))
     assert len(pages) == len(list(NOTEBOOKS_DIR.glob("*.ipynb"))) + len(list(TEACHING_DIR.glob("*.ipynb")))

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from analysis.dataset import load_dataset
-from analysis.sleeping import build_sleeping_list
+from analysis.data.dataset import load_dataset
+from analysis.statistics.sleeping import build_sleeping_list
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analysis.contract import TABLES, present_files
-from analysis.dataset import load_dataset, validate_source
-from analysis.params import ParameterError
-from analysis.sources import SourceError, is_source, parse_source, settings_dir
-from analysis.validation import relation_sql, validate_data_dir
+from analysis.data.contract import TABLES, present_files
+from analysis.data.dataset import load_dataset, validate_source
+from analysis.data.params import ParameterError
+from analysis.data.sources import SourceError, is_source, parse_source, settings_dir
+from analysis.data.validation import relation_sql, validate_data_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
 import pgcluster  # noqa: E402
@@ -206,7 +206,7 @@ NAMES = {
 def pg_source(pg_url, small_mall, tmp_path_factory, request) -> tuple[Path, str]:
     """The small mall in schema ``crm`` under the CRM's own table names, and a connection file
     whose password comes from the environment."""
-    from analysis.sources import copy_to_postgres
+    from analysis.data.sources import copy_to_postgres
 
     copy_to_postgres(small_mall, pg_url, schema="crm", names=NAMES)
     secret = "pw-" + secrets.token_hex(8)
@@ -286,7 +286,7 @@ def test_an_unreachable_source_is_a_source_error_not_a_crash():
 
 def _readme_block(start: str) -> str:
     """The README's code block that begins with the line ``start`` (up to its closing fence)."""
-    from analysis.config import PROJECT_DIR
+    from analysis.data.config import PROJECT_DIR
 
     text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     i = text.index(start)
@@ -295,7 +295,7 @@ def _readme_block(start: str) -> str:
 
 def _commands_after(marker: str) -> list[str]:
     """The README's ``.venv/bin/...`` command lines of the block holding ``marker`` (comments dropped)."""
-    from analysis.config import PROJECT_DIR
+    from analysis.data.config import PROJECT_DIR
 
     text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     i = text.index(marker)
@@ -311,7 +311,7 @@ def test_readme_postgres_section_as_written(pg_url, small_mall, tmp_path):
     import psycopg
     import yaml
 
-    from analysis.sources import copy_to_postgres
+    from analysis.data.sources import copy_to_postgres
 
     user, rest = pg_url.split("://", 1)[1].split("@", 1)
     hostport, database = rest.split("/", 1)
@@ -360,7 +360,7 @@ def test_readme_postgres_section_as_written(pg_url, small_mall, tmp_path):
 @pytest.mark.slow
 def test_plan_on_postgres_draws_the_same_wave_as_on_files(pg_source, small_mall, tmp_path):
     """`mallwake plan --data <source>`: the same list, arms and pre-registration as from the files."""
-    from analysis.config import PROJECT_DIR
+    from analysis.data.config import PROJECT_DIR
 
     conn_file, _ = pg_source
     exe = str(Path(sys.executable).parent / "mallwake")

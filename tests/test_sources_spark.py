@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analysis import cli
-from analysis.config import NOTEBOOKS_DIR, PROJECT_DIR
-from analysis.contract import present_files
-from analysis.runner import run_reports
-from analysis.validation import relation_sql
+from analysis.application import cli
+from analysis.application.runner import run_reports
+from analysis.data.config import NOTEBOOKS_DIR, PROJECT_DIR
+from analysis.data.contract import present_files
+from analysis.data.validation import relation_sql
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sources_common import _diff, require_spark, settings_beside  # noqa: E402

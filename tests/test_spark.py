@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.dataset import load_dataset, open_on_backend
-from analysis.features import compute_member_features
+from analysis.data.dataset import load_dataset, open_on_backend
+from analysis.statistics.features import compute_member_features
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sources_common import require_spark  # noqa: E402

@@ -5,9 +5,9 @@ import hashlib
 import pandas as pd
 import pytest
 
-from analysis import clv
-from analysis.dataset import load_dataset, stage_dataset, stage_meta, stage_path
-from analysis.features import compute_member_features
+from analysis.data.dataset import load_dataset, stage_dataset, stage_meta, stage_path
+from analysis.statistics import clv
+from analysis.statistics.features import compute_member_features
 
 AS_OF = "2023-12-31"
 
@@ -82,7 +82,7 @@ def test_without_a_writable_cache_the_files_are_read_directly(tiny_dir, tmp_path
 @pytest.mark.parametrize("column, value", [("amount", "-5"), ("ts", "not a time")])
 def test_bad_data_raise_the_contract_error_and_leave_no_stage(tiny_dir, column, value):
     """Validation and staging run side by side; the broken rule is reported, not a cast error."""
-    from analysis.validation import DataValidationError
+    from analysis.data.validation import DataValidationError
 
     df = pd.read_csv(tiny_dir / "transactions.csv", dtype=str)
     df.loc[1, column] = value

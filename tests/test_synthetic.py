@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.synthetic import generate_mall
-from analysis.validation import validate_data_dir
+from analysis.data.validation import validate_data_dir
+from analysis.statistics.synthetic import generate_mall
 
 
 def _digests(d):

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import teaching
-from analysis.config import TEACHING_DIR
-from analysis.dataset import load_dataset
-from analysis.features import compute_member_features
-from analysis.runner import run_reports
+from analysis.application.runner import run_reports
+from analysis.data.config import TEACHING_DIR
+from analysis.data.dataset import load_dataset
+from analysis.presentation import teaching
+from analysis.statistics.features import compute_member_features
 
 TINY = pd.DataFrame({"days": [30, 60, 60, 90, 120, 150, 200, 250], "asleep": [1, 0, 1, 1, 0, 1, 0, 1]})
 
@@ -77,7 +77,7 @@ def test_teaching_notebooks_run_under_the_runner(small_mall, tmp_path, solutions
 def test_handout_strips_every_solution_and_still_runs_clean(tmp_path):
     import nbformat
 
-    from analysis.handout import strip_solutions, write_handout
+    from analysis.application.handout import strip_solutions, write_handout
 
     nb = nbformat.v4.new_notebook(
         cells=[
@@ -118,7 +118,7 @@ def test_a_handout_runs_where_it_is_written_and_prints_no_answer(small_mall, tmp
     student's copy run top to bottom shows no toolkit result (they print the answers)."""
     import papermill as pm
 
-    from analysis import cli
+    from analysis.application import cli
 
     class_dir = tmp_path / "class"
     assert cli.main(["handout", str(class_dir), "--data", str(small_mall)]) == 0

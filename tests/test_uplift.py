@@ -1,12 +1,12 @@
-"""Uplift (analysis.uplift): the Qini curve by hand, a planted heterogeneous effect found on data
+"""Uplift (analysis.statistics.uplift): the Qini curve by hand, a planted heterogeneous effect found on data
 the model did not see, and a homogeneous effect reported as no better than random targeting."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.report import NotApplicable
-from analysis.uplift import estimate_uplift, qini_area, qini_curve
+from analysis.data.errors import NotApplicable
+from analysis.statistics.uplift import estimate_uplift, qini_area, qini_curve
 
 
 def test_qini_curve_by_hand():
@@ -61,7 +61,7 @@ def test_too_few_members_is_not_applicable():
 
 
 def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
-    from analysis.uplift import estimate_uplift_by_campaign, summary_table
+    from analysis.statistics.uplift import estimate_uplift_by_campaign, summary_table
 
     big, big_features, *_ = _simulated(1_000, heterogeneous=True, seed=4)
     small, small_features, *_ = _simulated(150, heterogeneous=True, seed=5)
@@ -80,7 +80,7 @@ def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
 def test_rare_responders_on_one_side_are_folded_without_a_warning():
     import warnings
 
-    from analysis.uplift import cross_fitted_uplift
+    from analysis.statistics.uplift import cross_fitted_uplift
 
     rng = np.random.default_rng(6)
     n = 600
@@ -101,8 +101,8 @@ UPLIFT_FEATURES = "recency_days,frequency,monetary,tenure_days,tier,district"
 
 @pytest.fixture(scope="module")
 def study(study_mall):
-    from analysis import campaigns as cp
-    from analysis.dataset import load_dataset
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics import campaigns as cp
 
     data = load_dataset(study_mall)
     outcomes = cp.compute_campaign_outcomes(data)
@@ -129,7 +129,7 @@ def test_the_generator_plants_uplift_driven_by_recency_tier_and_district(study):
 def test_the_uplift_model_earns_at_least_half_the_oracles_qini_and_beats_random(study, campaign):
     """Qini of the cross-fitted model against the oracle's (members ranked by their true uplift),
     both on the observed outcomes of the same members."""
-    from analysis.uplift import ANY_CONTACT, estimate_uplift
+    from analysis.statistics.uplift import ANY_CONTACT, estimate_uplift
 
     outcomes, features, truth, _ = study
     contacted = outcomes.assign(arm=outcomes["arm"].where(outcomes["arm"] == "holdout", ANY_CONTACT))
@@ -146,7 +146,7 @@ def test_a_targeted_next_wave_brings_more_returns_than_a_random_list_of_the_same
     """The plan's list (best arm per member, ranked by expected returns per unit of cost, within a
     budget) against random lists with random arms of the same cost: true incremental returns from
     the planted truth, the difference with a 95 % interval over the random draws."""
-    from analysis.uplift import plan_next_list
+    from analysis.statistics.uplift import plan_next_list
 
     outcomes, features, truth, _ = study
     wave = outcomes[outcomes["campaign_id"] == "W3-FACTORIAL"]
@@ -171,7 +171,7 @@ def test_a_targeted_next_wave_brings_more_returns_than_a_random_list_of_the_same
 
 def test_choose_list_by_hand():
     """Three members, two arms: the best arm per member, the order, the budget, and unknowns kept unknown."""
-    from analysis.uplift import RANKINGS, choose_list
+    from analysis.statistics.uplift import RANKINGS, choose_list
 
     uplift = pd.DataFrame({"member_id": ["a", "b", "c"], "cheap": [0.10, 0.02, 0.05], "dear": [0.30, 0.03, 0.06]})
     # margin 100 per return: a dear 30-5=25 (cheap 10-1=9), b cheap 2-1=1 (dear 3-5=-2), c cheap 5-1=4 (dear 6-5=1)
@@ -200,7 +200,7 @@ def test_choose_list_by_hand():
 
 def test_a_promotion_that_loses_money_on_everyone_gives_an_empty_list():
     """The promotion test: 10 a purchase, 0.15 a send, +0.95 points: 0.095 of extra spend per send."""
-    from analysis.uplift import choose_list
+    from analysis.statistics.uplift import choose_list
 
     uplift = pd.DataFrame({"member_id": [f"m{i}" for i in range(100)], "promo": 0.0095})
     for margin in (None, 0.3, 1.0):

@@ -5,9 +5,9 @@ import hashlib
 import pandas as pd
 import pytest
 
-from analysis.cli import main
-from analysis.dataset import load_dataset
-from analysis.validation import DataValidationError, validate_data_dir
+from analysis.application.cli import main
+from analysis.data.dataset import load_dataset
+from analysis.data.validation import DataValidationError, validate_data_dir
 
 AS_OF = "2023-12-31"
 
@@ -202,7 +202,7 @@ def test_loaded_types_and_member_attributes(tiny_dir):
 
 
 def test_passed_validation_is_cached_until_a_file_changes(tiny_dir, monkeypatch, tmp_path):
-    from analysis import validation
+    from analysis.data import validation
 
     monkeypatch.setenv("MALLWAKE_CACHE_DIR", str(tmp_path / "own-cache"))  # the same content may be cached by other tests
 

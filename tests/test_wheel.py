@@ -35,7 +35,7 @@ def test_the_wheel_installs_and_runs_without_the_source_checkout(tmp_path):
     }
     assert {f"analysis/notebooks/{n}" for n in notebooks} <= names, "every notebook is in the wheel"
     assert {f"analysis/notebooks/{n[:-6]}.py" for n in notebooks} <= names, "with its Jupytext pair"
-    assert "analysis/templates/mallwake/index.html.j2" in names and "analysis/i18n/zh/messages.yaml" in names
+    assert "analysis/templates/mallwake/index.html.j2" in names and "analysis/locales/zh/messages.yaml" in names
     # a fresh environment with the locked versions, the wheel installed (no editable source)
     constraints = tmp_path / "constraints.txt"
     run(str(UV), "export", "--frozen", "--no-hashes", "--no-emit-project", "-o", str(constraints), cwd=ROOT)
@@ -43,7 +43,10 @@ def test_the_wheel_installs_and_runs_without_the_source_checkout(tmp_path):
     run(str(UV), "venv", "-q", str(venv), "--python", f"{sys.version_info.major}.{sys.version_info.minor}")
     run(str(UV), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-c", str(constraints), str(wheel))
     where = run(
-        str(venv / "bin" / "python"), "-c", "import analysis.config as c; print(c.SOURCE_CHECKOUT, c.NOTEBOOKS_DIR)", cwd=tmp_path
+        str(venv / "bin" / "python"),
+        "-c",
+        "import analysis.data.config as c; print(c.SOURCE_CHECKOUT, c.NOTEBOOKS_DIR)",
+        cwd=tmp_path,
     ).stdout.split()
     assert where[0] == "False" and where[1].startswith(str(venv)), where
     work = tmp_path / "work"

@@ -25,14 +25,15 @@ import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
 from pathlib import Path
-from analysis import monthly as mo, plots
-from analysis.notebook import start
-from analysis import exports
-from analysis.privacy import suppress_small_counts
-from analysis.report import record_metrics
-from analysis.config import RFM_WINDOW_DAYS
-from analysis.segmentation import parse_thresholds
-from analysis.present import present
+from analysis.application import monthly as mo
+from analysis.presentation import plots
+from analysis.application.notebook import start
+from analysis.application import exports
+from analysis.data.privacy import suppress_small_counts
+from analysis.presentation.report import record_metrics
+from analysis.data.config import RFM_WINDOW_DAYS
+from analysis.statistics.segmentation import parse_thresholds
+from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, currency, namespace=globals())  # escaped tables; language, currency and names; the data
 month = mo.parse_month(report_month or mo.last_complete_month(data))
 figure_lang = plots.use_language(lang)

@@ -25,18 +25,20 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import teaching
-from analysis.privacy import mask_ids
-from analysis.notebook import start
-from analysis.report import headline, record_metrics
-from analysis.i18n import N_, tr
-from analysis.present import present
+from analysis.presentation import teaching
+from analysis.data.privacy import mask_ids
+from analysis.application.notebook import start
+from analysis.presentation.report import headline, record_metrics
+from analysis.presentation.i18n import N_, tr
+from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
 
-from analysis import plots, segmentation as seg
-from analysis.features import compute_member_features
+from analysis.presentation import plots
+
+from analysis.statistics import segmentation as seg
+from analysis.statistics.features import compute_member_features
 end = as_of_date.normalize() + pd.Timedelta(days=1)
 tx = data.transactions.filter(data.transactions.ts >= end - pd.Timedelta(days=window_days + 30)).to_pandas()
 

@@ -23,18 +23,19 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import teaching
-from analysis.privacy import mask_ids
-from analysis.notebook import start
-from analysis.report import headline, record_metrics, section
-from analysis.i18n import N_, tr
-from analysis.present import display_name, present
+from analysis.presentation import teaching
+from analysis.data.privacy import mask_ids
+from analysis.application.notebook import start
+from analysis.presentation.report import headline, record_metrics, section
+from analysis.presentation.i18n import N_, tr
+from analysis.presentation.present import display_name, present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
 
 from statsmodels.duration.survfunc import SurvfuncRight
-from analysis import lifecycle, plots
+from analysis.statistics import lifecycle
+from analysis.presentation import plots
 
 # %% [markdown]
 # ## Exercise 1: Kaplan-Meier by hand

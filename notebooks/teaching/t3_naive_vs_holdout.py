@@ -26,17 +26,17 @@ import numpy as np
 import pandas as pd
 sns.set_theme(style="whitegrid", context="notebook")
 
-from analysis import teaching
-from analysis.privacy import mask_ids
-from analysis.notebook import start
-from analysis.report import headline, record_metrics
-from analysis.i18n import N_, tr
-from analysis.present import present
+from analysis.presentation import teaching
+from analysis.data.privacy import mask_ids
+from analysis.application.notebook import start
+from analysis.presentation.report import headline, record_metrics
+from analysis.presentation.i18n import N_, tr
+from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
 
-from analysis import campaigns
+from analysis.statistics import campaigns
 missing = teaching.missing_campaigns(data, [before_campaign, after_campaign])  # without the two waves every exercise stays open
 outcomes = (campaigns.compute_campaign_outcomes(data, [before_campaign, after_campaign]) if not missing
             else pd.DataFrame({"campaign_id": [], "member_id": [], "arm": [], "returned": []}))

@@ -1,6 +1,6 @@
 """Writes clv_lifetimes.json: MBG/NBD and Pareto/NBD fitted by lifetimes on the CDNOW sample
 summary, with P(alive) and expected purchases for a few histories (the reference the models of
-analysis.clv are tested against).
+analysis.statistics.clv are tested against).
 
 Run with lifetimes installed (it needs pandas < 3, so in a venv of its own):
     uv venv /tmp/ll && uv pip install --python /tmp/ll/bin/python lifetimes 'pandas<3'

@@ -1,6 +1,6 @@
 """Writes ph_data.csv and ph_lifelines.json: a survival data set with one covariate whose effect
 changes with time, and lifelines' proportional_hazard_test on it (the reference the PH check of
-analysis.lifecycle is tested against).
+analysis.statistics.lifecycle is tested against).
 
 Run with lifelines installed (it needs pandas < 3, so in a venv of its own):
     uv venv /tmp/ll && uv pip install --python /tmp/ll/bin/python lifelines 'pandas<3'

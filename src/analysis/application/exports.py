@@ -1,0 +1,175 @@
+"""Lists to act on: member lists written as CSV and Excel for the call centre and the CRM.
+
+The reports show pseudonyms only; a list the wake-up team works from needs the raw member ids.
+Such lists go to the run's exports folder (``exports/<label>/``, beside the report site, never
+inside it and never linked from a report), and the report says which file holds how many rows.
+CSV files are UTF-8 with a byte-order mark, so Excel opens Chinese text correctly; the ``.xlsx``
+copy (written by XlsxWriter) keeps dates and numbers typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.data.dataset import MallData
+from analysis.data.storage import atomic_write
+from analysis.presentation.i18n import tr
+
+#: Columns a call centre needs about each member, from the members table (when the data have them).
+CONTACT_COLUMNS = ("tier", "phone_valid", "wechat_bound", "opt_out")
+
+
+@dataclass(frozen=True)
+class ExportedList:
+    """Where a list went and how many members it holds."""
+
+    name: str
+    rows: int
+    files: tuple[Path, ...]
+
+    def sentence(self) -> str:
+        """One sentence for the report (file names only: the folder is the run's exports folder)."""
+        names = tr(" and ").join(f"`{p.name}`" for p in self.files)
+        return tr(
+            "The list ({rows:,} members, with raw member ids) is in {files} in the run's exports folder (`exports/<run>/`, "
+            "outside the report site: keep it private).",
+            rows=self.rows,
+            files=names,
+        )
+
+
+def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFrame:
+    """Tier, reachability and last purchase of ``member_ids`` (one row each, in their order).
+
+    ``reachable_by_sms`` / ``reachable_by_wechat``: a valid phone / a bound WeChat and not opted
+    out (empty where the data do not record it: unknown, not "no").
+    """
+    from analysis.data.dataset import is_purchase
+
+    m = data.members
+    cols = ["member_id", *[c for c in CONTACT_COLUMNS if c in m.columns]]
+    members = m.select(*cols).to_pandas()
+    t = data.transactions
+    last = (
+        t.filter(is_purchase(t) & (t.ts < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)))
+        .group_by("member_id")
+        .aggregate(last_purchase=t.ts.max())
+        .to_pandas()
+    )
+    out = pd.DataFrame({"member_id": member_ids.to_numpy()}).merge(members, on="member_id", how="left")
+    out = out.merge(last, on="member_id", how="left")
+    out["last_purchase"] = pd.to_datetime(out["last_purchase"]).dt.date
+    opted = out["opt_out"].astype("boolean") if "opt_out" in out else pd.Series(pd.NA, index=out.index, dtype="boolean")
+    for col, flag in (("reachable_by_sms", "phone_valid"), ("reachable_by_wechat", "wechat_bound")):
+        if flag in out:
+            out[col] = out[flag].astype("boolean") & ~opted.fillna(False)
+    return out.drop(columns=[c for c in ("phone_valid", "wechat_bound") if c in out])
+
+
+def write_list(frame: pd.DataFrame, export_dir: str | Path, name: str) -> ExportedList | None:
+    """Write ``frame`` as ``<name>.csv`` and ``<name>.xlsx`` into ``export_dir`` (nothing when it is
+    empty, as in a notebook run outside the runner). Each file appears whole or not at all."""
+    if not export_dir:
+        return None
+    folder = Path(export_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv, xlsx = folder / f"{name}.csv", folder / f"{name}.xlsx"
+    # owner-only: the files hold raw member ids
+    atomic_write(csv, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig"), mode=0o600)
+    atomic_write(xlsx, lambda tmp: frame.to_excel(tmp, index=False, sheet_name=name[:31], engine="xlsxwriter"), mode=0o600)
+    return ExportedList(name, len(frame), (csv, xlsx))
+
+
+def sleeping_contact_list(data: MallData, sleeping) -> pd.DataFrame:
+    """Every member of the naive sleeping list: ``to_contact`` (on the refined list), the
+    ``reason`` (asleep and reachable, or the first rule that removed them), days since the last
+    purchase on the list date, and the contact details."""
+    from analysis.statistics.sleeping import RULE_LABELS
+
+    m = sleeping.members
+    reason = m["removed_by"].map(lambda r: RULE_LABELS.get(r, r) if isinstance(r, str) and r else None)
+    base = pd.DataFrame(
+        {
+            "member_id": m["member_id"].to_numpy(),
+            "to_contact": m["refined"].astype(bool).to_numpy(),
+            "reason": reason.fillna(f"asleep: no purchase for {sleeping.sleeping_days}+ days, still reachable").to_numpy(),
+            "days_since_purchase": m["days_since_purchase"].to_numpy(),
+        }
+    )
+    out = base.merge(contact_details(data, base["member_id"], sleeping.list_date), on="member_id", how="left")
+    return out.sort_values(["to_contact", "days_since_purchase"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def next_wave_list(data: MallData, choice, as_of) -> pd.DataFrame:
+    """The members a :class:`~analysis.statistics.uplift.ListChoice` chose, in its order, with the arm to
+    contact each with, the expected incremental return and cost, and the contact details."""
+    c = choice.chosen
+    base = pd.DataFrame(
+        {
+            "member_id": c["member_id"].to_numpy(),
+            "rank": range(1, len(c) + 1),
+            "arm": c["arm"].to_numpy(),
+            "expected_incremental_return": c["uplift"].round(4).to_numpy(),
+            "expected_cost": c["cost"].to_numpy(),
+        }
+    )
+    return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
+
+
+def about_to_sleep_list(data: MallData, scored: pd.DataFrame, as_of, threshold: float = 0.5) -> pd.DataFrame:
+    """Members whose predicted risk of falling asleep is at least ``threshold``, highest first,
+    with the reason (the risk and the days since the last purchase) and the contact details."""
+    top = scored[scored["risk"] >= threshold].sort_values("risk", ascending=False, kind="stable")
+    base = pd.DataFrame(
+        {
+            "member_id": top["member_id"].to_numpy(),
+            "risk": top["risk"].round(4).to_numpy(),
+            "days_since_purchase": top["recency_days"].to_numpy(),
+            "reason": [f"risk of falling asleep {r:.0%}" for r in top["risk"]],
+        }
+    )
+    return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
+
+
+def downgrade_list(data: MallData, rules: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Members with a downgrade early warning: their tier, the tier their pace earns and the
+    spend they are short by at the next review, with the contact details."""
+    warn = rules[rules["downgrade_warning"]].sort_values("shortfall", ascending=False, kind="stable")
+    base = pd.DataFrame(
+        {
+            "member_id": warn["member_id"].to_numpy(),
+            "pace_earns": warn["qualifies_for"].astype(str).to_numpy(),
+            "shortfall": warn["shortfall"].round(2).to_numpy(),
+            "reason": [f"yearly pace earns {q}" for q in warn["qualifies_for"].astype(str)],
+        }
+    )
+    return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
+
+
+def monthly_watch_list(data: MallData, about: pd.DataFrame, down: pd.DataFrame, month) -> pd.DataFrame:
+    """The monthly report's watch list by member: those about to fall asleep and those with a
+    downgrade warning (one row per member and reason), with the contact details at month end."""
+    end = pd.Timestamp(month) + pd.offsets.MonthEnd(0)
+    rows = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "member_id": about["member_id"].to_numpy(),
+                    "watch": "about to sleep",
+                    "reason": [f"{int(d)} days since the last purchase" for d in about["days_since"]],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "member_id": down["member_id"].to_numpy(),
+                    "watch": "downgrade warning",
+                    "reason": [f"yearly pace earns {q}" for q in down["qualifies_for"].astype(str)],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    return rows.merge(contact_details(data, rows["member_id"].drop_duplicates(), end), on="member_id", how="left")

@@ -1,0 +1,608 @@
+"""The monthly member report: KPIs with their changes, movements, campaigns, watch list, narrative.
+
+Definitions (month ``M`` runs from its first to its last day; stages as in :mod:`analysis.statistics.lifecycle`):
+
+* ``members`` - joined on or before the last day of ``M``; ``new`` - joined during ``M``;
+* ``active`` - bought at least once during ``M``;
+* ``sleeping`` - in the *sleeping* stage on the last day of ``M`` (``sleeping_days`` or more, but
+  fewer than ``lost_days``, since the last purchase or, for members who never bought, since joining);
+* ``woken`` - bought during ``M`` after being sleeping or lost at the end of the month before;
+* ``lost`` - reached ``lost_days`` without a purchase during ``M`` (the flow, not the stock);
+* ``spend``, ``purchases`` - transactions during ``M``; ``avg_ticket`` = spend / purchases;
+* ``visits`` - visit records (parking, wifi, ...) during ``M``.
+
+Every figure is aggregated in the engine; one row per (month, tier) comes back, with ``"all"``
+for the whole membership.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from analysis.data.config import RFM_WINDOW_DAYS
+from analysis.data.dataset import MallData, is_purchase, session_table
+from analysis.presentation.present import display_name
+from analysis.statistics.lifecycle import STAGES, build_stage_panel_expr
+from analysis.statistics.results import Result
+
+KPIS = ("members", "new", "active", "sleeping", "woken", "lost", "spend", "purchases", "visits", "avg_ticket")
+ALL = "all"
+
+TEXT = {
+    "en": {
+        "members": "Members",
+        "new": "New members",
+        "active": "Active (bought)",
+        "sleeping": "Sleeping",
+        "woken": "Woken up",
+        "lost": "Lost this month",
+        "spend": "Spend",
+        "purchases": "Purchases",
+        "visits": "Visits",
+        "avg_ticket": "Average ticket",
+        "value": "this month",
+        "previous": "previous month",
+        "mom": "vs previous month",
+        "last_year": "same month last year",
+        "yoy": "vs last year",
+        "tier": "tier",
+        "kpi": "KPI",
+        "about_to_sleep": "About to sleep (within {days} days)",
+        "downgrade_warning": "Downgrade warning",
+        "title": "Monthly member report: {month}",
+        "month_fmt": "%B %Y",
+        "trend_title": "The last 13 months",
+        "by_tier_title": "Active members and spend by tier",
+        "stage": "stage",
+        "from_stage": "from",
+        "to_stage": "to",
+        "count": "members",
+        "campaign": "campaign",
+        "arm": "arm",
+        "contacted": "contacted",
+        "return_rate": "return rate",
+        "cost": "cost",
+        "cost_per_incremental_return": "cost per incremental return",
+        "campaign_id": "campaign",
+        "incremental_return_rate": "incremental return rate",
+        "ci_low": "interval low",
+        "ci_high": "interval high",
+        "window_open": "window still open",
+        "segment": "RFM segment",
+        "segments_title": "RFM segment movements",
+        "rfm_window": "RFM scores count purchases and spend over the {days} days up to each month-end (the same definition as the segmentation report).",
+        "stages_title": "Lifecycle stages: end of the previous month (rows) to the end of this month (columns)",
+        "campaigns_title": "Campaigns started this month",
+        "watch_title": "Watch list",
+        "watch_export": "The members behind it ({rows:,}, with raw member ids, for the wake-up team) are in {files} in the run's "
+        "exports folder (`exports/<month>/`, outside the report site: keep it private).",
+        "by_tier_heading": "By tier",
+        "kpi_heading": "Key figures",
+        "no_campaign": "No campaign started this month.",
+        "now": "now",
+        "change": "change",
+        "from_segment": "from",
+        "to_segment": "to",
+        "share_of_from": "share of from",
+        "stage_names": {
+            "(joined)": "(joined)",
+            "new": "New",
+            "active": "Active",
+            "cooling": "Cooling",
+            "sleeping": "Sleeping",
+            "lost": "Lost",
+            "reactivated": "Reactivated",
+        },
+    },
+    "zh": {
+        "members": "会员数",
+        "new": "新会员",
+        "active": "活跃会员（有消费）",
+        "sleeping": "沉睡会员",
+        "woken": "唤醒会员",
+        "lost": "本月流失",
+        "spend": "消费额",
+        "purchases": "消费笔数",
+        "visits": "到访次数",
+        "avg_ticket": "客单价",
+        "value": "本月",
+        "previous": "上月",
+        "mom": "环比",
+        "last_year": "去年同月",
+        "yoy": "同比",
+        "tier": "会员等级",
+        "kpi": "指标",
+        "about_to_sleep": "即将沉睡（{days}天内）",
+        "downgrade_warning": "降级预警",
+        "title": "会员月报：{month}",
+        "month_fmt": "%Y年%m月",
+        "trend_title": "近13个月走势",
+        "by_tier_title": "各等级活跃会员与消费额",
+        "stage": "生命周期阶段",
+        "from_stage": "上月阶段",
+        "to_stage": "本月阶段",
+        "count": "会员数",
+        "campaign": "活动",
+        "arm": "组别",
+        "contacted": "触达人数",
+        "return_rate": "回店率",
+        "cost": "成本",
+        "cost_per_incremental_return": "每增量回店成本",
+        "campaign_id": "活动",
+        "incremental_return_rate": "增量回店率",
+        "ci_low": "区间下限",
+        "ci_high": "区间上限",
+        "window_open": "响应期未结束",
+        "segment": "RFM分群",
+        "segments_title": "RFM分群变化",
+        "rfm_window": "RFM得分按每个月末之前{days}天内的购买次数与消费金额计算（与分群报告的定义相同）。",
+        "stages_title": "生命周期阶段：上月末（行）到本月末（列）",
+        "campaigns_title": "本月开始的营销活动",
+        "watch_title": "运营预警",
+        "watch_export": "名单（{rows:,} 名会员，含原始会员号，供唤醒团队使用）已写入本次运行的导出目录（`exports/<月份>/`，不在报告站点内，请勿外传）：{files}。",
+        "by_tier_heading": "分等级",
+        "kpi_heading": "核心指标",
+        "no_campaign": "本月没有开始的营销活动。",
+        "now": "本月末",
+        "change": "变化",
+        "from_segment": "原分群",
+        "to_segment": "新分群",
+        "share_of_from": "占原分群比例",
+        "stage_names": {
+            "(joined)": "（本月加入）",
+            "new": "新会员",
+            "active": "活跃",
+            "cooling": "降温",
+            "sleeping": "沉睡",
+            "lost": "流失",
+            "reactivated": "唤醒",
+        },
+    },
+}
+
+
+def text(key: str, lang: str = "en", **fmt):
+    """A label of the monthly report in ``lang`` (``en`` or ``zh``)."""
+    if lang not in TEXT:
+        raise ValueError(f"lang must be one of {sorted(TEXT)}, got {lang!r}")
+    value = TEXT[lang][key]
+    return value.format(**fmt) if isinstance(value, str) else value
+
+
+def localize(table: pd.DataFrame, lang: str, stages_first: bool = False) -> pd.DataFrame:
+    """Column names, index name and stage names of a report table in ``lang`` (unknown names kept).
+
+    ``stages_first``: the columns are lifecycle stages (a stage-to-stage table), not KPIs, so
+    ``active`` reads as the stage "Active", not the KPI "Active (bought)".
+    """
+    words = {k: v for k, v in TEXT[lang].items() if isinstance(v, str)}
+    stages = TEXT[lang]["stage_names"]
+    column = (lambda c: stages.get(c, words.get(c, c))) if stages_first else (lambda c: words.get(c, stages.get(c, c)))
+    out = table.rename(columns=column, index=lambda i: stages.get(i, i) if isinstance(i, str) else i)
+    out.index.name = words.get(table.index.name, table.index.name) if table.index.name else None
+    out.columns.name = words.get(table.columns.name, table.columns.name) if table.columns.name else None
+    return out
+
+
+def month_label(month, lang: str = "en") -> str:
+    return pd.Timestamp(month).strftime(text("month_fmt", lang))
+
+
+def parse_month(value: str) -> pd.Timestamp:
+    """``"2024-11"`` (or a ``YYYY-MM-DD`` date, or a timestamp) -> the first day of that month."""
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return pd.Timestamp(value).to_period("M").to_timestamp()
+    if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", str(value).strip()):
+        raise ValueError(f"not a month: {value!r} (expected YYYY-MM)")
+    try:
+        return pd.Period(str(value).strip()[:7], freq="M").to_timestamp()
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"not a month: {value!r} (expected YYYY-MM)") from err
+
+
+def parse_month_range(value: str) -> list[str]:
+    """``"2024-01..2024-12"`` -> ``["2024-01", ..., "2024-12"]`` (one month alone is allowed)."""
+    first, _, last = value.partition("..")
+    start, end = parse_month(first), parse_month(last or first)
+    if end < start:
+        raise ValueError(f"month range {value!r} ends before it starts")
+    return [m.strftime("%Y-%m") for m in pd.date_range(start, end, freq="MS")]
+
+
+def last_complete_month(data: MallData) -> str:
+    """The last month that ends on or before the analysis date."""
+    as_of = pd.Timestamp(data.as_of)
+    month = as_of.to_period("M")
+    if as_of != month.to_timestamp(how="end").normalize():
+        month -= 1
+    return month.strftime("%Y-%m")
+
+
+# --- KPIs -----------------------------------------------------------------------------
+
+
+def stage_panel(data: MallData, month, cooling_days: int = 90, sleeping_days: int = 180, lost_days: int = 365):
+    """The lifecycle member-month panel up to the end of ``month``, materialized once in the engine.
+
+    Pass it as ``panel=`` to the functions below so the report builds it once, not three times.
+    A temporary table of the session (Ibis's ``.cache()`` is avoided: its finalizer fails to
+    drop the table on DuckDB and prints a traceback into the report).
+    """
+    end = parse_month(month) + pd.offsets.MonthEnd(0)
+    expr = build_stage_panel_expr(data, None, end, cooling_days, sleeping_days, lost_days)
+    return session_table(data.con, expr, "panel")  # the plain expression on Spark (Ibis's cache() loses the month table there)
+
+
+def compute_monthly_kpis(
+    data: MallData, start_month, end_month, cooling_days: int = 90, sleeping_days: int = 180, lost_days: int = 365, panel=None
+) -> pd.DataFrame:
+    """KPIs (see the module notes) for every month from ``start_month`` to ``end_month``.
+
+    Returns one row per (month, tier), tiers in their configured order after ``"all"``.
+    """
+    _ = ibis._
+    start, end = parse_month(start_month), parse_month(end_month)
+    end_day = end + pd.offsets.MonthEnd(0)
+    months = pd.date_range(start, end, freq="MS")
+    lo, hi = ibis.literal(start.date()), ibis.literal(end.date())
+
+    if panel is None:
+        panel = build_stage_panel_expr(data, None, end_day, cooling_days, sleeping_days, lost_days)
+    panel = panel.filter((_.month >= lo) & (_.month <= hi))
+    became_lost = (_.stage == "lost") & (_.prev_stage.isnull() | (_.prev_stage != "lost"))
+    stages = (
+        panel.group_by(["month", "tier"])
+        .aggregate(
+            members=_.count(),
+            new=(_.stage == "new").sum(),
+            active=_.bought.sum(),
+            sleeping=(_.stage == "sleeping").sum(),
+            woken=(_.stage == "reactivated").sum(),
+            lost=became_lost.sum(),
+        )
+        .to_pandas()
+    )
+
+    m = data.members.select("member_id", "tier")
+    t_lo, t_hi = ibis.literal(start), ibis.literal(end_day + pd.Timedelta(days=1))
+    t = data.transactions.filter((_.ts >= t_lo) & (_.ts < t_hi)).join(m, "member_id")
+    money = (
+        t.group_by([_.ts.truncate("M").cast("date").name("month"), "tier"])
+        .aggregate(spend=_.amount.sum(), purchases=t.count(where=is_purchase(t)))
+        .to_pandas()
+    )  # returns: net spend, not purchases
+    v = data.visits.filter((_.ts >= t_lo) & (_.ts < t_hi)).join(m, "member_id")
+    visits = v.group_by([_.ts.truncate("M").cast("date").name("month"), "tier"]).aggregate(visits=_.count()).to_pandas()
+
+    grid = pd.MultiIndex.from_product([months, list(data.tiers)], names=["month", "tier"])
+    frames = []
+    for df in (stages, money, visits):
+        df = df.assign(month=pd.to_datetime(df["month"])).set_index(["month", "tier"])
+        frames.append(df)
+    kpis = pd.concat(frames, axis=1).reindex(grid).fillna(0)
+    counts = [k for k in KPIS if k not in ("spend", "avg_ticket")]
+    total = kpis.groupby(level="month").sum().assign(tier=ALL).set_index("tier", append=True)
+    kpis = pd.concat([total, kpis]).astype({k: "int64" for k in counts})
+    kpis["spend"] = kpis["spend"].astype(float).round(2)
+    kpis["avg_ticket"] = (kpis["spend"] / kpis["purchases"].replace(0, np.nan)).round(2)
+    order = {tier: i for i, tier in enumerate((ALL, *data.tiers))}
+    kpis = kpis.reset_index()
+    kpis = kpis.sort_values(["month", "tier"], key=lambda s: s.map(order) if s.name == "tier" else s).reset_index(drop=True)
+    return kpis[["month", "tier", *KPIS]]
+
+
+@dataclass(frozen=True)
+class MonthComparison(Result):
+    """One month's KPIs against the previous month and the same month a year earlier."""
+
+    month: pd.Timestamp
+    table_all: pd.DataFrame  # kpi x value, previous, change, change_pct, last_year, yoy_pct
+    by_tier: pd.DataFrame  # tier x kpi (this month)
+    tier_changes: pd.DataFrame  # tier x kpi (change_pct vs previous month)
+
+    def value(self, kpi: str) -> float:
+        return float(self.table_all.loc[kpi, "value"])
+
+    def table(self) -> pd.DataFrame:
+        return self.table_all
+
+
+def _pct(now: pd.Series, before: pd.Series) -> pd.Series:
+    return (now - before) / before.replace(0, np.nan)
+
+
+def compare_month(kpis: pd.DataFrame, month) -> MonthComparison:
+    """Changes vs the previous month and the same month last year (missing months: NaN)."""
+    month = parse_month(month)
+    prev, last_year = month - pd.DateOffset(months=1), month - pd.DateOffset(years=1)
+    k = kpis.set_index(["month", "tier"])
+
+    def at(when, tier=ALL) -> pd.Series:
+        return k.loc[(when, tier), list(KPIS)].astype(float) if (when, tier) in k.index else pd.Series(np.nan, index=list(KPIS))
+
+    now, before, year = at(month), at(prev), at(last_year)
+    table = pd.DataFrame(
+        {
+            "value": now,
+            "previous": before,
+            "change": now - before,
+            "change_pct": _pct(now, before),
+            "last_year": year,
+            "yoy_pct": _pct(now, year),
+        }
+    )
+    table.index.name = "kpi"
+    tiers = [t for t in k.index.get_level_values("tier").unique() if t != ALL]
+    by_tier = pd.DataFrame({t: at(month, t) for t in tiers}).T
+    tier_changes = pd.DataFrame({t: _pct(at(month, t), at(prev, t)) for t in tiers}).T
+    by_tier.index.name = tier_changes.index.name = "tier"
+    return MonthComparison(month, table, by_tier, tier_changes)
+
+
+# --- movements, campaigns, watch list ------------------------------------------------------
+
+
+def compute_stage_transitions(
+    data: MallData, month, cooling_days: int = 90, sleeping_days: int = 180, lost_days: int = 365, panel=None
+) -> pd.DataFrame:
+    """Members by stage at the end of the previous month (rows) and of ``month`` (columns)."""
+    _ = ibis._
+    month = parse_month(month)
+    p = (
+        panel
+        if panel is not None
+        else build_stage_panel_expr(data, None, month + pd.offsets.MonthEnd(0), cooling_days, sleeping_days, lost_days)
+    )
+    p = p.filter(_.month == ibis.literal(month.date()))
+    tr = (
+        p.group_by([_.prev_stage.fill_null("(joined)").name("from_stage"), _.stage.name("to_stage")])
+        .aggregate(members=_.count())
+        .to_pandas()
+    )
+    mat = tr.pivot_table(index="from_stage", columns="to_stage", values="members", aggfunc="sum", fill_value=0)
+    rows = [s for s in ("(joined)", *STAGES) if s in mat.index]
+    return mat.reindex(index=rows, columns=[s for s in STAGES if s in mat.columns], fill_value=0)
+
+
+def compute_segment_movement(data: MallData, month, window_days: int = RFM_WINDOW_DAYS):
+    """RFM segments at the end of the previous month and of ``month``: counts and migration."""
+    from analysis.statistics.features import compute_member_features
+    from analysis.statistics.segmentation import compute_migration, compute_rfm_scores
+
+    month = parse_month(month)
+    end, prev_end = month + pd.offsets.MonthEnd(0), month - pd.Timedelta(days=1)
+    rfm_prev = compute_rfm_scores(compute_member_features(data, as_of=prev_end, window_days=window_days, categories=False))
+    rfm_now = compute_rfm_scores(compute_member_features(data, as_of=end, window_days=window_days, categories=False))
+    counts = (
+        pd.DataFrame(
+            {"previous": rfm_prev["segment"].value_counts(sort=False), "now": rfm_now["segment"].value_counts(sort=False)}
+        )
+        .fillna(0)
+        .astype(int)
+    )
+    counts["change"] = counts["now"] - counts["previous"]
+    counts.index.name = "segment"
+    migration = compute_migration(rfm_prev, rfm_now, prev_end.date().isoformat(), end.date().isoformat())
+    return counts.reset_index(), migration
+
+
+def summarize_month_campaigns(data: MallData, month, control_arm: str = "holdout", alpha: float = 0.05) -> pd.DataFrame:
+    """Campaigns that started in ``month``: per arm, contacts, return rate, incremental effect, cost.
+
+    The incremental return rate (arm minus ``control_arm``, Newcombe interval) is left empty
+    for campaigns without that control arm. ``window_open`` flags campaigns whose response
+    window has not closed by the analysis date (figures will still move).
+    """
+    from analysis.statistics.campaigns import compute_campaign_outcomes, estimate_arm_effects, summarize_arms
+
+    month = parse_month(month)
+    k = data.campaigns.to_pandas()
+    start = pd.to_datetime(k["start_date"])
+    ids = k.loc[(start >= month) & (start <= month + pd.offsets.MonthEnd(0)), "campaign_id"].tolist()
+    cols = [
+        "campaign_id",
+        "arm",
+        "contacted",
+        "return_rate",
+        "incremental_return_rate",
+        "ci_low",
+        "ci_high",
+        "cost",
+        "cost_per_incremental_return",
+        "window_open",
+    ]
+    if not ids:
+        return pd.DataFrame(columns=cols)
+    outcomes = compute_campaign_outcomes(data, ids)
+    # summarize_arms gives contacts, rates, cost and cost per incremental return (empty without a
+    # control); the interval comes from the arm effects, for campaigns that have the control arm
+    arms = summarize_arms(outcomes, control_arm)
+    with_control = outcomes[outcomes["campaign_id"].isin(arms.loc[arms["arm"] == control_arm, "campaign_id"])]
+    if len(with_control):
+        eff = estimate_arm_effects(with_control, control_arm, alpha).table("return_rate")
+        eff = eff[["campaign_id", "arm", "estimate", "ci_low", "ci_high"]].rename(columns={"estimate": "incremental_return_rate"})
+        arms = arms.merge(eff, on=["campaign_id", "arm"], how="left")
+    else:
+        arms = arms.assign(incremental_return_rate=np.nan, ci_low=np.nan, ci_high=np.nan)
+    closes = pd.to_datetime(k["start_date"]) + pd.to_timedelta(k["response_days"].astype(int), unit="D")
+    open_ids = set(k.loc[closes > pd.Timestamp(data.as_of) + pd.Timedelta(days=1), "campaign_id"])
+    arms["window_open"] = arms["campaign_id"].isin(open_ids)
+    order = {cid: i for i, cid in enumerate(ids)}
+    arms = arms.sort_values(["campaign_id", "arm"], key=lambda c: c.map(order) if c.name == "campaign_id" else c)
+    return arms[cols].astype({"contacted": int, "cost": float}).reset_index(drop=True)
+
+
+def watch_members(
+    data: MallData,
+    month,
+    tier_thresholds: dict[str, float],
+    sleeping_days: int = 180,
+    warn_days: int = 30,
+    cooling_days: int = 90,
+    lost_days: int = 365,
+    panel=None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The members behind :func:`compute_watch_list` at the end of ``month``: ``(about, down)``,
+    the members about to fall asleep (``member_id``, ``tier``, ``days_since``) and those with a
+    downgrade warning (``member_id``, ``tier``, ``qualifies_for``, ``shortfall``)."""
+    from analysis.statistics.features import compute_member_features
+    from analysis.statistics.segmentation import evaluate_tier_rules
+
+    _ = ibis._
+    month = parse_month(month)
+    end = month + pd.offsets.MonthEnd(0)
+    p = panel if panel is not None else build_stage_panel_expr(data, None, end, cooling_days, sleeping_days, lost_days)
+    p = p.filter(
+        (_.month == ibis.literal(month.date()))
+        & _.stage.isin(["active", "cooling", "reactivated", "new"])
+        & (_.days_since >= sleeping_days - warn_days)
+    )
+    about = p.select("member_id", "tier", "days_since").to_pandas()
+    year_start = pd.Timestamp(year=end.year, month=1, day=1)
+    elapsed = (end - year_start).days + 1
+    ytd = compute_member_features(data, as_of=end, window_days=elapsed, categories=False)
+    rules = evaluate_tier_rules(ytd, tuple(data.tiers), tier_thresholds, window_days=365, elapsed_days=elapsed)
+    down = rules.loc[rules["downgrade_warning"], ["member_id", "tier", "qualifies_for", "shortfall"]].reset_index(drop=True)
+    return about, down
+
+
+def compute_watch_list(
+    data: MallData,
+    month,
+    tier_thresholds: dict[str, float],
+    sleeping_days: int = 180,
+    warn_days: int = 30,
+    cooling_days: int = 90,
+    lost_days: int = 365,
+    panel=None,
+    members: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Counts for the operations team, by tier, at the end of ``month``.
+
+    * ``about_to_sleep`` - not yet sleeping, but ``sleeping_days - warn_days`` or more days since
+      the last purchase: asleep within ``warn_days`` unless they buy;
+    * ``downgrade_warning`` - spend so far this calendar year, at its pace, would not hold the
+      member's tier at the yearly review (:func:`analysis.statistics.segmentation.evaluate_tier_rules`).
+
+    ``members``: the result of :func:`watch_members` when already computed.
+    """
+    about, down = (
+        members
+        if members is not None
+        else watch_members(data, month, tier_thresholds, sleeping_days, warn_days, cooling_days, lost_days, panel)
+    )
+    out = pd.DataFrame({"about_to_sleep": about.groupby("tier").size(), "downgrade_warning": down.groupby("tier").size()})
+    out = out.reindex(list(data.tiers)).fillna(0).astype(int)
+    out.loc[ALL] = out.sum()
+    out.index.name = "tier"
+    return out.reset_index()
+
+
+def write_kpi_tables(comparison, output_dir: str) -> list[Path]:
+    """The month's KPI tables as CSV beside its report (aggregates only, no member ids):
+    ``kpis.csv`` (overall, with the changes) and ``kpis_by_tier.csv``. Nothing when
+    ``output_dir`` is empty."""
+    if not output_dir:
+        return []
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "kpis.csv", folder / "kpis_by_tier.csv"]
+    from analysis.data.storage import atomic_write
+
+    atomic_write(paths[0], lambda tmp: comparison.table_all.rename_axis("kpi").to_csv(tmp, encoding="utf-8-sig"))
+    atomic_write(paths[1], lambda tmp: comparison.by_tier.to_csv(tmp, encoding="utf-8-sig"))
+    return paths
+
+
+# --- narrative ------------------------------------------------------------------------------
+
+
+def _signed_pct(x: float, lang: str) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a" if lang == "en" else "无可比数据"
+    return f"{x:+.1%}"
+
+
+def write_narrative(
+    comparison: MonthComparison, watch: pd.DataFrame, campaigns: pd.DataFrame, lang: str = "en", currency: str = "¥"
+) -> list[str]:
+    """Templated sentences from the month's figures (nothing that is not in the tables)."""
+    t = comparison.table_all
+    month = month_label(comparison.month, lang)
+    v = lambda k: t.loc[k, "value"]  # noqa: E731
+    mom = lambda k: _signed_pct(t.loc[k, "change_pct"], lang)  # noqa: E731
+    yoy = lambda k: _signed_pct(t.loc[k, "yoy_pct"], lang)  # noqa: E731
+    w = watch.set_index("tier").loc[ALL]
+    review = f"{pd.Timestamp(comparison.month).year}-12-31"
+    out = []
+    if lang == "zh":
+        out.append(
+            f"{month}，共有{v('active'):,.0f}名会员至少消费一次（环比{mom('active')}，同比{yoy('active')}），"
+            f"消费额{currency}{v('spend'):,.0f}（环比{mom('spend')}，同比{yoy('spend')}），客单价{currency}{v('avg_ticket'):,.0f}。"
+        )
+        out.append(
+            f"本月新增会员{v('new'):,.0f}名；{v('woken'):,.0f}名沉睡或流失会员被唤醒，{v('lost'):,.0f}名会员进入流失；"
+            f"月末沉睡会员{v('sleeping'):,.0f}名（环比{mom('sleeping')}）。"
+        )
+        out.append(
+            f"预警：{w['about_to_sleep']:,}名会员将在30天内进入沉睡；{w['downgrade_warning']:,}名会员按当前消费节奏将在"
+            f"{review}的年度评审时降级（规则：自1月1日起的消费额按同样节奏延续到年底，低于其等级的年度门槛）。"
+        )
+    else:
+        out.append(
+            f"In {month}, {v('active'):,.0f} members bought at least once ({mom('active')} on the previous month, "
+            f"{yoy('active')} on a year earlier); they spent {currency}{v('spend'):,.0f} ({mom('spend')}, {yoy('spend')} year on year) "
+            f"at an average ticket of {currency}{v('avg_ticket'):,.0f}."
+        )
+        out.append(
+            f"{v('new'):,.0f} members joined; {v('woken'):,.0f} sleeping or lost members were woken up and {v('lost'):,.0f} "
+            f"became lost; {v('sleeping'):,.0f} members were asleep at the end of the month ({mom('sleeping')})."
+        )
+        out.append(
+            f"Watch list: {w['about_to_sleep']:,} members will fall asleep within 30 days unless they buy, and "
+            f"{w['downgrade_warning']:,} are on course to lose their tier at the yearly review on {review} (the rule: "
+            f"their spend since 1 January, continued at the same pace to the end of the year, falls short of their "
+            f"tier's yearly threshold)."
+        )
+    treated = campaigns[campaigns["incremental_return_rate"].notna()] if len(campaigns) else campaigns
+    for _, c in treated.iterrows():
+        sig = c["ci_low"] > 0
+        if lang == "zh":
+            out.append(
+                f"活动{c['campaign_id']}的{display_name(c['arm'])}组触达{c['contacted']:,}人，增量回店率{c['incremental_return_rate']:+.1%}"
+                f"（95%置信区间{c['ci_low']:+.1%}至{c['ci_high']:+.1%}），" + ("效果显著。" if sig else "效果尚不能确认。")
+            )
+        else:
+            out.append(
+                f"Campaign {c['campaign_id']}, arm {display_name(c['arm'])}: {c['contacted']:,} contacted, incremental return rate "
+                f"{c['incremental_return_rate']:+.1%} (95% interval {c['ci_low']:+.1%} to {c['ci_high']:+.1%}); "
+                + ("a real effect." if sig else "not distinguishable from no effect yet.")
+            )
+    if not len(campaigns):
+        out.append("本月没有开始的营销活动。" if lang == "zh" else "No campaign started this month.")
+    return out
+
+
+def month_metrics(comparison: MonthComparison, watch: pd.DataFrame, campaigns: pd.DataFrame) -> dict:
+    """Headline figures for ``metrics.json`` and the index: every KPI with its changes, the watch
+    list by tier and the month's campaigns."""
+    t = comparison.table_all
+    return {
+        "month": comparison.month.strftime("%Y-%m"),
+        "kpis": {
+            k: {"value": t.loc[k, "value"], "change_pct": t.loc[k, "change_pct"], "yoy_pct": t.loc[k, "yoy_pct"]} for k in KPIS
+        },
+        "by_tier": {tier: {k: comparison.by_tier.loc[tier, k] for k in KPIS} for tier in comparison.by_tier.index},
+        "watch": {
+            r["tier"]: {"about_to_sleep": int(r["about_to_sleep"]), "downgrade_warning": int(r["downgrade_warning"])}
+            for _, r in watch.iterrows()
+        },
+        "campaigns": campaigns.to_dict(orient="records"),
+    }

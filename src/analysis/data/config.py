@@ -1,0 +1,42 @@
+"""Project-wide defaults: paths, tier levels, analysis thresholds.
+
+Nothing here has side effects on import (no logging, no file access), because every
+notebook imports it and anything printed would land in the reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The installed package (``src/analysis``): its templates, message catalogs and, in a wheel, notebooks.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: Repository root when running from a source checkout (``src/analysis`` -> repo).
+PROJECT_DIR = PACKAGE_DIR.parent.parent
+#: Whether this is a source checkout (``make report``) or an installed wheel, whose notebooks
+#: are inside the package (``setup.py`` copies them there) and whose demo data and reports go to
+#: the folder the command runs in.
+SOURCE_CHECKOUT = (PROJECT_DIR / "notebooks").is_dir() and (PROJECT_DIR / "pyproject.toml").is_file()
+_HOME = PROJECT_DIR if SOURCE_CHECKOUT else Path.cwd()
+
+DEMO_DATA_DIR = _HOME / "data" / "demo"
+NOTEBOOKS_DIR = PROJECT_DIR / "notebooks" if SOURCE_CHECKOUT else PACKAGE_DIR / "notebooks"
+REPORTS_DIR = _HOME / "reports"
+MONTHLY_NOTEBOOK = NOTEBOOKS_DIR / "monthly" / "monthly_report.ipynb"
+TEACHING_DIR = NOTEBOOKS_DIR / "teaching"
+
+#: Card tiers, lowest first. Configurable per mall (see ``load_dataset(tiers=...)``).
+DEFAULT_TIERS: tuple[str, ...] = ("normal", "silver", "gold", "platinum")
+
+#: Days without a purchase after which a member counts as sleeping.
+SLEEPING_DAYS = 180
+
+#: Smallest group shown in a table of groups; smaller cells are suppressed.
+MIN_CELL_SIZE = 10
+
+#: Age bands used by every report (upper edges inclusive), one definition for all.
+AGE_BAND_EDGES: tuple[float, ...] = (0, 24, 34, 44, 54, 64, 200)
+AGE_BAND_LABELS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-54", "55-64", "65+")
+
+#: Days of purchases behind every RFM score (segmentation, monthly movements, campaign segments):
+#: one definition, so "Champions" means the same members in every report for the same date.
+RFM_WINDOW_DAYS = 365

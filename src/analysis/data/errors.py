@@ -1,0 +1,28 @@
+"""The one base class of every error mallwake reports to a person, and its exit code.
+
+A command prints such an error as one line (``mallwake: <message>``) and exits with the
+error's :attr:`MallwakeError.exit_code`; the mapping lives here and is applied once, in
+:func:`analysis.application.cli.main`. Anything else that escapes a command is a bug and keeps its
+traceback. The classes keep their standard bases too (``ValueError``, ``OSError``, ...), so
+code that catches those still does.
+"""
+
+from __future__ import annotations
+
+#: Exit codes of the commands.
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class MallwakeError(Exception):
+    """An error a person can act on: bad input, a busy run folder, a full disk, an unreachable source."""
+
+    #: 2: refused before any work (bad input: nothing written); 1: the work could not finish.
+    exit_code = EXIT_BAD_INPUT
+
+
+class NotApplicable(ValueError):
+    """An analysis these data cannot support (a report section shows why instead of a result).
+
+    Raised by the statistics layer; :func:`analysis.presentation.report.section` turns it into the
+    one sentence a reader sees. Not a :class:`MallwakeError`: the run goes on without the section.
+    """

@@ -1,0 +1,160 @@
+"""Reports in the reader's language: message catalogs for sentences and notebook narrative.
+
+The model is gettext's: the English text is the message id, a catalog per language maps it to the
+translation, and a missing entry falls back to English. Two kinds of catalog live in
+``locales/<lang>/``:
+
+* ``messages.yaml``: the sentences code writes into reports, as ``str.format`` templates
+  (``tr("{n:,} members on the list.", n=...)``);
+* ``<notebook stem>.yaml``: a notebook's markdown cells, as a list of ``{en: ..., <lang>: ...}``
+  pairs, swapped in when a report is rendered in that language.
+
+Keyed by the English text, a translation goes stale the moment the English changes: the tests
+check that every message and every markdown cell has an entry and that no entry is unused.
+The language is the report's (:func:`analysis.presentation.present.configure`).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CATALOG_DIR = Path(__file__).resolve().parents[1] / "locales"
+
+
+def language() -> str:
+    from analysis.presentation.present import settings
+
+    return settings().lang
+
+
+@cache
+def messages(lang: str) -> dict[str, str]:
+    """The sentence catalog of ``lang`` (English: empty, the ids are the text)."""
+    path = CATALOG_DIR / lang / "messages.yaml"
+    if lang == "en" or not path.is_file():
+        return {}
+    pairs = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return {str(p["en"]).strip(): str(p[lang]).strip() for p in pairs}
+
+
+def N_(msgid: str) -> str:
+    """Marks ``msgid`` for the catalog where it is defined; translated where it is shown (``tr(x)``)."""
+    return msgid
+
+
+def tr(msgid: str, /, lang: str | None = None, **fields) -> str:
+    """``msgid`` in the report's language (or ``lang``), formatted with ``fields``."""
+    text = messages(lang or language()).get(msgid.strip(), msgid)
+    return text.format(**fields) if fields else text
+
+
+@cache
+def narrative(stem: str, lang: str) -> dict[str, str]:
+    """A notebook's markdown cells in ``lang``: ``{English source: translation}``."""
+    path = CATALOG_DIR / lang / f"{stem}.yaml"
+    if lang == "en" or not path.is_file():
+        return {}
+    pairs = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return {_key(p["en"]): str(p[lang]).rstrip("\n") for p in pairs}
+
+
+def _key(source: str) -> str:
+    return "\n".join(line.rstrip() for line in str(source).strip().splitlines())
+
+
+def translate_notebook(nb, stem: str, lang: str) -> list[str]:
+    """Swap the markdown cells of ``nb`` for their ``lang`` text, in place; returns the English
+    sources that have no translation (left as they are)."""
+    table = narrative(stem, lang)
+    missing = []
+    if not table:
+        return missing
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        text = table.get(_key(cell.source))
+        if text is None:
+            missing.append(cell.source)
+        else:
+            cell.source = text
+    return missing
+
+
+def title(nb, stem: str, lang: str) -> str | None:
+    """The notebook's first ``# heading`` in ``lang`` (``None``: no heading)."""
+    table = narrative(stem, lang)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            source = table.get(_key(cell.source), cell.source)
+            for line in source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return None
+
+
+def extract_messages(paths) -> dict[str, str]:
+    """The message ids marked in Python sources (``tr("...")``, ``N_("...")`` and a local ``_t("...")``
+    with a literal first argument), as ``{msgid: "file:line"}``: what a catalog must translate."""
+    import ast
+
+    found: dict[str, str] = {}
+    for path in paths:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            first = node.args[0]
+            if name in ("tr", "N_", "_t") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.setdefault(first.value.strip(), f"{path}:{node.lineno}")
+    return found
+
+
+def source_files() -> list[Path]:
+    """The package's modules and the notebooks' Python twins: where report text is written."""
+    from analysis.data.config import NOTEBOOKS_DIR
+
+    return sorted(Path(__file__).resolve().parents[1].rglob("*.py")) + sorted(NOTEBOOKS_DIR.rglob("*.py"))
+
+
+def notebook_sources(lang: str = "zh") -> dict[str, list[str]]:
+    """Every notebook's markdown cells, by stem: what the narrative catalogs must translate."""
+    import nbformat
+
+    from analysis.data.config import NOTEBOOKS_DIR
+
+    out = {}
+    for path in sorted(NOTEBOOKS_DIR.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        out[path.stem] = [_key(c.source) for c in nb.cells if c.cell_type == "markdown" and c.source.strip()]
+    return out
+
+
+def main(argv=None) -> int:
+    """``python -m analysis.presentation.i18n missing zh``: print the messages and markdown cells without a
+    translation, as YAML entries to fill in."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m analysis.presentation.i18n")
+    ap.add_argument("what", choices=["missing"])
+    ap.add_argument("lang")
+    args = ap.parse_args(argv)
+    have = messages(args.lang)
+    todo = [m for m in extract_messages(source_files()) if m not in have]
+    print(yaml.safe_dump([{"en": m, args.lang: ""} for m in todo], allow_unicode=True, width=120, sort_keys=False))
+    for stem, cells in notebook_sources(args.lang).items():
+        table = narrative(stem, args.lang)
+        left = [c for c in cells if c not in table]
+        if left:
+            print(f"# {stem}")
+            print(yaml.safe_dump([{"en": c, args.lang: ""} for c in left], allow_unicode=True, width=120, sort_keys=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

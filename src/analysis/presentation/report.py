@@ -1,0 +1,108 @@
+"""Helpers notebooks call to hand results to the runner and the HTML report.
+
+``record_metrics`` displays the notebook's headline figures under a private MIME type:
+invisible in the rendered HTML, collected by the runner into ``<notebook>.metrics.json``
+(the same idea as scrapbook's ``glue``), so notebooks never write files themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import numpy as np
+
+from analysis.data.errors import NotApplicable
+from analysis.presentation.i18n import tr
+
+METRICS_MIME = "application/vnd.mallwake.metrics+json"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if value is None or isinstance(value, (int, str, bool)):
+        return value
+    return str(value)
+
+
+def record_metrics(**metrics: Any) -> None:
+    """Publish named headline figures of this notebook (numbers, or nested dicts of them).
+
+    Returns nothing: as the last line of a cell in the lab it then prints nothing (the figures go
+    to ``metrics.json`` through their own output type, which the lab does not show)."""
+    from IPython.display import display
+
+    display({METRICS_MIME: _plain(metrics)}, raw=True)
+
+
+def collect_metrics(nb) -> dict:
+    """Merge every metrics output of an executed notebook (later outputs win)."""
+    merged: dict = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if METRICS_MIME in data:
+                merged.update(data[METRICS_MIME])
+    return merged
+
+
+def applies(condition: bool, reason: str) -> bool:
+    """Whether a report section applies; when it does not, show the one sentence saying why.
+
+    Notebooks write ``if applies(ok, "why not"):`` before a section's code, so every section of a
+    report either computes or states in one sentence why it does not apply to these data.
+    """
+    if not condition:
+        from IPython.display import Markdown, display
+
+        display(Markdown("*" + tr("Not applicable here: {reason}", reason=tr(reason)) + "*"))
+    return bool(condition)
+
+
+@contextlib.contextmanager
+def section():
+    """Run a report section; if an analysis in it raises :class:`NotApplicable`, show why instead.
+
+    Any other error still fails the run: only the documented "cannot apply to these data" cases
+    are turned into a sentence.
+    """
+    try:
+        yield
+    except NotApplicable as err:
+        from IPython.display import Markdown, display
+
+        display(Markdown("*" + tr("Not applicable here: {reason}", reason=str(err)) + "*"))
+
+
+def format_value(value: Any, kind: str) -> str:
+    """``value`` written as ``kind`` by the presentation layer (the report's currency, ``–`` when
+    missing: unknown is not zero); see :func:`analysis.presentation.present.format_value`."""
+    from analysis.presentation.present import format_value as present_value
+
+    return present_value(value, kind)
+
+
+def headline(*items: tuple) -> list[dict]:
+    """Two to four figures the index shows for a report: ``(label, value, kind)`` or
+    ``(label, value, kind, (low, high))`` for an estimate with its interval. Returns
+    ``[{"label", "text"}]`` for :func:`record_metrics` (``headline=``)."""
+    out = []
+    for item in items:
+        label, value, kind, *ci = item
+        text = format_value(value, kind)
+        if ci and ci[0] is not None and text != "–":
+            low, high = (format_value(v, kind).removesuffix(" points").removesuffix(" 个百分点") for v in ci[0])
+            text += " (" + tr("{low} to {high}", low=low, high=high) + ")"
+        out.append({"label": tr(str(label)), "text": text})
+    return out

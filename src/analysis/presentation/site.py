@@ -1,0 +1,442 @@
+"""Render executed notebooks to self-contained HTML and build the report index."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+from jinja2 import pass_context
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+
+from analysis.data.config import PACKAGE_DIR
+from analysis.data.storage import atomic_write_text, locked, state_dir
+from analysis.presentation.glossary import glossary_page
+from analysis.presentation.i18n import N_, tr, translate_notebook
+from analysis.presentation.report import METRICS_MIME
+from analysis.presentation.webfont import cjk_font_path, embed_cjk_font
+
+#: The definitions page, beside the index; every report links to it.
+GLOSSARY = "glossary.html"
+
+TEMPLATE_DIR = PACKAGE_DIR / "templates"
+HIDDEN_TAGS = {"injected-parameters", "parameters", "hide"}
+#: Code cells whose code is the point (a teaching exercise) show their input even when code is hidden.
+SHOWN_TAGS = frozenset({"exercise"})
+#: Cells with the answer of an exercise: shown only in an answer key (``show_solutions`` true).
+SOLUTION_TAG = "solution"
+_HEADING = re.compile(r'<h([1-3]) id="([^"]+)">(.*?)</h\1>', re.S)
+
+
+#: The words of a page's frame (navigation, contents, provenance) per language.
+#: The HTML language code and the name of each language of the site (in that language).
+LANG_CODES = {"en": "en", "zh": "zh-CN"}
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+
+CHROME = {
+    "en": {
+        "back": "\u2190 all reports",
+        "index": "index.html",
+        "contents": "Contents",
+        "provenance": "Provenance",
+        "how": "how this report was made",
+        "glossary": "definitions",
+        "as_of": "analysis date",
+    },
+    "zh": {
+        "back": "\u2190 全部报告",
+        "index": "index.zh.html",
+        "contents": "目录",
+        "provenance": "出处",
+        "how": "本报告如何生成",
+        "glossary": "术语定义",
+        "as_of": "分析日期",
+    },
+}
+
+
+def _as_of_text(value, lang: str) -> str:
+    """The analysis date as the page header shows it, in the page's language."""
+    text = str(value or "")
+    if lang == "zh":
+        text = text.replace(" (the last date in the data)", "（数据的最后一天）").replace(
+            "the last date in the data", "数据的最后一天"
+        )
+    return text
+
+
+def page_language(nb) -> str:
+    """The language a report was run in: its ``lang`` parameter as given to papermill, else the
+    default of its parameters cell, else English."""
+    given = (nb.metadata.get("papermill", {}).get("parameters") or {}).get("lang")
+    if given is None:
+        for cell in nb.cells:
+            tags = cell.metadata.get("tags", [])
+            if "parameters" in tags and "injected-parameters" not in tags:
+                m = re.search(r"""^lang\s*(?::[^=]+)?=\s*["'](\w+)["']""", cell.source, re.M)
+                given = m.group(1) if m else None
+    return str(given) if str(given) in CHROME else "en"
+
+
+def _toc(body: str, lang: str = "en") -> str:
+    items = []
+    for level, anchor, inner in _HEADING.findall(body):
+        text = re.sub(r"<[^>]+>", "", inner).replace("¶", "").strip()
+        if level == "1":
+            continue  # the title
+        items.append(f'<li class="mw-l{level}"><a href="#{anchor}">{text}</a></li>')
+    if not items:
+        return ""
+    return f'<nav class="mw-toc"><b>{CHROME[lang]["contents"]}</b><ul>' + "".join(items) + "</ul></nav>"
+
+
+#: Provenance entries in Chinese (values stay as recorded: versions, hashes, parameter names).
+PROVENANCE_ZH = {
+    "run": "运行",
+    "data directory": "数据目录",
+    "data fingerprint (sha256 of the files' bytes)": "数据指纹（文件字节的 sha256）",
+    "data source": "数据源",
+    "data fingerprint (sha256 of the tables' row counts and checksums)": "数据指纹（各表行数与校验和的 sha256）",
+    "analysis date": "分析日期",
+    "git commit": "代码版本（git）",
+    "environment (uv.lock sha256)": "运行环境（uv.lock sha256）",
+    "generated": "生成时间",
+    "packages": "软件包",
+    "notebook": "笔记本",
+    "parameters": "参数",
+    "execution time": "执行时间",
+}
+
+
+def provenance_html(prov: dict, lang: str = "en") -> str:
+    """The provenance block shown at the end of every report."""
+    rows = []
+    for key, value in prov.items():
+        if lang == "zh":
+            value = _as_of_text(value, lang) if key == "analysis date" else value
+            key = PROVENANCE_ZH.get(key, key)
+        if isinstance(value, dict):  # one line per entry (parameters, packages)
+            cell = "<br>".join(f"{html.escape(str(k))} = {html.escape(str(v))}" for k, v in value.items())
+        else:
+            cell = html.escape(str(value))
+        rows.append(f"<tr><td><b>{html.escape(str(key))}</b></td><td>{cell}</td></tr>")
+    return (
+        f'<details class="mw-provenance" open><summary><b>{CHROME[lang]["provenance"]}</b>: {CHROME[lang]["how"]}</summary>'
+        f"<table>{''.join(rows)}</table></details>"
+    )
+
+
+#: Reports are static pages: no script runs, nothing is fetched; images and fonts are inline.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'"
+)
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+#: Phones show the page at their own width (without it they draw a 980 px page and shrink it).
+VIEWPORT_META = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+
+
+class _ReportExporter(HTMLExporter):
+    """nbconvert's HTML exporter with Markdown rendered escaped: raw HTML in a Markdown cell or a
+    ``display(Markdown(...))`` output (where data values are formatted in) shows as text."""
+
+    @pass_context
+    def markdown2html(self, context, source):
+        from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+        cell = context.get("cell", {})
+        renderer = IPythonRenderer(
+            escape=True,
+            attachments=cell.get("attachments", {}),
+            embed_images=self.embed_images,
+            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+            anchor_link_text=self.anchor_link_text,
+            exclude_anchor_links=self.exclude_anchor_links,
+            **self.lexer_options,
+        )
+        return MarkdownWithMath(renderer=renderer).render(source)
+
+
+def render_html(
+    nb_path: Path,
+    out_path: Path,
+    *,
+    show_code: bool,
+    run_label: str,
+    provenance: dict,
+    title: str | None = None,
+    show_solutions: bool = False,
+) -> Path:
+    """Render one executed notebook to a standalone, offline HTML file.
+
+    Code is hidden unless ``show_code``, except in cells tagged ``exercise`` (the code is the
+    exercise). Cells tagged ``solution`` are shown in an answer key (``show_solutions``) and
+    left out otherwise.
+    """
+    nb = nbformat.read(nb_path, as_version=4)
+    shown = SHOWN_TAGS | ({SOLUTION_TAG} if show_solutions else set())
+    removed = HIDDEN_TAGS | (set() if show_solutions else {SOLUTION_TAG})
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not show_code and not shown & set(cell.metadata.get("tags", [])):
+            cell.metadata.setdefault("tags", []).append("mw-code-hidden")
+    nb.metadata["title"] = title or nb_path.stem  # the page's <title>
+    for cell in nb.cells:  # headline figures go to metrics.json, not into the page
+        if cell.get("outputs"):
+            cell.outputs = [o for o in cell.outputs if METRICS_MIME not in o.get("data", {})]
+    exporter = _ReportExporter(
+        template_name="mallwake",
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=removed, remove_input_tags={"mw-code-hidden"}, enabled=True), enabled=True
+    )
+    for cell in nb.cells:  # a report runs no script: JavaScript outputs are dropped
+        for out in cell.get("outputs", []):
+            for mime in [m for m in out.get("data", {}) if "javascript" in m]:
+                del out["data"][mime]
+    lang = page_language(nb)
+    translate_notebook(nb, nb_path.stem, lang)  # the narrative in the report's language
+    exporter.language_code = {"zh": "zh-CN"}.get(lang, lang)
+    resources = {
+        "mallwake": {
+            "index_href": f"../{CHROME[lang]['index']}",
+            "run_label": run_label,
+            "provenance_html": provenance_html(provenance, lang),
+            "csp_meta": CSP_META,
+            "back": CHROME[lang]["back"],
+            "glossary": CHROME[lang]["glossary"],
+            "glossary_href": f"../{GLOSSARY}",
+            "as_of": f"{CHROME[lang]['as_of']} {_as_of_text(provenance.get('analysis date', ''), lang)}".strip(),
+        }
+    }
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    body = body.replace("<!--MALLWAKE-TOC-->", _toc(body, lang), 1)
+    return atomic_write_text(out_path, embed_cjk_font(body))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+def _claims(claims: list, lang: str = "en") -> str:
+    """The study's claims with their verdicts, one line each (the claims page's entry in the index)."""
+    colour = {"supported": "#1a7f37", "contradicted": "#b42318"}
+    lines = []
+    for c in claims:
+        verdict = str(c.get("verdict", ""))
+        style = f' style="color:{colour[verdict]}"' if verdict in colour else ""
+        lines.append(
+            f"{html.escape(str(c.get('claim', '')))}. {html.escape(tr(str(c.get('text', '')), lang=lang))}: "
+            f"<b{style}>{html.escape(tr(verdict, lang=lang))}</b>"
+        )
+    return "<br>".join(lines)
+
+
+def _headline(metrics: dict, limit: int = 6, lang: str = "en") -> str:
+    if isinstance(metrics.get("claims"), list):
+        return _claims(metrics["claims"], lang)
+    if isinstance(metrics.get("headline"), list):  # the report's own two to four figures, labelled and formatted
+        return "<br>".join(
+            f"{html.escape(str(h.get('label', '')))}: <b>{html.escape(str(h.get('text', '')))}</b>"
+            for h in metrics["headline"][:limit]
+        )
+    flat = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return "<br>".join(f"{html.escape(k)}: {_fmt(v)}" for k, v in flat[:limit])
+
+
+_TREND_KPIS = (("active", N_("active members")), ("spend", N_("spend")), ("sleeping", N_("sleeping")), ("woken", N_("woken up")))
+
+
+def _trend_svg(months: list[str], kpis: list[dict], lang: str = "en") -> str:
+    """Small line charts of the headline KPIs over the built months, as inline SVG (deterministic)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rc = {"svg.hashsalt": "mallwake", "svg.fonttype": "none", "font.size": 8}
+    font = cjk_font_path() if lang == "zh" else None
+    if font is not None:  # titles measured with the Chinese font the page embeds
+        from matplotlib import font_manager
+
+        font_manager.fontManager.addfont(str(font))
+        rc["font.sans-serif"] = [font_manager.FontProperties(fname=str(font)).get_name(), *plt.rcParams["font.sans-serif"]]
+    with plt.rc_context(rc):
+        fig, axes = plt.subplots(1, len(_TREND_KPIS), figsize=(2.6 * len(_TREND_KPIS), 1.5))
+        x = range(len(months))
+        for ax, (key, title) in zip(axes, _TREND_KPIS):
+            ax.plot(x, [k.get(key, {}).get("value") for k in kpis], marker="o", ms=2.5, lw=1.2, color="#4c72b0")
+            ax.set_title(tr(title, lang=lang))
+            ax.set_xticks([0, len(months) - 1] if len(months) > 1 else [0])
+            ax.set_xticklabels([months[0], months[-1]] if len(months) > 1 else months)
+            ax.tick_params(labelsize=7)
+            # plain units with thousands separators: no "1e7" offset above a spend axis
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _whole(value):
+    return int(round(value)) if isinstance(value, float) else value
+
+
+def _pct_cell(value) -> str:
+    return "–" if value is None else f"{value:+.1%}"
+
+
+def _monthly_section(runs: list[dict], language: str = "en") -> str:
+    """Monthly reports: one row per built month (newest first) with headline KPIs, and trend charts."""
+    ok = [r for r in runs if r.get("status") == "ok" and r.get("notebooks")]
+    rows = []
+    for run in sorted(runs, key=lambda r: (r.get("month", ""), r.get("lang", "")), reverse=True):
+        nb = (run.get("notebooks") or [{}])[0]
+        k = nb.get("metrics", {}).get("kpis", {})
+        link = (
+            f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(run.get("month", run["_dir"]))}</a>'
+            if nb.get("html")
+            else html.escape(run["_dir"])
+        )
+        lang = html.escape(run.get("lang", "en"))
+        if run.get("status") != "ok" or not k:
+            rows.append(
+                f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(tr(str(run.get('status')), lang=language))}</td></tr>"
+            )
+            continue
+        cells = "".join(
+            f"<td>{_fmt(_whole(k[key]['value']))}<br><small>{_pct_cell(k[key].get('change_pct'))}</small></td>"
+            for key, _ in _TREND_KPIS
+        )
+        rows.append(f"<tr><td>{link}</td><td>{lang}</td>{cells}</tr>")
+    trend = ""
+    main_lang = [r for r in ok if r.get("lang", "en") == "en"] or ok
+    series = sorted(main_lang, key=lambda r: r.get("month", ""))
+    if len(series) >= 2:
+        trend = _trend_svg([r["month"] for r in series], [r["notebooks"][0]["metrics"].get("kpis", {}) for r in series], language)
+    head = "".join(
+        f"<th>{html.escape(tr(t, lang=language))}<br><small>{html.escape(tr('vs previous month', lang=language))}</small></th>"
+        for _, t in _TREND_KPIS
+    )
+    return (
+        f"<section><h2>{html.escape(tr('Monthly member reports', lang=language))}</h2>"
+        f"<p>{tr(MONTHLY_INTRO, lang=language)}</p>"
+        f"<div class='mw-trend'>{trend}</div>"
+        f"<div class='mw-scroll'><table><tr><th>{html.escape(tr('month', lang=language))}</th>"
+        f"<th>{html.escape(tr('language', lang=language))}</th>"
+        f"{head}</tr>{''.join(rows)}</table></div></section>"
+    )
+
+
+#: Run and report statuses, as the index shows them.
+STATUS_WORDS = (N_("ok"), N_("failed"), N_("skipped"))
+MONTHLY_INTRO = N_(
+    "One page per month for management: KPIs and their changes, segment and lifecycle movements, the month's "
+    "campaigns, a watch list and a short narrative. Built with <code>mallwake run --month YYYY-MM</code> or "
+    "backfilled with <code>--months YYYY-MM..YYYY-MM</code>."
+)
+INDEX_INTRO = N_(
+    "Member analytics for shopping malls: every report below was executed by papermill from a notebook in "
+    "<code>notebooks/</code> and rendered offline. Open a report for its figures, narrative and provenance; "
+    '<a href="{glossary}">definitions</a> of every metric, stage, segment, window and rule.'
+)
+
+
+def build_index(reports_dir: Path) -> Path:
+    """Write ``reports/index.html`` listing every run (newest first) and its reports.
+
+    Rebuilt under a lock and through a unique temporary file, so concurrent runs never see a
+    half-written index or collide on the temporary file.
+    """
+    reports_dir = Path(reports_dir)
+    with locked(state_dir(reports_dir) / "index.lock", wait=True, what=f"{reports_dir / 'index.html'}"):
+        atomic_write_text(reports_dir / GLOSSARY, embed_cjk_font(glossary_page(CSP_META)))
+        runs = _read_runs(reports_dir)
+        for lang in CHROME:
+            if lang != "en":  # one index per language, each linking the others
+                atomic_write_text(reports_dir / CHROME[lang]["index"], embed_cjk_font(_index_page(runs, lang)))
+        return atomic_write_text(reports_dir / "index.html", embed_cjk_font(_index_page(runs)))
+
+
+def _href(*parts: str) -> str:
+    """A relative link to ``parts`` (folder and file names), quoted for the URL and the attribute."""
+    return html.escape("/".join(quote(str(p)) for p in parts), quote=True)
+
+
+def _read_runs(reports_dir: Path) -> list[dict]:
+    """Every run's ``run.json`` under ``reports_dir`` (newest first); unreadable ones are skipped."""
+    runs = []
+    for run_file in reports_dir.glob("[!.]*/run.json"):
+        try:
+            runs.append(json.loads(run_file.read_text(encoding="utf-8")) | {"_dir": run_file.parent.name})
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(runs, key=lambda r: r.get("finished", ""), reverse=True)
+
+
+def _index_page(runs: list[dict], language: str = "en") -> str:
+    _t = lambda text, **kw: html.escape(tr(text, lang=language, **kw))  # noqa: E731 (the page's language, escaped)
+    monthly = [r for r in runs if r.get("kind") == "monthly"]
+    runs = [r for r in runs if r.get("kind") != "monthly"]
+    parts = [_monthly_section(monthly, language)] if monthly else []
+    for run in runs:
+        status = run.get("status", "?")
+        rows = []
+        for nb in run.get("notebooks", []):
+            link = (
+                f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(str(nb["title"]))}</a>'
+                if nb.get("html")
+                else html.escape(str(nb["title"]))
+            )
+            err = f"<br><small>{html.escape(nb.get('error') or '')}</small>" if nb.get("error") else ""
+            if nb.get("status") != "ok" and nb.get("ipynb"):  # the executed notebook is kept: open it to see the failing cell
+                err += f'<br><small><a href="{_href(run["_dir"], nb["ipynb"])}">{_t("executed notebook (up to the failing cell)")}</a></small>'
+            rows.append(
+                f"<tr><td>{link}</td><td class='{html.escape(str(nb['status']))}'>{_t(str(nb['status']))}{err}</td>"
+                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}), lang=language)}</td></tr>"
+            )
+        parts.append(
+            f"<section><h2>{html.escape(run['_dir'])} <span class='{html.escape(str(status))}'>{_t(str(status))}</span></h2>"
+            f"<p>{_t('data')}: {html.escape(run.get('data_name', ''))} &middot; {_t('as of')} {html.escape(_as_of_text(run.get('as_of', ''), language))} "
+            f"&middot; {_t('finished')} {html.escape(str(run.get('finished', '')))} &middot; {float(run.get('seconds') or 0):.1f} s</p>"
+            f'<div class="mw-scroll"><table><tr><th>{_t("report")}</th><th>{_t("status")}</th><th>{_t("time")}</th>'
+            f"<th>{_t('headline figures')}</th></tr>" + "".join(rows) + "</table></div></section>"
+        )
+    other = " &middot; ".join(
+        f'<a href="{CHROME[lang]["index"]}" hreflang="{LANG_CODES.get(lang, lang)}">{LANGUAGE_NAMES[lang]}</a>'
+        for lang in CHROME
+        if lang != language
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="{LANG_CODES.get(language, language)}"><head><meta charset="utf-8">{VIEWPORT_META}{CSP_META}<title>{_t("mallwake reports")}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: 0.4em; text-align: left; vertical-align: top; }}
+.mw-scroll {{ overflow-x: auto; }} /* a wide table scrolls in its own box on a phone */
+@media (max-width: 600px) {{ body {{ margin: 1em auto; }} td, th {{ padding: 0.3em; }} }}
+:lang(zh) td, :lang(zh) th {{ word-break: keep-all; }}
+.ok {{ color: #1a7f37; }} .failed {{ color: #c62828; font-weight: bold; }} .skipped {{ color: #888; }}
+</style></head><body>
+<p class="mw-lang">{other}</p>
+<h1>{_t("mallwake reports")}</h1>
+<p>{tr(INDEX_INTRO, lang=language, glossary=GLOSSARY)}</p>
+{"".join(parts) if parts else "<p>" + tr("No runs yet: <code>make report</code> builds one.", lang=language) + "</p>"}
+</body></html>
+"""
+    return page
