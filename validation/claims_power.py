@@ -25,9 +25,9 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 
 def one(args: tuple[str, int]) -> dict:
-    from analysis import campaigns, claims
-    from analysis.dataset import load_dataset
-    from analysis.synthetic import generate_mall
+    from analysis.statistics import campaigns, claims
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics.synthetic import generate_mall
 
     study, seed = args
     with tempfile.TemporaryDirectory() as tmp:

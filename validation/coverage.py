@@ -28,9 +28,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def one_seed(seed: int, members: int, alpha: float) -> list[dict]:
-    from analysis import campaigns as cp
-    from analysis.dataset import load_dataset
-    from analysis.synthetic import generate_mall
+    from analysis.statistics import campaigns as cp
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics.synthetic import generate_mall
 
     tmp = Path(tempfile.mkdtemp(prefix=f"cov{seed}_"))
     try:

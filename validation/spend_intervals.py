@@ -17,9 +17,9 @@ from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 def one(seed):
     from scipy import stats
-    from analysis import campaigns as cp
-    from analysis.dataset import load_dataset
-    from analysis.synthetic import generate_mall
+    from analysis.statistics import campaigns as cp
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics.synthetic import generate_mall
     tmp = Path(tempfile.mkdtemp())
     try:
         d = generate_mall(tmp / "m", n_members=20000, seed=seed)
