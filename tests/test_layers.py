@@ -57,3 +57,43 @@ def test_every_notebook_sets_itself_up_in_one_call():
         text = path.read_text(encoding="utf-8")
         assert text.count("data = start(data_dir, as_of, lang") == 1, path.name
         assert "configure(" not in text and "load_dataset(data_dir" not in text, path.name
+
+
+def test_every_reason_the_statistics_give_has_its_sentence():
+    """The statistics say why an analysis does not apply with a code (``NotApplicable("clv.few_repeaters",
+    n=..)``); presentation holds the one sentence per code, in every language. A code raised with no
+    sentence, or a sentence no code uses, fails here."""
+    import ast
+    import string
+
+    from analysis.data.config import PACKAGE_DIR
+    from analysis.data.errors import NotApplicable
+    from analysis.presentation import present
+    from analysis.presentation.reasons import REASONS, reason_text
+
+    codes = set()
+    for path in (PACKAGE_DIR / "statistics").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "NotApplicable" and node.args:
+                arg = node.args[0]
+                if isinstance(arg, ast.JoinedStr):  # f"risk.one_class_{window}" over ("training", "test")
+                    codes |= {c for c in REASONS if c.startswith(arg.values[0].value)}
+                else:  # a code, or a choice of codes (``a if .. else b``)
+                    found = [n.value for n in ast.walk(arg) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                    assert found, ast.dump(arg)
+                    codes |= set(found)
+    assert len(codes) >= 15 and codes == set(REASONS), sorted(codes ^ set(REASONS))
+    values = {"n": 12, "needed": 30, "need": 50, "min": 3, "start": "2024-01-01", "first": None, "train": "2024-01-01"}
+    values |= {"days": 180, "asleep": 0, "end": "2024-01-01", "model": "BG/NBD", "names": "a, b", "notes": ""}
+    values |= {"features": "x", "arm": "W1 / sms", "n_t": 1, "n_c": 2, "campaign": "W1"}
+    for lang in ("en", "zh"):
+        present.configure(lang=lang)
+        try:
+            for code, (template, _) in REASONS.items():
+                wanted = {f for _, f, _, _ in string.Formatter().parse(template) if f} - {"window"}
+                text = reason_text(NotApplicable(code, **{k: values[k] for k in wanted}))
+                assert text and "{" not in text, (lang, code, text)
+                chinese = any("\u4e00" <= ch <= "\u9fff" for ch in text)
+                assert chinese == (lang == "zh"), (lang, code, text)
+        finally:
+            present.configure(lang="en")

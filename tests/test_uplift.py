@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.data.errors import NotApplicable
+from analysis.presentation.reasons import reason_text
 from analysis.statistics.uplift import estimate_uplift, qini_area, qini_curve
 
 
@@ -56,8 +57,10 @@ def test_a_homogeneous_effect_is_no_better_than_random_and_the_report_says_so():
 
 def test_too_few_members_is_not_applicable():
     outcomes, features, *_ = _simulated(300, heterogeneous=True, seed=3)
-    with pytest.raises(NotApplicable, match="at least 200 members"):
+    with pytest.raises(NotApplicable) as err:
         estimate_uplift(outcomes, features, "C", "t", ["x1"])
+    assert err.value.code == "uplift.small_arm" and err.value.values["needed"] == 200
+    assert "at least 200 members in the arm and in the holdout" in reason_text(err.value)
 
 
 def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
@@ -72,7 +75,8 @@ def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
     results, reasons = estimate_uplift_by_campaign(outcomes, features, "x1, x2,tier")
     assert [r.campaign_id for r in results] == ["C"] and results[0].arm == "any contact"
     assert results[0].features == ("x1", "x2", "tier")
-    assert len(reasons) == 1 and "D / any contact" in reasons[0] and "at least 200 members" in reasons[0]
+    assert len(reasons) == 1 and reasons[0].code == "uplift.small_arm" and reasons[0].values["arm"] == "D / any contact"
+    assert "D / any contact needs at least 200 members" in reason_text(reasons[0])
     table = summary_table(results)
     assert list(table["campaign_id"]) == ["C"] and "gain per 1,000 listed" in table.columns
 

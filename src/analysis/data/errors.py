@@ -23,6 +23,21 @@ class MallwakeError(Exception):
 class NotApplicable(ValueError):
     """An analysis these data cannot support (a report section shows why instead of a result).
 
-    Raised by the statistics layer; :func:`analysis.presentation.report.section` turns it into the
-    one sentence a reader sees. Not a :class:`MallwakeError`: the run goes on without the section.
+    Raised (or returned, by the ``*_problem`` checks) by the statistics layer as a neutral reason: a
+    ``code`` and the ``values`` it needs (numbers, dates, names), never a sentence. The presentation
+    layer writes the sentence in the report's language (:func:`analysis.presentation.reasons.reason_text`;
+    :func:`analysis.presentation.report.section` and ``applies`` show it). Not a
+    :class:`MallwakeError`: the run goes on without the section.
     """
+
+    def __init__(self, code: str, **values):
+        self.code, self.values = code, values
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        super().__init__(f"{code} ({shown})" if shown else code)
+
+    def __reduce__(self):  # picklable with its values (kernels, worker processes)
+        return (_not_applicable, (self.code, self.values))
+
+
+def _not_applicable(code: str, values: dict) -> NotApplicable:
+    return NotApplicable(code, **values)

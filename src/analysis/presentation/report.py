@@ -57,16 +57,19 @@ def collect_metrics(nb) -> dict:
     return merged
 
 
-def applies(condition: bool, reason: str) -> bool:
+def applies(condition: bool, reason) -> bool:
     """Whether a report section applies; when it does not, show the one sentence saying why.
 
     Notebooks write ``if applies(ok, "why not"):`` before a section's code, so every section of a
     report either computes or states in one sentence why it does not apply to these data.
+    ``reason``: a message id, or a :class:`NotApplicable` from a statistic's ``*_problem`` check.
     """
     if not condition:
         from IPython.display import Markdown, display
 
-        display(Markdown("*" + tr("Not applicable here: {reason}", reason=tr(reason)) + "*"))
+        from analysis.presentation.reasons import reason_text
+
+        display(Markdown("*" + tr("Not applicable here: {reason}", reason=reason_text(reason)) + "*"))
     return bool(condition)
 
 
@@ -80,9 +83,7 @@ def section():
     try:
         yield
     except NotApplicable as err:
-        from IPython.display import Markdown, display
-
-        display(Markdown("*" + tr("Not applicable here: {reason}", reason=str(err)) + "*"))
+        applies(False, err)
 
 
 def format_value(value: Any, kind: str) -> str:

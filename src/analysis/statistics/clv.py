@@ -254,7 +254,7 @@ def _best_fit(model, starts, names: list[str], gtol: float = 1e-5, first_converg
             if first_converged and how == "bfgs" and res.mle_retvals.get("converged", False):
                 break
     if not fits:
-        raise NotApplicable(tr("the model could not be fitted from any starting point (the likelihood is not finite)."))
+        raise NotApplicable("clv.no_finite_fit")
     llf, how, res = max(fits, key=lambda f: f[0])
     converged = bool(res.mle_retvals.get("converged", False))
     with warnings.catch_warnings():
@@ -298,14 +298,7 @@ def fit_bgnbd(frequency, recency, T, start=None) -> BGNBDModel:
     """
     repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
     if repeaters < MIN_REPEATERS:
-        raise NotApplicable(
-            tr(
-                "repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
-                "{n:,} did, fewer than the {needed} needed.",
-                n=repeaters,
-                needed=MIN_REPEATERS,
-            )
-        )
+        raise NotApplicable("clv.few_repeaters", n=repeaters, needed=MIN_REPEATERS)
     model = _BGNBDLikelihood(frequency, recency, T)
     names = ["r", "alpha", "a", "b"]
     res, bse, converged, how, identified, notes = _best_fit(model, [start] if start else BGNBD_STARTS, names)
@@ -491,14 +484,7 @@ def _fit_repeat(cls, likelihood, frequency, recency, T, starts):
     frequency, recency, T = (np.asarray(v, dtype=float)[rows] for v in (frequency, recency, T))
     repeaters = int((np.asarray(frequency, dtype=float) > 0).sum())
     if repeaters < MIN_REPEATERS:
-        raise NotApplicable(
-            tr(
-                "repeat-purchase models (BG/NBD) need members who bought on at least two different days; "
-                "{n:,} did, fewer than the {needed} needed.",
-                n=repeaters,
-                needed=MIN_REPEATERS,
-            )
-        )
+        raise NotApplicable("clv.few_repeaters", n=repeaters, needed=MIN_REPEATERS)
     model = likelihood(frequency, recency, T)
     names = list(likelihood.names)
     # without an analytic gradient each start costs a few hundred likelihoods: the starts are tried in
@@ -593,11 +579,9 @@ def calibration_split(data: MallData, calibration_end, as_of=None, unit_days: fl
     first = data.purchase_days.day.min().to_pandas()
     if first is None or pd.isna(first) or pd.Timestamp(first) >= cal_end - pd.Timedelta(days=30):
         raise NotApplicable(
-            tr(
-                "the calibration period must end ({end}) at least a month after the first purchase in the data ({first}).",
-                end=cal_end.date(),
-                first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date(),
-            )
+            "clv.short_calibration",
+            end=cal_end.date(),
+            first=None if first is None or pd.isna(first) else pd.Timestamp(first).date(),
         )
     cal = compute_rfm_summary(data, calibration_end=cal_end, unit_days=unit_days)
     days = data.purchase_days
@@ -681,14 +665,7 @@ def fit_gamma_gamma(frequency, monetary_value, start=(2.0, 3.0, 50.0)) -> GammaG
     m = np.asarray(monetary_value, dtype=float)
     keep = (x > 0) & (m > 0)
     if keep.sum() < MIN_REPEATERS:
-        raise NotApplicable(
-            tr(
-                "the spend model (Gamma-Gamma) needs members with repeat purchases and spend; {n:,} have them, "
-                "fewer than the {needed} needed.",
-                n=int(keep.sum()),
-                needed=MIN_REPEATERS,
-            )
-        )
+        raise NotApplicable("clv.few_spenders", n=int(keep.sum()), needed=MIN_REPEATERS)
     model = _GammaGammaLikelihood(x[keep], m[keep])
     start = np.array(start, dtype=float)
     start[2] = max(start[2], float(np.median(m[keep])))
@@ -726,25 +703,11 @@ def compute_clv(
     """
     if set(bgnbd.dropout) & set(bgnbd.unidentified()):
         raise NotApplicable(
-            tr(
-                "the dropout parameters of {model} ({names}) are not identified in these data: almost nobody can be "
-                "seen to drop out, so the likelihood hardly changes whatever the dropout rate, and P(alive) would be "
-                "whatever the optimizer's starting point made it. P(alive) and lifetime values are not shown ({notes}).",
-                model=bgnbd.name,
-                names=", ".join(bgnbd.dropout),
-                notes=" ".join(bgnbd.notes),
-            )
+            "clv.dropout_unidentified", model=bgnbd.name, names=", ".join(bgnbd.dropout), notes=" ".join(bgnbd.notes)
         )
     for name, fitted in ((bgnbd.name, bgnbd), ("Gamma-Gamma", gg)):
         if not fitted.identified:
-            raise NotApplicable(
-                tr(
-                    "the {model} parameters are not identified on these data ({notes}), so P(alive) and lifetime "
-                    "values would be numbers without support; they are not shown.",
-                    model=name,
-                    notes=" ".join(fitted.notes),
-                )
-            )
+            raise NotApplicable("clv.unidentified", model=name, notes=" ".join(fitted.notes))
     per_month = 30.4375 / unit_days
     x, tx, T = summary["frequency"], summary["recency"], summary["T"]
     spend = gg.expected_spend(x, summary["monetary_value"])

@@ -18,8 +18,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from analysis.data.config import AGE_BAND_EDGES, AGE_BAND_LABELS
+from analysis.data.errors import NotApplicable
 from analysis.data.privacy import pseudonymize
-from analysis.presentation.i18n import tr
 from analysis.statistics.results import Result
 
 #: The standard RFM segment map on (R score, F score); every pair of 1..5 has one segment.
@@ -284,18 +284,12 @@ def cluster_matrix(features: pd.DataFrame, min_purchases: int = 3) -> tuple[pd.D
 MIN_CLUSTER_MEMBERS = 50
 
 
-def cluster_problem(features: pd.DataFrame, k: int | None = None, min_purchases: int = 3) -> str | None:
+def cluster_problem(features: pd.DataFrame, k: int | None = None, min_purchases: int = 3) -> NotApplicable | None:
     """Why clusters cannot be drawn from ``features`` (``None``: they can)."""
     n = int((features["frequency"] >= min_purchases).sum())
     need = max(MIN_CLUSTER_MEMBERS, 10 * (k or 2))
     if n < need:
-        return tr(
-            "clusters are drawn from members with at least {min} purchases in the window; {n:,} members have that many, "
-            "fewer than the {need:,} needed.",
-            min=min_purchases,
-            n=n,
-            need=need,
-        )
+        return NotApplicable("segmentation.few_active", min=min_purchases, n=n, need=need)
     return None
 
 

@@ -18,7 +18,6 @@ from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
-from analysis.presentation.i18n import tr
 from analysis.statistics.results import Result
 
 
@@ -82,20 +81,14 @@ def _split(weekly: pd.DataFrame, start, weeks_after: int):
     return pre, post
 
 
-def counterfactual_problem(weekly: pd.DataFrame, start, weeks_after: int = 6) -> str | None:
+def counterfactual_problem(weekly: pd.DataFrame, start, weeks_after: int = 6) -> NotApplicable | None:
     """Why the counterfactual cannot be modelled for a campaign starting at ``start`` (``None``: it can)."""
     start = pd.Timestamp(start)
     pre, post = _split(weekly, start, weeks_after)
     if len(pre) < MIN_WEEKS_BEFORE:
-        return tr(
-            "the time-series view needs at least {needed} weeks of reactivations before the campaign started on "
-            "{start}, and the data have {n}.",
-            needed=MIN_WEEKS_BEFORE,
-            start=start.date(),
-            n=len(pre),
-        )
+        return NotApplicable("timeseries.few_weeks_before", needed=MIN_WEEKS_BEFORE, start=start.date(), n=len(pre))
     if not len(post):
-        return tr("the data end before the campaign started on {start}.", start=start.date())
+        return NotApplicable("timeseries.ends_before_start", start=start.date())
     return None
 
 
@@ -105,7 +98,7 @@ def estimate_counterfactual(weekly: pd.DataFrame, start, weeks_after: int = 6, a
     pre, post = _split(weekly, start, weeks_after)
     problem = counterfactual_problem(weekly, start, weeks_after)
     if problem:
-        raise NotApplicable(problem)
+        raise problem
     pre.index.freq = None
     model = UnobservedComponents(
         np.log1p(pre.to_numpy()),

@@ -248,7 +248,7 @@ def _with_features(
     f = features[features["campaign_id"] == campaign_id] if "campaign_id" in features.columns else features
     cols = [c for c in columns if c in f.columns]
     if not cols:
-        raise NotApplicable(tr("none of the uplift features ({features}) is in the data.", features=", ".join(columns)))
+        raise NotApplicable("uplift.no_features", features=", ".join(columns))
     d = members.merge(f[["member_id", *cols]].drop_duplicates("member_id"), on="member_id", how="left")
     return d.sort_values("member_id", kind="stable").reset_index(drop=True), cols
 
@@ -273,16 +273,7 @@ def estimate_uplift(
     o = outcomes[(outcomes["campaign_id"] == campaign_id) & outcomes["arm"].isin([arm, control_arm])]
     n_t, n_c = int((o["arm"] == arm).sum()), int((o["arm"] == control_arm).sum())
     if min(n_t, n_c) < MIN_PER_SIDE:
-        raise NotApplicable(
-            tr(
-                "an uplift model of {arm} needs at least {needed} members in the arm and in the holdout; they have "
-                "{n_t:,} and {n_c:,}.",
-                arm=display_name(f"{campaign_id} / {arm}"),
-                needed=MIN_PER_SIDE,
-                n_t=n_t,
-                n_c=n_c,
-            )
-        )
+        raise NotApplicable("uplift.small_arm", arm=f"{campaign_id} / {arm}", needed=MIN_PER_SIDE, n_t=n_t, n_c=n_c)
     d, cols = _with_features(o[["member_id", "arm", "returned"]], features, campaign_id, columns)
     treated = (d["arm"] == arm).to_numpy()
     y = d["returned"].astype(int).to_numpy()
@@ -301,7 +292,7 @@ ANY_CONTACT = "any contact"
 
 def estimate_uplift_by_campaign(
     outcomes: pd.DataFrame, features: pd.DataFrame, columns: str | list[str], control_arm: str = "holdout", alpha: float = 0.05
-) -> tuple[list[UpliftResult], list[str]]:
+) -> tuple[list[UpliftResult], list[NotApplicable]]:
     """:func:`estimate_uplift` of being contacted at all (every treated arm pooled) against the
     holdout, for each campaign that has one; returns the results and, for the campaigns where it
     does not apply, the one sentence saying why. ``columns``: names, or one comma-separated text."""
@@ -312,7 +303,7 @@ def estimate_uplift_by_campaign(
         try:
             results.append(estimate_uplift(contacted, features, cid, ANY_CONTACT, columns, control_arm, alpha))
         except NotApplicable as err:
-            reasons.append(str(err))
+            reasons.append(err)
     return results, reasons
 
 
@@ -543,13 +534,7 @@ def plan_next_list(
         or counts.get(control_arm, 0) < MIN_PER_SIDE
         or (counts.drop(control_arm, errors="ignore") < MIN_PER_SIDE).any()
     ):
-        raise NotApplicable(
-            tr(
-                "choosing a list by uplift needs at least {needed} members in every arm of {campaign} and in its holdout.",
-                needed=MIN_PER_SIDE,
-                campaign=display_name(campaign_id),
-            )
-        )
+        raise NotApplicable("uplift.small_arms_for_list", needed=MIN_PER_SIDE, campaign=campaign_id)
     d, cols = _with_features(o[["member_id", "arm", "returned", "cost", "spend"]], features, campaign_id, columns)
     if by_model:
         scores = cross_fitted_arm_uplift(
@@ -592,5 +577,5 @@ def plan_from_latest(
                 by_model,
             )
         except NotApplicable as err:
-            reasons.append(str(err))
-    raise NotApplicable(reasons[0] if reasons else tr("the data hold no campaigns."))
+            reasons.append(err)
+    raise reasons[0] if reasons else NotApplicable("campaigns.none")

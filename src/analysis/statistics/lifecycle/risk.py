@@ -12,7 +12,6 @@ from sklearn.metrics import roc_auc_score
 
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
-from analysis.presentation.i18n import N_, tr
 from analysis.statistics.results import Result
 
 # --- sleep risk ----------------------------------------------------------------------
@@ -104,26 +103,17 @@ def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90
     first = data.purchase_days.day.min().to_pandas()
     if first is None or pd.isna(first) or pd.Timestamp(first) + pd.Timedelta(days=sleeping_days) > train_date:
         raise NotApplicable(
-            tr(
-                "the sleep-risk model is trained on {train} and needs {days} days of purchases before that date; the "
-                "data start on {first}.",
-                train=train_date.date(),
-                days=sleeping_days,
-                first="–" if first is None or pd.isna(first) else pd.Timestamp(first).date(),
-            )
+            "risk.short_history",
+            train=train_date.date(),
+            days=sleeping_days,
+            first=None if first is None or pd.isna(first) else pd.Timestamp(first).date(),
         )
     train = sleep_risk_frame(data, train_date, horizon_days, sleeping_days)
     test = sleep_risk_frame(data, test_date, horizon_days, sleeping_days)
-    for name, frame in ((N_("training"), train), (N_("test"), test)):
+    for window, frame in (("training", train), ("test", test)):
         if len(frame) < 20 or frame["asleep_later"].nunique() < 2:
             raise NotApplicable(
-                tr(
-                    "the sleep-risk model needs members who fell asleep and members who did not in its {window} window; "
-                    "the data have {n:,} members there, {asleep:,} of whom fell asleep.",
-                    window=tr(name),
-                    n=len(frame),
-                    asleep=int(frame["asleep_later"].sum()) if len(frame) else 0,
-                )
+                f"risk.one_class_{window}", n=len(frame), asleep=int(frame["asleep_later"].sum()) if len(frame) else 0
             )
     cols = [c for c in RISK_FEATURES if train[c].std() > 0]  # e.g. no visits table: visit_share is all zero
     Xtr = sm.add_constant(train[cols])

@@ -164,14 +164,7 @@ def fit_survival(
     reproducible: members are ordered by ``member_id`` before any sample is drawn.
     """
     if len(tts) == 0 or not tts["event"].any():
-        raise NotApplicable(
-            tr("time to sleep is measured on members who joined while the data record purchases, and there are none.")
-            if len(tts) == 0
-            else tr(
-                "time to sleep is measured on members who joined while the data record purchases, and none of "
-                "them has fallen asleep yet."
-            )
-        )
+        raise NotApplicable("survival.no_joiners" if len(tts) == 0 else "survival.none_asleep")
     df = tts.sort_values("member_id", kind="stable").reset_index(drop=True) if "member_id" in tts.columns else tts.copy()
     df["log_early_spend"] = np.log1p(df["early_spend"])
     if "age" in df.columns:
