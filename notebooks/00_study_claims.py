@@ -33,6 +33,7 @@ import pandas as pd
 
 from analysis.statistics import campaigns, claims, sleeping
 from analysis.application.notebook import start
+from analysis.presentation.claims_text import RULE, RULE_1, claim_sentence, details_html, summary_html
 from analysis.presentation.i18n import tr
 from analysis.presentation.report import record_metrics
 from analysis.presentation.present import present
@@ -50,8 +51,8 @@ found = [
 ]
 
 # %%
-display(Markdown(tr(claims.RULE) + " " + tr(claims.RULE_1, share=min_invalid_share)))
-display(HTML(claims.summary_html(found)))
+display(Markdown(tr(RULE) + " " + tr(RULE_1, share=min_invalid_share)))
+display(HTML(summary_html(found)))
 
 # %% [markdown]
 # ## 1. A sleeping list built from the last purchase alone is inaccurate
@@ -62,9 +63,9 @@ display(HTML(claims.summary_html(found)))
 # population and, in a campaign, the denominator of its return rate.
 
 # %%
-display(Markdown(found[0].sentence()))
+display(Markdown(claim_sentence(found[0])))
 if found[0].details is not None:
-    display(HTML(claims.details_html(found[0])))
+    display(HTML(details_html(found[0])))
 
 # %% [markdown]
 # ## 2. Entertainment gifts beat daily-use gifts of the same value
@@ -73,7 +74,7 @@ if found[0].details is not None:
 # channels), otherwise from two arms of one campaign that differ only in the gift.
 
 # %%
-display(Markdown(found[1].sentence()))
+display(Markdown(claim_sentence(found[1])))
 if found[1].details is not None:
     display(present(found[1].details))
 
@@ -85,7 +86,7 @@ if found[1].details is not None:
 # with bootstrap intervals (members resampled within each arm and the holdout).
 
 # %%
-display(Markdown(found[2].sentence()))
+display(Markdown(claim_sentence(found[2])))
 if found[2].details is not None:
     display(present(found[2].details, kinds={"ci_low": "money", "ci_high": "money"}))
 
@@ -98,7 +99,7 @@ if found[2].details is not None:
 # rests on the change in the incremental return rate.
 
 # %%
-display(Markdown(found[3].sentence()))
+display(Markdown(claim_sentence(found[3])))
 if found[3].details is not None:
     display(present(found[3].details, kinds={"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points"}))
 

@@ -39,6 +39,7 @@ from analysis.data.privacy import suppress_small_cells
 from analysis.presentation.report import headline, record_metrics
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.present import display_name, present
+from analysis.presentation.phrases import funnel_words, phrase_text
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 sl = sleeping.build_sleeping_list(data, sleeping.default_list_date(data, list_date, naive_campaign), tier=target_tier, sleeping_days=sleeping_days,
                                   lookback_days=lookback_days, channel=channel)
@@ -57,10 +58,10 @@ if sl.testable:
 else:
     display(Markdown(tr("On **{date}**, **{naive:,}** {tier} members had not bought for at least {days} days (the naive list).",
                         date=sl.list_date, naive=sl.naive_size, tier=display_name(target_tier), days=sleeping_days)))
-if sleeping.unavailable_sentence(sl):
-    display(Markdown(sleeping.unavailable_sentence(sl)))
+if sleeping.unavailable_phrase(sl):
+    display(Markdown(phrase_text(sleeping.unavailable_phrase(sl))))
 for note in sl.notes:
-    display(Markdown("*" + tr("Note: {note}.", note=note) + "*"))
+    display(Markdown("*" + tr("Note: {note}.", note=phrase_text(note)) + "*"))
 sl
 
 # %% [markdown]
@@ -70,7 +71,7 @@ sl
 # again). `removed_alone` is how many members each rule would remove on its own.
 
 # %%
-funnel = sl.funnel()
+funnel = funnel_words(sl.funnel())
 plots.plot_funnel(funnel);
 
 # %%

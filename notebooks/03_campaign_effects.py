@@ -48,6 +48,8 @@ from analysis.application import exports
 from analysis.presentation import plots
 from analysis.application.notebook import start
 from analysis.presentation.report import applies, headline, record_metrics, section
+from analysis.presentation.report import format_value
+points = lambda v: format_value(v, "points")  # differences of rates, in points
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.present import display_name, label, present
 from analysis.statistics.plan import assignment_checks, judge_against_plans
@@ -170,13 +172,13 @@ if applies(have_before_after, tr("no before and after waves are named (before_ca
     study = campaigns.compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm, alpha)
     display(study)
     display(Markdown(tr(
-        "The naive comparison says the optimised wave raised the return rate by **{naive:+.1%}**; against the holdouts, the "
-        "optimisation raised the incremental return rate by **{causal:+.1%}** ({level:.0%} interval {low:+.1%} to {high:+.1%}). "
-        "The gap, **{gap:+.1%}**, is what the holdouts remove: the change in the return rate that happened without any contact. "
+        "The naive comparison says the optimised wave raised the return rate by **{naive}**; against the holdouts, the "
+        "optimisation raised the incremental return rate by **{causal}** ({level:.0%} interval {low} to {high}). "
+        "The gap, **{gap}**, is what the holdouts remove: the change in the return rate that happened without any contact. "
         "The difference-in-differences itself is how the *incremental* effect changed between the waves; it mixes the change of "
         "strategy with anything else that changed how responsive the lists were (season, who was on them), which two waves "
-        "cannot separate.", naive=study.naive_difference, causal=study.causal_difference, level=1 - alpha, low=study.did.ci_low,
-        high=study.did.ci_high, gap=study.naive_difference - study.causal_difference)))
+        "cannot separate.", naive=points(study.naive_difference), causal=points(study.causal_difference), level=1 - alpha,
+        low=points(study.did.ci_low), high=points(study.did.ci_high), gap=points(study.naive_difference - study.causal_difference))))
 else:
     study = None
 

@@ -9,6 +9,7 @@ import pytest
 
 from analysis.data.config import NOTEBOOKS_DIR
 from analysis.presentation import i18n
+from analysis.presentation.claims_text import claim_sentence
 from analysis.presentation.present import configure
 
 FIELDS = string.Formatter()
@@ -106,7 +107,7 @@ def test_claims_sentences_use_display_names_and_the_currency(lang, tmp_path):
             },
         )
         c = claims.claim_gift(out, "", ("daily", "entertainment"), ("sms", "call_wechat"))
-        text = c.sentence()
+        text = claim_sentence(c)
     finally:
         configure(lang="en")
     assert "entertainment" not in text and "daily" not in text

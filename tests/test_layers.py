@@ -59,39 +59,46 @@ def test_every_notebook_sets_itself_up_in_one_call():
         assert "configure(" not in text and "load_dataset(data_dir" not in text, path.name
 
 
-def test_every_reason_the_statistics_give_has_its_sentence():
-    """The statistics say why an analysis does not apply with a code (``NotApplicable("clv.few_repeaters",
-    n=..)``); presentation holds the one sentence per code, in every language. A code raised with no
-    sentence, or a sentence no code uses, fails here."""
+def test_every_phrase_the_statistics_give_has_its_words():
+    """The statistics say why an analysis does not apply, what an estimate is and what limits a
+    verdict with a code (``NotApplicable("clv.few_repeaters", n=..)``, ``Phrase.of("claim1.no_list", ..)``);
+    presentation holds the words per code, in every language. A code used with no words, or words
+    no code uses, fails here; each renders in English and in Chinese with sample values."""
     import ast
     import string
 
     from analysis.data.config import PACKAGE_DIR
     from analysis.data.errors import NotApplicable
     from analysis.presentation import present
-    from analysis.presentation.reasons import REASONS, reason_text
+    from analysis.presentation.phrases import PHRASES, phrase_text
 
     codes = set()
     for path in (PACKAGE_DIR / "statistics").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "NotApplicable" and node.args:
+            called = getattr(node.func, "id", None) or getattr(node.func, "attr", None) if isinstance(node, ast.Call) else None
+            if called in ("NotApplicable", "of") and node.args:
                 arg = node.args[0]
                 if isinstance(arg, ast.JoinedStr):  # f"risk.one_class_{window}" over ("training", "test")
-                    codes |= {c for c in REASONS if c.startswith(arg.values[0].value)}
+                    codes |= {c for c in PHRASES if c.startswith(arg.values[0].value)}
                 else:  # a code, or a choice of codes (``a if .. else b``)
                     found = [n.value for n in ast.walk(arg) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
                     assert found, ast.dump(arg)
                     codes |= set(found)
-    assert len(codes) >= 15 and codes == set(REASONS), sorted(codes ^ set(REASONS))
+    assert len(codes) >= 15 and codes == set(PHRASES), sorted(codes ^ set(PHRASES))
     values = {"n": 12, "needed": 30, "need": 50, "min": 3, "start": "2024-01-01", "first": None, "train": "2024-01-01"}
     values |= {"days": 180, "asleep": 0, "end": "2024-01-01", "model": "BG/NBD", "names": "a, b", "notes": ""}
-    values |= {"features": "x", "arm": "W1 / sms", "n_t": 1, "n_c": 2, "campaign": "W1"}
+    values |= {"features": "x", "arm": "W1 / sms", "n_t": 1, "n_c": 2, "campaign": "W1", "date": "2024-01-01"}
+    values |= {"tier": "gold", "alternative": "entertainment", "reference": "daily", "factor": "gift", "error": "x"}
+    values |= {"gifts": ("daily", "entertainment"), "channels": ("sms", "call"), "gift": "entertainment", "control": "holdout"}
+    values |= {"estimate": 1.5, "low": -1.0, "high": 2.0, "difference": -3.0, "direction": "lower", "naive": 0.1}
+    values |= {"rate_verdict": "supported", "cost_verdict": "not enough evidence", "missing": (("W1", "sms"),), "holdout": 0.02}
+    values |= {"rules": ("present", "duplicate"), "column": "phone_valid", "why": NotApplicable("claim3.no_costs")}
     for lang in ("en", "zh"):
         present.configure(lang=lang)
         try:
-            for code, (template, _) in REASONS.items():
+            for code, (template, _) in PHRASES.items():
                 wanted = {f for _, f, _, _ in string.Formatter().parse(template) if f} - {"window"}
-                text = reason_text(NotApplicable(code, **{k: values[k] for k in wanted}))
+                text = phrase_text(NotApplicable(code, **{k: values[k] for k in wanted}))
                 assert text and "{" not in text, (lang, code, text)
                 chinese = any("\u4e00" <= ch <= "\u9fff" for ch in text)
                 assert chinese == (lang == "zh"), (lang, code, text)

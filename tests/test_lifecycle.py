@@ -244,7 +244,7 @@ def test_log_rank_and_proportional_hazards_in_words():
 def test_bgnbd_at_the_boundary_is_flagged_not_identified_and_gives_no_clv():
     """Nobody ever drops out (as on Online Retail): the dropout parameters run to the edge."""
     from analysis.data.errors import NotApplicable
-    from analysis.presentation.reasons import reason_text
+    from analysis.presentation.phrases import phrase_text
     from analysis.statistics import clv
 
     rng = np.random.default_rng(1)
@@ -263,7 +263,7 @@ def test_bgnbd_at_the_boundary_is_flagged_not_identified_and_gives_no_clv():
     with pytest.raises(NotApplicable) as err:
         clv.compute_clv(model, gg, summary)
     assert err.value.code in ("clv.dropout_unidentified", "clv.unidentified")
-    assert "not identified" in reason_text(err.value)
+    assert "not identified" in phrase_text(err.value)
 
 
 def test_bgnbd_records_how_it_converged():
@@ -369,7 +369,7 @@ def test_bgnbd_says_the_dropout_is_not_identified_where_almost_nobody_drops_out(
     """A retailer where nobody drops out: the likelihood is flat in (a, b), so P(alive) would be
     whatever the optimizer's start made it; the fit says so and CLV is not shown."""
     from analysis.data.errors import NotApplicable
-    from analysis.presentation.reasons import reason_text
+    from analysis.presentation.phrases import phrase_text
 
     rng = np.random.default_rng(8)
     n = 3_000
@@ -385,7 +385,7 @@ def test_bgnbd_says_the_dropout_is_not_identified_where_almost_nobody_drops_out(
     with pytest.raises(NotApplicable) as err:
         clv.compute_clv(fit, gg, summary)
     assert err.value.code == "clv.dropout_unidentified" and err.value.values["model"] == "BG/NBD"
-    assert reason_text(err.value).startswith("the dropout parameters of BG/NBD (a, b) are not identified")
+    assert phrase_text(err.value).startswith("the dropout parameters of BG/NBD (a, b) are not identified")
 
 
 # --- the alternatives: MBG/NBD and Pareto/NBD, and the choice among them --------------------

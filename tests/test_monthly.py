@@ -132,7 +132,9 @@ def test_narrative_states_the_table_figures(small_mall):
         assert f"{int(c.value('active')):,}" in text and f"{c.table_all.loc['active', 'change_pct']:+.1%}" in text
         assert f"{int(watch.set_index('tier').loc['all', 'about_to_sleep']):,}" in text
         for _, row in camp[camp["incremental_return_rate"].notna()].iterrows():
-            assert f"{row['incremental_return_rate']:+.1%}" in text
+            # a difference of rates, in points (the month-on-month change of a count stays a relative change, %)
+            unit = "个百分点" if lang == "zh" else "points"
+            assert f"{row['incremental_return_rate'] * 100:+.1f} {unit}" in text and f"{row['ci_low'] * 100:+.1f} {unit}" in text
     assert "会员" in " ".join(mo.write_narrative(c, watch, camp, "zh"))
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.data.errors import NotApplicable
-from analysis.presentation.reasons import reason_text
+from analysis.presentation.phrases import phrase_text
 from analysis.statistics.uplift import estimate_uplift, qini_area, qini_curve
 
 
@@ -60,7 +60,7 @@ def test_too_few_members_is_not_applicable():
     with pytest.raises(NotApplicable) as err:
         estimate_uplift(outcomes, features, "C", "t", ["x1"])
     assert err.value.code == "uplift.small_arm" and err.value.values["needed"] == 200
-    assert "at least 200 members in the arm and in the holdout" in reason_text(err.value)
+    assert "at least 200 members in the arm and in the holdout" in phrase_text(err.value)
 
 
 def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
@@ -76,7 +76,7 @@ def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
     assert [r.campaign_id for r in results] == ["C"] and results[0].arm == "any contact"
     assert results[0].features == ("x1", "x2", "tier")
     assert len(reasons) == 1 and reasons[0].code == "uplift.small_arm" and reasons[0].values["arm"] == "D / any contact"
-    assert "D / any contact needs at least 200 members" in reason_text(reasons[0])
+    assert "D / any contact needs at least 200 members" in phrase_text(reasons[0])
     table = summary_table(results)
     assert list(table["campaign_id"]) == ["C"] and "gain per 1,000 listed" in table.columns
 

@@ -87,7 +87,7 @@ def sleeping_contact_list(data: MallData, sleeping) -> pd.DataFrame:
     """Every member of the naive sleeping list: ``to_contact`` (on the refined list), the
     ``reason`` (asleep and reachable, or the first rule that removed them), days since the last
     purchase on the list date, and the contact details."""
-    from analysis.statistics.sleeping import RULE_LABELS
+    from analysis.presentation.phrases import RULE_LABELS
 
     m = sleeping.members
     reason = m["removed_by"].map(lambda r: RULE_LABELS.get(r, r) if isinstance(r, str) and r else None)

@@ -571,18 +571,19 @@ def write_narrative(
             f"their spend since 1 January, continued at the same pace to the end of the year, falls short of their "
             f"tier's yearly threshold)."
         )
+    pts = lambda x: f"{x * 100:+.1f} " + ("个百分点" if lang == "zh" else "points")  # noqa: E731 - differences of rates
     treated = campaigns[campaigns["incremental_return_rate"].notna()] if len(campaigns) else campaigns
     for _, c in treated.iterrows():
         sig = c["ci_low"] > 0
         if lang == "zh":
             out.append(
-                f"活动{c['campaign_id']}的{display_name(c['arm'])}组触达{c['contacted']:,}人，增量回店率{c['incremental_return_rate']:+.1%}"
-                f"（95%置信区间{c['ci_low']:+.1%}至{c['ci_high']:+.1%}），" + ("效果显著。" if sig else "效果尚不能确认。")
+                f"活动{c['campaign_id']}的{display_name(c['arm'])}组触达{c['contacted']:,}人，增量回店率{pts(c['incremental_return_rate'])}"
+                f"（95%置信区间{pts(c['ci_low'])}至{pts(c['ci_high'])}），" + ("效果显著。" if sig else "效果尚不能确认。")
             )
         else:
             out.append(
                 f"Campaign {c['campaign_id']}, arm {display_name(c['arm'])}: {c['contacted']:,} contacted, incremental return rate "
-                f"{c['incremental_return_rate']:+.1%} (95% interval {c['ci_low']:+.1%} to {c['ci_high']:+.1%}); "
+                f"{pts(c['incremental_return_rate'])} (95% interval {pts(c['ci_low'])} to {pts(c['ci_high'])}); "
                 + ("a real effect." if sig else "not distinguishable from no effect yet.")
             )
     if not len(campaigns):

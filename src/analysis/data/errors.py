@@ -25,7 +25,7 @@ class NotApplicable(ValueError):
 
     Raised (or returned, by the ``*_problem`` checks) by the statistics layer as a neutral reason: a
     ``code`` and the ``values`` it needs (numbers, dates, names), never a sentence. The presentation
-    layer writes the sentence in the report's language (:func:`analysis.presentation.reasons.reason_text`;
+    layer writes the sentence in the report's language (:func:`analysis.presentation.phrases.phrase_text`;
     :func:`analysis.presentation.report.section` and ``applies`` show it). Not a
     :class:`MallwakeError`: the run goes on without the section.
     """

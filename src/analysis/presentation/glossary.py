@@ -255,8 +255,8 @@ def segment_cells() -> dict[str, list[str]]:
 
 
 def _rows() -> list[tuple[str, str, str, str]]:
+    from analysis.presentation.phrases import RULE_LABELS
     from analysis.statistics.segmentation import NO_PURCHASE
-    from analysis.statistics.sleeping import RULE_LABELS
 
     rows = list(ENTRIES)
     for rule, text in RULE_LABELS.items():

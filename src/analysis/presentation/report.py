@@ -67,9 +67,9 @@ def applies(condition: bool, reason) -> bool:
     if not condition:
         from IPython.display import Markdown, display
 
-        from analysis.presentation.reasons import reason_text
+        from analysis.presentation.phrases import phrase_text
 
-        display(Markdown("*" + tr("Not applicable here: {reason}", reason=reason_text(reason)) + "*"))
+        display(Markdown("*" + tr("Not applicable here: {reason}", reason=phrase_text(reason)) + "*"))
     return bool(condition)
 
 

@@ -230,13 +230,15 @@ def _fmt(value) -> str:
 
 def _claims(claims: list, lang: str = "en") -> str:
     """The study's claims with their verdicts, one line each (the claims page's entry in the index)."""
+    from analysis.presentation.claims_text import TEXTS
+
     colour = {"supported": "#1a7f37", "contradicted": "#b42318"}
     lines = []
     for c in claims:
         verdict = str(c.get("verdict", ""))
         style = f' style="color:{colour[verdict]}"' if verdict in colour else ""
         lines.append(
-            f"{html.escape(str(c.get('claim', '')))}. {html.escape(tr(str(c.get('text', '')), lang=lang))}: "
+            f"{html.escape(str(c.get('claim', '')))}. {html.escape(tr(TEXTS.get(c.get('claim'), ''), lang=lang))}: "
             f"<b{style}>{html.escape(tr(verdict, lang=lang))}</b>"
         )
     return "<br>".join(lines)

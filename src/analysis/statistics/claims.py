@@ -11,7 +11,12 @@ The claims (from the abstract, "the trilogy" and its before/after table):
 interval lies wholly on the side the claim states, **contradicted** when it lies wholly on the
 other side, otherwise **not enough evidence**, with the members per arm a study would need to
 detect the effect with 80 % power. Each ``claim_*`` function returns a :class:`Claim`, or one
-whose ``reason`` says in one sentence why the claim cannot be tested on these data.
+whose ``reason`` says why the claim cannot be tested on these data.
+
+A claim holds numbers and codes only: what the estimate is (``evidence``) and what limits the
+verdict (``reason``) are :class:`~analysis.statistics.results.Phrase` codes with their values, the
+verdict is a code, and claim 1's measures are codes with numbers. The words, in the report's
+language, are written by :mod:`analysis.presentation.claims_text`.
 """
 
 from __future__ import annotations
@@ -24,34 +29,12 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.presentation.display import styler_html
-from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, format_value, label
 from analysis.statistics.campaigns import DEFAULT_CONTROL, _mean_diff_hc2, _rate_diff, compare_before_after, estimate_factorial
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 
-SUPPORTED, CONTRADICTED, UNDECIDED, NOT_TESTABLE = (
-    N_("supported"),
-    N_("contradicted"),
-    N_("not enough evidence"),
-    N_("not testable here"),
-)
+#: The verdicts (codes; also the English message ids of their words).
+SUPPORTED, CONTRADICTED, UNDECIDED, NOT_TESTABLE = ("supported", "contradicted", "not enough evidence", "not testable here")
 POWER = 0.80
-
-RULE = N_(
-    "**How each claim is judged** (fixed before the numbers): the claim is **supported** when its 95 % "
-    "interval lies wholly on the side the dissertation states, **contradicted** when it lies wholly on the "
-    "other side, and otherwise there is **not enough evidence**; then the page says how many members per arm "
-    "would detect the observed effect (or the smallest effect worth finding, if the observed one points the "
-    "other way) with 80 % power. A claim the data cannot speak to says why."
-)
-
-TEXTS = {
-    1: N_("A sleeping list built from the last purchase alone is inaccurate"),
-    2: N_("Entertainment gifts beat daily-use gifts of the same value"),
-    3: N_("Outbound call + WeChat beats SMS, at a lower cost"),
-    4: N_("The optimised wave worked better than the one before it"),
-}
 
 
 @dataclass
@@ -59,66 +42,42 @@ class Claim(Result):
     """One claim's evidence: the estimate the verdict rests on, its interval and the verdict."""
 
     number: int
-    evidence: str = ""  # what the estimate is
+    evidence: tuple[Phrase, ...] = ()  # what the estimate is
     estimate: float = float("nan")
     ci_low: float = float("nan")
     ci_high: float = float("nan")
     verdict: str = NOT_TESTABLE
-    reason: str = ""  # why not testable, or what limits the verdict
+    reason: tuple[Phrase, ...] = ()  # why not testable, or what limits the verdict
     percent: bool = True  # the estimate is a share or a rate difference (shown in %)
     needed_per_arm: int | None = None
+    #: Claim 1's measures: ``measure`` (a code), ``campaign``, ``value``, ``low``, ``high``, ``kind``.
     details: pd.DataFrame | None = field(default=None, repr=False)
-
-    @property
-    def text(self) -> str:
-        return TEXTS[self.number]
-
-    def sentence(self) -> str:
-        """The verdict in one sentence."""
-        if self.verdict == NOT_TESTABLE:
-            return tr("Not testable here: {reason}", reason=self.reason)
-        fmt = (lambda v: f"{v:+.1%}") if self.percent else (lambda v: f"{v:+,.2f}")
-        s = tr(
-            "{verdict}: {evidence} {estimate} (95 % interval {low} to {high}).",
-            verdict=tr(self.verdict).capitalize(),
-            evidence=self.evidence,
-            estimate=fmt(self.estimate),
-            low=fmt(self.ci_low),
-            high=fmt(self.ci_high),
-        )
-        if self.needed_per_arm:
-            s += tr(" About {n:,} members per arm would detect it with {power:.0%} power.", n=self.needed_per_arm, power=POWER)
-        if self.reason:
-            s += f" {self.reason}"
-        return s
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([self.row()])
 
     def to_metrics(self) -> dict:
-        """The claim's numbers and verdict (a code) for ``metrics.json``: the same in every
-        language: ``text`` is the claim's message id, the evidence and the reason are words, on the page)."""
+        """The claim's numbers and verdict for ``metrics.json``: codes and numbers, the same in every language."""
         row = self.row()
-        return {k: row[k] for k in ("claim", "text", "estimate", "ci_low", "ci_high", "verdict", "needed_per_arm")}
+        return {k: row[k] for k in ("claim", "estimate", "ci_low", "ci_high", "verdict", "needed_per_arm", "reason")}
 
     def row(self) -> dict:
-        """The claim as plain values (for metrics.json and the summary table)."""
+        """The claim as plain values: numbers, the verdict and the codes of its phrases."""
         num = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)  # noqa: E731
         return {
             "claim": self.number,
-            "text": self.text,
-            "evidence": self.evidence,
+            "evidence": " ".join(p.code for p in self.evidence),
             "estimate": num(self.estimate),
             "ci_low": num(self.ci_low),
             "ci_high": num(self.ci_high),
             "verdict": self.verdict,
             "needed_per_arm": self.needed_per_arm,
-            "reason": self.reason,
+            "reason": " ".join(p.code for p in self.reason),
         }
 
 
 def verdict(ci_low: float, ci_high: float, direction: int = 1) -> str:
-    """:data:`RULE`: ``direction`` +1 when the claim says "larger than zero", -1 "smaller"."""
+    """The rule stated on the claims page: ``direction`` +1 when the claim says "larger than zero", -1 "smaller"."""
     if any(v is None or math.isnan(v) for v in (ci_low, ci_high)):
         return UNDECIDED
     lo, hi = (ci_low, ci_high) if direction > 0 else (-ci_high, -ci_low)
@@ -154,12 +113,6 @@ def _needed(var_weighted: float, estimate: float, direction: int, min_effect: fl
 #: really asleep or cannot be reached (the default of the claims page's ``min_invalid_share``).
 MIN_INVALID_SHARE = 0.05
 
-RULE_1 = N_(
-    "Claim 1 is judged against a threshold fixed in advance: the naive list is inaccurate when at least "
-    "**{share:.0%}** of it is not really asleep or cannot be reached (supported when the whole interval lies "
-    "above it, contradicted when it lies below)."
-)
-
 
 def claim_sleeping_list(
     sleeping,
@@ -174,40 +127,29 @@ def claim_sleeping_list(
     reached (Wilson interval), how much the naive list overstates the sleeping population, and
     how the naive denominator shifts the campaign's return rate.
 
-    The verdict compares the interval with ``min_share`` (:data:`RULE_1`), so the claim can be
+    The verdict compares the interval with ``min_share`` (claim 1's rule on the page), so the claim can be
     contradicted too. Data that can apply none of the refinements (no visits before the list
     date, no reachability, opt-out or phone numbers) cannot test it."""
-    from analysis.statistics.sleeping import unavailable_sentence
+    from analysis.statistics.sleeping import unavailable_phrase
 
-    c = Claim(1, evidence=tr("share of the naive sleeping list that still comes or cannot be reached"))
+    c = Claim(1, evidence=(Phrase.of("claim1.evidence"),))
     n = sleeping.naive_size
     if n == 0:
-        c.reason = tr(
-            "on {date} no {tier} member had gone {days} days without a purchase, so there is no naive list to check.",
-            date=sleeping.list_date,
-            tier=display_name(sleeping.tier),
-            days=sleeping.sleeping_days,
-        )
+        c.reason = (Phrase.of("claim1.no_list", date=sleeping.list_date, tier=sleeping.tier, days=sleeping.sleeping_days),)
         return c
     if not sleeping.testable:
-        c.reason = unavailable_sentence(sleeping)
+        c.reason = (unavailable_phrase(sleeping),)
         return c
     invalid = n - sleeping.refined_size
     lo, hi = proportion_confint(invalid, n, alpha=alpha, method="wilson")
     c.estimate, c.ci_low, c.ci_high = invalid / n, float(lo), float(hi)
     c.verdict = verdict(c.ci_low - min_share, c.ci_high - min_share, +1)
     if sleeping.unavailable:
-        c.reason = unavailable_sentence(sleeping)
+        c.reason = (unavailable_phrase(sleeping),)
     rows = [
-        {"measure": tr("naive list (no purchase for the sleeping days)"), "value": f"{n:,}"},
-        {
-            "measure": tr("refined list (present, unreachable, opted-out and duplicate members removed)"),
-            "value": f"{sleeping.refined_size:,}",
-        },
-        {
-            "measure": tr("the naive list overstates the sleeping population by"),
-            "value": "–" if not sleeping.refined_size else f"{sleeping.overstatement:.1%}",
-        },
+        {"measure": "naive_list", "value": n, "kind": "count"},
+        {"measure": "refined_list", "value": sleeping.refined_size, "kind": "count"},
+        {"measure": "overstatement", "value": sleeping.overstatement if sleeping.refined_size else np.nan, "kind": "percent"},
     ]
     if outcomes is not None and campaign_id:
         df = outcomes[(outcomes["campaign_id"] == campaign_id) & (outcomes["arm"] != control_arm)].merge(
@@ -219,28 +161,18 @@ def claim_sleeping_list(
             d, dlo, dhi, _ = _rate_diff(int(inv["returned"].sum()), len(inv), int(ref["returned"].sum()), len(ref), alpha)
             share = len(inv) / len(df)
             rows += [
+                {"measure": "naive_return_rate", "campaign": campaign_id, "value": whole, "kind": "percent"},
+                {"measure": "refined_return_rate", "campaign": campaign_id, "value": rr, "kind": "percent"},
                 {
-                    "measure": tr("{campaign}: return rate of the contacted, naive list", campaign=display_name(campaign_id)),
-                    "value": f"{whole:.1%}",
-                },
-                {
-                    "measure": tr(
-                        "{campaign}: return rate of the contacted, refined list only", campaign=display_name(campaign_id)
-                    ),
-                    "value": f"{rr:.1%}",
-                },
-                {
-                    "measure": tr("distortion of the return rate by the naive denominator (naive minus refined)"),
-                    "value": f"{share * d:+.1%} ("
-                    + tr("{low} to {high}", low=f"{share * dlo:+.1%}", high=f"{share * dhi:+.1%}")
-                    + ")",
+                    "measure": "distortion",
+                    "value": share * d,
+                    "low": share * dlo,
+                    "high": share * dhi,
+                    "kind": "points",
                 },
             ]
         else:
-            c.reason = tr(
-                "{campaign} has no contacted members on both sides of the refinement, so its distortion is not shown.",
-                campaign=display_name(campaign_id),
-            )
+            c.reason = (Phrase.of("claim1.no_both_sides", campaign=campaign_id),)
     c.details = pd.DataFrame(rows)
     return c
 
@@ -282,29 +214,19 @@ def _factor_claim(
     """The return-rate effect of the alternative gift (or channel) over the reference, and the
     treated members it compares (``frame``) with the column ``alt`` (1: alternative level)."""
     levels = gift_levels if factor == "gift" else channel_levels
-    c = Claim(
-        number,
-        evidence=tr(
-            "return-rate effect of {alternative} over {reference} ({factor})",
-            alternative=display_name(levels[1]),
-            reference=display_name(levels[0]),
-            factor=label(factor).lower(),
-        ),
-    )
+    c = Claim(number, evidence=(Phrase.of("claims.factor_effect", alternative=levels[1], reference=levels[0], factor=factor),))
     if outcomes is None or outcomes.empty:
-        c.reason = tr("the data hold no campaigns.")
+        c.reason = (Phrase.of("campaigns.none"),)
         return c, None, ""
     if factorial_campaign and factorial_campaign in set(outcomes["campaign_id"]):
         try:
             fac = estimate_factorial(outcomes, factorial_campaign, gift_levels, channel_levels, control_arm, alpha)
         except ValueError as err:
-            c.reason = f"{err}."
+            c.reason = (Phrase.of("claims.factorial_error", error=str(err)),)
             return c, None, ""
         row = fac.effects.iloc[0 if factor == "gift" else 1]
         c.estimate, c.ci_low, c.ci_high = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
-        c.evidence += tr(
-            ", {campaign} (crossed gift x channel, average marginal effect)", campaign=display_name(factorial_campaign)
-        )
+        c.evidence += (Phrase.of("claims.in_factorial", campaign=factorial_campaign),)
         df = outcomes[
             (outcomes["campaign_id"] == factorial_campaign)
             & (outcomes["arm"] != control_arm)
@@ -317,14 +239,15 @@ def _factor_claim(
     else:
         pair = _contrast_arms(outcomes, factor, levels, control_arm)
         if pair is None:
-            c.reason = tr(
-                "no campaign crosses gifts {gifts} with channels {channels} (set factorial_campaign), and none has two "
-                "arms that differ only in the {factor} ({reference} vs {alternative}).",
-                gifts=" / ".join(map(display_name, gift_levels)),
-                channels=" / ".join(map(display_name, channel_levels)),
-                factor=label(factor).lower(),
-                reference=display_name(levels[0]),
-                alternative=display_name(levels[1]),
+            c.reason = (
+                Phrase.of(
+                    "claims.no_contrast",
+                    gifts=tuple(gift_levels),
+                    channels=tuple(channel_levels),
+                    factor=factor,
+                    reference=levels[0],
+                    alternative=levels[1],
+                ),
             )
             return c, None, ""
         cid, ref, alt = pair
@@ -332,12 +255,7 @@ def _factor_claim(
         t, r = df[df["arm"] == alt], df[df["arm"] == ref]
         est, lo, hi, _ = _rate_diff(int(t["returned"].sum()), len(t), int(r["returned"].sum()), len(r), alpha)
         c.estimate, c.ci_low, c.ci_high = est, lo, hi
-        c.evidence += tr(
-            ", {campaign}: arm {alternative} vs arm {reference}",
-            campaign=display_name(cid),
-            alternative=display_name(alt),
-            reference=display_name(ref),
-        )
+        c.evidence += (Phrase.of("claims.in_arms", campaign=cid, alternative=alt, reference=ref),)
         var = _bernoulli_var([t["returned"].mean(), r["returned"].mean()])
         where = cid
     df["alt"] = (df[factor] == levels[1]).astype(int)
@@ -380,14 +298,7 @@ def claim_gift(
         table = _group_table(df, "gift")
         est, lo, hi, _ = _mean_diff_hc2(df["spend"], df["alt"] == 1, alpha)
         c.details = table.drop(columns="cost_per_contacted")
-        c.reason = tr(
-            "Spend per contacted member: {estimate} with {gift} ({low} to {high}, robust HC2 interval; heavy-tailed "
-            "spend makes it run narrow in small arms).",
-            estimate=format_value(est, "money", sign=True),
-            gift=display_name(gift_levels[1]),
-            low=format_value(lo, "money", sign=True),
-            high=format_value(hi, "money", sign=True),
-        )
+        c.reason = (Phrase.of("claim2.spend", estimate=est, gift=gift_levels[1], low=lo, high=hi),)
     return c
 
 
@@ -419,12 +330,12 @@ def claim_channel(
     table = _group_table(df, "channel")
     if ctrl.empty or df["cost"].isna().any():
         why = (
-            tr("the data record no costs for these contacts")
+            Phrase.of("claim3.no_costs")
             if df["cost"].isna().any()
-            else tr("{campaign} has no {arm} arm", campaign=display_name(cid), arm=display_name(control_arm))
+            else Phrase.of("claim3.no_control", campaign=cid, arm=control_arm)
         )
         c.details = table
-        c.reason = tr("The cost part is not testable: {why}; the verdict rests on the channel effect alone.", why=why)
+        c.reason = (Phrase.of("claim3.cost_not_testable", why=why),)
         return c
     rng = np.random.default_rng(seed)
     groups = {lvl: df[df["channel"] == lvl] for lvl in channel_levels}
@@ -457,23 +368,19 @@ def claim_channel(
         c.verdict = SUPPORTED
     else:
         c.verdict = UNDECIDED
-    c.reason = tr(
-        "Cost per incremental returned member, {alternative} minus {reference}: {difference} (bootstrap 95 % interval "
-        "{low} to {high}; {direction}). Verdict parts: channel effect {rate_verdict}, lower cost {cost_verdict}.",
-        alternative=display_name(channel_levels[1]),
-        reference=display_name(channel_levels[0]),
-        difference=format_value(point[channel_levels[1]] - point[channel_levels[0]], "money", sign=True),
-        low=format_value(float(lo), "money", sign=True),
-        high=format_value(float(hi), "money", sign=True),
-        direction=tr(
-            N_("lower")
-            if cost_verdict == SUPPORTED
-            else N_("higher")
-            if cost_verdict == CONTRADICTED
-            else N_("not clearly different")
+    direction = "lower" if cost_verdict == SUPPORTED else "higher" if cost_verdict == CONTRADICTED else "not clearly different"
+    c.reason = (
+        Phrase.of(
+            "claim3.cost",
+            alternative=channel_levels[1],
+            reference=channel_levels[0],
+            difference=point[channel_levels[1]] - point[channel_levels[0]],
+            low=float(lo),
+            high=float(hi),
+            direction=direction,
+            rate_verdict=rate_verdict,
+            cost_verdict=cost_verdict,
         ),
-        rate_verdict=tr(rate_verdict),
-        cost_verdict=tr(cost_verdict),
     )
     return c
 
@@ -493,19 +400,16 @@ def claim_before_after(
 ) -> Claim:
     """Claim 4: the study's own before/after table next to the holdout-based comparison; the
     verdict rests on the change in the incremental return rate (difference-in-differences)."""
-    c = Claim(4, evidence=tr("change in the incremental return rate, after minus before (each against its holdout)"))
+    c = Claim(4, evidence=(Phrase.of("claim4.evidence"),))
     if outcomes is None or outcomes.empty:
-        c.reason = tr("the data hold no campaigns.")
+        c.reason = (Phrase.of("campaigns.none"),)
         return c
     if not (before_campaign and after_campaign and before_arm and after_arm):
-        c.reason = tr(
-            "no before and after waves are named (set before_campaign, after_campaign, before_arm and after_arm, "
-            "for example in the data folder's mallwake.yaml)."
-        )
+        c.reason = (Phrase.of("claim4.no_waves"),)
         return c
     have = set(map(tuple, outcomes[["campaign_id", "arm"]].drop_duplicates().to_numpy()))
     missing = [
-        f"{display_name(cid)} / {display_name(arm)}"
+        (cid, arm)
         for cid, arm in (
             (before_campaign, before_arm),
             (after_campaign, after_arm),
@@ -515,11 +419,7 @@ def claim_before_after(
         if (cid, arm) not in have
     ]
     if missing:
-        c.reason = tr(
-            "the data have no contacts in {missing}: both waves need the arm and a {control} arm to compare against.",
-            missing=", ".join(missing),
-            control=display_name(control_arm),
-        )
+        c.reason = (Phrase.of("claim4.missing_arms", missing=tuple(missing), control=control_arm),)
         return c
     study = compare_before_after(outcomes, before_campaign, after_campaign, before_arm, after_arm, control_arm, alpha)
     c.estimate, c.ci_low, c.ci_high = study.did.estimate, study.did.ci_low, study.did.ci_high
@@ -532,55 +432,5 @@ def claim_before_after(
         ]
         c.needed_per_arm = _needed(_bernoulli_var(rates), c.estimate, +1, min_effect, alpha)
     c.details = study.waves
-    c.reason = tr(
-        "The study's naive comparison (after minus before, treated return rates) reads {naive:+.1%}; {holdout:+.1%} "
-        "of it is the change in the holdouts' return rate (what season and the list did without any contact), not the "
-        "strategy.",
-        naive=study.naive_difference,
-        holdout=study.naive_difference - study.did.estimate,
-    )
+    c.reason = (Phrase.of("claim4.naive", naive=study.naive_difference, holdout=study.naive_difference - study.did.estimate),)
     return c
-
-
-def _fmt(c: Claim, value: float) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{value:+.1%}" if c.percent else f"{value:+,.2f}"
-
-
-def summary_table(claims: list[Claim]) -> pd.DataFrame:
-    """One row per claim: the claim, the verdict, the estimate and its interval (the evidence in
-    full is in each claim's section)."""
-    return pd.DataFrame(
-        [
-            {
-                "#": c.number,
-                tr("claim"): tr(c.text),
-                tr("verdict"): tr(c.verdict),
-                tr("estimate"): _fmt(c, c.estimate) if c.verdict != NOT_TESTABLE else "–",
-                tr("95 % interval"): (
-                    tr("{low} to {high}", low=_fmt(c, c.ci_low), high=_fmt(c, c.ci_high)) if c.verdict != NOT_TESTABLE else "–"
-                ),
-                tr("what the estimate is"): c.evidence if c.verdict != NOT_TESTABLE else c.reason,
-            }
-            for c in claims
-        ]
-    )
-
-
-def _left(frame: pd.DataFrame):
-    return (
-        frame.style.hide(axis="index")
-        .set_properties(**{"text-align": "left"})
-        .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
-    )
-
-
-def summary_html(claims: list[Claim]) -> str:
-    """:func:`summary_table` as an escaped HTML table, left-aligned, no index."""
-    return styler_html(_left(summary_table(claims)))
-
-
-def details_html(claim: Claim) -> str:
-    """A claim's table of measures (claim 1) as an escaped HTML table, left-aligned, no index."""
-    return styler_html(_left(claim.details)) if claim.details is not None else ""

@@ -17,6 +17,7 @@ inherits :class:`Result` and answers the same questions the same way:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import pandas as pd
@@ -28,6 +29,20 @@ DEFAULT_ALPHA = 0.05
 STANDARD_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "p_value")
 #: Names the protocol replaces (and the protocol test refuses).
 NON_STANDARD_COLUMNS = ("lower", "upper", "std_error", "std_err", "pvalue", "p")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Something a result says in words, kept neutral: a ``code`` and the ``values`` it needs
+    (numbers, dates, names, or other phrases). The presentation layer writes it in the report's
+    language (:func:`analysis.presentation.phrases.phrase_text`); metrics keep the code."""
+
+    code: str
+    values: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, code: str, **values) -> Phrase:
+        return cls(code, values)
 
 
 class Result:

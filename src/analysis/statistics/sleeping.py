@@ -24,16 +24,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.dataset import MallData
-from analysis.presentation.i18n import N_, tr
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 
+#: The refinement rules, in the order they are applied (codes; their words: presentation.sleeping_text).
 RULES = ("present", "unreachable", "opted_out", "duplicate")
-RULE_LABELS = {
-    "present": N_("came to the mall (visit records in the lookback window)"),
-    "unreachable": N_("cannot be reached on the channel"),
-    "opted_out": N_("opted out of marketing"),
-    "duplicate": N_("likely duplicate card (phone shared with another member)"),
-}
 CHANNEL_NEEDS = {
     "sms": ("phone_valid",),
     "call": ("phone_valid",),
@@ -58,7 +52,7 @@ class SleepingList(Result):
     lookback_days: int
     channel: str
     members: pd.DataFrame = field(repr=False)
-    notes: tuple[str, ...] = ()
+    notes: tuple[Phrase, ...] = ()
     unavailable: tuple[str, ...] = ()  # rules (of RULES) the data cannot apply
 
     @property
@@ -97,8 +91,9 @@ class SleepingList(Result):
         return out
 
     def funnel(self) -> pd.DataFrame:
-        """Members remaining after each rule, applied in order, and how many each removes."""
-        rows = [{"step": "naive list", "removed": 0, "remaining": self.naive_size, "removed_alone": 0}]
+        """Members remaining after each rule, applied in order, and how many each removes. ``step``
+        is a code: ``naive`` and then each applied rule's code (:data:`RULES`)."""
+        rows = [{"step": "naive", "removed": 0, "remaining": self.naive_size, "removed_alone": 0}]
         remaining = pd.Series(True, index=self.members.index)
         for rule in RULES:
             if rule in self.unavailable:  # not applied: the data cannot say, which is not "nobody"
@@ -108,7 +103,7 @@ class SleepingList(Result):
             remaining &= ~hit
             rows.append(
                 {
-                    "step": tr("minus: {rule}", rule=tr(RULE_LABELS[rule])),
+                    "step": rule,
                     "removed": removed,
                     "remaining": int(remaining.sum()),
                     "removed_alone": int(hit.sum()),
@@ -221,7 +216,7 @@ def build_sleeping_list(
         base = base.left_join(counts, "phone").drop("phone_right")
         cols.append("cards")
     else:
-        unavailable.append("duplicate")  # named by unavailable_sentence
+        unavailable.append("duplicate")  # named by unavailable_phrase
     j = base.select(*cols).left_join(last, "member_id").drop("member_id_right")
     j = j.left_join(seen, "member_id").drop("member_id_right")
     df = j.to_pandas()
@@ -232,10 +227,10 @@ def build_sleeping_list(
     needs = CHANNEL_NEEDS[channel]
     reach = np.zeros(len(df), dtype=bool)
     if all(df[col].isna().all() for col in needs):
-        unavailable.append("unreachable")  # named by unavailable_sentence
+        unavailable.append("unreachable")  # named by unavailable_phrase
     for col in needs:
         if df[col].isna().all() and "unreachable" not in unavailable:
-            notes.append(tr("`{column}` is empty: reachability by {column} unknown, counted as reachable", column=col))
+            notes.append(Phrase.of("sleeping.empty_column", column=col))
         reach |= df[col].fillna(True).astype(bool).to_numpy()
     if df["opt_out"].isna().all():
         unavailable.append("opted_out")
@@ -252,27 +247,11 @@ def build_sleeping_list(
     )
 
 
-#: Why a refinement cannot be applied, per rule (the data say nothing about it).
-UNAVAILABLE_REASONS = {
-    "present": N_("no visit is recorded in the lookback window before the list date (presence)"),
-    "unreachable": N_("reachability on the channel is never filled in"),
-    "opted_out": N_("opt-out is never filled in"),
-    "duplicate": N_("there are no phone numbers (duplicate cards)"),
-}
-
-
-def unavailable_sentence(sl: SleepingList) -> str | None:
-    """One sentence naming the refinements these data cannot apply (``None``: all apply)."""
+def unavailable_phrase(sl: SleepingList) -> Phrase | None:
+    """The refinements these data cannot apply, as a phrase (``None``: all apply)."""
     if not sl.unavailable:
         return None
-    what = "; ".join(tr(UNAVAILABLE_REASONS[r]) for r in sl.unavailable)
-    if not sl.testable:
-        return tr(
-            "None of the refinements can be applied to these data ({what}), so whether the naive list is accurate "
-            "cannot be told here: the refined list equals the naive one by default, not by evidence.",
-            what=what,
-        )
-    return tr("Not applied, because the data cannot tell: {what}.", what=what)
+    return Phrase.of("sleeping.untestable" if not sl.testable else "sleeping.unavailable", rules=tuple(sl.unavailable))
 
 
 def default_list_date(data: MallData, list_date: str = "", naive_campaign: str = "") -> str | None:
