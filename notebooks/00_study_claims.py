@@ -34,8 +34,9 @@ import pandas as pd
 from analysis.statistics import campaigns, claims, sleeping
 from analysis.application.notebook import start
 from analysis.presentation.claims_text import RULE, RULE_1, claim_sentence, details_html, summary_html
-from analysis.presentation.i18n import tr
+from analysis.presentation.i18n import N_, tr
 from analysis.presentation.report import record_metrics
+from analysis.presentation.report import first_steps
 from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 outcomes = campaigns.compute_campaign_outcomes(data) if campaigns.has_contacts(data) else None
@@ -104,5 +105,15 @@ if found[3].details is not None:
     display(present(found[3].details, kinds={"incremental_return_rate": "points", "ci_low": "points", "ci_high": "points"}))
 
 # %% tags=["hide"]
-record_metrics(title=tr("The study's claims"), claims=[c.to_metrics() for c in found],
+record_metrics(title=N_("The study's claims"), claims=[c.to_metrics() for c in found],
                supported=sum(c.verdict == claims.SUPPORTED for c in found))
+
+# %% tags=["first"]
+supported = [c.number for c in found if c.verdict == claims.SUPPORTED]
+untestable = [c.number for c in found if c.verdict == claims.NOT_TESTABLE]
+first_steps(
+    tr("**{n} of the 4 claims** are supported by these data; act on those.", n=len(supported)),
+    tr("Claims {numbers} cannot be tested on these data: their sections say what is missing.",
+       numbers=", ".join(map(str, untestable))) if untestable else "",
+    tr("An open claim says how many members per arm a wave needs to settle it.") if len(supported) + len(untestable) < 4 else "",
+)

@@ -25,6 +25,7 @@ from analysis.statistics import overview
 from analysis.presentation import plots
 from analysis.application.notebook import start
 from analysis.presentation.report import headline, record_metrics
+from analysis.presentation.report import first_steps
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
@@ -103,5 +104,14 @@ metrics = dict(
 record_metrics(**metrics, headline=headline(
     (N_("members"), metrics["members"], "count"), (N_("transactions"), metrics["transactions"], "count"),
     (N_("spend"), metrics["total_spend"], "money"),
-    (N_("months"), tr("{low} to {high}", low=f"{monthly['month'].min():%Y-%m}", high=f"{monthly['month'].max():%Y-%m}")
-     if len(monthly) else None, "text")))
+    (N_("months"), f"{monthly['month'].min():%Y-%m} – {monthly['month'].max():%Y-%m}" if len(monthly) else None, "text")))
+
+# %% tags=["first"]
+first_steps(
+    tr("The data hold **{members:,}** members and {transactions:,} purchases, from {first} to {last}.",
+       members=metrics["members"], transactions=metrics["transactions"], first=metrics["first_month"][:7],
+       last=metrics["last_month"][:7]),
+    tr("Every rule of the data contract passes: the other reports can be read as they are.") if not data.validation.warnings
+    else tr("Read the {n} validation warning(s) below before trusting the other reports.", n=len(data.validation.warnings)),
+    tr("Without visit records the sleeping list cannot be refined by presence (report 2).") if not metrics["visits"] else "",
+)

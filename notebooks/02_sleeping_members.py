@@ -37,6 +37,7 @@ from analysis.presentation import plots
 from analysis.application.notebook import start
 from analysis.data.privacy import suppress_small_cells
 from analysis.presentation.report import headline, record_metrics
+from analysis.presentation.report import first_steps
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.present import display_name, present
 from analysis.presentation.phrases import funnel_words, phrase_text
@@ -124,7 +125,23 @@ record_metrics(
     invalid_share=sl.invalid_share if sl.testable else None, naive_overstates_by=sl.overstatement if sl.testable else None,
     refinements_not_applied=list(sl.unavailable),
     removed_by_rule=sl.removed_by_rule(),
-    headline=headline((tr("naive sleeping list on {date}", date=sl.list_date), sl.naive_size, "count"),
+    headline=headline(((N_("naive sleeping list on {date}"), {"date": sl.list_date}), sl.naive_size, "count"),
                       (N_("refined list (to contact)"), sl.refined_size, "count"),
                       (N_("not really asleep or unreachable"), sl.invalid_share if sl.testable else None, "percent")),
 )
+
+# %% tags=["first"]
+if sl.naive_size == 0:
+    first_steps(tr("On {date} no {tier} member had gone {days} days without a purchase: there is no one to wake up.",
+                   date=sl.list_date, tier=display_name(target_tier), days=sleeping_days))
+elif sl.testable:
+    first_steps(
+        tr("Contact the **{refined:,}** members of the refined list, not the {naive:,} of the naive list: {invalid:.1%} of the "
+           "naive list still come to the mall or cannot be reached.", refined=sl.refined_size, naive=sl.naive_size,
+           invalid=sl.invalid_share),
+        exported.sentence() if exported else "")
+else:
+    first_steps(
+        tr("These data cannot tell who on the naive list is really asleep, so the list to contact is the naive one "
+           "(**{naive:,}** members); record visits, reachability or opt-outs to refine the next one.", naive=sl.naive_size),
+        exported.sentence() if exported else "")

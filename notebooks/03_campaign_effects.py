@@ -49,6 +49,7 @@ from analysis.presentation import plots
 from analysis.application.notebook import start
 from analysis.presentation.report import applies, headline, record_metrics, section
 from analysis.presentation.report import format_value
+from analysis.presentation.report import first_steps
 points = lambda v: format_value(v, "points")  # differences of rates, in points
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.present import display_name, label, present
@@ -297,7 +298,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     for reason in not_applicable:
         applies(False, reason)
     if uplift_results:
-        display(present(uplift.summary_table(uplift_results), kinds={"gain per 1,000 listed": "number"}))
+        display(present(uplift.summary_table(uplift_results), kinds={"gain_per_1000_listed": "number"}))
         display(Markdown("\n\n".join(r.sentence() for r in uplift_results)))
         fig, axes = plt.subplots(1, len(uplift_results), figsize=(5.5 * len(uplift_results), 3.6), squeeze=False,
                                  layout="constrained")
@@ -317,7 +318,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 # order until the `budget` is spent; unknown costs or margin stay unknown.
 
 # %%
-next_list = None
+next_list = exported = None
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     with section():
         next_list, next_from, by_model = uplift.plan_from_latest(
@@ -377,8 +378,29 @@ record_metrics(
     its_extra_reactivations=None if its is None else its.cumulative_effect,
     next_wave=None if next_list is None else {"campaign": next_from, "ranked_by": next_list.ranked_by, "members": int(len(next_list.chosen)),
                                               "expected_incremental_returns": float(next_list.chosen["uplift"].sum())},
-    headline=headline(*([] if main is None else [(main["label"], main["estimate"], "points", (main["ci_low"], main["ci_high"]))]),
+    headline=headline(*([] if main is None else [((N_("incremental return rate, {arm}"), {"arm": main["arm"]}), main["estimate"], "points",
+                                                   (main["ci_low"], main["ci_high"]))]),
                       (N_("campaigns"), len(campaign_ids), "count"),
                       *([] if study is None else [(N_("before/after, holdout-based change"), study.did.estimate, "points",
                                                    (study.did.ci_low, study.did.ci_high))])),
 )
+
+# %% tags=["first"]
+if not has_control:
+    first_steps(tr("No campaign here has a holdout, so no effect can be measured: plan the next wave with one "
+                   "(`mallwake plan`)."))
+else:
+    said = []
+    if main is not None:
+        said.append(tr("{arm} raised the return rate by **{estimate}** against its holdout ({low} to {high}).",
+                       arm=display_name(main["arm"]), estimate=points(main["estimate"]),
+                       low=points(main["ci_low"]), high=points(main["ci_high"])))
+    if net is not None and len(net.losing()):
+        said.append(tr("**Stop or change {arms}**: it loses money (its extra spend does not cover its cost).",
+                       arms=", ".join(display_name(f"{r.campaign_id} / {r.arm}") for r in net.losing().itertuples())))
+    if next_list is not None and len(next_list.chosen):
+        said.append(tr("Next wave: contact the **{n:,}** members of the next-wave list.", n=len(next_list.chosen))
+                    + (" " + exported.sentence() if exported else ""))
+    elif next_list is not None:
+        said.append(tr("The next-wave list is empty: no member is expected to bring back more than contacting them costs."))
+    first_steps(*said)

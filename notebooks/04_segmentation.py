@@ -37,6 +37,7 @@ from analysis.statistics import segmentation as seg
 from analysis.application.notebook import start
 from analysis.statistics.features import compute_member_features
 from analysis.presentation.report import applies, headline, record_metrics
+from analysis.presentation.report import first_steps
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.present import display_name, present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
@@ -111,7 +112,7 @@ fig.tight_layout()
 # are short by, while there is still time to act.
 
 # %%
-rules = None
+rules = exported = None
 if applies(bool(tier_thresholds) and len(tiers_kept) > 1,
            tr("no tier thresholds are given (tier_thresholds, e.g. in the data folder's mallwake.yaml).") if not tier_thresholds
            else tr("the members are in one tier: there is no tier to move to.")):
@@ -120,9 +121,13 @@ if applies(bool(tier_thresholds) and len(tiers_kept) > 1,
     ytd = compute_member_features(data, as_of_date, elapsed, categories=False)
     ytd = ytd[ytd["tier"].isin(tiers_kept)]
     rules = seg.evaluate_tier_rules(ytd, tuple(tiers_kept), seg.parse_thresholds(tier_thresholds), window_days=365, elapsed_days=elapsed)
+    # the shortfall of the warned members only (over all members the median is 0: most are on course)
+    warned = rules[rules["downgrade_warning"]]
     tier_watch = rules.groupby("tier").agg(members=("member_id", "size"), upgrade_candidates=("upgrade_candidate", "sum"),
-                                           downgrade_warnings=("downgrade_warning", "sum"), median_shortfall=("shortfall", "median"))
-    display(present(tier_watch.reindex([t for t in tiers_kept if t in tier_watch.index]), index=True))
+                                           downgrade_warnings=("downgrade_warning", "sum"))
+    tier_watch["median_shortfall_of_warned"] = warned.groupby("tier")["shortfall"].median()
+    display(present(tier_watch.reindex([t for t in tiers_kept if t in tier_watch.index]), index=True,
+                    kinds={"median_shortfall_of_warned": "money"}))
     exported = exports.write_list(exports.downgrade_list(data, rules, as_of_date), export_dir, "downgrade_warnings")
     if exported:
         display(Markdown(tr("Members with a downgrade warning.") + " " + exported.sentence()))
@@ -173,7 +178,7 @@ if applies(clusters is not None, cluster_problem or ""):
 #
 # Where the members of each segment were a quarter earlier (rows) and are now (columns), as row
 # shares: the diagonal is members who stayed; off the diagonal are the flows to act on, such as
-# *Loyal -> At risk* or *Champions -> About to sleep*.
+# *Loyal -> At risk* or *Champions -> Slipping*.
 
 # %%
 date_from = pd.Timestamp(migration_from) if migration_from else as_of_date - pd.Timedelta(days=91)
@@ -205,7 +210,15 @@ record_metrics(
     downgrade_warnings=None if rules is None else int(rules["downgrade_warning"].sum()),
     segment_file=None if segment_file is None else segment_file.name,
     headline=headline((N_("members"), len(features), "count"),
-                      (display_name("Champions"), float((rfm["segment"] == "Champions").mean()) if len(rfm) else None, "percent"),
+                      (("{segment}", {"segment": "Champions"}), float((rfm["segment"] == "Champions").mean()) if len(rfm) else None, "percent"),
                       (N_("spend of the top 20 % of members"), float(tops["spend_share"].iloc[-1]), "percent"),
                       (N_("Gini of spend"), gini_value, "number")),
+)
+
+# %% tags=["first"]
+first_steps(
+    tr("Champions are **{share:.1%}** of the members; the top 20 % of members bring {top:.1%} of the spend: look after them first.",
+       share=float((rfm["segment"] == "Champions").mean()) if len(rfm) else 0.0, top=float(tops["spend_share"].iloc[-1])),
+    tr("**{n:,}** members are on course to lose their tier at the yearly review.", n=int(rules["downgrade_warning"].sum()))
+    + (" " + exported.sentence() if exported else "") if rules is not None else "",
 )

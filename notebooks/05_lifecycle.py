@@ -17,7 +17,7 @@ monthly_discount: float = 0.01  # discount rate per month for CLV
 margin: float = 0.3  # gross margin on spend, for CLV
 calibration_months: int = 6  # holdout length for validating BG/NBD
 risk_horizon_days: int = 90  # sleep risk: asleep within this many days
-export_dir: str = ""  # where the about-to-sleep list goes (the runner: exports/<label>/, outside the report site); empty: not written
+export_dir: str = ""  # where the high-sleep-risk list goes (the runner: exports/<label>/, outside the report site); empty: not written
 lang: str = "en"  # language of the report: en or zh
 settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
 
@@ -38,6 +38,7 @@ from analysis.presentation import plots
 from analysis.application.notebook import start
 from analysis.data.privacy import pseudonymize
 from analysis.presentation.report import applies, headline, record_metrics, section
+from analysis.presentation.report import first_steps
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.present import display_name, label, present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
@@ -227,7 +228,7 @@ with section():
 # %%
 test_date = as_of_date - pd.Timedelta(days=risk_horizon_days)
 train_date = test_date - pd.Timedelta(days=2 * risk_horizon_days)
-risk = about_to_sleep = None
+risk = high_risk = exported = None
 with section():
     risk = lifecycle.fit_sleep_risk(data, train_date, test_date, risk_horizon_days, sleeping_days)
     display(Markdown(tr("Trained on {train}, tested on {test}: AUC **{auc:.2f}**.", train=train_date.date(), test=test_date.date(),
@@ -241,15 +242,15 @@ with section():
     plt.show()
 
 # %% [markdown]
-# The about-to-sleep list for the wake-up team (pseudonymized ids; the top 20 of the list):
+# The high-sleep-risk list for the wake-up team (pseudonymized ids; the top 20 of the list):
 
 # %%
 if applies(risk is not None, tr("there is no sleep-risk model (see above).")):
-    about_to_sleep = lifecycle.score_sleep_risk(risk, data, as_of_date, sleeping_days)
-    shown = about_to_sleep.head(20).assign(member=lambda d: pseudonymize(d["member_id"])).drop(columns="member_id")
+    high_risk = lifecycle.score_sleep_risk(risk, data, as_of_date, sleeping_days)
+    shown = high_risk.head(20).assign(member=lambda d: pseudonymize(d["member_id"])).drop(columns="member_id")
     display(present(shown[["member", "tier", "recency_days", "frequency", "monetary", "risk"]],
                     kinds={"monetary": "money", "risk": "percent"}))
-    exported = exports.write_list(exports.about_to_sleep_list(data, about_to_sleep, as_of_date), export_dir, "about_to_sleep")
+    exported = exports.write_list(exports.high_risk_list(data, high_risk, as_of_date), export_dir, "high_sleep_risk")
     if exported:
         display(Markdown(tr("Members with a risk of 50 % or more.") + " " + exported.sentence()))
 
@@ -265,10 +266,20 @@ metrics = dict(
     mean_p_alive=None if values is None else float(values["p_alive"].mean()),
     mean_clv=None if values is None else float(values["clv"].mean()),
     logrank_p=None if survival is None else survival.logrank_p, sleep_risk_auc=None if risk is None else risk.auc,
-    about_to_sleep=None if about_to_sleep is None else int((about_to_sleep["risk"] >= 0.5).sum()),
+    high_sleep_risk=None if high_risk is None else int((high_risk["risk"] >= 0.5).sum()),
 )
 record_metrics(**metrics, headline=headline(
     (N_("sleeping members now"), (metrics["stage_counts"] or {}).get("sleeping"), "count"),
     (N_("woken up last month"), metrics["woken_last_month"], "count"),
-    (N_("about to sleep (risk 50 %+)"), metrics["about_to_sleep"], "count"),
+    (N_("high sleep risk (risk 50 %+)"), metrics["high_sleep_risk"], "count"),
     (N_("sleep-risk model AUC"), metrics["sleep_risk_auc"], "number")))
+
+# %% tags=["first"]
+sleeping_now = (metrics["stage_counts"] or {}).get("sleeping")
+first_steps(
+    tr("**{sleeping:,}** members are asleep now; {woken:,} were woken up last month.", sleeping=sleeping_now,
+       woken=metrics["woken_last_month"]) if sleeping_now is not None and metrics["woken_last_month"] is not None else "",
+    tr("Call the **{n:,}** members with a high sleep risk first, before they fall asleep.", n=metrics["high_sleep_risk"])
+    + (" " + exported.sentence() if exported else "") if metrics["high_sleep_risk"] else
+    tr("No member has a high sleep risk (50 % or more) on the model, or the model does not apply to these data."),
+)

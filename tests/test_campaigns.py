@@ -193,10 +193,10 @@ def test_segment_at_start_by_hand(fixture_dir):
     # As of 2023-05-31 (day before C1): C bought that evening, F bought on 2023-01-01, A, B, D, E
     # never bought (no purchase: no score, no RFM segment). Scored among the two buyers: F's older
     # purchase ranks first -> R1, C's rank 2 of 2 -> 1 + floor(5 * 1 / 2) = R3; one purchase each,
-    # a tie -> F1 for both. R3 F1 is "About to sleep", R1 F1 is "Lost".
+    # a tie -> F1 for both. R3 F1 is "Slipping", R1 F1 is "Lost".
     seg = cp.segment_at_start(load_dataset(fixture_dir), "C1").set_index("member_id")["rfm_segment"]
     none = "No purchase in window"
-    assert seg.to_dict() == {"A": none, "B": none, "C": "About to sleep", "D": none, "E": none, "F": "Lost"}
+    assert seg.to_dict() == {"A": none, "B": none, "C": "Slipping", "D": none, "E": none, "F": "Lost"}
 
 
 def test_rank_targets_advice_and_cost():
@@ -477,6 +477,6 @@ def test_the_headline_is_the_named_arm_else_the_primary_else_the_largest_effect_
                     }
                 )
     eff = cp.estimate_arm_effects(pd.DataFrame(rows))
-    assert "B / b" in cp.main_effect(eff)["label"]  # not "B / a", the first arm listed
-    assert "A / x" in cp.main_effect(eff, "A", "x")["label"]
-    assert "B / a" in cp.main_effect(eff, primary=pd.DataFrame({"campaign_id": ["B"], "arm": ["a"]}))["label"]
+    assert cp.main_effect(eff)["arm"] == "B / b"  # not "B / a", the first arm listed
+    assert cp.main_effect(eff, "A", "x")["arm"] == "A / x"
+    assert cp.main_effect(eff, primary=pd.DataFrame({"campaign_id": ["B"], "arm": ["a"]}))["arm"] == "B / a"

@@ -59,7 +59,7 @@ def test_the_reports_write_their_lists_to_the_exports_folder(small_mall, tmp_pat
     said = {}
     for nb, name in (
         ("02_sleeping_members", "sleeping_list"),
-        ("05_lifecycle", "about_to_sleep"),
+        ("05_lifecycle", "high_sleep_risk"),
         ("04_segmentation", "downgrade_warnings"),
     ):
         page = (res.out_dir / f"{nb}.html").read_text(encoding="utf-8")
@@ -75,5 +75,5 @@ def test_the_reports_write_their_lists_to_the_exports_folder(small_mall, tmp_pat
     assert not list(res.out_dir.rglob("*.csv")) and not list(res.out_dir.rglob("*.xlsx"))  # nothing in the site
     sleeping = pd.read_csv(folder / "sleeping_list.csv", encoding="utf-8-sig")
     assert sleeping["to_contact"].dtype == bool and sleeping["reason"].notna().all()
-    risky = pd.read_csv(folder / "about_to_sleep.csv", encoding="utf-8-sig")
+    risky = pd.read_csv(folder / "high_sleep_risk.csv", encoding="utf-8-sig")
     assert (risky["risk"] >= 0.5).all() and risky["risk"].is_monotonic_decreasing

@@ -20,15 +20,24 @@ def test_values_are_written_by_kind():
 
 def test_headline_with_an_interval_and_the_index_shows_it_escaped():
     h = headline(
-        ("incremental return rate, W2 / call", 0.1274, "points", (0.1059, 0.1459)),
+        (("incremental return rate, {arm}", {"arm": "W2 / holdout"}), 0.1274, "points", (0.1059, 0.1459)),
         ("members", 2000, "count"),
         ("AUC", None, "number", (None, None)),
+        ("spend", 1234.5, "money"),
     )
-    assert h == [
-        {"label": "incremental return rate, W2 / call", "text": "+12.7 points (+10.6 to +14.6)"},
-        {"label": "members", "text": "2,000"},
-        {"label": "AUC", "text": "–"},
-    ]
-    shown = _headline({"headline": h + [{"label": "<b>x</b>", "text": "1"}], "bgnbd_loglik": -1664144.4})
-    assert "members: <b>2,000</b>" in shown and "bgnbd_loglik" not in shown  # labelled figures, not raw keys
+    # neutral: message ids, numbers and kinds, the same in every language (no words, no formatting)
+    assert h[0] == {
+        "label": "incremental return rate, {arm}",
+        "fields": {"arm": "W2 / holdout"},
+        "value": 0.1274,
+        "kind": "points",
+        "ci": [0.1059, 0.1459],
+    }
+    assert h[1] == {"label": "members", "value": 2000, "kind": "count"} and "ci" not in h[2]
+    shown = _headline({"headline": h + [{"label": "<b>x</b>", "value": 1, "kind": "count"}], "bgnbd_loglik": -1664144.4})
+    assert "incremental return rate, W2 / holdout: <b>+12.7 points (+10.6 to +14.6)</b>" in shown
+    assert "members: <b>2,000</b>" in shown and "AUC: <b>–</b>" in shown and "bgnbd_loglik" not in shown
     assert "&lt;b&gt;x&lt;/b&gt;" in shown  # a label from data stays text
+    # the Chinese index writes the same entries in Chinese, the arm by its Chinese name
+    zh = _headline({"headline": h}, lang="zh")
+    assert "增量回店率" in zh and "W2 / 对照组" in zh and "+12.7 个百分点 (+10.6 至 +14.6)" in zh and "points" not in zh

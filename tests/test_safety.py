@@ -169,6 +169,7 @@ def test_concurrent_index_rebuilds_never_fail(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         ".mallwake",
         "glossary.html",
+        "glossary.zh.html",
         "index.html",
         "index.zh.html",
         "r1",
@@ -368,3 +369,20 @@ def test_a_changed_preregistration_record_rebuilds_the_campaign_report(small_mal
     third = run_reports(d, out_dir=out, only=["03_campaign_effects"], log=lambda *_: None)
     assert third.ok and third.notebooks[0].seconds != first.notebooks[0].seconds
     assert "MISMATCH" in (third.out_dir / "03_campaign_effects.html").read_text(encoding="utf-8")
+
+
+def test_a_run_in_another_language_is_labelled_beside_the_english_one(small_mall, tmp_path):
+    """Without --label, `mallwake run --lang zh` once replaced the English run of the same data and date."""
+    d = tmp_path / "nbs"
+    d.mkdir()
+    nb = _nb(d / "a_first.ipynb", "from analysis.presentation.report import record_metrics\nrecord_metrics(value=1)")
+    book = nbformat.read(nb, as_version=4)
+    book.cells[1].source += '\nlang: str = "en"'
+    nbformat.write(book, nb)
+    out = tmp_path / "reports"
+    en = run_reports(small_mall, out_dir=out, notebooks_dir=d, **QUIET)
+    zh = run_reports(small_mall, out_dir=out, notebooks_dir=d, params={"lang": "zh"}, **QUIET)
+    assert en.ok and zh.ok and zh.label == en.label + "-zh"
+    assert (out / en.label / "a_first.html").is_file() and (out / zh.label / "a_first.html").is_file()
+    page = (out / zh.label / "a_first.html").read_text(encoding="utf-8")
+    assert f'href="../{en.label}/a_first.html" hreflang="en"' in page  # the same report in English

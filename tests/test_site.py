@@ -55,7 +55,8 @@ def test_site_has_no_ids_phones_or_plates(site, small_mall):
     # the index in each language, the definitions, every notebook under notebooks/, the monthly report a second time in Chinese and
     # the six reports a second time in Chinese
     in_chinese = list(NOTEBOOKS_DIR.glob("*.ipynb")) + list(TEACHING_DIR.glob("*.ipynb"))
-    assert len(pages) == 3 + len(every_notebook) + 1 + len(in_chinese), "every notebook under notebooks/ is rendered and checked"
+    # (the index and the definitions page in each language: 4)
+    assert len(pages) == 4 + len(every_notebook) + 1 + len(in_chinese), "every notebook under notebooks/ is rendered and checked"
     for page in pages:
         text = page.read_text(encoding="utf-8")
         tokens = set(re.findall(r"[A-Za-z0-9\u4e00-\u9fff]+", text))
@@ -252,11 +253,48 @@ def test_definitions_page_is_linked_from_every_report_and_covers_the_terms(site)
     for rule in RULES:
         assert f"Sleeping-list rule: {rule}" in text
     reports = [p for p in out.rglob("*.html") if p.parent != out]
-    assert reports and all('href="../glossary.html"' in p.read_text(encoding="utf-8") for p in reports)
+    chinese = {p for p in reports if '<html lang="zh-CN"' in p.read_text(encoding="utf-8")}
+    assert chinese and all('href="../glossary.zh.html"' in p.read_text(encoding="utf-8") for p in chinese)
+    assert all('href="../glossary.html"' in p.read_text(encoding="utf-8") for p in set(reports) - chinese)
     assert 'href="glossary.html"' in (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="glossary.zh.html"' in (out / "index.zh.html").read_text(encoding="utf-8")
+    # the Chinese definitions page: every definition in Chinese, linking the Chinese index and the English page
+    zh_page = (out / "glossary.zh.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in zh_page and 'href="index.zh.html"' in zh_page and 'href="glossary.html"' in zh_page
+    for dd in re.findall(r"<dd>(.*?)</dd>", zh_page, re.S):
+        prose = re.sub(r"<code>.*?</code>|\([A-Za-z][^)]*\)", "", dd)
+        assert re.search(r"[\u4e00-\u9fff]", prose), dd
+        assert not re.search(r"\b(the|of|and|members?)\b", prose), dd
+    # one word, one meaning: the monthly watch list's rule and the lifecycle's risk model have two names
+    assert "About to sleep" in text and "High sleep risk" in text and "Slipping" in text
     # every R x F cell belongs to exactly one segment
     cells = [c for cs in segment_cells().values() for c in cs]
     assert sorted(cells) == sorted(f"R{r}F{f}" for r in range(1, 6) for f in range(1, 6))
+
+
+@pytest.mark.slow
+def test_every_report_links_its_neighbours_and_its_other_language(site):
+    """Previous/next between the reports of a run, in order, and a language switch on every page:
+    to the same report in the other language when a run on the same data and date has it."""
+    out = site["out"]
+    for run in ("zh", site["label"]):
+        pages = sorted((out / run).glob("*.html"))
+        assert len(pages) >= 6
+        for i, page in enumerate(pages):
+            text = page.read_text(encoding="utf-8")
+            prev = re.search(r'<a class="mw-prev" href="([^"]+)" rel="prev">', text)
+            nxt = re.search(r'<a class="mw-next" href="([^"]+)" rel="next">', text)
+            assert (prev.group(1) if prev else None) == (pages[i - 1].name if i else None), page
+            assert (nxt.group(1) if nxt else None) == (pages[i + 1].name if i + 1 < len(pages) else None), page
+            switch = re.findall(r'<a class="mw-lang" href="([^"]+)"', text)
+            assert len(switch) == 1 and (page.parent / switch[0]).resolve().is_file(), (page, switch)
+            # the Chinese run was built second: it links the same report of the English run; the English run
+            # was built when no Chinese one existed: it links the Chinese index (never a page that is not there)
+            assert switch[0] == (f"../{site['label']}/{page.name}" if run == "zh" else "../index.zh.html"), (page, switch)
+    # the month in Chinese (built second) links the same month in English
+    page = out / "month-2024-09-zh" / "monthly_report.html"
+    switch = re.findall(r'<a class="mw-lang" href="([^"]+)"', page.read_text(encoding="utf-8"))
+    assert switch == ["../month-2024-09/monthly_report.html"], switch
 
 
 def test_composite_labels_are_named_part_by_part():
@@ -371,8 +409,12 @@ def test_reports_run_in_chinese_read_in_chinese(site):
         assert re.search(r"[\u4e00-\u9fff]", title), (page.name, title)
         assert 'href="../index.zh.html"' in text, "a Chinese report leads back to the Chinese index"
     index = (site["out"] / "index.html").read_text(encoding="utf-8")
-    assert "会员生命周期" in index and "论文的论断" in index, "the index lists the Chinese run under its Chinese titles"
     zh_index = html.unescape((site["out"] / "index.zh.html").read_text(encoding="utf-8"))
+    # each index writes every run in its own language: titles and headline figures (the English run too)
+    assert "会员生命周期" in zh_index and "论文的论断" in zh_index and "The member lifecycle" not in zh_index
+    assert "The member lifecycle" in index and "会员生命周期" not in index
+    for english in ("sleeping members now", "campaigns:", "members:", "points"):
+        assert english not in zh_index, english
     assert '<html lang="zh-CN">' in zh_index and "月度会员报告" in zh_index and "关键数字" in zh_index
     assert "headline figures" not in zh_index and "the last date in the data" not in zh_index
     assert 'href="index.zh.html"' in index and 'href="index.html"' in zh_index, "each index links the other language"
@@ -392,8 +434,8 @@ def _leaves(x, path=""):
 @pytest.mark.slow
 def test_metrics_are_the_same_in_every_language(site):
     """A result does not depend on the language it was computed in: metrics.json of the English and
-    the Chinese run have the same keys, numbers and codes (only the page's words differ: its short
-    title and the headline's labels and texts, which the index shows)."""
+    the Chinese run have the same keys, numbers and codes (only the page's title differs; the headline
+    figures are message ids and numbers that the index writes in its own language)."""
     en_dir, zh_dir = site["out"] / site["label"], site["out"] / "zh"
     files = sorted(en_dir.glob("*.metrics.json"))
     assert files and sorted(p.name for p in zh_dir.glob("*.metrics.json")) == [p.name for p in files]
@@ -401,7 +443,7 @@ def test_metrics_are_the_same_in_every_language(site):
         en = dict(_leaves(json.loads(f.read_text(encoding="utf-8"))))
         zh = dict(_leaves(json.loads((zh_dir / f.name).read_text(encoding="utf-8"))))
         assert sorted(en) == sorted(zh), (f.name, sorted(set(en) ^ set(zh))[:10])
-        words = re.compile(r"^(title|headline\[\d+\]\.(label|text))$")
+        words = re.compile(r"^title$")  # the page's own title; the headline is neutral (the index writes it)
         differ = {k: (en[k], zh[k]) for k in en if en[k] != zh[k] and not words.match(k)}
         assert not differ, (f.name, dict(list(differ.items())[:10]))
 

@@ -78,7 +78,7 @@ def test_every_campaign_with_a_holdout_gets_an_uplift_model_or_says_why_not():
     assert len(reasons) == 1 and reasons[0].code == "uplift.small_arm" and reasons[0].values["arm"] == "D / any contact"
     assert "D / any contact needs at least 200 members" in phrase_text(reasons[0])
     table = summary_table(results)
-    assert list(table["campaign_id"]) == ["C"] and "gain per 1,000 listed" in table.columns
+    assert list(table["campaign_id"]) == ["C"] and "gain_per_1000_listed" in table.columns
 
 
 def test_rare_responders_on_one_side_are_folded_without_a_warning():

@@ -119,7 +119,7 @@ def next_wave_list(data: MallData, choice, as_of) -> pd.DataFrame:
     return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
 
 
-def about_to_sleep_list(data: MallData, scored: pd.DataFrame, as_of, threshold: float = 0.5) -> pd.DataFrame:
+def high_risk_list(data: MallData, scored: pd.DataFrame, as_of, threshold: float = 0.5) -> pd.DataFrame:
     """Members whose predicted risk of falling asleep is at least ``threshold``, highest first,
     with the reason (the risk and the days since the last purchase) and the contact details."""
     top = scored[scored["risk"] >= threshold].sort_values("risk", ascending=False, kind="stable")

@@ -146,7 +146,7 @@ TEXT = {
         "stages_title": "生命周期阶段：上月末（行）到本月末（列）",
         "campaigns_title": "本月开始的营销活动",
         "watch_title": "运营预警",
-        "watch_export": "名单（{rows:,} 名会员，含原始会员号，供唤醒团队使用）已写入本次运行的导出目录（`exports/<月份>/`，不在报告站点内，请勿外传）：{files}。",
+        "watch_export": "名单（{rows:,} 名会员，含原始会员号，供唤醒团队使用）已写入本次运行的导出目录（`exports/<month>/`，即月份下的目录，不在报告站点内，请勿外传）：{files}。",
         "by_tier_heading": "分等级",
         "kpi_heading": "核心指标",
         "no_campaign": "本月没有开始的营销活动。",

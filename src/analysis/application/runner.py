@@ -97,6 +97,8 @@ class NotebookRun:
     timing: dict = field(default_factory=dict)
     #: what the report depends on (data, notebook, parameters, code, locked environment): equal keys, same report
     inputs_key: str = ""
+    #: the report's title in each language of the site (the index lists it in its own)
+    titles: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,8 @@ def _execute(
     export_dir: Path | None = None,
     key: str = "",
     launcher: list[str] | None = None,
+    pages: list[tuple[str, str]] | None = None,
+    out_dir: Path | None = None,
 ) -> NotebookRun:
     out_nb = run_dir / nb.name
     declared = declared_parameters(nb)
@@ -389,6 +393,7 @@ def _execute(
     if "export_dir" in declared and "export_dir" not in params and export_dir is not None:
         params = params | {"export_dir": str(export_dir)}  # files with member ids: outside the report site
     title = _title(nb)
+    titles = _titles(nb)
     started = time.perf_counter()
     log(f"  running {nb.stem} ...")
     try:
@@ -400,7 +405,7 @@ def _execute(
         msg = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
         trace = _ANSI.sub("", "\n".join(err.traceback[-4:]))
         log(f"  FAILED {nb.stem} after {seconds:.1f} s at {msg}\n{trace}")
-        return NotebookRun(nb.stem, title, "failed", seconds, ipynb=out_nb.name, error=msg)
+        return NotebookRun(nb.stem, title, "failed", seconds, ipynb=out_nb.name, error=msg, titles=titles)
     except Exception as err:  # kernel died, timeout, ...
         if is_disk_full(err):
             raise
@@ -413,12 +418,15 @@ def _execute(
             seconds,
             ipynb=out_nb.name if out_nb.exists() else None,
             error=f"{type(err).__name__}: {err}",
+            titles=titles,
         )
     seconds = time.perf_counter() - started
     executed = nbformat.read(out_nb, as_version=4)
     timing = _timing(executed, seconds)
     metrics = collect_metrics(executed)
-    title = str(metrics.get("title") or i18n.title(executed, nb.stem, page_language(executed)) or title)
+    if metrics.get("title"):  # a message id: the title in every language
+        titles = {lang: i18n.tr(str(metrics["title"]), lang=lang) for lang in titles}
+    title = titles.get(page_language(executed)) or title
     (run_dir / f"{nb.stem}.metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     # every parameter with the value it ran with: given (command line, mallwake.yaml) or the notebook's default
     given = {k: v for k, v in params.items() if k not in _PATH_PARAMETERS}
@@ -427,6 +435,7 @@ def _execute(
     } | given
     nb_prov = prov | {"notebook": nb.name, "parameters": shown, "execution time": f"{seconds:.1f} s"}
     t_render = time.perf_counter()
+    lang = page_language(executed)
     render_html(
         out_nb,
         run_dir / f"{nb.stem}.html",
@@ -435,12 +444,80 @@ def _execute(
         provenance=nb_prov,
         title=title,
         show_solutions=params.get("show_solutions") is True,
+        pages=pages,
+        translations=_translations(out_dir, label, prov, lang, nb.stem) if out_dir is not None else None,
     )
     timing["render"] = round(time.perf_counter() - t_render, 2)
     log(f"  done    {nb.stem} in {seconds:.1f} s")
     return NotebookRun(
-        nb.stem, title, "ok", seconds, ipynb=out_nb.name, html=f"{nb.stem}.html", metrics=metrics, timing=timing, inputs_key=key
+        nb.stem,
+        title,
+        "ok",
+        seconds,
+        ipynb=out_nb.name,
+        html=f"{nb.stem}.html",
+        metrics=metrics,
+        timing=timing,
+        inputs_key=key,
+        titles=titles,
     )
+
+
+def _titles(nb: Path) -> dict[str, str]:
+    """The notebook's title (its first ``# heading``) in each language of the site."""
+    from analysis.presentation.site import CHROME
+
+    source = nbformat.read(nb, as_version=4)
+    return {lang: i18n.title(source, nb.stem, lang) or nb.stem for lang in CHROME}
+
+
+def _pages(notebooks: list[Path], per_nb: dict, kept: list[dict]) -> list[tuple[str, str]]:
+    """The reports of a run in order, as ``(name, title)`` in the run's language: what each page's
+    previous/next links point to."""
+    titles = {e["name"]: str(e.get("title") or e["name"]) for e in kept if e.get("status") == "ok"}
+    for nb in notebooks:
+        lang = str(per_nb.get(nb, {}).get("lang") or "en")
+        titles[nb.stem] = i18n.title(nbformat.read(nb, as_version=4), nb.stem, lang) or nb.stem
+    return sorted(titles.items())
+
+
+def _translations(out_dir: Path, label: str, prov: dict, lang: str, stem: str) -> dict[str, str]:
+    """``{language: link}`` to this report in the other languages: the same report of a run on the
+    same data and analysis date in that language when one is built, else that language's index."""
+    from analysis.presentation.site import CHROME
+
+    fingerprint = next((str(v) for k, v in prov.items() if k.startswith("data fingerprint")), "")
+    found = {}
+    for record in sorted(Path(out_dir).glob("*/run.json")):
+        try:
+            run = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        other = str((run.get("parameters") or {}).get("lang") or run.get("lang") or "en")
+        if (
+            run.get("label") == label
+            or other == lang
+            or other not in CHROME
+            or run.get("status") != "ok"
+            or str(run.get("fingerprint") or "")[:16] != fingerprint
+            or run.get("as_of") != prov.get("analysis date")
+        ):
+            continue
+        if any(e.get("name") == stem and e.get("status") == "ok" for e in run.get("notebooks", [])):
+            found[other] = f"../{record.parent.name}/{stem}.html"
+    return {other: found.get(other, f"../{CHROME[other]['index']}") for other in CHROME if other != lang}
+
+
+def _update_index(out_dir: Path) -> None:
+    """Rewrite the site's index and definitions pages; a full disk is one line, not a traceback."""
+    try:
+        build_index(out_dir)
+    except OSError as err:
+        if is_disk_full(err):
+            raise DiskFullError(
+                f"no space left on the device of {out_dir}: the run is written, its index is not updated"
+            ) from None
+        raise
 
 
 def _timing(executed, seconds: float) -> dict:
@@ -616,7 +693,8 @@ def _run_label(
                 else:
                     folder.mkdir(parents=True)
             log(f"mallwake: {len(notebooks)} notebook(s) on {data_name(data_dir)} -> {ok_dir}")
-            run_one = lambda nb: _execute(
+            pages = _pages(notebooks, per_nb, kept)
+            run_one = lambda nb: _execute(  # noqa: E731
                 nb,
                 per_nb[nb],
                 staging,
@@ -624,9 +702,11 @@ def _run_label(
                 label,
                 prov,
                 log,
-                export_staging,  # noqa: E731
+                export_staging,
                 (keys or {}).get(nb, ""),
                 launcher,
+                pages,
+                out_dir,
             )
             if jobs > 1 and len(notebooks) > 1:
                 kernelfork.limit_threads(jobs)
@@ -781,6 +861,8 @@ def run_reports(
         label = safe_name(f"{_label_stem(data_dir)}-{as_of or 'latest'}")
         if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
             label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
+        if str(user.get("lang") or "en") != "en":  # beside the English run, not in its place (as months: month-2024-12-zh)
+            label += f"-{safe_name(str(user['lang']))}"
     if jobs > 1 and len(notebooks) > 1:
         kernelfork.limit_threads(jobs)  # before the zygote: BLAS reads it when numpy is imported
     # the kernels' imports start now, beside validation (benchmarks/RESULTS.md: kernels started ahead),
@@ -795,7 +877,15 @@ def run_reports(
         records = _records_digest(data_dir)
         keys = {
             nb: _inputs_key(
-                fingerprint, nb, per_nb[nb] | {"show_code": show_code, "exports": str(exports_dir), "preregistrations": records}
+                fingerprint,
+                nb,
+                per_nb[nb]
+                | {
+                    "show_code": show_code,
+                    "exports": str(exports_dir),
+                    "preregistrations": records,
+                    "pages": [p.stem for p in notebooks],  # the previous/next links of its page
+                },
             )
             for nb in notebooks
         }
@@ -807,7 +897,7 @@ def run_reports(
                 f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
                 f"{len(notebooks)} report(s) kept; --force rebuilds"
             )
-            build_index(out_dir)
+            _update_index(out_dir)
             return RunResult(label, out_dir / label, "ok", tuple(current.values()), 0.0)
         if current:
             log(f"mallwake: {len(current)} report(s) up to date and kept: {', '.join(sorted(current))}")
@@ -831,7 +921,7 @@ def run_reports(
             last_day=last_day,
             launcher=launcher,
         )
-        build_index(out_dir)
+        _update_index(out_dir)
         log(f"mallwake: open {out_dir / 'index.html'}")
         return result
 
@@ -1029,7 +1119,7 @@ def run_months(
                     results = list(pool.map(lambda item: one(item, launcher), todo))
             else:
                 results = [one(item, launcher) for item in todo]
-    build_index(out_dir)
+    _update_index(out_dir)
     log(f"mallwake: {len(results)} month(s) built, {len(wanted) - len(todo)} up to date; open {out_dir / 'index.html'}")
     return results
 

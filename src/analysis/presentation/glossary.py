@@ -11,237 +11,348 @@ import html
 import re
 
 from analysis.data.config import AGE_BAND_LABELS, MIN_CELL_SIZE, RFM_WINDOW_DAYS, SLEEPING_DAYS
+from analysis.presentation.i18n import N_, tr
 from analysis.presentation.present import DEFAULT_NAMES
 
-#: (section, term, Chinese term, definition). Parameters are named as the notebooks name them.
+#: (section, term, Chinese term, definition): the definition is a message id (its translation is in
+#: the catalogs); ``{placeholders}`` are filled from the code's defaults (:data:`DEFAULTS`).
+#: Parameters are named as the notebooks name them.
 ENTRIES: list[tuple[str, str, str, str]] = [
     # -- campaign metrics
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Holdout",
         "对照组",
-        "Members drawn at random from the same list as the contacted members and not contacted. What they do in the response "
-        "window is what the contacted members would have done without the campaign.",
+        N_(
+            "Members drawn at random from the same list as the contacted members and not contacted. What they do in the "
+            "response window is what the contacted members would have done without the campaign."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Response window",
         "响应期",
-        "Days after a campaign's start in which a purchase or visit counts as a response (`response_days`; default: each "
-        "campaign's own, from campaigns.csv). A window that has not ended on the analysis date is marked interim.",
+        N_(
+            "Days after a campaign's start in which a purchase or visit counts as a response (`response_days`; default: "
+            "each campaign's own, from campaigns.csv). A window that has not ended on the analysis date is marked interim."
+        ),
     ),
-    ("Campaign metrics", "Returned", "回店", "A contacted (or holdout) member who made a purchase in the response window."),
-    ("Campaign metrics", "Return rate", "回店率", "Returned members divided by the members of the arm."),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
+        "Returned",
+        "回店",
+        N_(
+            "A contacted (or holdout) member who came back in the response window: made a purchase or has a visit record "
+            "(parking, Wi-Fi). A member who bought is counted under Purchase rate as well."
+        ),
+    ),
+    (N_("Campaign metrics"), "Return rate", "回店率", N_("Returned members divided by the members of the arm.")),
+    (
+        N_("Campaign metrics"),
         "Purchase rate",
         "消费率",
-        "Members with a purchase in the response window over the members of the arm.",
+        N_(
+            "Members with a purchase in the response window over the members of the arm (visits without a purchase do not count)."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Incremental return rate",
         "增量回店率",
-        "An arm's return rate minus its holdout's: the members brought back by the campaign, per member contacted. Shown in "
-        "percentage points with a 95 % interval (Newcombe for rate differences).",
+        N_(
+            "An arm's return rate minus its holdout's: the members brought back by the campaign, per member contacted. "
+            "Shown in percentage points with a 95 % interval (Newcombe for rate differences)."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Incremental returns",
         "增量回店人数",
-        "Incremental return rate times the members contacted: how many came back because of the campaign.",
+        N_("Incremental return rate times the members contacted: how many came back because of the campaign."),
     ),
-    ("Campaign metrics", "Spend on return", "回店消费额", "Spend of returned members in the response window."),
+    (N_("Campaign metrics"), "Spend on return", "回店消费额", N_("Spend of returned members in the response window.")),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Spend per contacted",
         "每触达会员消费",
-        "Spend in the response window over all members of the arm (zero for those who did not come); its difference to the "
-        "holdout has an HC2-robust interval.",
+        N_(
+            "Spend in the response window over all members of the arm (zero for those who did not come); its difference "
+            "to the holdout has an HC2-robust interval."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Cost",
         "成本",
-        "Contact cost plus the cost of redeemed gifts (contacts.csv). Unknown costs stay unknown.",
+        N_("Contact cost plus the cost of redeemed gifts (contacts.csv). Unknown costs stay unknown."),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Cost per incremental return",
         "每增量回店成本",
-        "An arm's cost over its incremental returns, with a bootstrap interval (members resampled within the arm and its "
-        "holdout). Not shown when the campaign brought nobody back beyond the holdout.",
+        N_(
+            "An arm's cost over its incremental returns, with a bootstrap interval (members resampled within the arm and "
+            "its holdout). Not shown when the campaign brought nobody back beyond the holdout."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
+        "Net incremental value",
+        "净增量价值",
+        N_(
+            "The gross margin (`margin_rate`) of an arm's extra spend over its holdout, minus its cost, per member "
+            "contacted and in total, with an HC2-robust interval. Without a margin it is the best case, every extra "
+            "spend counted as profit: an arm whose interval lies below zero loses money at any margin."
+        ),
+    ),
+    (
+        N_("Campaign metrics"),
         "Before/after comparison",
         "前后对比",
-        "The study's table: return count, rate and spend of a wave before and a wave after the new strategy. The naive "
-        "difference mixes the strategy with season and list; the holdout-based difference (difference-in-differences of the "
-        "incremental rates) removes what the holdouts measure.",
+        N_(
+            "The study's table: return count, rate and spend of a wave before and a wave after the new strategy. The naive "
+            "difference mixes the strategy with season and list; the holdout-based difference (difference-in-differences "
+            "of the incremental rates) removes what the holdouts measure."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Sample-ratio check",
         "样本比例检验",
-        "The arm sizes of a campaign against its planned allocation (chi-square goodness of fit); p < 0.001 is flagged as a "
-        "mismatch: members were lost or moved between arms after the draw. The plan comes from the campaign's "
-        "pre-registration record or the `planned_allocation` parameter.",
+        N_(
+            "The arm sizes of a campaign against its planned allocation (chi-square goodness of fit); p < 0.001 is flagged "
+            "as a mismatch: members were lost or moved between arms after the draw. The plan comes from the campaign's "
+            "pre-registration record or the `planned_allocation` parameter."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Pre-registration",
         "预注册",
-        "What `mallwake plan` writes before a wave: the list rule, arms and allocation, strata and seed, primary outcome, "
-        "response window, alpha, minimum detectable lift, analysis method and the SHA-256 of the contact file.",
+        N_(
+            "What `mallwake plan` writes before a wave: the list rule, arms and allocation, strata and seed, primary "
+            "outcome, response window, alpha, minimum detectable lift, analysis method and the SHA-256 of the contact file."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Uplift and Qini area",
         "增量响应与Qini面积",
-        "A member's uplift is the gain in return probability from being contacted, predicted from pre-campaign features "
-        "(T-learner: one model among the contacted, one among the holdout, each prediction from models that did not see the "
-        "member). The Qini area is the mean gain of targeting by predicted uplift over random targeting, in incremental "
-        "returns per 1,000 members listed; its interval not clearing zero means the model does no better than random.",
+        N_(
+            "A member's uplift is the gain in return probability from being contacted, predicted from pre-campaign "
+            "features (T-learner: one model among the contacted, one among the holdout, each prediction from models that "
+            "did not see the member). The Qini area is the mean gain of targeting by predicted uplift over random "
+            "targeting, in incremental returns per 1,000 members listed; its interval not clearing zero means the model "
+            "does no better than random."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Next wave list",
         "下一波名单",
-        "Members ranked by the best arm for each: margin net of cost when the gross margin (`margin_rate` of the spend of a "
-        "return) and the arms' costs are known, incremental returns per unit of cost when only the costs are, incremental "
-        "returns otherwise; taken in that order while the `budget` lasts. From the uplift models when their Qini interval "
-        "clears zero, else from the arms' average effects.",
+        N_(
+            "Members ranked by the best arm for each: margin net of cost when the gross margin (`margin_rate` of the "
+            "spend of a return) and the arms' costs are known, incremental returns per unit of cost when only the costs "
+            "are, incremental returns otherwise; taken in that order while the `budget` lasts, and only where the "
+            "expected extra spend covers the cost. From the uplift models when their Qini interval clears zero, else from "
+            "the arms' average effects."
+        ),
     ),
     (
-        "Campaign metrics",
+        N_("Campaign metrics"),
         "Deviation from the plan",
         "偏离计划",
-        "What a wave did differently from its pre-registration record: arms the plan did not have (or planned arms without "
-        "members), another start date, response window or number of members. The report states each in one sentence and "
-        "judges the recorded primary outcome as planned.",
+        N_(
+            "What a wave did differently from its pre-registration record: arms the plan did not have (or planned arms "
+            "without members), another start date, response window or number of members. The report states each in one "
+            "sentence and judges the recorded primary outcome as planned."
+        ),
     ),
     # -- statistics
     (
-        "Statistics",
+        N_("Statistics"),
         "95 % interval",
         "95%置信区间",
-        "The range of effects compatible with the data at the 5 % level: Wilson for a rate, Newcombe for a difference of "
-        "rates, HC2-robust regression for spend, bootstrap for ratios such as cost per incremental return.",
+        N_(
+            "The range of effects compatible with the data at the 5 % level: Wilson for a rate, Newcombe for a difference "
+            "of rates, HC2-robust regression for spend, bootstrap for ratios such as cost per incremental return."
+        ),
     ),
     (
-        "Statistics",
+        N_("Statistics"),
+        "Percentage points",
+        "百分点",
+        N_(
+            "How differences of rates are written in every report: a return rate of 12.0 % against 8.0 % is a difference "
+            "of +4.0 points (not +4.0 %, and not +50 %, the relative change)."
+        ),
+    ),
+    (
+        N_("Statistics"),
         "p-value",
         "p值",
-        "How surprising the data would be without any effect; shown as `< 0.001` below one in a thousand. Where many subgroups "
-        "are tested the Holm adjustment is applied (p-value (Holm)).",
+        N_(
+            "How surprising the data would be without any effect; shown as `< 0.001` below one in a thousand. Where many "
+            "subgroups are tested the Holm adjustment is applied (p-value (Holm))."
+        ),
     ),
     (
-        "Statistics",
+        N_("Statistics"),
         "Adjusted effect",
         "调整后效应",
-        "The incremental return rate from a linear probability model with pre-campaign covariates (HC2-robust); constant or "
-        "collinear covariates are dropped and named.",
+        N_(
+            "The incremental return rate from a linear probability model with pre-campaign covariates (HC2-robust); "
+            "constant or collinear covariates are dropped and named."
+        ),
     ),
     (
-        "Statistics",
+        N_("Statistics"),
         "Hazard ratio",
         "风险比",
-        "From a Cox model of the time to fall asleep: above 1, members with the attribute fall asleep sooner. The "
-        "proportional-hazards check reports each covariate's correlation with time.",
+        N_(
+            "From a Cox model of the time to fall asleep: above 1, members with the attribute fall asleep sooner. The "
+            "proportional-hazards check reports each covariate's correlation with time."
+        ),
     ),
     (
-        "Statistics",
+        N_("Statistics"),
+        "AUC and Gini",
+        "AUC与基尼系数",
+        N_(
+            "How well a risk score ranks members: the AUC is the chance that a member who fell asleep scored higher than "
+            "one who did not (0.5: no better than chance, 1: perfect); the Gini coefficient is 2 x AUC - 1."
+        ),
+    ),
+    (
+        N_("Statistics"),
         "BG/NBD and Gamma-Gamma",
         "BG/NBD与Gamma-Gamma模型",
-        "Models of repeat purchases (frequency, recency, age) and of spend per purchase, fitted by maximum likelihood; with "
-        "them, the expected purchases, the probability of being alive and the customer lifetime value (CLV).",
+        N_(
+            "Models of repeat purchases (frequency, recency, age) and of spend per purchase, fitted by maximum likelihood; "
+            "with them, the expected purchases, the probability of being alive and the customer lifetime value (CLV)."
+        ),
     ),
     (
-        "Statistics",
+        N_("Statistics"),
         "Small cells",
         "小样本单元",
-        f"Counts below `min_cell` (default {MIN_CELL_SIZE}) are shown as `<{MIN_CELL_SIZE}`; a difference that would reveal "
-        "a hidden count is hidden too.",
+        N_(
+            "Counts below `min_cell` (default {min_cell}) are shown as `<{min_cell}`; a difference that would reveal a "
+            "hidden count is hidden too."
+        ),
     ),
     # -- windows and rules
     (
-        "Windows and rules",
+        N_("Windows and rules"),
         "Analysis date",
         "分析日期",
-        "The day the reports describe (`as_of`); by default the last date in the data, never today's date.",
+        N_("The day the reports describe (`as_of`); by default the last date in the data, never today's date."),
     ),
     (
-        "Windows and rules",
+        N_("Windows and rules"),
         "Sleeping member",
         "沉睡会员",
-        f"No purchase for at least `sleeping_days` (default {SLEEPING_DAYS}) days; a member who never bought is measured from "
-        "the join date.",
+        N_(
+            "No purchase for at least `sleeping_days` (default {sleeping_days}) days; a member who never bought is "
+            "measured from the join date."
+        ),
     ),
     (
-        "Windows and rules",
+        N_("Windows and rules"),
         "Naive sleeping list",
         "初始沉睡名单",
-        "Members of the target tier (`target_tier`) asleep on the list date by the last purchase date alone.",
+        N_("Members of the target tier (`target_tier`) asleep on the list date by the last purchase date alone."),
     ),
     (
-        "Windows and rules",
+        N_("Windows and rules"),
         "Refined sleeping list",
         "精确沉睡名单",
-        "The naive list without the invalid sleepers: the rules below, each applied in turn (`lookback_days`, default 90, is "
-        "the window in which a visit shows the member still comes).",
+        N_(
+            "The naive list without the invalid sleepers: the rules below, each applied in turn (`lookback_days`, default "
+            "90, is the window in which a visit shows the member still comes)."
+        ),
     ),
     (
-        "Windows and rules",
+        N_("Windows and rules"),
         "RFM window",
         "RFM窗口",
-        f"Recency, frequency and spend are counted over the {RFM_WINDOW_DAYS} days up to the analysis date (or month-end).",
+        N_("Recency, frequency and spend are counted over the {rfm_days} days up to the analysis date (or month-end)."),
     ),
     (
-        "Windows and rules",
+        N_("Windows and rules"),
         "RFM scores",
         "RFM得分",
-        "Quintile scores 1-5 among the members who bought in the window (5: most recent, most frequent, highest spend); "
-        "members without a purchase in the window have no scores.",
+        N_(
+            "Quintile scores 1-5 among the members who bought in the window (5: most recent, most frequent, highest "
+            "spend); members without a purchase in the window have no scores."
+        ),
     ),
     (
-        "Windows and rules",
+        N_("Windows and rules"),
         "Tier rule (downgrade warning)",
         "降级预警规则",
-        "Spend since 1 January, continued at the same pace to 31 December, below the yearly threshold of the member's tier "
-        "(`tier_thresholds`, e.g. silver:3000,gold:8000): the member is on course to lose the tier at the yearly review.",
+        N_(
+            "Spend since 1 January, continued at the same pace to 31 December, below the yearly threshold of the member's "
+            "tier (`tier_thresholds`, e.g. silver:3000,gold:8000): the member is on course to lose the tier at the yearly "
+            "review."
+        ),
     ),
     (
-        "Windows and rules",
+        N_("Windows and rules"),
         "About to sleep",
         "即将沉睡",
-        "Members who fall asleep within `warn_days` (default 30) unless they buy (monthly report), or whose modelled risk "
-        "of sleeping is 50 % or more (lifecycle report).",
+        N_(
+            "Monthly report: an active or cooling member whose last purchase turns {sleeping_days} days old within "
+            "`warn_days` (default 30) days, so who falls asleep by the rule unless they buy. A count of members, by rule, "
+            "not a prediction."
+        ),
     ),
-    ("Windows and rules", "Age bands", "年龄段", "One definition across reports: " + ", ".join(AGE_BAND_LABELS) + " years."),
-    # -- lifecycle stages
-    ("Lifecycle stages", "New", "新会员", "Joined during the month."),
-    ("Lifecycle stages", "Active", "活跃", "Last purchase at most `cooling_days` (default 90) days before the month-end."),
     (
-        "Lifecycle stages",
+        N_("Windows and rules"),
+        "High sleep risk",
+        "高沉睡风险",
+        N_(
+            "Lifecycle report: a member whose modelled probability of falling asleep in the next months is 50 % or more "
+            "(the sleep-risk model). A prediction; not the same members as About to sleep."
+        ),
+    ),
+    (N_("Windows and rules"), "Age bands", "年龄段", N_("One definition across reports: {age_bands} years.")),
+    # -- lifecycle stages
+    (N_("Lifecycle stages"), "New", "新会员", N_("Joined during the month.")),
+    (
+        N_("Lifecycle stages"),
+        "Active",
+        "活跃",
+        N_("Last purchase at most `cooling_days` (default 90) days before the month-end."),
+    ),
+    (
+        N_("Lifecycle stages"),
         "Cooling",
         "降温",
-        "Last purchase more than `cooling_days` but fewer than `sleeping_days` (default 180) days before the month-end.",
+        N_("Last purchase more than `cooling_days` but fewer than `sleeping_days` (default 180) days before the month-end."),
     ),
     (
-        "Lifecycle stages",
+        N_("Lifecycle stages"),
         "Sleeping",
         "沉睡",
-        "At least `sleeping_days` but fewer than `lost_days` (default 365) days without a purchase.",
+        N_("At least `sleeping_days` but fewer than `lost_days` (default 365) days without a purchase."),
     ),
-    ("Lifecycle stages", "Lost", "流失", "At least `lost_days` days without a purchase."),
+    (N_("Lifecycle stages"), "Lost", "流失", N_("At least `lost_days` days without a purchase.")),
     (
-        "Lifecycle stages",
+        N_("Lifecycle stages"),
         "Reactivated (woken up)",
         "唤醒",
-        "Bought during the month after being sleeping or lost at the end of the month before.",
+        N_("Bought during the month after being sleeping or lost at the end of the month before."),
     ),
 ]
+
+#: The code's defaults the definitions name.
+DEFAULTS = {
+    "min_cell": MIN_CELL_SIZE,
+    "sleeping_days": SLEEPING_DAYS,
+    "rfm_days": RFM_WINDOW_DAYS,
+    "age_bands": ", ".join(AGE_BAND_LABELS),
+}
 
 
 def segment_cells() -> dict[str, list[str]]:
@@ -254,21 +365,38 @@ def segment_cells() -> dict[str, list[str]]:
     return cells
 
 
-def _rows() -> list[tuple[str, str, str, str]]:
+def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
+    """(section, anchor term, shown term, definition) in ``lang``: the English term is the anchor,
+    so a link to a definition is the same in every language."""
     from analysis.presentation.phrases import RULE_LABELS
     from analysis.statistics.segmentation import NO_PURCHASE
 
-    rows = list(ENTRIES)
+    zh_names = DEFAULT_NAMES["zh"]
+
+    def shown(term: str, zh: str) -> str:
+        return f"{zh} ({term})" if lang == "zh" and zh else term
+
+    rows = [
+        (tr(sec, lang=lang), term, shown(term, zh), tr(text, lang=lang).format(**DEFAULTS)) for sec, term, zh, text in ENTRIES
+    ]
+    rules = tr("Windows and rules", lang=lang)
     for rule, text in RULE_LABELS.items():
-        rows.append(("Windows and rules", f"Sleeping-list rule: {rule}", "", f"Removed from the refined list: {text}."))
-    zh = DEFAULT_NAMES["zh"]
+        term = f"Sleeping-list rule: {rule}"
+        rows.append(
+            (
+                rules,
+                term,
+                tr("Sleeping-list rule: {rule}", lang=lang, rule=rule),
+                tr("Removed from the refined list: {text}.", lang=lang, text=tr(text, lang=lang)),
+            )
+        )
     for segment, cells in segment_cells().items():
         text = (
-            "Bought nothing in the RFM window: no scores."
+            tr("Bought nothing in the RFM window: no scores.", lang=lang)
             if segment == NO_PURCHASE
-            else "R and F scores " + ", ".join(cells) + "."
+            else tr("R and F scores {cells}.", lang=lang, cells=", ".join(cells))
         )
-        rows.append(("RFM segments", segment, zh.get(segment, ""), text))
+        rows.append((tr("RFM segments", lang=lang), segment, shown(segment, zh_names.get(segment, "")), text))
     return rows
 
 
@@ -276,24 +404,39 @@ def _anchor(term: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", term.lower()).strip("-")
 
 
-def glossary_page(csp_meta: str) -> str:
-    """The definitions page (HTML, escaped, offline)."""
+#: The definitions page of each language (beside the index of that language).
+PAGES = {"en": "glossary.html", "zh": "glossary.zh.html"}
+_INDEX = {"en": "index.html", "zh": "index.zh.html"}
+_HTML_LANG = {"en": "en", "zh": "zh-CN"}
+
+
+def glossary_page(csp_meta: str, lang: str = "en") -> str:
+    """The definitions page in ``lang`` (HTML, escaped, offline), with a link to the other languages'."""
     sections: dict[str, list[str]] = {}
-    for section, term, zh, text in _rows():
+    for section, term, shown, text in _rows(lang):
         body = html.escape(text)
         body = re.sub(r"`([^`]+)`", r"<code>\1</code>", body)
-        zh_part = f' <span lang="zh-CN">{html.escape(zh)}</span>' if zh else ""
-        sections.setdefault(section, []).append(f'<dt id="{_anchor(term)}">{html.escape(term)}{zh_part}</dt><dd>{body}</dd>')
+        sections.setdefault(section, []).append(f'<dt id="{_anchor(term)}">{html.escape(shown)}</dt><dd>{body}</dd>')
     parts = "".join(f"<section><h2>{html.escape(s)}</h2><dl>{''.join(items)}</dl></section>" for s, items in sections.items())
+    others = " ".join(
+        f'<a href="{PAGES[other]}" hreflang="{_HTML_LANG[other]}" lang="{_HTML_LANG[other]}">{name}</a>'
+        for other, name in (("en", "English"), ("zh", "中文"))
+        if other != lang
+    )
+    intro = tr(
+        "Every metric, stage, segment, window and rule the reports use. Names in <code>code</code> are parameters of the "
+        "notebooks (set with <code>mallwake run -p NAME=VALUE</code> or in the data folder's <code>mallwake.yaml</code>).",
+        lang=lang,
+    )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{csp_meta}<title>mallwake: definitions</title>
+<html lang="{_HTML_LANG[lang]}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{csp_meta}<title>mallwake: {html.escape(tr("Definitions", lang=lang))}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 900px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }}
 dt {{ font-weight: bold; margin-top: 0.8em; }} dd {{ margin-left: 1.2em; }} code {{ background: #f3f3f6; padding: 0 0.2em; }}
+nav a {{ margin-right: 1em; }}
 </style></head><body>
-<p><a href="index.html">&larr; all reports</a></p>
-<h1>Definitions</h1>
-<p>Every metric, stage, segment, window and rule the reports use. Names in <code>code</code> are parameters of the notebooks
-(set with <code>mallwake run -p NAME=VALUE</code> or in the data folder's <code>mallwake.yaml</code>).</p>
+<nav><a href="{_INDEX[lang]}">&larr; {html.escape(tr("all reports", lang=lang))}</a>{others}</nav>
+<h1>{html.escape(tr("Definitions", lang=lang))}</h1>
+<p>{intro}</p>
 {parts}
 </body></html>"""

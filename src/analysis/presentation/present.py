@@ -45,7 +45,7 @@ DEFAULT_NAMES = {
         "New": "新客",
         "Promising": "有望会员",
         "Need attention": "需关注",
-        "About to sleep": "即将沉睡",
+        "Slipping": "渐趋冷淡",
         "At risk": "流失风险",
         "Cannot lose": "不能失去",
         "Hibernating": "休眠",
@@ -115,6 +115,9 @@ DEFAULT_NAMES = {
 #: reads as words ("cost_per_contacted" -> "Cost per contacted") in English.
 LABELS: dict[str, dict[str, str]] = {
     "en": {
+        "gain_per_1000_listed": "Gain per 1,000 listed",
+        "median_shortfall_of_warned": "Median shortfall (warned members)",
+        "log_early_spend": "Early spend (log)",
         "n": "n",
         "p": "p",
         "p_value": "p-value",
@@ -172,6 +175,10 @@ LABELS: dict[str, dict[str, str]] = {
         "rfm_segment": "RFM segment",
     },
     "zh": {
+        "gain_per_1000_listed": "每列入 1,000 人的增益",
+        "median_shortfall_of_warned": "差额中位数（预警会员）",
+        "join_year": "入会年份",
+        "tenure_days": "会龄（天）",
         "n": "人数",
         "p": "p",
         "p_value": "p值",
@@ -431,12 +438,7 @@ def configure(
         from analysis.data.params import load_data_params
 
         declared = load_data_params(data_dir)
-    table = dict(DEFAULT_NAMES[lang])
-    for raw, shown in (declared.get("display_names") or {}).items():
-        if isinstance(shown, dict):
-            shown = shown.get(lang) or shown.get("en")
-        if shown:
-            table[str(raw)] = str(shown)
+    table = name_table(lang, declared)
     table.update({str(k): str(v) for k, v in (names or {}).items()})
     cur = currency if currency is not None else str(declared.get("currency") or "")
     from analysis.data.params import resolve_tiers
@@ -450,15 +452,29 @@ def configure(
     return _settings
 
 
-def display_name(raw: Any) -> str:
+def name_table(lang: str, declared: dict | None = None) -> dict[str, str]:
+    """The display names in ``lang``: the defaults, then the data folder's ``display_names``
+    (``declared``: its ``mallwake.yaml``)."""
+    table = dict(DEFAULT_NAMES[lang])
+    for raw, shown in ((declared or {}).get("display_names") or {}).items():
+        if isinstance(shown, dict):
+            shown = shown.get(lang) or shown.get("en")
+        if shown:
+            table[str(raw)] = str(shown)
+    return table
+
+
+def display_name(raw: Any, names: dict[str, str] | None = None) -> str:
     """The display name of a data label (a tier, arm, channel, gift), else the label itself; a
-    composite label ``campaign / arm`` has each part named."""
+    composite label ``campaign / arm`` has each part named. ``names``: a :func:`name_table`
+    (default: the report's)."""
     text = str(raw)
-    if text in _settings.names:
-        return _settings.names[text]
+    table = _settings.names if names is None else names
+    if text in table:
+        return table[text]
     for sep in (" / ", " + "):  # a campaign / arm; rules a member broke together
         if sep in text:
-            return sep.join(display_name(part) for part in text.split(sep))
+            return sep.join(display_name(part, table) for part in text.split(sep))
     return text
 
 
@@ -533,10 +549,13 @@ def _decimals(magnitude: float) -> int:
     return 3
 
 
-def format_value(value: Any, kind: str, decimals: int | None = None, sign: bool = False) -> str:
+def format_value(
+    value: Any, kind: str, decimals: int | None = None, sign: bool = False, lang: str | None = None, currency: str | None = None
+) -> str:
     """``value`` written as ``kind``; missing is ``–``. ``decimals`` fixes the number of decimals
     of a number (default: three significant digits, at most four decimals); ``sign`` writes a
-    ``+`` before a positive amount of money (a difference)."""
+    ``+`` before a positive amount of money (a difference). ``lang`` and ``currency``: those of
+    the report being written unless given (the index writes every run's figures in its language)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     if value is None or value is pd.NaT:
@@ -546,7 +565,8 @@ def format_value(value: Any, kind: str, decimals: int | None = None, sign: bool 
             return MISSING
     except (TypeError, ValueError):
         pass
-    zh = _settings.lang == "zh"
+    zh = (lang or _settings.lang) == "zh"
+    currency = _settings.currency if currency is None else currency
     if isinstance(value, str) and kind not in ("text", "date"):
         return value  # a suppressed cell ("<10") or a note in a numeric column
     if kind == "text":
@@ -571,7 +591,7 @@ def format_value(value: Any, kind: str, decimals: int | None = None, sign: bool 
         return "< 0.001" if v < 0.001 else f"{v:.3f}"
     if kind == "money":
         body = f"{abs(v):,.0f}" if abs(v) >= 1000 else f"{abs(v):,.2f}"
-        return f"{'-' if v < 0 else '+' if sign and v > 0 else ''}{_settings.currency}{body}"
+        return f"{'-' if v < 0 else '+' if sign and v > 0 else ''}{currency}{body}"
     # number: three significant digits, at most four decimals; never scientific notation
     places = decimals if decimals is not None else (4 if 0 < abs(v) < 0.001 else _decimals(abs(v)))
     text = f"{v:,.{places}f}"
@@ -583,9 +603,26 @@ def format_value(value: Any, kind: str, decimals: int | None = None, sign: bool 
 def column_formatter(name: Any, values: pd.Series, kind: str | None = None):
     """The formatter of one column: its ``kind`` (inferred from name and values when not given),
     and for numbers the decimals its typical value needs."""
+    if name in ("covariate", "covariates") and kind is None:  # model terms: in words, not code names
+        return lambda v: MISSING if v is None or v != v else ", ".join(covariate_label(c.strip()) for c in str(v).split(","))
     kind = kind or infer_kind(name, values)
     decimals = column_decimals(values) if kind == "number" else None
     return lambda v: format_value(v, kind, decimals)
+
+
+#: Categorical variables whose model terms are written ``<variable>_<level>`` (one-hot columns).
+_CATEGORICAL = ("tier", "age_band", "join_year", "gender", "channel", "gift", "segment", "stage")
+
+
+def covariate_label(name: Any) -> str:
+    """A model term in words: ``tier_normal`` -> "Tier: Normal" (普卡 in Chinese), ``log_early_spend``
+    -> its label; a column name otherwise."""
+    text = str(name)
+    for var in _CATEGORICAL:
+        if text.startswith(var + "_") and len(text) > len(var) + 1:
+            sep = "：" if _settings.lang == "zh" else ": "
+            return label(var) + sep + display_name(text[len(var) + 1 :])
+    return label(text)
 
 
 def column_decimals(values: pd.Series) -> int:
@@ -659,6 +696,8 @@ def _index_text(value: Any) -> str:
         return format_value(value, "number")
     if isinstance(value, str) and value in LABELS.get(_settings.lang, {}):
         return LABELS[_settings.lang][value]
+    if isinstance(value, str) and any(value.startswith(v + "_") for v in _CATEGORICAL):
+        return covariate_label(value)
     return display_name(value) if value is not None else MISSING
 
 

@@ -96,14 +96,65 @@ def format_value(value: Any, kind: str) -> str:
 
 def headline(*items: tuple) -> list[dict]:
     """Two to four figures the index shows for a report: ``(label, value, kind)`` or
-    ``(label, value, kind, (low, high))`` for an estimate with its interval. Returns
-    ``[{"label", "text"}]`` for :func:`record_metrics` (``headline=``)."""
+    ``(label, value, kind, (low, high))`` for an estimate with its interval. ``label`` is a message
+    id, or ``(message id, {field: value})`` whose ``name`` fields are data labels (an arm, a
+    segment). Returns neutral entries for :func:`record_metrics` (``headline=``): the message id,
+    numbers and kind, the same in every language; the index writes them in its own
+    (:func:`headline_text`)."""
+    from analysis.presentation.present import settings
+
     out = []
     for item in items:
         label, value, kind, *ci = item
-        text = format_value(value, kind)
-        if ci and ci[0] is not None and text != "–":
-            low, high = (format_value(v, kind).removesuffix(" points").removesuffix(" 个百分点") for v in ci[0])
-            text += " (" + tr("{low} to {high}", low=low, high=high) + ")"
-        out.append({"label": tr(str(label)), "text": text})
+        msgid, fields = label if isinstance(label, tuple) else (label, {})
+        if kind not in present_kinds():
+            raise ValueError(f"unknown kind {kind!r}; one of {', '.join(present_kinds())}")
+        entry = {"label": str(msgid), "value": _plain(value), "kind": kind}
+        if fields:
+            entry["fields"] = {k: str(v) for k, v in fields.items()}
+        if ci and ci[0] is not None and not any(v is None or v != v for v in ci[0]):
+            entry["ci"] = [float(v) for v in ci[0]]
+        if kind == "money":
+            entry["currency"] = settings().currency
+        out.append(entry)
     return out
+
+
+#: The tag of the cell that says what to do first: the page shows it right under the title.
+FIRST_TAG = "first"
+
+
+def first_steps(*sentences: str) -> None:
+    """What to do first, in two to four sentences built from the report's own numbers: the decision
+    and the list to act on. Written in the report's last cell (tagged ``first``), once everything is
+    computed; the rendered page shows it under the title, before the method checks."""
+    from IPython.display import Markdown, display
+
+    shown = [s for s in sentences if s]
+    display(Markdown("**" + tr("What to do first.") + "** " + " ".join(shown)))
+
+
+def present_kinds() -> tuple[str, ...]:
+    from analysis.presentation.present import KINDS
+
+    return KINDS
+
+
+def headline_text(entry: dict, lang: str, names: dict | None = None) -> tuple[str, str]:
+    """A headline entry (:func:`headline`) as ``(label, figure)`` in ``lang``; ``names``: display
+    names for its name fields."""
+    from analysis.presentation.present import DEFAULT_NAMES, display_name
+    from analysis.presentation.present import format_value as present_value
+
+    names = DEFAULT_NAMES[lang] if names is None else names
+    fields = {k: display_name(v, names) for k, v in (entry.get("fields") or {}).items()}
+    label = tr(str(entry.get("label", "")), lang=lang, **fields) if fields else tr(str(entry.get("label", "")), lang=lang)
+    if "kind" not in entry:  # an older run's entry: already written
+        return label, str(entry.get("text", ""))
+    kind, currency = entry["kind"], entry.get("currency", "")
+    text = present_value(entry.get("value"), kind, lang=lang, currency=currency)
+    if entry.get("ci") and text != "–":
+        low, high = (present_value(v, kind, lang=lang, currency=currency) for v in entry["ci"])
+        low, high = (v.removesuffix(" points").removesuffix(" 个百分点") for v in (low, high))
+        text += " (" + tr("{low} to {high}", lang=lang, low=low, high=high) + ")"
+    return label, text

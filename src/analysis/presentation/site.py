@@ -15,6 +15,8 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 
 from analysis.data.config import PACKAGE_DIR
 from analysis.data.storage import atomic_write_text, locked, state_dir
+from analysis.presentation.css import prune_css
+from analysis.presentation.glossary import PAGES as GLOSSARY_PAGES
 from analysis.presentation.glossary import glossary_page
 from analysis.presentation.i18n import N_, tr, translate_notebook
 from analysis.presentation.report import METRICS_MIME
@@ -160,6 +162,31 @@ class _ReportExporter(HTMLExporter):
         return MarkdownWithMath(renderer=renderer).render(source)
 
 
+def _pager(pages: list[tuple[str, str]], stem: str, lang: str) -> list[dict]:
+    """Links to the previous and next report of the run (by their titles)."""
+    names = [name for name, _ in pages]
+    if stem not in names:
+        return []
+    i, out = names.index(stem), []
+    if i > 0:
+        out.append({"rel": "prev", "href": quote(names[i - 1] + ".html"), "text": f"\u2190 {pages[i - 1][1]}"})
+    if i + 1 < len(names):
+        out.append({"rel": "next", "href": quote(names[i + 1] + ".html"), "text": f"{pages[i + 1][1]} \u2192"})
+    return out
+
+
+def _first_steps_first(nb) -> None:
+    """Move the cells tagged ``first`` (what to do first: computed last) right under the title."""
+    from analysis.presentation.report import FIRST_TAG
+
+    first = [c for c in nb.cells if FIRST_TAG in c.metadata.get("tags", [])]
+    if not first:
+        return
+    rest = [c for c in nb.cells if FIRST_TAG not in c.metadata.get("tags", [])]
+    at = next((i + 1 for i, c in enumerate(rest) if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), 0)
+    nb.cells = rest[:at] + first + rest[at:]
+
+
 def render_html(
     nb_path: Path,
     out_path: Path,
@@ -169,6 +196,9 @@ def render_html(
     provenance: dict,
     title: str | None = None,
     show_solutions: bool = False,
+    pages: list[tuple[str, str]] | None = None,
+    translations: dict[str, str] | None = None,
+    full_css: bool = False,
 ) -> Path:
     """Render one executed notebook to a standalone, offline HTML file.
 
@@ -183,6 +213,7 @@ def render_html(
         if cell.cell_type == "code" and not show_code and not shown & set(cell.metadata.get("tags", [])):
             cell.metadata.setdefault("tags", []).append("mw-code-hidden")
     nb.metadata["title"] = title or nb_path.stem  # the page's <title>
+    _first_steps_first(nb)
     for cell in nb.cells:  # headline figures go to metrics.json, not into the page
         if cell.get("outputs"):
             cell.outputs = [o for o in cell.outputs if METRICS_MIME not in o.get("data", {})]
@@ -211,12 +242,19 @@ def render_html(
             "csp_meta": CSP_META,
             "back": CHROME[lang]["back"],
             "glossary": CHROME[lang]["glossary"],
-            "glossary_href": f"../{GLOSSARY}",
+            "glossary_href": f"../{GLOSSARY_PAGES[lang]}",
             "as_of": f"{CHROME[lang]['as_of']} {_as_of_text(provenance.get('analysis date', ''), lang)}".strip(),
+            "languages": [
+                {"href": href, "name": LANGUAGE_NAMES[other], "code": LANG_CODES[other]}
+                for other, href in (translations or {}).items()
+            ],
+            "pager": _pager(pages or [], out_path.stem, lang),
         }
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     body = body.replace("<!--MALLWAKE-TOC-->", _toc(body, lang), 1)
+    if not full_css:  # only the CSS rules the page uses (not JupyterLab's 240 KB in every page)
+        body = prune_css(body)
     return atomic_write_text(out_path, embed_cjk_font(body))
 
 
@@ -244,14 +282,14 @@ def _claims(claims: list, lang: str = "en") -> str:
     return "<br>".join(lines)
 
 
-def _headline(metrics: dict, limit: int = 6, lang: str = "en") -> str:
+def _headline(metrics: dict, limit: int = 6, lang: str = "en", names: dict | None = None) -> str:
     if isinstance(metrics.get("claims"), list):
         return _claims(metrics["claims"], lang)
-    if isinstance(metrics.get("headline"), list):  # the report's own two to four figures, labelled and formatted
-        return "<br>".join(
-            f"{html.escape(str(h.get('label', '')))}: <b>{html.escape(str(h.get('text', '')))}</b>"
-            for h in metrics["headline"][:limit]
-        )
+    if isinstance(metrics.get("headline"), list):  # the report's own two to four figures, in the index's language
+        from analysis.presentation.report import headline_text
+
+        shown = [headline_text(h, lang, names) for h in metrics["headline"][:limit] if isinstance(h, dict)]
+        return "<br>".join(f"{html.escape(label)}: <b>{html.escape(text)}</b>" for label, text in shown)
     flat = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return "<br>".join(f"{html.escape(k)}: {_fmt(v)}" for k, v in flat[:limit])
 
@@ -368,7 +406,8 @@ def build_index(reports_dir: Path) -> Path:
     """
     reports_dir = Path(reports_dir)
     with locked(state_dir(reports_dir) / "index.lock", wait=True, what=f"{reports_dir / 'index.html'}"):
-        atomic_write_text(reports_dir / GLOSSARY, embed_cjk_font(glossary_page(CSP_META)))
+        for lang, page in GLOSSARY_PAGES.items():
+            atomic_write_text(reports_dir / page, embed_cjk_font(glossary_page(CSP_META, lang)))
         runs = _read_runs(reports_dir)
         for lang in CHROME:
             if lang != "en":  # one index per language, each linking the others
@@ -392,6 +431,18 @@ def _read_runs(reports_dir: Path) -> list[dict]:
     return sorted(runs, key=lambda r: r.get("finished", ""), reverse=True)
 
 
+def _run_names(run: dict, lang: str) -> dict[str, str]:
+    """Display names in ``lang`` for a run's figures: the defaults and its data folder's ``mallwake.yaml``."""
+    from analysis.data.params import load_data_params
+    from analysis.presentation.present import name_table
+
+    try:
+        declared = load_data_params(run.get("data_dir")) if run.get("data_dir") and Path(run["data_dir"]).is_dir() else {}
+    except Exception:  # noqa: BLE001 - a data folder changed since the run: its names are not needed to list it
+        declared = {}
+    return name_table(lang, declared)
+
+
 def _index_page(runs: list[dict], language: str = "en") -> str:
     _t = lambda text, **kw: html.escape(tr(text, lang=language, **kw))  # noqa: E731 (the page's language, escaped)
     monthly = [r for r in runs if r.get("kind") == "monthly"]
@@ -400,18 +451,20 @@ def _index_page(runs: list[dict], language: str = "en") -> str:
     for run in runs:
         status = run.get("status", "?")
         rows = []
+        names = _run_names(run, language)
         for nb in run.get("notebooks", []):
+            title = (nb.get("titles") or {}).get(language) or nb["title"]  # in the index's language
             link = (
-                f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(str(nb["title"]))}</a>'
+                f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(str(title))}</a>'
                 if nb.get("html")
-                else html.escape(str(nb["title"]))
+                else html.escape(str(title))
             )
             err = f"<br><small>{html.escape(nb.get('error') or '')}</small>" if nb.get("error") else ""
             if nb.get("status") != "ok" and nb.get("ipynb"):  # the executed notebook is kept: open it to see the failing cell
                 err += f'<br><small><a href="{_href(run["_dir"], nb["ipynb"])}">{_t("executed notebook (up to the failing cell)")}</a></small>'
             rows.append(
                 f"<tr><td>{link}</td><td class='{html.escape(str(nb['status']))}'>{_t(str(nb['status']))}{err}</td>"
-                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}), lang=language)}</td></tr>"
+                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}), lang=language, names=names)}</td></tr>"
             )
         parts.append(
             f"<section><h2>{html.escape(run['_dir'])} <span class='{html.escape(str(status))}'>{_t(str(status))}</span></h2>"
@@ -437,7 +490,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 </style></head><body>
 <p class="mw-lang">{other}</p>
 <h1>{_t("mallwake reports")}</h1>
-<p>{tr(INDEX_INTRO, lang=language, glossary=GLOSSARY)}</p>
+<p>{tr(INDEX_INTRO, lang=language, glossary=GLOSSARY_PAGES[language])}</p>
 {"".join(parts) if parts else "<p>" + tr("No runs yet: <code>make report</code> builds one.", lang=language) + "</p>"}
 </body></html>
 """

@@ -309,7 +309,7 @@ def estimate_uplift_by_campaign(
 
 def summary_table(results: list[UpliftResult]) -> pd.DataFrame:
     """One row per result: the Qini area as the gain per 1,000 members listed, with its interval."""
-    return pd.concat([r.table() for r in results], ignore_index=True).rename(columns={"estimate": "gain per 1,000 listed"})
+    return pd.concat([r.table() for r in results], ignore_index=True).rename(columns={"estimate": "gain_per_1000_listed"})
 
 
 # --- choosing the next list: the best arm per member, under a budget ---------------------------

@@ -11,8 +11,6 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
 
-from analysis.presentation.i18n import tr
-from analysis.presentation.present import display_name
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL, _check_control
 from analysis.statistics.results import Result
 
@@ -160,7 +158,7 @@ def main_effect(
     ``campaign_id``/``arm`` when given and present; else of the pre-registered primary outcome
     (``primary``: rows of campaign and arm, the latest campaign's largest arm first); else of the
     treated arm with the largest effect in the latest campaign. Never just the first arm listed.
-    ``{"label", "estimate", "ci_low", "ci_high"}`` or ``None`` (no effects)."""
+    ``{"arm" (campaign / arm), "estimate", "ci_low", "ci_high"}`` or ``None`` (no effects)."""
     if effects is None:
         return None
     t = effects.table("return_rate")
@@ -176,7 +174,7 @@ def main_effect(
     chosen = chosen[chosen["campaign_id"].map(starts) == chosen["campaign_id"].map(starts).max()]  # the latest campaign
     row = chosen.sort_values(["estimate", "arm"], ascending=[False, True], kind="stable").iloc[0]
     return {
-        "label": tr("incremental return rate, {arm}", arm=display_name(f"{row['campaign_id']} / {row['arm']}")),
+        "arm": f"{row['campaign_id']} / {row['arm']}",
         "estimate": float(row["estimate"]),
         "ci_low": float(row["ci_low"]),
         "ci_high": float(row["ci_high"]),

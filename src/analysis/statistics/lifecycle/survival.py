@@ -16,7 +16,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
 from analysis.presentation.i18n import tr
-from analysis.presentation.present import label
+from analysis.presentation.present import covariate_label, label
 from analysis.statistics.results import Result
 from analysis.statistics.segmentation import age_band
 
@@ -140,7 +140,7 @@ class SurvivalResult(Result):
             "The proportional-hazards check rejects the assumption for {covariates} (p < {alpha}): their hazard ratios "
             "above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the difference changes "
             "with time; for inference, stratify the Cox model by these covariates or give them a time-varying effect.",
-            covariates=", ".join(bad),
+            covariates=", ".join(covariate_label(c) for c in bad),
             alpha=alpha,
         )
 
