@@ -152,8 +152,8 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 
 # %%
 if applies(has_campaigns, NO_CAMPAIGNS):
-    fig, axes = plt.subplots(1, len(campaign_ids), figsize=(5.5 * len(campaign_ids), 3.8), squeeze=False, layout="constrained")
-    for ax, cid in zip(axes[0], campaign_ids):
+    fig, axes = plots.panels(len(campaign_ids), height=3.8)
+    for ax, cid in zip(axes, campaign_ids):
         plots.plot_cumulative_returns(outcomes, cid, ax=ax).set_title(display_name(cid))
     plt.show()
 
@@ -237,10 +237,10 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     hetero, missing = campaigns.estimate_heterogeneity_by_arm(outcomes, features, data, treated, variables, control_arm, alpha)
     applies(not missing, tr("{columns} are not columns of the members or their bands.", columns=", ".join(missing)))
     variables = [v for v in variables if v not in missing]
-    shown = [by for by in variables if len(hetero[(campaigns.arm_label(*target), by)])][:4]
+    shown = [by for by in variables if len(hetero[(campaigns.arm_label(*target), by)]) >= 2][:4]  # a panel compares groups
     if shown:
-        fig, axes = plt.subplots(1, len(shown), figsize=(6.5 * len(shown), 3.5), squeeze=False, layout="constrained")
-        for ax, by in zip(axes[0], shown):
+        fig, axes = plots.panels(len(shown), height=3.5)
+        for ax, by in zip(axes, shown):
             tab = hetero[(campaigns.arm_label(*target), by)]
             plots.plot_forest(tab.astype({by: str}), by, ax=ax, title=tr("{arm} effect by {variable}", arm=display_name(target[1]), variable=label(by).lower()))
         plt.show()
@@ -300,9 +300,8 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     if uplift_results:
         display(present(uplift.summary_table(uplift_results), kinds={"gain_per_1000_listed": "number"}))
         display(Markdown("\n\n".join(r.sentence() for r in uplift_results)))
-        fig, axes = plt.subplots(1, len(uplift_results), figsize=(5.5 * len(uplift_results), 3.6), squeeze=False,
-                                 layout="constrained")
-        for ax, r in zip(axes[0], uplift_results):
+        fig, axes = plots.panels(len(uplift_results))
+        for ax, r in zip(axes, uplift_results):
             r.plot(ax=ax)
         plt.show()
 

@@ -99,7 +99,7 @@ if applies(len(flows.transitions) > 0, NO_TRANSITIONS):
 # %%
 retention, spend_retention = lifecycle.compute_cohort_retention(data, tier=tier)
 if applies(len(retention) > 0, "no member joined while the data record purchases, so no cohort can be followed from its first month."):
-    fig, axes = plt.subplots(1, 2, figsize=(16, 7))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
     plots.plot_cohort_heatmap(retention, ax=axes[0])
     plots.plot_cohort_heatmap(spend_retention, ax=axes[1], label=tr("spend per member"))
     fig.tight_layout()

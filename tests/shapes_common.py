@@ -6,7 +6,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from analysis.application.monthly import last_complete_month
-from analysis.application.runner import discover_notebooks, run_months, run_reports
+from analysis.application.parameters import discover_notebooks
+from analysis.application.runner import run_months, run_reports
 from analysis.data.config import MONTHLY_NOTEBOOK, TEACHING_DIR
 
 #: What a table cell must never read in a report.

@@ -271,7 +271,7 @@ def test_the_mallwake_yaml_schema_covers_every_notebook_parameter():
     excepted), with a type the notebook accepts; the schema knows no parameter no notebook has."""
     from pathlib import Path
 
-    from analysis.application.runner import COMMON_PARAMETERS, declared_parameters
+    from analysis.application.parameters import COMMON_PARAMETERS, declared_parameters
     from analysis.data.config import NOTEBOOKS_DIR
     from analysis.data.settings import data_settings_model
 

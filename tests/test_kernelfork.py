@@ -11,7 +11,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from analysis.application import kernelfork
-from analysis.application.runner import _ForkKernelManager, execute_notebook
+from analysis.application.execution import _ForkKernelManager, execute_notebook
 
 
 def _gone(pid: int, within: float = 10.0) -> bool:

@@ -112,3 +112,25 @@ def test_tiers_keep_their_order_and_colour_across_figures_and_the_holdout_is_gre
     finally:
         configure()
         plt.close("all")
+
+
+def test_panels_keep_their_text_readable_at_the_pages_width():
+    """Many panels side by side were shrunk to the page's width with their text (6 px); panels now go
+    two to a row and the figure is never wider than the column."""
+    import matplotlib.pyplot as plt
+
+    from analysis.presentation.plots import MIN_TEXT_PX, panels, smallest_text_px
+
+    for n in range(1, 7):
+        fig, axes = panels(n)
+        assert len(axes) == n and len(fig.axes) == n
+        for ax in axes:
+            ax.plot([1, 2], [1, 2])
+            ax.set_title("title")
+        assert smallest_text_px(fig) >= MIN_TEXT_PX, (n, smallest_text_px(fig))
+        plt.close(fig)
+    wide, axes = plt.subplots(1, 4, figsize=(26, 3.5))  # the old layout: four panels in a row
+    for ax in axes:
+        ax.plot([1, 2], [1, 2])
+    assert smallest_text_px(wide) < MIN_TEXT_PX
+    plt.close(wide)

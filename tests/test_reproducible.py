@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from analysis.application.runner import discover_notebooks, run_reports
+from analysis.application.parameters import discover_notebooks
+from analysis.application.runner import run_reports
 
 #: Keys that describe the run rather than the data (none may hold a computed figure).
 RUN_KEYS = {"run_time", "elapsed", "execution_time"}

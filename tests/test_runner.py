@@ -7,7 +7,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from analysis.application.runner import ParameterError, check_parameters, discover_notebooks, run_reports
+from analysis.application import execution
+from analysis.application.parameters import check_parameters, discover_notebooks
+from analysis.application.runner import ParameterError, run_reports
 from analysis.data.config import NOTEBOOKS_DIR
 
 
@@ -87,7 +89,7 @@ def test_show_code_keeps_code(nb_dir, small_mall, tmp_path):
 
 def test_cli_main_notebooks_declare_common_parameters():
     for nb in discover_notebooks(NOTEBOOKS_DIR):
-        from analysis.application.runner import declared_parameters
+        from analysis.application.parameters import declared_parameters
 
         decl = declared_parameters(nb)
         assert {"data_dir", "as_of"} <= set(decl), nb.name
@@ -95,7 +97,7 @@ def test_cli_main_notebooks_declare_common_parameters():
 
 
 def test_a_notebook_whose_inputs_did_not_change_is_not_executed_again(nb_dir, small_mall, tmp_path, monkeypatch):
-    from analysis.application import runner
+    from analysis.application import cache
 
     out = tmp_path / "r"
     _nb(nb_dir / "b_two.ipynb", "from analysis.presentation.report import record_metrics\nrecord_metrics(b=n)")
@@ -116,7 +118,7 @@ def test_a_notebook_whose_inputs_did_not_change_is_not_executed_again(nb_dir, sm
     assert {e["name"] for e in json.loads((out / "L" / "run.json").read_text())["notebooks"]} == {"a_ok", "b_two"}
     # a parameter, the code or --force: everything runs again
     assert {n.name for n in run(params={"n": "4"}).notebooks} == {"a_ok", "b_two"}
-    monkeypatch.setattr(runner, "_ENV_KEY", ["another version of the package"])
+    monkeypatch.setattr(cache, "_ENV_KEY", ["another version of the package"])
     assert {n.name for n in run(params={"n": "4"}).notebooks} == {"a_ok", "b_two"}
     assert {n.name for n in run(params={"n": "4"}, force=True).notebooks} == {"a_ok", "b_two"}
     said.clear()
@@ -125,7 +127,6 @@ def test_a_notebook_whose_inputs_did_not_change_is_not_executed_again(nb_dir, sm
 
 
 def test_progress_within_a_notebook_names_the_cell(tmp_path):
-    from analysis.application import runner
 
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -138,13 +139,13 @@ def test_progress_within_a_notebook_names_the_cell(tmp_path):
     ]
     nbformat.write(nb, tmp_path / "p.ipynb")
     seen = []
-    runner.execute_notebook(tmp_path / "p.ipynb", tmp_path / "out.ipynb", {"x": 2}, progress=lambda k, n: seen.append((k, n)))
+    execution.execute_notebook(tmp_path / "p.ipynb", tmp_path / "out.ipynb", {"x": 2}, progress=lambda k, n: seen.append((k, n)))
     # three code cells plus the injected parameters cell; markdown cells are not counted
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     said = []
-    report = runner.cell_progress("05_lifecycle", said.append, every=0.0)
+    report = execution.cell_progress("05_lifecycle", said.append, every=0.0)
     report(3, 31)
     assert said == ["  ...     05_lifecycle: cell 3 of 31"]
-    quiet = runner.cell_progress("a", said.append, every=3600.0)
+    quiet = execution.cell_progress("a", said.append, every=3600.0)
     quiet(1, 2)
     assert len(said) == 1  # a quick notebook says nothing between "running" and "done"

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from analysis.application import cli, runner
+from analysis.application import cli, execution, runner
 from analysis.application.runner import run_months, run_reports
 from analysis.data.dataset import load_dataset, prepare_dataset, stage_path
 from analysis.data.storage import RunLockedError, UnsafeNameError, check_label, locked, state_dir
@@ -326,7 +326,7 @@ def test_many_kernels_start_at_once(tmp_path):
 
     nb = _nb(tmp_path / "k.ipynb", "print(int(data_dir) * 2)")
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: runner.execute_notebook(nb, tmp_path / f"o{i}.ipynb", {"data_dir": str(i)}), range(12)))
+        list(pool.map(lambda i: execution.execute_notebook(nb, tmp_path / f"o{i}.ipynb", {"data_dir": str(i)}), range(12)))
     outs = [nbformat.read(tmp_path / f"o{i}.ipynb", as_version=4).cells[-1].outputs[0]["text"].strip() for i in range(12)]
     assert outs == [str(2 * i) for i in range(12)]
 

@@ -273,6 +273,21 @@ def test_definitions_page_is_linked_from_every_report_and_covers_the_terms(site)
 
 
 @pytest.mark.slow
+def test_every_figure_is_readable_at_the_pages_width(site):
+    """The smallest text of each figure as the page shows it (figures wider than the column are shrunk
+    with their text): "For whom does it work?" had four panels side by side with 6 px text."""
+    from analysis.presentation.plots import MIN_TEXT_PX
+
+    sizes = {}
+    for page in sorted(site["out"].rglob("*.html")):
+        for i, px in enumerate(re.findall(r'<img\b[^>]*data-min-text-px="([^"]*)"', page.read_text(encoding="utf-8"))):
+            sizes[f"{page.parent.name}/{page.name}#{i}"] = float(px)
+    assert len(sizes) > 20, "every figure carries its smallest text size"
+    small = {k: v for k, v in sizes.items() if v < MIN_TEXT_PX}
+    assert not small, small
+
+
+@pytest.mark.slow
 def test_every_report_links_its_neighbours_and_its_other_language(site):
     """Previous/next between the reports of a run, in order, and a language switch on every page:
     to the same report in the other language when a run on the same data and date has it."""

@@ -127,7 +127,8 @@ def _run(args) -> int:
 
 
 def _run_with(args, launcher) -> int:
-    from analysis.application.runner import ParameterError, parse_as_of, parse_assignments, run_months, run_reports
+    from analysis.application.parameters import parse_assignments
+    from analysis.application.runner import ParameterError, parse_as_of, run_months, run_reports
     from analysis.data.storage import check_label
 
     data_dir = args.data  # a folder or a source: the runner resolves it

@@ -44,7 +44,7 @@ def network_isolation() -> list[str]:
 
 
 def _kernel_manager(prefix: list[str]):
-    from analysis.application.runner import _IPCKernelManager  # Unix sockets: they reach a kernel in another network namespace
+    from analysis.application.execution import _IPCKernelManager  # Unix sockets: they reach a kernel in another network namespace
 
     class _IsolatedKernelManager(_IPCKernelManager):
         def format_kernel_cmd(self, extra_arguments=None) -> list[str]:

@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
-import os
-import platform
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from importlib import metadata
+from dataclasses import asdict
 from pathlib import Path
 
 # nbformat validates with jsonschema, whose IRI format checker imports rfc3987_syntax, which compiles
@@ -33,23 +26,16 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import nbformat  # noqa: E402, I001 (after the sys.modules line above)
 import pandas as pd
 import papermill as pm
-from jupyter_client.manager import AsyncKernelManager
-from papermill.engines import NBClientEngine, papermill_engines
-from traitlets import CaselessStrEnum
 
 from analysis.presentation import i18n
 
 from analysis.application import kernelfork
-from analysis.data.config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, PROJECT_DIR, REPORTS_DIR
-from analysis.data.contract import present_files
-from analysis.data.dataset import fingerprint_files
-from analysis.application.lockfile import lock_hash
-from analysis.application.pairs import check_pairs, clean_notebook
-from analysis.data.params import DATA_PARAMS_FILE, ParameterError, load_data_params, parameter_value, parse_as_of
+from analysis.data.config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, REPORTS_DIR
+from analysis.application.pairs import check_pairs
+from analysis.data.params import ParameterError, load_data_params, parse_as_of
 from analysis.presentation.report import collect_metrics
 from analysis.presentation.site import build_index, page_language, render_html
 from analysis.data.storage import (
-    STATE_DIR,
     DiskFullError,
     RunLockedError,
     atomic_write_text,
@@ -63,175 +49,28 @@ from analysis.data.storage import (
     safe_name,
     state_dir,
 )
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-COMMON_PARAMETERS = ("data_dir", "as_of")
-PROVENANCE_PACKAGES = (
-    "mallwake",
-    "pandas",
-    "numpy",
-    "statsmodels",
-    "scikit-learn",
-    "ibis-framework",
-    "duckdb",
-    "pandera",
-    "papermill",
-    "nbconvert",
-    "seaborn",
-    "matplotlib",
+from analysis.application.parameters import (
+    _PATH_PARAMETERS,
+    _default_text,
+    check_data_references,
+    check_parameters,
+    declared_parameters,
+    discover_notebooks,
+    refuse_runner_parameters,
 )
-
-
-@dataclass(frozen=True)
-class NotebookRun:
-    name: str
-    title: str
-    status: str
-    seconds: float
-    ipynb: str | None = None
-    html: str | None = None
-    metrics: dict = field(default_factory=dict)
-    error: str | None = None
-    #: where the time went: kernel start and shutdown, the set-up cell (imports, loading the data), the analysis
-    #: cells, and rendering to HTML (``seconds`` = the first three; rendering comes after)
-    timing: dict = field(default_factory=dict)
-    #: what the report depends on (data, notebook, parameters, code, locked environment): equal keys, same report
-    inputs_key: str = ""
-    #: the report's title in each language of the site (the index lists it in its own)
-    titles: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    label: str
-    out_dir: Path
-    status: str
-    notebooks: tuple[NotebookRun, ...]
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-def discover_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR, only: list[str] | None = None) -> list[Path]:
-    """The notebooks to run, in name order; ``only`` selects by stem or file name."""
-    paths = sorted(Path(notebooks_dir).glob("*.ipynb"))
-    if only:
-        wanted = {Path(o).stem for o in only}
-        unknown = wanted - {p.stem for p in paths}
-        if unknown:
-            names = ", ".join(p.stem for p in paths)
-            raise ParameterError(f"unknown notebook(s) {', '.join(sorted(unknown))}; available: {names}")
-        paths = [p for p in paths if p.stem in wanted]
-    return paths
-
-
-def declared_parameters(path: Path) -> dict[str, dict]:
-    """Parameters a notebook declares in its ``parameters`` cell: name -> type and default."""
-    return {
-        name: {"type": p["inferred_type_name"], "default": p["default"]} for name, p in pm.inspect_notebook(str(path)).items()
-    }
-
-
-def check_parameters(notebooks: list[Path], params: dict, defaults: dict | None = None) -> dict[Path, dict]:
-    """Parameters per notebook, coerced to the declared types; rejects unknown names.
-
-    ``defaults`` (a data folder's ``mallwake.yaml``) fill in what ``params`` does not set, for
-    the notebooks that declare them; names no notebook declares are ignored there.
-    """
-    declared = {nb: declared_parameters(nb) for nb in notebooks}
-    known = set().union(*declared.values()) if declared else set()
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ParameterError(
-            f"unknown parameter(s) {', '.join(unknown)}; the selected notebooks declare: {', '.join(sorted(known))}"
-        )
-    out = {}
-    for nb, decl in declared.items():
-        given = {k: parameter_value(k, v, decl[k]["type"], nb.name) for k, v in params.items() if k in decl}
-        from_data = {
-            k: parameter_value(k, v, decl[k]["type"], f"{nb.name} (from {DATA_PARAMS_FILE})")
-            for k, v in (defaults or {}).items()
-            if k in decl and k not in given and k not in COMMON_PARAMETERS
-        }
-        out[nb] = from_data | given
-        if "settings_applied" in decl:  # the notebook then leaves its parameters as given (analysis.application.notebook.start)
-            out[nb]["settings_applied"] = True
-    return out
-
-
-#: Parameters naming a tier, a campaign, or an arm of a campaign: checked against the data before running.
-TIER_PARAMETERS = ("target_tier", "tier_filter", "tier")
-CAMPAIGN_PARAMETERS = ("naive_campaign", "before_campaign", "after_campaign", "factorial_campaign")
-ARM_PARAMETERS = {"before_arm": "before_campaign", "after_arm": "after_campaign"}
-
-
-def check_data_references(data_dir: Path, as_of: str | None, per_nb: dict[Path, dict]) -> None:
-    """Refuse (:class:`ParameterError`) a parameter that names a tier, campaign or arm the data lack."""
-    from analysis.data.dataset import load_dataset
-
-    merged: dict = {}
-    for params in per_nb.values():
-        merged |= params
-    if not any(k in merged for k in (*TIER_PARAMETERS, *CAMPAIGN_PARAMETERS, *ARM_PARAMETERS, "control_arm")):
-        return
-    data = load_dataset(data_dir, as_of=as_of)
-    tiers = set(data.members.select("tier").distinct().to_pandas()["tier"].dropna())
-    arms = data.contacts.select("campaign_id", "arm").distinct().to_pandas()
-    campaigns = set(data.campaigns.campaign_id.to_pandas())
-    problems = []
-    for name in TIER_PARAMETERS:
-        for value in [v.strip() for v in str(merged.get(name) or "").split(",") if v.strip() and v.strip() != "all"]:
-            if value not in tiers:
-                problems.append(f"{name}={value!r} is not a tier in the data (tiers: {', '.join(sorted(tiers))})")
-    for name in CAMPAIGN_PARAMETERS:
-        value = str(merged.get(name) or "").strip()
-        if value and value not in campaigns:
-            listed = ", ".join(sorted(campaigns)) or "none"
-            problems.append(f"{name}={value!r} is not a campaign in the data (campaigns: {listed})")
-    for name, campaign_param in ARM_PARAMETERS.items():
-        value, cid = str(merged.get(name) or "").strip(), str(merged.get(campaign_param) or "").strip()
-        have = set(arms.loc[arms["campaign_id"] == cid, "arm"])
-        if value and cid in campaigns and value not in have:
-            problems.append(f"{name}={value!r} is not an arm of {cid} (arms: {', '.join(sorted(have))})")
-    control = str(merged.get("control_arm") or "").strip()
-    if control and len(arms) and control not in set(arms["arm"]):
-        problems.append(f"control_arm={control!r} is not an arm of any campaign (arms: {', '.join(sorted(set(arms['arm'])))})")
-    if problems:
-        raise ParameterError("; ".join(problems))
-
-
-def parse_assignments(pairs: list[str]) -> dict[str, str]:
-    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``."""
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ParameterError(f"parameter {pair!r} must look like NAME=VALUE")
-        k, v = pair.split("=", 1)
-        out[k.strip()] = v
-    return out
-
-
-def _git_commit() -> str:
-    try:
-        res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5
-        )
-        return (res.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")) if res.returncode == 0 else "n/a"
-    except (OSError, subprocess.SubprocessError):
-        return "n/a"
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in PROVENANCE_PACKAGES:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+from analysis.application.execution import _ANSI, cell_progress, execute_notebook
+from analysis.application.cache import (
+    NotebookRun,
+    RunResult,
+    _current_reports,
+    _inputs_key,
+    _kept_notebooks,
+    _read_history,
+    _records_digest,
+    _timing,
+    _write_history,
+)
+from analysis.application.provenance import _analysis_date, _fingerprint, _provenance, data_name, resolve_data
 
 
 def _title(nb_path: Path) -> str:
@@ -242,134 +81,6 @@ def _title(nb_path: Path) -> str:
                 if line.startswith("# "):
                     return line[2:].strip()
     return nb_path.stem
-
-
-class _IPCKernelManager(AsyncKernelManager):
-    """Kernels talk over Unix sockets named after their own connection file, not TCP ports:
-    TCP port picking races when several kernels start at once (``ZMQError: Address already in use``)."""
-
-    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-
-    def _ip_default(self) -> str:
-        # a private folder per kernel: socket names cannot collide (a shared "kernel-ipc" prefix would)
-        self._ipc_dir = tempfile.mkdtemp(prefix="mallwake-k")
-        return os.path.join(self._ipc_dir, "k")
-
-    async def _async_interrupt_kernel(self) -> None:
-        # jupyter_client interrupts before every shutdown; after the last cell nothing is running,
-        # and the kernel would only print "KeyboardInterrupt caught in kernel" into the run's log
-        if not self.shutting_down:
-            await super()._async_interrupt_kernel()
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart)
-        if not restart and getattr(self, "_ipc_dir", None):
-            shutil.rmtree(self._ipc_dir, ignore_errors=True)
-
-
-class _ForkKernelManager(_IPCKernelManager):
-    """A kernel forked from the run's zygote (:mod:`analysis.application.kernelfork`): ``launcher`` is the
-    command that replaces ``python -m ipykernel_launcher`` (set on a subclass per run)."""
-
-    launcher: list[str] = []
-
-    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
-        cmd = super().format_kernel_cmd(extra_arguments)
-        if self.launcher and cmd[1:3] == ["-m", "ipykernel_launcher"]:
-            return [*self.launcher, *cmd[3:]]
-        return cmd
-
-
-def _kernel_manager(launcher: list[str] | None) -> type[AsyncKernelManager]:
-    if not launcher:
-        return _IPCKernelManager
-    return type("_RunKernelManager", (_ForkKernelManager,), {"launcher": list(launcher)})
-
-
-class _ProgressEngine(NBClientEngine):
-    """papermill's nbclient engine that reports each code cell as it starts (``progress(k, n)``:
-    cell k of the notebook's n code cells)."""
-
-    @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, progress=None, **kwargs):
-        if progress is not None:
-            code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
-            position = {cell_index: k for k, cell_index in enumerate(code, start=1)}
-            start = nb_man.cell_start
-
-            def cell_start(cell, cell_index=None, **kw):
-                if cell_index in position:
-                    progress(position[cell_index], len(code))
-                return start(cell, cell_index, **kw)
-
-            nb_man.cell_start = cell_start
-        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-
-
-papermill_engines.register("mallwake", _ProgressEngine)
-
-#: A kernel that fails to start (for any reason) is started again this many times.
-KERNEL_START_TRIES = 3
-#: Seconds between two progress lines of one notebook ("cell k of n"): quick notebooks say nothing.
-PROGRESS_EVERY = 5.0
-
-
-def cell_progress(name: str, log, every: float = PROGRESS_EVERY):
-    """A ``progress(k, n)`` callback that logs ``name: cell k of n`` at most every ``every`` seconds."""
-    last = [time.perf_counter()]
-
-    def progress(k: int, n: int) -> None:
-        now = time.perf_counter()
-        if now - last[0] >= every:
-            last[0] = now
-            log(f"  ...     {name}: cell {k} of {n}")
-
-    return progress
-
-
-def execute_notebook(nb: Path, out_nb: Path, params: dict, progress=None, launcher: list[str] | None = None) -> None:
-    """Execute ``nb`` with papermill into ``out_nb`` (working directory: the notebook's folder);
-    ``progress(k, n)`` is called as code cell k of n starts; ``launcher`` forks the kernel from a
-    zygote (:func:`analysis.application.kernelfork.zygote`)."""
-    for attempt in range(1, KERNEL_START_TRIES + 1):
-        try:
-            pm.execute_notebook(
-                clean_notebook(nb),  # outputs saved in the lab are not executed or kept
-                str(out_nb),
-                parameters=params,
-                kernel_name="python3",
-                cwd=str(Path(nb).resolve().parent),
-                progress_bar=False,
-                log_output=False,
-                request_save_on_cell_execute=False,
-                kernel_manager_class=_kernel_manager(launcher),
-                engine_name="mallwake",
-                progress=progress,
-            )
-            return
-        except (pm.PapermillExecutionError, KeyboardInterrupt):
-            raise
-        except Exception as err:
-            started = out_nb.exists() and any(
-                c.get("execution_count") for c in nbformat.read(out_nb, as_version=4).cells if c.cell_type == "code"
-            )
-            if started or attempt == KERNEL_START_TRIES or is_disk_full(err):
-                raise
-            time.sleep(0.5 * attempt)
-
-
-#: Parameters that are folders on the machine that ran the report: not listed in its provenance.
-_PATH_PARAMETERS = ("data_dir", "output_dir", "export_dir")
-
-
-def _default_text(default: str):
-    """A default as the notebook writes it (``"abc"``, ``3``, ``True``) as a value."""
-    import ast
-
-    try:
-        return ast.literal_eval(default)
-    except (ValueError, SyntaxError):
-        return default
 
 
 def _execute(
@@ -518,100 +229,6 @@ def _update_index(out_dir: Path) -> None:
                 f"no space left on the device of {out_dir}: the run is written, its index is not updated"
             ) from None
         raise
-
-
-def _timing(executed, seconds: float) -> dict:
-    """Split a notebook's execution time using papermill's per-cell durations."""
-    durations = [c.metadata.get("papermill", {}).get("duration") or 0.0 for c in executed.cells if c.cell_type == "code"]
-    tagged = [c for c in executed.cells if c.cell_type == "code"]
-    setup = sum(d for c, d in zip(tagged, durations) if "setup" in c.metadata.get("tags", []))
-    cells = sum(durations)
-    return {"kernel": round(max(seconds - cells, 0.0), 2), "setup": round(setup, 2), "analysis": round(cells - setup, 2)}
-
-
-_HISTORY = "notebook-seconds.json"
-
-
-def _read_history(out_dir: Path) -> dict[str, float]:
-    try:
-        return {str(k): float(v) for k, v in json.loads((out_dir / STATE_DIR / _HISTORY).read_text()).items()}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
-def _write_history(out_dir: Path, results) -> None:
-    """Remember each notebook's last execution time (the parallel runner schedules by it)."""
-    with locked(state_dir(out_dir) / "history.lock", wait=True, what="the notebook-time history"):
-        past = _read_history(out_dir) | {r.name: round(r.seconds, 1) for r in results if r.status == "ok"}
-        atomic_write_text(out_dir / STATE_DIR / _HISTORY, json.dumps(past, indent=1, sort_keys=True) + "\n")
-
-
-def _fingerprint(data_dir: Path) -> str:
-    return fingerprint_files(list(present_files(data_dir).values()))
-
-
-def resolve_data(data) -> Path | str:
-    """A data folder as an absolute path (papermill changes the working directory), or a source
-    (a URL, or a connection file as an absolute path) as text."""
-    from analysis.data.sources import is_source, parse_source
-
-    if is_source(data):
-        source = parse_source(data)
-        return str(Path(source.spec).resolve()) if source.config_dir is not None else source.spec
-    return Path(data).resolve()
-
-
-def data_name(data) -> str:
-    """What reports call the data: the folder's name, or the source without any secret."""
-    from analysis.data.sources import is_source, parse_source
-
-    return parse_source(data).name if is_source(data) else Path(data).name
-
-
-def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None = None, last_day: str | None = None) -> dict:
-    from analysis.data.sources import is_source
-
-    where = (
-        {
-            "data source": data_name(data_dir),
-            "data fingerprint (sha256 of the tables' row counts and checksums)": (fingerprint or "")[:16],
-        }
-        if is_source(data_dir)
-        else {
-            "data directory": data_name(data_dir),
-            "data fingerprint (sha256 of the files' bytes)": (fingerprint or _fingerprint(data_dir))[:16],
-        }
-    )
-    return {
-        "run": label,
-        **where,
-        "analysis date": _analysis_date(as_of, last_day),
-        "git commit": _git_commit(),
-        "environment (uv.lock sha256)": lock_hash() or "not installed from the lock",
-        "generated": dt.datetime.now().isoformat(timespec="seconds"),
-        "packages": _versions(),
-    }
-
-
-#: Parameters the runner sets and nobody else: where a run's files with member ids go is ``--exports``.
-RUNNER_PARAMETERS = ("export_dir", "output_dir", "settings_applied")
-
-
-def refuse_runner_parameters(user: dict, data_params: dict, data_dir) -> None:
-    """:class:`ParameterError` when ``-p`` (``user``) or the data folder's ``mallwake.yaml``
-    (``data_params``) sets a parameter only the runner may set (``export_dir``: contact lists
-    could then land in the report site)."""
-    given = [name for name in RUNNER_PARAMETERS if name in user]
-    in_file = [name for name in RUNNER_PARAMETERS if name in data_params]
-    if given or in_file:
-        where = "-p" if given else f"{Path(data_dir) / 'mallwake.yaml'}"
-        names = given or in_file
-        why = (
-            ": files with member ids go to --exports DIR/<label>/, outside the report site"
-            if {"export_dir", "output_dir"} & set(names)
-            else ""
-        )
-        raise ParameterError(f"{', '.join(names)} ({where}) is set by the runner, not by you{why}")
 
 
 def check_exports_dir(exports_dir: Path, out_dir: Path) -> None:
@@ -767,46 +384,6 @@ def _clean_leftovers(out_dir: Path, exports_dir: Path, label: str) -> None:
             clean_staging(exports_dir, label, "--exports")
 
 
-def _current_reports(run_dir: Path, keys: dict[Path, str]) -> dict[str, NotebookRun]:
-    """The reports of an existing ok run whose inputs key equals the one of this run (and whose
-    files are all still there): name -> its entry."""
-    try:
-        old = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if old.get("status") != "ok":
-        return {}
-    wanted = {nb.stem: key for nb, key in keys.items()}
-    fields = set(NotebookRun.__dataclass_fields__)
-    out = {}
-    for e in old.get("notebooks", []):
-        name = e.get("name")
-        if (
-            name in wanted
-            and e.get("status") == "ok"
-            and e.get("inputs_key") == wanted[name]
-            and all((run_dir / f).exists() for f in (e.get("html"), e.get("ipynb")) if f)
-        ):
-            out[name] = NotebookRun(**{k: v for k, v in e.items() if k in fields})
-    return out
-
-
-def _kept_notebooks(run_dir: Path, notebooks: list[Path], fingerprint: str | None) -> list[dict]:
-    """The entries of an existing run that a partial re-run (``--only``) keeps; refuses to mix data."""
-    try:
-        old = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    was = old.get("fingerprint") or ""
-    if fingerprint and was and was != fingerprint:
-        raise ParameterError(
-            f"run {run_dir.name} was built from other data (fingerprint {was[:12]} vs {fingerprint[:12]} now): "
-            "re-run every notebook, or give --label a new name"
-        )
-    rerun = {nb.stem for nb in notebooks}
-    return [e for e in old.get("notebooks", []) if e.get("name") not in rerun]
-
-
 def run_reports(
     data_dir: Path,
     *,
@@ -958,53 +535,6 @@ def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | Non
         return _fingerprint(data_dir), None
     meta = stage_meta(path)
     return meta["fingerprint"], meta.get("last_day")
-
-
-def _analysis_date(as_of: str | None, last_day: str | None) -> str:
-    """The analysis date a run used: the one given, else the last day in the data (when known)."""
-    if as_of:
-        return str(as_of)
-    return f"{str(last_day)[:10]} (the last date in the data)" if last_day else "the last date in the data"
-
-
-_ENV_KEY: list[str] = []
-
-
-def _environment_key() -> str:
-    """The code and environment every report depends on: the ``analysis`` package's source files
-    (code and templates) and the lock file. Computed once per process."""
-    if not _ENV_KEY:
-        from analysis.application.lockfile import lock_hash
-        from analysis.data.config import PACKAGE_DIR
-
-        h = hashlib.sha256()
-        for path in sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-            h.update(path.read_bytes())
-        h.update((lock_hash() or "no lock").encode())
-        _ENV_KEY.append(h.hexdigest())
-    return _ENV_KEY[0]
-
-
-def _records_digest(data_dir: Path) -> str:
-    """The campaigns' pre-registration records beside the data (the campaign report reads them): a
-    changed record is a changed input."""
-    from analysis.data.sources import settings_path
-    from analysis.statistics.plan import PREREGISTRATION_DIR
-
-    folder = settings_path(data_dir, PREREGISTRATION_DIR)
-    return fingerprint_files(sorted(folder.glob("*.json"))) if folder is not None and folder.is_dir() else ""
-
-
-def _inputs_key(fingerprint: str, notebook: Path, params: dict) -> str:
-    """What a report depends on: the data files (their fingerprint), the notebook, the parameters, the code
-    and the locked environment (:func:`_environment_key`)."""
-    h = hashlib.sha256()
-    h.update(fingerprint.encode())
-    h.update(nbformat.writes(clean_notebook(notebook)).encode())  # the cells, not outputs saved in the lab
-    h.update(_environment_key().encode())
-    h.update(json.dumps({k: v for k, v in params.items() if k != "output_dir"}, sort_keys=True, default=str).encode())
-    return h.hexdigest()
 
 
 def month_label(month: str, lang: str = "en") -> str:

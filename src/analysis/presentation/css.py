@@ -9,6 +9,7 @@ properties. The page stays self-contained and looks the same (a test compares sc
 
 from __future__ import annotations
 
+import functools
 import re
 
 import tinycss2
@@ -120,13 +121,16 @@ def _used_properties(kept, page: str) -> set[str]:
     return seen
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed(stylesheet: str) -> tuple:
+    """A stylesheet's rules, parsed once per process (every page of a run carries the same ones)."""
+    return tuple(tinycss2.parse_stylesheet(stylesheet, skip_comments=True, skip_whitespace=True))
+
+
 def prune_css(page: str) -> str:
     """``page`` with each ``<style>`` block cut to the rules that can apply to it."""
     classes = page_classes(page)
-    blocks = [
-        (m, _prune_rules(tinycss2.parse_stylesheet(m.group(2), skip_comments=True, skip_whitespace=True), classes))
-        for m in _STYLE.finditer(page)
-    ]
+    blocks = [(m, _prune_rules(_parsed(m.group(2)), classes)) for m in _STYLE.finditer(page)]
     used = _used_properties([r for _, kept in blocks for r in kept], page)
     out, last = [], 0
     for m, kept in blocks:

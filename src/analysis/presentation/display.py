@@ -219,10 +219,11 @@ def _describe_inline_figures() -> None:
         return
 
     def with_alt(fig):
-        from analysis.presentation.plots import figure_alt
+        from analysis.presentation.plots import figure_alt, smallest_text_px
 
         meta = dict(fetch(fig) or {})
         meta["alt"] = figure_alt(fig)
+        meta["mallwake_min_text_px"] = round(smallest_text_px(fig), 1)  # checked by the site tests
         return meta
 
     with_alt.__mallwake_alt__ = True

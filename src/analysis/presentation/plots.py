@@ -67,6 +67,40 @@ def arm_colors(arms, control_arm: str = "holdout") -> dict:
     return colors
 
 
+#: A report's column is about 1,000 px wide; a figure wider than this many inches (at 100 dpi) is
+#: shrunk to fit and its text with it.
+PAGE_INCHES = 11.0
+#: The smallest text a figure may show, in pixels on the page (tests/test_plots.py).
+MIN_TEXT_PX = 9.0
+
+
+def panels(n: int, width: float = 5.5, height: float = 3.6, per_row: int = 2):
+    """A figure of ``n`` panels, at most ``per_row`` side by side (more go to further rows), so the
+    page never shrinks it and its text below :data:`MIN_TEXT_PX`. Returns the figure and the ``n``
+    axes (unused cells of the grid are removed)."""
+    cols = max(1, min(n, per_row))
+    rows = -(-n // cols)
+    fig, grid = plt.subplots(
+        rows, cols, figsize=(min(width * cols, PAGE_INCHES), height * rows), squeeze=False, layout="constrained"
+    )
+    axes = list(grid.flat)
+    for ax in axes[n:]:
+        ax.remove()
+    return fig, axes[:n]
+
+
+def smallest_text_px(fig, page_px: float = 1000.0) -> float:
+    """The smallest text of ``fig`` as the page shows it: points at the figure's dpi, scaled down when
+    the figure is wider than the page's column."""
+    dpi = fig.dpi
+    scale = min(1.0, page_px / (fig.get_figwidth() * dpi))
+    texts = list(fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize")))
+    for ax in fig.axes:  # tick labels (public API: no full draw of the figure)
+        texts += list(ax.get_xticklabels()) + list(ax.get_yticklabels())
+    sizes = [t.get_fontsize() for t in texts if t.get_visible() and str(t.get_text()).strip()]
+    return min(sizes) * dpi / 72 * scale if sizes else float("inf")
+
+
 def _ax(ax, figsize=(8, 4)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
@@ -472,8 +506,8 @@ def plot_kpi_trends(
     """Small multiples: the whole membership's KPIs month by month, the report month marked.
     Returns the Axes (one per KPI; ``axes`` to draw into given ones)."""
     allm = kpis[kpis["tier"] == "all"]
-    if axes is None:
-        fig, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 2.8))
+    if axes is None:  # two to a row: four side by side were shrunk on the page to 8 px text
+        fig, axes = panels(len(columns), width=5.5, height=2.8)
     axes = np.atleast_1d(axes)
     fig = axes[0].figure
     for ax, col in zip(axes, columns):
@@ -486,7 +520,8 @@ def plot_kpi_trends(
         ax.xaxis.set_major_formatter(plt.matplotlib.dates.DateFormatter("%y-%m"))
         _units_for(ax, col)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     return axes
 
 
