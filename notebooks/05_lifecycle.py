@@ -210,7 +210,7 @@ if values is not None:
 
 # %%
 with section():
-    calibration, cal_model = clv.calibration_holdout(data, cal_end, model=repeat_model)
+    calibration, cal_model = clv.calibration_holdout(data, cal_end, model=repeat_model, choice=choice)
     fig, ax = plt.subplots(figsize=(7, 4))
     calibration.rename(columns=label).plot(x=label("bin"), y=[label("actual"), label("predicted")], kind="bar", ax=ax)
     ax.set_xlabel(tr("repeat purchases in the calibration period")); ax.set_ylabel(tr("purchases in the holdout, mean"))

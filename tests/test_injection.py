@@ -92,7 +92,7 @@ def test_no_payload_survives_as_markup_anywhere_in_the_site(poisoned_site):
     assert res.ok, [n.error for n in res.notebooks]
     assert all(m.ok for m in months)
     pages = sorted(out.rglob("*.html"))
-    assert len(pages) == 3 + len(res.notebooks) + 2  # the index (English, Chinese), the definitions, the reports, two months
+    assert len(pages) == 4 + len(res.notebooks) + 2  # the index and the definitions (English, Chinese), the reports, two months
     shown = 0
     for page in pages:
         text = page.read_text(encoding="utf-8")

@@ -532,6 +532,11 @@ class ModelChoice(Result):
     comparison: pd.DataFrame
     chosen: str | None
     calibration_end: object
+    #: each model as fitted on the calibration period (the calibration check reuses the chosen one)
+    models: dict = field(default_factory=dict, repr=False)
+    #: the holdout's end (``None``: the data's last day) and the time unit the models were fitted in
+    holdout_end: object = None
+    unit_days: float = 7.0
     kinds: ClassVar[dict] = {
         "log_likelihood_per_member": "number",
         "holdout_mae": "number",
@@ -600,11 +605,11 @@ def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: 
     the identified ones by their error on the holdout up to ``as_of`` (see :class:`ModelChoice`)."""
     cal_end = pd.Timestamp(calibration_end)
     cal, horizon = calibration_split(data, calibration_end, as_of, unit_days)
-    rows = []
+    rows, models = [], {}
     for name, fit in REPEAT_MODELS.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model = fit(cal["frequency"], cal["recency"], cal["T"])
+            model = models[name] = fit(cal["frequency"], cal["recency"], cal["T"])
         with np.errstate(all="ignore"):
             predicted = np.asarray(model.expected_purchases(horizon, cal["frequency"], cal["recency"], cal["T"]), dtype=float)
         ok = model.identified and model.converged and bool(np.isfinite(predicted).all())
@@ -623,7 +628,7 @@ def choose_repeat_model(data: MallData, calibration_end, as_of=None, unit_days: 
     table = pd.DataFrame(rows)
     candidates = table[table["identified"]]
     chosen = None if candidates.empty else str(candidates.sort_values("holdout_mae", kind="stable").iloc[0]["model"])
-    return ModelChoice(table, chosen, cal_end)
+    return ModelChoice(table, chosen, cal_end, models, as_of, unit_days)
 
 
 # --- Gamma-Gamma ---------------------------------------------------------------------
@@ -735,13 +740,26 @@ def clv_by_group(values: pd.DataFrame, by: str = "tier", order=None) -> pd.DataF
 
 
 def calibration_holdout(
-    data: MallData, calibration_end, as_of=None, unit_days: float = 7.0, max_bin: int = 7, model: str = "BG/NBD"
+    data: MallData,
+    calibration_end,
+    as_of=None,
+    unit_days: float = 7.0,
+    max_bin: int = 7,
+    model: str = "BG/NBD",
+    choice: ModelChoice | None = None,
 ) -> tuple[pd.DataFrame, BGNBDModel]:
     """Fit ``model`` (a name of :data:`REPEAT_MODELS`) on purchases up to ``calibration_end``;
     compare predicted and actual repeat purchases in the holdout period, by calibration
-    frequency (bins 0..``max_bin``+)."""
+    frequency (bins 0..``max_bin``+). A :func:`choose_repeat_model` ``choice`` on the same
+    calibration period lends its fit of ``model`` (the same data give the same fit: not fitted twice)."""
     cal, horizon = calibration_split(data, calibration_end, as_of, unit_days)
-    model = REPEAT_MODELS[model](cal["frequency"], cal["recency"], cal["T"])
+    same = choice is not None and (pd.Timestamp(choice.calibration_end), choice.holdout_end, choice.unit_days) == (
+        pd.Timestamp(calibration_end),
+        as_of,
+        unit_days,
+    )
+    fitted = choice.models.get(model) if same else None
+    model = fitted if fitted is not None else REPEAT_MODELS[model](cal["frequency"], cal["recency"], cal["T"])
     cal["predicted"] = model.expected_purchases(horizon, cal["frequency"], cal["recency"], cal["T"])
     cal["bin"] = cal["frequency"].clip(upper=max_bin)
     table = (
