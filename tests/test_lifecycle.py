@@ -450,6 +450,7 @@ def test_the_repeat_model_is_chosen_among_identified_models_by_the_holdout(small
     assert t.loc[best, "holdout_mae"] == pytest.approx(mae, rel=1e-2)
 
 
+@pytest.mark.slow  # three repeat-purchase models fitted on the small mall: 47 s, kept out of the edit loop
 def test_the_calibration_check_reuses_the_model_choices_fit(small_mall, monkeypatch):
     """The lifecycle report fitted the chosen model on the calibration period twice (the choice, then
     the calibration check: 18.7 s of Pareto/NBD on the demo); the check now takes the choice's fit,
