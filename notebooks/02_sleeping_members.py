@@ -39,7 +39,8 @@ from analysis.data.privacy import suppress_small_cells
 from analysis.presentation.report import headline, record_metrics
 from analysis.presentation.report import first_steps
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, present
+from analysis.presentation.formats import display_name
+from analysis.presentation.present import present
 from analysis.presentation.phrases import funnel_words, phrase_text
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 sl = sleeping.build_sleeping_list(data, sleeping.default_list_date(data, list_date, naive_campaign), tier=target_tier, sleeping_days=sleeping_days,

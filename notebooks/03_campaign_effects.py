@@ -52,7 +52,9 @@ from analysis.presentation.report import format_value
 from analysis.presentation.report import first_steps
 points = lambda v: format_value(v, "points")  # differences of rates, in points
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, label, present
+from analysis.presentation.formats import display_name, label
+from analysis.presentation.phrases import phrase_text, phrases_text
+from analysis.presentation.present import present
 from analysis.statistics.plan import assignment_checks, judge_against_plans
 from analysis.statistics import uplift
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
@@ -91,7 +93,7 @@ if applies(has_campaigns, NO_CAMPAIGNS):
                             "alpha, before any other analysis:")))
         display(present(primary, kinds={"estimate": "points", "ci_low": "points", "ci_high": "points", "p_value": "p"}))
     if deviations:
-        display(Markdown(tr("**Deviations from the plan.**") + " " + " ".join(deviations)))
+        display(Markdown(tr("**Deviations from the plan.**") + " " + phrases_text(deviations)))
     elif len(primary):
         display(Markdown(tr("The waves with a plan followed it: the same arms, start dates, response windows and members.")))
 
@@ -103,7 +105,7 @@ if applies(has_campaigns, NO_CAMPAIGNS):
 
 # %%
 if has_campaigns and campaigns.open_windows(outcomes):
-    display(Markdown(tr("**Interim.** {note}", note=campaigns.open_windows(outcomes))))
+    display(Markdown(tr("**Interim.** {note}", note=phrase_text(campaigns.open_windows(outcomes)))))
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     display(present(arms, kinds={"incremental_returned": "number", "return_on_spend": "number"}))
 
@@ -120,7 +122,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 net = None
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
     net = campaigns.estimate_net_value(outcomes, control_arm, float(margin_rate) if margin_rate else None, alpha)
-    display(Markdown("\n\n".join(net.sentences())))
+    display(Markdown(phrases_text(net.sentences(), sep="\n\n")))
     display(net)
 
 # %% [markdown]
@@ -299,10 +301,10 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
         applies(False, reason)
     if uplift_results:
         display(present(uplift.summary_table(uplift_results), kinds={"gain_per_1000_listed": "number"}))
-        display(Markdown("\n\n".join(r.sentence() for r in uplift_results)))
+        display(Markdown(phrases_text([r.sentence() for r in uplift_results], sep="\n\n")))
         fig, axes = plots.panels(len(uplift_results))
         for ax, r in zip(axes, uplift_results):
-            r.plot(ax=ax)
+            plots.plot_qini(r, ax=ax)
         plt.show()
 
 # %% [markdown]
@@ -323,7 +325,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
         next_list, next_from, by_model = uplift.plan_from_latest(
             outcomes, features, uplift_features, uplift_results, control_arm,
             margin_rate=float(margin_rate) if margin_rate else None, budget=float(budget) if budget else None)
-        display(Markdown(tr("From {campaign}.", campaign=display_name(next_from)) + " " + next_list.sentence()))
+        display(Markdown(tr("From {campaign}.", campaign=display_name(next_from)) + " " + phrase_text(next_list.sentence())))
         display(present(next_list.curve))
         display(present(next_list.by_arm()))
         exported = exports.write_list(exports.next_wave_list(data, next_list, data.as_of), export_dir, "next_wave_list")

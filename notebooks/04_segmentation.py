@@ -39,7 +39,8 @@ from analysis.statistics.features import compute_member_features
 from analysis.presentation.report import applies, headline, record_metrics
 from analysis.presentation.report import first_steps
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, present
+from analysis.presentation.formats import display_name
+from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)

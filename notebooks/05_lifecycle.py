@@ -40,7 +40,9 @@ from analysis.data.privacy import pseudonymize
 from analysis.presentation.report import applies, headline, record_metrics, section
 from analysis.presentation.report import first_steps
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, label, present
+from analysis.presentation.formats import display_name, label
+from analysis.presentation.phrases import phrase_text
+from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tier = tier_filter or None
@@ -126,16 +128,16 @@ with section():
     survival = lifecycle.fit_survival(tts, by="tier")
     plots.plot_survival(survival.curves)
     plt.show()
-    display(Markdown(survival.logrank_sentence() + " " + tr("Median days to sleep: {medians}.", medians=", ".join(
+    display(Markdown(phrase_text(survival.logrank_sentence()) + " " + tr("Median days to sleep: {medians}.", medians=", ".join(
         f"{display_name(g)} {d:,.0f}" for g, d in survival.median_days().items()) or tr("not reached yet"))))
 
 # %%
 if survival is not None:
     display(present(survival.hazard_ratios))
     if survival.ph_note():
-        display(Markdown(tr("**Read with care.** {note}", note=survival.ph_note())))
+        display(Markdown(tr("**Read with care.** {note}", note=phrase_text(survival.ph_note()))))
     if survival.fit_note():
-        display(Markdown(survival.fit_note()))
+        display(Markdown(phrase_text(survival.fit_note())))
 
 # %% [markdown]
 # Proportional-hazards check: the standard test of each covariate (Grambsch and Therneau; scaled
@@ -172,7 +174,7 @@ bgnbd = values = choice = None
 with section():
     choice = clv.choose_repeat_model(data, cal_end)
     display(choice)
-    display(Markdown(choice.sentence()))
+    display(Markdown(phrase_text(choice.sentence())))
 repeat_model = choice.chosen if choice is not None and choice.chosen else "BG/NBD"
 with section():
     bgnbd = clv.REPEAT_MODELS[repeat_model](summary["frequency"], summary["recency"], summary["T"])

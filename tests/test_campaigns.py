@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.data.dataset import load_dataset
+from analysis.presentation.phrases import phrase_text
 from analysis.statistics import campaigns as cp
 
 
@@ -170,7 +171,8 @@ def test_did_recovers_planted_change_and_naive_shows_the_bias(mall):
 def test_factorial_recovers_gift_and_channel_effects(mall):
     _, truth, o = mall
     f = cp.estimate_factorial(o, "W3-FACTORIAL", ("daily", "entertainment"), ("sms", "call_wechat"), alpha=0.01)
-    ci = f.conf_int(alpha=0.01).set_index(f.effects["effect"].str.split(":").str[0])
+    ci = f.conf_int(alpha=0.01).set_index(pd.Index(f.CONTRASTS))
+    assert [e.code for e in f.effects["effect"]] == ["factorial.gift", "factorial.channel", "factorial.interaction"]
     planted = truth["factorial"]
     assert ci.loc["gift", "ci_low"] <= planted["gift_effect_entertainment_vs_daily"] <= ci.loc["gift", "ci_high"]
     assert ci.loc["channel", "ci_low"] <= planted["channel_effect_call_wechat_vs_sms"] <= ci.loc["channel", "ci_high"]
@@ -309,7 +311,8 @@ def test_a_campaign_whose_window_has_not_closed_is_interim(fixture_dir):
     data = load_dataset(fixture_dir, as_of="2023-06-05")
     o = cp.compute_campaign_outcomes(data)
     assert o["window_open"].all()
-    assert "C1 (window ends 2023-06-11)" in cp.open_windows(o) and "interim" in cp.open_windows(o)
+    note = phrase_text(cp.open_windows(o))
+    assert "C1 (window ends 2023-06-11)" in note and "interim" in note
     closed = cp.compute_campaign_outcomes(load_dataset(fixture_dir, as_of="2023-06-30"))
     assert not closed["window_open"].any() and cp.open_windows(closed) is None
 
@@ -424,7 +427,9 @@ def test_a_promotion_that_loses_money_says_so_at_any_margin():
         entry = net.metrics()["PROMO"]["promo"]
         assert set(entry["net_incremental_value_per_contacted"]) == {"estimate", "ci_low", "ci_high"}
         assert entry["verdict"] == "loses money" and entry["best_case"] is (margin is None)
-    assert "loses money even if all of its extra spend were profit" in cp.estimate_net_value(o, "holdout").sentences()[0]
+    first = cp.estimate_net_value(o, "holdout").sentences()[0]
+    assert first.code == "value.best.loses" and first.values["arm"] == "PROMO / promo"
+    assert "loses money even if all of its extra spend were profit" in phrase_text(first)
     # the same promotion at a send cost of 0.01 covers its cost at a 100 % margin
     cheap = cp.estimate_net_value(_promotion_test(send_cost=0.01), "holdout")
     assert cheap.table()["verdict"].tolist() == [cp.PAYS]

@@ -10,7 +10,7 @@ import pytest
 from analysis.data.config import NOTEBOOKS_DIR
 from analysis.presentation import i18n
 from analysis.presentation.claims_text import claim_sentence
-from analysis.presentation.present import configure
+from analysis.presentation.formats import configure
 
 FIELDS = string.Formatter()
 

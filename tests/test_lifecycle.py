@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from analysis.data.config import PROJECT_DIR
 from analysis.data.dataset import load_dataset
+from analysis.presentation.phrases import phrase_text
 from analysis.statistics import clv
 from analysis.statistics import lifecycle as lc
 from analysis.statistics.synthetic import MEMBER_TYPES, generate_mall
@@ -234,10 +235,10 @@ def test_log_rank_and_proportional_hazards_in_words():
         {"duration": np.minimum(duration, 900), "event": duration < 900, "group": group, "early_spend": 0.0, "join_year": "x"}
     )
     res = lc.fit_survival(df, by="group", covariates=("group",))
-    assert res.logrank_sentence().startswith("Log-rank test across groups: chi-square")
-    assert res.ph_violations() == ["group_b"] and "time-varying" in res.ph_note()
+    assert phrase_text(res.logrank_sentence()).startswith("Log-rank test across groups: chi-square")
+    assert res.ph_violations() == ["group_b"] and "time-varying" in phrase_text(res.ph_note())
     one = lc.fit_survival(df.assign(group="a"), by="group", covariates=("group",))
-    assert one.logrank_sentence() == "One group only: there are no groups to compare, so no log-rank test."
+    assert phrase_text(one.logrank_sentence()) == "One group only: there are no groups to compare, so no log-rank test."
     assert one.ph_note() is None
 
 
@@ -257,7 +258,8 @@ def test_bgnbd_at_the_boundary_is_flagged_not_identified_and_gives_no_clv():
     age = np.array([t - ts[0] if len(ts) else t for ts, t in zip(times, T)])
     model = clv.fit_bgnbd(x, tx, age)
     assert model.converged and not model.identified
-    assert any(note.startswith("a") and "edge" in note for note in model.notes)
+    assert any(note.code == "clv.edge" and note.values["names"].startswith("a") for note in model.notes)
+    assert "at the edge of the range" in phrase_text(model.notes)
     summary = pd.DataFrame({"frequency": x, "recency": tx, "T": age, "monetary_value": np.where(x > 0, 50.0, np.nan)})
     gg = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"] * rng.uniform(0.5, 1.5, n))
     with pytest.raises(NotApplicable) as err:
@@ -275,7 +277,7 @@ def test_bgnbd_records_how_it_converged():
     T = tx + rng.uniform(1, 20, 500)
     model = clv.fit_bgnbd(x, tx, T)
     assert model.converged and model.optimizer in ("bfgs", "bfgs then nelder-mead")
-    assert "converged" in model.diagnostics()
+    assert model.diagnostics()[0].code == "clv.fit" and "converged" in phrase_text(model.diagnostics())
 
 
 def test_bgnbd_analytic_gradient_equals_the_numerical_one():
@@ -314,7 +316,8 @@ def test_cox_leaves_out_a_level_with_no_event_and_prints_nothing():
     assert res.converged
     assert list(res.hazard_ratios["covariate"]) == ["tier_silver"]
     assert 0.4 < float(res.hazard_ratios["hazard_ratio"].iloc[0]) < 0.9  # planted 300/500 = 0.6
-    assert "tier_platinum" in res.fit_note()
+    assert res.fit_note()[0].values["covariates"] == ("tier_platinum",)
+    assert "Tier: Platinum" in phrase_text(res.fit_note())  # in words, not the model's column name
 
 
 @pytest.mark.parametrize("tier", [None, "gold"])

@@ -14,6 +14,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 from analysis.application import cli
 from analysis.data.dataset import load_dataset
+from analysis.presentation.phrases import phrase_text
 from analysis.statistics.plan import (
     SMD_LIMIT,
     allocation_power,
@@ -43,9 +44,11 @@ arms:
 def test_srm_flags_a_52_48_split_on_20000_members_and_passes_a_fair_one():
     skewed = srm_test({"a": 10_400, "b": 9_600}, {"a": 0.5, "b": 0.5})
     assert skewed.chi2 == pytest.approx(32.0)  # (400^2 / 10,000) * 2, by hand
-    assert skewed.flagged and skewed.p_value < 1e-6 and "mismatch" in skewed.sentence()
+    assert skewed.flagged and skewed.p_value < 1e-6 and "mismatch" in phrase_text(skewed.sentence())
+    assert "p < 0.001" in phrase_text(skewed.sentence())
     fair = srm_test({"a": 10_000, "b": 10_000}, {"a": 0.5, "b": 0.5})
     assert not fair.flagged and fair.p_value == pytest.approx(1.0)
+    assert fair.sentence().code == "plan.srm_ok" and "p = 1.000" in phrase_text(fair.sentence())
     assert not srm_test({"a": 10_050, "b": 9_950}, {"a": 0.5, "b": 0.5}).flagged  # p = 0.48
     # a fair split by a random draw is flagged about once in a thousand: 200 draws, none or one or two
     rng = np.random.default_rng(3)
@@ -265,7 +268,8 @@ def test_the_primary_outcome_is_judged_as_planned_and_deviations_are_stated(smal
         json.dumps(record | {"response_days": 14, "start_date": "2024-09-01", "members": record["members"] + 5, "alpha": 0.01})
     )
     primary, deviations = judge_against_plans(d, outcomes, waves)
-    text = " ".join(deviations)
+    assert {d.code for d in deviations} == {"plan.window", "plan.start", "plan.members"}
+    text = " ".join(map(phrase_text, deviations))
     assert "planned 14" in text and "planned for 2024-09-01" in text and "in the plan" in text and len(deviations) == 3
     assert set(primary.loc[primary["campaign_id"] == "W2-AFTER", "alpha"]) == {0.01}
 

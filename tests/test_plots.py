@@ -42,7 +42,7 @@ def test_plots_draw_into_the_given_axes_pass_kwargs_and_return_them():
     got = plots.plot_kpi_trends(kpis, {}, columns=("active", "spend"), axes=axes)
     assert list(got) == list(axes)
     # money in plain units with the currency, no offset
-    from analysis.presentation.present import configure
+    from analysis.presentation.formats import configure
 
     configure(currency="¥")
     fig.canvas.draw()
@@ -70,7 +70,7 @@ def test_figure_alt_text_says_what_the_figure_shows():
 def test_tiers_keep_their_order_and_colour_across_figures_and_the_holdout_is_grey(tmp_path):
     import numpy as np
 
-    from analysis.presentation.present import configure
+    from analysis.presentation.formats import configure
 
     (tmp_path / "mallwake.yaml").write_text("tiers: [bronze, silver, gold]\n")
     configure(tmp_path)

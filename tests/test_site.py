@@ -107,7 +107,8 @@ def test_the_table_scan_finds_every_raw_form():
 
 
 def test_the_presentation_layer_leaves_nothing_raw():
-    from analysis.presentation.present import configure, present
+    from analysis.presentation.formats import configure
+    from analysis.presentation.present import present
 
     configure(names={"call_wechat": "Call + WeChat"}, currency="¥")
     frame = pd.DataFrame(
@@ -313,7 +314,7 @@ def test_every_report_links_its_neighbours_and_its_other_language(site):
 
 
 def test_composite_labels_are_named_part_by_part():
-    from analysis.presentation.present import configure, display_name
+    from analysis.presentation.formats import configure, display_name
 
     configure(names={"call_wechat_ent": "Call + WeChat, entertainment gift"})
     assert display_name("W2-AFTER / call_wechat_ent") == "W2-AFTER / Call + WeChat, entertainment gift"

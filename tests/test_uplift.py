@@ -40,7 +40,7 @@ def test_a_planted_heterogeneous_effect_is_found_on_members_the_model_did_not_se
     assert oracle > 0
     assert res.area >= 0.5 * oracle, (res.area, oracle)
     assert res.better_than_random and res.ci_low > 0
-    assert "better than random" in res.sentence()
+    assert res.sentence()[1].code == "uplift.use_scores" and "better than random" in phrase_text(res.sentence())
     # the scores rank the planted high-uplift members first
     s = res.scores.merge(features, on="member_id")
     assert s.loc[s["x1"] > 0.6, "uplift"].mean() > s.loc[s["x1"] <= 0.6, "uplift"].mean() + 0.1
@@ -52,7 +52,7 @@ def test_a_homogeneous_effect_is_no_better_than_random_and_the_report_says_so():
     # nothing to find: the area's interval does not clear zero (cross-fitting on pure noise even leans
     # slightly negative), and the report sends the reader back to the simple rule
     assert res.ci_low <= 0 and res.area < 0.001
-    assert not res.better_than_random and "no better than random" in res.sentence()
+    assert not res.better_than_random and "no better than random" in phrase_text(res.sentence())
 
 
 def test_too_few_members_is_not_applicable():
@@ -192,14 +192,15 @@ def test_choose_list_by_hand():
     assert list(got.chosen["member_id"]) == ["a", "c"]
     # nobody came back: nothing is known to cover a cost, so nobody is listed (and the page says why)
     got = choose_list(uplift, {"cheap": 1.0, "dear": 5.0})
-    assert len(got.chosen) == 0 and "The list is empty" in got.sentence()
+    assert len(got.chosen) == 0 and got.why_empty().code == "uplift.empty.nobody_came"
+    assert "The list is empty" in phrase_text(got.sentence())
     # costs unknown: by returns; the cost stays unknown, never zero
     got = choose_list(uplift, {"cheap": float("nan"), "dear": 5.0})
     assert got.ranked_by == RANKINGS[2] and list(got.members["arm"]) == ["dear", "dear", "dear"]
     assert got.curve["cost"].isna().all()
     # a budget in money cannot be spent on unknown costs: not applied, and the sentence says so
     got = choose_list(uplift, {"cheap": float("nan"), "dear": 5.0}, budget=1.0)
-    assert len(got.chosen) == 3 and "budget is not applied" in got.sentence()
+    assert len(got.chosen) == 3 and "budget is not applied" in phrase_text(got.sentence())
 
 
 def test_a_promotion_that_loses_money_on_everyone_gives_an_empty_list():
@@ -212,7 +213,8 @@ def test_a_promotion_that_loses_money_on_everyone_gives_an_empty_list():
             uplift, {"promo": 0.15}, margin_per_return=None if margin is None else margin * 10.0, spend_per_return=10.0
         )
         assert len(got.chosen) == 0, margin
-        assert "The list is empty" in got.sentence() and "lose money" in got.sentence()
+        said = phrase_text(got.sentence())
+        assert "The list is empty" in said and "lose money" in said
     # the same promotion at a send cost of 0.05 pays at a 100 % margin, and only members it pays for are listed
     assert len(choose_list(uplift, {"promo": 0.05}, spend_per_return=10.0).chosen) == 100
 
@@ -276,6 +278,6 @@ def test_constant_features_give_an_interval_that_holds_its_estimate_and_no_bette
     res = estimate_uplift(outcomes, features, "C", "t", ["x1", "tier"], n_boot=100)
     assert res.scores["uplift"].nunique() <= 5
     assert res.ci_low <= res.area <= res.ci_high, (res.area, res.ci_low, res.ci_high)
-    assert not res.better_than_random and "no better than random" in res.sentence()
+    assert not res.better_than_random and "no better than random" in phrase_text(res.sentence())
     m = res.metrics()
     assert set(m) >= {"estimate", "ci_low", "ci_high", "scores_used"} and m["scores_used"] is False

@@ -28,7 +28,9 @@ from analysis.data.privacy import mask_ids
 from analysis.application.notebook import start
 from analysis.presentation.report import headline, record_metrics, section
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, present
+from analysis.presentation.formats import display_name
+from analysis.presentation.phrases import phrase_text
+from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 checks = []
@@ -108,7 +110,7 @@ else:
         survival = lifecycle.fit_survival(tts, by="tier", covariates=("tier",))
         plots.plot_survival(survival.curves);
         if survival.fit_note():
-            display(Markdown(survival.fit_note()))
+            display(Markdown(phrase_text(survival.fit_note())))
         display(survival.median_days().to_frame())
 
 # %%

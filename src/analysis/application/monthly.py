@@ -28,7 +28,7 @@ import pandas as pd
 
 from analysis.data.config import RFM_WINDOW_DAYS
 from analysis.data.dataset import MallData, is_purchase, session_table
-from analysis.presentation.present import display_name
+from analysis.presentation.formats import display_name
 from analysis.statistics.lifecycle import STAGES, build_stage_panel_expr
 from analysis.statistics.results import Result
 

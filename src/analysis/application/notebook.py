@@ -28,7 +28,7 @@ def start(data_dir, as_of: str = "", lang: str = "en", currency: str | None = No
     parameters they name, as ``mallwake run`` does."""
     from analysis.data.dataset import load_dataset
     from analysis.presentation.display import register_kernel_formatters
-    from analysis.presentation.present import configure
+    from analysis.presentation.formats import configure
 
     register_kernel_formatters()  # in a kernel: every displayed table escaped (no-op elsewhere)
     if namespace is not None and not namespace.get("settings_applied", False):

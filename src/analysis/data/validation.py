@@ -28,7 +28,6 @@ import pandas as pd
 from analysis.data.config import DEFAULT_TIERS
 from analysis.data.contract import FALSE_WORDS, FORMATS, TABLES, TRUE_WORDS, TableSpec, table_files
 from analysis.data.errors import MallwakeError
-from analysis.presentation.i18n import tr
 from analysis.data.storage import atomic_write_text
 
 

@@ -11,9 +11,9 @@ import math
 import pandas as pd
 
 from analysis.presentation.display import styler_html
+from analysis.presentation.formats import format_value
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.phrases import WORDS, phrases_text
-from analysis.presentation.present import format_value
 from analysis.statistics.claims import NOT_TESTABLE, POWER, Claim
 
 RULE = N_(
@@ -107,7 +107,7 @@ def details_table(claim: Claim) -> pd.DataFrame | None:
     """Claim 1's measures in words, values formatted (counts, percentages, points with an interval)."""
     if claim.details is None:
         return None
-    from analysis.presentation.present import display_name
+    from analysis.presentation.formats import display_name
 
     rows = []
     for r in claim.details.to_dict("records"):

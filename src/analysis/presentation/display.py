@@ -18,17 +18,10 @@ from collections import defaultdict
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from analysis.presentation.formats import MISSING, display_name, label
 from analysis.presentation.i18n import tr
-from analysis.presentation.present import (
-    MISSING,
-    _index_text,
-    _label_of,
-    column_formatter,
-    display_name,
-    html_table,
-    label,
-    meaningful_index,
-)
+from analysis.presentation.phrases import phrase_text
+from analysis.presentation.present import _index_text, _label_of, column_formatter, html_table, meaningful_index
 
 _FUNCS = (
     "_display_funcs",
@@ -147,7 +140,7 @@ def result_html(result) -> str:
     page = html_table(result.table(), kinds=result.kinds)
     if isinstance(result, BGNBDModel):
         fit = tr("log-likelihood {ll:.1f}, n = {n:,}.", ll=result.log_likelihood_, n=result.n_obs)
-        page += f"<p>{html.escape(fit)} {html.escape(result.diagnostics())}</p>"
+        page += f"<p>{html.escape(fit)} {html.escape(phrase_text(result.diagnostics()))}</p>"
     return page
 
 

@@ -11,8 +11,8 @@ import html
 import re
 
 from analysis.data.config import AGE_BAND_LABELS, MIN_CELL_SIZE, RFM_WINDOW_DAYS, SLEEPING_DAYS
+from analysis.presentation.formats import DEFAULT_NAMES
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import DEFAULT_NAMES
 
 #: (section, term, Chinese term, definition): the definition is a message id (its translation is in
 #: the catalogs); ``{placeholders}`` are filled from the code's defaults (:data:`DEFAULTS`).

@@ -11,7 +11,7 @@ translation, and a missing entry falls back to English. Two kinds of catalog liv
 
 Keyed by the English text, a translation goes stale the moment the English changes: the tests
 check that every message and every markdown cell has an entry and that no entry is unused.
-The language is the report's (:func:`analysis.presentation.present.configure`).
+The language is the report's (:func:`analysis.presentation.formats.configure`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ CATALOG_DIR = Path(__file__).resolve().parents[1] / "locales"
 
 
 def language() -> str:
-    from analysis.presentation.present import settings
+    from analysis.presentation.formats import settings
 
     return settings().lang
 

@@ -10,8 +10,9 @@ code the statistics use has its words here, and none is unused.
 
 from __future__ import annotations
 
+from analysis.presentation.formats import covariate_label, display_name, format_value, label
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, format_value, label
+from analysis.statistics.results import Phrase
 
 #: code -> the English sentence (a message id of the catalogs), and fixed values it needs.
 PHRASES: dict[str, tuple[str, dict[str, str]]] = {
@@ -183,6 +184,197 @@ PHRASES: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "sleeping.unavailable": (N_("Not applied, because the data cannot tell: {rules}."), {}),
     "sleeping.empty_column": (N_("`{column}` is empty: reachability by {column} unknown, counted as reachable"), {}),
+    # what the campaign report's tables and sentences say
+    "none": (N_("none"), {}),
+    "campaigns.window_ends": (N_("{campaign} (window ends {end})"), {}),
+    "campaigns.still_running": (
+        N_(
+            "Still running on the analysis date: {campaigns}. Their figures are interim: members can still come back before "
+            "the window closes."
+        ),
+        {},
+    ),
+    "beforeafter.naive": (N_("naive: after minus before (treated return rates)"), {}),
+    "beforeafter.did": (N_("holdout-based: after effect minus before effect (difference-in-differences)"), {}),
+    "beforeafter.bias": (N_("bias of the naive comparison (season, list composition)"), {}),
+    "factorial.gift": (N_("gift: {alternative} vs {reference}"), {}),
+    "factorial.channel": (N_("channel: {alternative} vs {reference}"), {}),
+    "factorial.interaction": (N_("interaction (gift effect with {alternative} minus with {reference})"), {}),
+    "adjustment.constant": (N_("{covariate} (constant)"), {}),
+    "adjustment.collinear": (N_("{covariate} (collinear with the covariates before it)"), {}),
+    "adjustment.exact_fit": (
+        N_(
+            "{n} member(s) fitted exactly by a covariate level no one else in the comparison has "
+            "(leverage 1): left out of the fit, which does not change the estimate"
+        ),
+        {},
+    ),
+    "value.cost_unknown": (N_("{arm}: the data record no cost for some of its contacts, so whether it pays is unknown."), {}),
+    "value.best.loses": (
+        N_(
+            "**{arm} loses money even if all of its extra spend were profit**: its incremental spend of {spend} "
+            "per contacted member does not cover the {cost} it cost ({net} per member, {level:.0%} interval {low} to "
+            "{high}; {total} in total)."
+        ),
+        {},
+    ),
+    "value.best.pays": (
+        N_(
+            "{arm}: its incremental spend covers its cost at a 100 % margin ({net} per contacted member, {level:.0%} "
+            "interval {low} to {high}); whether it pays at the real margin needs margin_rate."
+        ),
+        {},
+    ),
+    "value.best.unclear": (
+        N_(
+            "{arm}: whether its incremental spend even covers its cost cannot be told from these data ({net} per "
+            "contacted member at a 100 % margin, {level:.0%} interval {low} to {high})."
+        ),
+        {},
+    ),
+    "value.loses": (
+        N_(
+            "**{arm} loses money** at a {margin:.0%} margin: {net} per contacted member ({level:.0%} interval {low} "
+            "to {high}), {total} in total."
+        ),
+        {},
+    ),
+    "value.pays": (
+        N_(
+            "{arm} pays at a {margin:.0%} margin: {net} per contacted member ({level:.0%} interval {low} to {high}), "
+            "{total} in total."
+        ),
+        {},
+    ),
+    "value.unclear": (
+        N_(
+            "{arm}: whether it pays at a {margin:.0%} margin cannot be told from these data: {net} per contacted "
+            "member ({level:.0%} interval {low} to {high}), {total} in total."
+        ),
+        {},
+    ),
+    "plan.srm": (
+        N_(
+            "Sample-ratio mismatch: the arm sizes differ from the planned allocation (chi-square {chi2:,.1f}, p {p}); "
+            "the assignment did not happen as planned, so the arms may not be comparable."
+        ),
+        {},
+    ),
+    "plan.srm_ok": (N_("The arm sizes match the planned allocation (chi-square {chi2:,.1f}, p {p})."), {}),
+    "plan.extra_arms": (N_("{campaign}: arms {arms} are not in the plan."), {}),
+    "plan.missing_arms": (N_("{campaign}: planned arms {arms} have no members."), {}),
+    "plan.start": (N_("{campaign}: started on {actual}, planned for {planned}."), {}),
+    "plan.window": (
+        N_("{campaign}: response window of {actual} days, planned {planned}; the primary outcome below uses the data's window."),
+        {},
+    ),
+    "plan.members": (N_("{campaign}: {actual:,} members in the data, {planned:,} in the plan."), {}),
+    "uplift.qini": (
+        N_(
+            "{arm}: targeting by the uplift model brings on average {area:+.1f} incremental returns per 1,000 members "
+            "listed beyond random targeting ({level:.0%} interval {low:+.1f} to {high:+.1f}; Qini area, evaluated on members "
+            "the model did not see)."
+        ),
+        {},
+    ),
+    "uplift.use_scores": (N_("The model ranks members better than random: use its scores to choose whom to contact."), {}),
+    "uplift.no_better": (
+        N_(
+            "That is no better than random targeting on this evidence: choose the list by the simple rule "
+            "(the refined sleeping list, or the subgroups above) rather than by the model."
+        ),
+        {},
+    ),
+    "uplift.list": (
+        N_(
+            "Ranked by {rule}: the list below holds {n:,} members, expected to bring {returns:,.1f} incremental returns "
+            "at a cost of {cost}."
+        ),
+        {},
+    ),
+    "uplift.ranked_by.margin": (N_("expected margin net of cost"), {}),
+    "uplift.ranked_by.returns_per_cost": (N_("expected incremental returns per unit of cost"), {}),
+    "uplift.ranked_by.returns": (N_("expected incremental returns"), {}),
+    "uplift.no_budget.margin": (
+        N_("No budget was given (budget): the list holds every member whose best arm is expected to pay."),
+        {},
+    ),
+    "uplift.no_budget.spend": (
+        N_(
+            "No budget was given (budget): the list holds every member whose best arm's expected extra spend "
+            "covers its cost at a 100 % margin."
+        ),
+        {},
+    ),
+    "uplift.no_budget.returns": (
+        N_("No budget was given (budget): the list holds every member expected to come back because of the contact."),
+        {},
+    ),
+    "uplift.budget_not_applied": (N_("The budget is not applied: the data record no costs for these arms."), {}),
+    "uplift.margin_unknown": (
+        N_("The margin per incremental return is unknown (margin_rate), so the expected gross margin is not shown."),
+        {},
+    ),
+    "uplift.list_empty": (N_("The list is empty: {why}"), {}),
+    "uplift.empty.budget": (N_("the budget does not pay for a single contact."), {}),
+    "uplift.empty.margin": (
+        N_("for no member does the best arm's expected margin cover its cost; contacting anyone would lose money."),
+        {},
+    ),
+    "uplift.empty.nobody_came": (
+        N_("no contacted member came back, so nothing is known to cover the cost of a contact."),
+        {},
+    ),
+    "uplift.empty.spend": (
+        N_(
+            "for no member does the best arm's expected extra spend cover its cost, even if all of it were profit; "
+            "contacting anyone would lose money."
+        ),
+        {},
+    ),
+    "uplift.empty.no_uplift": (N_("no arm is expected to bring back anyone who would not have come anyway."), {}),
+    # what the lifecycle report says of its models
+    "survival.dropped": (
+        N_(
+            "Left out of the Cox model, because their hazard ratio cannot be estimated (no member with it fell "
+            "asleep, or every one who did had it): {covariates}."
+        ),
+        {},
+    ),
+    "survival.not_converged": (N_("The Cox model did not converge: its hazard ratios are not reliable."), {}),
+    "survival.one_group": (N_("One {group} only: there are no groups to compare, so no log-rank test."), {}),
+    "survival.logrank": (N_("Log-rank test across {by}s: chi-square {chi2:,.1f}, p {p}."), {}),
+    "survival.ph": (
+        N_(
+            "The proportional-hazards check rejects the assumption for {covariates} (p < {alpha}): their hazard ratios "
+            "above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the difference changes "
+            "with time; for inference, stratify the Cox model by these covariates or give them a time-varying effect."
+        ),
+        {},
+    ),
+    "clv.none_identified": (
+        N_("None of the repeat-purchase models is identified on these data, so P(alive) and lifetime values are not shown."),
+        {},
+    ),
+    "clv.chosen": (
+        N_(
+            "Fitted up to {end} and judged on the purchases that followed, {model} predicts them best among the identified "
+            "models (mean absolute error {mae:.3f} purchases per member); it gives P(alive) and the lifetime values below."
+        ),
+        {},
+    ),
+    "clv.fit": (N_("Best of several starts: {optimizer}, converged."), {}),
+    "clv.fit_failed": (N_("Best of several starts: {optimizer}, did NOT converge."), {}),
+    "clv.edge": (N_("{names} at the edge of the range (the data cannot pin them down): not identified."), {}),
+    "clv.no_se": (N_("standard errors cannot be computed (flat or singular likelihood): not identified."), {}),
+    "clv.wide": (
+        N_(
+            "{names}: the 95 % interval spans more than three orders of magnitude (the likelihood is nearly flat along "
+            "them): not identified."
+        ),
+        {},
+    ),
+    "clv.ill_conditioned": (N_("the information matrix is ill-conditioned (condition number {cond:.1e}): not identified."), {}),
 }
 
 #: Why a refinement of the sleeping list cannot be applied, per rule (the data say nothing about it).
@@ -223,7 +415,15 @@ WORDS = {
 #: Values that are names of arms, campaigns, tiers or gifts: shown by their display names.
 _NAMED = ("arm", "campaign", "tier", "alternative", "reference", "gift", "control")
 #: Values in money, per code (shown with the report's currency and a sign).
-_MONEY = {"claim2.spend": ("estimate", "low", "high"), "claim3.cost": ("difference", "low", "high")}
+_MONEY = {
+    "claim2.spend": ("estimate", "low", "high"),
+    "claim3.cost": ("difference", "low", "high"),
+    "uplift.list": ("cost",),
+    **{
+        f"value.{c}": ("net", "low", "high", "total", "spend", "cost")
+        for c in ("loses", "pays", "unclear", "best.loses", "best.pays", "best.unclear")
+    },
+}
 #: Differences of rates, per code (shown in points: one rule for every difference of rates).
 _POINTS = {"claim4.naive": ("naive", "holdout")}
 #: Shown for a value the data do not have (unknown is not zero).
@@ -239,8 +439,14 @@ def _value(code: str, key: str, value):
         return format_value(value, "points")
     if key in _NAMED:
         return display_name(value)
-    if key == "factor":
+    if key in ("factor", "by", "group"):
         return label(value).lower()
+    if key == "p":  # a p-value after "p"
+        return "< 0.001" if value < 0.001 else f"= {value:.3f}"
+    if key == "covariates":
+        return ", ".join(covariate_label(c) for c in value)
+    if key == "arms":
+        return ", ".join(map(display_name, value))
     if key in ("gifts", "channels"):
         return " / ".join(map(display_name, value))
     if key == "missing":
@@ -251,15 +457,25 @@ def _value(code: str, key: str, value):
         return tr(WORDS[value])
     if hasattr(value, "code"):  # a phrase inside a phrase
         return phrase_text(value)
+    if isinstance(value, tuple) and all(hasattr(v, "code") for v in value):  # phrases inside a phrase
+        return (", " if key == "campaigns" else " ").join(map(phrase_text, value))
     return value
+
+
+#: Nothing to say (an empty tuple of phrases in a table cell).
+NONE = Phrase("none", {})
 
 
 def phrase_text(phrase) -> str:
     """The words of a phrase (:class:`~analysis.statistics.results.Phrase`) or of a reason an
     analysis does not apply (:class:`~analysis.data.errors.NotApplicable`), in the report's
     language; a plain text is a message id written in a notebook (``applies(ok, "why not")``)."""
+    if isinstance(phrase, tuple):  # several phrases said one after the other
+        return " ".join(map(phrase_text, phrase))
     if not hasattr(phrase, "code"):
         return tr(str(phrase))
+    if phrase.code.startswith("label."):  # a column's label as a value (an outcome's name)
+        return label(phrase.code[len("label.") :])
     template, fixed = PHRASES[phrase.code]
     values = {k: _value(phrase.code, k, v) for k, v in phrase.values.items()}
     return tr(template, **values, **{k: tr(v) for k, v in fixed.items()})

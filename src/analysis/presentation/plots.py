@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.presentation.formats import display_name
+from analysis.presentation.formats import label as label_of
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import label as label_of
 
 
 def figure_alt(fig) -> str:
@@ -40,7 +41,7 @@ HOLDOUT_COLOR = "#8c8c8c"
 
 def tier_order(values) -> list:
     """``values`` with the tiers in tier order (lowest first, as configured), anything else after them."""
-    from analysis.presentation.present import settings
+    from analysis.presentation.formats import settings
 
     values = list(dict.fromkeys(values))
     known = [t for t in settings().tiers if t in values]
@@ -50,7 +51,7 @@ def tier_order(values) -> list:
 def tier_colors(tiers=None) -> dict:
     """One colour per tier, the same in every figure: a light-to-dark ramp from the lowest tier to
     the highest (the configured levels; ``tiers`` when none are configured)."""
-    from analysis.presentation.present import settings
+    from analysis.presentation.formats import settings
 
     levels = list(settings().tiers)
     levels += [t for t in dict.fromkeys(tiers if tiers is not None else []) if t not in levels]  # levels not configured
@@ -116,7 +117,7 @@ def axis_units(ax, kind: str, axis: str = "y"):
     no offset), ``count`` (separators) or ``percent``. Returns ``ax``."""
     from matplotlib.ticker import FuncFormatter
 
-    from analysis.presentation.present import settings
+    from analysis.presentation.formats import settings
 
     def money(v, _pos):
         return f"{'-' if v < 0 else ''}{settings().currency}{abs(v):,.0f}"
@@ -135,7 +136,7 @@ def _units_for(ax, column: str, axis: str = "y"):
 
 def _names(values) -> list[str]:
     """Data labels (tiers, arms) under their display names."""
-    from analysis.presentation.present import display_name
+    from analysis.presentation.formats import display_name
 
     return [display_name(v) for v in values]
 
@@ -213,7 +214,7 @@ def plot_rates_with_intervals(
     if percent:
         ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     if not ax.get_xlabel():
-        from analysis.presentation.present import label as _label
+        from analysis.presentation.formats import label as _label
 
         ax.set_xlabel(_label(rate))
     ax.grid(axis="x", alpha=0.3)
@@ -226,6 +227,21 @@ def plot_forest(effects: pd.DataFrame, label: str, ax=None, percent: bool = True
     ax.axvline(0, color="#c44e52", lw=1, ls="--")
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_qini(result, ax=None, **kwargs):
+    """The Qini curve of an uplift model (:class:`~analysis.statistics.uplift.QiniResult`): the
+    incremental returns as the list grows, highest predicted uplift first, against random targeting."""
+    ax = _ax(ax, figsize=(6, 4))
+    curve = result.curve
+    ax.plot(curve["depth"], curve["model"], label=tr("uplift model"), **kwargs)
+    ax.plot(curve["depth"], curve["random"], ls="--", color="#8c8c8c", label=tr("random targeting"))
+    ax.set_xlabel(tr("share of the list targeted (highest predicted uplift first)"))
+    ax.set_ylabel(tr("incremental returns"))
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_title(display_name(f"{result.campaign_id} / {result.arm}"))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 

@@ -88,8 +88,8 @@ def section():
 
 def format_value(value: Any, kind: str) -> str:
     """``value`` written as ``kind`` by the presentation layer (the report's currency, ``–`` when
-    missing: unknown is not zero); see :func:`analysis.presentation.present.format_value`."""
-    from analysis.presentation.present import format_value as present_value
+    missing: unknown is not zero); see :func:`analysis.presentation.formats.format_value`."""
+    from analysis.presentation.formats import format_value as present_value
 
     return present_value(value, kind)
 
@@ -101,7 +101,7 @@ def headline(*items: tuple) -> list[dict]:
     segment). Returns neutral entries for :func:`record_metrics` (``headline=``): the message id,
     numbers and kind, the same in every language; the index writes them in its own
     (:func:`headline_text`)."""
-    from analysis.presentation.present import settings
+    from analysis.presentation.formats import settings
 
     out = []
     for item in items:
@@ -135,7 +135,7 @@ def first_steps(*sentences: str) -> None:
 
 
 def present_kinds() -> tuple[str, ...]:
-    from analysis.presentation.present import KINDS
+    from analysis.presentation.formats import KINDS
 
     return KINDS
 
@@ -143,8 +143,8 @@ def present_kinds() -> tuple[str, ...]:
 def headline_text(entry: dict, lang: str, names: dict | None = None) -> tuple[str, str]:
     """A headline entry (:func:`headline`) as ``(label, figure)`` in ``lang``; ``names``: display
     names for its name fields."""
-    from analysis.presentation.present import DEFAULT_NAMES, display_name
-    from analysis.presentation.present import format_value as present_value
+    from analysis.presentation.formats import DEFAULT_NAMES, display_name
+    from analysis.presentation.formats import format_value as present_value
 
     names = DEFAULT_NAMES[lang] if names is None else names
     fields = {k: display_name(v, names) for k, v in (entry.get("fields") or {}).items()}

@@ -434,7 +434,7 @@ def _read_runs(reports_dir: Path) -> list[dict]:
 def _run_names(run: dict, lang: str) -> dict[str, str]:
     """Display names in ``lang`` for a run's figures: the defaults and its data folder's ``mallwake.yaml``."""
     from analysis.data.params import load_data_params
-    from analysis.presentation.present import name_table
+    from analysis.presentation.formats import name_table
 
     try:
         declared = load_data_params(run.get("data_dir")) if run.get("data_dir") and Path(run["data_dir"]).is_dir() else {}

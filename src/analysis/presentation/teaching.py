@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.dataset import MallData
+from analysis.presentation.formats import display_name
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name
 
 
 @dataclass(frozen=True)

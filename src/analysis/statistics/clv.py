@@ -24,8 +24,7 @@ from statsmodels.base.model import GenericLikelihoodModel
 
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
-from analysis.presentation.i18n import tr
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 
 #: Fewest members with a repeat purchase that the repeat-purchase models are fitted on.
 MIN_REPEATERS = 10
@@ -149,7 +148,7 @@ class _FittedModel(Result):
     converged: bool = True
     optimizer: str = "bfgs"
     identified: bool = True
-    notes: tuple[str, ...] = ()
+    notes: tuple[Phrase, ...] = ()
 
     kinds: ClassVar[dict] = {"estimate": "number", "se": "number", "ci_low": "number", "ci_high": "number"}
 
@@ -157,10 +156,9 @@ class _FittedModel(Result):
         """Each parameter (natural scale) with its standard error and interval."""
         return pd.concat([pd.DataFrame({"estimate": self.params_, "se": self.bse_}), self.conf_int()], axis=1)
 
-    def diagnostics(self) -> str:
-        """The fit in one sentence: optimizer, convergence, identification."""
-        text = f"Best of several starts: {self.optimizer}, {'converged' if self.converged else 'did NOT converge'}."
-        return " ".join([text, *self.notes])
+    def diagnostics(self) -> tuple[Phrase, ...]:
+        """The fit in phrases: optimizer and convergence (``clv.fit``), then what is not identified."""
+        return (Phrase.of("clv.fit" if self.converged else "clv.fit_failed", optimizer=self.optimizer), *self.notes)
 
     def unidentified(self) -> list[str]:
         """The parameters the data cannot pin down: at the edge of the range, without a standard
@@ -263,24 +261,21 @@ def _best_fit(model, starts, names: list[str], gtol: float = 1e-5, first_converg
     notes = []
     edge = [n for n, v in zip(names, res.params) if abs(v) > _EDGE]
     if edge:
-        notes.append(f"{', '.join(edge)} at the edge of the range (the data cannot pin them down): not identified.")
+        notes.append(Phrase.of("clv.edge", names=", ".join(edge)))
     if not np.all(np.isfinite(bse)):
-        notes.append("standard errors cannot be computed (flat or singular likelihood): not identified.")
+        notes.append(Phrase.of("clv.no_se"))
     else:
         # an interval spanning more than three orders of magnitude: the likelihood hardly changes along
         # that parameter (a ridge), so its estimate is wherever the optimizer stopped
         wide = [n for n, v, se in zip(names, res.params, bse) if abs(v) <= _EDGE and _too_wide(se)]
         if wide:
-            notes.append(
-                f"{', '.join(wide)}: the 95 % interval spans more than three orders of magnitude (the likelihood is "
-                "nearly flat along them): not identified."
-            )
+            notes.append(Phrase.of("clv.wide", names=", ".join(wide)))
     if not edge and np.all(np.isfinite(bse)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             cond = np.linalg.cond(np.asarray(res.cov_params(), dtype=float))
         if not np.isfinite(cond) or cond > _ILL_CONDITIONED:
-            notes.append(f"the information matrix is ill-conditioned (condition number {cond:.1e}): not identified.")
+            notes.append(Phrase.of("clv.ill_conditioned", cond=float(cond)))
     if not converged:
         warnings.warn(
             f"{type(model).__name__.strip('_')} fit did not converge ({how}); log-likelihood {llf:.1f}",
@@ -562,14 +557,12 @@ class ModelChoice(Result):
             },
         }
 
-    def sentence(self) -> str:
+    def sentence(self) -> Phrase:
+        """Which model was chosen and on what evidence (``clv.chosen``), or that none is identified."""
         if self.chosen is None:
-            return tr(
-                "None of the repeat-purchase models is identified on these data, so P(alive) and lifetime values are not shown."
-            )
-        return tr(
-            "Fitted up to {end} and judged on the purchases that followed, {model} predicts them best among the identified "
-            "models (mean absolute error {mae:.3f} purchases per member); it gives P(alive) and the lifetime values below.",
+            return Phrase.of("clv.none_identified")
+        return Phrase.of(
+            "clv.chosen",
             end=pd.Timestamp(self.calibration_end).date(),
             model=self.chosen,
             mae=float(self.comparison.set_index("model").loc[self.chosen, "holdout_mae"]),
@@ -707,12 +700,10 @@ def compute_clv(
     x margin / (1 + monthly_discount)^m.
     """
     if set(bgnbd.dropout) & set(bgnbd.unidentified()):
-        raise NotApplicable(
-            "clv.dropout_unidentified", model=bgnbd.name, names=", ".join(bgnbd.dropout), notes=" ".join(bgnbd.notes)
-        )
+        raise NotApplicable("clv.dropout_unidentified", model=bgnbd.name, names=", ".join(bgnbd.dropout), notes=bgnbd.notes)
     for name, fitted in ((bgnbd.name, bgnbd), ("Gamma-Gamma", gg)):
         if not fitted.identified:
-            raise NotApplicable("clv.unidentified", model=name, notes=" ".join(fitted.notes))
+            raise NotApplicable("clv.unidentified", model=name, notes=fitted.notes)
     per_month = 30.4375 / unit_days
     x, tx, T = summary["frequency"], summary["recency"], summary["T"]
     spend = gg.expected_spend(x, summary["monetary_value"])

@@ -38,8 +38,7 @@ from scipy import stats
 
 from analysis.data.params import ParameterError
 from analysis.data.settings import did_you_mean
-from analysis.presentation.i18n import tr
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 from analysis.statistics.sleeping import CHANNEL_NEEDS
 
 #: Arm sizes that differ from the plan with p below this are flagged (sample-ratio mismatch).
@@ -70,16 +69,9 @@ class SRMResult(Result):
     def table(self) -> pd.DataFrame:
         return self.arms
 
-    def sentence(self) -> str:
-        p = "< 0.001" if self.p_value < 0.001 else f"= {self.p_value:.3f}"
-        if self.flagged:
-            return tr(
-                "Sample-ratio mismatch: the arm sizes differ from the planned allocation (chi-square {chi2:,.1f}, p {p}); "
-                "the assignment did not happen as planned, so the arms may not be comparable.",
-                chi2=self.chi2,
-                p=p,
-            )
-        return tr("The arm sizes match the planned allocation (chi-square {chi2:,.1f}, p {p}).", chi2=self.chi2, p=p)
+    def sentence(self) -> Phrase:
+        """The test's verdict: ``plan.srm`` (the arm sizes differ from the plan) or ``plan.srm_ok``."""
+        return Phrase.of("plan.srm" if self.flagged else "plan.srm_ok", chi2=self.chi2, p=self.p_value)
 
 
 def srm_test(observed: dict[str, int], planned: dict[str, float], threshold: float = SRM_THRESHOLD) -> SRMResult:
@@ -698,8 +690,7 @@ def _record_files(data_dir) -> dict[str, Path]:
 def judge_against_plans(data_dir, outcomes: pd.DataFrame, campaigns: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Every campaign with a pre-registration record, judged as it was planned: its primary outcome
     (each treated arm against the record's control arm, at the record's alpha) and what the wave
-    did differently from the record (arms, start date, response window, members), one sentence each."""
-    from analysis.presentation.present import display_name, label
+    did differently from the record (arms, start date, response window, members), one phrase each."""
     from analysis.statistics.campaigns import estimate_arm_effects
 
     rows, deviations = [], []
@@ -709,62 +700,33 @@ def judge_against_plans(data_dir, outcomes: pd.DataFrame, campaigns: pd.DataFram
         if cid not in known:
             continue
         record = read_preregistration(path)
-        name = display_name(cid)
         o = outcomes[outcomes["campaign_id"] == cid]
         control = record.get("control_arm", "holdout")
         planned, seen = set(record.get("allocation") or {}), set(o["arm"])
         if seen - planned:
-            deviations.append(
-                tr(
-                    "{campaign}: arms {arms} are not in the plan.",
-                    campaign=name,
-                    arms=", ".join(map(display_name, sorted(seen - planned))),
-                )
-            )
+            deviations.append(Phrase.of("plan.extra_arms", campaign=cid, arms=tuple(sorted(seen - planned))))
         if planned - seen:
-            deviations.append(
-                tr(
-                    "{campaign}: planned arms {arms} have no members.",
-                    campaign=name,
-                    arms=", ".join(map(display_name, sorted(planned - seen))),
-                )
-            )
+            deviations.append(Phrase.of("plan.missing_arms", campaign=cid, arms=tuple(sorted(planned - seen))))
         if cid in starts.index:
             row = starts.loc[cid]
             if record.get("start_date") and str(pd.Timestamp(row["start_date"]).date()) != str(record["start_date"]):
                 deviations.append(
-                    tr(
-                        "{campaign}: started on {actual}, planned for {planned}.",
-                        campaign=name,
-                        actual=pd.Timestamp(row["start_date"]).date(),
-                        planned=record["start_date"],
+                    Phrase.of(
+                        "plan.start", campaign=cid, actual=pd.Timestamp(row["start_date"]).date(), planned=record["start_date"]
                     )
                 )
             if record.get("response_days") and int(row["response_days"]) != int(record["response_days"]):
                 deviations.append(
-                    tr(
-                        "{campaign}: response window of {actual} days, planned {planned}; the primary outcome "
-                        "below uses the data's window.",
-                        campaign=name,
-                        actual=int(row["response_days"]),
-                        planned=int(record["response_days"]),
-                    )
+                    Phrase.of("plan.window", campaign=cid, actual=int(row["response_days"]), planned=int(record["response_days"]))
                 )
         if record.get("members") and int(record["members"]) != len(o):
-            deviations.append(
-                tr(
-                    "{campaign}: {actual:,} members in the data, {planned:,} in the plan.",
-                    campaign=name,
-                    actual=len(o),
-                    planned=int(record["members"]),
-                )
-            )
+            deviations.append(Phrase.of("plan.members", campaign=cid, actual=len(o), planned=int(record["members"])))
         if record.get("primary_outcome", "return_rate") != "return_rate" or control not in seen:
             continue
         alpha = float(record.get("alpha", 0.05))
         eff = estimate_arm_effects(o, control, alpha).table("return_rate")
         rows.append(
-            eff.assign(alpha=alpha, outcome=label("return_rate"))[
+            eff.assign(alpha=alpha, outcome=Phrase.of("label.return_rate"))[
                 ["campaign_id", "arm", "outcome", "n_treated", "n_control", "estimate", "ci_low", "ci_high", "p_value", "alpha"]
             ]
         )

@@ -24,9 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.errors import NotApplicable
-from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, format_value
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 
 #: Members each side needs before an uplift model is fitted (below this, say why not).
 MIN_PER_SIDE = 200
@@ -197,42 +195,19 @@ class UpliftResult(Result):
             ]
         )
 
-    def sentence(self) -> str:
+    def sentence(self) -> tuple[Phrase, Phrase]:
+        """The Qini area per 1,000 members listed with its interval (``uplift.qini``), then the
+        decision: use the scores (``uplift.use_scores``) or the simple rule (``uplift.no_better``)."""
         per = 1000
-        head = tr(
-            "{arm}: targeting by the uplift model brings on average {area:+.1f} incremental returns per 1,000 members "
-            "listed beyond random targeting ({level:.0%} interval {low:+.1f} to {high:+.1f}; Qini area, evaluated on members "
-            "the model did not see).",
-            arm=display_name(f"{self.campaign_id} / {self.arm}"),
+        head = Phrase.of(
+            "uplift.qini",
+            arm=f"{self.campaign_id} / {self.arm}",
             area=self.area * per,
             level=1 - self.alpha,
             low=self.ci_low * per,
             high=self.ci_high * per,
         )
-        if self.better_than_random:
-            return head + " " + tr("The model ranks members better than random: use its scores to choose whom to contact.")
-        return (
-            head
-            + " "
-            + tr(
-                "That is no better than random targeting on this evidence: choose the list by the simple rule "
-                "(the refined sleeping list, or the subgroups above) rather than by the model."
-            )
-        )
-
-    def plot(self, ax=None, **kwargs):
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(self.curve["depth"], self.curve["model"], label=tr("uplift model"), **kwargs)
-        ax.plot(self.curve["depth"], self.curve["random"], ls="--", color="#8c8c8c", label=tr("random targeting"))
-        ax.set_xlabel(tr("share of the list targeted (highest predicted uplift first)"))
-        ax.set_ylabel(tr("incremental returns"))
-        ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_title(display_name(f"{self.campaign_id} / {self.arm}"))
-        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
-        return ax
+        return head, Phrase.of("uplift.use_scores" if self.better_than_random else "uplift.no_better")
 
 
 def _names(columns: str | list[str]) -> list[str]:
@@ -375,61 +350,54 @@ class ListChoice(Result):
             .reset_index()
         )
 
-    def sentence(self) -> str:
+    def sentence(self) -> tuple[Phrase, ...]:
+        """The list in phrases: why it is empty (``uplift.list_empty``), what it holds and costs
+        (``uplift.list``), then what it was chosen without: a budget, costs, the margin."""
         c = self.chosen
         cost = c["cost"].sum(min_count=len(c)) if len(c) else 0.0
-        head = tr(
-            "Ranked by {rule}: the list below holds {n:,} members, expected to bring {returns:,.1f} incremental returns "
-            "at a cost of {cost}.",
-            rule=tr(self.ranked_by),
-            n=len(c),
-            returns=float(c["uplift"].sum()),
-            cost=format_value(cost, "money"),
-        )
+        out = [
+            Phrase.of(
+                "uplift.list",
+                rule=Phrase.of(f"uplift.ranked_by.{self.ranked_by}"),
+                n=len(c),
+                returns=float(c["uplift"].sum()),
+                cost=cost,
+            )
+        ]
         if self.budget is None:
-            head += " " + (
-                tr("No budget was given (budget): the list holds every member whose best arm is expected to pay.")
-                if self.ranked_by == RANKINGS[0]
-                else tr(
-                    "No budget was given (budget): the list holds every member whose best arm's expected extra spend "
-                    "covers its cost at a 100 % margin."
+            out.append(
+                Phrase.of(
+                    "uplift.no_budget.margin"
+                    if self.ranked_by == RANKINGS[0]
+                    else "uplift.no_budget.spend"
+                    if self.curve["cost"].notna().all()
+                    else "uplift.no_budget.returns"
                 )
-                if self.curve["cost"].notna().all()
-                else tr("No budget was given (budget): the list holds every member expected to come back because of the contact.")
             )
         elif self.curve["cost"].isna().all():  # costs not known for every arm (see choose_list)
-            head += " " + tr("The budget is not applied: the data record no costs for these arms.")
+            out.append(Phrase.of("uplift.budget_not_applied"))
         if self.margin_per_return is None:
-            head += " " + tr(
-                "The margin per incremental return is unknown (margin_rate), so the expected gross margin is not shown."
-            )
+            out.append(Phrase.of("uplift.margin_unknown"))
         if len(c) == 0 and len(self.members):
-            head = tr("The list is empty: {why}", why=self.why_empty()) + " " + head
-        return head
+            out.insert(0, Phrase.of("uplift.list_empty", why=self.why_empty()))
+        return tuple(out)
 
-    def why_empty(self) -> str:
-        """Why no member is on the list, in one sentence."""
+    def why_empty(self) -> Phrase:
+        """Why no member is on the list (``uplift.empty.<reason>``)."""
         costs_known = bool(self.members["cost"].notna().all())
         if self.members["pays"].any():  # some would pay: the budget stopped them
-            return tr("the budget does not pay for a single contact.")
+            return Phrase.of("uplift.empty.budget")
         if self.ranked_by == RANKINGS[0]:
-            return tr("for no member does the best arm's expected margin cover its cost; contacting anyone would lose money.")
+            return Phrase.of("uplift.empty.margin")
         if costs_known and self.spend_per_return is None:
-            return tr("no contacted member came back, so nothing is known to cover the cost of a contact.")
+            return Phrase.of("uplift.empty.nobody_came")
         if costs_known:
-            return tr(
-                "for no member does the best arm's expected extra spend cover its cost, even if all of it were profit; "
-                "contacting anyone would lose money."
-            )
-        return tr("no arm is expected to bring back anyone who would not have come anyway.")
+            return Phrase.of("uplift.empty.spend")
+        return Phrase.of("uplift.empty.no_uplift")
 
 
 #: How members are ranked, from what is known (see :func:`choose_list`).
-RANKINGS = (
-    N_("expected margin net of cost"),
-    N_("expected incremental returns per unit of cost"),
-    N_("expected incremental returns"),
-)
+RANKINGS = ("margin", "returns_per_cost", "returns")
 
 
 def choose_list(

@@ -11,9 +11,8 @@ import pandas as pd
 import statsmodels.api as sm
 
 from analysis.data.dataset import MallData
-from analysis.presentation.i18n import N_, tr
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL, _check_control
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 
 # --- regression adjustment -----------------------------------------------------------
 
@@ -61,28 +60,20 @@ class Dropped:
 
     ``constant`` (``covariate``), ``collinear`` (``covariate``: a combination of those before it)
     and ``exact_fit`` (``n`` members fitted exactly by a level no one else has). The words, in
-    the report's language, come from :meth:`text`, at display time.
+    the report's language, come from its :attr:`phrase`, at display time.
     """
 
     code: str
     covariate: str | None = None
     n: int | None = None
 
-    #: The sentence of each code (message ids of the catalogs).
-    TEXT: ClassVar[dict] = {
-        "constant": N_("{covariate} (constant)"),
-        "collinear": N_("{covariate} (collinear with the covariates before it)"),
-        "exact_fit": N_(
-            "{n} member(s) fitted exactly by a covariate level no one else in the comparison has "
-            "(leverage 1): left out of the fit, which does not change the estimate"
-        ),
-    }
-
     def to_metrics(self) -> dict:
         return {k: v for k, v in (("code", self.code), ("covariate", self.covariate), ("n", self.n)) if v is not None}
 
-    def text(self) -> str:
-        return tr(self.TEXT[self.code], covariate=self.covariate, n=self.n)
+    @property
+    def phrase(self) -> Phrase:
+        """What was left out and why, as a phrase (``adjustment.<code>``) the presentation layer writes."""
+        return Phrase(f"adjustment.{self.code}", {"covariate": self.covariate, "n": self.n})
 
 
 @dataclass(frozen=True)
@@ -141,7 +132,7 @@ class AdjustedEffect(Result):
                     "ci_low": ci["ci_low"],
                     "ci_high": ci["ci_high"],
                     "covariates": ", ".join(self.covariates) or "none",
-                    "dropped": "; ".join(d.text() for d in self.dropped) or "none",
+                    "dropped": tuple(d.phrase for d in self.dropped),
                 }
             ]
         )

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from analysis.presentation.i18n import tr
 from analysis.statistics.campaigns.effects import estimate_arm_effects
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL, _check_control, summarize_arms
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 
 # --- the study's before/after table and difference-in-differences ----------------------
 
@@ -45,11 +44,7 @@ class BeforeAfter(Result):
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame(
             {
-                "comparison": [
-                    tr("naive: after minus before (treated return rates)"),
-                    tr("holdout-based: after effect minus before effect (difference-in-differences)"),
-                    tr("bias of the naive comparison (season, list composition)"),
-                ],
+                "comparison": [Phrase.of("beforeafter.naive"), Phrase.of("beforeafter.did"), Phrase.of("beforeafter.bias")],
                 "estimate": [self.naive_difference, self.causal_difference, self.naive_difference - self.causal_difference],
                 "ci_low": [np.nan, self.did.ci_low, np.nan],
                 "ci_high": [np.nan, self.did.ci_high, np.nan],

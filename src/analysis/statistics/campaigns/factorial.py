@@ -11,10 +11,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from analysis.presentation.i18n import tr
-from analysis.presentation.present import display_name
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 
 # --- factorial gift x channel ------------------------------------------------------------
 
@@ -118,13 +116,9 @@ def estimate_factorial(
     effects = pd.DataFrame(
         {
             "effect": [
-                tr("gift: {alternative} vs {reference}", alternative=display_name(g1), reference=display_name(g0)),
-                tr("channel: {alternative} vs {reference}", alternative=display_name(c1), reference=display_name(c0)),
-                tr(
-                    "interaction (gift effect with {alternative} minus with {reference})",
-                    alternative=display_name(c1),
-                    reference=display_name(c0),
-                ),
+                Phrase.of("factorial.gift", alternative=g1, reference=g0),
+                Phrase.of("factorial.channel", alternative=c1, reference=c0),
+                Phrase.of("factorial.interaction", alternative=c1, reference=c0),
             ],
             "estimate": est,
             "se": se,

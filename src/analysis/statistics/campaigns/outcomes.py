@@ -8,8 +8,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.data.dataset import MallData, is_purchase
-from analysis.presentation.i18n import tr
-from analysis.presentation.present import display_name
+from analysis.statistics.results import Phrase
 
 DEFAULT_CONTROL = "holdout"
 
@@ -106,25 +105,22 @@ def compute_campaign_outcomes(
     return out.sort_values(["campaign_id", "arm", "member_id"]).reset_index(drop=True)
 
 
-def open_windows(outcomes: pd.DataFrame) -> str | None:
-    """One sentence naming the campaigns whose response window had not closed on the analysis
-    date (their figures are interim), or ``None`` when every window is closed."""
+def open_windows(outcomes: pd.DataFrame) -> Phrase | None:
+    """The campaigns whose response window had not closed on the analysis date (their figures are
+    interim), with the day each window ends (``campaigns.still_running``); ``None`` when every
+    window is closed."""
     if outcomes is None or "window_open" not in outcomes or not outcomes["window_open"].any():
         return None
     rows = outcomes[outcomes["window_open"]].drop_duplicates("campaign_id")
-    ends = [
-        tr(
-            "{campaign} (window ends {end})",
-            campaign=display_name(r.campaign_id),
+    ends = tuple(
+        Phrase.of(
+            "campaigns.window_ends",
+            campaign=r.campaign_id,
             end=(pd.Timestamp(r.start_date) + pd.Timedelta(days=float(r.response_days))).date(),
         )
         for r in rows.itertuples()
-    ]
-    return tr(
-        "Still running on the analysis date: {campaigns}. Their figures are interim: members can still come back before "
-        "the window closes.",
-        campaigns=", ".join(ends),
     )
+    return Phrase.of("campaigns.still_running", campaigns=ends)
 
 
 def _check_control(outcomes: pd.DataFrame, control_arm: str, campaign_id: str | None = None) -> None:

@@ -18,14 +18,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.presentation.i18n import N_, tr
-from analysis.presentation.present import display_name, format_value
 from analysis.statistics.campaigns.effects import _mean_diff_hc2
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 
 #: What the interval of an arm's net value says: it pays, it loses money, or the data cannot tell.
 PAYS, LOSES, UNCLEAR, COST_UNKNOWN = "pays", "loses money", "cannot tell", "cost unknown"
+#: The code of each verdict in phrases.
+VERDICT_CODES = {PAYS: "pays", LOSES: "loses", UNCLEAR: "unclear"}
 
 
 @dataclass(frozen=True)
@@ -77,59 +77,32 @@ class NetValue(Result):
             }
         return out
 
-    def sentences(self) -> list[str]:
-        """One sentence per arm; arms that lose money first."""
-        level = 1 - self.alpha
+    def sentences(self) -> list[Phrase]:
+        """One phrase per arm, arms that lose money first: ``value.<verdict>`` (``value.best.<verdict>``
+        when the margin is unknown and every extra spend is counted as profit, the best case), with
+        the arm, its net value per contacted member and interval, the total, and what it cost."""
         order = self.values.assign(_o=self.values["verdict"].map({LOSES: 0, UNCLEAR: 1, PAYS: 2, COST_UNKNOWN: 3}))
         out = []
         for r in order.sort_values(["_o", "campaign_id", "arm"], kind="stable").itertuples():
-            arm = display_name(f"{r.campaign_id} / {r.arm}")
+            arm = f"{r.campaign_id} / {r.arm}"
             if r.verdict == COST_UNKNOWN:
-                out.append(tr("{arm}: the data record no cost for some of its contacts, so whether it pays is unknown.", arm=arm))
+                out.append(Phrase.of("value.cost_unknown", arm=arm))
                 continue
-            money = {
+            code = VERDICT_CODES[r.verdict]
+            values = {
                 "arm": arm,
-                "net": format_value(r.estimate, "money"),
-                "low": format_value(r.ci_low, "money"),
-                "high": format_value(r.ci_high, "money"),
-                "total": format_value(r.total, "money"),
-                "level": level,
-                "spend": format_value(r.incremental_spend, "money"),
-                "cost": format_value(r.cost_per_contacted, "money"),
+                "net": r.estimate,
+                "low": r.ci_low,
+                "high": r.ci_high,
+                "total": r.total,
+                "level": 1 - self.alpha,
+                "spend": r.incremental_spend,
+                "cost": r.cost_per_contacted,
             }
             if self.best_case:
-                text = {
-                    LOSES: N_(
-                        "**{arm} loses money even if all of its extra spend were profit**: its incremental spend of {spend} "
-                        "per contacted member does not cover the {cost} it cost ({net} per member, {level:.0%} interval {low} to "
-                        "{high}; {total} in total)."
-                    ),
-                    PAYS: N_(
-                        "{arm}: its incremental spend covers its cost at a 100 % margin ({net} per contacted member, {level:.0%} "
-                        "interval {low} to {high}); whether it pays at the real margin needs margin_rate."
-                    ),
-                    UNCLEAR: N_(
-                        "{arm}: whether its incremental spend even covers its cost cannot be told from these data ({net} per "
-                        "contacted member at a 100 % margin, {level:.0%} interval {low} to {high})."
-                    ),
-                }[r.verdict]
+                out.append(Phrase(f"value.best.{code}", values))
             else:
-                money["margin"] = self.margin_rate
-                text = {
-                    LOSES: N_(
-                        "**{arm} loses money** at a {margin:.0%} margin: {net} per contacted member ({level:.0%} interval {low} "
-                        "to {high}), {total} in total."
-                    ),
-                    PAYS: N_(
-                        "{arm} pays at a {margin:.0%} margin: {net} per contacted member ({level:.0%} interval {low} to {high}), "
-                        "{total} in total."
-                    ),
-                    UNCLEAR: N_(
-                        "{arm}: whether it pays at a {margin:.0%} margin cannot be told from these data: {net} per contacted "
-                        "member ({level:.0%} interval {low} to {high}), {total} in total."
-                    ),
-                }[r.verdict]
-            out.append(tr(text, **money))
+                out.append(Phrase(f"value.{code}", {**values, "margin": self.margin_rate}))
         return out
 
 

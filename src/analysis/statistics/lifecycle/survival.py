@@ -15,9 +15,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
-from analysis.presentation.i18n import tr
-from analysis.presentation.present import covariate_label, label
-from analysis.statistics.results import Result
+from analysis.statistics.results import Phrase, Result
 from analysis.statistics.segmentation import age_band
 
 # --- time to sleep -------------------------------------------------------------------
@@ -100,29 +98,21 @@ class SurvivalResult(Result):
     def table(self) -> pd.DataFrame:
         return self.hazard_ratios
 
-    def fit_note(self) -> str | None:
-        """What was left out of the Cox model, or that it did not converge (``None``: nothing to say)."""
+    def fit_note(self) -> tuple[Phrase, ...]:
+        """What was left out of the Cox model (``survival.dropped``), and that it did not converge
+        (``survival.not_converged``); empty: nothing to say."""
         parts = []
         if self.dropped:
-            parts.append(
-                tr(
-                    "Left out of the Cox model, because their hazard ratio cannot be estimated (no member with it fell "
-                    "asleep, or every one who did had it): {covariates}.",
-                    covariates=", ".join(self.dropped),
-                )
-            )
+            parts.append(Phrase.of("survival.dropped", covariates=tuple(self.dropped)))
         if not self.converged:
-            parts.append(tr("The Cox model did not converge: its hazard ratios are not reliable."))
-        return " ".join(parts) or None
+            parts.append(Phrase.of("survival.not_converged"))
+        return tuple(parts)
 
-    def logrank_sentence(self) -> str:
-        """The log-rank result in words (one group: there is nothing to compare)."""
+    def logrank_sentence(self) -> Phrase:
+        """The log-rank result (``survival.logrank``); one group: there is nothing to compare."""
         if pd.isna(self.logrank_p):
-            return tr("One {group} only: there are no groups to compare, so no log-rank test.", group=label(self.by).lower())
-        p = "< 0.001" if self.logrank_p < 0.001 else f"= {self.logrank_p:.3f}"
-        return tr(
-            "Log-rank test across {by}s: chi-square {chi2:,.1f}, p {p}.", by=label(self.by).lower(), chi2=self.logrank_chi2, p=p
-        )
+            return Phrase.of("survival.one_group", group=self.by)
+        return Phrase.of("survival.logrank", by=self.by, chi2=self.logrank_chi2, p=self.logrank_p)
 
     def ph_violations(self, alpha: float = 0.05) -> list[str]:
         """Covariates whose proportional-hazards check rejects the assumption at ``alpha``."""
@@ -131,18 +121,13 @@ class SurvivalResult(Result):
         bad = self.ph_check[self.ph_check["p_value"] < alpha]
         return [str(c) for c in bad.iloc[:, 0]]
 
-    def ph_note(self, alpha: float = 0.05) -> str | None:
-        """What the hazard ratios may claim when the PH check rejects the assumption (``None``: it does not)."""
+    def ph_note(self, alpha: float = 0.05) -> Phrase | None:
+        """What the hazard ratios may claim when the PH check rejects the assumption (``survival.ph``;
+        ``None``: it does not)."""
         bad = self.ph_violations(alpha)
         if not bad:
             return None
-        return tr(
-            "The proportional-hazards check rejects the assumption for {covariates} (p < {alpha}): their hazard ratios "
-            "above are averages over time, not constant effects. Read the Kaplan-Meier curves for how the difference changes "
-            "with time; for inference, stratify the Cox model by these covariates or give them a time-varying effect.",
-            covariates=", ".join(covariate_label(c) for c in bad),
-            alpha=alpha,
-        )
+        return Phrase.of("survival.ph", covariates=tuple(bad), alpha=alpha)
 
     def median_days(self) -> pd.Series:
         c = self.curves
