@@ -28,152 +28,94 @@ import pandas as pd
 
 from analysis.data.config import RFM_WINDOW_DAYS
 from analysis.data.dataset import MallData, is_purchase, session_table
-from analysis.presentation.formats import display_name
+from analysis.presentation.formats import LANGUAGES, display_name, format_value
+from analysis.presentation.i18n import N_, tr
 from analysis.statistics.lifecycle import STAGES, build_stage_panel_expr
 from analysis.statistics.results import Result
 
 KPIS = ("members", "new", "active", "sleeping", "woken", "lost", "spend", "purchases", "visits", "avg_ticket")
 ALL = "all"
 
+#: The words of the monthly report, by key: English message ids of the catalogs
+#: (``locales/<lang>/messages.yaml``); :func:`text` writes one in a language.
 TEXT = {
-    "en": {
-        "members": "Members",
-        "new": "New members",
-        "active": "Active (bought)",
-        "sleeping": "Sleeping",
-        "woken": "Woken up",
-        "lost": "Lost this month",
-        "spend": "Spend",
-        "purchases": "Purchases",
-        "visits": "Visits",
-        "avg_ticket": "Average ticket",
-        "value": "this month",
-        "previous": "previous month",
-        "mom": "vs previous month",
-        "last_year": "same month last year",
-        "yoy": "vs last year",
-        "tier": "tier",
-        "kpi": "KPI",
-        "about_to_sleep": "About to sleep (within {days} days)",
-        "downgrade_warning": "Downgrade warning",
-        "title": "Monthly member report: {month}",
-        "month_fmt": "%B %Y",
-        "trend_title": "The last 13 months",
-        "by_tier_title": "Active members and spend by tier",
-        "stage": "stage",
-        "from_stage": "from",
-        "to_stage": "to",
-        "count": "members",
-        "campaign": "campaign",
-        "arm": "arm",
-        "contacted": "contacted",
-        "return_rate": "return rate",
-        "cost": "cost",
-        "cost_per_incremental_return": "cost per incremental return",
-        "campaign_id": "campaign",
-        "incremental_return_rate": "incremental return rate",
-        "ci_low": "interval low",
-        "ci_high": "interval high",
-        "window_open": "window still open",
-        "segment": "RFM segment",
-        "segments_title": "RFM segment movements",
-        "rfm_window": "RFM scores count purchases and spend over the {days} days up to each month-end (the same definition as the segmentation report).",
-        "stages_title": "Lifecycle stages: end of the previous month (rows) to the end of this month (columns)",
-        "campaigns_title": "Campaigns started this month",
-        "watch_title": "Watch list",
-        "watch_export": "The members behind it ({rows:,}, with raw member ids, for the wake-up team) are in {files} in the run's "
-        "exports folder (`exports/<month>/`, outside the report site: keep it private).",
-        "by_tier_heading": "By tier",
-        "kpi_heading": "Key figures",
-        "no_campaign": "No campaign started this month.",
-        "now": "now",
-        "change": "change",
-        "from_segment": "from",
-        "to_segment": "to",
-        "share_of_from": "share of from",
-        "stage_names": {
-            "(joined)": "(joined)",
-            "new": "New",
-            "active": "Active",
-            "cooling": "Cooling",
-            "sleeping": "Sleeping",
-            "lost": "Lost",
-            "reactivated": "Reactivated",
-        },
-    },
-    "zh": {
-        "members": "会员数",
-        "new": "新会员",
-        "active": "活跃会员（有消费）",
-        "sleeping": "沉睡会员",
-        "woken": "唤醒会员",
-        "lost": "本月流失",
-        "spend": "消费额",
-        "purchases": "消费笔数",
-        "visits": "到访次数",
-        "avg_ticket": "客单价",
-        "value": "本月",
-        "previous": "上月",
-        "mom": "环比",
-        "last_year": "去年同月",
-        "yoy": "同比",
-        "tier": "会员等级",
-        "kpi": "指标",
-        "about_to_sleep": "即将沉睡（{days}天内）",
-        "downgrade_warning": "降级预警",
-        "title": "会员月报：{month}",
-        "month_fmt": "%Y年%m月",
-        "trend_title": "近13个月走势",
-        "by_tier_title": "各等级活跃会员与消费额",
-        "stage": "生命周期阶段",
-        "from_stage": "上月阶段",
-        "to_stage": "本月阶段",
-        "count": "会员数",
-        "campaign": "活动",
-        "arm": "组别",
-        "contacted": "触达人数",
-        "return_rate": "回店率",
-        "cost": "成本",
-        "cost_per_incremental_return": "每增量回店成本",
-        "campaign_id": "活动",
-        "incremental_return_rate": "增量回店率",
-        "ci_low": "区间下限",
-        "ci_high": "区间上限",
-        "window_open": "响应期未结束",
-        "segment": "RFM分群",
-        "segments_title": "RFM分群变化",
-        "rfm_window": "RFM得分按每个月末之前{days}天内的购买次数与消费金额计算（与分群报告的定义相同）。",
-        "stages_title": "生命周期阶段：上月末（行）到本月末（列）",
-        "campaigns_title": "本月开始的营销活动",
-        "watch_title": "运营预警",
-        "watch_export": "名单（{rows:,} 名会员，含原始会员号，供唤醒团队使用）已写入本次运行的导出目录（`exports/<month>/`，即月份下的目录，不在报告站点内，请勿外传）：{files}。",
-        "by_tier_heading": "分等级",
-        "kpi_heading": "核心指标",
-        "no_campaign": "本月没有开始的营销活动。",
-        "now": "本月末",
-        "change": "变化",
-        "from_segment": "原分群",
-        "to_segment": "新分群",
-        "share_of_from": "占原分群比例",
-        "stage_names": {
-            "(joined)": "（本月加入）",
-            "new": "新会员",
-            "active": "活跃",
-            "cooling": "降温",
-            "sleeping": "沉睡",
-            "lost": "流失",
-            "reactivated": "唤醒",
-        },
-    },
+    "members": N_("Members"),
+    "new": N_("New members"),
+    "active": N_("Active (bought)"),
+    "sleeping": N_("Sleeping members"),
+    "woken": N_("Woken up"),
+    "lost": N_("Lost this month"),
+    "spend": N_("Spend"),
+    "purchases": N_("Purchases"),
+    "visits": N_("Visits"),
+    "avg_ticket": N_("Average ticket"),
+    "value": N_("this month"),
+    "previous": N_("previous month"),
+    "mom": N_("month on month"),
+    "last_year": N_("same month last year"),
+    "yoy": N_("year on year"),
+    "tier": N_("tier"),
+    "kpi": N_("KPI"),
+    "about_to_sleep": N_("About to sleep (within {days} days)"),
+    "downgrade_warning": N_("Downgrade warning"),
+    "title": N_("Monthly member report: {month}"),
+    "month_fmt": N_("%B %Y"),
+    "trend_title": N_("The last 13 months"),
+    "by_tier_title": N_("Active members and spend by tier"),
+    "stage": N_("stage"),
+    "from_stage": N_("stage last month"),
+    "to_stage": N_("stage this month"),
+    "count": N_("members"),
+    "campaign": N_("campaign"),
+    "arm": N_("arm"),
+    "contacted": N_("contacted"),
+    "return_rate": N_("return rate"),
+    "cost": N_("cost"),
+    "cost_per_incremental_return": N_("cost per incremental return"),
+    "campaign_id": N_("campaign"),
+    "incremental_return_rate": N_("incremental return rate"),
+    "ci_low": N_("interval low"),
+    "ci_high": N_("interval high"),
+    "window_open": N_("window still open"),
+    "segment": N_("RFM segment"),
+    "segments_title": N_("RFM segment movements"),
+    "rfm_window": N_(
+        "RFM scores count purchases and spend over the {days} days up to each month-end (the same definition as the "
+        "segmentation report)."
+    ),
+    "stages_title": N_("Lifecycle stages: end of the previous month (rows) to the end of this month (columns)"),
+    "campaigns_title": N_("Campaigns started this month"),
+    "watch_title": N_("Watch list"),
+    "watch_export": N_(
+        "The members behind it ({rows:,}, with raw member ids, for the wake-up team) are in {files} in the run's "
+        "exports folder (`exports/<month>/`, outside the report site: keep it private)."
+    ),
+    "by_tier_heading": N_("By tier"),
+    "kpi_heading": N_("Key figures"),
+    "no_campaign": N_("No campaign started this month."),
+    "now": N_("now"),
+    "change": N_("change"),
+    "from_segment": N_("segment before"),
+    "to_segment": N_("segment now"),
+    "share_of_from": N_("share of the segment before"),
+}
+#: The lifecycle stages as the monthly report names them.
+STAGE_NAMES = {
+    "(joined)": N_("(joined)"),
+    "new": N_("New"),
+    "active": N_("Active"),
+    "cooling": N_("Cooling"),
+    "sleeping": N_("Sleeping"),
+    "lost": N_("Lost"),
+    "reactivated": N_("Reactivated"),
 }
 
 
 def text(key: str, lang: str = "en", **fmt):
-    """A label of the monthly report in ``lang`` (``en`` or ``zh``)."""
-    if lang not in TEXT:
-        raise ValueError(f"lang must be one of {sorted(TEXT)}, got {lang!r}")
-    value = TEXT[lang][key]
-    return value.format(**fmt) if isinstance(value, str) else value
+    """A label of the monthly report in ``lang`` (one of :data:`~analysis.presentation.formats.LANGUAGES`)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {sorted(LANGUAGES)}, got {lang!r}")
+    return tr(TEXT[key], lang=lang, **fmt)
 
 
 def localize(table: pd.DataFrame, lang: str, stages_first: bool = False) -> pd.DataFrame:
@@ -182,8 +124,8 @@ def localize(table: pd.DataFrame, lang: str, stages_first: bool = False) -> pd.D
     ``stages_first``: the columns are lifecycle stages (a stage-to-stage table), not KPIs, so
     ``active`` reads as the stage "Active", not the KPI "Active (bought)".
     """
-    words = {k: v for k, v in TEXT[lang].items() if isinstance(v, str)}
-    stages = TEXT[lang]["stage_names"]
+    words = {k: tr(v, lang=lang) for k, v in TEXT.items()}
+    stages = {k: tr(v, lang=lang) for k, v in STAGE_NAMES.items()}
     column = (lambda c: stages.get(c, words.get(c, c))) if stages_first else (lambda c: words.get(c, stages.get(c, c)))
     out = table.rename(columns=column, index=lambda i: stages.get(i, i) if isinstance(i, str) else i)
     out.index.name = words.get(table.index.name, table.index.name) if table.index.name else None
@@ -526,68 +468,67 @@ def write_kpi_tables(comparison, output_dir: str) -> list[Path]:
 
 def _signed_pct(x: float, lang: str) -> str:
     if x is None or not np.isfinite(x):
-        return "n/a" if lang == "en" else "无可比数据"
+        return tr("n/a", lang=lang)
     return f"{x:+.1%}"
 
 
 def write_narrative(
     comparison: MonthComparison, watch: pd.DataFrame, campaigns: pd.DataFrame, lang: str = "en", currency: str = "¥"
 ) -> list[str]:
-    """Templated sentences from the month's figures (nothing that is not in the tables)."""
+    """Templated sentences from the month's figures (nothing that is not in the tables), in ``lang``."""
     t = comparison.table_all
-    month = month_label(comparison.month, lang)
-    v = lambda k: t.loc[k, "value"]  # noqa: E731
-    mom = lambda k: _signed_pct(t.loc[k, "change_pct"], lang)  # noqa: E731
-    yoy = lambda k: _signed_pct(t.loc[k, "yoy_pct"], lang)  # noqa: E731
+    v = {k: t.loc[k, "value"] for k in ("active", "spend", "avg_ticket", "new", "woken", "lost", "sleeping")}
+    mom = {f"{k}_mom": _signed_pct(t.loc[k, "change_pct"], lang) for k in ("active", "spend", "sleeping")}
+    yoy = {f"{k}_yoy": _signed_pct(t.loc[k, "yoy_pct"], lang) for k in ("active", "spend")}
     w = watch.set_index("tier").loc[ALL]
-    review = f"{pd.Timestamp(comparison.month).year}-12-31"
-    out = []
-    if lang == "zh":
-        out.append(
-            f"{month}，共有{v('active'):,.0f}名会员至少消费一次（环比{mom('active')}，同比{yoy('active')}），"
-            f"消费额{currency}{v('spend'):,.0f}（环比{mom('spend')}，同比{yoy('spend')}），客单价{currency}{v('avg_ticket'):,.0f}。"
-        )
-        out.append(
-            f"本月新增会员{v('new'):,.0f}名；{v('woken'):,.0f}名沉睡或流失会员被唤醒，{v('lost'):,.0f}名会员进入流失；"
-            f"月末沉睡会员{v('sleeping'):,.0f}名（环比{mom('sleeping')}）。"
-        )
-        out.append(
-            f"预警：{w['about_to_sleep']:,}名会员将在30天内进入沉睡；{w['downgrade_warning']:,}名会员按当前消费节奏将在"
-            f"{review}的年度评审时降级（规则：自1月1日起的消费额按同样节奏延续到年底，低于其等级的年度门槛）。"
-        )
-    else:
-        out.append(
-            f"In {month}, {v('active'):,.0f} members bought at least once ({mom('active')} on the previous month, "
-            f"{yoy('active')} on a year earlier); they spent {currency}{v('spend'):,.0f} ({mom('spend')}, {yoy('spend')} year on year) "
-            f"at an average ticket of {currency}{v('avg_ticket'):,.0f}."
-        )
-        out.append(
-            f"{v('new'):,.0f} members joined; {v('woken'):,.0f} sleeping or lost members were woken up and {v('lost'):,.0f} "
-            f"became lost; {v('sleeping'):,.0f} members were asleep at the end of the month ({mom('sleeping')})."
-        )
-        out.append(
-            f"Watch list: {w['about_to_sleep']:,} members will fall asleep within 30 days unless they buy, and "
-            f"{w['downgrade_warning']:,} are on course to lose their tier at the yearly review on {review} (the rule: "
-            f"their spend since 1 January, continued at the same pace to the end of the year, falls short of their "
-            f"tier's yearly threshold)."
-        )
-    pts = lambda x: f"{x * 100:+.1f} " + ("个百分点" if lang == "zh" else "points")  # noqa: E731 - differences of rates
+    out = [
+        tr(
+            "In {month}, {active:,.0f} members bought at least once ({active_mom} on the previous month, {active_yoy} on a "
+            "year earlier); they spent {currency}{spend:,.0f} ({spend_mom}, {spend_yoy} year on year) at an average ticket "
+            "of {currency}{avg_ticket:,.0f}.",
+            lang=lang,
+            month=month_label(comparison.month, lang),
+            currency=currency,
+            **v,
+            **mom,
+            **yoy,
+        ),
+        tr(
+            "{new:,.0f} members joined; {woken:,.0f} sleeping or lost members were woken up and {lost:,.0f} became lost; "
+            "{sleeping:,.0f} members were asleep at the end of the month ({sleeping_mom}).",
+            lang=lang,
+            **v,
+            **mom,
+        ),
+        tr(
+            "Watch list: {about:,} members will fall asleep within 30 days unless they buy, and {downgrade:,} are on course "
+            "to lose their tier at the yearly review on {review} (the rule: their spend since 1 January, continued at the "
+            "same pace to the end of the year, falls short of their tier's yearly threshold).",
+            lang=lang,
+            about=int(w["about_to_sleep"]),
+            downgrade=int(w["downgrade_warning"]),
+            review=f"{pd.Timestamp(comparison.month).year}-12-31",
+        ),
+    ]
+    points = lambda x: format_value(x, "points", lang=lang)  # noqa: E731 - differences of rates, in points
     treated = campaigns[campaigns["incremental_return_rate"].notna()] if len(campaigns) else campaigns
     for _, c in treated.iterrows():
-        sig = c["ci_low"] > 0
-        if lang == "zh":
-            out.append(
-                f"活动{c['campaign_id']}的{display_name(c['arm'])}组触达{c['contacted']:,}人，增量回店率{pts(c['incremental_return_rate'])}"
-                f"（95%置信区间{pts(c['ci_low'])}至{pts(c['ci_high'])}），" + ("效果显著。" if sig else "效果尚不能确认。")
+        out.append(
+            tr(
+                "Campaign {campaign}, arm {arm}: {contacted:,} contacted, incremental return rate {rate} (95% interval {low} "
+                "to {high}); {verdict}",
+                lang=lang,
+                campaign=display_name(c["campaign_id"]),
+                arm=display_name(c["arm"]),
+                contacted=int(c["contacted"]),
+                rate=points(c["incremental_return_rate"]),
+                low=points(c["ci_low"]),
+                high=points(c["ci_high"]),
+                verdict=tr(N_("a real effect.") if c["ci_low"] > 0 else N_("not distinguishable from no effect yet."), lang=lang),
             )
-        else:
-            out.append(
-                f"Campaign {c['campaign_id']}, arm {display_name(c['arm'])}: {c['contacted']:,} contacted, incremental return rate "
-                f"{pts(c['incremental_return_rate'])} (95% interval {pts(c['ci_low'])} to {pts(c['ci_high'])}); "
-                + ("a real effect." if sig else "not distinguishable from no effect yet.")
-            )
+        )
     if not len(campaigns):
-        out.append("本月没有开始的营销活动。" if lang == "zh" else "No campaign started this month.")
+        out.append(text("no_campaign", lang))
     return out
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 import papermill as pm
 
 from analysis.presentation import i18n
+from analysis.presentation.languages import LANGUAGES, page_name
 
 from analysis.application import kernelfork
 from analysis.data.config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, REPORTS_DIR
@@ -176,10 +177,8 @@ def _execute(
 
 def _titles(nb: Path) -> dict[str, str]:
     """The notebook's title (its first ``# heading``) in each language of the site."""
-    from analysis.presentation.site import CHROME
-
     source = nbformat.read(nb, as_version=4)
-    return {lang: i18n.title(source, nb.stem, lang) or nb.stem for lang in CHROME}
+    return {lang: i18n.title(source, nb.stem, lang) or nb.stem for lang in LANGUAGES}
 
 
 def _pages(notebooks: list[Path], per_nb: dict, kept: list[dict]) -> list[tuple[str, str]]:
@@ -195,8 +194,6 @@ def _pages(notebooks: list[Path], per_nb: dict, kept: list[dict]) -> list[tuple[
 def _translations(out_dir: Path, label: str, prov: dict, lang: str, stem: str) -> dict[str, str]:
     """``{language: link}`` to this report in the other languages: the same report of a run on the
     same data and analysis date in that language when one is built, else that language's index."""
-    from analysis.presentation.site import CHROME
-
     fingerprint = next((str(v) for k, v in prov.items() if k.startswith("data fingerprint")), "")
     found = {}
     for record in sorted(Path(out_dir).glob("*/run.json")):
@@ -208,7 +205,7 @@ def _translations(out_dir: Path, label: str, prov: dict, lang: str, stem: str) -
         if (
             run.get("label") == label
             or other == lang
-            or other not in CHROME
+            or other not in LANGUAGES
             or run.get("status") != "ok"
             or str(run.get("fingerprint") or "")[:16] != fingerprint
             or run.get("as_of") != prov.get("analysis date")
@@ -216,7 +213,7 @@ def _translations(out_dir: Path, label: str, prov: dict, lang: str, stem: str) -
             continue
         if any(e.get("name") == stem and e.get("status") == "ok" for e in run.get("notebooks", [])):
             found[other] = f"../{record.parent.name}/{stem}.html"
-    return {other: found.get(other, f"../{CHROME[other]['index']}") for other in CHROME if other != lang}
+    return {other: found.get(other, f"../{page_name('index', other)}") for other in LANGUAGES if other != lang}
 
 
 def _update_index(out_dir: Path) -> None:
@@ -563,11 +560,11 @@ def run_months(
     ``force``; months are built ``jobs`` at a time. Months after the analysis date are refused.
     Returns the results of the months built (skipped months are not in the list).
     """
-    from analysis.application.monthly import TEXT, parse_month
+    from analysis.application.monthly import parse_month
     from analysis.data.dataset import load_dataset
 
-    if lang not in TEXT:
-        raise ParameterError(f"--lang must be one of {', '.join(sorted(TEXT))}, got {lang!r}")
+    if lang not in LANGUAGES:
+        raise ParameterError(f"--lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
 
     data_dir = resolve_data(data_dir)
     out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs

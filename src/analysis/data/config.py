@@ -18,6 +18,15 @@ PROJECT_DIR = PACKAGE_DIR.parent.parent
 SOURCE_CHECKOUT = (PROJECT_DIR / "notebooks").is_dir() and (PROJECT_DIR / "pyproject.toml").is_file()
 _HOME = PROJECT_DIR if SOURCE_CHECKOUT else Path.cwd()
 
+#: The languages of the reports: one folder each under ``analysis/locales/`` with its
+#: ``language.yaml`` and catalogs (:mod:`analysis.presentation.languages`); English, the language
+#: of the message ids, first. Adding a language is adding a folder.
+LOCALES_DIR = PACKAGE_DIR / "locales"
+SOURCE_LANGUAGE = "en"
+LANGUAGES: tuple[str, ...] = (
+    SOURCE_LANGUAGE,
+    *sorted(p.name for p in LOCALES_DIR.iterdir() if (p / "language.yaml").is_file() and p.name != SOURCE_LANGUAGE),
+)
 DEMO_DATA_DIR = _HOME / "data" / "demo"
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks" if SOURCE_CHECKOUT else PACKAGE_DIR / "notebooks"
 REPORTS_DIR = _HOME / "reports"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from analysis.data.config import LANGUAGES
 from analysis.data.params import ParameterError
 
 #: A settings file larger than this is not a settings file.
@@ -180,7 +181,7 @@ def _schema():  # pydantic is imported only when a settings file is checked
     import datetime as dt
     from typing import Annotated, Literal
 
-    from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+    from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 
     def text(value):
         if isinstance(value, bool):
@@ -196,10 +197,15 @@ def _schema():  # pydantic is imported only when a settings file is checked
     Text = Annotated[str, BeforeValidator(text)]
     Days = Field(default=None, ge=1, le=36_500)
 
-    class DisplayName(BaseModel):
-        model_config = ConfigDict(extra="forbid", strict=True)
-        en: str | None = None
-        zh: str | None = None
+    def language(value):
+        if value is not None and value not in LANGUAGES:
+            raise ValueError(f"not a language of the reports; one of {', '.join(LANGUAGES)}")
+        return value
+
+    Lang = Annotated[str, AfterValidator(language)]
+    DisplayName = create_model(  # a name per language of the reports
+        "DisplayName", __config__=ConfigDict(extra="forbid", strict=True), **{code: (str | None, None) for code in LANGUAGES}
+    )
 
     class DataSettings(BaseModel):
         """The keys a data folder's ``mallwake.yaml`` may hold: the data's own settings (tiers,
@@ -254,7 +260,7 @@ def _schema():  # pydantic is imported only when a settings file is checked
         calibration_months: int | None = Field(default=None, ge=1, le=120)
         horizon_months: int | None = Field(default=None, ge=1, le=120)
         show_solutions: bool | None = None
-        lang: Literal["en", "zh"] | None = None
+        lang: Lang | None = None
 
         @field_validator("export_dir", "output_dir", "settings_applied")
         @classmethod

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.presentation.languages import LANGUAGES, language
+
 #: What a missing value (NaN, NaT, None, pd.NA) shows as in every report table.
 MISSING = "–"
-LANGUAGES = ("en", "zh")
 
 #: Display names of the default tiers (a data folder's ``display_names`` adds and overrides).
 DEFAULT_NAMES = {
@@ -445,7 +446,7 @@ def configure(
 
     _settings.lang, _settings.currency, _settings.names = lang, cur, table
     _settings.tiers = resolve_tiers(data_dir) if data_dir is not None else _settings.tiers
-    if lang == "zh":  # figures in Chinese need the Chinese font
+    if language(lang).cjk:  # figures in Chinese need the Chinese font
         from analysis.presentation.plots import use_language
 
         use_language(lang)

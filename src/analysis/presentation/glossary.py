@@ -13,6 +13,7 @@ import re
 from analysis.data.config import AGE_BAND_LABELS, MIN_CELL_SIZE, RFM_WINDOW_DAYS, SLEEPING_DAYS
 from analysis.presentation.formats import DEFAULT_NAMES
 from analysis.presentation.i18n import N_, tr
+from analysis.presentation.languages import LANGUAGES, language, page_name
 
 #: (section, term, Chinese term, definition): the definition is a message id (its translation is in
 #: the catalogs); ``{placeholders}`` are filled from the code's defaults (:data:`DEFAULTS`).
@@ -405,9 +406,7 @@ def _anchor(term: str) -> str:
 
 
 #: The definitions page of each language (beside the index of that language).
-PAGES = {"en": "glossary.html", "zh": "glossary.zh.html"}
-_INDEX = {"en": "index.html", "zh": "index.zh.html"}
-_HTML_LANG = {"en": "en", "zh": "zh-CN"}
+PAGES = {code: page_name("glossary", code) for code in LANGUAGES}
 
 
 def glossary_page(csp_meta: str, lang: str = "en") -> str:
@@ -419,8 +418,8 @@ def glossary_page(csp_meta: str, lang: str = "en") -> str:
         sections.setdefault(section, []).append(f'<dt id="{_anchor(term)}">{html.escape(shown)}</dt><dd>{body}</dd>')
     parts = "".join(f"<section><h2>{html.escape(s)}</h2><dl>{''.join(items)}</dl></section>" for s, items in sections.items())
     others = " ".join(
-        f'<a href="{PAGES[other]}" hreflang="{_HTML_LANG[other]}" lang="{_HTML_LANG[other]}">{name}</a>'
-        for other, name in (("en", "English"), ("zh", "中文"))
+        f'<a href="{PAGES[other]}" hreflang="{language(other).html}" lang="{language(other).html}">{language(other).name}</a>'
+        for other in LANGUAGES
         if other != lang
     )
     intro = tr(
@@ -429,13 +428,13 @@ def glossary_page(csp_meta: str, lang: str = "en") -> str:
         lang=lang,
     )
     return f"""<!DOCTYPE html>
-<html lang="{_HTML_LANG[lang]}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{csp_meta}<title>mallwake: {html.escape(tr("Definitions", lang=lang))}</title>
+<html lang="{language(lang).html}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{csp_meta}<title>mallwake: {html.escape(tr("Definitions", lang=lang))}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 900px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }}
 dt {{ font-weight: bold; margin-top: 0.8em; }} dd {{ margin-left: 1.2em; }} code {{ background: #f3f3f6; padding: 0 0.2em; }}
 nav a {{ margin-right: 1em; }}
 </style></head><body>
-<nav><a href="{_INDEX[lang]}">&larr; {html.escape(tr("all reports", lang=lang))}</a>{others}</nav>
+<nav><a href="{page_name("index", lang)}">&larr; {html.escape(tr("all reports", lang=lang))}</a>{others}</nav>
 <h1>{html.escape(tr("Definitions", lang=lang))}</h1>
 <p>{intro}</p>
 {parts}

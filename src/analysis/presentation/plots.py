@@ -10,6 +10,7 @@ import seaborn as sns
 from analysis.presentation.formats import display_name
 from analysis.presentation.formats import label as label_of
 from analysis.presentation.i18n import N_, tr
+from analysis.presentation.languages import language
 
 
 def figure_alt(fig) -> str:
@@ -488,7 +489,7 @@ def use_language(lang: str) -> str:
 
     from analysis.presentation.webfont import cjk_font_path
 
-    if lang != "zh":
+    if not language(lang).cjk:
         return lang
     path = cjk_font_path()
     if path is None:

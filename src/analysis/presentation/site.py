@@ -19,6 +19,7 @@ from analysis.presentation.css import prune_css
 from analysis.presentation.glossary import PAGES as GLOSSARY_PAGES
 from analysis.presentation.glossary import glossary_page
 from analysis.presentation.i18n import N_, tr, translate_notebook
+from analysis.presentation.languages import LANGUAGES, SOURCE, language, page_name
 from analysis.presentation.report import METRICS_MIME
 from analysis.presentation.webfont import cjk_font_path, embed_cjk_font
 
@@ -34,41 +35,30 @@ SOLUTION_TAG = "solution"
 _HEADING = re.compile(r'<h([1-3]) id="([^"]+)">(.*?)</h\1>', re.S)
 
 
-#: The words of a page's frame (navigation, contents, provenance) per language.
-#: The HTML language code and the name of each language of the site (in that language).
-LANG_CODES = {"en": "en", "zh": "zh-CN"}
-LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
-
+#: The words of a page's frame (navigation, contents, provenance): message ids of the catalogs.
 CHROME = {
-    "en": {
-        "back": "\u2190 all reports",
-        "index": "index.html",
-        "contents": "Contents",
-        "provenance": "Provenance",
-        "how": "how this report was made",
-        "glossary": "definitions",
-        "as_of": "analysis date",
-    },
-    "zh": {
-        "back": "\u2190 全部报告",
-        "index": "index.zh.html",
-        "contents": "目录",
-        "provenance": "出处",
-        "how": "本报告如何生成",
-        "glossary": "术语定义",
-        "as_of": "分析日期",
-    },
+    "back": N_("\u2190 all reports"),
+    "contents": N_("Contents"),
+    "provenance": N_("Provenance"),
+    "how": N_("how this report was made"),
+    "glossary": N_("definitions"),
+    "as_of": N_("analysis date"),
 }
+#: How the run records an analysis date it took from the data (see runner: ``as_of`` not given).
+LAST_DATE = N_("the last date in the data")
+DATE_LAST_IN_DATA = N_("{date} (the last date in the data)")
+
+
+def _chrome(key: str, lang: str) -> str:
+    return tr(CHROME[key], lang=lang)
 
 
 def _as_of_text(value, lang: str) -> str:
     """The analysis date as the page header shows it, in the page's language."""
     text = str(value or "")
-    if lang == "zh":
-        text = text.replace(" (the last date in the data)", "（数据的最后一天）").replace(
-            "the last date in the data", "数据的最后一天"
-        )
-    return text
+    if text.endswith(f" ({LAST_DATE})"):  # "2024-12-31 (the last date in the data)"
+        return tr(DATE_LAST_IN_DATA, lang=lang, date=text[: -len(LAST_DATE) - 3])
+    return text.replace(LAST_DATE, tr(LAST_DATE, lang=lang))
 
 
 def page_language(nb) -> str:
@@ -81,7 +71,7 @@ def page_language(nb) -> str:
             if "parameters" in tags and "injected-parameters" not in tags:
                 m = re.search(r"""^lang\s*(?::[^=]+)?=\s*["'](\w+)["']""", cell.source, re.M)
                 given = m.group(1) if m else None
-    return str(given) if str(given) in CHROME else "en"
+    return str(given) if str(given) in LANGUAGES else SOURCE
 
 
 def _toc(body: str, lang: str = "en") -> str:
@@ -93,41 +83,41 @@ def _toc(body: str, lang: str = "en") -> str:
         items.append(f'<li class="mw-l{level}"><a href="#{anchor}">{text}</a></li>')
     if not items:
         return ""
-    return f'<nav class="mw-toc"><b>{CHROME[lang]["contents"]}</b><ul>' + "".join(items) + "</ul></nav>"
+    return f'<nav class="mw-toc"><b>{_chrome("contents", lang)}</b><ul>' + "".join(items) + "</ul></nav>"
 
 
-#: Provenance entries in Chinese (values stay as recorded: versions, hashes, parameter names).
-PROVENANCE_ZH = {
-    "run": "运行",
-    "data directory": "数据目录",
-    "data fingerprint (sha256 of the files' bytes)": "数据指纹（文件字节的 sha256）",
-    "data source": "数据源",
-    "data fingerprint (sha256 of the tables' row counts and checksums)": "数据指纹（各表行数与校验和的 sha256）",
-    "analysis date": "分析日期",
-    "git commit": "代码版本（git）",
-    "environment (uv.lock sha256)": "运行环境（uv.lock sha256）",
-    "generated": "生成时间",
-    "packages": "软件包",
-    "notebook": "笔记本",
-    "parameters": "参数",
-    "execution time": "执行时间",
-}
+#: The entries of a report's provenance (message ids; values stay as recorded: versions, hashes,
+#: parameter names). The runner writes them under these English names.
+PROVENANCE = (
+    N_("run"),
+    N_("data directory"),
+    N_("data fingerprint (sha256 of the files' bytes)"),
+    N_("data source"),
+    N_("data fingerprint (sha256 of the tables' row counts and checksums)"),
+    N_("analysis date"),
+    N_("git commit"),
+    N_("environment (uv.lock sha256)"),
+    N_("generated"),
+    N_("packages"),
+    N_("notebook"),
+    N_("parameters"),
+    N_("execution time"),
+)
 
 
 def provenance_html(prov: dict, lang: str = "en") -> str:
     """The provenance block shown at the end of every report."""
     rows = []
     for key, value in prov.items():
-        if lang == "zh":
-            value = _as_of_text(value, lang) if key == "analysis date" else value
-            key = PROVENANCE_ZH.get(key, key)
+        value = _as_of_text(value, lang) if key == "analysis date" else value
+        key = tr(key, lang=lang) if key in PROVENANCE else key
         if isinstance(value, dict):  # one line per entry (parameters, packages)
             cell = "<br>".join(f"{html.escape(str(k))} = {html.escape(str(v))}" for k, v in value.items())
         else:
             cell = html.escape(str(value))
         rows.append(f"<tr><td><b>{html.escape(str(key))}</b></td><td>{cell}</td></tr>")
     return (
-        f'<details class="mw-provenance" open><summary><b>{CHROME[lang]["provenance"]}</b>: {CHROME[lang]["how"]}</summary>'
+        f'<details class="mw-provenance" open><summary><b>{_chrome("provenance", lang)}</b>: {_chrome("how", lang)}</summary>'
         f"<table>{''.join(rows)}</table></details>"
     )
 
@@ -233,19 +223,19 @@ def render_html(
                 del out["data"][mime]
     lang = page_language(nb)
     translate_notebook(nb, nb_path.stem, lang)  # the narrative in the report's language
-    exporter.language_code = {"zh": "zh-CN"}.get(lang, lang)
+    exporter.language_code = language(lang).html
     resources = {
         "mallwake": {
-            "index_href": f"../{CHROME[lang]['index']}",
+            "index_href": f"../{page_name('index', lang)}",
             "run_label": run_label,
             "provenance_html": provenance_html(provenance, lang),
             "csp_meta": CSP_META,
-            "back": CHROME[lang]["back"],
-            "glossary": CHROME[lang]["glossary"],
+            "back": _chrome("back", lang),
+            "glossary": _chrome("glossary", lang),
             "glossary_href": f"../{GLOSSARY_PAGES[lang]}",
-            "as_of": f"{CHROME[lang]['as_of']} {_as_of_text(provenance.get('analysis date', ''), lang)}".strip(),
+            "as_of": f"{_chrome('as_of', lang)} {_as_of_text(provenance.get('analysis date', ''), lang)}".strip(),
             "languages": [
-                {"href": href, "name": LANGUAGE_NAMES[other], "code": LANG_CODES[other]}
+                {"href": href, "name": language(other).name, "code": language(other).html}
                 for other, href in (translations or {}).items()
             ],
             "pager": _pager(pages or [], out_path.stem, lang),
@@ -307,7 +297,7 @@ def _trend_svg(months: list[str], kpis: list[dict], lang: str = "en") -> str:
     import matplotlib.pyplot as plt
 
     rc = {"svg.hashsalt": "mallwake", "svg.fonttype": "none", "font.size": 8}
-    font = cjk_font_path() if lang == "zh" else None
+    font = cjk_font_path() if language(lang).cjk else None
     if font is not None:  # titles measured with the Chinese font the page embeds
         from matplotlib import font_manager
 
@@ -342,7 +332,7 @@ def _pct_cell(value) -> str:
     return "–" if value is None else f"{value:+.1%}"
 
 
-def _monthly_section(runs: list[dict], language: str = "en") -> str:
+def _monthly_section(runs: list[dict], page_lang: str = "en") -> str:
     """Monthly reports: one row per built month (newest first) with headline KPIs, and trend charts."""
     ok = [r for r in runs if r.get("status") == "ok" and r.get("notebooks")]
     rows = []
@@ -357,7 +347,7 @@ def _monthly_section(runs: list[dict], language: str = "en") -> str:
         lang = html.escape(run.get("lang", "en"))
         if run.get("status") != "ok" or not k:
             rows.append(
-                f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(tr(str(run.get('status')), lang=language))}</td></tr>"
+                f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(tr(str(run.get('status')), lang=page_lang))}</td></tr>"
             )
             continue
         cells = "".join(
@@ -369,17 +359,19 @@ def _monthly_section(runs: list[dict], language: str = "en") -> str:
     main_lang = [r for r in ok if r.get("lang", "en") == "en"] or ok
     series = sorted(main_lang, key=lambda r: r.get("month", ""))
     if len(series) >= 2:
-        trend = _trend_svg([r["month"] for r in series], [r["notebooks"][0]["metrics"].get("kpis", {}) for r in series], language)
+        trend = _trend_svg(
+            [r["month"] for r in series], [r["notebooks"][0]["metrics"].get("kpis", {}) for r in series], page_lang
+        )
     head = "".join(
-        f"<th>{html.escape(tr(t, lang=language))}<br><small>{html.escape(tr('vs previous month', lang=language))}</small></th>"
+        f"<th>{html.escape(tr(t, lang=page_lang))}<br><small>{html.escape(tr('vs previous month', lang=page_lang))}</small></th>"
         for _, t in _TREND_KPIS
     )
     return (
-        f"<section><h2>{html.escape(tr('Monthly member reports', lang=language))}</h2>"
-        f"<p>{tr(MONTHLY_INTRO, lang=language)}</p>"
+        f"<section><h2>{html.escape(tr('Monthly member reports', lang=page_lang))}</h2>"
+        f"<p>{tr(MONTHLY_INTRO, lang=page_lang)}</p>"
         f"<div class='mw-trend'>{trend}</div>"
-        f"<div class='mw-scroll'><table><tr><th>{html.escape(tr('month', lang=language))}</th>"
-        f"<th>{html.escape(tr('language', lang=language))}</th>"
+        f"<div class='mw-scroll'><table><tr><th>{html.escape(tr('month', lang=page_lang))}</th>"
+        f"<th>{html.escape(tr('language', lang=page_lang))}</th>"
         f"{head}</tr>{''.join(rows)}</table></div></section>"
     )
 
@@ -409,9 +401,9 @@ def build_index(reports_dir: Path) -> Path:
         for lang, page in GLOSSARY_PAGES.items():
             atomic_write_text(reports_dir / page, embed_cjk_font(glossary_page(CSP_META, lang)))
         runs = _read_runs(reports_dir)
-        for lang in CHROME:
-            if lang != "en":  # one index per language, each linking the others
-                atomic_write_text(reports_dir / CHROME[lang]["index"], embed_cjk_font(_index_page(runs, lang)))
+        for lang in LANGUAGES:
+            if lang != SOURCE:  # one index per language, each linking the others
+                atomic_write_text(reports_dir / page_name("index", lang), embed_cjk_font(_index_page(runs, lang)))
         return atomic_write_text(reports_dir / "index.html", embed_cjk_font(_index_page(runs)))
 
 
@@ -443,17 +435,17 @@ def _run_names(run: dict, lang: str) -> dict[str, str]:
     return name_table(lang, declared)
 
 
-def _index_page(runs: list[dict], language: str = "en") -> str:
-    _t = lambda text, **kw: html.escape(tr(text, lang=language, **kw))  # noqa: E731 (the page's language, escaped)
+def _index_page(runs: list[dict], page_lang: str = "en") -> str:
+    _t = lambda text, **kw: html.escape(tr(text, lang=page_lang, **kw))  # noqa: E731 (the page's language, escaped)
     monthly = [r for r in runs if r.get("kind") == "monthly"]
     runs = [r for r in runs if r.get("kind") != "monthly"]
-    parts = [_monthly_section(monthly, language)] if monthly else []
+    parts = [_monthly_section(monthly, page_lang)] if monthly else []
     for run in runs:
         status = run.get("status", "?")
         rows = []
-        names = _run_names(run, language)
+        names = _run_names(run, page_lang)
         for nb in run.get("notebooks", []):
-            title = (nb.get("titles") or {}).get(language) or nb["title"]  # in the index's language
+            title = (nb.get("titles") or {}).get(page_lang) or nb["title"]  # in the index's language
             link = (
                 f'<a href="{_href(run["_dir"], nb["name"] + ".html")}">{html.escape(str(title))}</a>'
                 if nb.get("html")
@@ -464,22 +456,22 @@ def _index_page(runs: list[dict], language: str = "en") -> str:
                 err += f'<br><small><a href="{_href(run["_dir"], nb["ipynb"])}">{_t("executed notebook (up to the failing cell)")}</a></small>'
             rows.append(
                 f"<tr><td>{link}</td><td class='{html.escape(str(nb['status']))}'>{_t(str(nb['status']))}{err}</td>"
-                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}), lang=language, names=names)}</td></tr>"
+                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}), lang=page_lang, names=names)}</td></tr>"
             )
         parts.append(
             f"<section><h2>{html.escape(run['_dir'])} <span class='{html.escape(str(status))}'>{_t(str(status))}</span></h2>"
-            f"<p>{_t('data')}: {html.escape(run.get('data_name', ''))} &middot; {_t('as of')} {html.escape(_as_of_text(run.get('as_of', ''), language))} "
+            f"<p>{_t('data')}: {html.escape(run.get('data_name', ''))} &middot; {_t('as of')} {html.escape(_as_of_text(run.get('as_of', ''), page_lang))} "
             f"&middot; {_t('finished')} {html.escape(str(run.get('finished', '')))} &middot; {float(run.get('seconds') or 0):.1f} s</p>"
             f'<div class="mw-scroll"><table><tr><th>{_t("report")}</th><th>{_t("status")}</th><th>{_t("time")}</th>'
             f"<th>{_t('headline figures')}</th></tr>" + "".join(rows) + "</table></div></section>"
         )
     other = " &middot; ".join(
-        f'<a href="{CHROME[lang]["index"]}" hreflang="{LANG_CODES.get(lang, lang)}">{LANGUAGE_NAMES[lang]}</a>'
-        for lang in CHROME
-        if lang != language
+        f'<a href="{page_name("index", code)}" hreflang="{language(code).html}">{language(code).name}</a>'
+        for code in LANGUAGES
+        if code != page_lang
     )
     page = f"""<!DOCTYPE html>
-<html lang="{LANG_CODES.get(language, language)}"><head><meta charset="utf-8">{VIEWPORT_META}{CSP_META}<title>{_t("mallwake reports")}</title>
+<html lang="{language(page_lang).html}"><head><meta charset="utf-8">{VIEWPORT_META}{CSP_META}<title>{_t("mallwake reports")}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: 0.4em; text-align: left; vertical-align: top; }}
@@ -490,8 +482,8 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 </style></head><body>
 <p class="mw-lang">{other}</p>
 <h1>{_t("mallwake reports")}</h1>
-<p>{tr(INDEX_INTRO, lang=language, glossary=GLOSSARY_PAGES[language])}</p>
-{"".join(parts) if parts else "<p>" + tr("No runs yet: <code>make report</code> builds one.", lang=language) + "</p>"}
+<p>{tr(INDEX_INTRO, lang=page_lang, glossary=GLOSSARY_PAGES[page_lang])}</p>
+{"".join(parts) if parts else "<p>" + tr("No runs yet: <code>make report</code> builds one.", lang=page_lang) + "</p>"}
 </body></html>
 """
     return page

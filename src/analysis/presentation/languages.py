@@ -1,0 +1,51 @@
+"""The languages of the reports: one folder per language under ``analysis/locales/``.
+
+Each folder holds ``language.yaml`` (the language's name in itself, its HTML language code,
+whether its pages need the embedded CJK font) and its message catalogs (``messages.yaml``, one
+``<notebook>.yaml`` per report). English is the source language: the message ids are English, so
+its folder has only ``language.yaml``. Adding a language is adding a folder; every list of
+languages (the ``--lang`` choices, the index pages, the language switch, the definitions pages)
+is :data:`LANGUAGES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import yaml
+
+from analysis.data.config import LANGUAGES, LOCALES_DIR
+from analysis.data.config import SOURCE_LANGUAGE as SOURCE
+
+__all__ = ["LANGUAGES", "LOCALES_DIR", "SOURCE", "Language", "language", "page_name"]
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # the folder's name, as --lang takes it
+    name: str  # in the language itself
+    html: str  # the HTML lang attribute
+    cjk: bool = False  # pages and figures need the embedded CJK font
+
+
+@cache
+def _languages() -> dict[str, Language]:
+    found = {}
+    for code in LANGUAGES:
+        spec = yaml.safe_load((LOCALES_DIR / code / "language.yaml").read_text(encoding="utf-8")) or {}
+        found[code] = Language(code, str(spec["name"]), str(spec.get("html") or code), bool(spec.get("cjk")))
+    return found
+
+
+def language(code: str) -> Language:
+    """The language ``code`` (``ValueError`` naming the choices when there is no such folder)."""
+    try:
+        return _languages()[str(code)]
+    except KeyError:
+        raise ValueError(f"language {code!r} is not supported; one of {', '.join(LANGUAGES)}") from None
+
+
+def page_name(stem: str, code: str) -> str:
+    """The file of a site-wide page in a language: ``index.html``, ``index.zh.html``."""
+    return f"{stem}.html" if code == SOURCE else f"{stem}.{code}.html"
