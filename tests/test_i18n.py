@@ -31,6 +31,19 @@ def test_every_message_has_a_translation_and_no_entry_is_unused():
         assert re.search(r"[\u4e00-\u9fff]", zh) or not re.search(r"[a-z]{3,}", en.replace("{", " ")), (en, zh)
 
 
+def test_every_defined_term_has_its_translation_in_the_terms_catalog():
+    """The definitions page's terms are their own catalog (``terms.yaml``): "New" is a lifecycle
+    stage there (新会员) and an RFM segment in the tables (新客), and neither takes the other's word."""
+    from analysis.presentation.glossary import ENTRIES, glossary_page
+
+    terms = {term for _, term, _ in ENTRIES}
+    catalog = i18n.messages("zh", "terms")
+    assert terms == set(catalog), (sorted(terms - set(catalog)), sorted(set(catalog) - terms))
+    assert all(re.search(r"[\u4e00-\u9fff]", zh) for zh in catalog.values())
+    page = glossary_page("", "zh")
+    assert "新会员 (New)" in page and "新客 (New)" in page  # the stage and the segment, each its own word
+
+
 def test_every_markdown_cell_has_a_translation_with_its_heading_and_code():
     sources = i18n.notebook_sources("zh")
     assert {"00_study_claims", "03_campaign_effects", "t1_rfm_by_hand"} <= set(sources)

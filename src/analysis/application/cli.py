@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.data.config import DEMO_DATA_DIR, LANGUAGES, NOTEBOOKS_DIR, REPORTS_DIR, SOURCE_LANGUAGE
+from analysis.data.config import DEMO_DATA_DIR, NOTEBOOKS_DIR, REPORTS_DIR, SOURCE_LANGUAGE, languages
 from analysis.data.errors import EXIT_BAD_INPUT, MallwakeError
 
 #: What a refused command adds after its message (nothing was written).
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="execute every notebook even when its inputs did not change (and rebuild months already built)",
     )
-    p.add_argument("--lang", default=SOURCE_LANGUAGE, choices=LANGUAGES, help="language of the monthly report")
+    p.add_argument("--lang", default=SOURCE_LANGUAGE, choices=languages(), help="language of the monthly report")
     p.set_defaults(func=_run)
     return parser
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from analysis.data.config import RFM_WINDOW_DAYS
 from analysis.data.dataset import MallData, is_purchase, session_table
-from analysis.presentation.formats import LANGUAGES, display_name, format_value
+from analysis.presentation.formats import display_name, format_value, languages
 from analysis.presentation.i18n import N_, tr
 from analysis.statistics.lifecycle import STAGES, build_stage_panel_expr
 from analysis.statistics.results import Result
@@ -93,7 +93,7 @@ TEXT = {
     "by_tier_heading": N_("By tier"),
     "kpi_heading": N_("Key figures"),
     "no_campaign": N_("No campaign started this month."),
-    "now": N_("now"),
+    "now": N_("end of this month"),
     "change": N_("change"),
     "from_segment": N_("segment before"),
     "to_segment": N_("segment now"),
@@ -102,19 +102,19 @@ TEXT = {
 #: The lifecycle stages as the monthly report names them.
 STAGE_NAMES = {
     "(joined)": N_("(joined)"),
-    "new": N_("New"),
+    "new": N_("New members"),
     "active": N_("Active"),
     "cooling": N_("Cooling"),
     "sleeping": N_("Sleeping"),
-    "lost": N_("Lost"),
+    "lost": N_("Lost members"),
     "reactivated": N_("Reactivated"),
 }
 
 
 def text(key: str, lang: str = "en", **fmt):
-    """A label of the monthly report in ``lang`` (one of :data:`~analysis.presentation.formats.LANGUAGES`)."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"lang must be one of {sorted(LANGUAGES)}, got {lang!r}")
+    """A label of the monthly report in ``lang`` (one of :data:`~analysis.presentation.formats.languages()`)."""
+    if lang not in languages():
+        raise ValueError(f"lang must be one of {sorted(languages())}, got {lang!r}")
     return tr(TEXT[key], lang=lang, **fmt)
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 import papermill as pm
 
 from analysis.presentation import i18n
-from analysis.presentation.languages import LANGUAGES, page_name
+from analysis.presentation.languages import languages, page_name
 
 from analysis.application import kernelfork
 from analysis.data.config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, REPORTS_DIR
@@ -178,7 +178,7 @@ def _execute(
 def _titles(nb: Path) -> dict[str, str]:
     """The notebook's title (its first ``# heading``) in each language of the site."""
     source = nbformat.read(nb, as_version=4)
-    return {lang: i18n.title(source, nb.stem, lang) or nb.stem for lang in LANGUAGES}
+    return {lang: i18n.title(source, nb.stem, lang) or nb.stem for lang in languages()}
 
 
 def _pages(notebooks: list[Path], per_nb: dict, kept: list[dict]) -> list[tuple[str, str]]:
@@ -205,7 +205,7 @@ def _translations(out_dir: Path, label: str, prov: dict, lang: str, stem: str) -
         if (
             run.get("label") == label
             or other == lang
-            or other not in LANGUAGES
+            or other not in languages()
             or run.get("status") != "ok"
             or str(run.get("fingerprint") or "")[:16] != fingerprint
             or run.get("as_of") != prov.get("analysis date")
@@ -213,7 +213,7 @@ def _translations(out_dir: Path, label: str, prov: dict, lang: str, stem: str) -
             continue
         if any(e.get("name") == stem and e.get("status") == "ok" for e in run.get("notebooks", [])):
             found[other] = f"../{record.parent.name}/{stem}.html"
-    return {other: found.get(other, f"../{page_name('index', other)}") for other in LANGUAGES if other != lang}
+    return {other: found.get(other, f"../{page_name('index', other)}") for other in languages() if other != lang}
 
 
 def _update_index(out_dir: Path) -> None:
@@ -563,8 +563,8 @@ def run_months(
     from analysis.application.monthly import parse_month
     from analysis.data.dataset import load_dataset
 
-    if lang not in LANGUAGES:
-        raise ParameterError(f"--lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+    if lang not in languages():
+        raise ParameterError(f"--lang must be one of {', '.join(languages())}, got {lang!r}")
 
     data_dir = resolve_data(data_dir)
     out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs

@@ -6,6 +6,9 @@ notebook imports it and anything printed would land in the reports.
 
 from __future__ import annotations
 
+import os
+import re
+from functools import cache
 from pathlib import Path
 
 #: The installed package (``src/analysis``): its templates, message catalogs and, in a wheel, notebooks.
@@ -20,13 +23,30 @@ _HOME = PROJECT_DIR if SOURCE_CHECKOUT else Path.cwd()
 
 #: The languages of the reports: one folder each under ``analysis/locales/`` with its
 #: ``language.yaml`` and catalogs (:mod:`analysis.presentation.languages`); English, the language
-#: of the message ids, first. Adding a language is adding a folder.
+#: of the message ids, first. Adding a language is adding a folder. ``MALLWAKE_LOCALES`` (folders
+#: separated by the path separator) adds language folders kept outside the package: a translator's
+#: work in progress, or the generated pseudo-language of the tests. A folder never replaces one
+#: of the package's languages.
 LOCALES_DIR = PACKAGE_DIR / "locales"
 SOURCE_LANGUAGE = "en"
-LANGUAGES: tuple[str, ...] = (
-    SOURCE_LANGUAGE,
-    *sorted(p.name for p in LOCALES_DIR.iterdir() if (p / "language.yaml").is_file() and p.name != SOURCE_LANGUAGE),
-)
+
+
+@cache
+def language_folders() -> dict[str, Path]:
+    """``{language code: its folder}`` (read once per process)."""
+    found: dict[str, Path] = {}
+    extra = [Path(p) for p in os.environ.get("MALLWAKE_LOCALES", "").split(os.pathsep) if p.strip()]
+    for root in (LOCALES_DIR, *extra):
+        if root.is_dir():
+            for folder in sorted(root.iterdir()):
+                if (folder / "language.yaml").is_file() and re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)?", folder.name):
+                    found.setdefault(folder.name, folder)
+    return found
+
+
+def languages() -> tuple[str, ...]:
+    """Every language a report can be written in, the source language first."""
+    return (SOURCE_LANGUAGE, *sorted(c for c in language_folders() if c != SOURCE_LANGUAGE))
 DEMO_DATA_DIR = _HOME / "data" / "demo"
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks" if SOURCE_CHECKOUT else PACKAGE_DIR / "notebooks"
 REPORTS_DIR = _HOME / "reports"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from analysis.data.config import LANGUAGES
+from analysis.data.config import languages
 from analysis.data.params import ParameterError
 
 #: A settings file larger than this is not a settings file.
@@ -198,13 +198,13 @@ def _schema():  # pydantic is imported only when a settings file is checked
     Days = Field(default=None, ge=1, le=36_500)
 
     def language(value):
-        if value is not None and value not in LANGUAGES:
-            raise ValueError(f"not a language of the reports; one of {', '.join(LANGUAGES)}")
+        if value is not None and value not in languages():
+            raise ValueError(f"not a language of the reports; one of {', '.join(languages())}")
         return value
 
     Lang = Annotated[str, AfterValidator(language)]
     DisplayName = create_model(  # a name per language of the reports
-        "DisplayName", __config__=ConfigDict(extra="forbid", strict=True), **{code: (str | None, None) for code in LANGUAGES}
+        "DisplayName", __config__=ConfigDict(extra="forbid", strict=True), **{code: (str | None, None) for code in languages()}
     )
 
     class DataSettings(BaseModel):

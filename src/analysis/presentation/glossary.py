@@ -11,19 +11,19 @@ import html
 import re
 
 from analysis.data.config import AGE_BAND_LABELS, MIN_CELL_SIZE, RFM_WINDOW_DAYS, SLEEPING_DAYS
-from analysis.presentation.formats import DEFAULT_NAMES
+from analysis.presentation.formats import name_table
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.languages import LANGUAGES, language, page_name
+from analysis.presentation.languages import language, languages, page_name
 
-#: (section, term, Chinese term, definition): the definition is a message id (its translation is in
-#: the catalogs); ``{placeholders}`` are filled from the code's defaults (:data:`DEFAULTS`).
+#: (section, term, definition): the section and definition are message ids (their translations
+#: are in the catalogs), the term is an id of the ``terms`` catalog (a defined word keeps its own
+#: translation); ``{placeholders}`` are filled from the code's defaults (:data:`DEFAULTS`).
 #: Parameters are named as the notebooks name them.
-ENTRIES: list[tuple[str, str, str, str]] = [
+ENTRIES: list[tuple[str, str, str]] = [
     # -- campaign metrics
     (
         N_("Campaign metrics"),
         "Holdout",
-        "对照组",
         N_(
             "Members drawn at random from the same list as the contacted members and not contacted. What they do in the "
             "response window is what the contacted members would have done without the campaign."
@@ -32,7 +32,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Response window",
-        "响应期",
         N_(
             "Days after a campaign's start in which a purchase or visit counts as a response (`response_days`; default: "
             "each campaign's own, from campaigns.csv). A window that has not ended on the analysis date is marked interim."
@@ -41,17 +40,15 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Returned",
-        "回店",
         N_(
             "A contacted (or holdout) member who came back in the response window: made a purchase or has a visit record "
             "(parking, Wi-Fi). A member who bought is counted under Purchase rate as well."
         ),
     ),
-    (N_("Campaign metrics"), "Return rate", "回店率", N_("Returned members divided by the members of the arm.")),
+    (N_("Campaign metrics"), "Return rate", N_("Returned members divided by the members of the arm.")),
     (
         N_("Campaign metrics"),
         "Purchase rate",
-        "消费率",
         N_(
             "Members with a purchase in the response window over the members of the arm (visits without a purchase do not count)."
         ),
@@ -59,7 +56,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Incremental return rate",
-        "增量回店率",
         N_(
             "An arm's return rate minus its holdout's: the members brought back by the campaign, per member contacted. "
             "Shown in percentage points with a 95 % interval (Newcombe for rate differences)."
@@ -68,14 +64,12 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Incremental returns",
-        "增量回店人数",
         N_("Incremental return rate times the members contacted: how many came back because of the campaign."),
     ),
-    (N_("Campaign metrics"), "Spend on return", "回店消费额", N_("Spend of returned members in the response window.")),
+    (N_("Campaign metrics"), "Spend on return", N_("Spend of returned members in the response window.")),
     (
         N_("Campaign metrics"),
         "Spend per contacted",
-        "每触达会员消费",
         N_(
             "Spend in the response window over all members of the arm (zero for those who did not come); its difference "
             "to the holdout has an HC2-robust interval."
@@ -84,13 +78,11 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Cost",
-        "成本",
         N_("Contact cost plus the cost of redeemed gifts (contacts.csv). Unknown costs stay unknown."),
     ),
     (
         N_("Campaign metrics"),
         "Cost per incremental return",
-        "每增量回店成本",
         N_(
             "An arm's cost over its incremental returns, with a bootstrap interval (members resampled within the arm and "
             "its holdout). Not shown when the campaign brought nobody back beyond the holdout."
@@ -99,7 +91,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Net incremental value",
-        "净增量价值",
         N_(
             "The gross margin (`margin_rate`) of an arm's extra spend over its holdout, minus its cost, per member "
             "contacted and in total, with an HC2-robust interval. Without a margin it is the best case, every extra "
@@ -109,7 +100,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Before/after comparison",
-        "前后对比",
         N_(
             "The study's table: return count, rate and spend of a wave before and a wave after the new strategy. The naive "
             "difference mixes the strategy with season and list; the holdout-based difference (difference-in-differences "
@@ -119,7 +109,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Sample-ratio check",
-        "样本比例检验",
         N_(
             "The arm sizes of a campaign against its planned allocation (chi-square goodness of fit); p < 0.001 is flagged "
             "as a mismatch: members were lost or moved between arms after the draw. The plan comes from the campaign's "
@@ -129,7 +118,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Pre-registration",
-        "预注册",
         N_(
             "What `mallwake plan` writes before a wave: the list rule, arms and allocation, strata and seed, primary "
             "outcome, response window, alpha, minimum detectable lift, analysis method and the SHA-256 of the contact file."
@@ -138,7 +126,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Uplift and Qini area",
-        "增量响应与Qini面积",
         N_(
             "A member's uplift is the gain in return probability from being contacted, predicted from pre-campaign "
             "features (T-learner: one model among the contacted, one among the holdout, each prediction from models that "
@@ -150,7 +137,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Next wave list",
-        "下一波名单",
         N_(
             "Members ranked by the best arm for each: margin net of cost when the gross margin (`margin_rate` of the "
             "spend of a return) and the arms' costs are known, incremental returns per unit of cost when only the costs "
@@ -162,7 +148,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Campaign metrics"),
         "Deviation from the plan",
-        "偏离计划",
         N_(
             "What a wave did differently from its pre-registration record: arms the plan did not have (or planned arms "
             "without members), another start date, response window or number of members. The report states each in one "
@@ -173,7 +158,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Statistics"),
         "95 % interval",
-        "95%置信区间",
         N_(
             "The range of effects compatible with the data at the 5 % level: Wilson for a rate, Newcombe for a difference "
             "of rates, HC2-robust regression for spend, bootstrap for ratios such as cost per incremental return."
@@ -182,7 +166,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Statistics"),
         "Percentage points",
-        "百分点",
         N_(
             "How differences of rates are written in every report: a return rate of 12.0 % against 8.0 % is a difference "
             "of +4.0 points (not +4.0 %, and not +50 %, the relative change)."
@@ -191,7 +174,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Statistics"),
         "p-value",
-        "p值",
         N_(
             "How surprising the data would be without any effect; shown as `< 0.001` below one in a thousand. Where many "
             "subgroups are tested the Holm adjustment is applied (p-value (Holm))."
@@ -200,7 +182,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Statistics"),
         "Adjusted effect",
-        "调整后效应",
         N_(
             "The incremental return rate from a linear probability model with pre-campaign covariates (HC2-robust); "
             "constant or collinear covariates are dropped and named."
@@ -209,7 +190,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Statistics"),
         "Hazard ratio",
-        "风险比",
         N_(
             "From a Cox model of the time to fall asleep: above 1, members with the attribute fall asleep sooner. The "
             "proportional-hazards check reports each covariate's correlation with time."
@@ -218,7 +198,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Statistics"),
         "AUC and Gini",
-        "AUC与基尼系数",
         N_(
             "How well a risk score ranks members: the AUC is the chance that a member who fell asleep scored higher than "
             "one who did not (0.5: no better than chance, 1: perfect); the Gini coefficient is 2 x AUC - 1."
@@ -227,7 +206,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Statistics"),
         "BG/NBD and Gamma-Gamma",
-        "BG/NBD与Gamma-Gamma模型",
         N_(
             "Models of repeat purchases (frequency, recency, age) and of spend per purchase, fitted by maximum likelihood; "
             "with them, the expected purchases, the probability of being alive and the customer lifetime value (CLV)."
@@ -236,7 +214,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Statistics"),
         "Small cells",
-        "小样本单元",
         N_(
             "Counts below `min_cell` (default {min_cell}) are shown as `<{min_cell}`; a difference that would reveal a "
             "hidden count is hidden too."
@@ -246,13 +223,11 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Windows and rules"),
         "Analysis date",
-        "分析日期",
         N_("The day the reports describe (`as_of`); by default the last date in the data, never today's date."),
     ),
     (
         N_("Windows and rules"),
         "Sleeping member",
-        "沉睡会员",
         N_(
             "No purchase for at least `sleeping_days` (default {sleeping_days}) days; a member who never bought is "
             "measured from the join date."
@@ -261,13 +236,11 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Windows and rules"),
         "Naive sleeping list",
-        "初始沉睡名单",
         N_("Members of the target tier (`target_tier`) asleep on the list date by the last purchase date alone."),
     ),
     (
         N_("Windows and rules"),
         "Refined sleeping list",
-        "精确沉睡名单",
         N_(
             "The naive list without the invalid sleepers: the rules below, each applied in turn (`lookback_days`, default "
             "90, is the window in which a visit shows the member still comes)."
@@ -276,13 +249,11 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Windows and rules"),
         "RFM window",
-        "RFM窗口",
         N_("Recency, frequency and spend are counted over the {rfm_days} days up to the analysis date (or month-end)."),
     ),
     (
         N_("Windows and rules"),
         "RFM scores",
-        "RFM得分",
         N_(
             "Quintile scores 1-5 among the members who bought in the window (5: most recent, most frequent, highest "
             "spend); members without a purchase in the window have no scores."
@@ -291,7 +262,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Windows and rules"),
         "Tier rule (downgrade warning)",
-        "降级预警规则",
         N_(
             "Spend since 1 January, continued at the same pace to 31 December, below the yearly threshold of the member's "
             "tier (`tier_thresholds`, e.g. silver:3000,gold:8000): the member is on course to lose the tier at the yearly "
@@ -301,7 +271,6 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Windows and rules"),
         "About to sleep",
-        "即将沉睡",
         N_(
             "Monthly report: an active or cooling member whose last purchase turns {sleeping_days} days old within "
             "`warn_days` (default 30) days, so who falls asleep by the rule unless they buy. A count of members, by rule, "
@@ -311,38 +280,33 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     (
         N_("Windows and rules"),
         "High sleep risk",
-        "高沉睡风险",
         N_(
             "Lifecycle report: a member whose modelled probability of falling asleep in the next months is 50 % or more "
             "(the sleep-risk model). A prediction; not the same members as About to sleep."
         ),
     ),
-    (N_("Windows and rules"), "Age bands", "年龄段", N_("One definition across reports: {age_bands} years.")),
+    (N_("Windows and rules"), "Age bands", N_("One definition across reports: {age_bands} years.")),
     # -- lifecycle stages
-    (N_("Lifecycle stages"), "New", "新会员", N_("Joined during the month.")),
+    (N_("Lifecycle stages"), "New", N_("Joined during the month.")),
     (
         N_("Lifecycle stages"),
         "Active",
-        "活跃",
         N_("Last purchase at most `cooling_days` (default 90) days before the month-end."),
     ),
     (
         N_("Lifecycle stages"),
         "Cooling",
-        "降温",
         N_("Last purchase more than `cooling_days` but fewer than `sleeping_days` (default 180) days before the month-end."),
     ),
     (
         N_("Lifecycle stages"),
         "Sleeping",
-        "沉睡",
         N_("At least `sleeping_days` but fewer than `lost_days` (default 365) days without a purchase."),
     ),
-    (N_("Lifecycle stages"), "Lost", "流失", N_("At least `lost_days` days without a purchase.")),
+    (N_("Lifecycle stages"), "Lost", N_("At least `lost_days` days without a purchase.")),
     (
         N_("Lifecycle stages"),
         "Reactivated (woken up)",
-        "唤醒",
         N_("Bought during the month after being sleeping or lost at the end of the month before."),
     ),
 ]
@@ -372,13 +336,16 @@ def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
     from analysis.presentation.phrases import RULE_LABELS
     from analysis.statistics.segmentation import NO_PURCHASE
 
-    zh_names = DEFAULT_NAMES["zh"]
+    names = name_table(lang)
 
-    def shown(term: str, zh: str) -> str:
-        return f"{zh} ({term})" if lang == "zh" and zh else term
+    def shown(term: str, translated: str) -> str:
+        """The term in the page's language with the English term beside it (a reader can match
+        the English reports and this page)."""
+        return f"{translated} ({term})" if translated != term else term
 
     rows = [
-        (tr(sec, lang=lang), term, shown(term, zh), tr(text, lang=lang).format(**DEFAULTS)) for sec, term, zh, text in ENTRIES
+        (tr(sec, lang=lang), term, shown(term, tr(term, lang=lang, domain="terms")), tr(text, lang=lang).format(**DEFAULTS))
+        for sec, term, text in ENTRIES
     ]
     rules = tr("Windows and rules", lang=lang)
     for rule, text in RULE_LABELS.items():
@@ -397,7 +364,7 @@ def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
             if segment == NO_PURCHASE
             else tr("R and F scores {cells}.", lang=lang, cells=", ".join(cells))
         )
-        rows.append((tr("RFM segments", lang=lang), segment, shown(segment, zh_names.get(segment, "")), text))
+        rows.append((tr("RFM segments", lang=lang), segment, shown(segment, names.get(segment, segment)), text))
     return rows
 
 
@@ -406,7 +373,9 @@ def _anchor(term: str) -> str:
 
 
 #: The definitions page of each language (beside the index of that language).
-PAGES = {code: page_name("glossary", code) for code in LANGUAGES}
+def page_file(lang: str) -> str:
+    """The definitions page of ``lang`` (beside the index of that language)."""
+    return page_name("glossary", lang)
 
 
 def glossary_page(csp_meta: str, lang: str = "en") -> str:
@@ -418,8 +387,8 @@ def glossary_page(csp_meta: str, lang: str = "en") -> str:
         sections.setdefault(section, []).append(f'<dt id="{_anchor(term)}">{html.escape(shown)}</dt><dd>{body}</dd>')
     parts = "".join(f"<section><h2>{html.escape(s)}</h2><dl>{''.join(items)}</dl></section>" for s, items in sections.items())
     others = " ".join(
-        f'<a href="{PAGES[other]}" hreflang="{language(other).html}" lang="{language(other).html}">{language(other).name}</a>'
-        for other in LANGUAGES
+        f'<a href="{page_file(other)}" hreflang="{language(other).html}" lang="{language(other).html}">{language(other).name}</a>'
+        for other in languages()
         if other != lang
     )
     intro = tr(

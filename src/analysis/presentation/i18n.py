@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-CATALOG_DIR = Path(__file__).resolve().parents[1] / "locales"
+from analysis.presentation.languages import SOURCE, folder, languages
 
 
 def language() -> str:
@@ -30,11 +30,20 @@ def language() -> str:
     return settings().lang
 
 
+#: The catalogs of words that are not sentences of the reports, each its own file (gettext's
+#: domains): the same English word may need another translation there (a defined term).
+DOMAINS = ("messages", "terms")
+
+
 @cache
-def messages(lang: str) -> dict[str, str]:
-    """The sentence catalog of ``lang`` (English: empty, the ids are the text)."""
-    path = CATALOG_DIR / lang / "messages.yaml"
-    if lang == "en" or not path.is_file():
+def messages(lang: str, domain: str = "messages") -> dict[str, str]:
+    """The catalog ``domain`` of ``lang`` (English: empty, the ids are the text)."""
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown catalog {domain!r}; one of {', '.join(DOMAINS)}")
+    if lang == SOURCE or lang not in languages():
+        return {}
+    path = folder(lang) / f"{domain}.yaml"
+    if not path.is_file():
         return {}
     pairs = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     return {str(p["en"]).strip(): str(p[lang]).strip() for p in pairs}
@@ -45,17 +54,20 @@ def N_(msgid: str) -> str:
     return msgid
 
 
-def tr(msgid: str, /, lang: str | None = None, **fields) -> str:
-    """``msgid`` in the report's language (or ``lang``), formatted with ``fields``."""
-    text = messages(lang or language()).get(msgid.strip(), msgid)
+def tr(msgid: str, /, lang: str | None = None, domain: str = "messages", **fields) -> str:
+    """``msgid`` in the report's language (or ``lang``), formatted with ``fields``; ``domain``: the
+    catalog (:data:`DOMAINS`) that holds it."""
+    text = messages(lang or language(), domain).get(msgid.strip(), msgid)
     return text.format(**fields) if fields else text
 
 
 @cache
 def narrative(stem: str, lang: str) -> dict[str, str]:
     """A notebook's markdown cells in ``lang``: ``{English source: translation}``."""
-    path = CATALOG_DIR / lang / f"{stem}.yaml"
-    if lang == "en" or not path.is_file():
+    if lang == SOURCE or lang not in languages():
+        return {}
+    path = folder(lang) / f"{stem}.yaml"
+    if not path.is_file():
         return {}
     pairs = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     return {_key(p["en"]): str(p[lang]).rstrip("\n") for p in pairs}

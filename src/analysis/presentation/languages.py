@@ -5,7 +5,8 @@ whether its pages need the embedded CJK font) and its message catalogs (``messag
 ``<notebook>.yaml`` per report). English is the source language: the message ids are English, so
 its folder has only ``language.yaml``. Adding a language is adding a folder; every list of
 languages (the ``--lang`` choices, the index pages, the language switch, the definitions pages)
-is :data:`LANGUAGES`.
+is :func:`languages`; ``MALLWAKE_LOCALES`` adds folders kept outside the package
+(:mod:`analysis.data.config`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from functools import cache
 
 import yaml
 
-from analysis.data.config import LANGUAGES, LOCALES_DIR
 from analysis.data.config import SOURCE_LANGUAGE as SOURCE
+from analysis.data.config import language_folders, languages
 
-__all__ = ["LANGUAGES", "LOCALES_DIR", "SOURCE", "Language", "language", "page_name"]
+__all__ = ["SOURCE", "Language", "folder", "language", "languages", "page_name"]
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class Language:
 @cache
 def _languages() -> dict[str, Language]:
     found = {}
-    for code in LANGUAGES:
-        spec = yaml.safe_load((LOCALES_DIR / code / "language.yaml").read_text(encoding="utf-8")) or {}
+    for code in languages():
+        spec = yaml.safe_load((folder(code) / "language.yaml").read_text(encoding="utf-8")) or {}
         found[code] = Language(code, str(spec["name"]), str(spec.get("html") or code), bool(spec.get("cjk")))
     return found
 
@@ -43,7 +44,12 @@ def language(code: str) -> Language:
     try:
         return _languages()[str(code)]
     except KeyError:
-        raise ValueError(f"language {code!r} is not supported; one of {', '.join(LANGUAGES)}") from None
+        raise ValueError(f"language {code!r} is not supported; one of {', '.join(languages())}") from None
+
+
+def folder(code: str):
+    """The folder of language ``code``: its ``language.yaml`` and catalogs."""
+    return language_folders()[code]
 
 
 def page_name(stem: str, code: str) -> str:

@@ -20,7 +20,6 @@ from analysis.presentation.formats import (
     _CATEGORICAL,
     LABELS,
     MISSING,
-    _settings,
     column_decimals,
     covariate_label,
     display_name,
@@ -119,8 +118,8 @@ def _index_text(value: Any) -> str:
         return str(value)
     if isinstance(value, (float, np.floating)):
         return format_value(value, "number")
-    if isinstance(value, str) and value in LABELS.get(_settings.lang, {}):
-        return LABELS[_settings.lang][value]
+    if isinstance(value, str) and value in LABELS:
+        return label(value)
     if isinstance(value, str) and any(value.startswith(v + "_") for v in _CATEGORICAL):
         return covariate_label(value)
     return display_name(value) if value is not None else MISSING

@@ -143,10 +143,10 @@ def present_kinds() -> tuple[str, ...]:
 def headline_text(entry: dict, lang: str, names: dict | None = None) -> tuple[str, str]:
     """A headline entry (:func:`headline`) as ``(label, figure)`` in ``lang``; ``names``: display
     names for its name fields."""
-    from analysis.presentation.formats import DEFAULT_NAMES, display_name
+    from analysis.presentation.formats import display_name, name_table
     from analysis.presentation.formats import format_value as present_value
 
-    names = DEFAULT_NAMES[lang] if names is None else names
+    names = name_table(lang) if names is None else names
     fields = {k: display_name(v, names) for k, v in (entry.get("fields") or {}).items()}
     label = tr(str(entry.get("label", "")), lang=lang, **fields) if fields else tr(str(entry.get("label", "")), lang=lang)
     if "kind" not in entry:  # an older run's entry: already written

@@ -16,10 +16,9 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from analysis.data.config import PACKAGE_DIR
 from analysis.data.storage import atomic_write_text, locked, state_dir
 from analysis.presentation.css import prune_css
-from analysis.presentation.glossary import PAGES as GLOSSARY_PAGES
-from analysis.presentation.glossary import glossary_page
+from analysis.presentation.glossary import glossary_page, page_file
 from analysis.presentation.i18n import N_, tr, translate_notebook
-from analysis.presentation.languages import LANGUAGES, SOURCE, language, page_name
+from analysis.presentation.languages import SOURCE, language, languages, page_name
 from analysis.presentation.report import METRICS_MIME
 from analysis.presentation.webfont import cjk_font_path, embed_cjk_font
 
@@ -71,7 +70,7 @@ def page_language(nb) -> str:
             if "parameters" in tags and "injected-parameters" not in tags:
                 m = re.search(r"""^lang\s*(?::[^=]+)?=\s*["'](\w+)["']""", cell.source, re.M)
                 given = m.group(1) if m else None
-    return str(given) if str(given) in LANGUAGES else SOURCE
+    return str(given) if str(given) in languages() else SOURCE
 
 
 def _toc(body: str, lang: str = "en") -> str:
@@ -232,7 +231,7 @@ def render_html(
             "csp_meta": CSP_META,
             "back": _chrome("back", lang),
             "glossary": _chrome("glossary", lang),
-            "glossary_href": f"../{GLOSSARY_PAGES[lang]}",
+            "glossary_href": f"../{page_file(lang)}",
             "as_of": f"{_chrome('as_of', lang)} {_as_of_text(provenance.get('analysis date', ''), lang)}".strip(),
             "languages": [
                 {"href": href, "name": language(other).name, "code": language(other).html}
@@ -398,10 +397,10 @@ def build_index(reports_dir: Path) -> Path:
     """
     reports_dir = Path(reports_dir)
     with locked(state_dir(reports_dir) / "index.lock", wait=True, what=f"{reports_dir / 'index.html'}"):
-        for lang, page in GLOSSARY_PAGES.items():
-            atomic_write_text(reports_dir / page, embed_cjk_font(glossary_page(CSP_META, lang)))
+        for lang in languages():
+            atomic_write_text(reports_dir / page_file(lang), embed_cjk_font(glossary_page(CSP_META, lang)))
         runs = _read_runs(reports_dir)
-        for lang in LANGUAGES:
+        for lang in languages():
             if lang != SOURCE:  # one index per language, each linking the others
                 atomic_write_text(reports_dir / page_name("index", lang), embed_cjk_font(_index_page(runs, lang)))
         return atomic_write_text(reports_dir / "index.html", embed_cjk_font(_index_page(runs)))
@@ -467,7 +466,7 @@ def _index_page(runs: list[dict], page_lang: str = "en") -> str:
         )
     other = " &middot; ".join(
         f'<a href="{page_name("index", code)}" hreflang="{language(code).html}">{language(code).name}</a>'
-        for code in LANGUAGES
+        for code in languages()
         if code != page_lang
     )
     page = f"""<!DOCTYPE html>
@@ -482,7 +481,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 </style></head><body>
 <p class="mw-lang">{other}</p>
 <h1>{_t("mallwake reports")}</h1>
-<p>{tr(INDEX_INTRO, lang=page_lang, glossary=GLOSSARY_PAGES[page_lang])}</p>
+<p>{tr(INDEX_INTRO, lang=page_lang, glossary=page_file(page_lang))}</p>
 {"".join(parts) if parts else "<p>" + tr("No runs yet: <code>make report</code> builds one.", lang=page_lang) + "</p>"}
 </body></html>
 """
