@@ -148,7 +148,7 @@ clusters = None
 if applies(cluster_problem is None, cluster_problem or ""):
     clusters = seg.fit_clusters(features, k=n_clusters or None, method=cluster_method, n_boot=5)
     display(Markdown(tr("**{k} clusters** ({method}) of {n:,} active members; bootstrap stability (mean adjusted Rand index) "
-                        "**{ari:.2f}**.", k=clusters.k, method=clusters.method, n=len(clusters.members), ari=clusters.mean_stability)))
+                        "**{ari:.2f}**.", k=clusters.k, method=display_name(clusters.method), n=len(clusters.members), ari=clusters.mean_stability)))
     display(clusters.selection)
 
 # %%

@@ -87,3 +87,48 @@ def scan_site(root: Path) -> dict[str, list[str]]:
         if found:
             out[str(page.relative_to(root))] = found
     return out
+
+
+#: Elements whose text is not the report's words: styles, scripts, code (parameter and column
+#: names are code), and the provenance block (versions, paths, hashes).
+_NOT_WORDS = {"style", "script", "code", "pre", "kbd", "samp"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+_ASCII_WORD = re.compile(r"(?<![\w/.-])[A-Za-z][A-Za-z_]{2,}(?![\w/.-])")
+
+
+class _Words(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self._skip: list[str] = []  # the open elements whose text is skipped
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in _VOID:
+            if a.get("alt"):
+                self.texts.append(a["alt"])
+            return
+        marked = tag != "html" and "lang" in a  # text marked as another language: a name in itself, the English term
+        if self._skip or tag in _NOT_WORDS or marked or "mw-provenance" in (a.get("class") or ""):
+            self._skip.append(tag)
+        for key in ("alt", "title", "aria-label"):
+            if a.get(key) and not self._skip:
+                self.texts.append(a[key])
+
+    def handle_endtag(self, tag):
+        if self._skip and self._skip[-1] == tag:
+            self._skip.pop()
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.texts.append(data)
+
+
+def ascii_words(html: str) -> set[str]:
+    """The words of a page a reader sees (text, ``alt``, ``title``) that are plain ASCII: in a page
+    rendered in the pseudo-language (every catalog string has letters outside ASCII), what never
+    went through a catalog. Code, styles, the provenance block and text marked with its own
+    ``lang`` (a language's name in itself, the English term beside a translated one) are not."""
+    p = _Words()
+    p.feed(html)
+    return {w for text in p.texts for w in _ASCII_WORD.findall(text)}

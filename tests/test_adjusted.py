@@ -53,7 +53,7 @@ def test_constant_and_collinear_covariates_are_dropped_and_named(design):
     assert {"code": "constant", "covariate": "k"} in res.to_metrics()["dropped"]
     table = res.table()  # the words come at display time
     dropped = cell_words(table.loc[0, "dropped"])  # the table holds the codes; the report shows their words
-    assert table.loc[0, "covariates"] == "a, c" and "a_copy (collinear" in dropped and "k (constant)" in dropped
+    assert table.loc[0, "covariates"] == "a, c" and "A copy (collinear" in dropped and "k (constant)" in dropped
 
 
 def test_hc2_error_equals_an_independent_computation(design):

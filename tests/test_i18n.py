@@ -3,6 +3,7 @@ translations keep their placeholders, headings and code, and the language switch
 
 import re
 import string
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -28,7 +29,8 @@ def test_every_message_has_a_translation_and_no_entry_is_unused():
     assert not set(catalog) - set(used), f"unused entries: {sorted(set(catalog) - set(used))[:5]}"
     for en, zh in catalog.items():
         assert _fields(en) == _fields(zh), (en, zh)
-        assert re.search(r"[\u4e00-\u9fff]", zh) or not re.search(r"[a-z]{3,}", en.replace("{", " ")), (en, zh)
+        words = re.sub(r"\{[^}]*\}", " ", en)  # format fields are not words
+        assert re.search(r"[\u4e00-\u9fff]", zh) or not re.search(r"[a-z]{3,}", words), (en, zh)
 
 
 def test_every_defined_term_has_its_translation_in_the_terms_catalog():
@@ -41,7 +43,8 @@ def test_every_defined_term_has_its_translation_in_the_terms_catalog():
     assert terms == set(catalog), (sorted(terms - set(catalog)), sorted(set(catalog) - terms))
     assert all(re.search(r"[\u4e00-\u9fff]", zh) for zh in catalog.values())
     page = glossary_page("", "zh")
-    assert "新会员 (New)" in page and "新客 (New)" in page  # the stage and the segment, each its own word
+    english = '(<span lang="en">New</span>)'  # the English term beside, marked as English
+    assert f"新会员 {english}" in page and f"新客 {english}" in page  # the stage and the segment, each its own word
 
 
 def test_every_markdown_cell_has_a_translation_with_its_heading_and_code():
@@ -126,3 +129,75 @@ def test_claims_sentences_use_display_names_and_the_currency(lang, tmp_path):
     assert "entertainment" not in text and "daily" not in text
     assert ("Cinema tickets" if lang == "en" else "电影票") in text
     assert "¥" in text
+
+
+def _data_words(data_dir) -> set[str]:
+    """The ASCII words of the data itself (its folder's name, the text columns of its tables: ids,
+    arms, gifts, channels, categories; the display names its ``mallwake.yaml`` gives): what a report
+    shows as the data has it, not words of the reports; and the product's name."""
+    import pandas as pd
+    import yaml
+    from sitescan import ascii_words
+
+    words = {data_dir.name, "mallwake"}
+    for path in [*data_dir.glob("*.csv"), *data_dir.glob("*.parquet")]:
+        frame = pd.read_csv(path, dtype=str) if path.suffix == ".csv" else pd.read_parquet(path)
+        for col in frame.select_dtypes(exclude="number").columns:
+            words |= ascii_words(" ".join(frame[col].dropna().astype(str).unique()[:5000]))
+    declared = yaml.safe_load((data_dir / "mallwake.yaml").read_text(encoding="utf-8")) or {}
+    for shown in (declared.get("display_names") or {}).values():
+        words |= ascii_words(" ".join(shown.values()) if isinstance(shown, dict) else str(shown))
+    return words
+
+
+@pytest.mark.slow
+def test_a_pseudo_language_renders_every_report_with_no_string_left_untranslated(small_mall, tmp_path):
+    """Adding a language is adding a folder: a generated pseudo-language (every letter of every
+    catalog string swapped for a look-alike outside ASCII) is written to a folder outside the
+    package, every report, the monthly report, the index and the definitions page are built in it,
+    and no page shows an ASCII word that is not the data's own: every word a reader sees went
+    through a catalog."""
+    import os
+    import subprocess
+    import sys
+
+    from sitescan import ascii_words
+
+    root = i18n.write_pseudo(tmp_path / "locales")
+    assert (root / "messages.yaml").is_file() and (root / "03_campaign_effects.yaml").is_file()
+    env = {**os.environ, "MALLWAKE_LOCALES": str(tmp_path / "locales")}
+    mallwake = str(Path(sys.executable).parent / "mallwake")
+    out = tmp_path / "site"
+    teaching = ["--notebooks", str(NOTEBOOKS_DIR / "teaching"), "-p", "lang=qps"]
+    for extra in (["-p", "lang=qps"], teaching, ["--month", "2024-09", "--lang", "qps"]):
+        res = subprocess.run(
+            [mallwake, "run", "--data", str(small_mall), "--out", str(out), "--jobs", "2", *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+    pages = sorted(out.glob("*-qps/*.html")) + [out / "index.qps.html", out / "glossary.qps.html"]
+    assert len(pages) == 6 + 3 + 1 + 2, [p.name for p in pages]  # the reports, teaching, the month, index, definitions
+    known = _data_words(small_mall)
+    left = {page.relative_to(out).as_posix(): sorted(ascii_words(page.read_text(encoding="utf-8")) - known) for page in pages}
+    left = {page: words for page, words in left.items() if words}
+    assert not left, left
+
+
+def test_the_pseudo_language_keeps_markup_and_the_scan_finds_what_it_did_not_translate():
+    from sitescan import ascii_words
+
+    said = i18n.pseudo("**Ranked by {rule}**: <b>{n:,} members</b> in `exports/` [see](#defs) &amp; RFM")
+    assert said.startswith(
+        "**Ŕáñķéđ ƀý {rule}**: <b>{n:,} ɱéɱƀéŕš</b> in `exports/` [šéé](#defs) &amp; ŔƑṀ".replace(" in ", " íñ ")
+    )
+    page = (
+        f"<html lang='qps'><body><h1>{i18n.pseudo('Ranked by the margin')}</h1><p>Still English</p><code>member_id</code>"
+        "<a lang='en'>English</a><img alt='A figure'><details class='mw-provenance'>git commit</details></body></html>"
+    )
+    assert ascii_words(page) == {
+        "Still",
+        "English",
+        "figure",
+    }  # the text and alt left in English; code, names in themselves, provenance not

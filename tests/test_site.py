@@ -252,7 +252,7 @@ def test_definitions_page_is_linked_from_every_report_and_covers_the_terms(site)
     ]:
         assert term in text, term
     for rule in RULES:
-        assert f"Sleeping-list rule: {rule}" in text
+        assert f"Sleeping-list rule: <code>{rule}</code>" in page  # the rule's name as code, as parameters are
     reports = [p for p in out.rglob("*.html") if p.parent != out]
     chinese = {p for p in reports if '<html lang="zh-CN"' in p.read_text(encoding="utf-8")}
     assert chinese and all('href="../glossary.zh.html"' in p.read_text(encoding="utf-8") for p in chinese)

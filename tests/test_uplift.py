@@ -183,6 +183,7 @@ def test_choose_list_by_hand():
     assert got.ranked_by == RANKINGS[0]
     assert list(got.members["member_id"]) == ["a", "c", "b"] and list(got.members["arm"]) == ["dear", "cheap", "cheap"]
     assert list(got.chosen["member_id"]) == ["a", "c"]  # 5 + 1 = 6 within 6.5; b would make 7
+    assert got.to_metrics() == {"campaign": None, "ranked_by": "margin", "members": 2, "expected_incremental_returns": 0.35}
     assert got.curve["expected_incremental_margin"].iloc[-1] == pytest.approx((0.30 + 0.05 + 0.02) * 100 - 7.0)
     # costs known, margin unknown: returns per unit of cost (a cheap 0.10, c cheap 0.05, b cheap 0.02)
     # only members whose extra spend covers the cost at a 100 % margin: 30 per return, a 3 > 1, c 1.5 > 1, b 0.6 < 1

@@ -39,11 +39,14 @@ def _missing(value) -> bool:
         return False
 
 
-def _escaping(func):
+def _escaping(func, code: bool = False):
+    """``func``'s text, HTML-escaped; ``code``: a name of the data contract, shown as code."""
+
     def escaped(value):
         if _missing(value):
             return MISSING
-        return html.escape(str(func(value)), quote=True)
+        text = html.escape(str(func(value)), quote=True)
+        return f"<code>{text}</code>" if code else text
 
     escaped.__mallwake_escaped__ = True
     return escaped
@@ -88,8 +91,11 @@ def escape_styler(styler: Styler) -> Styler:
             continue
         factory = funcs.default_factory
         wrapped = defaultdict(lambda factory=factory: _escaping(factory()))
+        codes = getattr(styler, "_mallwake_code_columns", set()) if name == "_display_funcs" else set()
+        code_index = name == "_display_funcs_index" and getattr(styler, "_mallwake_code_index", False)
         for key, func in funcs.items():
-            wrapped[key] = func if getattr(func, "__mallwake_escaped__", False) else _escaping(func)
+            code = code_index or (bool(codes) and key[1] in codes)
+            wrapped[key] = func if getattr(func, "__mallwake_escaped__", False) else _escaping(func, code=code)
         setattr(styler, name, wrapped)
     if isinstance(styler.caption, str):
         styler.caption = html.escape(styler.caption)

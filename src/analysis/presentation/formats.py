@@ -105,12 +105,20 @@ DEFAULT_NAMES = {
     "right": N_("right"),
     "wrong": N_("wrong"),
     "open": N_("open"),
+    # clustering methods, and the status and file of a table in a validation summary
+    "gmm": N_("Gaussian mixture"),
+    "kmeans": N_("k-means"),
+    "ok": N_("ok"),
+    "invalid": N_("invalid"),
+    "(absent)": N_("(absent)"),
+    "all": N_("All tiers"),  # the monthly report's row of every member
 }
 
 #: Column labels: the English label of each name the analysis code uses, a message id of the
 #: catalogs (``locales/<lang>/messages.yaml`` translate it). A name not listed reads as words
 #: in English ("cost_per_contacted" -> "Cost per contacted").
 LABELS: dict[str, str] = {
+    "parameter": N_("Parameter"),
     "gain_per_1000_listed": N_("Gain per 1,000 listed"),
     "median_shortfall_of_warned": N_("Median shortfall (warned members)"),
     "log_early_spend": N_("Early spend (log)"),
@@ -351,7 +359,10 @@ _TOKENS = re.compile(r"[a-z]+|\d+")
 _P_NAMES = {"p_value", "pvalue", "p_holm", "p_adj", "p_raw", "logrank_p", "p_value_holm"}
 _PERCENT_WORDS = {"rate", "share", "pct", "percent", "proportion", "probability", "prob", "shares"}
 _MONEY_WORDS = {"spend", "revenue", "cost", "margin", "amount", "monetary", "aov", "ticket", "clv", "sales", "price", "spent"}
-KINDS = ("count", "percent", "change", "points", "money", "p", "number", "date", "bool", "text")
+KINDS = ("count", "percent", "change", "points", "money", "p", "number", "date", "bool", "text", "code")
+#: Columns that hold names of the data contract (tables, columns, files, parameters): shown as code,
+#: as the user writes them, in every language.
+CODE_COLUMNS = frozenset({"table", "column", "file", "parameter"})
 
 
 @dataclass
@@ -451,6 +462,8 @@ def label(name: Any) -> str:
 def infer_kind(name: Any, values: pd.Series) -> str:
     """The kind of a column from its name and values (see the module's docstring)."""
     dtype = values.dtype
+    if name in CODE_COLUMNS and not pd.api.types.is_numeric_dtype(dtype):
+        return "code"
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
     if pd.api.types.is_datetime64_any_dtype(dtype):
@@ -512,14 +525,16 @@ def format_value(
             return MISSING
     except (TypeError, ValueError):
         pass
-    zh = (lang or _settings.lang) == "zh"
+    lang = lang or _settings.lang
     currency = _settings.currency if currency is None else currency
     if isinstance(value, str) and kind not in ("text", "date"):
         return value  # a suppressed cell ("<10") or a note in a numeric column
+    if kind == "code":
+        return str(value)
     if kind == "text":
         return display_name(value)
     if kind == "bool":
-        return ("是" if value else "否") if zh else ("yes" if value else "no")
+        return tr(N_("yes") if value else N_("no"), lang=lang)
     if kind == "date":
         ts = pd.Timestamp(value)
         return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
@@ -533,7 +548,7 @@ def format_value(
     if kind == "change":  # a relative change: +3.4%
         return f"{v:+.1%}"
     if kind == "points":
-        return f"{v * 100:+.1f} 个百分点" if zh else f"{v * 100:+.1f} points"
+        return tr("{points} points", lang=lang, points=f"{v * 100:+.1f}")
     if kind == "p":
         return "< 0.001" if v < 0.001 else f"{v:.3f}"
     if kind == "money":
@@ -557,8 +572,7 @@ def covariate_label(name: Any) -> str:
     text = str(name)
     for var in _CATEGORICAL:
         if text.startswith(var + "_") and len(text) > len(var) + 1:
-            sep = "：" if _settings.lang == "zh" else ": "
-            return label(var) + sep + display_name(text[len(var) + 1 :])
+            return tr("{variable}: {level}", variable=label(var), level=display_name(text[len(var) + 1 :]))
     return label(text)
 
 

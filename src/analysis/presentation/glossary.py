@@ -13,7 +13,7 @@ import re
 from analysis.data.config import AGE_BAND_LABELS, MIN_CELL_SIZE, RFM_WINDOW_DAYS, SLEEPING_DAYS
 from analysis.presentation.formats import name_table
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.languages import language, languages, page_name
+from analysis.presentation.languages import SOURCE, language, languages, page_name
 
 #: (section, term, definition): the section and definition are message ids (their translations
 #: are in the catalogs), the term is an id of the ``terms`` catalog (a defined word keeps its own
@@ -331,7 +331,7 @@ def segment_cells() -> dict[str, list[str]]:
 
 
 def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
-    """(section, anchor term, shown term, definition) in ``lang``: the English term is the anchor,
+    """(section, anchor term, shown term as HTML, definition) in ``lang``: the English term is the anchor,
     so a link to a definition is the same in every language."""
     from analysis.presentation.phrases import RULE_LABELS
     from analysis.statistics.segmentation import NO_PURCHASE
@@ -339,9 +339,11 @@ def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
     names = name_table(lang)
 
     def shown(term: str, translated: str) -> str:
-        """The term in the page's language with the English term beside it (a reader can match
-        the English reports and this page)."""
-        return f"{translated} ({term})" if translated != term else term
+        """The term in the page's language with the English term beside it, marked as English
+        (a reader can match the English reports and this page; a screen reader says it in English)."""
+        if translated == term:
+            return html.escape(term)
+        return f'{html.escape(translated)} (<span lang="{language(SOURCE).html}">{html.escape(term)}</span>)'
 
     rows = [
         (tr(sec, lang=lang), term, shown(term, tr(term, lang=lang, domain="terms")), tr(text, lang=lang).format(**DEFAULTS))
@@ -354,7 +356,7 @@ def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
             (
                 rules,
                 term,
-                tr("Sleeping-list rule: {rule}", lang=lang, rule=rule),
+                html.escape(tr("Sleeping-list rule: {rule}", lang=lang, rule="\0")).replace("\0", f"<code>{rule}</code>"),
                 tr("Removed from the refined list: {text}.", lang=lang, text=tr(text, lang=lang)),
             )
         )
@@ -384,7 +386,7 @@ def glossary_page(csp_meta: str, lang: str = "en") -> str:
     for section, term, shown, text in _rows(lang):
         body = html.escape(text)
         body = re.sub(r"`([^`]+)`", r"<code>\1</code>", body)
-        sections.setdefault(section, []).append(f'<dt id="{_anchor(term)}">{html.escape(shown)}</dt><dd>{body}</dd>')
+        sections.setdefault(section, []).append(f'<dt id="{_anchor(term)}">{shown}</dt><dd>{body}</dd>')
     parts = "".join(f"<section><h2>{html.escape(s)}</h2><dl>{''.join(items)}</dl></section>" for s, items in sections.items())
     others = " ".join(
         f'<a href="{page_file(other)}" hreflang="{language(other).html}" lang="{language(other).html}">{language(other).name}</a>'

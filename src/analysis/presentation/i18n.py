@@ -16,6 +16,7 @@ The language is the report's (:func:`analysis.presentation.formats.configure`).
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -147,15 +148,68 @@ def notebook_sources(lang: str = "zh") -> dict[str, list[str]]:
     return out
 
 
+#: The pseudo-language's letters: every ASCII letter becomes a look-alike outside ASCII, so a page
+#: rendered in it shows every string that did not go through a catalog as plain ASCII words.
+_PSEUDO = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "áƀçđéƒğĥíĵķĺɱñóþʠŕšţúṽŵẋýžÁƁÇĐÉƑĜĤÍĴĶĹṀÑÓṖǪŔŠŢÚṼŴẊÝŽ",
+)
+#: What a translation keeps as it is: format fields, markup, code, link targets, entities, math.
+_KEEP = re.compile(r"\{[^{}]*\}|<[^<>]*>|`[^`]*`|\]\([^)]*\)|&#?\w+;|\$[^$]*\$|https?://\S+")
+#: The code of the pseudo-language (a private-use code: no real language has it).
+PSEUDO = "qps"
+
+
+def pseudo(text: str) -> str:
+    """``text`` in the pseudo-language: its letters swapped for look-alikes (format fields, HTML
+    tags, code spans, link targets and math kept, so the translation renders as the English does)."""
+    out, last = [], 0
+    for m in _KEEP.finditer(text):
+        out.append(text[last : m.start()].translate(_PSEUDO))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(text[last:].translate(_PSEUDO))
+    return "".join(out)
+
+
+def write_pseudo(root) -> Path:
+    """A complete catalog of the pseudo-language in ``root/qps/`` (every message, term and
+    notebook cell of the English sources, pseudo-translated); ``MALLWAKE_LOCALES=root`` makes it a
+    language of the reports. Returns its folder."""
+    import nbformat
+
+    from analysis.data.config import NOTEBOOKS_DIR
+    from analysis.presentation.glossary import ENTRIES
+
+    def dump(path: Path, ids) -> None:
+        pairs = [{"en": m, PSEUDO: pseudo(m)} for m in ids]
+        path.write_text(yaml.safe_dump(pairs, allow_unicode=True, width=120, sort_keys=False), encoding="utf-8")
+
+    out = Path(root) / PSEUDO
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "language.yaml").write_text("name: Pséúđó\nhtml: qps\ncjk: false\n", encoding="utf-8")
+    dump(out / "messages.yaml", extract_messages(source_files()))
+    dump(out / "terms.yaml", sorted({term for _, term, _ in ENTRIES}))
+    for path in sorted(NOTEBOOKS_DIR.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" not in path.parts:
+            nb = nbformat.read(path, as_version=4)
+            dump(out / f"{path.stem}.yaml", [_key(c.source) for c in nb.cells if c.cell_type == "markdown" and c.source.strip()])
+    return out
+
+
 def main(argv=None) -> int:
     """``python -m analysis.presentation.i18n missing zh``: print the messages and markdown cells without a
-    translation, as YAML entries to fill in."""
+    translation, as YAML entries to fill in. ``python -m analysis.presentation.i18n pseudo DIR``: write the
+    pseudo-language's catalogs into ``DIR/qps`` (then ``MALLWAKE_LOCALES=DIR mallwake run -p lang=qps``)."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m analysis.presentation.i18n")
-    ap.add_argument("what", choices=["missing"])
-    ap.add_argument("lang")
+    ap.add_argument("what", choices=["missing", "pseudo"])
+    ap.add_argument("lang", help="the language (missing), or the folder to write the pseudo-language into (pseudo)")
     args = ap.parse_args(argv)
+    if args.what == "pseudo":
+        print(write_pseudo(args.lang))
+        return 0
     have = messages(args.lang)
     todo = [m for m in extract_messages(source_files()) if m not in have]
     print(yaml.safe_dump([{"en": m, args.lang: ""} for m in todo], allow_unicode=True, width=120, sort_keys=False))

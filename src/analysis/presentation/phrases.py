@@ -445,6 +445,8 @@ def _value(code: str, key: str, value):
         return "< 0.001" if value < 0.001 else f"= {value:.3f}"
     if key == "covariates":
         return ", ".join(covariate_label(c) for c in value)
+    if key == "covariate":
+        return covariate_label(value)
     if key == "arms":
         return ", ".join(map(display_name, value))
     if key in ("gifts", "channels"):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis.presentation.formats import (
     _CATEGORICAL,
+    CODE_COLUMNS,
     LABELS,
     MISSING,
     column_decimals,
@@ -39,7 +40,9 @@ def column_formatter(name: Any, values: pd.Series, kind: str | None = None):
         return cell_words
     kind = kind or infer_kind(name, values)
     decimals = column_decimals(values) if kind == "number" else None
-    return lambda v: format_value(v, kind, decimals)
+    formatter = lambda v: format_value(v, kind, decimals)  # noqa: E731
+    formatter.__mallwake_code__ = kind == "code"  # shown as code (display.escape_styler)
+    return formatter
 
 
 def _is_phrase(value: Any) -> bool:
@@ -98,10 +101,18 @@ def present(
         formats[col] = column_formatter(col, values, kinds.get(col))
     if formats:
         styler = styler.format(formats, na_rep=MISSING)
+    # names of the data contract are shown as code (pandas wraps a formatter: the mark is kept here)
+    styler._mallwake_code_columns = {
+        j for j, col in enumerate(frame.columns) if getattr(formats.get(col), "__mallwake_code__", False)
+    }
     names = dict(labels or {})
     styler = styler.format_index(lambda v: names.get(v, _label_of(v)), axis=1)
     styler = styler.format_index_names(lambda v: names.get(v, label(v)), axis=1)
-    if show_index:
+    # an index of names of the data contract or of a model's parameters is shown as code
+    styler._mallwake_code_index = frame.index.name in CODE_COLUMNS
+    if show_index and styler._mallwake_code_index:
+        styler = styler.format_index(str, axis=0)
+    elif show_index:
         styler = styler.format_index(lambda v: names.get(v, _index_text(v)), axis=0)
         styler = styler.format_index_names(lambda v: names.get(v, label(v)), axis=0)
     else:

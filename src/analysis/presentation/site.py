@@ -343,7 +343,13 @@ def _monthly_section(runs: list[dict], page_lang: str = "en") -> str:
             if nb.get("html")
             else html.escape(run["_dir"])
         )
-        lang = html.escape(run.get("lang", "en"))
+        code = str(run.get("lang") or SOURCE)
+        known = code in languages()  # the language's name in itself, marked as that language
+        lang = (
+            f'<span lang="{html.escape(language(code).html)}">{html.escape(language(code).name)}</span>'
+            if known
+            else html.escape(code)
+        )
         if run.get("status") != "ok" or not k:
             rows.append(
                 f"<tr><td>{link}</td><td>{lang}</td><td class='failed' colspan='6'>{html.escape(tr(str(run.get('status')), lang=page_lang))}</td></tr>"
@@ -465,7 +471,7 @@ def _index_page(runs: list[dict], page_lang: str = "en") -> str:
             f"<th>{_t('headline figures')}</th></tr>" + "".join(rows) + "</table></div></section>"
         )
     other = " &middot; ".join(
-        f'<a href="{page_name("index", code)}" hreflang="{language(code).html}">{language(code).name}</a>'
+        f'<a href="{page_name("index", code)}" hreflang="{language(code).html}" lang="{language(code).html}">{language(code).name}</a>'
         for code in languages()
         if code != page_lang
     )

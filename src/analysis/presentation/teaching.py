@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.dataset import MallData
-from analysis.presentation.formats import display_name
+from analysis.presentation.formats import display_name, label
 from analysis.presentation.i18n import N_, tr
 
 
@@ -101,7 +101,7 @@ def check_rfm_scores(answer: pd.Series | None, features: pd.DataFrame, column: s
     """Quintile scores 1-5 of one column, against :func:`analysis.statistics.segmentation.score_quantiles`."""
     from analysis.statistics.segmentation import score_quantiles
 
-    ex = tr("{column} scores", column=column)
+    ex = tr("{column} scores", column=label(column))
     if answer is None:
         return _open(ex)
     ref = score_quantiles(features[column], 5, higher_is_better)

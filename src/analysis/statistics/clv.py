@@ -153,8 +153,10 @@ class _FittedModel(Result):
     kinds: ClassVar[dict] = {"estimate": "number", "se": "number", "ci_low": "number", "ci_high": "number"}
 
     def table(self) -> pd.DataFrame:
-        """Each parameter (natural scale) with its standard error and interval."""
-        return pd.concat([pd.DataFrame({"estimate": self.params_, "se": self.bse_}), self.conf_int()], axis=1)
+        """Each parameter (natural scale) with its standard error and interval, by its symbol
+        (index ``parameter``: ``alpha`` is the model's, not a significance level)."""
+        table = pd.concat([pd.DataFrame({"estimate": self.params_, "se": self.bse_}), self.conf_int()], axis=1)
+        return table.rename_axis("parameter")
 
     def diagnostics(self) -> tuple[Phrase, ...]:
         """The fit in phrases: optimizer and convergence (``clv.fit``), then what is not identified."""

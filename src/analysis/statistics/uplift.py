@@ -17,7 +17,7 @@ targeting, and the report says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -322,6 +322,7 @@ class ListChoice(Result):
     margin_per_return: float | None
     ranked_by: str
     spend_per_return: float | None = None
+    campaign_id: str | None = None  # the past campaign the uplift was learnt from (plan_next_list)
     kinds: ClassVar[dict] = {
         "list_size": "count",
         "expected_incremental_returns": "number",
@@ -333,6 +334,16 @@ class ListChoice(Result):
     @property
     def chosen(self) -> pd.DataFrame:
         return self.members[self.members["chosen"]]
+
+    def to_metrics(self) -> dict:
+        """The list for ``metrics.json``: where it was learnt, how it is ranked (a code of
+        :data:`RANKINGS`), how many members it holds and the incremental returns expected of them."""
+        return {
+            "campaign": self.campaign_id,
+            "ranked_by": self.ranked_by,
+            "members": int(len(self.chosen)),
+            "expected_incremental_returns": float(self.chosen["uplift"].sum()),
+        }
 
     def table(self) -> pd.DataFrame:
         return self.curve
@@ -518,7 +529,7 @@ def plan_next_list(
     back = d.loc[d["returned"].astype(bool) & (d["arm"] != control_arm), "spend"]
     spend = float(back.mean()) if len(back) else None
     margin = float(margin_rate) * spend if margin_rate is not None and spend is not None else None
-    return choose_list(scores, cost, margin, budget, spend)
+    return replace(choose_list(scores, cost, margin, budget, spend), campaign_id=campaign_id)
 
 
 def plan_from_latest(

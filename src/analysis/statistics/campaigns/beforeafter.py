@@ -41,6 +41,15 @@ class BeforeAfter(Result):
         """The interval of the difference-in-differences."""
         return self.did.conf_int(alpha)
 
+    def to_metrics(self) -> dict:
+        """The naive difference and the holdout-based one (difference-in-differences) with its interval."""
+        return {
+            "naive_difference": self.naive_difference,
+            "did_estimate": self.did.estimate,
+            "did_ci_low": self.did.ci_low,
+            "did_ci_high": self.did.ci_high,
+        }
+
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame(
             {
