@@ -201,3 +201,29 @@ def test_the_pseudo_language_keeps_markup_and_the_scan_finds_what_it_did_not_tra
         "English",
         "figure",
     }  # the text and alt left in English; code, names in themselves, provenance not
+
+
+def test_the_catalogs_go_to_gettext_po_files_and_come_back_unchanged(tmp_path, monkeypatch):
+    """Translators' tools read gettext: ``i18n po zh`` writes every catalog as a ``.po`` file (an
+    empty msgstr where a translation is missing) and ``i18n import-po`` reads the translations back."""
+    from babel.messages.pofile import read_po
+
+    files = i18n.export_po("zh", tmp_path / "po")
+    names = {p.stem for p in files}
+    assert {"messages", "terms", "03_campaign_effects", "t1_rfm_by_hand"} <= names
+    with (tmp_path / "po" / "messages.po").open("rb") as f:
+        po = read_po(f)
+    assert str(po.locale) == "zh" and len(po) == len(i18n.extract_messages(i18n.source_files()))
+    assert po["Sleeping members"].string == "沉睡会员" and po["Sleeping members"].locations
+    before = {name: i18n._catalog("zh", name) for name in names}  # the package's catalogs
+    copy = tmp_path / "zh"
+    copy.mkdir()
+    monkeypatch.setattr(i18n, "folder", lambda lang: copy)
+    try:
+        i18n.import_po("zh", files)  # into the copy, not the package
+        assert sorted(p.name for p in copy.iterdir()) == sorted(f"{name}.yaml" for name in names)
+        for name in names:
+            assert i18n._catalog("zh", name) == before[name], name
+    finally:
+        i18n.messages.cache_clear()
+        i18n.narrative.cache_clear()

@@ -472,3 +472,17 @@ def test_the_calibration_check_reuses_the_model_choices_fit(small_mall, monkeypa
     # another calibration period is fitted anew
     clv.calibration_holdout(data, cal_end - pd.DateOffset(months=1), model=name, choice=choice)
     assert calls == [1]
+
+
+def test_pareto_nbd_likelihood_on_distinct_pairs_equals_the_likelihood_per_member():
+    """2F1 is evaluated once per distinct (x, t_x) and (x, T): the same numbers, bit for bit, on
+    both sides of alpha = beta and for heavy buyers (Euler's transformation)."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 40, 3000).astype(float)
+    T = rng.integers(1, 150, 3000).astype(float)
+    tx = np.where(x > 0, np.floor(rng.uniform(0, 1, 3000) * T), 0.0)
+    pairs = clv._distinct_pairs(x, tx, T)
+    assert len(pairs[0][0]) < len(x) and len(pairs[1][0]) < len(x)  # fewer evaluations
+    for params in ((0.5, 10.0, 0.5, 12.0), (2.0, 30.0, 1.5, 4.0), (0.8, 2.0, 30.0, 3000.0)):
+        log_params = np.log(params)
+        assert np.array_equal(clv._pareto_loglike(log_params, x, tx, T, pairs), clv._pareto_loglike(log_params, x, tx, T))

@@ -197,18 +197,101 @@ def write_pseudo(root) -> Path:
     return out
 
 
+def catalog_ids(lang: str) -> dict[str, dict[str, str]]:
+    """``{catalog: {English id: where it is used}}``: what a translation of ``lang`` must cover (the
+    ``messages`` and ``terms`` catalogs, and each notebook's narrative)."""
+    from analysis.presentation.glossary import ENTRIES
+
+    out = {"messages": extract_messages(source_files())}
+    out["terms"] = {term: "analysis/presentation/glossary.py" for _, term, _ in ENTRIES}
+    for stem, cells in notebook_sources(lang).items():
+        out[stem] = dict.fromkeys(cells, f"notebooks/{stem}.ipynb")
+    return out
+
+
+def _catalog(lang: str, name: str) -> dict[str, str]:
+    return messages(lang, name) if name in DOMAINS else narrative(name, lang)
+
+
+def export_po(lang: str, out_dir) -> list[Path]:
+    """The catalogs of ``lang`` as gettext ``.po`` files in ``out_dir`` (one per catalog, the
+    English as ``msgid``, the translation as ``msgstr``, empty where there is none yet): for
+    translators' tools (Poedit, Weblate, Lokalize). :func:`import_po` reads them back."""
+    from babel.core import Locale, UnknownLocaleError
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    try:
+        locale = Locale.parse(lang)
+    except (ValueError, UnknownLocaleError):  # a pseudo or private language
+        locale = None
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, ids in catalog_ids(lang).items():
+        have = _catalog(lang, name)
+        cat = Catalog(locale=locale, domain=name, project="mallwake", fuzzy=False)
+        for msgid, where in ids.items():
+            path, _, line = str(where).rpartition(":")
+            location = (path, int(line)) if line.isdigit() else (str(where), 0)
+            cat.add(msgid, have.get(msgid, ""), locations=[location])
+        path = out_dir / f"{name}.po"
+        with path.open("wb") as f:
+            write_po(f, cat, width=0, omit_header=False)
+        written.append(path)
+    return written
+
+
+def import_po(lang: str, po_files) -> list[Path]:
+    """Write the translations of gettext ``.po`` files (named after their catalog, as
+    :func:`export_po` writes them) into ``lang``'s YAML catalogs; an empty ``msgstr`` is left out."""
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in map(Path, po_files):
+        with po.open("rb") as f:
+            cat = read_po(f)
+        pairs = [{"en": m.id, lang: m.string} for m in cat if m.id and m.string]
+        path = folder(lang) / f"{po.stem}.yaml"
+        head = f"# {po.stem} in {language_name(lang)}: imported from {po.name} (python -m analysis.presentation.i18n import-po)\n"
+        path.write_text(head + yaml.safe_dump(pairs, allow_unicode=True, width=120, sort_keys=False), encoding="utf-8")
+        written.append(path)
+    messages.cache_clear()
+    narrative.cache_clear()
+    return written
+
+
+def language_name(lang: str) -> str:
+    from analysis.presentation.languages import language as spec
+
+    return spec(lang).name
+
+
 def main(argv=None) -> int:
     """``python -m analysis.presentation.i18n missing zh``: print the messages and markdown cells without a
     translation, as YAML entries to fill in. ``python -m analysis.presentation.i18n pseudo DIR``: write the
-    pseudo-language's catalogs into ``DIR/qps`` (then ``MALLWAKE_LOCALES=DIR mallwake run -p lang=qps``)."""
+    pseudo-language's catalogs into ``DIR/qps`` (then ``MALLWAKE_LOCALES=DIR mallwake run -p lang=qps``).
+    ``po zh DIR``: the catalogs of ``zh`` as gettext ``.po`` files for translators' tools;
+    ``import-po zh FILE.po ...``: their translations back into the YAML catalogs."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m analysis.presentation.i18n")
-    ap.add_argument("what", choices=["missing", "pseudo"])
-    ap.add_argument("lang", help="the language (missing), or the folder to write the pseudo-language into (pseudo)")
+    ap.add_argument("what", choices=["missing", "pseudo", "po", "import-po"])
+    ap.add_argument(
+        "lang", help="the language (missing, po, import-po), or the folder to write the pseudo-language into (pseudo)"
+    )
+    ap.add_argument("paths", nargs="*", help="po: the folder to write .po files into; import-po: the .po files")
     args = ap.parse_args(argv)
     if args.what == "pseudo":
         print(write_pseudo(args.lang))
+        return 0
+    if args.what == "po":
+        for path in export_po(args.lang, args.paths[0] if args.paths else f"po-{args.lang}"):
+            print(path)
+        return 0
+    if args.what == "import-po":
+        for path in import_po(args.lang, args.paths):
+            print(path)
         return 0
     have = messages(args.lang)
     todo = [m for m in extract_messages(source_files()) if m not in have]

@@ -327,20 +327,24 @@ def _mbgnbd_loglike(log_params, x, tx, T):
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def _pareto_log_a0(r, alpha, s, beta, x, tx, T):
+def _pareto_log_a0(r, alpha, s, beta, x, tx, T, pairs=None):
     """log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005, "A note on deriving the
     Pareto/NBD model"), through the Gauss hypergeometric function on whichever of alpha and beta
-    is larger, so its argument stays in [0, 1)."""
-    if alpha >= beta:
-        hi, lo, t2 = alpha, beta, s + 1.0
-    else:
-        hi, lo, t2 = beta, alpha, r + x
-    rsx = r + s + x
-    d = hi - lo
-    q1, q2 = hi + tx, hi + T
+    is larger, so its argument stays in [0, 1).
 
-    def log_f(q):  # log 2F1(rsx, t2; rsx + 1; z); by Euler's transformation where the direct series fails (heavy buyers)
-        z = d / q
+    ``pairs`` (:func:`_distinct_pairs`): the function is evaluated once per distinct (x, t_x) and
+    once per distinct (x, T) instead of once per member (about 0.6 of the evaluations on the
+    demo: 2F1 is nearly all of the time)."""
+    if alpha >= beta:
+        hi, lo = alpha, beta
+    else:
+        hi, lo = beta, alpha
+    d = hi - lo
+
+    def log_f(xq, q):  # log 2F1(rsx, t2; rsx + 1; z); by Euler's transformation where the direct series fails (heavy buyers)
+        rsx = r + s + xq
+        t2 = s + 1.0 if alpha >= beta else r + xq
+        z = d / (hi + q)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = np.log(hyp2f1(rsx, t2, rsx + 1.0, z))
         bad = ~np.isfinite(out)
@@ -350,21 +354,37 @@ def _pareto_log_a0(r, alpha, s, beta, x, tx, T):
             out[bad] = (1.0 - tb) * np.log1p(-zb) + np.log(hyp2f1(1.0, rb + 1.0 - tb, rb + 1.0, zb))
         return out
 
+    if pairs is None:
+        f1, f2 = log_f(x, tx), log_f(x, T)
+    else:
+        (x1, tx1, inv1), (x2, T2, inv2) = pairs
+        f1, f2 = log_f(x1, tx1)[inv1], log_f(x2, T2)[inv2]
+    rsx = r + s + x
+    q1, q2 = hi + tx, hi + T
     # log(p1 q2^rsx - p2 q1^rsx) - rsx log(q1 q2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        first = log_f(q1) + rsx * np.log(q2)
-        second = log_f(q2) + rsx * np.log(q1)
+        first = f1 + rsx * np.log(q2)
+        second = f2 + rsx * np.log(q1)
         top = np.maximum(first, second)
         diff = np.exp(first - top) - np.exp(second - top)
         return top + np.log(np.maximum(diff, 1e-300)) - rsx * np.log(q1 * q2)
 
 
-def _pareto_loglike(log_params, x, tx, T):
+def _distinct_pairs(x, tx, T):
+    """The distinct (x, t_x) and (x, T) of the members, each with the position of every member's."""
+    out = []
+    for t in (tx, T):
+        u, inv = np.unique(np.column_stack([x, t]), axis=0, return_inverse=True)
+        out.append((u[:, 0], u[:, 1], inv.ravel()))
+    return tuple(out)
+
+
+def _pareto_loglike(log_params, x, tx, T, pairs=None):
     """Per-member Pareto/NBD log-likelihood (Schmittlein, Morrison & Colombo 1987, in Fader &
     Hardie's form): purchases at a Poisson rate while alive, an exponential lifetime."""
     r, alpha, s, beta = np.exp(log_params)
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    log_a0 = _pareto_log_a0(r, alpha, s, beta, x, tx, T)
+    log_a0 = _pareto_log_a0(r, alpha, s, beta, x, tx, T, pairs)
     return a1 + np.logaddexp(-(r + x) * np.log(alpha + T) - s * np.log(beta + T), np.log(s) - np.log(r + s + x) + log_a0)
 
 
@@ -391,8 +411,14 @@ class _MBGNBDLikelihood(_RepeatLikelihood):
 
 
 class _ParetoNBDLikelihood(_RepeatLikelihood):
-    loglike_fn = staticmethod(_pareto_loglike)
     names = ("r", "alpha", "s", "beta")
+
+    def __init__(self, frequency, recency, T, **kw):
+        super().__init__(frequency, recency, T, **kw)
+        self.pairs = _distinct_pairs(self.x, self.tx, self.T_)
+
+    def loglike_fn(self, params, x, tx, T):
+        return _pareto_loglike(params, x, tx, T, self.pairs if x is self.x else None)
 
 
 @dataclass(frozen=True)
