@@ -1,6 +1,7 @@
 """Headline figures: formatted once, labelled, shown by the index instead of raw metric keys."""
 
 import math
+import re
 
 import pytest
 
@@ -41,3 +42,16 @@ def test_headline_with_an_interval_and_the_index_shows_it_escaped():
     # the Chinese index writes the same entries in Chinese, the arm by its Chinese name
     zh = _headline({"headline": h}, lang="zh")
     assert "增量回店率" in zh and "W2 / 对照组" in zh and "+12.7 个百分点 (+10.6 至 +14.6)" in zh and "points" not in zh
+
+
+def test_a_count_column_with_a_suppressed_cell_shows_whole_numbers_and_names_of_the_contract_show_as_code():
+    import pandas as pd
+
+    from analysis.presentation.present import present
+
+    frame = pd.DataFrame({"column": ["plate"], "reactivated": [0.0], "lost": ["<10"], "cooling": [13.0]})
+    frame = pd.concat([frame, pd.DataFrame({"column": ["phone"], "reactivated": ["<10"], "lost": [840.0], "cooling": [0.5]})])
+    page = present(frame.reset_index(drop=True)).to_html()
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", page)
+    assert re.findall(r"<th[^>]*>(.*?)</th>", page) == ["Column", "Reactivated", "Lost members", "Cooling"]
+    assert cells == ["<code>plate</code>", "0", "&lt;10", "13.00", "<code>phone</code>", "&lt;10", "840", "0.50"]

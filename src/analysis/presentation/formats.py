@@ -444,10 +444,14 @@ def label(name: Any) -> str:
     if not isinstance(name, str):
         return str(name)
     lang = _settings.lang
-    if name in _settings.names:
-        return _settings.names[name]
-    if name in LABELS:
+    shown = _settings.names.get(name)
+    declared = shown is not None and (name not in DEFAULT_NAMES or shown != tr(DEFAULT_NAMES[name], lang=lang))
+    if declared:  # the data folder's display name wins
+        return shown
+    if name in LABELS:  # a column's label before the default name of the same raw value
         return tr(LABELS[name], lang=lang)
+    if shown is not None:
+        return shown
     if name.startswith("share_") and len(name) > len("share_"):  # share of spend in a store category
         return tr("Share of {category}", lang=lang, category=display_name(name[len("share_") :]))
     if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", name):
@@ -577,9 +581,13 @@ def covariate_label(name: Any) -> str:
 
 
 def column_decimals(values: pd.Series) -> int:
-    """Decimals for a number column: enough for three significant digits of its typical value."""
+    """Decimals for a number column: enough for three significant digits of its typical value; none
+    when every value is whole (counts that became floats beside a suppressed "<10" cell)."""
     finite = pd.to_numeric(values, errors="coerce").dropna().abs()
-    finite = finite[np.isfinite(finite) & (finite > 0)]
+    finite = finite[np.isfinite(finite)]
+    if len(finite) and bool((finite == finite.round()).all()):
+        return 0
+    finite = finite[finite > 0]
     if finite.empty:
         return 2
     return min(_decimals(float(finite.median())), 4) if finite.median() >= 0.001 else 4

@@ -251,8 +251,8 @@ def _best_fit(model, starts, names: list[str], gtol: float = 1e-5, first_converg
                 how = "bfgs then nelder-mead"
         if np.isfinite(res.llf):
             fits.append((float(res.llf), how, res))
-            if first_converged and how == "bfgs" and res.mle_retvals.get("converged", False):
-                break
+            if first_converged and res.mle_retvals.get("converged", False):
+                break  # BFGS, or Nelder-Mead after it: the remaining starts are not tried
     if not fits:
         raise NotApplicable("clv.no_finite_fit")
     llf, how, res = max(fits, key=lambda f: f[0])
@@ -511,7 +511,7 @@ def _fit_repeat(cls, likelihood, frequency, recency, T, starts):
     model = likelihood(frequency, recency, T)
     names = list(likelihood.names)
     # without an analytic gradient each start costs a few hundred likelihoods: the starts are tried in
-    # order until BFGS converges from one (the others are the fallback)
+    # order until a fit converges from one (BFGS, or Nelder-Mead after it; the others are the fallback)
     res, bse, converged, how, identified, notes = _best_fit(model, starts, names, first_converged=True)
     est = np.exp(res.params)
     return cls(
