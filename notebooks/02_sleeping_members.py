@@ -70,7 +70,7 @@ sl
 # ## The funnel
 #
 # Members left after each rule, applied in order (a member removed by an earlier rule is not counted
-# again). `removed_alone` is how many members each rule would remove on its own.
+# again). **Removed by this rule alone** is how many members each rule would remove on its own.
 
 # %%
 funnel = funnel_words(sl.funnel())
@@ -95,7 +95,7 @@ display(Markdown(tr("**{n:,}** members to contact of {total:,} on the naive list
 # %% [markdown]
 # ## Overlaps
 #
-# Invalid sleepers often fail several rules at once; combinations of fewer than `min_cell` members are suppressed.
+# Invalid sleepers often fail several rules at once; combinations of too few members to show are written as a bound (such as “<10”), never as a count.
 
 # %%
 suppress_small_cells(sl.overlaps(), "members", min_cell)

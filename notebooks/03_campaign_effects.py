@@ -74,7 +74,7 @@ campaign_ids = sorted(outcomes["campaign_id"].unique()) if has_campaigns else []
 # A sample-ratio check: the arm sizes against the planned allocation (chi-square, flagged at
 # p < 0.001). The plan comes from the campaign's pre-registration record (`mallwake plan` writes it;
 # keep it as `preregistrations/<campaign_id>.json` in the data folder) or from the
-# `planned_allocation` parameter. A mismatch means members were lost or moved between arms after the
+# planned allocation given to the run (the table says which plan each check used). A mismatch means members were lost or moved between arms after the
 # draw, and the arms may no longer be comparable. Where a record exists, the primary outcome it
 # names comes next, as planned (its arms, control and alpha), then anything the wave did
 # differently from the record.
@@ -113,7 +113,7 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 # ## Does it pay?
 #
 # Per treated arm, the **net incremental value**: the extra spend the contact brought (arm minus
-# holdout, per contacted member) times the gross margin (`margin_rate`), minus what contacting and
+# holdout, per contacted member) times the gross margin (the sentences below give it), minus what contacting and
 # the gifts cost, per contacted member and in total, with its interval. Without a margin, the same
 # figure at a 100 % margin is the best case: an arm below zero there loses money at any margin.
 # The next list and the targeting table follow the same rule.
@@ -225,7 +225,7 @@ else:
 # %% [markdown]
 # ## For whom does it work?
 #
-# Effects of every treated arm within each level of the `subgroups` variables (recency band, tier,
+# Effects of every treated arm within each level of the subgroup variables (recency band, tier,
 # age band, RFM segment on the day before the campaign started, or member attribute columns); the
 # figure shows the optimised arm (subgroups under 10 members per arm are not shown). These are
 # exploratory comparisons; the ranked table below corrects for all of them at once.
@@ -285,7 +285,7 @@ if applies(bool(hetero), NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 # %% [markdown]
 # ### Can a model choose them better? Uplift, judged on members it did not see
 #
-# For each campaign with a holdout, a T-learner (gradient boosting on the `uplift_features`, all
+# For each campaign with a holdout, a T-learner (gradient boosting on the members' features, all
 # measured before the campaign) predicts each member's gain in return probability from being
 # contacted (any treated arm against the holdout). Every prediction comes from models that did not
 # see that member (5-fold cross-fitting). The Qini area is the model's mean gain over random
@@ -313,10 +313,10 @@ if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):
 # From the latest campaign with enough members in every arm: each member's expected incremental
 # return from each treated arm (the uplift models above, per arm, cross-fitted; the arms' average
 # effects when the model did no better than random), each arm's cost per contacted member as the
-# campaign recorded it, and the gross margin of a return (`margin_rate` times the mean spend of
+# campaign recorded it, and the gross margin of a return (the margin rate times the mean spend of
 # returned members). Each member gets the arm with the best value: margin net of cost when both are
 # known, returns per unit of cost when only costs are, returns otherwise. Members are taken in that
-# order until the `budget` is spent; unknown costs or margin stay unknown.
+# order until the budget (the sentence below says whether one was given) is spent; unknown costs or margin stay unknown.
 
 # %%
 next_list = exported = None
@@ -357,7 +357,7 @@ if applies(has_campaigns, NO_CAMPAIGNS):
 # ## Planning the next wave
 #
 # Members needed per arm to detect a given lift in the return rate over the holdout's rate (two-sided
-# test at `alpha`, 80 % power, 20 % holdout), and what each arm cost per incremental return.
+# test at the report's significance level, 80 % power, 20 % holdout), and what each arm cost per incremental return.
 
 # %%
 if applies(has_control, NO_CAMPAIGNS if not has_campaigns else NO_CONTROL):

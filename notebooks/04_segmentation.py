@@ -167,7 +167,7 @@ if applies(clusters is not None, cluster_problem or ""):
     plt.show()
 
 # %% [markdown]
-# How the clusters line up with the RFM segments (members; cells under `min_cell` blank):
+# How the clusters line up with the RFM segments (members; cells with too few members to show are blank):
 
 # %%
 if applies(clusters is not None, cluster_problem or ""):
@@ -194,7 +194,7 @@ present(migration.flows(min_members=min_cell).head(12))
 # %% [markdown]
 # ## Profiles by age and gender
 #
-# Segment mix within each group (row shares); groups under `min_cell` members are suppressed.
+# Segment mix within each group (row shares); groups with too few members to show are left out.
 
 # %%
 for by in [c for c in ("age_band", "gender") if c in features.columns]:

@@ -114,7 +114,7 @@ if applies(len(retention) > 0, "no member joined while the data record purchases
 # %% [markdown]
 # ## Time to sleep
 #
-# Days from joining until a member first goes `sleeping_days` without buying (members still awake are
+# Days from joining until a member first goes the sleeping threshold without buying, in days given below the figure (members still awake are
 # censored at the analysis date). Kaplan-Meier curves by tier with 95 % confidence bands, a log-rank
 # test of whether the tiers differ, and a Cox proportional-hazards model: a hazard ratio above 1 means
 # falling asleep sooner.
@@ -128,7 +128,7 @@ with section():
     survival = lifecycle.fit_survival(tts, by="tier")
     plots.plot_survival(survival.curves)
     plt.show()
-    display(Markdown(phrase_text(survival.logrank_sentence()) + " " + tr("Median days to sleep: {medians}.", medians=", ".join(
+    display(Markdown(phrase_text(survival.logrank_sentence()) + " " + tr("Median days to sleep ({days} days without buying make a member asleep): {medians}.", days=sleeping_days, medians=", ".join(
         f"{display_name(g)} {d:,.0f}" for g, d in survival.median_days().items()) or tr("not reached yet"))))
 
 # %%
@@ -155,7 +155,7 @@ if survival is not None:
 #
 # Three models of repeat purchases, each member buying at a steady rate while alive: BG/NBD (a member
 # may drop out after any repeat purchase), MBG/NBD (also right after the first) and Pareto/NBD (at any
-# time). Each is fitted on the purchases up to `calibration_months` before the analysis date and judged
+# time). Each is fitted on the purchases up to a calibration date months before the analysis date (the sentence below the table gives it) and judged
 # on the months that follow; of the models the data identify, the one that predicts those months best
 # gives P(alive) and CLV, with a Gamma-Gamma model of spend per purchase (maximum likelihood; time
 # unit: weeks). A model whose dropout parameters the data cannot pin down (where almost nobody can be
@@ -206,7 +206,7 @@ if values is not None:
 # %% [markdown]
 # ### Does the model predict? Calibration on a holdout
 #
-# The model is refitted on purchases up to `calibration_months` before the analysis date and asked to
+# The chosen model, as fitted on purchases up to the calibration date above, is asked to
 # predict each member's purchases in the months that follow; predicted and actual means by the number
 # of repeat purchases in the calibration period.
 
@@ -222,8 +222,8 @@ with section():
 # %% [markdown]
 # ## Sleep risk: who is about to fall asleep
 #
-# A logistic model of falling asleep within `risk_horizon_days`, for members who could (awake, last
-# purchase at least `sleeping_days - risk_horizon_days` ago), trained at one date and tested at a later
+# A logistic model of falling asleep within a horizon, for members who could (awake, and close enough
+# to the sleeping threshold; the sentence below gives both in days), trained at one date and tested at a later
 # one (no information from the test period is used in training). Odds ratios are per standard
 # deviation of each feature.
 
@@ -233,8 +233,9 @@ train_date = test_date - pd.Timedelta(days=2 * risk_horizon_days)
 risk = high_risk = exported = None
 with section():
     risk = lifecycle.fit_sleep_risk(data, train_date, test_date, risk_horizon_days, sleeping_days)
-    display(Markdown(tr("Trained on {train}, tested on {test}: AUC **{auc:.2f}**.", train=train_date.date(), test=test_date.date(),
-                        auc=risk.auc)))
+    display(Markdown(tr("Falling asleep within {days} days, among members awake whose last purchase was at least {min_days} days "
+                        "before; trained on {train}, tested on {test}: AUC **{auc:.2f}**.", days=risk_horizon_days,
+                        min_days=sleeping_days - risk_horizon_days, train=train_date.date(), test=test_date.date(), auc=risk.auc)))
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     plots.plot_calibration(risk.calibration, ax=ax[0]).set_title(tr("calibration by risk decile"))
     plots.plot_forest(risk.drivers.assign(estimate=np.log(risk.drivers["odds_ratio_per_sd"]), ci_low=np.log(risk.drivers["ci_low"]),

@@ -227,3 +227,19 @@ def test_the_catalogs_go_to_gettext_po_files_and_come_back_unchanged(tmp_path, m
     finally:
         i18n.messages.cache_clear()
         i18n.narrative.cache_clear()
+
+
+def test_no_report_narrative_names_a_parameter_instead_of_giving_its_value():
+    """A manager reads what a rule is ("180 days without buying"), not the name of the parameter that
+    sets it (`sleeping_days`): the reports' markdown cells name none of their parameters; a value
+    that depends on the run is written by a code cell (and the definitions page names the parameters)."""
+    found = []
+    for path in sorted(NOTEBOOKS_DIR.glob("0*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        names = set(re.findall(r"^([a-z_][a-z0-9_]*)\s*(?::[^=]+)?=", params, re.M))
+        assert len(names) >= 3, path.name
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                found += [f"{path.stem}: `{n}`" for n in sorted(names) if f"`{n}`" in cell.source]
+    assert not found, found
