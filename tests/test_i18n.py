@@ -244,3 +244,36 @@ def test_no_report_narrative_names_a_parameter_instead_of_giving_its_value():
             if cell.cell_type == "markdown":
                 found += [f"{path.stem}: `{n}`" for n in sorted(names) if f"`{n}`" in cell.source]
     assert not found, found
+
+
+def test_a_language_folder_from_outside_the_package_cannot_inject_markup(tmp_path):
+    """``MALLWAKE_LOCALES`` folders are files a user brings: a language's name is escaped where the
+    language switch shows it, and an HTML language tag that is not a tag is refused, naming the file."""
+    import os
+    import subprocess
+    import sys
+
+    for code, spec in (("xx", 'name: "<i>Ex</i>"\nhtml: xx\n'), ("yy", "name: Why\nhtml: 'y\" onload=\"alert(1)'\n")):
+        (tmp_path / code).mkdir()
+        (tmp_path / code / "language.yaml").write_text(spec, encoding="utf-8")
+    code = (
+        "from analysis.presentation.site import _index_page\n"
+        "from analysis.presentation.glossary import glossary_page\n"
+        "try:\n    _index_page([], 'en')\nexcept ValueError as err:\n    print('refused', err)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "MALLWAKE_LOCALES": str(tmp_path)}
+    )
+    assert out.returncode == 0, out.stderr
+    assert "refused" in out.stdout and "yy/language.yaml" in out.stdout and "language tag" in out.stdout
+    (tmp_path / "yy" / "language.yaml").write_text("name: Why\nhtml: yy\n", encoding="utf-8")
+    code = (
+        "from analysis.presentation.site import _index_page\n"
+        "from analysis.presentation.glossary import glossary_page\n"
+        "print(_index_page([], 'en') + glossary_page('', 'en'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "MALLWAKE_LOCALES": str(tmp_path)}
+    )
+    assert out.returncode == 0, out.stderr
+    assert "<i>Ex</i>" not in out.stdout and out.stdout.count("&lt;i&gt;Ex&lt;/i&gt;") == 2

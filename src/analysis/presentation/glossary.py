@@ -356,7 +356,9 @@ def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
             (
                 rules,
                 term,
-                html.escape(tr("Sleeping-list rule: {rule}", lang=lang, rule="\0")).replace("\0", f"<code>{rule}</code>"),
+                html.escape(tr("Sleeping-list rule: {rule}", lang=lang, rule="\0")).replace(
+                    "\0", f"<code>{html.escape(rule)}</code>"
+                ),
                 tr("Removed from the refined list: {text}.", lang=lang, text=tr(text, lang=lang)),
             )
         )
@@ -389,7 +391,7 @@ def glossary_page(csp_meta: str, lang: str = "en") -> str:
         sections.setdefault(section, []).append(f'<dt id="{_anchor(term)}">{shown}</dt><dd>{body}</dd>')
     parts = "".join(f"<section><h2>{html.escape(s)}</h2><dl>{''.join(items)}</dl></section>" for s, items in sections.items())
     others = " ".join(
-        f'<a href="{page_file(other)}" hreflang="{language(other).html}" lang="{language(other).html}">{language(other).name}</a>'
+        f'<a href="{page_file(other)}" hreflang="{language(other).html}" lang="{language(other).html}">{html.escape(language(other).name)}</a>'
         for other in languages()
         if other != lang
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from analysis.presentation.languages import SOURCE, folder, languages
+from analysis.presentation.languages import language as language_spec
 
 
 def language() -> str:
@@ -176,24 +177,13 @@ def write_pseudo(root) -> Path:
     """A complete catalog of the pseudo-language in ``root/qps/`` (every message, term and
     notebook cell of the English sources, pseudo-translated); ``MALLWAKE_LOCALES=root`` makes it a
     language of the reports. Returns its folder."""
-    import nbformat
-
-    from analysis.data.config import NOTEBOOKS_DIR
-    from analysis.presentation.glossary import ENTRIES
-
-    def dump(path: Path, ids) -> None:
-        pairs = [{"en": m, PSEUDO: pseudo(m)} for m in ids]
-        path.write_text(yaml.safe_dump(pairs, allow_unicode=True, width=120, sort_keys=False), encoding="utf-8")
-
     out = Path(root) / PSEUDO
     out.mkdir(parents=True, exist_ok=True)
     (out / "language.yaml").write_text("name: Pséúđó\nhtml: qps\ncjk: false\n", encoding="utf-8")
-    dump(out / "messages.yaml", extract_messages(source_files()))
-    dump(out / "terms.yaml", sorted({term for _, term, _ in ENTRIES}))
-    for path in sorted(NOTEBOOKS_DIR.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" not in path.parts:
-            nb = nbformat.read(path, as_version=4)
-            dump(out / f"{path.stem}.yaml", [_key(c.source) for c in nb.cells if c.cell_type == "markdown" and c.source.strip()])
+    for name, ids in catalog_ids(PSEUDO).items():  # what any language must translate
+        pairs = [{"en": m, PSEUDO: pseudo(m)} for m in ids]
+        text = yaml.safe_dump(pairs, allow_unicode=True, width=120, sort_keys=False)
+        (out / f"{name}.yaml").write_text(text, encoding="utf-8")
     return out
 
 
@@ -253,18 +243,12 @@ def import_po(lang: str, po_files) -> list[Path]:
             cat = read_po(f)
         pairs = [{"en": m.id, lang: m.string} for m in cat if m.id and m.string]
         path = folder(lang) / f"{po.stem}.yaml"
-        head = f"# {po.stem} in {language_name(lang)}: imported from {po.name} (python -m analysis.presentation.i18n import-po)\n"
+        head = f"# {po.stem} in {language_spec(lang).name}: imported from {po.name} (python -m analysis.presentation.i18n import-po)\n"
         path.write_text(head + yaml.safe_dump(pairs, allow_unicode=True, width=120, sort_keys=False), encoding="utf-8")
         written.append(path)
     messages.cache_clear()
     narrative.cache_clear()
     return written
-
-
-def language_name(lang: str) -> str:
-    from analysis.presentation.languages import language as spec
-
-    return spec(lang).name
 
 
 def main(argv=None) -> int:

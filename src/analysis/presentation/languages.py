@@ -11,6 +11,7 @@ is :func:`languages`; ``MALLWAKE_LOCALES`` adds folders kept outside the package
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -34,8 +35,12 @@ class Language:
 def _languages() -> dict[str, Language]:
     found = {}
     for code in languages():
-        spec = yaml.safe_load((folder(code) / "language.yaml").read_text(encoding="utf-8")) or {}
-        found[code] = Language(code, str(spec["name"]), str(spec.get("html") or code), bool(spec.get("cjk")))
+        path = folder(code) / "language.yaml"
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        tag = str(spec.get("html") or code)
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", tag):  # written into lang="..." attributes
+            raise ValueError(f"{path}: html must be a language tag such as zh-CN, got {tag!r}")
+        found[code] = Language(code, str(spec["name"]), tag, bool(spec.get("cjk")))
     return found
 
 

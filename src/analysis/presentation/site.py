@@ -471,7 +471,7 @@ def _index_page(runs: list[dict], page_lang: str = "en") -> str:
             f"<th>{_t('headline figures')}</th></tr>" + "".join(rows) + "</table></div></section>"
         )
     other = " &middot; ".join(
-        f'<a href="{page_name("index", code)}" hreflang="{language(code).html}" lang="{language(code).html}">{language(code).name}</a>'
+        f'<a href="{page_name("index", code)}" hreflang="{language(code).html}" lang="{language(code).html}">{html.escape(language(code).name)}</a>'
         for code in languages()
         if code != page_lang
     )
