@@ -56,7 +56,9 @@ def tables(html: str) -> list[list[list[tuple[str, str]]]]:
 
 
 def raw_forms(html: str) -> list[str]:
-    """What is raw in the tables of one page (empty: nothing)."""
+    """What is raw in the tables of one page (empty: nothing). The provenance block is not a table of
+    figures: its values are recorded as they are (a commit hash such as 18e4004 is not a number)."""
+    html = re.sub(r'<details class="mw-provenance".*?</details>', "", html, flags=re.S)
     found = []
     for k, rows in enumerate(tables(html), start=1):
         body = [r for r in rows if any(tag == "td" for tag, _ in r)]
