@@ -34,17 +34,18 @@ def test_every_message_has_a_translation_and_no_entry_is_unused():
 
 
 def test_every_defined_term_has_its_translation_in_the_terms_catalog():
-    """The definitions page's terms are their own catalog (``terms.yaml``): "New" is a lifecycle
-    stage there (新会员) and an RFM segment in the tables (新客), and neither takes the other's word."""
-    from analysis.presentation.glossary import ENTRIES, glossary_page
+    """The definitions page's terms are their own catalog (``terms.yaml``): the lifecycle stage "New
+    members" (新会员) and the RFM segment "New" (新客) each keep their own word."""
+    from analysis.presentation.definitions import ENTRIES
+    from analysis.presentation.glossary import glossary_page
 
     terms = {term for _, term, _ in ENTRIES}
     catalog = i18n.messages("zh", "terms")
     assert terms == set(catalog), (sorted(terms - set(catalog)), sorted(set(catalog) - terms))
     assert all(re.search(r"[\u4e00-\u9fff]", zh) for zh in catalog.values())
     page = glossary_page("", "zh")
-    english = '(<span lang="en">New</span>)'  # the English term beside, marked as English
-    assert f"新会员 {english}" in page and f"新客 {english}" in page  # the stage and the segment, each its own word
+    english = '(<span lang="en">{}</span>)'  # the English term beside, marked as English
+    assert f"新会员 {english.format('New members')}" in page and f"新客 {english.format('New')}" in page
 
 
 def test_every_markdown_cell_has_a_translation_with_its_heading_and_code():

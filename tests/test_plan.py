@@ -58,6 +58,16 @@ def test_srm_flags_a_52_48_split_on_20000_members_and_passes_a_fair_one():
     assert flags <= 2
 
 
+def test_srm_with_one_arm_or_no_members_says_there_is_nothing_to_test_not_p_nan():
+    one = srm_test({"call": 500}, {"call": 1.0})
+    assert not one.testable and not one.flagged and np.isnan(one.p_value)
+    assert one.sentence().code == "plan.srm_one_arm"
+    assert "nan" not in phrase_text(one.sentence()) and "one arm" in phrase_text(one.sentence())
+    empty = srm_test({}, {"a": 0.5, "b": 0.5})
+    assert not empty.testable and empty.sentence().code == "plan.srm_no_members"
+    assert "nan" not in phrase_text(empty.sentence()).lower()
+
+
 def _members(n=2_000, seed=1):
     rng = np.random.default_rng(seed)
     return pd.DataFrame(

@@ -50,7 +50,7 @@ watch_people = mo.watch_members(data, month, parse_thresholds(tier_thresholds), 
 watch = mo.compute_watch_list(data, month, parse_thresholds(tier_thresholds), members=watch_people)
 month_campaigns = mo.summarize_month_campaigns(data, month, control_arm)
 display(Markdown(f"# {T('title', month=mo.month_label(month, lang))}"))
-display(Markdown("\n\n".join(mo.write_narrative(comparison, watch, month_campaigns, lang, currency))))
+display(Markdown("\n\n".join(mo.write_narrative(comparison, watch, month_campaigns, lang, currency, warn_days))))
 
 # %%
 display(Markdown(f"## {T('kpi_heading')}"))

@@ -28,6 +28,7 @@ import pandas as pd
 
 from analysis.data.config import RFM_WINDOW_DAYS
 from analysis.data.dataset import MallData, is_purchase, session_table
+from analysis.presentation.definitions import COLUMN_TERMS, term
 from analysis.presentation.formats import display_name, format_value, languages
 from analysis.presentation.i18n import N_, tr
 from analysis.statistics.lifecycle import STAGES, build_stage_panel_expr
@@ -56,8 +57,7 @@ TEXT = {
     "yoy": N_("year on year"),
     "tier": N_("tier"),
     "kpi": N_("KPI"),
-    "about_to_sleep": N_("About to sleep (within {days} days)"),
-    "downgrade_warning": N_("Downgrade warning"),
+    "about_to_sleep": N_("{term} (within {days} days)"),
     "title": N_("Monthly member report: {month}"),
     "month_fmt": N_("%B %Y"),
     "trend_title": N_("The last 13 months"),
@@ -69,11 +69,7 @@ TEXT = {
     "campaign": N_("campaign"),
     "arm": N_("arm"),
     "contacted": N_("contacted"),
-    "return_rate": N_("return rate"),
-    "cost": N_("cost"),
-    "cost_per_incremental_return": N_("cost per incremental return"),
     "campaign_id": N_("campaign"),
-    "incremental_return_rate": N_("incremental return rate"),
     "ci_low": N_("interval low"),
     "ci_high": N_("interval high"),
     "window_open": N_("window still open"),
@@ -112,9 +108,15 @@ STAGE_NAMES = {
 
 
 def text(key: str, lang: str = "en", **fmt):
-    """A label of the monthly report in ``lang`` (one of :data:`~analysis.presentation.formats.languages()`)."""
+    """A label of the monthly report in ``lang`` (one of :data:`~analysis.presentation.formats.languages()`);
+    a defined measure (:data:`~analysis.presentation.definitions.COLUMN_TERMS`) is named by its
+    defined term, as the definitions page names it."""
     if lang not in languages():
         raise ValueError(f"lang must be one of {sorted(languages())}, got {lang!r}")
+    if key in COLUMN_TERMS:
+        fmt.setdefault("term", term(COLUMN_TERMS[key], lang=lang))
+    if key not in TEXT:
+        return fmt["term"] if key in COLUMN_TERMS else TEXT[key]
     return tr(TEXT[key], lang=lang, **fmt)
 
 
@@ -124,9 +126,17 @@ def localize(table: pd.DataFrame, lang: str, stages_first: bool = False) -> pd.D
     ``stages_first``: the columns are lifecycle stages (a stage-to-stage table), not KPIs, so
     ``active`` reads as the stage "Active", not the KPI "Active (bought)".
     """
-    words = {k: tr(v, lang=lang) for k, v in TEXT.items()}
+    words = {k: term(v, lang=lang) for k, v in COLUMN_TERMS.items()} | {
+        k: tr(v, lang=lang) for k, v in TEXT.items() if "{" not in v
+    }
     stages = {k: tr(v, lang=lang) for k, v in STAGE_NAMES.items()}
-    column = (lambda c: stages.get(c, words.get(c, c))) if stages_first else (lambda c: words.get(c, stages.get(c, c)))
+    first = stages if stages_first else words
+    then = words if stages_first else stages
+
+    def column(c):
+        shown = first.get(c, then.get(c, c))
+        return shown[:1].upper() + shown[1:] if isinstance(shown, str) and c != shown else shown
+
     out = table.rename(columns=column, index=lambda i: stages.get(i, i) if isinstance(i, str) else i)
     out.index.name = words.get(table.index.name, table.index.name) if table.index.name else None
     out.columns.name = words.get(table.columns.name, table.columns.name) if table.columns.name else None
@@ -473,9 +483,15 @@ def _signed_pct(x: float, lang: str) -> str:
 
 
 def write_narrative(
-    comparison: MonthComparison, watch: pd.DataFrame, campaigns: pd.DataFrame, lang: str = "en", currency: str = "¥"
+    comparison: MonthComparison,
+    watch: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    lang: str = "en",
+    currency: str = "¥",
+    warn_days: int = 30,
 ) -> list[str]:
-    """Templated sentences from the month's figures (nothing that is not in the tables), in ``lang``."""
+    """Templated sentences from the month's figures (nothing that is not in the tables), in ``lang``;
+    ``warn_days``: the watch list's window (the notebook's parameter)."""
     t = comparison.table_all
     v = {k: t.loc[k, "value"] for k in ("active", "spend", "avg_ticket", "new", "woken", "lost", "sleeping")}
     mom = {f"{k}_mom": _signed_pct(t.loc[k, "change_pct"], lang) for k in ("active", "spend", "sleeping")}
@@ -501,11 +517,12 @@ def write_narrative(
             **mom,
         ),
         tr(
-            "Watch list: {about:,} members will fall asleep within 30 days unless they buy, and {downgrade:,} are on course "
+            "Watch list: {about:,} members will fall asleep within {days} days unless they buy, and {downgrade:,} are on course "
             "to lose their tier at the yearly review on {review} (the rule: their spend since 1 January, continued at the "
             "same pace to the end of the year, falls short of their tier's yearly threshold).",
             lang=lang,
             about=int(w["about_to_sleep"]),
+            days=int(warn_days),
             downgrade=int(w["downgrade_warning"]),
             review=f"{pd.Timestamp(comparison.month).year}-12-31",
         ),

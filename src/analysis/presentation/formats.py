@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.presentation.definitions import COLUMN_TERMS, term
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.languages import SOURCE, language, languages
 
@@ -77,6 +78,7 @@ DEFAULT_NAMES = {
     "as planned": N_("as planned"),
     "MISMATCH": N_("MISMATCH"),
     "arms not in the plan": N_("arms not in the plan"),
+    "nothing to compare": N_("nothing to compare"),
     "present": N_("present"),
     "unreachable": N_("unreachable"),
     "opted_out": N_("opted_out"),
@@ -448,6 +450,8 @@ def label(name: Any) -> str:
     declared = shown is not None and (name not in DEFAULT_NAMES or shown != tr(DEFAULT_NAMES[name], lang=lang))
     if declared:  # the data folder's display name wins
         return shown
+    if name in COLUMN_TERMS:  # a defined measure: the word the definitions page defines
+        return term(COLUMN_TERMS[name], lang=lang)
     if name in LABELS:  # a column's label before the default name of the same raw value
         return tr(LABELS[name], lang=lang)
     if shown is not None:

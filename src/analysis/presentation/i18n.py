@@ -190,10 +190,10 @@ def write_pseudo(root) -> Path:
 def catalog_ids(lang: str) -> dict[str, dict[str, str]]:
     """``{catalog: {English id: where it is used}}``: what a translation of ``lang`` must cover (the
     ``messages`` and ``terms`` catalogs, and each notebook's narrative)."""
-    from analysis.presentation.glossary import ENTRIES
+    from analysis.presentation.definitions import ENTRIES
 
     out = {"messages": extract_messages(source_files())}
-    out["terms"] = {term: "analysis/presentation/glossary.py" for _, term, _ in ENTRIES}
+    out["terms"] = {term: "analysis/presentation/definitions.py" for _, term, _ in ENTRIES}
     for stem, cells in notebook_sources(lang).items():
         out[stem] = dict.fromkeys(cells, f"notebooks/{stem}.ipynb")
     return out

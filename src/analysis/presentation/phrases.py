@@ -261,6 +261,8 @@ PHRASES: dict[str, tuple[str, dict[str, str]]] = {
         {},
     ),
     "plan.srm_ok": (N_("The arm sizes match the planned allocation (chi-square {chi2:,.1f}, p {p})."), {}),
+    "plan.srm_one_arm": (N_("The plan has one arm, so there is no ratio of arm sizes to check."), {}),
+    "plan.srm_no_members": (N_("No member of the plan's arms is in the data yet, so the arm sizes cannot be checked."), {}),
     "plan.extra_arms": (N_("{campaign}: arms {arms} are not in the plan."), {}),
     "plan.missing_arms": (N_("{campaign}: planned arms {arms} have no members."), {}),
     "plan.start": (N_("{campaign}: started on {actual}, planned for {planned}."), {}),

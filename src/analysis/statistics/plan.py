@@ -69,8 +69,16 @@ class SRMResult(Result):
     def table(self) -> pd.DataFrame:
         return self.arms
 
+    @property
+    def testable(self) -> bool:
+        """Whether there is a ratio to test: at least two planned arms and one member."""
+        return len(self.arms) >= 2 and int(self.arms["observed"].sum()) > 0
+
     def sentence(self) -> Phrase:
-        """The test's verdict: ``plan.srm`` (the arm sizes differ from the plan) or ``plan.srm_ok``."""
+        """The test's verdict: ``plan.srm`` (the arm sizes differ from the plan), ``plan.srm_ok``, or
+        ``plan.srm_one_arm`` / ``plan.srm_no_members`` when there is no ratio to test."""
+        if not self.testable:
+            return Phrase.of("plan.srm_one_arm" if len(self.arms) < 2 else "plan.srm_no_members", n=len(self.arms))
         return Phrase.of("plan.srm" if self.flagged else "plan.srm_ok", chi2=self.chi2, p=self.p_value)
 
 
@@ -84,7 +92,10 @@ def srm_test(observed: dict[str, int], planned: dict[str, float], threshold: flo
     share = np.array([float(planned[a]) for a in arms])
     share = share / share.sum()
     expected = n.sum() * share
-    chi2, p = stats.chisquare(n, expected)
+    if len(arms) < 2 or n.sum() == 0:  # one arm, or nobody: no ratio to test (unknown, not "as planned")
+        chi2, p = np.nan, np.nan
+    else:
+        chi2, p = stats.chisquare(n, expected)
     table = pd.DataFrame(
         {
             "arm": arms,
@@ -797,7 +808,7 @@ def assignment_checks(data_dir, outcomes: pd.DataFrame, planned_allocation: str 
                 "members": int(len(grp)),
                 "chi2": res.chi2,
                 "p_value": res.p_value,
-                "verdict": "MISMATCH" if res.flagged else "as planned",
+                "verdict": "MISMATCH" if res.flagged else "as planned" if res.testable else "nothing to compare",
             }
         )
     return pd.DataFrame(rows, columns=["campaign_id", "plan", "members", "chi2", "p_value", "verdict"])
