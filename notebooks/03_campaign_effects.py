@@ -31,6 +31,7 @@ export_dir: str = ""  # where the next wave's list goes (the runner: exports/<la
 planned_allocation: str = ""  # arm:share,... the campaigns' planned split, when no pre-registration record says it
 lang: str = "en"  # language of the report: en or zh
 settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
+fit_cache_dir: str = ""  # mallwake run sets it: where the run keeps model fits to reuse; empty: every fit computed
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline

@@ -19,6 +19,7 @@ min_cell: int = 10  # smallest group shown in tables
 export_dir: str = ""  # where member_segments.parquet and downgrade_warnings.csv/.xlsx go (the runner: exports/<label>/, outside the report site); empty: not written
 lang: str = "en"  # language of the report: en or zh
 settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
+fit_cache_dir: str = ""  # mallwake run sets it: where the run keeps model fits to reuse; empty: every fit computed
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline

@@ -20,6 +20,7 @@ risk_horizon_days: int = 90  # sleep risk: asleep within this many days
 export_dir: str = ""  # where the high-sleep-risk list goes (the runner: exports/<label>/, outside the report site); empty: not written
 lang: str = "en"  # language of the report: en or zh
 settings_applied: bool = False  # mallwake run sets it: the data folder's mallwake.yaml is then already applied
+fit_cache_dir: str = ""  # mallwake run sets it: where the run keeps model fits to reuse; empty: every fit computed
 
 # %% tags=["hide", "setup"]
 # %matplotlib inline

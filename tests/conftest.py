@@ -16,6 +16,9 @@ def _private_validation_cache(tmp_path_factory):
     os.environ["MALLWAKE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     os.environ["MALLWAKE_SECRET_FILE"] = str(tmp_path_factory.mktemp("config") / "secret")  # not the user's key
     os.environ.pop("MALLWAKE_SALT", None)
+    # every test computes its fits (a test that patches a fitter must not read an earlier result);
+    # tests/test_memo.py and the warm-run test turn the fit cache on where they test it
+    os.environ["MALLWAKE_FIT_CACHE"] = "0"
 
 
 from analysis.statistics.synthetic import generate_mall  # noqa: E402

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from analysis.data.config import NOTEBOOKS_DIR
-from analysis.presentation import i18n
+from analysis.presentation import catalogs, i18n
 from analysis.presentation.claims_text import claim_sentence
 from analysis.presentation.formats import configure
 
@@ -21,11 +21,11 @@ def _fields(text: str) -> set:
 
 
 def test_every_message_has_a_translation_and_no_entry_is_unused():
-    used = i18n.extract_messages(i18n.source_files())
+    used = catalogs.extract_messages(catalogs.source_files())
     catalog = i18n.messages("zh")
     assert len(used) > 150, "the extraction finds the messages"
     missing = {m: where for m, where in used.items() if m not in catalog}
-    assert not missing, f"not translated (run `python -m analysis.presentation.i18n missing zh`): {missing}"
+    assert not missing, f"not translated (run `python -m analysis.presentation.catalogs missing zh`): {missing}"
     assert not set(catalog) - set(used), f"unused entries: {sorted(set(catalog) - set(used))[:5]}"
     for en, zh in catalog.items():
         assert _fields(en) == _fields(zh), (en, zh)
@@ -49,7 +49,7 @@ def test_every_defined_term_has_its_translation_in_the_terms_catalog():
 
 
 def test_every_markdown_cell_has_a_translation_with_its_heading_and_code():
-    sources = i18n.notebook_sources("zh")
+    sources = catalogs.notebook_sources("zh")
     assert {"00_study_claims", "03_campaign_effects", "t1_rfm_by_hand"} <= set(sources)
     for stem, cells in sources.items():
         if stem == "monthly_report":
@@ -164,7 +164,7 @@ def test_a_pseudo_language_renders_every_report_with_no_string_left_untranslated
 
     from sitescan import ascii_words
 
-    root = i18n.write_pseudo(tmp_path / "locales")
+    root = catalogs.write_pseudo(tmp_path / "locales")
     assert (root / "messages.yaml").is_file() and (root / "03_campaign_effects.yaml").is_file()
     env = {**os.environ, "MALLWAKE_LOCALES": str(tmp_path / "locales")}
     mallwake = str(Path(sys.executable).parent / "mallwake")
@@ -189,12 +189,12 @@ def test_a_pseudo_language_renders_every_report_with_no_string_left_untranslated
 def test_the_pseudo_language_keeps_markup_and_the_scan_finds_what_it_did_not_translate():
     from sitescan import ascii_words
 
-    said = i18n.pseudo("**Ranked by {rule}**: <b>{n:,} members</b> in `exports/` [see](#defs) &amp; RFM")
+    said = catalogs.pseudo("**Ranked by {rule}**: <b>{n:,} members</b> in `exports/` [see](#defs) &amp; RFM")
     assert said.startswith(
         "**Ŕáñķéđ ƀý {rule}**: <b>{n:,} ɱéɱƀéŕš</b> in `exports/` [šéé](#defs) &amp; ŔƑṀ".replace(" in ", " íñ ")
     )
     page = (
-        f"<html lang='qps'><body><h1>{i18n.pseudo('Ranked by the margin')}</h1><p>Still English</p><code>member_id</code>"
+        f"<html lang='qps'><body><h1>{catalogs.pseudo('Ranked by the margin')}</h1><p>Still English</p><code>member_id</code>"
         "<a lang='en'>English</a><img alt='A figure'><details class='mw-provenance'>git commit</details></body></html>"
     )
     assert ascii_words(page) == {
@@ -205,27 +205,28 @@ def test_the_pseudo_language_keeps_markup_and_the_scan_finds_what_it_did_not_tra
 
 
 def test_the_catalogs_go_to_gettext_po_files_and_come_back_unchanged(tmp_path, monkeypatch):
-    """Translators' tools read gettext: ``i18n po zh`` writes every catalog as a ``.po`` file (an
-    empty msgstr where a translation is missing) and ``i18n import-po`` reads the translations back."""
+    """Translators' tools read gettext: ``catalogs po zh`` writes every catalog as a ``.po`` file (an
+    empty msgstr where a translation is missing) and ``catalogs import-po`` reads the translations back."""
     from babel.messages.pofile import read_po
 
-    assert i18n.main(["po", "zh", str(tmp_path / "po")]) == 0  # the README's command
+    assert catalogs.main(["po", "zh", str(tmp_path / "po")]) == 0  # the README's command
     files = sorted((tmp_path / "po").glob("*.po"))
     names = {p.stem for p in files}
     assert {"messages", "terms", "03_campaign_effects", "t1_rfm_by_hand"} <= names
     with (tmp_path / "po" / "messages.po").open("rb") as f:
         po = read_po(f)
-    assert str(po.locale) == "zh" and len(po) == len(i18n.extract_messages(i18n.source_files()))
+    assert str(po.locale) == "zh" and len(po) == len(catalogs.extract_messages(catalogs.source_files()))
     assert po["Sleeping members"].string == "沉睡会员" and po["Sleeping members"].locations
-    before = {name: i18n._catalog("zh", name) for name in names}  # the package's catalogs
+    before = {name: catalogs._catalog("zh", name) for name in names}  # the package's catalogs
     copy = tmp_path / "zh"
     copy.mkdir()
     monkeypatch.setattr(i18n, "folder", lambda lang: copy)
+    monkeypatch.setattr(catalogs, "folder", lambda lang: copy)
     try:
-        i18n.import_po("zh", files)  # into the copy, not the package
+        catalogs.import_po("zh", files)  # into the copy, not the package
         assert sorted(p.name for p in copy.iterdir()) == sorted(f"{name}.yaml" for name in names)
         for name in names:
-            assert i18n._catalog("zh", name) == before[name], name
+            assert catalogs._catalog("zh", name) == before[name], name
     finally:
         i18n.messages.cache_clear()
         i18n.narrative.cache_clear()

@@ -104,3 +104,34 @@ def test_every_phrase_the_statistics_give_has_its_words():
                 assert chinese == (lang == "zh"), (lang, code, text)
         finally:
             formats.configure(lang="en")
+
+
+#: Imports inside a function that stay there, each with its reason. Everything else a function
+#: needs from the package or the standard library is imported at the top of its module (the
+#: import-linter contracts then see every dependency: no hidden cycle). Third-party libraries that
+#: are optional or heavy (DuckDB, PostgreSQL, Spark, scikit-learn, fontTools, IPython, ...) load on
+#: use, and the command line imports each command's modules when it runs (it starts in ~20 ms).
+LAZY_ON_PURPOSE = {
+    # the kernel zygote registers display hooks only when a notebook already imported the package
+    ("application/kernelfork.py", "analysis.presentation.display"),
+}
+
+
+def test_functions_import_the_package_and_the_standard_library_only_at_the_top():
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "src" / "analysis").rglob("*.py")):
+        rel = path.relative_to(ROOT / "src" / "analysis").as_posix()
+        if rel == "application/cli.py":
+            continue
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                    top = (module or "").split(".")[0]
+                    if (top == "analysis" or top in sys.stdlib_module_names) and (rel, module) not in LAZY_ON_PURPOSE:
+                        found.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, "move these imports to the top of their module:\n" + "\n".join(found)

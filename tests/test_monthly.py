@@ -208,7 +208,7 @@ def test_chinese_report_renders_without_missing_glyphs(small_mall, tmp_path):
     out = tmp_path / "reports"
     assert main(["run", "--data", str(small_mall), "--month", "2024-09", "--lang", "zh", "--out", str(out)]) == 0
     page = (out / "month-2024-09-zh" / "monthly_report.html").read_text(encoding="utf-8")
-    assert "会员月报：2024年09月" in page and "环比" in page and "沉睡会员" in page
+    assert "会员月报：2024年9月" in page and "环比" in page and "沉睡会员" in page
     nb = nbformat.read(out / "month-2024-09-zh" / "monthly_report.ipynb", as_version=4)
     log = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("name") == "stderr")
     assert "missing from" not in log and "Glyph" not in log, log[:500]
@@ -220,3 +220,14 @@ def test_month_after_the_analysis_date_is_refused(small_mall, tmp_path, capsys):
     assert main(["run", "--data", str(small_mall), "--month", "2031-01", "--out", str(out)]) == 2
     assert "not complete yet" in capsys.readouterr().err
     assert not out.exists() or not any(out.glob("month-*"))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_localized_column_is_named_as_the_notebook_names_its_format(lang):
+    """The monthly notebook formats the columns of ``localize``'d tables by ``text(key)`` (the interval
+    columns in points, the costs as money): the two must name a column alike, or the format is lost
+    (the interval bounds once showed as 0.102 beside "+12.5 points")."""
+    keys = ["campaign_id", "arm", "contacted", "return_rate", "incremental_return_rate", "ci_low", "ci_high", "cost"]
+    keys += ["cost_per_incremental_return", "window_open", "share_of_from", "from_segment", "to_segment"]
+    shown = mo.localize(pd.DataFrame(columns=keys), lang)
+    assert list(shown.columns) == [mo.text(k, lang) for k in keys]

@@ -16,8 +16,8 @@ import pandas as pd
 
 def test_pandas_styler_keeps_its_formatters_where_escape_styler_wraps_them():
     """pandas' ``Styler(escape=...)`` escapes only formats given explicitly and never the headers;
-    ``display.escape_styler`` wraps the formatter tables instead. If they move, nothing is escaped."""
-    from analysis.presentation.display import _FUNCS, escape_styler
+    ``present.escape_styler`` wraps the formatter tables instead. If they move, nothing is escaped."""
+    from analysis.presentation.present import _FUNCS, escape_styler
 
     styler = pd.DataFrame({"<b>col</b>": ["<script>x</script>"]}, index=["<i>row</i>"]).style
     for name in _FUNCS:

@@ -130,9 +130,9 @@ def test_plan_command_as_the_readme_writes_it(small_mall, tmp_path, monkeypatch)
 
 
 def test_translation_check_command_as_the_readme_writes_it():
-    """`python -m analysis.presentation.i18n missing zh` runs as written and lists nothing: every text is translated."""
+    """`python -m analysis.presentation.catalogs missing zh` runs as written and lists nothing: every text is translated."""
     res = subprocess.run(
-        [sys.executable, "-m", "analysis.presentation.i18n", "missing", "zh"], cwd=PROJECT_DIR, capture_output=True, text=True
+        [sys.executable, "-m", "analysis.presentation.catalogs", "missing", "zh"], cwd=PROJECT_DIR, capture_output=True, text=True
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"

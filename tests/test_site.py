@@ -396,12 +396,12 @@ def test_reports_run_in_chinese_read_in_chinese(site):
     """``--lang zh`` applies to every report: no English narrative, sentence or table header left."""
     import string
 
-    from analysis.presentation import i18n
+    from analysis.presentation import catalogs, i18n
 
     pages = sorted((site["out"] / "zh").glob("*.html")) + sorted((site["out"] / "zh-teaching").glob("*.html"))
     assert len(pages) == len(list(NOTEBOOKS_DIR.glob("*.ipynb"))) + len(list(TEACHING_DIR.glob("*.ipynb")))
     english = []  # pieces of the English text long enough to be unmistakable
-    for cells in i18n.notebook_sources().values():
+    for cells in catalogs.notebook_sources().values():
         for cell in cells:
             english += [line.lstrip("# ")[:40] for line in cell.splitlines() if len(line.lstrip("# ")) >= 30]
     for msg in i18n.messages("zh"):

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import nbformat
 
+from analysis.application.lockfile import lock_hash
 from analysis.application.pairs import clean_notebook
+from analysis.data.config import PACKAGE_DIR, PREREGISTRATION_DIR
 from analysis.data.dataset import fingerprint_files
 from analysis.data.params import ParameterError
+from analysis.data.sources import settings_path
 from analysis.data.storage import (
     STATE_DIR,
     atomic_write_text,
@@ -126,9 +129,6 @@ def _environment_key() -> str:
     """The code and environment every report depends on: the ``analysis`` package's source files
     (code and templates) and the lock file. Computed once per process."""
     if not _ENV_KEY:
-        from analysis.application.lockfile import lock_hash
-        from analysis.data.config import PACKAGE_DIR
-
         h = hashlib.sha256()
         for path in sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
@@ -141,8 +141,6 @@ def _environment_key() -> str:
 def _records_digest(data_dir: Path) -> str:
     """The campaigns' pre-registration records beside the data (the campaign report reads them): a
     changed record is a changed input."""
-    from analysis.data.sources import settings_path
-    from analysis.statistics.plan import PREREGISTRATION_DIR
 
     folder = settings_path(data_dir, PREREGISTRATION_DIR)
     return fingerprint_files(sorted(folder.glob("*.json"))) if folder is not None and folder.is_dir() else ""

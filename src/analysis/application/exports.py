@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.data.dataset import MallData
+from analysis.data.dataset import MallData, is_purchase
 from analysis.data.storage import atomic_write
 from analysis.presentation.i18n import tr
+from analysis.presentation.phrases import RULE_LABELS
 
 #: Columns a call centre needs about each member, from the members table (when the data have them).
 CONTACT_COLUMNS = ("tier", "phone_valid", "wechat_bound", "opt_out")
@@ -47,7 +48,6 @@ def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFram
     ``reachable_by_sms`` / ``reachable_by_wechat``: a valid phone / a bound WeChat and not opted
     out (empty where the data do not record it: unknown, not "no").
     """
-    from analysis.data.dataset import is_purchase
 
     m = data.members
     cols = ["member_id", *[c for c in CONTACT_COLUMNS if c in m.columns]]
@@ -87,7 +87,6 @@ def sleeping_contact_list(data: MallData, sleeping) -> pd.DataFrame:
     """Every member of the naive sleeping list: ``to_contact`` (on the refined list), the
     ``reason`` (asleep and reachable, or the first rule that removed them), days since the last
     purchase on the list date, and the contact details."""
-    from analysis.presentation.phrases import RULE_LABELS
 
     m = sleeping.members
     reason = m["removed_by"].map(lambda r: RULE_LABELS.get(r, r) if isinstance(r, str) and r else None)

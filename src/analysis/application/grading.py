@@ -25,6 +25,11 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
+from analysis.application.execution import _IPCKernelManager
+from analysis.data.params import ParameterError
+from analysis.data.storage import atomic_write, atomic_write_text, check_folder, mark_folder
+from analysis.presentation.report import collect_metrics
+
 #: Seconds one cell of a submitted notebook may run.
 CELL_TIMEOUT = 120
 COLUMNS = ("student", "notebook", "exercise", "status", "message")
@@ -44,7 +49,6 @@ def network_isolation() -> list[str]:
 
 
 def _kernel_manager(prefix: list[str]):
-    from analysis.application.execution import _IPCKernelManager  # Unix sockets: they reach a kernel in another network namespace
 
     class _IsolatedKernelManager(_IPCKernelManager):
         def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
@@ -67,8 +71,6 @@ def submissions(folder: Path) -> list[tuple[str, Path]]:
 def grade_one(student: str, notebook: Path, data_dir: Path, timeout: int, prefix: list[str]) -> list[dict]:
     """The rows of one submission: its exercises' verdicts, or one row saying why it failed."""
     import papermill as pm
-
-    from analysis.presentation.report import collect_metrics
 
     name = notebook.stem
     with tempfile.TemporaryDirectory(prefix="mallwake-grade-") as work:
@@ -105,8 +107,6 @@ def grade_one(student: str, notebook: Path, data_dir: Path, timeout: int, prefix
 def grade(folder: Path, out_dir: Path, data_dir: Path, timeout: int = CELL_TIMEOUT) -> pd.DataFrame:
     """Execute and score every submission under ``folder``; write ``scores.csv`` and ``scores.html``
     into ``out_dir`` (new, empty or mallwake's) and return the table."""
-    from analysis.data.params import ParameterError
-    from analysis.data.storage import atomic_write, atomic_write_text, check_folder, mark_folder
 
     folder = Path(folder)
     if not folder.is_dir():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 
+from analysis.data.storage import check_folder, mark_folder
 from analysis.presentation.site import SOLUTION_TAG
 
 
@@ -50,7 +51,6 @@ def write_handout(src_dir: Path, out_dir: Path, data_dir: Path | None = None) ->
     ``data_dir`` (a data folder) into ``out_dir/data`` that the copies read; return the files.
 
     ``out_dir`` must be new, empty, or a folder mallwake made (an earlier handout)."""
-    from analysis.data.storage import check_folder, mark_folder
 
     src_dir, out_dir = Path(src_dir).resolve(), Path(out_dir).resolve()
     if out_dir == src_dir:

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -149,8 +150,6 @@ def _child(conn: socket.socket, listener: socket.socket, request: dict, fds: lis
     except SystemExit as err:
         code = err.code if isinstance(err.code, int) else 1
     except BaseException:  # noqa: BLE001 - report and leave with a failure status
-        import traceback
-
         traceback.print_exc()
     finally:
         sys.stdout.flush()

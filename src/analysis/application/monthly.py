@@ -17,8 +17,6 @@ for the whole membership.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +24,18 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from analysis.application.parameters import parse_month  # noqa: F401 - read from here too
 from analysis.data.config import RFM_WINDOW_DAYS
 from analysis.data.dataset import MallData, is_purchase, session_table
+from analysis.data.storage import atomic_write
 from analysis.presentation.definitions import COLUMN_TERMS, term
-from analysis.presentation.formats import display_name, format_value, languages
+from analysis.presentation.formats import display_name, format_month, format_value, languages
 from analysis.presentation.i18n import N_, tr
+from analysis.statistics.campaigns import compute_campaign_outcomes, estimate_arm_effects, summarize_arms
+from analysis.statistics.features import compute_member_features
 from analysis.statistics.lifecycle import STAGES, build_stage_panel_expr
 from analysis.statistics.results import Result
+from analysis.statistics.segmentation import compute_migration, compute_rfm_scores, evaluate_tier_rules
 
 KPIS = ("members", "new", "active", "sleeping", "woken", "lost", "spend", "purchases", "visits", "avg_ticket")
 ALL = "all"
@@ -59,7 +62,6 @@ TEXT = {
     "kpi": N_("KPI"),
     "about_to_sleep": N_("{term} (within {days} days)"),
     "title": N_("Monthly member report: {month}"),
-    "month_fmt": N_("%B %Y"),
     "trend_title": N_("The last 13 months"),
     "by_tier_title": N_("Active members and spend by tier"),
     "stage": N_("stage"),
@@ -117,7 +119,13 @@ def text(key: str, lang: str = "en", **fmt):
         fmt.setdefault("term", term(COLUMN_TERMS[key], lang=lang))
     if key not in TEXT:
         return fmt["term"] if key in COLUMN_TERMS else TEXT[key]
-    return tr(TEXT[key], lang=lang, **fmt)
+    return _capitalized(tr(TEXT[key], lang=lang, **fmt))
+
+
+def _capitalized(text: str) -> str:
+    """A label as a table header or a heading writes it: its first letter a capital (a language
+    without capitals is unchanged)."""
+    return text[:1].upper() + text[1:]
 
 
 def localize(table: pd.DataFrame, lang: str, stages_first: bool = False) -> pd.DataFrame:
@@ -133,30 +141,22 @@ def localize(table: pd.DataFrame, lang: str, stages_first: bool = False) -> pd.D
     first = stages if stages_first else words
     then = words if stages_first else stages
 
-    def column(c):
-        shown = first.get(c, then.get(c, c))
-        return shown[:1].upper() + shown[1:] if isinstance(shown, str) and c != shown else shown
+    def column(c):  # a known name as a header (capitalized); another column keeps its name
+        if c in first or c in then:
+            return _capitalized(first.get(c, then.get(c)))
+        return c
 
     out = table.rename(columns=column, index=lambda i: stages.get(i, i) if isinstance(i, str) else i)
-    out.index.name = words.get(table.index.name, table.index.name) if table.index.name else None
-    out.columns.name = words.get(table.columns.name, table.columns.name) if table.columns.name else None
+    out.index.name = _capitalized(words.get(table.index.name, table.index.name)) if table.index.name else None
+    out.columns.name = _capitalized(words.get(table.columns.name, table.columns.name)) if table.columns.name else None
     return out
 
 
 def month_label(month, lang: str = "en") -> str:
-    return pd.Timestamp(month).strftime(text("month_fmt", lang))
-
-
-def parse_month(value: str) -> pd.Timestamp:
-    """``"2024-11"`` (or a ``YYYY-MM-DD`` date, or a timestamp) -> the first day of that month."""
-    if isinstance(value, (pd.Timestamp, dt.date)):
-        return pd.Timestamp(value).to_period("M").to_timestamp()
-    if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", str(value).strip()):
-        raise ValueError(f"not a month: {value!r} (expected YYYY-MM)")
-    try:
-        return pd.Period(str(value).strip()[:7], freq="M").to_timestamp()
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"not a month: {value!r} (expected YYYY-MM)") from err
+    """The month as ``lang`` names it (its locale's form, :func:`~analysis.presentation.formats.format_month`)."""
+    if lang not in languages():
+        raise ValueError(f"lang must be one of {sorted(languages())}, got {lang!r}")
+    return format_month(month, lang)
 
 
 def parse_month_range(value: str) -> list[str]:
@@ -325,8 +325,6 @@ def compute_stage_transitions(
 
 def compute_segment_movement(data: MallData, month, window_days: int = RFM_WINDOW_DAYS):
     """RFM segments at the end of the previous month and of ``month``: counts and migration."""
-    from analysis.statistics.features import compute_member_features
-    from analysis.statistics.segmentation import compute_migration, compute_rfm_scores
 
     month = parse_month(month)
     end, prev_end = month + pd.offsets.MonthEnd(0), month - pd.Timedelta(days=1)
@@ -352,7 +350,6 @@ def summarize_month_campaigns(data: MallData, month, control_arm: str = "holdout
     for campaigns without that control arm. ``window_open`` flags campaigns whose response
     window has not closed by the analysis date (figures will still move).
     """
-    from analysis.statistics.campaigns import compute_campaign_outcomes, estimate_arm_effects, summarize_arms
 
     month = parse_month(month)
     k = data.campaigns.to_pandas()
@@ -404,8 +401,6 @@ def watch_members(
     """The members behind :func:`compute_watch_list` at the end of ``month``: ``(about, down)``,
     the members about to fall asleep (``member_id``, ``tier``, ``days_since``) and those with a
     downgrade warning (``member_id``, ``tier``, ``qualifies_for``, ``shortfall``)."""
-    from analysis.statistics.features import compute_member_features
-    from analysis.statistics.segmentation import evaluate_tier_rules
 
     _ = ibis._
     month = parse_month(month)
@@ -466,7 +461,6 @@ def write_kpi_tables(comparison, output_dir: str) -> list[Path]:
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "kpis.csv", folder / "kpis_by_tier.csv"]
-    from analysis.data.storage import atomic_write
 
     atomic_write(paths[0], lambda tmp: comparison.table_all.rename_axis("kpi").to_csv(tmp, encoding="utf-8-sig"))
     atomic_write(paths[1], lambda tmp: comparison.by_tier.to_csv(tmp, encoding="utf-8-sig"))

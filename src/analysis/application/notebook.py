@@ -15,6 +15,14 @@ the same report either way.
 
 from __future__ import annotations
 
+from analysis.data.dataset import load_dataset
+from analysis.data.params import load_data_params, parameter_value
+from analysis.presentation.display import register_kernel_formatters
+from analysis.presentation.formats import configure
+from analysis.presentation.languages import language
+from analysis.presentation.plots import use_language
+from analysis.statistics import memo
+
 #: Keys of mallwake.yaml that are the data's own settings, not notebook parameters.
 _DATA_KEYS = ("tiers", "display_names")
 
@@ -26,9 +34,6 @@ def start(data_dir, as_of: str = "", lang: str = "en", currency: str | None = No
     ``namespace`` (the notebook's ``globals()``): unless the runner already applied them
     (``settings_applied``), the data folder's settings replace the notebook's defaults of the
     parameters they name, as ``mallwake run`` does."""
-    from analysis.data.dataset import load_dataset
-    from analysis.presentation.display import register_kernel_formatters
-    from analysis.presentation.formats import configure
 
     register_kernel_formatters()  # in a kernel: every displayed table escaped (no-op elsewhere)
     if namespace is not None and not namespace.get("settings_applied", False):
@@ -37,14 +42,17 @@ def start(data_dir, as_of: str = "", lang: str = "en", currency: str | None = No
             print("from the data folder's mallwake.yaml, as mallwake run: " + ", ".join(f"{k}={v!r}" for k, v in applied.items()))
         lang, currency = namespace.get("lang", lang), namespace.get("currency", currency)
         as_of = namespace.get("as_of", as_of)
-    configure(data_dir, lang=lang, currency=currency)
+    if namespace is not None:  # the runner names where the run keeps its model fits; by hand: computed
+        memo.use(namespace.get("fit_cache_dir") or None)
+    ctx = configure(data_dir, lang=lang, currency=currency)
+    if language(ctx.lang).cjk:  # figures in Chinese need the Chinese font
+        use_language(ctx.lang)
     return load_dataset(data_dir, as_of=as_of or None)
 
 
 def apply_data_settings(data_dir, namespace: dict) -> dict:
     """Set each parameter of ``namespace`` that the data folder's ``mallwake.yaml`` names to its
     value there, converted to the type of the notebook's default; returns what changed."""
-    from analysis.data.params import load_data_params, parameter_value
 
     changed = {}
     for name, value in load_data_params(data_dir).items():

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import ast
+import datetime as dt
+import re
 from pathlib import Path
 
+import pandas as pd
 import papermill as pm
 
 from analysis.data.config import NOTEBOOKS_DIR
+from analysis.data.dataset import load_dataset
 from analysis.data.params import DATA_PARAMS_FILE, ParameterError, parameter_value
 
 COMMON_PARAMETERS = ("data_dir", "as_of")
@@ -72,7 +77,6 @@ ARM_PARAMETERS = {"before_arm": "before_campaign", "after_arm": "after_campaign"
 
 def check_data_references(data_dir: Path, as_of: str | None, per_nb: dict[Path, dict]) -> None:
     """Refuse (:class:`ParameterError`) a parameter that names a tier, campaign or arm the data lack."""
-    from analysis.data.dataset import load_dataset
 
     merged: dict = {}
     for params in per_nb.values():
@@ -117,12 +121,11 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
 
 
 #: Parameters that are folders on the machine that ran the report: not listed in its provenance.
-_PATH_PARAMETERS = ("data_dir", "output_dir", "export_dir")
+_PATH_PARAMETERS = ("data_dir", "output_dir", "export_dir", "fit_cache_dir")
 
 
 def _default_text(default: str):
     """A default as the notebook writes it (``"abc"``, ``3``, ``True``) as a value."""
-    import ast
 
     try:
         return ast.literal_eval(default)
@@ -131,7 +134,7 @@ def _default_text(default: str):
 
 
 #: Parameters the runner sets and nobody else: where a run's files with member ids go is ``--exports``.
-RUNNER_PARAMETERS = ("export_dir", "output_dir", "settings_applied")
+RUNNER_PARAMETERS = ("export_dir", "output_dir", "settings_applied", "fit_cache_dir")
 
 
 def refuse_runner_parameters(user: dict, data_params: dict, data_dir) -> None:
@@ -149,3 +152,15 @@ def refuse_runner_parameters(user: dict, data_params: dict, data_dir) -> None:
             else ""
         )
         raise ParameterError(f"{', '.join(names)} ({where}) is set by the runner, not by you{why}")
+
+
+def parse_month(value: str) -> pd.Timestamp:
+    """``"2024-11"`` (or a ``YYYY-MM-DD`` date, or a timestamp) -> the first day of that month."""
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return pd.Timestamp(value).to_period("M").to_timestamp()
+    if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", str(value).strip()):
+        raise ValueError(f"not a month: {value!r} (expected YYYY-MM)")
+    try:
+        return pd.Period(str(value).strip()[:7], freq="M").to_timestamp()
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"not a month: {value!r} (expected YYYY-MM)") from err

@@ -13,6 +13,7 @@ from analysis.application.lockfile import lock_hash
 from analysis.data.config import PROJECT_DIR
 from analysis.data.contract import present_files
 from analysis.data.dataset import fingerprint_files
+from analysis.data.sources import is_source, parse_source
 
 PROVENANCE_PACKAGES = (
     "mallwake",
@@ -56,7 +57,6 @@ def _fingerprint(data_dir: Path) -> str:
 
 
 def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None = None, last_day: str | None = None) -> dict:
-    from analysis.data.sources import is_source
 
     where = (
         {
@@ -90,7 +90,6 @@ def _analysis_date(as_of: str | None, last_day: str | None) -> str:
 def resolve_data(data) -> Path | str:
     """A data folder as an absolute path (papermill changes the working directory), or a source
     (a URL, or a connection file as an absolute path) as text."""
-    from analysis.data.sources import is_source, parse_source
 
     if is_source(data):
         source = parse_source(data)
@@ -100,6 +99,5 @@ def resolve_data(data) -> Path | str:
 
 def data_name(data) -> str:
     """What reports call the data: the folder's name, or the source without any secret."""
-    from analysis.data.sources import is_source, parse_source
 
     return parse_source(data).name if is_source(data) else Path(data).name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import shutil
 import sys
@@ -33,6 +34,7 @@ from analysis.presentation.languages import languages, page_name
 from analysis.application import kernelfork
 from analysis.data.config import MONTHLY_NOTEBOOK, NOTEBOOKS_DIR, REPORTS_DIR
 from analysis.application.pairs import check_pairs
+from analysis.data.validation import cache_root
 from analysis.data.params import ParameterError, load_data_params, parse_as_of
 from analysis.presentation.report import collect_metrics
 from analysis.presentation.site import build_index, page_language, render_html
@@ -51,6 +53,7 @@ from analysis.data.storage import (
     state_dir,
 )
 from analysis.application.parameters import (
+    parse_month,
     _PATH_PARAMETERS,
     _default_text,
     check_data_references,
@@ -72,6 +75,9 @@ from analysis.application.cache import (
     _write_history,
 )
 from analysis.application.provenance import _analysis_date, _fingerprint, _provenance, data_name, resolve_data
+from analysis.data.sources import is_source, parse_source
+from analysis.data.dataset import last_day, prepare_dataset, stage_meta, typed_tables, validate_source
+from analysis.data.dataset import load_dataset
 
 
 def _title(nb_path: Path) -> str:
@@ -104,6 +110,8 @@ def _execute(
         params = params | {"output_dir": str(run_dir)}  # figures of the run land beside its reports
     if "export_dir" in declared and "export_dir" not in params and export_dir is not None:
         params = params | {"export_dir": str(export_dir)}  # files with member ids: outside the report site
+    if "fit_cache_dir" in declared:  # model fits kept by content, as the staged data: any later run reuses them
+        params = params | {"fit_cache_dir": str(cache_root() / "fits")}
     title = _title(nb)
     titles = _titles(nb)
     started = time.perf_counter()
@@ -198,8 +206,11 @@ def _translations(out_dir: Path, label: str, prov: dict, lang: str, stem: str) -
     found = {}
     for record in sorted(Path(out_dir).glob("*/run.json")):
         try:
-            run = json.loads(record.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            stat = record.stat()
+            run = _run_record(str(record), stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            continue
+        if run is None:
             continue
         other = str((run.get("parameters") or {}).get("lang") or run.get("lang") or "en")
         if (
@@ -214,6 +225,16 @@ def _translations(out_dir: Path, label: str, prov: dict, lang: str, stem: str) -
         if any(e.get("name") == stem and e.get("status") == "ok" for e in run.get("notebooks", [])):
             found[other] = f"../{record.parent.name}/{stem}.html"
     return {other: found.get(other, f"../{page_name('index', other)}") for other in languages() if other != lang}
+
+
+@functools.lru_cache(maxsize=4096)
+def _run_record(path: str, mtime_ns: int, size: int) -> dict | None:
+    """A run's ``run.json`` (``None``: unreadable), read once per version of the file: every page of
+    a run looks for its other languages among all runs, and a site holds many months."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _update_index(out_dir: Path) -> None:
@@ -501,7 +522,6 @@ def run_reports(
 
 
 def _label_stem(data) -> str:
-    from analysis.data.sources import is_source, parse_source
 
     return parse_source(data).label if is_source(data) else Path(data).name
 
@@ -511,8 +531,6 @@ def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | Non
     stage it); return the data fingerprint and the last day of data the stage recorded (without a
     stage: the files' fingerprint and ``None``). A source is validated in its engine, and its
     fingerprint comes from there (:func:`analysis.data.sources.source_fingerprint`)."""
-    from analysis.data.dataset import last_day, prepare_dataset, stage_meta, typed_tables, validate_source
-    from analysis.data.sources import is_source
 
     started = time.perf_counter()
     if is_source(data_dir):
@@ -560,8 +578,6 @@ def run_months(
     ``force``; months are built ``jobs`` at a time. Months after the analysis date are refused.
     Returns the results of the months built (skipped months are not in the list).
     """
-    from analysis.application.monthly import parse_month
-    from analysis.data.dataset import load_dataset
 
     if lang not in languages():
         raise ParameterError(f"--lang must be one of {', '.join(languages())}, got {lang!r}")

@@ -47,6 +47,14 @@ def language_folders() -> dict[str, Path]:
 def languages() -> tuple[str, ...]:
     """Every language a report can be written in, the source language first."""
     return (SOURCE_LANGUAGE, *sorted(c for c in language_folders() if c != SOURCE_LANGUAGE))
+
+
+#: The engines of a source that run on Spark (``pyspark`` in-process or a ``spark://`` cluster).
+SPARK_ENGINES = ("pyspark", "spark")
+#: Where a data folder keeps the pre-registration records of its campaigns (``<campaign_id>.json``).
+PREREGISTRATION_DIR = "preregistrations"
+#: The data folder's own settings file (its tiers, display names, currency, study roles).
+DATA_PARAMS_FILE = "mallwake.yaml"
 DEMO_DATA_DIR = _HOME / "data" / "demo"
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks" if SOURCE_CHECKOUT else PACKAGE_DIR / "notebooks"
 REPORTS_DIR = _HOME / "reports"

@@ -18,7 +18,9 @@ import datetime as dt
 import hashlib
 import json
 import os
+import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -26,12 +28,19 @@ from typing import NamedTuple
 import ibis
 import pandas as pd
 
+from analysis import __version__
 from analysis.data.contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
+from analysis.data.engine_validation import validate_tables
+from analysis.data.params import load_data_params, resolve_tiers
+from analysis.data.sources import is_source, parse_source, raw_tables, source_fingerprint
+from analysis.data.storage import is_disk_full
 from analysis.data.validation import (
     CACHE_ENV,
     CSV_DIALECT,
     ValidationReport,
+    Violation,
     cache_root,
+    cached_pass,
     data_tiers,
     files_key,
     fingerprint_files,
@@ -39,7 +48,10 @@ from analysis.data.validation import (
     quiet_progress,
     quote_ident,
     relation_sql,
+    remember_pass,
+    undeclared_tiers,
     validate_data_dir,
+    with_policy,
 )
 
 #: Member attribute columns that identify a person; never shown in reports or used as covariates.
@@ -199,7 +211,6 @@ def load_dataset(
     DataValidationError
         If any rule of the contract is broken; nothing is loaded.
     """
-    from analysis.data.sources import is_source
 
     if is_source(data_dir):
         return open_source(data_dir, as_of, tiers)
@@ -353,7 +364,6 @@ def prepare_dataset(
     holding other data) is removed with a message naming it and built again. Returns the passed
     report and the stage (``None`` without a writable cache, on a full cache, or with ``stage=False``).
     """
-    from concurrent.futures import ThreadPoolExecutor
 
     data_dir = Path(data_dir)
     path = stage_path(data_dir) if stage else None
@@ -423,8 +433,6 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
     concurrent stagers do not collide.
     """
     import duckdb
-
-    from analysis.data.storage import is_disk_full
 
     data_dir = Path(data_dir)
     path = stage_path(data_dir)
@@ -600,7 +608,6 @@ def session_table(con, expr, what: str):
     so the queries that read it do not recompute it; the expression itself where the engine has no
     temporary tables (Spark) or the session may not create one (no TEMP privilege). Nothing is
     written to the source's own schemas."""
-    import uuid
 
     name = f"mallwake_{what}_{uuid.uuid4().hex[:12]}"
     try:
@@ -626,7 +633,6 @@ def session_table(con, expr, what: str):
 
 def source_tiers(source, raw: dict, tiers: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The tier levels of a source: given, else its settings' ``mallwake.yaml``, else those in its members table."""
-    from analysis.data.params import load_data_params, resolve_tiers
 
     if tiers or load_data_params(source).get("tiers"):
         return resolve_tiers(source, tiers)
@@ -656,11 +662,6 @@ def validate_source(
 
     Connection problems raise :class:`~analysis.data.sources.SourceError`.
     """
-    from analysis import __version__
-    from analysis.data.engine_validation import validate_tables
-    from analysis.data.params import load_data_params
-    from analysis.data.sources import parse_source, raw_tables, source_fingerprint
-    from analysis.data.validation import Violation, cached_pass, remember_pass, undeclared_tiers, with_policy
 
     source = parse_source(data)
     as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
@@ -691,7 +692,6 @@ def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...]
 
     Every function of the package that works on :class:`MallData` then runs its queries there.
     """
-    from analysis.data.sources import parse_source
 
     source = parse_source(data)
     check = validate_source(source, as_of, tiers, strict)

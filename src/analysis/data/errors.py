@@ -20,6 +20,10 @@ class MallwakeError(Exception):
     exit_code = EXIT_BAD_INPUT
 
 
+class ParameterError(MallwakeError, ValueError):
+    """A parameter the notebooks do not declare, a value of the wrong type, or a bad date."""
+
+
 class NotApplicable(ValueError):
     """An analysis these data cannot support (a report section shows why instead of a result).
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from analysis.data.errors import MallwakeError
-
-
-class ParameterError(MallwakeError, ValueError):
-    """A parameter the notebooks do not declare, a value of the wrong type, or a bad date."""
+from analysis.data.config import DATA_PARAMS_FILE, DEFAULT_TIERS
+from analysis.data.contract import FALSE_WORDS, TRUE_WORDS
+from analysis.data.errors import ParameterError
+from analysis.data.settings import check_data_settings, read_settings_file
+from analysis.data.sources import settings_path
 
 
 def parse_as_of(value) -> str | None:
@@ -32,7 +32,6 @@ def parameter_value(name: str, value, type_name: str, where: str):
     """``value`` (text typed after ``-p``, or a YAML value from ``mallwake.yaml``) as a parameter
     declared with type ``type_name`` (``int``, ``float``, ``bool``, ``str``, ``list``); a YAML list
     or number for a text parameter becomes its text. :class:`ParameterError` naming ``where``."""
-    from analysis.data.contract import FALSE_WORDS, TRUE_WORDS
 
     if isinstance(value, list) and type_name == "str":
         value = ",".join(str(v) for v in value)
@@ -61,7 +60,6 @@ def parameter_value(name: str, value, type_name: str, where: str):
 
 #: A data folder's own parameters: defaults for every notebook that declares them (the study's
 #: roles for the demo; a mall's tiers, thresholds and campaign roles), read by the runner.
-DATA_PARAMS_FILE = "mallwake.yaml"
 
 
 def load_data_params(data_dir) -> dict:
@@ -72,8 +70,6 @@ def load_data_params(data_dir) -> dict:
     :func:`analysis.data.settings.data_settings_model`. Raises :class:`ParameterError` naming the
     file and key when it breaks that schema.
     """
-    from analysis.data.settings import check_data_settings, read_settings_file
-    from analysis.data.sources import settings_path
 
     path = settings_path(data_dir, DATA_PARAMS_FILE)  # in a data folder, or beside a source's connection file
     if path is None or not path.exists():
@@ -90,7 +86,6 @@ def resolve_tiers(data_dir, tiers=None, present=None) -> tuple[str, ...]:
     """The tier levels, lowest first: ``tiers`` if given, else the data folder's ``mallwake.yaml``,
     else the default levels when the data use only those, else the levels in the data
     (``present``), in alphabetical order (order them in ``mallwake.yaml``)."""
-    from analysis.data.config import DEFAULT_TIERS
 
     if tiers:
         return tuple(tiers)

@@ -15,15 +15,20 @@ key and what is allowed; the commands print it and exit 2 before reading data or
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import os
 import stat
+import typing
 from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
 
-from analysis.data.config import languages
-from analysis.data.params import ParameterError
+from analysis.data.config import SPARK_ENGINES, languages
+from analysis.data.contract import TABLES
+from analysis.data.errors import ParameterError
 
 #: A settings file larger than this is not a settings file.
 MAX_SETTINGS_BYTES = 1_000_000
@@ -162,7 +167,6 @@ def _is_type_tag(part) -> bool:
 
 def _submodel(field):
     """The model inside a field's annotation (``Arm`` of ``dict[str, Arm]``), if any."""
-    import typing
 
     ann = field.annotation
     stack = [ann]
@@ -178,8 +182,6 @@ def _submodel(field):
 
 
 def _schema():  # pydantic is imported only when a settings file is checked
-    import datetime as dt
-    from typing import Annotated, Literal
 
     from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 
@@ -218,6 +220,7 @@ def _schema():  # pydantic is imported only when a settings file is checked
         export_dir: Text | None = Field(default=None, json_schema_extra={"hidden": True})  # refused, with the reason
         output_dir: Text | None = Field(default=None, json_schema_extra={"hidden": True})
         settings_applied: bool | None = Field(default=None, json_schema_extra={"hidden": True})
+        fit_cache_dir: Text | None = Field(default=None, json_schema_extra={"hidden": True})
         # defaults for the notebooks' parameters (checked against the notebooks by the tests)
         target_tier: Text | None = None
         tier_filter: Text | None = None
@@ -262,12 +265,15 @@ def _schema():  # pydantic is imported only when a settings file is checked
         show_solutions: bool | None = None
         lang: Lang | None = None
 
-        @field_validator("export_dir", "output_dir", "settings_applied")
+        @field_validator("export_dir", "output_dir", "settings_applied", "fit_cache_dir")
         @classmethod
-        def _runner_only(cls, value):
-            raise ValueError(
-                "is set by the runner, not by you: files with member ids go to --exports DIR/<label>/, outside the report site"
+        def _runner_only(cls, value, info):
+            why = (
+                ": files with member ids go to --exports DIR/<label>/, outside the report site"
+                if info.field_name in ("export_dir", "output_dir")
+                else ""
             )
+            raise ValueError(f"is set by the runner, not by you{why}")
 
         @field_validator("margin_rate", "budget")
         @classmethod
@@ -320,11 +326,8 @@ def connection_model():
     global _CONNECTION
     if _CONNECTION is not None:
         return _CONNECTION
-    from typing import Annotated
 
     from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-    from analysis.data.contract import TABLES
 
     Name = Annotated[str, Field(min_length=1, pattern=r"\S")]
 
@@ -345,9 +348,6 @@ def connection_model():
 
         @model_validator(mode="after")
         def _consistent(self):
-            from urllib.parse import urlsplit
-
-            from analysis.data.sources import SPARK_ENGINES
 
             try:
                 scheme = urlsplit(self.url or "").scheme
@@ -378,7 +378,6 @@ def connection_model():
 def read_connection_file(path: Path) -> dict:
     """The checked settings of connection file ``path``: ``engine`` (lower case), ``url``,
     ``schema``, ``tables``, ``spark``; :class:`ParameterError` naming the file and key."""
-    from urllib.parse import urlsplit
 
     from pydantic import ValidationError
 

@@ -33,18 +33,21 @@ checksum of its rows, computed by the engine (:func:`source_fingerprint`).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from analysis.data.contract import SQL_TYPES, TABLES
-from analysis.data.errors import MallwakeError
-from analysis.data.params import DATA_PARAMS_FILE, ParameterError
+from analysis.data.config import DATA_PARAMS_FILE, PACKAGE_DIR, SPARK_ENGINES  # noqa: F401 - SPARK_ENGINES: read from here too
+from analysis.data.contract import SQL_TYPES, TABLES, present_files
+from analysis.data.duckio import quiet_progress, relation_sql
+from analysis.data.errors import MallwakeError, ParameterError
+from analysis.data.settings import read_connection_file
 
 #: Engines a connection file may name besides a URL's scheme.
-SPARK_ENGINES = ("pyspark", "spark")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -228,7 +231,6 @@ class SourceError(MallwakeError, ConnectionError):
 
 def spark_session(settings: dict | None = None):
     """The local (or configured) Spark session of a source: ``master`` and ``conf`` from its file."""
-    import warnings
 
     from pyspark.sql import SparkSession
 
@@ -236,7 +238,6 @@ def spark_session(settings: dict | None = None):
     # conversions mallwake makes work (the tests compare them with DuckDB's), and the warning
     # would land in every report
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
-    from analysis.data.config import PACKAGE_DIR
 
     settings = settings or {}
     master = str(settings.get("master") or "local[*]")
@@ -275,7 +276,6 @@ def parse_source(data) -> Source:
 
 
 def _read_connection_file(path: Path) -> Source:
-    from analysis.data.settings import read_connection_file
 
     conn = read_connection_file(path)  # the schema: keys, types, tables the contract has
     if conn["url"] is not None:
@@ -357,15 +357,11 @@ def copy_to_postgres(data_dir: Path, conninfo: str, schema: str = "public", name
     contract table to the table name to create (default: the same name). Existing tables of
     those names are replaced. Returns the rows loaded per table.
     """
-    import io
 
     import duckdb
     import psycopg
     import pyarrow.csv as pacsv
     from psycopg import sql
-
-    from analysis.data.contract import present_files
-    from analysis.data.validation import quiet_progress, relation_sql
 
     loaded = {}
     with psycopg.connect(conninfo, autocommit=True) as pg, duckdb.connect() as dk:

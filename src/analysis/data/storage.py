@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from analysis.data.errors import EXIT_FAILED, MallwakeError
-from analysis.data.params import ParameterError
+from analysis.data.errors import EXIT_FAILED, MallwakeError, ParameterError
 
 #: A label is one plain name: letters (any script), digits, ``.``, ``_``, ``-``; no leading dot.
 _LABEL = re.compile(r"(?!\.)[\w.\-]{1,100}")  # whole name (fullmatch: "$" would let a final newline through)

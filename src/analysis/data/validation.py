@@ -11,9 +11,9 @@ of offending rows and up to five examples. Files are only ever read.
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime as dt
 import hashlib
-import html
 import json
 import os
 import re
@@ -25,9 +25,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from analysis import __version__
 from analysis.data.config import DEFAULT_TIERS
 from analysis.data.contract import FALSE_WORDS, FORMATS, TABLES, TRUE_WORDS, TableSpec, table_files
+from analysis.data.duckio import CSV_DIALECT, quiet_progress, relation_sql  # noqa: F401 - the readers of the contract files
 from analysis.data.errors import MallwakeError
+from analysis.data.params import load_data_params, resolve_tiers
+from analysis.data.privacy import pseudonymize
 from analysis.data.storage import atomic_write_text
 
 
@@ -80,7 +84,6 @@ _MEMBER_EXAMPLE = re.compile(r"member_id=(?:'((?:[^'\\]|\\.)*)'|([^,;\s)]+))")
 def _masked(message: str) -> str:
     """``message`` with the member ids of its examples replaced by pseudonyms: a report page shows
     which rows are meant without showing who (the terminal, for the analyst fixing the file, keeps them)."""
-    from analysis.data.privacy import pseudonymize
 
     def one(m):
         raw = m.group(1) if m.group(1) is not None else m.group(2)
@@ -357,7 +360,6 @@ def csv_problem(path: Path, max_line: int = MAX_LINE_BYTES) -> str | None:
     byte, a field longer than a line may be, a quote never closed, more or fewer fields than the
     header), counting lines as an editor does; ``None`` when every record reads. Called when the
     engine's reader fails (its own message names no line, or line 1)."""
-    import csv
 
     previous = csv.field_size_limit(max_line)
     try:
@@ -396,30 +398,9 @@ def _csv_error_text(err, max_line: int) -> str:
     return text
 
 
-def quiet_progress(execute) -> None:
-    """Turn DuckDB's progress bar off (it would print into reports and terminal logs)."""
-    try:
-        execute("SET enable_progress_bar = false")
-    except duckdb.Error:
-        pass  # inside Jupyter without ipywidgets DuckDB refuses the setting but shows no bar
-
-
 def quote_ident(name: str) -> str:
     """``name`` as a quoted SQL identifier (embedded quotes doubled): never read as SQL."""
     return '"' + str(name).replace('"', '""') + '"'
-
-
-#: The contract's CSV dialect, given rather than sniffed: a broken line then fails the read
-#: instead of turning the whole file into one column.
-CSV_DIALECT = "delim=',', quote='\"', escape='\"'"
-
-
-def relation_sql(path: Path) -> str:
-    """DuckDB table function reading one contract file; CSVs are read as text."""
-    p = str(path).replace("'", "''")
-    if path.suffix == ".csv":
-        return f"read_csv('{p}', all_varchar=true, header=true, {CSV_DIALECT})"
-    return f"read_parquet('{p}')"
 
 
 def parquet_zones(path: Path) -> dict[str, str]:
@@ -435,7 +416,6 @@ def parquet_zones(path: Path) -> dict[str, str]:
 def _csv_record_lines(path: Path, records: set[int]) -> dict[int, int]:
     """The line on which each data record (1-based) of a CSV starts, counting the newlines inside
     quoted fields (so line numbers match what an editor shows)."""
-    import csv
 
     want, out = sorted(records), {}
     if not want:
@@ -649,7 +629,6 @@ def _header(path: Path) -> list[str]:
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    import csv
 
     with path.open(encoding="utf-8-sig", newline="") as fh:
         return next(csv.reader(fh), [])
@@ -695,7 +674,6 @@ def fingerprint_files(paths: list[Path]) -> str:
 def files_key(data_dir: Path, *salt) -> str | None:
     """Key of a data directory's current contract files: their names and *contents*, the
     package version and ``salt`` (``None`` when the directory holds no contract file)."""
-    from analysis import __version__
 
     data_dir = Path(data_dir)
     files = [p for paths in table_files(data_dir).values() for p in paths] if data_dir.is_dir() else []
@@ -740,7 +718,6 @@ def _present_tiers(data_dir: Path) -> list[str]:
 
 def data_tiers(data_dir: str | Path, tiers: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The tier levels of a data folder, lowest first (see :func:`analysis.data.params.resolve_tiers`)."""
-    from analysis.data.params import load_data_params, resolve_tiers
 
     if tiers or load_data_params(data_dir).get("tiers"):
         return resolve_tiers(data_dir, tiers)
@@ -782,7 +759,6 @@ def validate_data_dir(
     """
     data_dir = Path(data_dir)
     as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
-    from analysis.data.params import load_data_params
 
     try:
         declared = bool(tiers) or bool(load_data_params(data_dir).get("tiers"))

@@ -10,10 +10,10 @@ import math
 
 import pandas as pd
 
-from analysis.presentation.display import styler_html
-from analysis.presentation.formats import format_value
+from analysis.presentation.formats import display_name, format_value
 from analysis.presentation.i18n import N_, tr
-from analysis.presentation.phrases import WORDS, phrases_text
+from analysis.presentation.phrases import CLAIM_TITLES, WORDS, phrases_text
+from analysis.presentation.present import styler_html
 from analysis.statistics.claims import NOT_TESTABLE, POWER, Claim
 
 RULE = N_(
@@ -30,12 +30,8 @@ RULE_1 = N_(
     "above it, contradicted when it lies below)."
 )
 
-TEXTS = {
-    1: N_("A sleeping list built from the last purchase alone is inaccurate"),
-    2: N_("Entertainment gifts beat daily-use gifts of the same value"),
-    3: N_("Outbound call + WeChat beats SMS, at a lower cost"),
-    4: N_("The optimised wave worked better than the one before it"),
-}
+#: The three claims of the study, in words (:data:`analysis.presentation.phrases.CLAIM_TITLES`).
+TEXTS = CLAIM_TITLES
 
 #: Claim 1's measures (codes of ``Claim.details``) in words.
 MEASURES = {
@@ -107,7 +103,6 @@ def details_table(claim: Claim) -> pd.DataFrame | None:
     """Claim 1's measures in words, values formatted (counts, percentages, points with an interval)."""
     if claim.details is None:
         return None
-    from analysis.presentation.formats import display_name
 
     rows = []
     for r in claim.details.to_dict("records"):

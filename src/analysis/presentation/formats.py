@@ -11,21 +11,29 @@ code that builds the table (``kinds=``), else inferred from its name and values
 built from these by :mod:`analysis.presentation.present`, sentences by
 :mod:`analysis.presentation.phrases`.
 
-The settings of one report (language, currency, display names) are set once per kernel by
-:func:`configure` in the notebook's set-up cell; a kernel renders one report.
+Every function here writes in a :class:`~analysis.presentation.context.Context` (language, currency,
+display names, tier order): the one passed (``ctx=``), else the report this kernel renders
+(:func:`configure`, the notebook's set-up call). Numbers follow the language's locale rules
+(Babel's separators and percent forms).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from decimal import Decimal, localcontext
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from babel.dates import format_skeleton
+from babel.numbers import format_decimal, format_percent
 
+from analysis.data.params import load_data_params, resolve_tiers
+from analysis.presentation.context import Context, current, known_locale, locale_of, set_current
 from analysis.presentation.definitions import COLUMN_TERMS, term
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.languages import SOURCE, language, languages
@@ -367,52 +375,44 @@ KINDS = ("count", "percent", "change", "points", "money", "p", "number", "date",
 CODE_COLUMNS = frozenset({"table", "column", "file", "parameter"})
 
 
-@dataclass
-class Settings:
-    """How the tables of this kernel's report are written."""
-
-    lang: str = "en"
-    currency: str = ""
-    names: dict[str, str] = field(default_factory=dict)
-    tiers: tuple[str, ...] = ()  # the tier levels, lowest first (figures colour and order tiers by them)
-
-
-_settings = Settings(names=dict(DEFAULT_NAMES))
-
-
-def settings() -> Settings:
-    return _settings
-
-
 def configure(
     data_dir: str | Path | None = None, lang: str = "en", currency: str | None = None, names: dict | None = None
-) -> Settings:
-    """Set this report's language, currency and display names.
+) -> Context:
+    """The context of the report this kernel renders (:func:`report_context`), named as the
+    kernel's (:func:`~analysis.presentation.context.set_current`). The notebook's set-up
+    (:func:`analysis.application.notebook.start`) calls it, and sets the figures' font."""
+    return set_current(report_context(data_dir, lang, currency, names))
 
-    From the data folder's ``mallwake.yaml`` when given: ``currency`` (e.g. ``"¥"``) and
+
+def report_context(
+    data_dir: str | Path | None = None, lang: str = "en", currency: str | None = None, names: dict | None = None
+) -> Context:
+    """A report's language, currency, display names and tier order.
+
+    From the data folder's ``mallwake.yaml`` when given: ``currency`` (e.g. ``"¥"``),
     ``display_names`` (``{raw label: name}`` or ``{raw label: {en: name, zh: name}}``) for tiers,
-    arms, channels, gifts and segments; the arguments win.
+    arms, channels, gifts and segments, and ``tiers``; the arguments win.
     """
+
     lang = str(lang or "en").lower()
     if lang not in languages():
         raise ValueError(f"language {lang!r} is not supported; one of {', '.join(languages())}")
-    declared: dict = {}
-    if data_dir is not None:
-        from analysis.data.params import load_data_params
-
-        declared = load_data_params(data_dir)
+    declared = load_data_params(data_dir) if data_dir is not None else {}
     table = name_table(lang, declared)
     table.update({str(k): str(v) for k, v in (names or {}).items()})
     cur = currency if currency is not None else str(declared.get("currency") or "")
-    from analysis.data.params import resolve_tiers
+    tiers = tuple(resolve_tiers(data_dir)) if data_dir is not None else ()
+    return Context(lang, cur, table, tiers)
 
-    _settings.lang, _settings.currency, _settings.names = lang, cur, table
-    _settings.tiers = resolve_tiers(data_dir) if data_dir is not None else _settings.tiers
-    if language(lang).cjk:  # figures in Chinese need the Chinese font
-        from analysis.presentation.plots import use_language
 
-        use_language(lang)
-    return _settings
+@cache
+def _default_names(lang: str) -> dict[str, str]:
+    return name_table(lang)
+
+
+def names_of(ctx: Context) -> Mapping[str, str]:
+    """The display names of ``ctx``: its own, else its language's defaults."""
+    return ctx.names or _default_names(ctx.lang)
 
 
 def name_table(lang: str, declared: dict | None = None) -> dict[str, str]:
@@ -427,12 +427,12 @@ def name_table(lang: str, declared: dict | None = None) -> dict[str, str]:
     return table
 
 
-def display_name(raw: Any, names: dict[str, str] | None = None) -> str:
+def display_name(raw: Any, names: Mapping[str, str] | None = None, ctx: Context | None = None) -> str:
     """The display name of a data label (a tier, arm, channel, gift), else the label itself; a
     composite label ``campaign / arm`` has each part named. ``names``: a :func:`name_table`
-    (default: the report's)."""
+    (default: those of ``ctx``, the report's context unless given)."""
     text = str(raw)
-    table = _settings.names if names is None else names
+    table = names_of(ctx or current()) if names is None else names
     if text in table:
         return table[text]
     for sep in (" / ", " + "):  # a campaign / arm; rules a member broke together
@@ -441,12 +441,13 @@ def display_name(raw: Any, names: dict[str, str] | None = None) -> str:
     return text
 
 
-def label(name: Any) -> str:
-    """The human label of a column name in the report's language."""
+def label(name: Any, ctx: Context | None = None) -> str:
+    """The human label of a column name in the language of ``ctx`` (the report's unless given)."""
     if not isinstance(name, str):
         return str(name)
-    lang = _settings.lang
-    shown = _settings.names.get(name)
+    ctx = ctx or current()
+    lang = ctx.lang
+    shown = names_of(ctx).get(name)
     declared = shown is not None and (name not in DEFAULT_NAMES or shown != tr(DEFAULT_NAMES[name], lang=lang))
     if declared:  # the data folder's display name wins
         return shown
@@ -457,7 +458,7 @@ def label(name: Any) -> str:
     if shown is not None:
         return shown
     if name.startswith("share_") and len(name) > len("share_"):  # share of spend in a store category
-        return tr("Share of {category}", lang=lang, category=display_name(name[len("share_") :]))
+        return tr("Share of {category}", lang=lang, category=display_name(name[len("share_") :], ctx=ctx))
     if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", name):
         return name
     words = name.split("_")
@@ -518,12 +519,20 @@ def _decimals(magnitude: float) -> int:
 
 
 def format_value(
-    value: Any, kind: str, decimals: int | None = None, sign: bool = False, lang: str | None = None, currency: str | None = None
+    value: Any,
+    kind: str,
+    decimals: int | None = None,
+    sign: bool = False,
+    lang: str | None = None,
+    currency: str | None = None,
+    ctx: Context | None = None,
 ) -> str:
     """``value`` written as ``kind``; missing is ``–``. ``decimals`` fixes the number of decimals
     of a number (default: three significant digits, at most four decimals); ``sign`` writes a
-    ``+`` before a positive amount of money (a difference). ``lang`` and ``currency``: those of
-    the report being written unless given (the index writes every run's figures in its language)."""
+    ``+`` before a positive amount of money (a difference). The language, currency and number
+    rules (Babel's, per locale: separators, percent sign) are those of ``ctx`` (the report's unless
+    given); ``lang`` and ``currency`` override them (the index writes every run's figures in its
+    language)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     if value is None or value is pd.NaT:
@@ -533,14 +542,15 @@ def format_value(
             return MISSING
     except (TypeError, ValueError):
         pass
-    lang = lang or _settings.lang
-    currency = _settings.currency if currency is None else currency
+    ctx = ctx or current()
+    lang = lang or ctx.lang
+    currency = ctx.currency if currency is None else currency
     if isinstance(value, str) and kind not in ("text", "date"):
         return value  # a suppressed cell ("<10") or a note in a numeric column
     if kind == "code":
         return str(value)
     if kind == "text":
-        return display_name(value)
+        return display_name(value, ctx=ctx)
     if kind == "bool":
         return tr(N_("yes") if value else N_("no"), lang=lang)
     if kind == "date":
@@ -549,39 +559,81 @@ def format_value(
     v = float(value)
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
+    loc = locale_of(lang)
     if kind == "count":
-        return f"{int(round(v)):,}"
+        return _decimal(round(v), 0, loc)
     if kind == "percent":
-        return f"{v:.2%}" if 0 < abs(v) < 0.01 else f"{v:.1%}"
+        return _percent(v, 2 if 0 < abs(v) < 0.01 else 1, loc)
     if kind == "change":  # a relative change: +3.4%
-        return f"{v:+.1%}"
+        return _percent(v, 1, loc, signed=True)
     if kind == "points":
-        return tr("{points} points", lang=lang, points=f"{v * 100:+.1f}")
+        return tr("{points} points", lang=lang, points=_decimal(v * 100, 1, loc, signed=True))
     if kind == "p":
-        return "< 0.001" if v < 0.001 else f"{v:.3f}"
+        return "< " + _decimal(0.001, 3, loc) if v < 0.001 else _decimal(v, 3, loc)
     if kind == "money":
-        body = f"{abs(v):,.0f}" if abs(v) >= 1000 else f"{abs(v):,.2f}"
+        body = _decimal(abs(v), 0 if abs(v) >= 1000 else 2, loc)
         return f"{'-' if v < 0 else '+' if sign and v > 0 else ''}{currency}{body}"
     # number: three significant digits, at most four decimals; never scientific notation
     places = decimals if decimals is not None else (4 if 0 < abs(v) < 0.001 else _decimals(abs(v)))
-    text = f"{v:,.{places}f}"
-    if text.strip("-0.,") == "" and v != 0:
+    if v != 0 and round(v, places) == 0:
         return "≈ 0"
-    return text
+    return _decimal(v, places, loc)
+
+
+def format_month(month: Any, lang: str | None = None, ctx: Context | None = None) -> str:
+    """A month as the language names it (``September 2024``, ``2024年9月``): the locale's own
+    year-and-month form (Babel), not the process's C locale as ``strftime("%B")`` would be; in a
+    language Babel does not know, ``2024-09`` (no English month name)."""
+    loc = known_locale(lang or (ctx or current()).lang)
+    if loc is None:
+        return pd.Timestamp(month).strftime("%Y-%m")
+    return format_skeleton("yMMMM", pd.Timestamp(month).date(), locale=loc)
+
+
+def _pattern(base: str, places: int, signed: bool) -> str:
+    """The locale's number pattern ``base`` (its grouping, its percent sign and where it goes) with
+    exactly ``places`` decimals, and a sign on both sides when ``signed``."""
+    positive = base.split(";")[0]
+    number = re.search(r"[#,0]*0(\.[0#]+)?", positive)
+    digits = number.group(0).split(".")[0] + ("." + "0" * places if places else "")
+    positive = positive[: number.start()] + digits + positive[number.end() :]
+    return f"+{positive};-{positive}" if signed else positive
+
+
+def _decimal(v: float, places: int, loc, signed: bool = False) -> str:
+    """``v`` with ``places`` decimals, grouped and separated as the locale writes numbers. Rounded as
+    Python rounds the float (``f"{v:.{places}f}"``), then written by Babel: the digits are the same
+    in every language, only the separators differ."""
+    pattern = _pattern(loc.decimal_formats[None].pattern, places, signed)
+    digits = f"{v:.{places}f}"
+    with localcontext() as exact:  # every digit of a huge value (a diverged fit's 1e+30), never an error
+        exact.prec = max(28, len(digits) + 2)
+        return format_decimal(Decimal(digits), pattern, locale=loc, decimal_quantization=False)
+
+
+def _percent(v: float, places: int, loc, signed: bool = False) -> str:
+    """``v`` as a percentage with ``places`` decimals in the locale's form (``12.3%``, ``12,3 %``)."""
+    pattern = _pattern(loc.percent_formats[None].pattern, places, signed)
+    digits = f"{v * 100:.{places}f}"
+    with localcontext() as exact:
+        exact.prec = max(28, len(digits) + 4)
+        return format_percent(Decimal(digits) / 100, pattern, locale=loc, decimal_quantization=False)
 
 
 #: Categorical variables whose model terms are written ``<variable>_<level>`` (one-hot columns).
 _CATEGORICAL = ("tier", "age_band", "join_year", "gender", "channel", "gift", "segment", "stage")
 
 
-def covariate_label(name: Any) -> str:
+def covariate_label(name: Any, ctx: Context | None = None) -> str:
     """A model term in words: ``tier_normal`` -> "Tier: Normal" (普卡 in Chinese), ``log_early_spend``
     -> its label; a column name otherwise."""
+    ctx = ctx or current()
     text = str(name)
     for var in _CATEGORICAL:
         if text.startswith(var + "_") and len(text) > len(var) + 1:
-            return tr("{variable}: {level}", variable=label(var), level=display_name(text[len(var) + 1 :]))
-    return label(text)
+            level = display_name(text[len(var) + 1 :], ctx=ctx)
+            return tr("{variable}: {level}", lang=ctx.lang, variable=label(var, ctx), level=level)
+    return label(text, ctx)
 
 
 def column_decimals(values: pd.Series) -> int:

@@ -14,11 +14,12 @@ from analysis.presentation.definitions import DEFAULTS, ENTRIES, anchor
 from analysis.presentation.formats import name_table
 from analysis.presentation.i18n import tr
 from analysis.presentation.languages import SOURCE, language, languages, page_name
+from analysis.presentation.phrases import RULE_LABELS
+from analysis.statistics.segmentation import NO_PURCHASE, SEGMENTS, segment_lookup
 
 
 def segment_cells() -> dict[str, list[str]]:
     """Each RFM segment with the (R, F) score pairs it covers, from the segmentation code's map."""
-    from analysis.statistics.segmentation import SEGMENTS, segment_lookup
 
     cells: dict[str, list[str]] = {s: [] for s in SEGMENTS}
     for key, name in segment_lookup().items():
@@ -29,8 +30,6 @@ def segment_cells() -> dict[str, list[str]]:
 def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
     """(section, anchor term, shown term as HTML, definition) in ``lang``: the English term is the anchor,
     so a link to a definition is the same in every language."""
-    from analysis.presentation.phrases import RULE_LABELS
-    from analysis.statistics.segmentation import NO_PURCHASE
 
     names = name_table(lang)
 

@@ -1,7 +1,8 @@
 """The languages of the reports: one folder per language under ``analysis/locales/``.
 
 Each folder holds ``language.yaml`` (the language's name in itself, its HTML language code,
-whether its pages need the embedded CJK font) and its message catalogs (``messages.yaml``, one
+whether its pages need the embedded CJK font, optionally the Babel ``locale`` whose number and date
+rules it follows) and its message catalogs (``messages.yaml``, one
 ``<notebook>.yaml`` per report). English is the source language: the message ids are English, so
 its folder has only ``language.yaml``. Adding a language is adding a folder; every list of
 languages (the ``--lang`` choices, the index pages, the language switch, the definitions pages)
@@ -29,6 +30,7 @@ class Language:
     name: str  # in the language itself
     html: str  # the HTML lang attribute
     cjk: bool = False  # pages and figures need the embedded CJK font
+    locale: str = ""  # the Babel locale of its numbers and dates (default: the HTML tag)
 
 
 @cache
@@ -40,7 +42,7 @@ def _languages() -> dict[str, Language]:
         tag = str(spec.get("html") or code)
         if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", tag):  # written into lang="..." attributes
             raise ValueError(f"{path}: html must be a language tag such as zh-CN, got {tag!r}")
-        found[code] = Language(code, str(spec["name"]), tag, bool(spec.get("cjk")))
+        found[code] = Language(code, str(spec["name"]), tag, bool(spec.get("cjk")), str(spec.get("locale") or ""))
     return found
 
 

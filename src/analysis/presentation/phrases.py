@@ -10,6 +10,7 @@ code the statistics use has its words here, and none is unused.
 
 from __future__ import annotations
 
+from analysis.presentation.context import Context, current
 from analysis.presentation.formats import covariate_label, display_name, format_value, label
 from analysis.presentation.i18n import N_, tr
 from analysis.statistics.results import Phrase
@@ -403,6 +404,14 @@ def funnel_words(funnel):
     return funnel.assign(step=steps)
 
 
+#: The three claims of the study, by number.
+CLAIM_TITLES = {
+    1: N_("A sleeping list built from the last purchase alone is inaccurate"),
+    2: N_("Entertainment gifts beat daily-use gifts of the same value"),
+    3: N_("Outbound call + WeChat beats SMS, at a lower cost"),
+    4: N_("The optimised wave worked better than the one before it"),
+}
+
 #: Words of the codes that phrases carry as values (verdicts, directions).
 WORDS = {
     "supported": N_("supported"),
@@ -432,37 +441,37 @@ _POINTS = {"claim4.naive": ("naive", "holdout")}
 _UNKNOWN = "–"
 
 
-def _value(code: str, key: str, value):
+def _value(code: str, key: str, value, ctx: Context):
     if value is None:
         return _UNKNOWN
     if key in _MONEY.get(code, ()):
-        return format_value(value, "money", sign=True)
+        return format_value(value, "money", sign=True, ctx=ctx)
     if key in _POINTS.get(code, ()):
-        return format_value(value, "points")
+        return format_value(value, "points", ctx=ctx)
     if key in _NAMED:
-        return display_name(value)
+        return display_name(value, ctx=ctx)
     if key in ("factor", "by", "group"):
-        return label(value).lower()
+        return label(value, ctx).lower()
     if key == "p":  # a p-value after "p"
-        return "< 0.001" if value < 0.001 else f"= {value:.3f}"
+        return "< " + format_value(0.001, "p", ctx=ctx) if value < 0.001 else "= " + format_value(value, "p", ctx=ctx)
     if key == "covariates":
-        return ", ".join(covariate_label(c) for c in value)
+        return ", ".join(covariate_label(c, ctx) for c in value)
     if key == "covariate":
-        return covariate_label(value)
+        return covariate_label(value, ctx)
     if key == "arms":
-        return ", ".join(map(display_name, value))
+        return ", ".join(display_name(v, ctx=ctx) for v in value)
     if key in ("gifts", "channels"):
-        return " / ".join(map(display_name, value))
+        return " / ".join(display_name(v, ctx=ctx) for v in value)
     if key == "missing":
-        return ", ".join(f"{display_name(c)} / {display_name(a)}" for c, a in value)
+        return ", ".join(f"{display_name(c, ctx=ctx)} / {display_name(a, ctx=ctx)}" for c, a in value)
     if key == "rules":
-        return "; ".join(tr(UNAVAILABLE_REASONS[r]) for r in value)
+        return "; ".join(tr(UNAVAILABLE_REASONS[r], lang=ctx.lang) for r in value)
     if key in ("direction", "rate_verdict", "cost_verdict"):
-        return tr(WORDS[value])
+        return tr(WORDS[value], lang=ctx.lang)
     if hasattr(value, "code"):  # a phrase inside a phrase
-        return phrase_text(value)
+        return phrase_text(value, ctx)
     if isinstance(value, tuple) and all(hasattr(v, "code") for v in value):  # phrases inside a phrase
-        return (", " if key == "campaigns" else " ").join(map(phrase_text, value))
+        return (", " if key == "campaigns" else " ").join(phrase_text(v, ctx) for v in value)
     return value
 
 
@@ -470,21 +479,23 @@ def _value(code: str, key: str, value):
 NONE = Phrase("none", {})
 
 
-def phrase_text(phrase) -> str:
+def phrase_text(phrase, ctx: Context | None = None) -> str:
     """The words of a phrase (:class:`~analysis.statistics.results.Phrase`) or of a reason an
     analysis does not apply (:class:`~analysis.data.errors.NotApplicable`), in the report's
-    language; a plain text is a message id written in a notebook (``applies(ok, "why not")``)."""
+    language (``ctx``'s, the report's unless given); a plain text is a message id written in a
+    notebook (``applies(ok, "why not")``)."""
+    ctx = ctx or current()
     if isinstance(phrase, tuple):  # several phrases said one after the other
-        return " ".join(map(phrase_text, phrase))
+        return " ".join(phrase_text(p, ctx) for p in phrase)
     if not hasattr(phrase, "code"):
-        return tr(str(phrase))
+        return tr(str(phrase), lang=ctx.lang)
     if phrase.code.startswith("label."):  # a column's label as a value (an outcome's name)
-        return label(phrase.code[len("label.") :])
+        return label(phrase.code[len("label.") :], ctx)
     template, fixed = PHRASES[phrase.code]
-    values = {k: _value(phrase.code, k, v) for k, v in phrase.values.items()}
-    return tr(template, **values, **{k: tr(v) for k, v in fixed.items()})
+    values = {k: _value(phrase.code, k, v, ctx) for k, v in phrase.values.items()}
+    return tr(template, lang=ctx.lang, **values, **{k: tr(v, lang=ctx.lang) for k, v in fixed.items()})
 
 
-def phrases_text(phrases, sep: str = " ") -> str:
+def phrases_text(phrases, sep: str = " ", ctx: Context | None = None) -> str:
     """Several phrases as one text (a claim's evidence, its reasons)."""
-    return sep.join(phrase_text(p) for p in phrases)
+    return sep.join(phrase_text(p, ctx) for p in phrases)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.presentation.context import current
 from analysis.presentation.formats import display_name
 from analysis.presentation.formats import label as label_of
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.languages import language
+from analysis.presentation.webfont import cjk_font_path
 
 
 def figure_alt(fig) -> str:
@@ -42,19 +47,17 @@ HOLDOUT_COLOR = "#8c8c8c"
 
 def tier_order(values) -> list:
     """``values`` with the tiers in tier order (lowest first, as configured), anything else after them."""
-    from analysis.presentation.formats import settings
 
     values = list(dict.fromkeys(values))
-    known = [t for t in settings().tiers if t in values]
+    known = [t for t in current().tiers if t in values]
     return known + sorted((v for v in values if v not in known), key=str)
 
 
 def tier_colors(tiers=None) -> dict:
     """One colour per tier, the same in every figure: a light-to-dark ramp from the lowest tier to
     the highest (the configured levels; ``tiers`` when none are configured)."""
-    from analysis.presentation.formats import settings
 
-    levels = list(settings().tiers)
+    levels = list(current().tiers)
     levels += [t for t in dict.fromkeys(tiers if tiers is not None else []) if t not in levels]  # levels not configured
     ramp = sns.color_palette("crest", max(len(levels), 2))
     return {t: ramp[i] for i, t in enumerate(levels)}
@@ -118,10 +121,8 @@ def axis_units(ax, kind: str, axis: str = "y"):
     no offset), ``count`` (separators) or ``percent``. Returns ``ax``."""
     from matplotlib.ticker import FuncFormatter
 
-    from analysis.presentation.formats import settings
-
     def money(v, _pos):
-        return f"{'-' if v < 0 else ''}{settings().currency}{abs(v):,.0f}"
+        return f"{'-' if v < 0 else ''}{current().currency}{abs(v):,.0f}"
 
     formats = {"money": money, "count": lambda v, _pos: f"{v:,.0f}", "percent": lambda v, _pos: f"{v:.0%}"}
     if kind not in formats:
@@ -137,7 +138,6 @@ def _units_for(ax, column: str, axis: str = "y"):
 
 def _names(values) -> list[str]:
     """Data labels (tiers, arms) under their display names."""
-    from analysis.presentation.formats import display_name
 
     return [display_name(v) for v in values]
 
@@ -215,9 +215,7 @@ def plot_rates_with_intervals(
     if percent:
         ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     if not ax.get_xlabel():
-        from analysis.presentation.formats import label as _label
-
-        ax.set_xlabel(_label(rate))
+        ax.set_xlabel(label_of(rate))
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -483,11 +481,8 @@ def use_language(lang: str) -> str:
     system font needed). If it cannot be found, a warning says so and figures fall back to
     English labels (rather than showing empty boxes); tables and text stay in Chinese.
     """
-    import warnings
 
     from matplotlib import font_manager
-
-    from analysis.presentation.webfont import cjk_font_path
 
     if not language(lang).cjk:
         return lang
@@ -507,7 +502,6 @@ def use_language(lang: str) -> str:
 def save_figure(fig, directory, name: str):
     """Save ``fig`` as ``directory/name.png`` with no timestamp or version metadata, so equal
     inputs give equal bytes. No-op (returns None) when ``directory`` is empty."""
-    from pathlib import Path
 
     if not directory:
         return None

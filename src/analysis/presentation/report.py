@@ -14,7 +14,11 @@ from typing import Any
 import numpy as np
 
 from analysis.data.errors import NotApplicable
+from analysis.presentation.context import current
+from analysis.presentation.formats import KINDS, display_name, name_table
+from analysis.presentation.formats import format_value as present_value
 from analysis.presentation.i18n import tr
+from analysis.presentation.phrases import phrase_text
 
 METRICS_MIME = "application/vnd.mallwake.metrics+json"
 
@@ -67,8 +71,6 @@ def applies(condition: bool, reason) -> bool:
     if not condition:
         from IPython.display import Markdown, display
 
-        from analysis.presentation.phrases import phrase_text
-
         display(Markdown("*" + tr("Not applicable here: {reason}", reason=phrase_text(reason)) + "*"))
     return bool(condition)
 
@@ -89,7 +91,6 @@ def section():
 def format_value(value: Any, kind: str) -> str:
     """``value`` written as ``kind`` by the presentation layer (the report's currency, ``–`` when
     missing: unknown is not zero); see :func:`analysis.presentation.formats.format_value`."""
-    from analysis.presentation.formats import format_value as present_value
 
     return present_value(value, kind)
 
@@ -101,7 +102,6 @@ def headline(*items: tuple) -> list[dict]:
     segment). Returns neutral entries for :func:`record_metrics` (``headline=``): the message id,
     numbers and kind, the same in every language; the index writes them in its own
     (:func:`headline_text`)."""
-    from analysis.presentation.formats import settings
 
     out = []
     for item in items:
@@ -115,7 +115,7 @@ def headline(*items: tuple) -> list[dict]:
         if ci and ci[0] is not None and not any(v is None or v != v for v in ci[0]):
             entry["ci"] = [float(v) for v in ci[0]]
         if kind == "money":
-            entry["currency"] = settings().currency
+            entry["currency"] = current().currency
         out.append(entry)
     return out
 
@@ -135,7 +135,6 @@ def first_steps(*sentences: str) -> None:
 
 
 def present_kinds() -> tuple[str, ...]:
-    from analysis.presentation.formats import KINDS
 
     return KINDS
 
@@ -143,8 +142,6 @@ def present_kinds() -> tuple[str, ...]:
 def headline_text(entry: dict, lang: str, names: dict | None = None) -> tuple[str, str]:
     """A headline entry (:func:`headline`) as ``(label, figure)`` in ``lang``; ``names``: display
     names for its name fields."""
-    from analysis.presentation.formats import display_name, name_table
-    from analysis.presentation.formats import format_value as present_value
 
     names = name_table(lang) if names is None else names
     fields = {k: display_name(v, names) for k, v in (entry.get("fields") or {}).items()}

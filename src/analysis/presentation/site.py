@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 from pathlib import Path
@@ -14,12 +15,15 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from analysis.data.config import PACKAGE_DIR
+from analysis.data.params import load_data_params
 from analysis.data.storage import atomic_write_text, locked, state_dir
 from analysis.presentation.css import prune_css
+from analysis.presentation.formats import name_table
 from analysis.presentation.glossary import glossary_page, page_file
 from analysis.presentation.i18n import N_, tr, translate_notebook
 from analysis.presentation.languages import SOURCE, language, languages, page_name
-from analysis.presentation.report import METRICS_MIME
+from analysis.presentation.phrases import CLAIM_TITLES
+from analysis.presentation.report import FIRST_TAG, METRICS_MIME, headline_text
 from analysis.presentation.webfont import cjk_font_path, embed_cjk_font
 
 #: The definitions page, beside the index; every report links to it.
@@ -166,7 +170,6 @@ def _pager(pages: list[tuple[str, str]], stem: str, lang: str) -> list[dict]:
 
 def _first_steps_first(nb) -> None:
     """Move the cells tagged ``first`` (what to do first: computed last) right under the title."""
-    from analysis.presentation.report import FIRST_TAG
 
     first = [c for c in nb.cells if FIRST_TAG in c.metadata.get("tags", [])]
     if not first:
@@ -257,7 +260,6 @@ def _fmt(value) -> str:
 
 def _claims(claims: list, lang: str = "en") -> str:
     """The study's claims with their verdicts, one line each (the claims page's entry in the index)."""
-    from analysis.presentation.claims_text import TEXTS
 
     colour = {"supported": "#1a7f37", "contradicted": "#b42318"}
     lines = []
@@ -265,7 +267,7 @@ def _claims(claims: list, lang: str = "en") -> str:
         verdict = str(c.get("verdict", ""))
         style = f' style="color:{colour[verdict]}"' if verdict in colour else ""
         lines.append(
-            f"{html.escape(str(c.get('claim', '')))}. {html.escape(tr(TEXTS.get(c.get('claim'), ''), lang=lang))}: "
+            f"{html.escape(str(c.get('claim', '')))}. {html.escape(tr(CLAIM_TITLES.get(c.get('claim'), ''), lang=lang))}: "
             f"<b{style}>{html.escape(tr(verdict, lang=lang))}</b>"
         )
     return "<br>".join(lines)
@@ -275,8 +277,6 @@ def _headline(metrics: dict, limit: int = 6, lang: str = "en", names: dict | Non
     if isinstance(metrics.get("claims"), list):
         return _claims(metrics["claims"], lang)
     if isinstance(metrics.get("headline"), list):  # the report's own two to four figures, in the index's language
-        from analysis.presentation.report import headline_text
-
         shown = [headline_text(h, lang, names) for h in metrics["headline"][:limit] if isinstance(h, dict)]
         return "<br>".join(f"{html.escape(label)}: <b>{html.escape(text)}</b>" for label, text in shown)
     flat = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -288,7 +288,6 @@ _TREND_KPIS = (("active", N_("active members")), ("spend", N_("spend")), ("sleep
 
 def _trend_svg(months: list[str], kpis: list[dict], lang: str = "en") -> str:
     """Small line charts of the headline KPIs over the built months, as inline SVG (deterministic)."""
-    import io
 
     import matplotlib
 
@@ -430,8 +429,6 @@ def _read_runs(reports_dir: Path) -> list[dict]:
 
 def _run_names(run: dict, lang: str) -> dict[str, str]:
     """Display names in ``lang`` for a run's figures: the defaults and its data folder's ``mallwake.yaml``."""
-    from analysis.data.params import load_data_params
-    from analysis.presentation.formats import name_table
 
     try:
         declared = load_data_params(run.get("data_dir")) if run.get("data_dir") and Path(run["data_dir"]).is_dir() else {}

@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.dataset import MallData
+from analysis.data.sources import settings_path
 from analysis.presentation.formats import display_name, label
 from analysis.presentation.i18n import N_, tr
+from analysis.statistics.features import compute_member_features
+from analysis.statistics.segmentation import score_quantiles
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,6 @@ def _number(exercise: str, answer, expected: float, tol: float, hint: str, fmt: 
 
 def check_rfm_table(answer: pd.DataFrame | None, data: MallData, as_of, window_days: int = 365) -> Check:
     """Recency, frequency and monetary per member, by hand, against the feature layer."""
-    from analysis.statistics.features import compute_member_features
 
     ex = tr("RFM table")
     if answer is None:
@@ -99,7 +101,6 @@ def check_rfm_table(answer: pd.DataFrame | None, data: MallData, as_of, window_d
 
 def check_rfm_scores(answer: pd.Series | None, features: pd.DataFrame, column: str, higher_is_better: bool) -> Check:
     """Quintile scores 1-5 of one column, against :func:`analysis.statistics.segmentation.score_quantiles`."""
-    from analysis.statistics.segmentation import score_quantiles
 
     ex = tr("{column} scores", column=label(column))
     if answer is None:
@@ -192,7 +193,6 @@ def check_incremental(answer, outcomes: pd.DataFrame, campaign_id: str, arm: str
 def load_truth(data_dir) -> dict | None:
     """The planted effects of a synthetic mall (``truth.json``; for a source, beside its connection
     file), or None for real data."""
-    from analysis.data.sources import settings_path
 
     path = settings_path(data_dir, "truth.json")
     return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.exists() else None

@@ -14,11 +14,15 @@ font of the stack.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+
+from analysis.data.storage import atomic_write
+from analysis.data.validation import cache_root
 
 #: The font of the figures (plots.use_language) and of the pages.
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
@@ -63,9 +67,6 @@ def cjk_chars(page: str) -> set[str]:
 def subset_woff(chars: frozenset[str], path: str) -> bytes:
     """The font at ``path`` cut down to ``chars``, as WOFF (kept in the cache folder by font and
     characters: a page rebuilt with the same characters, such as the index, costs no subsetting)."""
-    import hashlib
-
-    from analysis.data.validation import cache_root
 
     font = Path(path)
     key = hashlib.sha256(f"{font.name}:{font.stat().st_size}:{''.join(sorted(chars))}".encode()).hexdigest()[:32]
@@ -76,8 +77,6 @@ def subset_woff(chars: frozenset[str], path: str) -> bytes:
         pass
     data = _subset(chars, path)
     try:
-        from analysis.data.storage import atomic_write
-
         cached.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(cached, lambda tmp: Path(tmp).write_bytes(data))
     except OSError:  # a read-only cache: subset again next time

@@ -31,6 +31,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from analysis.statistics.campaigns import DEFAULT_CONTROL, _mean_diff_hc2, _rate_diff, compare_before_after, estimate_factorial
 from analysis.statistics.results import Phrase, Result
+from analysis.statistics.sleeping import unavailable_phrase
 
 #: The verdicts (codes; also the English message ids of their words).
 SUPPORTED, CONTRADICTED, UNDECIDED, NOT_TESTABLE = ("supported", "contradicted", "not enough evidence", "not testable here")
@@ -130,7 +131,6 @@ def claim_sleeping_list(
     The verdict compares the interval with ``min_share`` (claim 1's rule on the page), so the claim can be
     contradicted too. Data that can apply none of the refinements (no visits before the list
     date, no reachability, opt-out or phone numbers) cannot test it."""
-    from analysis.statistics.sleeping import unavailable_phrase
 
     c = Claim(1, evidence=(Phrase.of("claim1.evidence"),))
     n = sleeping.naive_size

@@ -24,6 +24,7 @@ from statsmodels.base.model import GenericLikelihoodModel
 
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
+from analysis.statistics.memo import memoized
 from analysis.statistics.results import Phrase, Result
 
 #: Fewest members with a repeat purchase that the repeat-purchase models are fitted on.
@@ -287,6 +288,7 @@ def _best_fit(model, starts, names: list[str], gtol: float = 1e-5, first_converg
     return res, bse, converged, how, not notes, tuple(notes)
 
 
+@memoized
 def fit_bgnbd(frequency, recency, T, start=None) -> BGNBDModel:
     """Maximum-likelihood BG/NBD fit on repeat frequency, recency and age (same time unit).
 
@@ -527,12 +529,14 @@ def _fit_repeat(cls, likelihood, frequency, recency, T, starts):
     )
 
 
+@memoized
 def fit_mbgnbd(frequency, recency, T) -> MBGNBDModel:
     """Maximum-likelihood MBG/NBD fit (starts in turn until one converges; on at most
     :data:`MAX_FIT` members, in member order)."""
     return _fit_repeat(MBGNBDModel, _MBGNBDLikelihood, frequency, recency, T, MBGNBD_STARTS)
 
 
+@memoized
 def fit_pareto_nbd(frequency, recency, T) -> ParetoNBDModel:
     """Maximum-likelihood Pareto/NBD fit (starts in turn until one converges; on at most
     :data:`MAX_FIT` members, in member order)."""
@@ -685,6 +689,7 @@ class GammaGammaModel(_FittedModel):
         return np.where(x > 0, (v + m * x) * p / (p * x + q - 1), pop)
 
 
+@memoized
 def fit_gamma_gamma(frequency, monetary_value, start=(2.0, 3.0, 50.0)) -> GammaGammaModel:
     """Maximum-likelihood Gamma-Gamma fit on members with at least one repeat purchase."""
     x = np.asarray(frequency, dtype=float)

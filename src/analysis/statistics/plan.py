@@ -36,10 +36,17 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from scipy import stats
 
+from analysis.data.config import PREREGISTRATION_DIR
 from analysis.data.params import ParameterError
-from analysis.data.settings import did_you_mean
+from analysis.data.settings import did_you_mean, read_regular_file, read_settings_file, validation_message
+from analysis.data.sources import settings_path
+from analysis.data.storage import UnsafeNameError, atomic_write, check_label
+from analysis.statistics import campaigns as cp
+from analysis.statistics.campaigns import RECENCY_BAND_EDGES, band_labels, estimate_arm_effects, has_contacts
+from analysis.statistics.features import compute_member_features
 from analysis.statistics.results import Phrase, Result
-from analysis.statistics.sleeping import CHANNEL_NEEDS
+from analysis.statistics.segmentation import add_age_band
+from analysis.statistics.sleeping import CHANNEL_NEEDS, build_sleeping_list
 
 #: Arm sizes that differ from the plan with p below this are flagged (sample-ratio mismatch).
 SRM_THRESHOLD = 0.001
@@ -333,9 +340,6 @@ def read_plan(path: str | Path) -> PlanSpec:
     :func:`check_plan_against_data`."""
     from pydantic import ValidationError
 
-    from analysis.data.settings import read_regular_file, read_settings_file, validation_message
-    from analysis.data.storage import UnsafeNameError, check_label
-
     path = Path(path)
     raw = read_settings_file(path, "plan")
     if not isinstance(raw, dict):
@@ -373,7 +377,6 @@ def read_plan(path: str | Path) -> PlanSpec:
 
 
 def _has_contacts(data) -> bool:
-    from analysis.statistics.campaigns import has_contacts
 
     return has_contacts(data)
 
@@ -437,10 +440,6 @@ def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
     says about it: the refined sleeping list, or the ``chosen_list`` (e.g. the campaign report's
     next_wave_list.csv, whose recommended arm becomes a stratum: every recommendation is split
     across all arms, so the wave can also judge the recommendations)."""
-    from analysis.statistics.campaigns import RECENCY_BAND_EDGES, band_labels
-    from analysis.statistics.features import compute_member_features
-    from analysis.statistics.segmentation import add_age_band
-    from analysis.statistics.sleeping import build_sleeping_list
 
     list_date = (pd.Timestamp(spec.start_date) - pd.Timedelta(days=1)).date()
     feats = add_age_band(compute_member_features(data, pd.Timestamp(list_date), 365, categories=False))
@@ -486,7 +485,6 @@ def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
 def read_chosen_list(path: str | Path, members: set, list_date) -> pd.DataFrame:
     """``member_id`` (and ``recommended_arm`` from an ``arm`` column) of a chosen list;
     :class:`ParameterError` naming the file, column, rule and example rows when it is wrong."""
-    from analysis.data.settings import read_regular_file
 
     path = read_regular_file(path, "chosen list", MAX_LIST_BYTES)
     try:
@@ -559,7 +557,6 @@ def planned_contacts(spec: PlanSpec, assigned: pd.DataFrame) -> pd.DataFrame:
 def make_plan(data, spec: PlanSpec) -> Plan:
     """Draw the list, randomize it into the arms within strata, check balance and power, and
     write down the pre-registration record (nothing is written to disk here)."""
-    from analysis.statistics import campaigns as cp
 
     check_plan_against_data(spec, data)
     frame, list_info = _list_members(data, spec)
@@ -650,7 +647,6 @@ def record_json(record: dict) -> str:
 def write_plan(plan: Plan, folder: str | Path) -> list[Path]:
     """The contact file (raw member ids: owner-only), the balance table and the pre-registration
     record into ``folder`` (each file whole or not at all)."""
-    from analysis.data.storage import atomic_write
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -673,10 +669,6 @@ def check_against_plan(record: dict, contacts: pd.DataFrame) -> SRMResult:
     return srm_test(mine["arm"].value_counts().to_dict(), record["allocation"])
 
 
-#: Where a data folder keeps the pre-registration records of its campaigns (``<campaign_id>.json``).
-PREREGISTRATION_DIR = "preregistrations"
-
-
 def parse_allocation(text: str) -> dict[str, float]:
     """``"holdout:0.2,call_wechat_ent:0.4,sms_daily:0.4"`` -> ``{arm: share}``."""
     out = {}
@@ -692,7 +684,6 @@ def parse_allocation(text: str) -> dict[str, float]:
 def _record_files(data_dir) -> dict[str, Path]:
     """``{campaign_id: path}`` of the records beside the data, found by listing their folder: a
     campaign id from the data never becomes a path. For a source: beside its connection file."""
-    from analysis.data.sources import settings_path
 
     folder = settings_path(data_dir, PREREGISTRATION_DIR)
     return {p.stem: p for p in folder.glob("*.json")} if folder is not None and folder.is_dir() else {}
@@ -702,7 +693,6 @@ def judge_against_plans(data_dir, outcomes: pd.DataFrame, campaigns: pd.DataFram
     """Every campaign with a pre-registration record, judged as it was planned: its primary outcome
     (each treated arm against the record's control arm, at the record's alpha) and what the wave
     did differently from the record (arms, start date, response window, members), one phrase each."""
-    from analysis.statistics.campaigns import estimate_arm_effects
 
     rows, deviations = [], []
     known = set(outcomes["campaign_id"])

@@ -11,15 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, silhouette_score
-from sklearn.mixture import GaussianMixture
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from analysis.data.config import AGE_BAND_EDGES, AGE_BAND_LABELS
 from analysis.data.errors import NotApplicable
 from analysis.data.privacy import pseudonymize
+from analysis.statistics.memo import memoized
 from analysis.statistics.results import Result
 
 #: The standard RFM segment map on (R score, F score); every pair of 1..5 has one segment.
@@ -276,6 +272,8 @@ def cluster_matrix(features: pd.DataFrame, min_purchases: int = 3) -> tuple[pd.D
     )
     for col in [c for c in active.columns if c.startswith("share_")]:
         X[col] = active[col].fillna(0)
+    from sklearn.preprocessing import StandardScaler  # scikit-learn loads with the clusters, not with the segments
+
     Z = pd.DataFrame(StandardScaler().fit_transform(X), columns=X.columns)
     return active, Z
 
@@ -328,11 +326,15 @@ class ClusterResult(Result):
 
 
 def _fit(method: str, k: int, Z: np.ndarray, seed: int):
+    from sklearn.cluster import KMeans
+    from sklearn.mixture import GaussianMixture
+
     if method == "kmeans":
         return KMeans(n_clusters=k, n_init=4, random_state=seed).fit(Z)
     return GaussianMixture(n_components=k, covariance_type="full", random_state=seed).fit(Z)
 
 
+@memoized
 def fit_clusters(
     features: pd.DataFrame,
     k: int | None = None,
@@ -353,11 +355,17 @@ def fit_clusters(
     """
     if method not in ("kmeans", "gmm"):
         raise ValueError("method must be 'kmeans' or 'gmm'")
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1):
         return _fit_clusters(features, k, method, k_range, n_boot, min_purchases, seed, max_fit)
 
 
 def _fit_clusters(features, k, method, k_range, n_boot, min_purchases, seed, max_fit) -> ClusterResult:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+    from sklearn.mixture import GaussianMixture
+
     members, Zdf = cluster_matrix(features, min_purchases)
     if len(members) < 50:
         raise ValueError(f"only {len(members)} members with {min_purchases}+ purchases: too few to cluster")

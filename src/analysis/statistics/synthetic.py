@@ -31,6 +31,7 @@ Behaviour, in the generator's own terms:
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,16 @@ import pandas as pd
 
 from analysis.data.config import DEFAULT_TIERS
 from analysis.data.params import DATA_PARAMS_FILE
+from analysis.statistics.campaigns import RECENCY_BAND_EDGES, band_labels
+from analysis.statistics.plan import (
+    PREREGISTRATION_DIR,
+    PlanSpec,
+    assign_arms,
+    list_size_needed,
+    planned_contacts,
+    preregistration_record,
+    record_json,
+)
 
 DAYS_PER_MONTH = 30.4375
 BROWSE_RATIO = 0.3
@@ -433,8 +444,6 @@ def _uplift_multiplier(days_asleep: np.ndarray, tier: np.ndarray, district: np.n
 def _assign(wave: WaveDesign, ids: np.ndarray, tier: np.ndarray, days_asleep: np.ndarray, seed: int):
     """The wave's arms drawn as ``mallwake plan`` draws them (blocked by tier and recency band,
     seeded), the arm of each member in ``ids`` order, and the plan behind it."""
-    from analysis.statistics.campaigns import RECENCY_BAND_EDGES, band_labels
-    from analysis.statistics.plan import PlanSpec, assign_arms
 
     treated = [a for a in wave.arms if a != HOLDOUT]
     shares = {a: (HOLDOUT_SHARE if a == HOLDOUT else (1 - HOLDOUT_SHARE) / len(treated)) for a in wave.arms}
@@ -474,7 +483,6 @@ def _assign(wave: WaveDesign, ids: np.ndarray, tier: np.ndarray, days_asleep: np
 
 def _preregistration(spec, assigned: pd.DataFrame, list_info: dict, baseline: float) -> dict:
     """The wave's pre-registration record, built as ``mallwake plan`` builds one."""
-    from analysis.statistics.plan import list_size_needed, planned_contacts, preregistration_record
 
     planned = planned_contacts(spec, assigned)
     needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
@@ -762,7 +770,6 @@ def generate_mall(
     _write_csv(campaigns, out / "campaigns.csv")
     _write_csv(contacts, out / "contacts.csv")
     (out / DATA_PARAMS_FILE).write_text(_study_parameters(), encoding="utf-8")
-    from analysis.statistics.plan import PREREGISTRATION_DIR, record_json
 
     (out / PREREGISTRATION_DIR).mkdir(exist_ok=True)
     for cid, record in records.items():  # the waves' plans, as `mallwake plan` writes them
@@ -923,7 +930,6 @@ def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
     arms pooled into one ``promo`` arm against its holdout, a contact costing 5,000 (far above
     what it brings back), so the promotion loses money at any margin. The input is not changed; ``truth*`` and ``mallwake.yaml`` are not copied (they describe the demo's study).
     """
-    import shutil
 
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")

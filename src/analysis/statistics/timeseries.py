@@ -18,6 +18,7 @@ from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
+from analysis.statistics.clv import ConvergenceWarning
 from analysis.statistics.results import Result
 
 
@@ -111,8 +112,6 @@ def estimate_counterfactual(weekly: pd.DataFrame, start, weeks_after: int = 6, a
         warnings.simplefilter("ignore", SMConvergenceWarning)  # recorded below and re-raised as the project's warning
         fit = model.fit(disp=False, maxiter=200)
     if not fit.mle_retvals.get("converged", True):
-        from analysis.statistics.clv import ConvergenceWarning
-
         warnings.warn(
             f"the time-series model did not converge in {fit.mle_retvals.get('iterations', 200)} iterations; "
             "its band is approximate",

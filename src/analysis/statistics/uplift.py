@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.errors import NotApplicable
+from analysis.statistics.memo import memoized
 from analysis.statistics.results import Phrase, Result
 
 #: Members each side needs before an uplift model is fitted (below this, say why not).
@@ -124,6 +125,7 @@ def _side_predictions(x, y, labels, sides, train, test, seed: int) -> dict:
     return out
 
 
+@memoized
 def cross_fitted_uplift(features: pd.DataFrame, treated, y, folds: int = N_FOLDS, seed: int = 0) -> np.ndarray:
     """Each member's predicted uplift from a T-learner fitted on the other folds."""
     from sklearn.model_selection import StratifiedKFold
@@ -290,6 +292,7 @@ def summary_table(results: list[UpliftResult]) -> pd.DataFrame:
 # --- choosing the next list: the best arm per member, under a budget ---------------------------
 
 
+@memoized
 def cross_fitted_arm_uplift(
     features: pd.DataFrame, arms, y, control_arm: str, folds: int = N_FOLDS, seed: int = 0
 ) -> pd.DataFrame:

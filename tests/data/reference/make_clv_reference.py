@@ -6,6 +6,7 @@ Run with lifetimes installed (it needs pandas < 3, so in a venv of its own):
     uv venv /tmp/ll && uv pip install --python /tmp/ll/bin/python lifetimes 'pandas<3'
     /tmp/ll/bin/python tests/data/reference/make_clv_reference.py
 """
+
 import json
 from pathlib import Path
 
@@ -19,9 +20,12 @@ h = pd.DataFrame(histories)
 out = {"histories": histories, "t": 39}
 for name, cls in (("MBG/NBD", ModifiedBetaGeoFitter), ("Pareto/NBD", ParetoNBDFitter)):
     m = cls().fit(s["frequency"], s["recency"], s["T"])
-    out[name] = {"params": {k: float(v) for k, v in m.params_.items()},
-                 "p_alive": [float(v) for v in m.conditional_probability_alive(h["frequency"], h["recency"], h["T"])],
-                 "expected_purchases": [float(v) for v in m.conditional_expected_number_of_purchases_up_to_time(
-                     39, h["frequency"], h["recency"], h["T"])]}
+    out[name] = {
+        "params": {k: float(v) for k, v in m.params_.items()},
+        "p_alive": [float(v) for v in m.conditional_probability_alive(h["frequency"], h["recency"], h["T"])],
+        "expected_purchases": [
+            float(v) for v in m.conditional_expected_number_of_purchases_up_to_time(39, h["frequency"], h["recency"], h["T"])
+        ],
+    }
 (here / "clv_lifetimes.json").write_text(json.dumps(out, indent=1) + "\n")
 print(json.dumps(out, indent=1))

@@ -6,6 +6,7 @@ Run with lifelines installed (it needs pandas < 3, so in a venv of its own):
     uv venv /tmp/ll && uv pip install --python /tmp/ll/bin/python lifelines 'pandas<3'
     /tmp/ll/bin/python tests/data/reference/make_ph_reference.py
 """
+
 import json
 from pathlib import Path
 
@@ -33,7 +34,8 @@ cph = CoxPHFitter().fit(df, "duration", "event")
 out = {"params": cph.params_.to_dict()}
 for transform in ("rank", "identity", "log", "km"):
     r = proportional_hazard_test(cph, df, time_transform=transform)
-    out[transform] = {name: {"test_statistic": float(s), "p_value": float(p)}
-                      for name, s, p in zip(r.name, r.test_statistic, r.p_value)}
+    out[transform] = {
+        name: {"test_statistic": float(s), "p_value": float(p)} for name, s, p in zip(r.name, r.test_statistic, r.p_value)
+    }
 (here / "ph_lifelines.json").write_text(json.dumps(out, indent=1) + "\n")
 print(json.dumps(out, indent=1))

@@ -12,6 +12,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL
+from analysis.statistics.clv import ConvergenceWarning
 from analysis.statistics.results import Phrase, Result
 
 # --- factorial gift x channel ------------------------------------------------------------
@@ -81,8 +82,6 @@ def estimate_factorial(
     df["alt_channel"] = (df["channel"] == c1).astype(float)
     df["y"] = df["returned"].astype(float)
     from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
-
-    from analysis.statistics.clv import ConvergenceWarning
 
     # The model is saturated (four cells, four parameters): its fitted probabilities are the cells'
     # return rates, and the delta-method variance of each is p (1 - p) / n. The effects are computed

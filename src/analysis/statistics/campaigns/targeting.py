@@ -9,6 +9,8 @@ from analysis.data.config import RFM_WINDOW_DAYS
 from analysis.data.dataset import MallData
 from analysis.statistics.campaigns.effects import _rate_diff
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL
+from analysis.statistics.features import compute_member_features
+from analysis.statistics.segmentation import age_band, compute_rfm_scores
 
 # --- heterogeneity -------------------------------------------------------------------
 
@@ -79,7 +81,6 @@ def band_labels(edges, unit: str = " d") -> list[str]:
 
 def add_bands(features: pd.DataFrame) -> pd.DataFrame:
     """Recency and age bands for heterogeneity tables (age bands: the report-wide ones)."""
-    from analysis.statistics.segmentation import age_band
 
     out = features.copy()
     out["recency_band"] = pd.cut(
@@ -132,8 +133,6 @@ def segment_at_start(data: MallData, campaign_id: str, window_days: int = RFM_WI
     the segment means what it means in the segmentation report. Columns ``campaign_id``,
     ``member_id``, ``rfm_segment``.
     """
-    from analysis.statistics.features import compute_member_features
-    from analysis.statistics.segmentation import compute_rfm_scores
 
     k = data.campaigns
     start = pd.Timestamp(k.filter(k.campaign_id == campaign_id).start_date.to_pandas().iloc[0])

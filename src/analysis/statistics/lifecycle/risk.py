@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
+from analysis.statistics.features import compute_member_features
 from analysis.statistics.results import Result
 
 # --- sleep risk ----------------------------------------------------------------------
@@ -67,7 +68,6 @@ def sleep_risk_frame(
 ) -> pd.DataFrame:
     """Features at ``date`` of members who can fall asleep within ``horizon_days`` (awake, last
     purchase at least ``sleeping_days - horizon_days`` ago) and whether they did."""
-    from analysis.statistics.features import compute_member_features
 
     date = pd.Timestamp(date)
     f = compute_member_features(
@@ -144,7 +144,6 @@ def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90
 
 def score_sleep_risk(model: SleepRiskModel, data: MallData, date=None, sleeping_days: int = 180) -> pd.DataFrame:
     """Risk of falling asleep within the model's horizon for members who can, at ``date``."""
-    from analysis.statistics.features import compute_member_features
 
     date = pd.Timestamp(date or data.as_of)
     f = compute_member_features(
