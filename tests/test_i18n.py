@@ -258,24 +258,16 @@ def test_a_language_folder_from_outside_the_package_cannot_inject_markup(tmp_pat
     for code, spec in (("xx", 'name: "<i>Ex</i>"\nhtml: xx\n'), ("yy", "name: Why\nhtml: 'y\" onload=\"alert(1)'\n")):
         (tmp_path / code).mkdir()
         (tmp_path / code / "language.yaml").write_text(spec, encoding="utf-8")
-    code = (
-        "from analysis.presentation.site import _index_page\n"
-        "from analysis.presentation.glossary import glossary_page\n"
-        "try:\n    _index_page([], 'en')\nexcept ValueError as err:\n    print('refused', err)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "MALLWAKE_LOCALES": str(tmp_path)}
-    )
-    assert out.returncode == 0, out.stderr
-    assert "refused" in out.stdout and "yy/language.yaml" in out.stdout and "language tag" in out.stdout
+
+    def pages(body: str) -> str:  # in a fresh process: the list of languages is read once per process
+        code = "from analysis.presentation.site import _index_page\nfrom analysis.presentation.glossary import glossary_page\n"
+        env = {**os.environ, "MALLWAKE_LOCALES": str(tmp_path)}
+        out = subprocess.run([sys.executable, "-c", code + body], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    out = pages("try:\n    _index_page([], 'en')\nexcept ValueError as err:\n    print('refused', err)\n")
+    assert "refused" in out and "yy/language.yaml" in out and "language tag" in out
     (tmp_path / "yy" / "language.yaml").write_text("name: Why\nhtml: yy\n", encoding="utf-8")
-    code = (
-        "from analysis.presentation.site import _index_page\n"
-        "from analysis.presentation.glossary import glossary_page\n"
-        "print(_index_page([], 'en') + glossary_page('', 'en'))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "MALLWAKE_LOCALES": str(tmp_path)}
-    )
-    assert out.returncode == 0, out.stderr
-    assert "<i>Ex</i>" not in out.stdout and out.stdout.count("&lt;i&gt;Ex&lt;/i&gt;") == 2
+    out = pages("print(_index_page([], 'en') + glossary_page('', 'en'))\n")
+    assert "<i>Ex</i>" not in out and out.count("&lt;i&gt;Ex&lt;/i&gt;") == 2

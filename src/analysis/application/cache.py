@@ -141,7 +141,6 @@ def _environment_key() -> str:
 def _records_digest(data_dir: Path) -> str:
     """The campaigns' pre-registration records beside the data (the campaign report reads them): a
     changed record is a changed input."""
-
     folder = settings_path(data_dir, PREREGISTRATION_DIR)
     return fingerprint_files(sorted(folder.glob("*.json"))) if folder is not None and folder.is_dir() else ""
 

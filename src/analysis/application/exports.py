@@ -48,7 +48,6 @@ def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFram
     ``reachable_by_sms`` / ``reachable_by_wechat``: a valid phone / a bound WeChat and not opted
     out (empty where the data do not record it: unknown, not "no").
     """
-
     m = data.members
     cols = ["member_id", *[c for c in CONTACT_COLUMNS if c in m.columns]]
     members = m.select(*cols).to_pandas()
@@ -87,7 +86,6 @@ def sleeping_contact_list(data: MallData, sleeping) -> pd.DataFrame:
     """Every member of the naive sleeping list: ``to_contact`` (on the refined list), the
     ``reason`` (asleep and reachable, or the first rule that removed them), days since the last
     purchase on the list date, and the contact details."""
-
     m = sleeping.members
     reason = m["removed_by"].map(lambda r: RULE_LABELS.get(r, r) if isinstance(r, str) and r else None)
     base = pd.DataFrame(

@@ -49,7 +49,6 @@ def network_isolation() -> list[str]:
 
 
 def _kernel_manager(prefix: list[str]):
-
     class _IsolatedKernelManager(_IPCKernelManager):
         def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
             return [*prefix, *super().format_kernel_cmd(extra_arguments)]
@@ -107,7 +106,6 @@ def grade_one(student: str, notebook: Path, data_dir: Path, timeout: int, prefix
 def grade(folder: Path, out_dir: Path, data_dir: Path, timeout: int = CELL_TIMEOUT) -> pd.DataFrame:
     """Execute and score every submission under ``folder``; write ``scores.csv`` and ``scores.html``
     into ``out_dir`` (new, empty or mallwake's) and return the table."""
-
     folder = Path(folder)
     if not folder.is_dir():
         raise ParameterError(f"{folder}: the submissions folder does not exist")

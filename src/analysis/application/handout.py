@@ -51,7 +51,6 @@ def write_handout(src_dir: Path, out_dir: Path, data_dir: Path | None = None) ->
     ``data_dir`` (a data folder) into ``out_dir/data`` that the copies read; return the files.
 
     ``out_dir`` must be new, empty, or a folder mallwake made (an earlier handout)."""
-
     src_dir, out_dir = Path(src_dir).resolve(), Path(out_dir).resolve()
     if out_dir == src_dir:
         raise ValueError("the handout folder must not be the notebooks' own folder")

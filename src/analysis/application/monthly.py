@@ -117,8 +117,8 @@ def text(key: str, lang: str = "en", **fmt):
         raise ValueError(f"lang must be one of {sorted(languages())}, got {lang!r}")
     if key in COLUMN_TERMS:
         fmt.setdefault("term", term(COLUMN_TERMS[key], lang=lang))
-    if key not in TEXT:
-        return fmt["term"] if key in COLUMN_TERMS else TEXT[key]
+        if key not in TEXT:  # the defined term is the whole label
+            return fmt["term"]
     return _capitalized(tr(TEXT[key], lang=lang, **fmt))
 
 
@@ -325,7 +325,6 @@ def compute_stage_transitions(
 
 def compute_segment_movement(data: MallData, month, window_days: int = RFM_WINDOW_DAYS):
     """RFM segments at the end of the previous month and of ``month``: counts and migration."""
-
     month = parse_month(month)
     end, prev_end = month + pd.offsets.MonthEnd(0), month - pd.Timedelta(days=1)
     rfm_prev = compute_rfm_scores(compute_member_features(data, as_of=prev_end, window_days=window_days, categories=False))
@@ -350,7 +349,6 @@ def summarize_month_campaigns(data: MallData, month, control_arm: str = "holdout
     for campaigns without that control arm. ``window_open`` flags campaigns whose response
     window has not closed by the analysis date (figures will still move).
     """
-
     month = parse_month(month)
     k = data.campaigns.to_pandas()
     start = pd.to_datetime(k["start_date"])
@@ -401,7 +399,6 @@ def watch_members(
     """The members behind :func:`compute_watch_list` at the end of ``month``: ``(about, down)``,
     the members about to fall asleep (``member_id``, ``tier``, ``days_since``) and those with a
     downgrade warning (``member_id``, ``tier``, ``qualifies_for``, ``shortfall``)."""
-
     _ = ibis._
     month = parse_month(month)
     end = month + pd.offsets.MonthEnd(0)

@@ -34,7 +34,6 @@ def start(data_dir, as_of: str = "", lang: str = "en", currency: str | None = No
     ``namespace`` (the notebook's ``globals()``): unless the runner already applied them
     (``settings_applied``), the data folder's settings replace the notebook's defaults of the
     parameters they name, as ``mallwake run`` does."""
-
     register_kernel_formatters()  # in a kernel: every displayed table escaped (no-op elsewhere)
     if namespace is not None and not namespace.get("settings_applied", False):
         applied = apply_data_settings(data_dir, namespace)
@@ -53,7 +52,6 @@ def start(data_dir, as_of: str = "", lang: str = "en", currency: str | None = No
 def apply_data_settings(data_dir, namespace: dict) -> dict:
     """Set each parameter of ``namespace`` that the data folder's ``mallwake.yaml`` names to its
     value there, converted to the type of the notebook's default; returns what changed."""
-
     changed = {}
     for name, value in load_data_params(data_dir).items():
         if name in _DATA_KEYS or name not in namespace or name.startswith("_"):

@@ -77,7 +77,6 @@ ARM_PARAMETERS = {"before_arm": "before_campaign", "after_arm": "after_campaign"
 
 def check_data_references(data_dir: Path, as_of: str | None, per_nb: dict[Path, dict]) -> None:
     """Refuse (:class:`ParameterError`) a parameter that names a tier, campaign or arm the data lack."""
-
     merged: dict = {}
     for params in per_nb.values():
         merged |= params
@@ -126,7 +125,6 @@ _PATH_PARAMETERS = ("data_dir", "output_dir", "export_dir", "fit_cache_dir")
 
 def _default_text(default: str):
     """A default as the notebook writes it (``"abc"``, ``3``, ``True``) as a value."""
-
     try:
         return ast.literal_eval(default)
     except (ValueError, SyntaxError):

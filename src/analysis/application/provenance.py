@@ -57,7 +57,6 @@ def _fingerprint(data_dir: Path) -> str:
 
 
 def _provenance(data_dir, as_of: str | None, label: str, fingerprint: str | None = None, last_day: str | None = None) -> dict:
-
     where = (
         {
             "data source": data_name(data_dir),
@@ -90,7 +89,6 @@ def _analysis_date(as_of: str | None, last_day: str | None) -> str:
 def resolve_data(data) -> Path | str:
     """A data folder as an absolute path (papermill changes the working directory), or a source
     (a URL, or a connection file as an absolute path) as text."""
-
     if is_source(data):
         source = parse_source(data)
         return str(Path(source.spec).resolve()) if source.config_dir is not None else source.spec
@@ -99,5 +97,4 @@ def resolve_data(data) -> Path | str:
 
 def data_name(data) -> str:
     """What reports call the data: the folder's name, or the source without any secret."""
-
     return parse_source(data).name if is_source(data) else Path(data).name

@@ -76,8 +76,7 @@ from analysis.application.cache import (
 )
 from analysis.application.provenance import _analysis_date, _fingerprint, _provenance, data_name, resolve_data
 from analysis.data.sources import is_source, parse_source
-from analysis.data.dataset import last_day, prepare_dataset, stage_meta, typed_tables, validate_source
-from analysis.data.dataset import load_dataset
+from analysis.data.dataset import last_day, load_dataset, prepare_dataset, stage_meta, typed_tables, validate_source
 
 
 def _title(nb_path: Path) -> str:
@@ -522,7 +521,6 @@ def run_reports(
 
 
 def _label_stem(data) -> str:
-
     return parse_source(data).label if is_source(data) else Path(data).name
 
 
@@ -531,7 +529,6 @@ def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | Non
     stage it); return the data fingerprint and the last day of data the stage recorded (without a
     stage: the files' fingerprint and ``None``). A source is validated in its engine, and its
     fingerprint comes from there (:func:`analysis.data.sources.source_fingerprint`)."""
-
     started = time.perf_counter()
     if is_source(data_dir):
         check = validate_source(data_dir, as_of, strict=strict)
@@ -578,7 +575,6 @@ def run_months(
     ``force``; months are built ``jobs`` at a time. Months after the analysis date are refused.
     Returns the results of the months built (skipped months are not in the list).
     """
-
     if lang not in languages():
         raise ParameterError(f"--lang must be one of {', '.join(languages())}, got {lang!r}")
 

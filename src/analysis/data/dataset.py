@@ -211,7 +211,6 @@ def load_dataset(
     DataValidationError
         If any rule of the contract is broken; nothing is loaded.
     """
-
     if is_source(data_dir):
         return open_source(data_dir, as_of, tiers)
     data_dir = Path(data_dir)
@@ -364,7 +363,6 @@ def prepare_dataset(
     holding other data) is removed with a message naming it and built again. Returns the passed
     report and the stage (``None`` without a writable cache, on a full cache, or with ``stage=False``).
     """
-
     data_dir = Path(data_dir)
     path = stage_path(data_dir) if stage else None
     if path is not None and path.is_file():
@@ -608,7 +606,6 @@ def session_table(con, expr, what: str):
     so the queries that read it do not recompute it; the expression itself where the engine has no
     temporary tables (Spark) or the session may not create one (no TEMP privilege). Nothing is
     written to the source's own schemas."""
-
     name = f"mallwake_{what}_{uuid.uuid4().hex[:12]}"
     try:
         table = con.create_table(name, expr, temp=True)
@@ -633,7 +630,6 @@ def session_table(con, expr, what: str):
 
 def source_tiers(source, raw: dict, tiers: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The tier levels of a source: given, else its settings' ``mallwake.yaml``, else those in its members table."""
-
     if tiers or load_data_params(source).get("tiers"):
         return resolve_tiers(source, tiers)
     present: list = []
@@ -662,7 +658,6 @@ def validate_source(
 
     Connection problems raise :class:`~analysis.data.sources.SourceError`.
     """
-
     source = parse_source(data)
     as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
     con = con or source.connect()
@@ -692,7 +687,6 @@ def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...]
 
     Every function of the package that works on :class:`MallData` then runs its queries there.
     """
-
     source = parse_source(data)
     check = validate_source(source, as_of, tiers, strict)
     check.report.raise_for_errors()

@@ -32,7 +32,6 @@ def parameter_value(name: str, value, type_name: str, where: str):
     """``value`` (text typed after ``-p``, or a YAML value from ``mallwake.yaml``) as a parameter
     declared with type ``type_name`` (``int``, ``float``, ``bool``, ``str``, ``list``); a YAML list
     or number for a text parameter becomes its text. :class:`ParameterError` naming ``where``."""
-
     if isinstance(value, list) and type_name == "str":
         value = ",".join(str(v) for v in value)
     elif isinstance(value, (int, float, bool, dt.date)) and type_name == "str":
@@ -70,7 +69,6 @@ def load_data_params(data_dir) -> dict:
     :func:`analysis.data.settings.data_settings_model`. Raises :class:`ParameterError` naming the
     file and key when it breaks that schema.
     """
-
     path = settings_path(data_dir, DATA_PARAMS_FILE)  # in a data folder, or beside a source's connection file
     if path is None or not path.exists():
         return {}
@@ -86,7 +84,6 @@ def resolve_tiers(data_dir, tiers=None, present=None) -> tuple[str, ...]:
     """The tier levels, lowest first: ``tiers`` if given, else the data folder's ``mallwake.yaml``,
     else the default levels when the data use only those, else the levels in the data
     (``present``), in alphabetical order (order them in ``mallwake.yaml``)."""
-
     if tiers:
         return tuple(tiers)
     declared = load_data_params(data_dir).get("tiers")

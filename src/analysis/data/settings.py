@@ -167,7 +167,6 @@ def _is_type_tag(part) -> bool:
 
 def _submodel(field):
     """The model inside a field's annotation (``Arm`` of ``dict[str, Arm]``), if any."""
-
     ann = field.annotation
     stack = [ann]
     while stack:
@@ -182,7 +181,6 @@ def _submodel(field):
 
 
 def _schema():  # pydantic is imported only when a settings file is checked
-
     from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 
     def text(value):
@@ -348,7 +346,6 @@ def connection_model():
 
         @model_validator(mode="after")
         def _consistent(self):
-
             try:
                 scheme = urlsplit(self.url or "").scheme
             except ValueError as err:
@@ -378,7 +375,6 @@ def connection_model():
 def read_connection_file(path: Path) -> dict:
     """The checked settings of connection file ``path``: ``engine`` (lower case), ``url``,
     ``schema``, ``tables``, ``spark``; :class:`ParameterError` naming the file and key."""
-
     from pydantic import ValidationError
 
     loaded = read_settings_file(path, "connection file")

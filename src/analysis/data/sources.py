@@ -231,7 +231,6 @@ class SourceError(MallwakeError, ConnectionError):
 
 def spark_session(settings: dict | None = None):
     """The local (or configured) Spark session of a source: ``master`` and ``conf`` from its file."""
-
     from pyspark.sql import SparkSession
 
     # pyspark warns on every conversion to pandas that it does not yet support pandas 3; the
@@ -276,7 +275,6 @@ def parse_source(data) -> Source:
 
 
 def _read_connection_file(path: Path) -> Source:
-
     conn = read_connection_file(path)  # the schema: keys, types, tables the contract has
     if conn["url"] is not None:
         _check_no_secret(conn["url"], str(path))
@@ -357,7 +355,6 @@ def copy_to_postgres(data_dir: Path, conninfo: str, schema: str = "public", name
     contract table to the table name to create (default: the same name). Existing tables of
     those names are replaced. Returns the rows loaded per table.
     """
-
     import duckdb
     import psycopg
     import pyarrow.csv as pacsv

@@ -360,7 +360,6 @@ def csv_problem(path: Path, max_line: int = MAX_LINE_BYTES) -> str | None:
     byte, a field longer than a line may be, a quote never closed, more or fewer fields than the
     header), counting lines as an editor does; ``None`` when every record reads. Called when the
     engine's reader fails (its own message names no line, or line 1)."""
-
     previous = csv.field_size_limit(max_line)
     try:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
@@ -416,7 +415,6 @@ def parquet_zones(path: Path) -> dict[str, str]:
 def _csv_record_lines(path: Path, records: set[int]) -> dict[int, int]:
     """The line on which each data record (1-based) of a CSV starts, counting the newlines inside
     quoted fields (so line numbers match what an editor shows)."""
-
     want, out = sorted(records), {}
     if not want:
         return out
@@ -674,7 +672,6 @@ def fingerprint_files(paths: list[Path]) -> str:
 def files_key(data_dir: Path, *salt) -> str | None:
     """Key of a data directory's current contract files: their names and *contents*, the
     package version and ``salt`` (``None`` when the directory holds no contract file)."""
-
     data_dir = Path(data_dir)
     files = [p for paths in table_files(data_dir).values() for p in paths] if data_dir.is_dir() else []
     if not files:
@@ -718,7 +715,6 @@ def _present_tiers(data_dir: Path) -> list[str]:
 
 def data_tiers(data_dir: str | Path, tiers: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The tier levels of a data folder, lowest first (see :func:`analysis.data.params.resolve_tiers`)."""
-
     if tiers or load_data_params(data_dir).get("tiers"):
         return resolve_tiers(data_dir, tiers)
     return resolve_tiers(data_dir, None, _present_tiers(Path(data_dir)))

@@ -25,7 +25,6 @@ from analysis.presentation.languages import language as language_spec
 def extract_messages(paths) -> dict[str, str]:
     """The message ids marked in Python sources (``tr("...")``, ``N_("...")`` and a local ``_t("...")``
     with a literal first argument), as ``{msgid: "file:line"}``: what a catalog must translate."""
-
     found: dict[str, str] = {}
     for path in paths:
         tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
@@ -41,7 +40,6 @@ def extract_messages(paths) -> dict[str, str]:
 
 def source_files() -> list[Path]:
     """The package's modules and the notebooks' Python twins: where report text is written."""
-
     return sorted(Path(__file__).resolve().parents[1].rglob("*.py")) + sorted(NOTEBOOKS_DIR.rglob("*.py"))
 
 
@@ -99,7 +97,6 @@ def write_pseudo(root) -> Path:
 def catalog_ids(lang: str) -> dict[str, dict[str, str]]:
     """``{catalog: {English id: where it is used}}``: what a translation of ``lang`` must cover (the
     ``messages`` and ``terms`` catalogs, and each notebook's narrative)."""
-
     out = {"messages": extract_messages(source_files())}
     out["terms"] = {term: "analysis/presentation/definitions.py" for _, term, _ in ENTRIES}
     for stem, cells in notebook_sources(lang).items():
@@ -165,7 +162,6 @@ def main(argv=None) -> int:
     pseudo-language's catalogs into ``DIR/qps`` (then ``MALLWAKE_LOCALES=DIR mallwake run -p lang=qps``).
     ``po zh DIR``: the catalogs of ``zh`` as gettext ``.po`` files for translators' tools;
     ``import-po zh FILE.po ...``: their translations back into the YAML catalogs."""
-
     ap = argparse.ArgumentParser(prog="python -m analysis.presentation.catalogs")
     ap.add_argument("what", choices=["missing", "pseudo", "po", "import-po"])
     ap.add_argument(

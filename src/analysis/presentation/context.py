@@ -13,7 +13,7 @@ in it (:func:`current`). That is the one piece of state, and only the notebook e
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
 
@@ -38,15 +38,6 @@ class Context:
             language(self.lang)  # a ValueError naming the choices for a language with no folder
         object.__setattr__(self, "names", MappingProxyType(dict(self.names)))
         object.__setattr__(self, "tiers", tuple(str(t) for t in self.tiers))
-
-    @property
-    def locale(self) -> Locale:
-        """The language's Babel locale: numbers, percentages and dates are written by its rules."""
-        return locale_of(self.lang)
-
-    def but(self, **changes) -> Context:
-        """This context with ``changes`` (e.g. another ``lang`` for one page)."""
-        return replace(self, **changes)
 
 
 @cache

@@ -36,7 +36,6 @@ def _display_styler(styler: Styler) -> str:
 def frame_html(frame: pd.DataFrame) -> str:
     """A DataFrame as notebooks show it: through the presentation layer (formatted, labelled,
     escaped), at most ``display.max_rows`` rows with a caption saying how many there are."""
-
     limit = pd.get_option("display.max_rows") or len(frame)
     caption = None
     if len(frame) > limit:
@@ -53,7 +52,6 @@ def result_html(result) -> str:
 
     The statistics hold numbers and codes only; this is where they get words (the kernel's HTML
     formatter calls it, :func:`register_kernel_formatters`)."""
-
     if isinstance(result, ValidationReport):
         return _validation_html(result)
     if isinstance(result, ArmEffects):
@@ -83,7 +81,6 @@ def _arm_effects_html(res) -> str:
 
 
 def _validation_html(report) -> str:
-
     status = tr("all rules pass") if report.ok else tr("{n} broken rule(s)", n=len(report.violations))
     head = "<p><b>{}</b> ({})</p>".format(
         html.escape(tr("Validation: {status}", status=status)),
@@ -132,7 +129,6 @@ def _describe_inline_figures() -> None:
         return
 
     def with_alt(fig):
-
         meta = dict(fetch(fig) or {})
         meta["alt"] = figure_alt(fig)
         meta["mallwake_min_text_px"] = round(smallest_text_px(fig), 1)  # checked by the site tests

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from decimal import Decimal, localcontext
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -380,7 +381,7 @@ def configure(
 ) -> Context:
     """The context of the report this kernel renders (:func:`report_context`), named as the
     kernel's (:func:`~analysis.presentation.context.set_current`). The notebook's set-up
-    (:func:`analysis.application.notebook.start`) calls it, and sets the figures' font."""
+    (:func:`analysis.application.notebook.start`) calls it."""
     return set_current(report_context(data_dir, lang, currency, names))
 
 
@@ -393,7 +394,6 @@ def report_context(
     ``display_names`` (``{raw label: name}`` or ``{raw label: {en: name, zh: name}}``) for tiers,
     arms, channels, gifts and segments, and ``tiers``; the arguments win.
     """
-
     lang = str(lang or "en").lower()
     if lang not in languages():
         raise ValueError(f"language {lang!r} is not supported; one of {', '.join(languages())}")
@@ -406,8 +406,8 @@ def report_context(
 
 
 @cache
-def _default_names(lang: str) -> dict[str, str]:
-    return name_table(lang)
+def _default_names(lang: str) -> Mapping[str, str]:
+    return MappingProxyType(name_table(lang))  # shared by every context of the language: read-only
 
 
 def names_of(ctx: Context) -> Mapping[str, str]:

@@ -20,7 +20,6 @@ from analysis.statistics.segmentation import NO_PURCHASE, SEGMENTS, segment_look
 
 def segment_cells() -> dict[str, list[str]]:
     """Each RFM segment with the (R, F) score pairs it covers, from the segmentation code's map."""
-
     cells: dict[str, list[str]] = {s: [] for s in SEGMENTS}
     for key, name in segment_lookup().items():
         cells[name].append(f"R{key[0]}F{key[1]}")
@@ -30,7 +29,6 @@ def segment_cells() -> dict[str, list[str]]:
 def _rows(lang: str = "en") -> list[tuple[str, str, str, str]]:
     """(section, anchor term, shown term as HTML, definition) in ``lang``: the English term is the anchor,
     so a link to a definition is the same in every language."""
-
     names = name_table(lang)
 
     def shown(term: str, translated: str) -> str:

@@ -47,7 +47,6 @@ HOLDOUT_COLOR = "#8c8c8c"
 
 def tier_order(values) -> list:
     """``values`` with the tiers in tier order (lowest first, as configured), anything else after them."""
-
     values = list(dict.fromkeys(values))
     known = [t for t in current().tiers if t in values]
     return known + sorted((v for v in values if v not in known), key=str)
@@ -56,7 +55,6 @@ def tier_order(values) -> list:
 def tier_colors(tiers=None) -> dict:
     """One colour per tier, the same in every figure: a light-to-dark ramp from the lowest tier to
     the highest (the configured levels; ``tiers`` when none are configured)."""
-
     levels = list(current().tiers)
     levels += [t for t in dict.fromkeys(tiers if tiers is not None else []) if t not in levels]  # levels not configured
     ramp = sns.color_palette("crest", max(len(levels), 2))
@@ -138,7 +136,6 @@ def _units_for(ax, column: str, axis: str = "y"):
 
 def _names(values) -> list[str]:
     """Data labels (tiers, arms) under their display names."""
-
     return [display_name(v) for v in values]
 
 
@@ -481,7 +478,6 @@ def use_language(lang: str) -> str:
     system font needed). If it cannot be found, a warning says so and figures fall back to
     English labels (rather than showing empty boxes); tables and text stay in Chinese.
     """
-
     from matplotlib import font_manager
 
     if not language(lang).cjk:
@@ -502,7 +498,6 @@ def use_language(lang: str) -> str:
 def save_figure(fig, directory, name: str):
     """Save ``fig`` as ``directory/name.png`` with no timestamp or version metadata, so equal
     inputs give equal bytes. No-op (returns None) when ``directory`` is empty."""
-
     if not directory:
         return None
     path = Path(directory) / f"{name}.png"

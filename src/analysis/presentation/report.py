@@ -91,7 +91,6 @@ def section():
 def format_value(value: Any, kind: str) -> str:
     """``value`` written as ``kind`` by the presentation layer (the report's currency, ``–`` when
     missing: unknown is not zero); see :func:`analysis.presentation.formats.format_value`."""
-
     return present_value(value, kind)
 
 
@@ -102,7 +101,6 @@ def headline(*items: tuple) -> list[dict]:
     segment). Returns neutral entries for :func:`record_metrics` (``headline=``): the message id,
     numbers and kind, the same in every language; the index writes them in its own
     (:func:`headline_text`)."""
-
     out = []
     for item in items:
         label, value, kind, *ci = item
@@ -135,14 +133,12 @@ def first_steps(*sentences: str) -> None:
 
 
 def present_kinds() -> tuple[str, ...]:
-
     return KINDS
 
 
 def headline_text(entry: dict, lang: str, names: dict | None = None) -> tuple[str, str]:
     """A headline entry (:func:`headline`) as ``(label, figure)`` in ``lang``; ``names``: display
     names for its name fields."""
-
     names = name_table(lang) if names is None else names
     fields = {k: display_name(v, names) for k, v in (entry.get("fields") or {}).items()}
     label = tr(str(entry.get("label", "")), lang=lang, **fields) if fields else tr(str(entry.get("label", "")), lang=lang)

@@ -170,7 +170,6 @@ def _pager(pages: list[tuple[str, str]], stem: str, lang: str) -> list[dict]:
 
 def _first_steps_first(nb) -> None:
     """Move the cells tagged ``first`` (what to do first: computed last) right under the title."""
-
     first = [c for c in nb.cells if FIRST_TAG in c.metadata.get("tags", [])]
     if not first:
         return
@@ -260,7 +259,6 @@ def _fmt(value) -> str:
 
 def _claims(claims: list, lang: str = "en") -> str:
     """The study's claims with their verdicts, one line each (the claims page's entry in the index)."""
-
     colour = {"supported": "#1a7f37", "contradicted": "#b42318"}
     lines = []
     for c in claims:
@@ -288,7 +286,6 @@ _TREND_KPIS = (("active", N_("active members")), ("spend", N_("spend")), ("sleep
 
 def _trend_svg(months: list[str], kpis: list[dict], lang: str = "en") -> str:
     """Small line charts of the headline KPIs over the built months, as inline SVG (deterministic)."""
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -429,7 +426,6 @@ def _read_runs(reports_dir: Path) -> list[dict]:
 
 def _run_names(run: dict, lang: str) -> dict[str, str]:
     """Display names in ``lang`` for a run's figures: the defaults and its data folder's ``mallwake.yaml``."""
-
     try:
         declared = load_data_params(run.get("data_dir")) if run.get("data_dir") and Path(run["data_dir"]).is_dir() else {}
     except Exception:  # noqa: BLE001 - a data folder changed since the run: its names are not needed to list it

@@ -68,7 +68,6 @@ def _number(exercise: str, answer, expected: float, tol: float, hint: str, fmt: 
 
 def check_rfm_table(answer: pd.DataFrame | None, data: MallData, as_of, window_days: int = 365) -> Check:
     """Recency, frequency and monetary per member, by hand, against the feature layer."""
-
     ex = tr("RFM table")
     if answer is None:
         return _open(ex)
@@ -101,7 +100,6 @@ def check_rfm_table(answer: pd.DataFrame | None, data: MallData, as_of, window_d
 
 def check_rfm_scores(answer: pd.Series | None, features: pd.DataFrame, column: str, higher_is_better: bool) -> Check:
     """Quintile scores 1-5 of one column, against :func:`analysis.statistics.segmentation.score_quantiles`."""
-
     ex = tr("{column} scores", column=label(column))
     if answer is None:
         return _open(ex)
@@ -193,7 +191,6 @@ def check_incremental(answer, outcomes: pd.DataFrame, campaign_id: str, arm: str
 def load_truth(data_dir) -> dict | None:
     """The planted effects of a synthetic mall (``truth.json``; for a source, beside its connection
     file), or None for real data."""
-
     path = settings_path(data_dir, "truth.json")
     return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.exists() else None
 

@@ -67,7 +67,6 @@ def cjk_chars(page: str) -> set[str]:
 def subset_woff(chars: frozenset[str], path: str) -> bytes:
     """The font at ``path`` cut down to ``chars``, as WOFF (kept in the cache folder by font and
     characters: a page rebuilt with the same characters, such as the index, costs no subsetting)."""
-
     font = Path(path)
     key = hashlib.sha256(f"{font.name}:{font.stat().st_size}:{''.join(sorted(chars))}".encode()).hexdigest()[:32]
     cached = cache_root() / "webfont" / f"{key}.woff"

@@ -131,7 +131,6 @@ def claim_sleeping_list(
     The verdict compares the interval with ``min_share`` (claim 1's rule on the page), so the claim can be
     contradicted too. Data that can apply none of the refinements (no visits before the list
     date, no reachability, opt-out or phone numbers) cannot test it."""
-
     c = Claim(1, evidence=(Phrase.of("claim1.evidence"),))
     n = sleeping.naive_size
     if n == 0:

@@ -377,7 +377,6 @@ def read_plan(path: str | Path) -> PlanSpec:
 
 
 def _has_contacts(data) -> bool:
-
     return has_contacts(data)
 
 
@@ -440,7 +439,6 @@ def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
     says about it: the refined sleeping list, or the ``chosen_list`` (e.g. the campaign report's
     next_wave_list.csv, whose recommended arm becomes a stratum: every recommendation is split
     across all arms, so the wave can also judge the recommendations)."""
-
     list_date = (pd.Timestamp(spec.start_date) - pd.Timedelta(days=1)).date()
     feats = add_age_band(compute_member_features(data, pd.Timestamp(list_date), 365, categories=False))
     if spec.chosen_list:
@@ -485,7 +483,6 @@ def _list_members(data, spec: PlanSpec) -> tuple[pd.DataFrame, dict]:
 def read_chosen_list(path: str | Path, members: set, list_date) -> pd.DataFrame:
     """``member_id`` (and ``recommended_arm`` from an ``arm`` column) of a chosen list;
     :class:`ParameterError` naming the file, column, rule and example rows when it is wrong."""
-
     path = read_regular_file(path, "chosen list", MAX_LIST_BYTES)
     try:
         raw = pd.read_csv(path, dtype=str)
@@ -557,7 +554,6 @@ def planned_contacts(spec: PlanSpec, assigned: pd.DataFrame) -> pd.DataFrame:
 def make_plan(data, spec: PlanSpec) -> Plan:
     """Draw the list, randomize it into the arms within strata, check balance and power, and
     write down the pre-registration record (nothing is written to disk here)."""
-
     check_plan_against_data(spec, data)
     frame, list_info = _list_members(data, spec)
     check_plan_against_data(spec, data, frame)
@@ -647,7 +643,6 @@ def record_json(record: dict) -> str:
 def write_plan(plan: Plan, folder: str | Path) -> list[Path]:
     """The contact file (raw member ids: owner-only), the balance table and the pre-registration
     record into ``folder`` (each file whole or not at all)."""
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = contacts_csv(plan.contacts)
@@ -684,7 +679,6 @@ def parse_allocation(text: str) -> dict[str, float]:
 def _record_files(data_dir) -> dict[str, Path]:
     """``{campaign_id: path}`` of the records beside the data, found by listing their folder: a
     campaign id from the data never becomes a path. For a source: beside its connection file."""
-
     folder = settings_path(data_dir, PREREGISTRATION_DIR)
     return {p.stem: p for p in folder.glob("*.json")} if folder is not None and folder.is_dir() else {}
 
@@ -693,7 +687,6 @@ def judge_against_plans(data_dir, outcomes: pd.DataFrame, campaigns: pd.DataFram
     """Every campaign with a pre-registration record, judged as it was planned: its primary outcome
     (each treated arm against the record's control arm, at the record's alpha) and what the wave
     did differently from the record (arms, start date, response window, members), one phrase each."""
-
     rows, deviations = [], []
     known = set(outcomes["campaign_id"])
     starts = campaigns.set_index("campaign_id") if len(campaigns) else pd.DataFrame()

@@ -444,7 +444,6 @@ def _uplift_multiplier(days_asleep: np.ndarray, tier: np.ndarray, district: np.n
 def _assign(wave: WaveDesign, ids: np.ndarray, tier: np.ndarray, days_asleep: np.ndarray, seed: int):
     """The wave's arms drawn as ``mallwake plan`` draws them (blocked by tier and recency band,
     seeded), the arm of each member in ``ids`` order, and the plan behind it."""
-
     treated = [a for a in wave.arms if a != HOLDOUT]
     shares = {a: (HOLDOUT_SHARE if a == HOLDOUT else (1 - HOLDOUT_SHARE) / len(treated)) for a in wave.arms}
     arms = {
@@ -483,7 +482,6 @@ def _assign(wave: WaveDesign, ids: np.ndarray, tier: np.ndarray, days_asleep: np
 
 def _preregistration(spec, assigned: pd.DataFrame, list_info: dict, baseline: float) -> dict:
     """The wave's pre-registration record, built as ``mallwake plan`` builds one."""
-
     planned = planned_contacts(spec, assigned)
     needed = list_size_needed(baseline, spec.min_detectable_lift, spec.shares, spec.control_arm, spec.alpha, spec.power)
     day_before = (pd.Timestamp(spec.start_date) - pd.Timedelta(days=1)).date()
@@ -930,7 +928,6 @@ def make_shape(src: str | Path, dst: str | Path, shape: str) -> Path:
     arms pooled into one ``promo`` arm against its holdout, a contact costing 5,000 (far above
     what it brings back), so the promotion loses money at any margin. The input is not changed; ``truth*`` and ``mallwake.yaml`` are not copied (they describe the demo's study).
     """
-
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
     src, dst = Path(src), Path(dst)

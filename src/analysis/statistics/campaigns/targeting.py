@@ -81,7 +81,6 @@ def band_labels(edges, unit: str = " d") -> list[str]:
 
 def add_bands(features: pd.DataFrame) -> pd.DataFrame:
     """Recency and age bands for heterogeneity tables (age bands: the report-wide ones)."""
-
     out = features.copy()
     out["recency_band"] = pd.cut(
         out["recency_days"], [-np.inf, *RECENCY_BAND_EDGES, np.inf], labels=band_labels(RECENCY_BAND_EDGES)
@@ -133,7 +132,6 @@ def segment_at_start(data: MallData, campaign_id: str, window_days: int = RFM_WI
     the segment means what it means in the segmentation report. Columns ``campaign_id``,
     ``member_id``, ``rfm_segment``.
     """
-
     k = data.campaigns
     start = pd.Timestamp(k.filter(k.campaign_id == campaign_id).start_date.to_pandas().iloc[0])
     rfm = compute_rfm_scores(

@@ -68,7 +68,6 @@ def sleep_risk_frame(
 ) -> pd.DataFrame:
     """Features at ``date`` of members who can fall asleep within ``horizon_days`` (awake, last
     purchase at least ``sleeping_days - horizon_days`` ago) and whether they did."""
-
     date = pd.Timestamp(date)
     f = compute_member_features(
         data, date, window_days, categories=False, last_purchase_between=_could_fall_asleep(date, horizon_days, sleeping_days)
@@ -144,7 +143,6 @@ def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90
 
 def score_sleep_risk(model: SleepRiskModel, data: MallData, date=None, sleeping_days: int = 180) -> pd.DataFrame:
     """Risk of falling asleep within the model's horizon for members who can, at ``date``."""
-
     date = pd.Timestamp(date or data.as_of)
     f = compute_member_features(
         data, date, 365, categories=False, last_purchase_between=_could_fall_asleep(date, model.horizon_days, sleeping_days)
