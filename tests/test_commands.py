@@ -556,3 +556,19 @@ def test_every_error_a_person_reads_has_one_base_class_mapped_to_an_exit_code_on
         and "ValueError" not in ast.unparse(h.type)
     }
     assert catching == {"main"}, catching
+
+
+@pytest.mark.parametrize(
+    "extra,word",
+    [
+        (["--label", "mine"], "--label"),
+        (["--only", "02_sleeping_members"], "--only"),
+        (["--notebooks", "notebooks/teaching"], "--notebooks"),
+    ],
+)
+def test_options_of_a_report_run_are_refused_with_a_month(extra, word, small_mall, tmp_path, capsys):
+    """A month's folder is named by its month and language and holds one notebook: an option that
+    would name or choose otherwise is refused, not silently ignored."""
+    err = _refused(capsys, ["run", "--data", str(small_mall), "--out", str(tmp_path / "r"), "--month", "2024-02", *extra], word)
+    assert "monthly" in err
+    assert _nothing_in(tmp_path / "r")

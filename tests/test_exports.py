@@ -9,6 +9,8 @@ import pytest
 from analysis.application import exports
 from analysis.application.runner import run_reports
 from analysis.data.dataset import load_dataset
+from analysis.presentation import context
+from analysis.presentation.context import Context
 
 
 def test_contact_details_by_hand(tiny_dir):
@@ -77,3 +79,32 @@ def test_the_reports_write_their_lists_to_the_exports_folder(small_mall, tmp_pat
     assert sleeping["to_contact"].dtype == bool and sleeping["reason"].notna().all()
     risky = pd.read_csv(folder / "high_sleep_risk.csv", encoding="utf-8-sig")
     assert (risky["risk"] >= 0.5).all() and risky["risk"].is_monotonic_decreasing
+
+
+def test_the_reasons_in_a_list_are_in_the_reports_language(tiny_dir):
+    """Column names stay codes (a CRM imports them); the words a caller reads in the cells are the
+    report's language, with its number formats and display names."""
+    data = load_dataset(tiny_dir, as_of="2023-12-31")
+    scored = pd.DataFrame({"member_id": ["A1", "A2"], "risk": [0.91, 0.55], "recency_days": [244, 300]})
+    about = pd.DataFrame({"member_id": ["A1"], "days_since": [1234]})
+    down = pd.DataFrame({"member_id": ["A2"], "qualifies_for": ["silver"]})
+    before = context.current()
+    try:
+        for lang, risk, days, pace, watch in (
+            (
+                "en",
+                "risk of falling asleep 91%",
+                "1,234 days since the last purchase",
+                "yearly pace earns Silver",
+                "About to sleep",
+            ),
+            ("zh", "沉睡风险 91%", "距上次消费已 1,234 天", "按全年消费节奏仅够 银卡", "即将沉睡"),
+        ):
+            context.set_current(Context(lang=lang))
+            assert exports.high_risk_list(data, scored, "2023-12-31")["reason"].tolist()[0] == risk
+            watched = exports.monthly_watch_list(data, about, down, "2023-12")
+            assert watched["reason"].tolist() == [days, pace]
+            assert watched["watch"].tolist()[0] == watch
+            assert list(watched.columns[:3]) == ["member_id", "watch", "reason"]
+    finally:
+        context.set_current(before)

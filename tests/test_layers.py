@@ -8,12 +8,14 @@ from, 24 pairs, is empty since the statistics say things in codes).
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "analysis"
 
 
 def broken_imports() -> set[str]:
@@ -135,3 +137,33 @@ def test_functions_import_the_package_and_the_standard_library_only_at_the_top()
                     if (top == "analysis" or top in sys.stdlib_module_names) and (rel, module) not in LAZY_ON_PURPOSE:
                         found.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
     assert not found, "move these imports to the top of their module:\n" + "\n".join(found)
+
+
+def test_words_for_readers_write_their_numbers_through_the_locale():
+    """A number the presentation layer (or an export, the monthly text) puts into words goes through
+    the language's locale (``tr``'s templates or ``i18n.number``), never a Python format spec in an
+    f-string, which writes ``1,234.5`` in every language. Error and log messages (operators' English)
+    and the locale formatter itself are exempt."""
+    files = [
+        *sorted((SRC / "presentation").rglob("*.py")),
+        *(SRC / "application" / f"{n}.py" for n in ("exports", "monthly", "handout")),
+    ]
+    exempt = {SRC / "presentation" / "numbers.py"}
+    found = []
+    for path in files:
+        if path in exempt:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        operators = set()  # nodes inside a raise, or a call that logs or prints
+        for node in ast.walk(tree):
+            called = isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in {
+                "log",
+                "print",
+                "warn",
+            }
+            if isinstance(node, ast.Raise) or called:
+                operators |= {id(n) for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FormattedValue) and node.format_spec is not None and id(node) not in operators:
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert not found, f"numbers formatted by Python, not the locale: {found}"

@@ -180,8 +180,8 @@ def test_month_backfill_skip_force_and_determinism(small_mall, tmp_path, capsys)
     assert kpis.loc["active", "value"] == metrics["kpis"]["active"]["value"]
     watch = pd.read_csv(tmp_path / "exports" / "month-2024-02" / "watch_list_2024-02.csv", encoding="utf-8-sig")
     counts = watch.groupby("watch").size()
-    assert counts.get("about to sleep", 0) == metrics["watch"]["all"]["about_to_sleep"]
-    assert counts.get("downgrade warning", 0) == metrics["watch"]["all"]["downgrade_warning"]
+    assert counts.get("About to sleep", 0) == metrics["watch"]["all"]["about_to_sleep"]
+    assert counts.get("Downgrade warning", 0) == metrics["watch"]["all"]["downgrade_warning"]
     assert not list((out / "month-2024-02").rglob("watch_list*"))
     page = (out / "month-2024-02" / "monthly_report.html").read_text(encoding="utf-8")
     assert f"The members behind it ({len(watch):,}" in page

@@ -8,8 +8,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from analysis.application import execution
+from analysis.application.cache import NotebookRun, _write_history, longest_first
 from analysis.application.parameters import check_parameters, discover_notebooks
-from analysis.application.runner import ParameterError, run_reports
+from analysis.application.runner import ParameterError, run_months, run_reports
 from analysis.data.config import NOTEBOOKS_DIR
 
 
@@ -149,3 +150,60 @@ def test_progress_within_a_notebook_names_the_cell(tmp_path):
     quiet = execution.cell_progress("a", said.append, every=3600.0)
     quiet(1, 2)
     assert len(said) == 1  # a quick notebook says nothing between "running" and "done"
+
+
+def test_a_fresh_folder_starts_the_notebooks_that_were_slow_on_this_machine_first(tmp_path, monkeypatch):
+    """The parallel order comes from the folder's own history, else from the machine's (cache
+    root), else the notebooks' own order; a read-only cache root only loses the fallback."""
+    monkeypatch.setenv("MALLWAKE_CACHE_DIR", str(tmp_path / "cache"))
+    nbs = [tmp_path / f"{n}.ipynb" for n in ("00_a", "01_b", "02_c")]
+    assert longest_first(nbs, tmp_path / "fresh") == nbs  # nothing known: as given
+
+    def ran(times):
+        return [NotebookRun(name, name, "ok", s) for name, s in times.items()] + [NotebookRun("00_a", "", "failed", 99.0)]
+
+    _write_history(tmp_path / "first", ran({"01_b": 2.0, "02_c": 9.0}))
+    assert [p.stem for p in longest_first(nbs, tmp_path / "fresh")] == ["02_c", "01_b", "00_a"]  # the machine's times
+    _write_history(tmp_path / "second", ran({"01_b": 7.0, "02_c": 1.0}))
+    assert [p.stem for p in longest_first(nbs, tmp_path / "first")] == ["02_c", "01_b", "00_a"]  # the folder's own
+    assert [p.stem for p in longest_first(nbs, tmp_path / "other")] == ["01_b", "02_c", "00_a"]  # the machine's latest
+
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("MALLWAKE_CACHE_DIR", str(blocker))
+    _write_history(tmp_path / "third", ran({"00_a": 5.0}))  # does not raise
+    assert [p.stem for p in longest_first(nbs, tmp_path / "third")] == ["00_a", "01_b", "02_c"]
+
+
+def test_months_go_through_the_reports_pipeline(small_mall, tmp_path):
+    """Months and reports share one pipeline: the same inputs key (so a month page built without
+    code is rebuilt when ``show_code`` asks for it, as a report is), the same skip, the same
+    leftover cleaning; a month outside the data is refused before anything is written."""
+    monthly = _nb(
+        tmp_path / "monthly.ipynb",
+        "from analysis.presentation.report import record_metrics\nrecord_metrics(month=report_month, lang=lang)",
+        params='data_dir: str = "../data/demo"\nas_of: str = ""\nreport_month: str = ""\nlang: str = "en"',
+    )
+    out = tmp_path / "r"
+
+    def months(which, log=lambda *_: None, **kw):
+        return run_months(small_mall, which, out_dir=out, notebook=monthly, log=log, **kw)
+
+    built = months(["2024-02", "2024-03"], jobs=2)
+    assert [r.label for r in built] == ["month-2024-02", "month-2024-03"] and all(r.ok for r in built)
+    record = json.loads((out / "month-2024-03" / "run.json").read_text())
+    assert record["kind"] == "monthly" and record["month"] == "2024-03" and record["notebooks"][0]["inputs_key"]
+    assert json.loads((out / "month-2024-03" / "monthly.metrics.json").read_text()) == {"month": "2024-03", "lang": "en"}
+    said = []
+    assert months(["2024-02", "2024-03"], log=said.append) == []  # both up to date: nothing built
+    assert sum("is up to date" in m for m in said) == 2
+    assert [r.label for r in months(["2024-03"], show_code=True)] == ["month-2024-03"]  # another page: rebuilt
+    assert "record_metrics" in (out / "month-2024-03" / "monthly.html").read_text(encoding="utf-8")
+    (out / ".month-2024-02.partial").mkdir()  # a killed run's leftover: cleaned, as a report's
+    assert months(["2024-02"]) == [] and not (out / ".month-2024-02.partial").exists()
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(ParameterError, match="end after the analysis date"):
+        months(["2031-01"])
+    with pytest.raises(ParameterError, match="no month given"):
+        months([])
+    assert sorted(p.name for p in out.iterdir()) == before

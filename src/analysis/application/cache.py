@@ -22,6 +22,7 @@ from analysis.data.storage import (
     locked,
     state_dir,
 )
+from analysis.data.validation import cache_root
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,41 @@ def _timing(executed, seconds: float) -> dict:
 _HISTORY = "notebook-seconds.json"
 
 
-def _read_history(out_dir: Path) -> dict[str, float]:
+def _history_file(folder: Path) -> dict[str, float]:
     try:
-        return {str(k): float(v) for k, v in json.loads((out_dir / STATE_DIR / _HISTORY).read_text()).items()}
-    except (OSError, ValueError, AttributeError):
+        return {str(k): float(v) for k, v in json.loads((folder / _HISTORY).read_text()).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
         return {}
 
 
+def _read_history(out_dir: Path) -> dict[str, float]:
+    """Each notebook's last execution time in this output folder; in a folder without any, the
+    last times on this machine (the cache root keeps them), so a first run into a fresh folder
+    also starts the slow notebooks first."""
+    return _history_file(out_dir / STATE_DIR) or _history_file(cache_root())
+
+
 def _write_history(out_dir: Path, results) -> None:
-    """Remember each notebook's last execution time (the parallel runner schedules by it)."""
+    """Remember each notebook's last execution time (the parallel runner schedules by it), in the
+    output folder and in the cache root (the machine's fallback; not written if unwritable)."""
+    times = {r.name: round(r.seconds, 1) for r in results if r.status == "ok"}
     with locked(state_dir(out_dir) / "history.lock", wait=True, what="the notebook-time history"):
-        past = _read_history(out_dir) | {r.name: round(r.seconds, 1) for r in results if r.status == "ok"}
+        past = _history_file(out_dir / STATE_DIR) | times
         atomic_write_text(out_dir / STATE_DIR / _HISTORY, json.dumps(past, indent=1, sort_keys=True) + "\n")
+    machine = cache_root()
+    try:
+        with locked(machine / "history.lock", wait=True, what="the notebook-time history"):
+            past = _history_file(machine) | times
+            atomic_write_text(machine / _HISTORY, json.dumps(past, indent=1, sort_keys=True) + "\n")
+    except OSError:
+        pass  # a read-only cache root: the order is only an optimization
+
+
+def longest_first(notebooks, out_dir: Path) -> list:
+    """The notebooks in the order a parallel run starts them: longest first by their last times
+    (the slow ones do not end up last, alone); unknown ones after, in their own order."""
+    past = _read_history(out_dir)
+    return sorted(notebooks, key=lambda nb: -past.get(Path(nb).stem, 0.0))
 
 
 def _current_reports(run_dir: Path, keys: dict[Path, str]) -> dict[str, NotebookRun]:

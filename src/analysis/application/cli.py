@@ -147,6 +147,9 @@ def _run_with(args, launcher) -> int:
 
         if args.month and args.months:
             raise ParameterError("give --month or --months, not both")
+        given = [opt for opt, value in (("--label", args.label), ("--only", args.only), ("--notebooks", args.notebooks)) if value]
+        if given:  # a month's folder is named by its month and language, and it has one notebook
+            raise ParameterError(f"{', '.join(given)} do(es) not apply to monthly reports (--month/--months)")
         if args.month == "latest":
             months = [last_complete_month(load_dataset(data_dir, as_of=args.as_of))]
         else:
@@ -165,6 +168,7 @@ def _run_with(args, launcher) -> int:
             show_code=args.show_code,
             jobs=args.jobs,
             exports_dir=Path(args.exports) if args.exports else None,
+            strict=args.strict,
             launcher=launcher,
         )
         return 0 if all(r.ok for r in results) else 1

@@ -3,7 +3,8 @@
 The reports show pseudonyms only; a list the wake-up team works from needs the raw member ids.
 Such lists go to the run's exports folder (``exports/<label>/``, beside the report site, never
 inside it and never linked from a report), and the report says which file holds how many rows.
-CSV files are UTF-8 with a byte-order mark, so Excel opens Chinese text correctly; the ``.xlsx``
+Column names are codes (a CRM imports them); the words in the cells (the reason, the watch) are
+in the report's language. CSV files are UTF-8 with a byte-order mark, so Excel opens Chinese text correctly; the ``.xlsx``
 copy (written by XlsxWriter) keeps dates and numbers typed.
 """
 
@@ -16,6 +17,8 @@ import pandas as pd
 
 from analysis.data.dataset import MallData, is_purchase
 from analysis.data.storage import atomic_write
+from analysis.presentation.definitions import COLUMN_TERMS, term
+from analysis.presentation.formats import display_name
 from analysis.presentation.i18n import tr
 from analysis.presentation.phrases import RULE_LABELS
 
@@ -87,12 +90,13 @@ def sleeping_contact_list(data: MallData, sleeping) -> pd.DataFrame:
     ``reason`` (asleep and reachable, or the first rule that removed them), days since the last
     purchase on the list date, and the contact details."""
     m = sleeping.members
-    reason = m["removed_by"].map(lambda r: RULE_LABELS.get(r, r) if isinstance(r, str) and r else None)
+    reason = m["removed_by"].map(lambda r: tr(RULE_LABELS.get(r, r)) if isinstance(r, str) and r else None)
+    asleep = tr("asleep: no purchase for {days}+ days, still reachable", days=sleeping.sleeping_days)
     base = pd.DataFrame(
         {
             "member_id": m["member_id"].to_numpy(),
             "to_contact": m["refined"].astype(bool).to_numpy(),
-            "reason": reason.fillna(f"asleep: no purchase for {sleeping.sleeping_days}+ days, still reachable").to_numpy(),
+            "reason": reason.fillna(asleep).to_numpy(),
             "days_since_purchase": m["days_since_purchase"].to_numpy(),
         }
     )
@@ -125,7 +129,7 @@ def high_risk_list(data: MallData, scored: pd.DataFrame, as_of, threshold: float
             "member_id": top["member_id"].to_numpy(),
             "risk": top["risk"].round(4).to_numpy(),
             "days_since_purchase": top["recency_days"].to_numpy(),
-            "reason": [f"risk of falling asleep {r:.0%}" for r in top["risk"]],
+            "reason": [tr("risk of falling asleep {risk:.0%}", risk=r) for r in top["risk"]],
         }
     )
     return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
@@ -140,7 +144,7 @@ def downgrade_list(data: MallData, rules: pd.DataFrame, as_of) -> pd.DataFrame:
             "member_id": warn["member_id"].to_numpy(),
             "pace_earns": warn["qualifies_for"].astype(str).to_numpy(),
             "shortfall": warn["shortfall"].round(2).to_numpy(),
-            "reason": [f"yearly pace earns {q}" for q in warn["qualifies_for"].astype(str)],
+            "reason": [tr("yearly pace earns {tier}", tier=display_name(q)) for q in warn["qualifies_for"].astype(str)],
         }
     )
     return base.merge(contact_details(data, base["member_id"], as_of), on="member_id", how="left")
@@ -155,15 +159,15 @@ def monthly_watch_list(data: MallData, about: pd.DataFrame, down: pd.DataFrame, 
             pd.DataFrame(
                 {
                     "member_id": about["member_id"].to_numpy(),
-                    "watch": "about to sleep",
-                    "reason": [f"{int(d)} days since the last purchase" for d in about["days_since"]],
+                    "watch": term(COLUMN_TERMS["about_to_sleep"]),
+                    "reason": [tr("{days:,} days since the last purchase", days=int(d)) for d in about["days_since"]],
                 }
             ),
             pd.DataFrame(
                 {
                     "member_id": down["member_id"].to_numpy(),
-                    "watch": "downgrade warning",
-                    "reason": [f"yearly pace earns {q}" for q in down["qualifies_for"].astype(str)],
+                    "watch": term(COLUMN_TERMS["downgrade_warning"]),
+                    "reason": [tr("yearly pace earns {tier}", tier=display_name(q)) for q in down["qualifies_for"].astype(str)],
                 }
             ),
         ],

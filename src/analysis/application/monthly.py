@@ -30,7 +30,7 @@ from analysis.data.dataset import MallData, is_purchase, session_table
 from analysis.data.storage import atomic_write
 from analysis.presentation.definitions import COLUMN_TERMS, term
 from analysis.presentation.formats import display_name, format_month, format_value, languages
-from analysis.presentation.i18n import N_, tr
+from analysis.presentation.i18n import N_, number, tr
 from analysis.statistics.campaigns import compute_campaign_outcomes, estimate_arm_effects, summarize_arms
 from analysis.statistics.features import compute_member_features
 from analysis.statistics.lifecycle import STAGES, build_stage_panel_expr
@@ -470,7 +470,7 @@ def write_kpi_tables(comparison, output_dir: str) -> list[Path]:
 def _signed_pct(x: float, lang: str) -> str:
     if x is None or not np.isfinite(x):
         return tr("n/a", lang=lang)
-    return f"{x:+.1%}"
+    return number(x, "+.1%", lang)
 
 
 def write_narrative(

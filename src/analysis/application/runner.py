@@ -15,8 +15,9 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 # nbformat validates with jsonschema, whose IRI format checker imports rfc3987_syntax, which compiles
@@ -69,7 +70,7 @@ from analysis.application.cache import (
     _current_reports,
     _inputs_key,
     _kept_notebooks,
-    _read_history,
+    longest_first,
     _records_digest,
     _timing,
     _write_history,
@@ -274,79 +275,87 @@ def default_exports_dir(out_dir: Path) -> Path:
     return Path(out_dir).resolve().parent / "exports"
 
 
-def _run_label(
-    label: str,
-    notebooks: list[Path],
-    per_nb: dict,
-    data_dir: Path,
-    as_of: str | None,
-    out_dir: Path,
-    user: dict,
-    show_code: bool,
-    jobs: int,
-    log,
-    extra: dict | None = None,
-    fingerprint: str | None = None,
-    merge: bool = False,
-    exports_dir: Path | None = None,
-    keys: dict | None = None,
-    keep: list[dict] | None = None,
-    last_day: str | None = None,
-    launcher: list[str] | None = None,
-) -> RunResult:
-    """Execute ``notebooks`` into ``out_dir/<label>`` through a staging folder (no index).
+@dataclass(frozen=True)
+class Build:
+    """One run folder of the site to build: its label, its notebooks with the parameters each runs
+    with, the parameters its ``run.json`` records, and what else that record says (a month's kind).
+    ``partial``: add the notebooks to the existing run of the label, keeping its other reports."""
 
-    Holds the run folder's lock throughout (a second run of the same label is refused). With
-    ``merge`` the notebooks are added to (or replace theirs in) the existing run of that label,
-    whose other reports are kept; the existing run must have been built from the same data.
-    Files with member ids go to ``exports_dir/<label>``. Nothing outside these two run folders
-    (and their staging folders) is written or deleted.
+    label: str
+    notebooks: tuple[Path, ...]
+    params: dict
+    recorded: dict
+    extra: dict = field(default_factory=dict)
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every build of one command shares: the data and analysis date, where the site and the
+    files with member ids go, how pages show code, where messages go, and (once prepared) the
+    data's fingerprint, its last day and the kernels' launcher."""
+
+    data_dir: Path
+    as_of: str | None
+    out_dir: Path
+    exports_dir: Path
+    show_code: bool
+    log: Callable
+    fingerprint: str = ""
+    last_day: str | None = None
+    launcher: list[str] | None = None
+
+
+def _run_label(build: Build, run: Setting, jobs: int, keys: dict, keep: list[str] | None) -> RunResult:
+    """Execute ``build``'s notebooks into ``out_dir/<label>`` through a staging folder (no index).
+
+    Holds the run folder's lock throughout (a second run of the same label is refused). A partial
+    build, or one that keeps the reports named in ``keep`` (current: not executed again), adds its
+    notebooks to (or replaces theirs in) the existing run of that label, whose other reports are
+    kept; the existing run must have been built from the same data. Files with member ids go to
+    ``exports_dir/<label>``. Nothing outside these two run folders (and their staging folders) is
+    written or deleted.
     """
+    label, notebooks, per_nb, log, out_dir = build.label, list(build.notebooks), build.params, run.log, run.out_dir
     check_label(label)
     out_dir.mkdir(parents=True, exist_ok=True)
     with locked(state_dir(out_dir) / "locks" / f"{label}.lock", wait=False, what=f"run folder {out_dir / label}"):
         started = time.perf_counter()
         ok_dir, failed_dir = out_dir / label, out_dir / f"{label}-failed"
         staging = out_dir / f".{label}.partial"
-        export_final = exports_dir / label if exports_dir is not None else None
-        export_staging = exports_dir / f".{label}.partial" if exports_dir is not None else None
-        prov = _provenance(data_dir, as_of, label, fingerprint, last_day)
-        kept = _kept_notebooks(ok_dir, notebooks, fingerprint) if merge else []
-        if keep is not None:  # a full run that re-executes only the notebooks whose inputs changed
-            kept = [e for e in kept if e.get("name") in keep]
+        export_final, export_staging = run.exports_dir / label, run.exports_dir / f".{label}.partial"
+        prov = _provenance(run.data_dir, run.as_of, label, run.fingerprint, run.last_day)
+        kept = _kept_notebooks(ok_dir, notebooks, run.fingerprint) if build.partial or keep else []
+        if not build.partial:  # a full run that re-executes only the notebooks whose inputs changed
+            kept = [e for e in kept if e.get("name") in (keep or ())]
         try:
             clean_staging(out_dir, label, "--out")  # a killed run's leftovers: ours, under the lock
-            if exports_dir is not None:
-                clean_staging(exports_dir, label, "--exports")
-                mark_folder(exports_dir)
+            clean_staging(run.exports_dir, label, "--exports")
+            mark_folder(run.exports_dir)
             for folder, final in ((staging, ok_dir), (export_staging, export_final)):
-                if folder is None:
-                    continue
                 if kept and final.is_dir():
                     shutil.copytree(final, folder)
                 else:
                     folder.mkdir(parents=True)
-            log(f"mallwake: {len(notebooks)} notebook(s) on {data_name(data_dir)} -> {ok_dir}")
+            log(f"mallwake: {len(notebooks)} notebook(s) on {data_name(run.data_dir)} -> {ok_dir}")
             pages = _pages(notebooks, per_nb, kept)
             run_one = lambda nb: _execute(  # noqa: E731
                 nb,
                 per_nb[nb],
                 staging,
-                show_code,
+                run.show_code,
                 label,
                 prov,
                 log,
                 export_staging,
-                (keys or {}).get(nb, ""),
-                launcher,
+                keys.get(nb, ""),
+                run.launcher,
                 pages,
                 out_dir,
             )
             if jobs > 1 and len(notebooks) > 1:
                 kernelfork.limit_threads(jobs)
-                # longest first (by the last run's times): the slow notebooks do not end up last, alone
-                past = _read_history(out_dir)
-                order = sorted(notebooks, key=lambda nb: -past.get(nb.stem, 0.0))
+                order = longest_first(notebooks, out_dir)
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
                     done = dict(zip(order, pool.map(run_one, order)))
                 results = [done[nb] for nb in notebooks]
@@ -358,34 +367,32 @@ def _run_label(
             record = {
                 "label": label,
                 "status": status,
-                "data_dir": str(data_dir),
-                "data_name": data_name(data_dir),
-                "as_of": _analysis_date(as_of, last_day),
-                "parameters": {k: v for k, v in user.items() if k != "data_dir"},
+                "data_dir": str(run.data_dir),
+                "data_name": data_name(run.data_dir),
+                "as_of": _analysis_date(run.as_of, run.last_day),
+                "parameters": {k: v for k, v in build.recorded.items() if k != "data_dir"},
                 "finished": dt.datetime.now().isoformat(timespec="seconds"),
                 "seconds": seconds,
-                "fingerprint": fingerprint or "",
+                "fingerprint": run.fingerprint or "",
                 "notebooks": entries,
                 "provenance": prov,
-                **(extra or {}),
+                **build.extra,
             }
             atomic_write_text(staging / "run.json", json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
             final = ok_dir if status == "ok" else failed_dir
             replace_dir(staging, final)
             if status == "ok":
                 shutil.rmtree(failed_dir, ignore_errors=True)
-                if export_staging is not None:
-                    replace_dir(export_staging, export_final)
-            elif export_staging is not None:
+                replace_dir(export_staging, export_final)
+            else:
                 shutil.rmtree(export_staging, ignore_errors=True)
             _write_history(out_dir, results)
         except BaseException as err:
             for folder in (staging, export_staging):
-                if folder is not None:
-                    shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(folder, ignore_errors=True)
             if is_disk_full(err):
                 raise DiskFullError(
-                    f"no space left on the device of {out_dir} (or {exports_dir}): run {label} not written; earlier runs are kept"
+                    f"no space left on the device of {out_dir} (or {run.exports_dir}): run {label} not written; earlier runs are kept"
                 ) from None
             raise
     log(f"mallwake: run {label} {status} in {seconds:.1f} s")
@@ -399,6 +406,87 @@ def _clean_leftovers(out_dir: Path, exports_dir: Path, label: str) -> None:
         with locked(state_dir(out_dir) / "locks" / f"{label}.lock", wait=False, what=f"run folder {out_dir / label}"):
             clean_staging(out_dir, label, "--out")
             clean_staging(exports_dir, label, "--exports")
+
+
+def _setting(data_dir, params: dict | None, as_of: str | None, out_dir, exports_dir, show_code: bool, log):
+    """The parameters part every command shares, before anything is read or run: the data reference,
+    the output folders (the member-id folder outside the site), the user's parameters (runner-only
+    ones refused), the analysis date. Returns the setting, the user's parameters and the data's."""
+    data_dir = resolve_data(data_dir)
+    out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
+    user = dict(params or {})
+    data_params = load_data_params(data_dir)
+    refuse_runner_parameters(user, data_params, data_dir)
+    exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
+    check_exports_dir(exports_dir, out_dir)
+    as_of = parse_as_of(as_of or user.pop("as_of", None))
+    user["data_dir"] = str(data_dir)
+    if as_of:
+        user["as_of"] = as_of
+    return Setting(data_dir, as_of, out_dir, exports_dir, show_code, log), user, data_params
+
+
+def _pipeline(
+    builds: list[Build],
+    setting: Setting,
+    *,
+    jobs: int = 1,
+    force: bool = False,
+    strict: bool = False,
+    launcher: list[str] | None = None,
+    check: Callable[[Setting], None] | None = None,
+) -> list[tuple[RunResult, bool]]:
+    """The one pipeline of reports and months: start the kernels' imports, validate and stage the
+    data once, ``check`` what needs the data (a month's range), check the data references, key every
+    notebook by its inputs, keep the reports whose key did not change (unless ``force``), execute
+    the rest (``jobs`` notebooks at a time, within one build or across builds), rewrite the index.
+    Returns each build's result and whether anything of it was executed."""
+    notebooks = list(dict.fromkeys(nb for b in builds for nb in b.notebooks))
+    parallel = jobs > 1 and (len(builds) > 1 or any(len(b.notebooks) > 1 for b in builds))
+    if parallel:
+        kernelfork.limit_threads(jobs)  # before the zygote: BLAS reads it when numpy is imported
+    # the kernels' imports start now, beside validation (benchmarks/RESULTS.md: kernels started ahead),
+    # unless the caller started them even earlier (the command line does, before importing this module)
+    ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports(notebooks))
+    with ahead as launcher:
+        started = time.perf_counter()
+        fingerprint, last_day = _prepare(setting.data_dir, setting.as_of, setting.log, strict)
+        setting = replace(setting, fingerprint=fingerprint, last_day=last_day, launcher=launcher)
+        if check is not None:
+            check(setting)
+        for b in builds:
+            check_data_references(setting.data_dir, setting.as_of, b.params)
+        prepared = round(time.perf_counter() - started, 2)
+        records = _records_digest(setting.data_dir)
+        work = []
+        for b in builds:
+            extras = {"show_code": setting.show_code, "exports": str(setting.exports_dir), "preregistrations": records}
+            extras["pages"] = [p.stem for p in b.notebooks]  # the previous/next links of its pages
+            keys = {nb: _inputs_key(fingerprint, nb, b.params[nb] | extras) for nb in b.notebooks}
+            current = {} if force else _current_reports(setting.out_dir / b.label, keys)
+            todo = tuple(nb for nb in b.notebooks if nb.stem not in current)
+            if not todo:
+                _clean_leftovers(setting.out_dir, setting.exports_dir, b.label)
+                setting.log(
+                    f"mallwake: {b.label} is up to date (same data, notebooks, parameters, code and environment): "
+                    f"{len(b.notebooks)} report(s) kept; --force rebuilds"
+                )
+                work.append((RunResult(b.label, setting.out_dir / b.label, "ok", tuple(current.values()), 0.0), None))
+                continue
+            if current:
+                setting.log(f"mallwake: {len(current)} report(s) of {b.label} up to date and kept: {', '.join(sorted(current))}")
+            todo_build = replace(b, notebooks=todo, extra=b.extra | {"prepare_seconds": prepared})
+            work.append((todo_build, (keys, None if b.partial else list(current))))
+        pending = [(b, how) for b, how in work if how is not None]
+        if jobs > 1 and len(pending) > 1:  # builds side by side, one notebook at a time each
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                done = list(pool.map(lambda item: _run_label(item[0], setting, 1, *item[1]), pending))
+        else:
+            done = [_run_label(b, setting, jobs, *how) for b, how in pending]
+        built = iter(done)
+        results = [(next(built), True) if how is not None else (item, False) for item, how in work]
+    _update_index(setting.out_dir)
+    return results
 
 
 def run_reports(
@@ -433,91 +521,25 @@ def run_reports(
     break the contract, :class:`ParameterError` for bad parameters or dates, and
     :class:`~analysis.data.storage.UnsafeNameError` for a label that is not a plain name.
     """
-    data_dir = resolve_data(data_dir)
-    out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
     if label is not None:
         check_label(label)
-    user = dict(params or {})
-    data_params = load_data_params(data_dir)
-    refuse_runner_parameters(user, data_params, data_dir)
-    check_exports_dir(exports_dir if exports_dir is not None else default_exports_dir(out_dir), out_dir)
-    as_of = parse_as_of(as_of or user.pop("as_of", None))
+    setting, user, data_params = _setting(data_dir, params, as_of, out_dir, exports_dir, show_code, log)
     notebooks_dir = Path(notebooks_dir).resolve()  # absolute: parallel kernels change the working directory
     notebooks = discover_notebooks(notebooks_dir, only)
     if not notebooks:
         raise ParameterError(f"no notebooks in {notebooks_dir}")
     check_pairs(notebooks)
-    user["data_dir"] = str(data_dir)
-    if as_of:
-        user["as_of"] = as_of
     per_nb = check_parameters(notebooks, user, data_params)
     if not label:
-        label = safe_name(f"{_label_stem(data_dir)}-{as_of or 'latest'}")
-        if Path(notebooks_dir).resolve() != NOTEBOOKS_DIR.resolve():
-            label += f"-{safe_name(Path(notebooks_dir).name)}"  # e.g. demo-latest-teaching, beside the main run
+        label = safe_name(f"{_label_stem(setting.data_dir)}-{setting.as_of or 'latest'}")
+        if notebooks_dir != NOTEBOOKS_DIR.resolve():
+            label += f"-{safe_name(notebooks_dir.name)}"  # e.g. demo-latest-teaching, beside the main run
         if str(user.get("lang") or "en") != "en":  # beside the English run, not in its place (as months: month-2024-12-zh)
             label += f"-{safe_name(str(user['lang']))}"
-    if jobs > 1 and len(notebooks) > 1:
-        kernelfork.limit_threads(jobs)  # before the zygote: BLAS reads it when numpy is imported
-    # the kernels' imports start now, beside validation (benchmarks/RESULTS.md: kernels started ahead),
-    # unless the caller started them even earlier (the command line does, before importing this module)
-    ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports(notebooks))
-    with ahead as launcher:
-        started = time.perf_counter()
-        fingerprint, last_day = _prepare(data_dir, as_of, log, strict)
-        check_data_references(data_dir, as_of, per_nb)
-        prepare = round(time.perf_counter() - started, 2)
-        exports_dir = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
-        records = _records_digest(data_dir)
-        keys = {
-            nb: _inputs_key(
-                fingerprint,
-                nb,
-                per_nb[nb]
-                | {
-                    "show_code": show_code,
-                    "exports": str(exports_dir),
-                    "preregistrations": records,
-                    "pages": [p.stem for p in notebooks],  # the previous/next links of its page
-                },
-            )
-            for nb in notebooks
-        }
-        current = {} if force else _current_reports(out_dir / label, keys)
-        todo = [nb for nb in notebooks if nb.stem not in current]
-        if not todo:
-            _clean_leftovers(out_dir, exports_dir, label)
-            log(
-                f"mallwake: {label} is up to date (same data, notebooks, parameters, code and environment): "
-                f"{len(notebooks)} report(s) kept; --force rebuilds"
-            )
-            _update_index(out_dir)
-            return RunResult(label, out_dir / label, "ok", tuple(current.values()), 0.0)
-        if current:
-            log(f"mallwake: {len(current)} report(s) up to date and kept: {', '.join(sorted(current))}")
-        result = _run_label(
-            label,
-            todo,
-            per_nb,
-            data_dir,
-            as_of,
-            out_dir,
-            user,
-            show_code,
-            jobs,
-            log,
-            extra={"prepare_seconds": prepare},
-            fingerprint=fingerprint,
-            merge=bool(only) or bool(current),
-            exports_dir=exports_dir,
-            keys=keys,
-            keep=None if only else list(current),
-            last_day=last_day,
-            launcher=launcher,
-        )
-        _update_index(out_dir)
-        log(f"mallwake: open {out_dir / 'index.html'}")
-        return result
+    build = Build(label, tuple(notebooks), per_nb, user, partial=bool(only))
+    [(result, _built)] = _pipeline([build], setting, jobs=jobs, force=force, strict=strict, launcher=launcher)
+    log(f"mallwake: open {setting.out_dir / 'index.html'}")
+    return result
 
 
 def _label_stem(data) -> str:
@@ -553,6 +575,27 @@ def month_label(month: str, lang: str = "en") -> str:
     return f"month-{month}" + ("" if lang == "en" else f"-{lang}")
 
 
+def _months_in_data(wanted: list[pd.Timestamp]) -> Callable[[Setting], None]:
+    """A :class:`ParameterError` for a month that ends after the analysis date (not complete yet)
+    or before the first purchase of the data (nothing to report)."""
+
+    def check(setting: Setting) -> None:
+        data = load_dataset(setting.data_dir, as_of=setting.as_of)  # the stage just prepared
+        last_day = pd.Timestamp(data.as_of)
+        late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
+        if late:
+            raise ParameterError(f"month(s) {', '.join(late)} end after the analysis date {last_day.date()}: not complete yet")
+        first = data.transactions.ts.min().to_pandas()
+        early = [
+            m.strftime("%Y-%m") for m in wanted if pd.isna(first) or m + pd.offsets.MonthEnd(0) < pd.Timestamp(first).normalize()
+        ]
+        if early:
+            since = "the data hold no purchases" if pd.isna(first) else f"the data start on {pd.Timestamp(first).date()}"
+            raise ParameterError(f"month(s) {', '.join(early)} end before {since}: nothing to report")
+
+    return check
+
+
 def run_months(
     data_dir: Path,
     months: list[str],
@@ -566,101 +609,40 @@ def run_months(
     jobs: int = 1,
     notebook: Path = MONTHLY_NOTEBOOK,
     exports_dir: Path | None = None,
+    strict: bool = False,
     log=print,
     launcher: list[str] | None = None,
 ) -> list[RunResult]:
-    """Build the monthly report of each month in ``months`` (``YYYY-MM``) as its own site section.
+    """Build the monthly report of each month in ``months`` (``YYYY-MM``) as its own site section,
+    through the same pipeline as the reports (:func:`_pipeline`): one run folder per month.
 
-    A month already built from the same data files, notebook and parameters is skipped unless
-    ``force``; months are built ``jobs`` at a time. Months after the analysis date are refused.
-    Returns the results of the months built (skipped months are not in the list).
+    A month already built from the same inputs (data, notebook, parameters, code, environment) is
+    skipped unless ``force``; months are built ``jobs`` at a time. Months after the analysis date
+    or before the data's first purchase are refused. Returns the results of the months built
+    (skipped months are not in the list).
     """
     if lang not in languages():
         raise ParameterError(f"--lang must be one of {', '.join(languages())}, got {lang!r}")
-
-    data_dir = resolve_data(data_dir)
-    out_dir = Path(out_dir).resolve()  # papermill changes the working directory of the process while a notebook runs
+    setting, user, data_params = _setting(data_dir, params, as_of, out_dir, exports_dir, show_code, log)
     notebook = Path(notebook).resolve()
-    user = dict(params or {})
-    data_params = load_data_params(data_dir)
-    refuse_runner_parameters(user, data_params, data_dir)
-    check_exports_dir(exports_dir if exports_dir is not None else default_exports_dir(out_dir), out_dir)
-    as_of = parse_as_of(as_of or user.pop("as_of", None))
-    user |= {"data_dir": str(data_dir), "lang": lang}
-    if as_of:
-        user["as_of"] = as_of
+    user["lang"] = lang
     try:
         wanted = [parse_month(m) for m in months]
     except ValueError as err:
         raise ParameterError(str(err)) from None
+    if not wanted:
+        raise ParameterError("no month given: name one (YYYY-MM) or a range (YYYY-MM..YYYY-MM)")
     check_pairs([notebook])
-    check_parameters([notebook], user | {"report_month": months[0]}, data_params)
-    data = load_dataset(data_dir, as_of=as_of)  # validates (DataValidationError) and fingerprints the files once
-    last_day = pd.Timestamp(data.as_of)
-    late = [m.strftime("%Y-%m") for m in wanted if m + pd.offsets.MonthEnd(0) > last_day]
-    if late:
-        raise ParameterError(f"month(s) {', '.join(late)} end after the analysis date {last_day.date()}: not complete yet")
-    first = data.transactions.ts.min().to_pandas()
-    early = [
-        m.strftime("%Y-%m") for m in wanted if pd.isna(first) or m + pd.offsets.MonthEnd(0) < pd.Timestamp(first).normalize()
-    ]
-    if early:
-        since = "the data hold no purchases" if pd.isna(first) else f"the data start on {pd.Timestamp(first).date()}"
-        raise ParameterError(f"month(s) {', '.join(early)} end before {since}: nothing to report")
-
-    todo = []
+    builds = []
     for m in wanted:
         ym = m.strftime("%Y-%m")
         p = user | {"report_month": ym}
-        label, key = month_label(ym, lang), _inputs_key(data.fingerprint, notebook, p)
-        done = out_dir / label / "run.json"
-        if not force and done.exists():
-            try:
-                old = json.loads(done.read_text(encoding="utf-8"))
-            except ValueError:
-                old = {}
-            if old.get("status") == "ok" and old.get("inputs_key") == key:
-                log(f"mallwake: {label} is up to date (same data, notebook and parameters): skipped")
-                continue
-        todo.append((label, ym, p, key))
-
-    exports = Path(exports_dir).resolve() if exports_dir is not None else default_exports_dir(out_dir)
-
-    def one(item, launcher):
-        label, ym, p, key = item
         per_nb = check_parameters([notebook], p, data_params)
-        return _run_label(
-            label,
-            [notebook],
-            per_nb,
-            data_dir,
-            as_of,
-            out_dir,
-            p,
-            show_code,
-            1,
-            log,
-            extra={"kind": "monthly", "month": ym, "lang": lang, "inputs_key": key},
-            fingerprint=data.fingerprint,
-            exports_dir=exports,
-            last_day=str(data.as_of),
-            launcher=launcher,
-        )
-
-    if jobs > 1 and len(todo) > 1:
-        kernelfork.limit_threads(jobs)
-    results = []
-    if todo:
-        ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports([notebook]))
-        with ahead as launcher:
-            if jobs > 1 and len(todo) > 1:
-                with ThreadPoolExecutor(max_workers=jobs) as pool:
-                    results = list(pool.map(lambda item: one(item, launcher), todo))
-            else:
-                results = [one(item, launcher) for item in todo]
-    _update_index(out_dir)
-    log(f"mallwake: {len(results)} month(s) built, {len(wanted) - len(todo)} up to date; open {out_dir / 'index.html'}")
-    return results
+        builds.append(Build(month_label(ym, lang), (notebook,), per_nb, p, extra={"kind": "monthly", "month": ym, "lang": lang}))
+    results = _pipeline(builds, setting, jobs=jobs, force=force, strict=strict, launcher=launcher, check=_months_in_data(wanted))
+    built = [r for r, executed in results if executed]
+    log(f"mallwake: {len(built)} month(s) built, {len(results) - len(built)} up to date; open {setting.out_dir / 'index.html'}")
+    return built
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from analysis.presentation.formats import display_name, format_value
-from analysis.presentation.i18n import N_, tr
+from analysis.presentation.i18n import N_, number, tr
 from analysis.presentation.phrases import CLAIM_TITLES, WORDS, phrases_text
 from analysis.presentation.present import styler_html
 from analysis.statistics.claims import NOT_TESTABLE, POWER, Claim
@@ -54,7 +54,7 @@ def _fmt(c: Claim, value: float) -> str:
     if value is None or math.isnan(value):
         return "–"
     if not c.percent:
-        return f"{value:+,.2f}"
+        return number(value, "+,.2f")
     return format_value(value, "percent" if c.number == 1 else "points")
 
 
@@ -113,9 +113,9 @@ def details_table(claim: Claim) -> pd.DataFrame | None:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             shown = "–"
         elif kind == "count":
-            shown = f"{int(value):,}"
+            shown = number(int(value), ",")
         elif kind == "percent":
-            shown = f"{value:.1%}"
+            shown = number(value, ".1%")
         else:  # a difference of rates, with its interval
             low, high = format_value(r["low"], "points"), format_value(r["high"], "points")
             shown = format_value(value, "points") + " (" + tr("{low} to {high}", low=low, high=high) + ")"

@@ -39,7 +39,7 @@ def frame_html(frame: pd.DataFrame) -> str:
     limit = pd.get_option("display.max_rows") or len(frame)
     caption = None
     if len(frame) > limit:
-        caption = f"first {limit:,} of {len(frame):,} rows"
+        caption = tr("first {limit:,} of {n:,} rows", limit=limit, n=len(frame))
         frame = frame.head(limit)
     if not frame.columns.is_unique:  # the presentation layer addresses columns by label
         return frame.to_html(na_rep=MISSING, notebook=True, border=0)

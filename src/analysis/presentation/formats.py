@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from decimal import Decimal, localcontext
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -31,13 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from babel.dates import format_skeleton
-from babel.numbers import format_decimal, format_percent
 
 from analysis.data.params import load_data_params, resolve_tiers
 from analysis.presentation.context import Context, current, known_locale, locale_of, set_current
 from analysis.presentation.definitions import COLUMN_TERMS, term
 from analysis.presentation.i18n import N_, tr
 from analysis.presentation.languages import SOURCE, language, languages
+from analysis.presentation.numbers import decimal_text, percent_text
 
 #: What a missing value (NaN, NaT, None, pd.NA) shows as in every report table.
 MISSING = "–"
@@ -561,23 +560,23 @@ def format_value(
         return "∞" if v > 0 else "-∞"
     loc = locale_of(lang)
     if kind == "count":
-        return _decimal(round(v), 0, loc)
+        return decimal_text(round(v), 0, loc)
     if kind == "percent":
-        return _percent(v, 2 if 0 < abs(v) < 0.01 else 1, loc)
+        return percent_text(v, 2 if 0 < abs(v) < 0.01 else 1, loc)
     if kind == "change":  # a relative change: +3.4%
-        return _percent(v, 1, loc, signed=True)
+        return percent_text(v, 1, loc, signed=True)
     if kind == "points":
-        return tr("{points} points", lang=lang, points=_decimal(v * 100, 1, loc, signed=True))
+        return tr("{points} points", lang=lang, points=decimal_text(v * 100, 1, loc, signed=True))
     if kind == "p":
-        return "< " + _decimal(0.001, 3, loc) if v < 0.001 else _decimal(v, 3, loc)
+        return "< " + decimal_text(0.001, 3, loc) if v < 0.001 else decimal_text(v, 3, loc)
     if kind == "money":
-        body = _decimal(abs(v), 0 if abs(v) >= 1000 else 2, loc)
+        body = decimal_text(abs(v), 0 if abs(v) >= 1000 else 2, loc)
         return f"{'-' if v < 0 else '+' if sign and v > 0 else ''}{currency}{body}"
     # number: three significant digits, at most four decimals; never scientific notation
     places = decimals if decimals is not None else (4 if 0 < abs(v) < 0.001 else _decimals(abs(v)))
     if v != 0 and round(v, places) == 0:
         return "≈ 0"
-    return _decimal(v, places, loc)
+    return decimal_text(v, places, loc)
 
 
 def format_month(month: Any, lang: str | None = None, ctx: Context | None = None) -> str:
@@ -588,36 +587,6 @@ def format_month(month: Any, lang: str | None = None, ctx: Context | None = None
     if loc is None:
         return pd.Timestamp(month).strftime("%Y-%m")
     return format_skeleton("yMMMM", pd.Timestamp(month).date(), locale=loc)
-
-
-def _pattern(base: str, places: int, signed: bool) -> str:
-    """The locale's number pattern ``base`` (its grouping, its percent sign and where it goes) with
-    exactly ``places`` decimals, and a sign on both sides when ``signed``."""
-    positive = base.split(";")[0]
-    number = re.search(r"[#,0]*0(\.[0#]+)?", positive)
-    digits = number.group(0).split(".")[0] + ("." + "0" * places if places else "")
-    positive = positive[: number.start()] + digits + positive[number.end() :]
-    return f"+{positive};-{positive}" if signed else positive
-
-
-def _decimal(v: float, places: int, loc, signed: bool = False) -> str:
-    """``v`` with ``places`` decimals, grouped and separated as the locale writes numbers. Rounded as
-    Python rounds the float (``f"{v:.{places}f}"``), then written by Babel: the digits are the same
-    in every language, only the separators differ."""
-    pattern = _pattern(loc.decimal_formats[None].pattern, places, signed)
-    digits = f"{v:.{places}f}"
-    with localcontext() as exact:  # every digit of a huge value (a diverged fit's 1e+30), never an error
-        exact.prec = max(28, len(digits) + 2)
-        return format_decimal(Decimal(digits), pattern, locale=loc, decimal_quantization=False)
-
-
-def _percent(v: float, places: int, loc, signed: bool = False) -> str:
-    """``v`` as a percentage with ``places`` decimals in the locale's form (``12.3%``, ``12,3 %``)."""
-    pattern = _pattern(loc.percent_formats[None].pattern, places, signed)
-    digits = f"{v * 100:.{places}f}"
-    with localcontext() as exact:
-        exact.prec = max(28, len(digits) + 4)
-        return format_percent(Decimal(digits) / 100, pattern, locale=loc, decimal_quantization=False)
 
 
 #: Categorical variables whose model terms are written ``<variable>_<level>`` (one-hot columns).

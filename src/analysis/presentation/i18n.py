@@ -22,8 +22,9 @@ from functools import cache
 
 import yaml
 
-from analysis.presentation.context import current
+from analysis.presentation.context import current, locale_of
 from analysis.presentation.languages import SOURCE, folder, languages
+from analysis.presentation.numbers import LocaleFormatter
 
 
 def language() -> str:
@@ -56,10 +57,24 @@ def N_(msgid: str) -> str:
 
 
 def tr(msgid: str, /, lang: str | None = None, domain: str = "messages", **fields) -> str:
-    """``msgid`` in the report's language (or ``lang``), formatted with ``fields``; ``domain``: the
+    """``msgid`` in the report's language (or ``lang``), formatted with ``fields`` (its numbers by the
+    language's locale, :class:`~analysis.presentation.numbers.LocaleFormatter`); ``domain``: the
     catalog (:data:`DOMAINS`) that holds it."""
-    text = messages(lang or language(), domain).get(msgid.strip(), msgid)
-    return text.format(**fields) if fields else text
+    lang = lang or language()
+    text = messages(lang, domain).get(msgid.strip(), msgid)
+    return _formatter(lang).format(text, **fields) if fields else text
+
+
+def number(value, spec: str, lang: str | None = None) -> str:
+    """``format(value, spec)`` written by the locale of ``lang`` (the report's language unless
+    given), as a message's numbers are: for figure labels and page cells outside a sentence."""
+    return _formatter(lang or language()).format_field(value, spec)
+
+
+def _formatter(lang: str) -> LocaleFormatter:
+    """Writes a message's numbers by the locale of ``lang`` (``{n:,}``: ``1.234`` in German); a
+    language without a folder (its words fall back to English) by English's."""
+    return LocaleFormatter(locale_of(lang if lang in languages() else SOURCE))
 
 
 @cache

@@ -13,7 +13,7 @@ import seaborn as sns
 from analysis.presentation.context import current
 from analysis.presentation.formats import display_name
 from analysis.presentation.formats import label as label_of
-from analysis.presentation.i18n import N_, tr
+from analysis.presentation.i18n import N_, number, tr
 from analysis.presentation.languages import language
 from analysis.presentation.webfont import cjk_font_path
 
@@ -120,9 +120,9 @@ def axis_units(ax, kind: str, axis: str = "y"):
     from matplotlib.ticker import FuncFormatter
 
     def money(v, _pos):
-        return f"{'-' if v < 0 else ''}{current().currency}{abs(v):,.0f}"
+        return f"{'-' if v < 0 else ''}{current().currency}{number(abs(v), ',.0f')}"
 
-    formats = {"money": money, "count": lambda v, _pos: f"{v:,.0f}", "percent": lambda v, _pos: f"{v:.0%}"}
+    formats = {"money": money, "count": lambda v, _pos: number(v, ",.0f"), "percent": lambda v, _pos: number(v, ".0%")}
     if kind not in formats:
         raise ValueError(f"unknown axis kind {kind!r}; one of {', '.join(formats)}")
     target = ax.yaxis if axis == "y" else ax.xaxis
@@ -158,7 +158,7 @@ def plot_members_by_tier(by_tier: pd.DataFrame, ax=None, **kwargs):
         _names(by_tier["tier"]), by_tier["members"], **({"color": [colors.get(t, "#4c72b0") for t in by_tier["tier"]]} | kwargs)
     )
     for p, share in zip(ax.patches, by_tier["share"]):
-        ax.annotate(f"{share:.0%}", (p.get_x() + p.get_width() / 2, p.get_height()), ha="center", va="bottom")
+        ax.annotate(number(share, ".0%"), (p.get_x() + p.get_width() / 2, p.get_height()), ha="center", va="bottom")
     ax.set_xlabel(tr("card tier"))
     ax.set_ylabel(tr("members"))
     axis_units(ax, "count")
@@ -186,7 +186,7 @@ def plot_funnel(funnel: pd.DataFrame, ax=None, **kwargs):
     colors = ["#8c8c8c"] + ["#4c72b0"] * (len(funnel) - 1)
     ax.barh(labels[::-1], funnel["remaining"][::-1], **({"color": colors[::-1]} | kwargs))
     for y, (n, share) in enumerate(zip(funnel["remaining"][::-1], funnel["share_of_naive"][::-1])):
-        ax.text(n, y, f" {n:,} ({share:.0%})", va="center")
+        ax.text(n, y, f" {number(n, ',')} ({number(share, '.0%')})", va="center")
     ax.set_xlabel(tr("members on the list"))
     ax.set_xlim(0, funnel["remaining"].max() * 1.25)
     return ax
@@ -255,7 +255,7 @@ def plot_cumulative_returns(outcomes: pd.DataFrame, campaign_id: str, ax=None, *
             list(grid),
             share,
             where="post",
-            label=f"{_names([arm])[0]} (n={len(grp):,})",
+            label=f"{_names([arm])[0]} (n={number(len(grp), ',')})",
             **({"color": colors[str(arm)]} | kwargs),
         )
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))

@@ -20,7 +20,7 @@ from analysis.data.storage import atomic_write_text, locked, state_dir
 from analysis.presentation.css import prune_css
 from analysis.presentation.formats import name_table
 from analysis.presentation.glossary import glossary_page, page_file
-from analysis.presentation.i18n import N_, tr, translate_notebook
+from analysis.presentation.i18n import N_, number, tr, translate_notebook
 from analysis.presentation.languages import SOURCE, language, languages, page_name
 from analysis.presentation.phrases import CLAIM_TITLES
 from analysis.presentation.report import FIRST_TAG, METRICS_MIME, headline_text
@@ -249,11 +249,11 @@ def render_html(
     return atomic_write_text(out_path, embed_cjk_font(body))
 
 
-def _fmt(value) -> str:
+def _fmt(value, lang: str) -> str:
     if isinstance(value, float):
-        return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.1f}"
+        return number(value, ",.3g" if abs(value) < 1 else ",.1f", lang)
     if isinstance(value, int):
-        return f"{value:,}"
+        return number(value, ",", lang)
     return html.escape(str(value))
 
 
@@ -278,7 +278,7 @@ def _headline(metrics: dict, limit: int = 6, lang: str = "en", names: dict | Non
         shown = [headline_text(h, lang, names) for h in metrics["headline"][:limit] if isinstance(h, dict)]
         return "<br>".join(f"{html.escape(label)}: <b>{html.escape(text)}</b>" for label, text in shown)
     flat = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return "<br>".join(f"{html.escape(k)}: {_fmt(v)}" for k, v in flat[:limit])
+    return "<br>".join(f"{html.escape(k)}: {_fmt(v, lang)}" for k, v in flat[:limit])
 
 
 _TREND_KPIS = (("active", N_("active members")), ("spend", N_("spend")), ("sleeping", N_("sleeping")), ("woken", N_("woken up")))
@@ -308,7 +308,7 @@ def _trend_svg(months: list[str], kpis: list[dict], lang: str = "en") -> str:
             ax.set_xticklabels([months[0], months[-1]] if len(months) > 1 else months)
             ax.tick_params(labelsize=7)
             # plain units with thousands separators: no "1e7" offset above a spend axis
-            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: number(v, ",.0f", lang)))
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
         fig.tight_layout()
@@ -323,8 +323,8 @@ def _whole(value):
     return int(round(value)) if isinstance(value, float) else value
 
 
-def _pct_cell(value) -> str:
-    return "–" if value is None else f"{value:+.1%}"
+def _pct_cell(value, lang: str) -> str:
+    return "–" if value is None else number(value, "+.1%", lang)
 
 
 def _monthly_section(runs: list[dict], page_lang: str = "en") -> str:
@@ -352,7 +352,7 @@ def _monthly_section(runs: list[dict], page_lang: str = "en") -> str:
             )
             continue
         cells = "".join(
-            f"<td>{_fmt(_whole(k[key]['value']))}<br><small>{_pct_cell(k[key].get('change_pct'))}</small></td>"
+            f"<td>{_fmt(_whole(k[key]['value']), page_lang)}<br><small>{_pct_cell(k[key].get('change_pct'), page_lang)}</small></td>"
             for key, _ in _TREND_KPIS
         )
         rows.append(f"<tr><td>{link}</td><td>{lang}</td>{cells}</tr>")
@@ -454,12 +454,12 @@ def _index_page(runs: list[dict], page_lang: str = "en") -> str:
                 err += f'<br><small><a href="{_href(run["_dir"], nb["ipynb"])}">{_t("executed notebook (up to the failing cell)")}</a></small>'
             rows.append(
                 f"<tr><td>{link}</td><td class='{html.escape(str(nb['status']))}'>{_t(str(nb['status']))}{err}</td>"
-                f"<td>{float(nb.get('seconds') or 0):.1f} s</td><td>{_headline(nb.get('metrics', {}), lang=page_lang, names=names)}</td></tr>"
+                f"<td>{number(float(nb.get('seconds') or 0), '.1f', page_lang)} s</td><td>{_headline(nb.get('metrics', {}), lang=page_lang, names=names)}</td></tr>"
             )
         parts.append(
             f"<section><h2>{html.escape(run['_dir'])} <span class='{html.escape(str(status))}'>{_t(str(status))}</span></h2>"
             f"<p>{_t('data')}: {html.escape(run.get('data_name', ''))} &middot; {_t('as of')} {html.escape(_as_of_text(run.get('as_of', ''), page_lang))} "
-            f"&middot; {_t('finished')} {html.escape(str(run.get('finished', '')))} &middot; {float(run.get('seconds') or 0):.1f} s</p>"
+            f"&middot; {_t('finished')} {html.escape(str(run.get('finished', '')))} &middot; {number(float(run.get('seconds') or 0), '.1f', page_lang)} s</p>"
             f'<div class="mw-scroll"><table><tr><th>{_t("report")}</th><th>{_t("status")}</th><th>{_t("time")}</th>'
             f"<th>{_t('headline figures')}</th></tr>" + "".join(rows) + "</table></div></section>"
         )
