@@ -3,6 +3,9 @@ allowed, exit 2, nothing written. The hostile-command suite; CI runs it with eve
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from analysis.application import cli
@@ -572,3 +575,15 @@ def test_options_of_a_report_run_are_refused_with_a_month(extra, word, small_mal
     err = _refused(capsys, ["run", "--data", str(small_mall), "--out", str(tmp_path / "r"), "--month", "2024-02", *extra], word)
     assert "monthly" in err
     assert _nothing_in(tmp_path / "r")
+
+
+def test_a_run_does_not_compile_the_iri_grammar(small_mall, tmp_path):
+    """The command's process never imports rfc3987_syntax (a Lark grammar compiled at import: 2.4 s
+    before a run started, since the parameter checks import nbformat before the runner did)."""
+    code = (
+        "import sys; from analysis.application import cli; "
+        f"rc = cli.main(['run', '--data', {str(small_mall)!r}, '--out', {str(tmp_path / 'r')!r}, '-p', 'nope=1']); "
+        "print(rc, 'nbformat' in sys.modules, sys.modules.get('rfc3987_syntax', 'absent'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["2", "True", "None"], out  # refused after the parameters were read, grammar never loaded

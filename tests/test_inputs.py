@@ -6,9 +6,11 @@ Every case: exit 2 or a warning, one message naming file, column, rule and examp
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from analysis.application import cli
 from analysis.data.dataset import load_dataset
+from analysis.data.params import ParameterError, load_data_params
 from analysis.data.validation import validate_data_dir
 from analysis.statistics.features import compute_member_features
 from analysis.statistics.overview import compute_monthly_activity
@@ -181,3 +183,17 @@ def test_an_impossible_date_in_mallwake_yaml_is_a_clear_error(tiny_dir, tmp_path
     err = capsys.readouterr().err
     assert "mallwake.yaml" in err and "month must be in 1..12" in err and "no report written" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_mallwake_yaml_is_parsed_once_per_content_and_read_afresh_when_it_changes(tiny_dir):
+    """A kernel's set-up asks for the data folder's settings several times: parsed once per content,
+    a changed file is read at once (same size, same second), and no caller can change another's copy."""
+    (tiny_dir / "mallwake.yaml").write_text("currency: A\ntarget_tier: gold\n", encoding="utf-8")
+    first = load_data_params(tiny_dir)
+    first["currency"] = "changed by a caller"
+    assert load_data_params(tiny_dir) == {"currency": "A", "target_tier": "gold"}
+    (tiny_dir / "mallwake.yaml").write_text("currency: B\ntarget_tier: gold\n", encoding="utf-8")  # same size
+    assert load_data_params(tiny_dir)["currency"] == "B"
+    (tiny_dir / "mallwake.yaml").write_text("currency: [\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match="mallwake.yaml"):
+        load_data_params(tiny_dir)

@@ -486,3 +486,38 @@ def test_pareto_nbd_likelihood_on_distinct_pairs_equals_the_likelihood_per_membe
     for params in ((0.5, 10.0, 0.5, 12.0), (2.0, 30.0, 1.5, 4.0), (0.8, 2.0, 30.0, 3000.0)):
         log_params = np.log(params)
         assert np.array_equal(clv._pareto_loglike(log_params, x, tx, T, pairs), clv._pareto_loglike(log_params, x, tx, T))
+
+
+def test_pareto_nbd_predictions_reuse_the_members_likelihood_and_equal_it_computed_anew():
+    """A CLV over a horizon asks for the same members' Pareto/NBD likelihood once per month: it is
+    computed once (per parameters and members) and the predictions equal those computed member by
+    member, bit for bit; other members, or the same members' values changed in place, are not mixed up."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 30, 2000).astype(float)
+    T = rng.integers(5, 120, 2000).astype(float)
+    tx = np.where(x > 0, np.floor(rng.uniform(0, 1, 2000) * T), 0.0)
+    params = pd.Series({"r": 0.6, "alpha": 9.0, "s": 0.7, "beta": 14.0})
+    m = clv.ParetoNBDModel(params_=params, bse_=params * 0.1, log_likelihood_=-1.0, n_obs=len(x), result=None)
+    r, alpha, s, beta = m.params_.to_numpy()
+    clv._LOG_A0.clear()
+    calls = []
+    real = clv._pareto_log_a0
+    try:
+        clv._pareto_log_a0 = lambda *a, **k: calls.append(1) or real(*a, **k)
+        months = [m.expected_purchases(t, x, tx, T) for t in range(1, 13)]
+        alive = m.p_alive(x, tx, T)
+        assert len(calls) == 2  # once at the likelihood's parameters, once at p_alive's
+    finally:
+        clv._pareto_log_a0 = real
+    ll = clv._pareto_loglike(np.log(m.params_.to_numpy()), x, tx, T)  # no cache, member by member
+    assert np.array_equal(m._loglike(x, tx, T), ll)
+    log_a0 = real(r, alpha, s, beta, x, tx, T)
+    expected_alive = 1.0 / (
+        1.0 + np.exp(np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_a0)
+    )
+    assert np.array_equal(alive, expected_alive)
+    assert all(np.all(np.isfinite(v)) for v in months) and np.all(np.diff(np.array(months), axis=0) >= 0)
+    other = x[::-1].copy()
+    assert np.array_equal(m._loglike(other, tx[::-1].copy(), T[::-1].copy()), ll[::-1])  # other members: computed
+    x[0] += 1  # the same array changed in place: its content is the key, not its identity
+    assert np.array_equal(m._loglike(x, tx, T), clv._pareto_loglike(np.log(m.params_.to_numpy()), x, tx, T))

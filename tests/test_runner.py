@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 import nbformat
 import pytest
@@ -207,3 +208,20 @@ def test_months_go_through_the_reports_pipeline(small_mall, tmp_path):
     with pytest.raises(ParameterError, match="no month given"):
         months([])
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_parallel_notebooks_log_one_message_at_a_time(nb_dir, small_mall, tmp_path):
+    """Two notebooks ending together give two whole lines: the runner calls ``log`` from one thread
+    at a time (print writes the text and the newline apart: the lines ran together)."""
+    _nb(nb_dir / "b_two.ipynb", "print('two')")
+    inside, most, lines = [0], [0], []
+
+    def log(message):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.02)  # wide enough for the other lane to come in, were it allowed
+        lines.append(message)
+        inside[0] -= 1
+
+    assert run_reports(small_mall, out_dir=tmp_path / "r", notebooks_dir=nb_dir, jobs=2, log=log).ok
+    assert most[0] == 1 and sum(m.strip().startswith("done") for m in lines) == 2

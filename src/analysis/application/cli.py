@@ -292,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from analysis.data.storage import is_disk_full
 
+    # nbformat validates with jsonschema, whose IRI format checker imports rfc3987_syntax, which
+    # compiles a Lark grammar at import: 2.4 s before a run starts (python-jsonschema/jsonschema#1428).
+    # The notebook schema has no IRI formats; the command's process goes without that checker (set
+    # here, before the first module that imports nbformat: the runner does the same for API use).
+    sys.modules.setdefault("rfc3987_syntax", None)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

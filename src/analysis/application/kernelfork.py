@@ -37,8 +37,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _HEADER = struct.Struct("!I")
-#: always imported ahead: the kernel itself and matplotlib's inline backend
-KERNEL_MODULES = ("IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "matplotlib_inline.backend_inline")
+#: always imported ahead: the kernel itself, matplotlib's inline backend and the local data engine
+KERNEL_MODULES = (
+    "IPython",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "matplotlib_inline.backend_inline",
+    "ibis.backends.duckdb",  # the engine every report reads its data through (ibis loads it on first use: 0.35 s)
+)
 #: seconds a launcher waits for the zygote to finish its imports before it starts a kernel itself
 READY_WAIT = 60.0
 #: signals the launcher passes on to the kernel it stands for

@@ -14,6 +14,7 @@ import functools
 import json
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +22,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 # nbformat validates with jsonschema, whose IRI format checker imports rfc3987_syntax, which compiles
-# a Lark grammar at import: 0.8 s at the start of every run (python-jsonschema/jsonschema#1428).
-# The notebook schema has no IRI formats; the runner's process goes without that checker.
+# a Lark grammar at import: 0.8-2.4 s at the start of every run (python-jsonschema/jsonschema#1428).
+# The notebook schema has no IRI formats; the runner's process goes without that checker (the
+# command line sets it first: its parameter checks import nbformat before the runner).
 sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402, I001 (after the sys.modules line above)
@@ -423,7 +425,19 @@ def _setting(data_dir, params: dict | None, as_of: str | None, out_dir, exports_
     user["data_dir"] = str(data_dir)
     if as_of:
         user["as_of"] = as_of
-    return Setting(data_dir, as_of, out_dir, exports_dir, show_code, log), user, data_params
+    return Setting(data_dir, as_of, out_dir, exports_dir, show_code, _one_at_a_time(log)), user, data_params
+
+
+def _one_at_a_time(log: Callable) -> Callable:
+    """``log`` called by one thread at a time: two notebooks ending together print two lines, not
+    one line with both messages and an empty one (``print`` writes the text and the newline apart)."""
+    lock = threading.Lock()
+
+    def serialized(*args, **kwargs):
+        with lock:
+            return log(*args, **kwargs)
+
+    return serialized
 
 
 def _pipeline(

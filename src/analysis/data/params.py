@@ -5,13 +5,16 @@ Kept free of heavy imports so that ``mallwake validate`` starts fast.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from analysis.data.config import DATA_PARAMS_FILE, DEFAULT_TIERS
 from analysis.data.contract import FALSE_WORDS, TRUE_WORDS
 from analysis.data.errors import ParameterError
-from analysis.data.settings import check_data_settings, read_settings_file
+from analysis.data.settings import check_data_settings, parse_settings, read_settings_bytes
 from analysis.data.sources import settings_path
 
 
@@ -72,12 +75,18 @@ def load_data_params(data_dir) -> dict:
     path = settings_path(data_dir, DATA_PARAMS_FILE)  # in a data folder, or beside a source's connection file
     if path is None or not path.exists():
         return {}
-    loaded = read_settings_file(path, DATA_PARAMS_FILE)
+    # parsed and checked once per content (a kernel's set-up asks several times); a copy each time
+    return copy.deepcopy(_checked_params(str(path), read_settings_bytes(path, DATA_PARAMS_FILE)))
+
+
+@lru_cache(maxsize=32)
+def _checked_params(path: str, data: bytes) -> dict:
+    loaded = parse_settings(data, path, DATA_PARAMS_FILE)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
         raise ParameterError(f"{path}: must be a mapping of parameter names to values")
-    return check_data_settings(path, loaded)
+    return check_data_settings(Path(path), loaded)
 
 
 def resolve_tiers(data_dir, tiers=None, present=None) -> tuple[str, ...]:

@@ -68,6 +68,12 @@ def read_settings_file(path: str | Path, what: str):
     :data:`MAX_SETTINGS_BYTES`, text that is not UTF-8, and YAML with duplicate keys or anchors.
     The file is opened without blocking, so a FIFO never hangs the command.
     """
+    return parse_settings(read_settings_bytes(path, what), path, what)
+
+
+def read_settings_bytes(path: str | Path, what: str) -> bytes:
+    """The bytes of the settings file ``path``: a regular file of at most :data:`MAX_SETTINGS_BYTES`,
+    opened without blocking (else :class:`ParameterError`)."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -85,6 +91,11 @@ def read_settings_file(path: str | Path, what: str):
             data = f.read(MAX_SETTINGS_BYTES + 1)
     finally:
         os.close(fd)
+    return data
+
+
+def parse_settings(data: bytes, path: str | Path, what: str):
+    """The YAML value of a settings file's bytes, read strictly (UTF-8, no duplicate keys, no anchors)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -12,6 +12,7 @@ using iso-value curves for customer base analysis", JMR 42(4) (Gamma-Gamma spend
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -444,6 +445,10 @@ class MBGNBDModel(_FittedModel):
         return first / (1 + a / (b + x) * ((alpha + T) / (alpha + tx)) ** (r + x))
 
 
+#: log A0 of recent (parameters, members) of a Pareto/NBD model (:meth:`ParetoNBDModel._log_a0`).
+_LOG_A0: dict = {}
+
+
 @dataclass(frozen=True)
 class ParetoNBDModel(_FittedModel):
     """Fitted Pareto/NBD model. ``params_`` = r, alpha (purchase rate), s, beta (lifetime)."""
@@ -451,13 +456,32 @@ class ParetoNBDModel(_FittedModel):
     name: ClassVar[str] = "Pareto/NBD"
     dropout: ClassVar[tuple[str, ...]] = ("s", "beta")
 
+    def _log_a0(self, params, x, tx, T) -> np.ndarray:
+        """log A0 of these members at ``params`` (r, alpha, s, beta), kept for the last few: a CLV
+        over a 12-month horizon asks for the same members' likelihood 13 times, and 2F1 is nearly
+        all of its time. Evaluated once per distinct (x, t_x) and (x, T): the same values as member
+        by member."""
+        key = (tuple(params), *(hashlib.blake2b(v.tobytes(), digest_size=16).digest() for v in (x, tx, T)))
+        found = _LOG_A0.get(key)
+        if found is None:
+            found = _pareto_log_a0(*params, x, tx, T, _distinct_pairs(x, tx, T))
+            found.setflags(write=False)
+            _LOG_A0[key] = found
+            while len(_LOG_A0) > 4:
+                _LOG_A0.pop(next(iter(_LOG_A0)))
+        return found
+
     def _loglike(self, x, tx, T):
-        return _pareto_loglike(np.log(self.params_.to_numpy()), x, tx, T)
+        # the parameters as the fit's likelihood sees them (exp of their logs: the same last bit)
+        r, alpha, s, beta = params = np.exp(np.log(self.params_.to_numpy()))
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        log_a0 = self._log_a0(params, x, tx, T)
+        return a1 + np.logaddexp(-(r + x) * np.log(alpha + T) - s * np.log(beta + T), np.log(s) - np.log(r + s + x) + log_a0)
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
-        r, alpha, s, beta = self.params_.to_numpy()
+        r, alpha, s, beta = params = self.params_.to_numpy()
         x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
-        log_a0 = _pareto_log_a0(r, alpha, s, beta, x, tx, T)
+        log_a0 = self._log_a0(params, x, tx, T)
         with np.errstate(over="ignore"):
             return 1.0 / (
                 1.0 + np.exp(np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_a0)
