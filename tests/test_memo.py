@@ -121,3 +121,29 @@ def test_only_the_runner_names_the_fit_cache(tmp_path):
     (tmp_path / "mallwake.yaml").write_text(f"fit_cache_dir: {tmp_path}\n", encoding="utf-8")
     with pytest.raises(ParameterError, match="fit_cache_dir.*is set by the runner"):
         load_data_params(tmp_path)
+
+
+def test_member_features_are_kept_per_data_content_date_tiers_and_arguments(fit_cache, small_mall):
+    """The member features several reports derive from the same data are computed once for them all,
+    and computed again for other data, another analysis date, other tier levels or other arguments;
+    data without a fingerprint are never kept."""
+    import dataclasses
+
+    import pandas as pd
+
+    from analysis.data.dataset import load_dataset
+    from analysis.statistics.features import compute_member_features
+
+    data = load_dataset(small_mall)
+    stored = lambda: len(list((fit_cache / "fits").rglob("output.pkl")))  # noqa: E731
+    first = compute_member_features(data, window_days=180)
+    pd.testing.assert_frame_equal(first, compute_member_features.uncached(data, window_days=180))
+    pd.testing.assert_frame_equal(compute_member_features(data, window_days=180), first)
+    assert stored() == 1
+    compute_member_features(data, window_days=90)
+    compute_member_features(data, as_of=pd.Timestamp(data.as_of) - pd.Timedelta(days=30), window_days=180)
+    compute_member_features(dataclasses.replace(data, tiers=tuple(reversed(data.tiers))), window_days=180)
+    compute_member_features(dataclasses.replace(data, fingerprint="f" * 64), window_days=180)
+    assert stored() == 5
+    compute_member_features(dataclasses.replace(data, fingerprint=""), window_days=180)
+    assert stored() == 5

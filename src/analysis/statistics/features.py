@@ -13,6 +13,7 @@ import ibis
 import pandas as pd
 
 from analysis.data.dataset import MallData
+from analysis.statistics.memo import memoized_on_data
 
 
 def _category_levels(data: MallData) -> list[str]:
@@ -78,6 +79,7 @@ def member_features_expr(
     return out
 
 
+@memoized_on_data
 def compute_member_features(
     data: MallData,
     as_of: dt.date | str | None = None,
