@@ -8,7 +8,7 @@ from typing import ClassVar
 import ibis
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
 
 from analysis.data.dataset import MallData
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL, _check_control
@@ -254,7 +254,7 @@ def estimate_adjusted_effect(
     design, y_fit, exact = _without_exact_fits(design, y, len(main))
     if exact:
         dropped.append(Dropped("exact_fit", n=int(exact)))
-    fit = sm.OLS(y_fit, design).fit(cov_type="HC2")
+    fit = OLS(y_fit, design).fit(cov_type="HC2")
     unadj = y[treated == 1].mean() - y[treated == 0].mean()
     used = tuple(cov for cov in covariates if any(owner.get(c) == cov for c in Xk.columns))
     return AdjustedEffect(

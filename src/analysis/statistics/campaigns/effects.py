@@ -8,8 +8,9 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+from statsmodels.tools.tools import add_constant
 
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL, _check_control
 from analysis.statistics.results import Result
@@ -29,8 +30,8 @@ def _rate_diff(x1, n1, x0, n0, alpha):
 
 
 def _mean_diff_hc2(y, treated, alpha):
-    X = sm.add_constant(treated.astype(float).to_numpy())
-    fit = sm.OLS(y.to_numpy(dtype=float), X).fit(cov_type="HC2")
+    X = add_constant(treated.astype(float).to_numpy())
+    fit = OLS(y.to_numpy(dtype=float), X).fit(cov_type="HC2")
     lo, hi = fit.conf_int(alpha=alpha)[1]
     return fit.params[1], lo, hi, fit.pvalues[1]
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import ibis
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from sklearn.metrics import roc_auc_score
+from statsmodels.discrete.discrete_model import Logit
+from statsmodels.tools.tools import add_constant
 
 from analysis.data.dataset import MallData
 from analysis.data.errors import NotApplicable
@@ -115,9 +116,9 @@ def fit_sleep_risk(data: MallData, train_date, test_date, horizon_days: int = 90
                 f"risk.one_class_{window}", n=len(frame), asleep=int(frame["asleep_later"].sum()) if len(frame) else 0
             )
     cols = [c for c in RISK_FEATURES if train[c].std() > 0]  # e.g. no visits table: visit_share is all zero
-    Xtr = sm.add_constant(train[cols])
-    fit = sm.Logit(train["asleep_later"], Xtr).fit(disp=False)
-    p = fit.predict(sm.add_constant(test[cols], has_constant="add"))
+    Xtr = add_constant(train[cols])
+    fit = Logit(train["asleep_later"], Xtr).fit(disp=False)
+    p = fit.predict(add_constant(test[cols], has_constant="add"))
     auc = float(roc_auc_score(test["asleep_later"], p)) if test["asleep_later"].nunique() == 2 else float("nan")
     test = test.assign(risk=p)
     test["decile"] = pd.qcut(test["risk"].rank(method="first"), 10, labels=False) + 1
@@ -149,7 +150,7 @@ def score_sleep_risk(model: SleepRiskModel, data: MallData, date=None, sleeping_
     )
     f = f[_can_fall_asleep(f, model.horizon_days, sleeping_days)].copy()
     f = _add_risk_features(f)
-    f["risk"] = model.fit.predict(sm.add_constant(f[list(model.columns)], has_constant="add"))
+    f["risk"] = model.fit.predict(add_constant(f[list(model.columns)], has_constant="add"))
     return (
         f[["member_id", "tier", "recency_days", "frequency", "monetary", "risk"]]
         .sort_values("risk", ascending=False)
