@@ -222,7 +222,8 @@ PHRASES: dict[str, tuple[str, dict[str, str]]] = {
     "value.best.pays": (
         N_(
             "{arm}: its incremental spend covers its cost at a 100 % margin ({net} per contacted member, {level:.0%} "
-            "interval {low} to {high}); whether it pays at the real margin needs margin_rate."
+            "interval {low} to {high}); whether it pays at your real margin needs the gross margin rate (parameter "
+            "`margin_rate`)."
         ),
         {},
     ),
