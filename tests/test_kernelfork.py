@@ -8,10 +8,12 @@ import signal
 import time
 
 import nbformat
+import zmq
+from jupyter_client.channels import AsyncZMQSocketChannel
 from nbformat.v4 import new_code_cell, new_notebook
 
 from analysis.application import kernelfork
-from analysis.application.execution import _ForkKernelManager, execute_notebook
+from analysis.application.execution import _ForkKernelManager, _ReadyClient, execute_notebook
 
 
 def _gone(pid: int, within: float = 10.0) -> bool:
@@ -131,3 +133,34 @@ def test_a_notebook_runs_through_the_zygote_and_without_one(tmp_path):
 def test_the_launcher_refuses_unknown_commands(capsys):
     assert kernelfork.main(["bogus"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_a_ready_kernel_is_not_waited_on_for_silence_and_its_first_output_arrives(tmp_path, monkeypatch):
+    """The client proves the shell and IOPub channels (as jupyter_client does) but then only reads
+    what IOPub already holds (timeout 0), instead of waiting until it has been quiet for 0.2 s."""
+    timeouts: list = []
+    original = AsyncZMQSocketChannel.get_msg
+
+    async def get_msg(self, timeout=None):
+        if self.socket.socket_type == zmq.SUB:
+            timeouts.append(timeout)
+        return await original(self, timeout)
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", get_msg)
+
+    async def check(km):
+        await km.start_kernel(cwd=str(tmp_path))
+        kc = km.client()
+        assert isinstance(kc, _ReadyClient)
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            ready = list(timeouts)
+            assert ready and ready[-1] == 0 and 0.2 in ready  # one proof that IOPub is connected, then no wait
+            assert (await _run(kc, "print('first output')")).strip() == "first output"
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel()
+
+    with kernelfork.zygote(["pandas"]) as launcher:
+        asyncio.run(check(_manager(launcher)()))

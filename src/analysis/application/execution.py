@@ -9,12 +9,14 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import papermill as pm
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from papermill.engines import NBClientEngine, papermill_engines
-from traitlets import CaselessStrEnum
+from traitlets import CaselessStrEnum, default
 
 from analysis.application.pairs import clean_notebook
 from analysis.data.storage import (
@@ -24,11 +26,60 @@ from analysis.data.storage import (
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+class _ReadyClient(AsyncKernelClient):
+    """jupyter_client's client, without the 0.2 s of IOPub silence it waits for once the kernel is ready.
+
+    ``wait_for_ready`` proves both channels as jupyter_client does (a ``kernel_info_reply`` on the
+    shell channel, then any message on IOPub: ipykernel's welcome or the request's status), then
+    reads what IOPub already holds instead of waiting until it has been quiet for 0.2 s (a fixed
+    cost per notebook). Leftovers are harmless: nbclient takes only the messages whose parent is the
+    cell it executes.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                msg = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                msg = None
+            if msg is not None and msg["msg_type"] == "kernel_info_reply":
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.2)  # IOPub connected? if not, ask again
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(msg)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+        while True:  # what has already arrived, without waiting for more
+            try:
+                await self.iopub_channel.get_msg(timeout=0)
+            except Empty:
+                break
+
+    _async_wait_for_ready = wait_for_ready
+
+
 class _IPCKernelManager(AsyncKernelManager):
     """Kernels talk over Unix sockets named after their own connection file, not TCP ports:
-    TCP port picking races when several kernels start at once (``ZMQError: Address already in use``)."""
+    TCP port picking races when several kernels start at once (``ZMQError: Address already in use``).
+    Its client is :class:`_ReadyClient`; a kernel's end is polled every 20 ms, not 100 ms."""
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    @default("client_factory")
+    def _client_factory_default(self) -> type:
+        return _ReadyClient
+
+    async def _async_finish_shutdown(
+        self, waittime: float | None = None, pollinterval: float = 0.1, restart: bool = False
+    ) -> None:
+        await super()._async_finish_shutdown(waittime, min(pollinterval, 0.02), restart)
 
     def _ip_default(self) -> str:
         # a private folder per kernel: socket names cannot collide (a shared "kernel-ipc" prefix would)
