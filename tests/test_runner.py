@@ -155,8 +155,16 @@ def test_progress_within_a_notebook_names_the_cell(tmp_path):
 
 def test_a_fresh_folder_starts_the_notebooks_that_were_slow_on_this_machine_first(tmp_path, monkeypatch):
     """The parallel order comes from the folder's own history, else from the machine's (cache
-    root), else the notebooks' own order; a read-only cache root only loses the fallback."""
+    root), else the bundled reports' reference times, else the notebooks' own order; a read-only
+    cache root only loses the fallback."""
     monkeypatch.setenv("MALLWAKE_CACHE_DIR", str(tmp_path / "cache"))
+    bundled = [tmp_path / f"{n}.ipynb" for n in ("00_study_claims", "01_data_overview", "03_campaign_effects", "05_lifecycle")]
+    assert [p.stem for p in longest_first(bundled, tmp_path / "fresh")] == [
+        "05_lifecycle",
+        "03_campaign_effects",
+        "01_data_overview",
+        "00_study_claims",
+    ]  # nothing run on this machine: the reference times
     nbs = [tmp_path / f"{n}.ipynb" for n in ("00_a", "01_b", "02_c")]
     assert longest_first(nbs, tmp_path / "fresh") == nbs  # nothing known: as given
 

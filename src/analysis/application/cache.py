@@ -76,11 +76,26 @@ def _history_file(folder: Path) -> dict[str, float]:
         return {}
 
 
+#: The bundled reports' times in a first run of a million generated members with nothing cached
+#: (benchmarks/RESULTS.md, 2026-12-05; the model fits dominate): the order of a run on a machine
+#: that has never run them (a first run took 273 s in alphabetical order, the slowest report last
+#: and alone for 110 s).
+REFERENCE_SECONDS = {
+    "05_lifecycle": 145.0,
+    "03_campaign_effects": 78.0,
+    "04_segmentation": 75.0,
+    "02_sleeping_members": 11.0,
+    "01_data_overview": 10.0,
+    "00_study_claims": 8.0,
+}
+
+
 def _read_history(out_dir: Path) -> dict[str, float]:
     """Each notebook's last execution time in this output folder; in a folder without any, the
     last times on this machine (the cache root keeps them), so a first run into a fresh folder
-    also starts the slow notebooks first."""
-    return _history_file(out_dir / STATE_DIR) or _history_file(cache_root())
+    also starts the slow notebooks first; on a machine without any, the bundled reports'
+    :data:`REFERENCE_SECONDS`."""
+    return _history_file(out_dir / STATE_DIR) or _history_file(cache_root()) or dict(REFERENCE_SECONDS)
 
 
 def _write_history(out_dir: Path, results) -> None:
