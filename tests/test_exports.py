@@ -1,8 +1,10 @@
 """Lists to act on: CSV and Excel member lists in the run's exports folder, never in the report
 site, with the contact details a call centre needs, and the report saying how many rows went where."""
 
+import datetime as dt
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -44,6 +46,39 @@ def test_write_list_gives_csv_and_excel_or_nothing(tmp_path):
     assert xl["member_id"].tolist() == ["m1", "m2"] and xl["days_since_purchase"].tolist() == [200, 181]
     assert not [p for p in (tmp_path / "exp").iterdir() if p.name.startswith(".")]  # no temporary file left
     assert "2 members" in out.sentence() and "exports" in out.sentence() and str(tmp_path) not in out.sentence()
+
+
+def test_the_excel_copy_keeps_types_and_never_turns_text_into_a_formula(tmp_path):
+    """Text from the data is text (XlsxWriter's ``write``, which ``to_excel`` uses, makes a string
+    starting with ``=`` a formula); numbers, booleans, dates and times stay typed; missing is empty;
+    the read-back equals ``to_excel``'s for ordinary values."""
+    from openpyxl import load_workbook
+
+    frame = pd.DataFrame(
+        {
+            "member_id": ["m1", "m2", "m3"],
+            "tier": ['=HYPERLINK("http://x","y")', "+1", "http://example.com"],
+            "shortfall": [1.5, np.nan, 0.0],
+            "rank": [1, 2, 3],
+            "opt_out": [True, False, True],
+            "last_purchase": [pd.Timestamp("2024-01-02").date(), None, pd.Timestamp("2023-12-31").date()],
+            "seen": pd.to_datetime(["2024-01-02 10:30", None, "2024-02-01 00:00"]),
+            "note": pd.array(["a", pd.NA, "c"], dtype="string"),
+        }
+    )
+    path = tmp_path / "x.xlsx"
+    exports.write_xlsx(frame, path, "list")
+    ws = load_workbook(path)["list"]
+    assert [c.value for c in ws[1]] == list(frame.columns) and ws["A1"].font.b
+    assert ws["B2"].data_type == "s" and ws["B2"].value.startswith("=HYPERLINK") and ws["B3"].value == "+1"
+    assert ws["B4"].hyperlink is None
+    assert ws["C2"].value == 1.5 and ws["C3"].value is None and ws["D4"].value == 3 and ws["E2"].value is True
+    assert ws["F2"].is_date and ws["F2"].value.date() == dt.date(2024, 1, 2) and ws["F3"].value is None
+    assert ws["G2"].value == dt.datetime(2024, 1, 2, 10, 30) and ws["G3"].value is None and ws["H3"].value is None
+    ordinary = frame.drop(columns=["tier"])
+    exports.write_xlsx(ordinary, tmp_path / "ours.xlsx", "list")
+    ordinary.to_excel(tmp_path / "pandas.xlsx", index=False, sheet_name="list", engine="xlsxwriter")
+    pd.testing.assert_frame_equal(pd.read_excel(tmp_path / "ours.xlsx"), pd.read_excel(tmp_path / "pandas.xlsx"))
 
 
 @pytest.mark.slow
