@@ -48,6 +48,15 @@ def test_write_list_gives_csv_and_excel_or_nothing(tmp_path):
     assert "2 members" in out.sentence() and "exports" in out.sentence() and str(tmp_path) not in out.sentence()
 
 
+def test_a_list_words_each_distinct_reason_once():
+    """A million members' reasons have a handful of distinct values: each is worded once, in order."""
+    calls = []
+    words = exports._worded(pd.Series(["gold", "silver", "gold", "gold", "bronze"]), lambda v: calls.append(v) or f"earns {v}")
+    assert list(words) == ["earns gold", "earns silver", "earns gold", "earns gold", "earns bronze"]
+    assert calls == ["gold", "silver", "bronze"]
+    assert len(exports._worded(pd.Series([], dtype=object), str)) == 0
+
+
 def test_the_excel_copy_keeps_types_and_never_turns_text_into_a_formula(tmp_path):
     """Text from the data is text (XlsxWriter's ``write``, which ``to_excel`` uses, makes a string
     starting with ``=`` a formula); numbers, booleans, dates and times stay typed; missing is empty;
