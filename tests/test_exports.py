@@ -58,7 +58,7 @@ def test_a_list_words_each_distinct_reason_once():
 
 
 def test_the_excel_copy_keeps_types_and_never_turns_text_into_a_formula(tmp_path):
-    """Text from the data is text (XlsxWriter's ``write``, which ``to_excel`` uses, makes a string
+    """Text from the data is text (XlsxWriter's ``write``, which ``to_excel`` used, made a string
     starting with ``=`` a formula); numbers, booleans, dates and times stay typed; missing is empty;
     the read-back equals ``to_excel``'s for ordinary values."""
     from openpyxl import load_workbook
@@ -86,7 +86,7 @@ def test_the_excel_copy_keeps_types_and_never_turns_text_into_a_formula(tmp_path
     assert ws["G2"].value == dt.datetime(2024, 1, 2, 10, 30) and ws["G3"].value is None and ws["H3"].value is None
     ordinary = frame.drop(columns=["tier"])
     exports.write_xlsx(ordinary, tmp_path / "ours.xlsx", "list")
-    ordinary.to_excel(tmp_path / "pandas.xlsx", index=False, sheet_name="list", engine="xlsxwriter")
+    ordinary.to_excel(tmp_path / "pandas.xlsx", index=False, sheet_name="list", engine="openpyxl")
     pd.testing.assert_frame_equal(pd.read_excel(tmp_path / "ours.xlsx"), pd.read_excel(tmp_path / "pandas.xlsx"))
 
 
