@@ -47,3 +47,44 @@ def test_jupyter_client_kernel_manager_hooks_the_runner_overrides():
         assert hook in vars(AsyncKernelManager) or any(hook in vars(c) for c in AsyncKernelManager.__mro__), hook
         assert hook in vars(_IPCKernelManager) or hook == "format_kernel_cmd", hook
     assert "restart" in inspect.signature(AsyncKernelManager._async_cleanup_resources).parameters
+
+
+def test_the_local_duckdb_backend_gives_the_frames_ibis_gives_faster():
+    """``duckio.LocalBackend.execute`` converts result columns with pyarrow where ibis 12 goes
+    through Python lists (every column holding a null); the frames must stay equal, dtypes
+    included, for every column type the data use (and for what ibis's list route is for: a column
+    DuckDB typed from a NULL literal, entirely null). It reuses ibis's ``_to_duckdb_relation``,
+    ``DuckDBPandasData.convert_table`` and ``__pandas_result__``: an upgrade that changes them fails here."""
+    import ibis
+
+    from analysis.data.duckio import connect_local
+
+    sql = """SELECT i AS id,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE i END AS n_int,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE i::INTEGER END AS n_int32,
+        CASE WHEN i % 4 = 0 THEN NULL ELSE i * 1.5::DOUBLE END AS n_float,
+        CASE WHEN i % 4 = 0 THEN NULL ELSE i * 1.5 END AS n_decimal,
+        CASE WHEN i % 5 = 0 THEN NULL ELSE 'm' || i END AS n_str,
+        CASE WHEN i % 6 = 0 THEN NULL ELSE DATE '2024-01-01' + CAST(i % 900 AS INTEGER) END AS n_date,
+        CASE WHEN i % 7 = 0 THEN NULL ELSE TIMESTAMP '2024-01-01 10:00' + INTERVAL (i) MINUTE END AS n_ts,
+        CASE WHEN i % 7 = 0 THEN NULL ELSE TIMESTAMPTZ '2024-01-01 10:00:00+00' + INTERVAL (i) MINUTE END AS n_tstz,
+        CASE WHEN i % 8 = 0 THEN NULL ELSE i % 2 = 0 END AS n_bool,
+        i % 2 = 0 AS flag, i * 0.25 AS x, 'k' || (i % 3) AS s,
+        NULL AS all_null, CAST(NULL AS VARCHAR) AS null_str, CAST(NULL AS BIGINT) AS null_int,
+        [i, i + 1] AS nested
+        FROM range(5000) t(i)"""
+    theirs, ours = ibis.duckdb.connect(), connect_local()
+    a, b = theirs.sql(sql).to_pandas(), ours.sql(sql).to_pandas()
+    pd.testing.assert_frame_equal(a, b)
+    assert type(ours).execute is not type(theirs).execute
+    for expr in (ours.sql(sql).n_int.sum(), ours.sql(sql).n_str, ours.sql(sql).limit(0)):  # a scalar, a column, no rows
+        other = theirs.sql(sql)
+        same = {"Scalar": other.n_int.sum(), "Column": other.n_str, "Table": other.limit(0)}
+        kind = "Scalar" if "Scalar" in type(expr).__name__ else "Column" if "Column" in type(expr).__name__ else "Table"
+        got, want = expr.to_pandas() if kind != "Scalar" else expr.execute(), same[kind].execute()
+        if kind == "Scalar":
+            assert got == want
+        elif kind == "Column":
+            pd.testing.assert_series_equal(got, want)
+        else:
+            pd.testing.assert_frame_equal(got, want)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.data.contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
+from analysis.data.duckio import connect_local
 from analysis.data.engine_validation import validate_tables
 from analysis.data.params import load_data_params, resolve_tiers
 from analysis.data.sources import is_source, parse_source, raw_tables, source_fingerprint
@@ -217,7 +218,7 @@ def load_dataset(
     report, staged = prepare_dataset(data_dir, as_of, tiers, stage)  # tiers as given: validation says when it inferred them
     tiers = data_tiers(data_dir, tiers)
     files = present_files(data_dir)
-    con = ibis.duckdb.connect()
+    con = connect_local()
     quiet_progress(con.raw_sql)
     if staged is not None:
         try:
@@ -233,7 +234,7 @@ def load_dataset(
                 StageWarning,
                 stacklevel=2,
             )
-            con = ibis.duckdb.connect()
+            con = connect_local()
             quiet_progress(con.raw_sql)
             staged = None
     if staged is None:
