@@ -55,6 +55,10 @@ def test_a_list_words_each_distinct_reason_once():
     assert list(words) == ["earns gold", "earns silver", "earns gold", "earns gold", "earns bronze"]
     assert calls == ["gold", "silver", "bronze"]
     assert len(exports._worded(pd.Series([], dtype=object), str)) == 0
+    risks = pd.Series([0.514, 0.5149, 0.52, 0.514])  # worded as the sentence shows them: 51 %, 51 %, 52 %, 51 %
+    calls.clear()
+    worded = exports._worded(risks, lambda r: calls.append(r) or f"{r:.0%}", key=lambda r: format(r, ".0%"))
+    assert list(worded) == ["51%", "51%", "52%", "51%"] and calls == [0.514, 0.52]
 
 
 def test_the_excel_copy_keeps_types_and_never_turns_text_into_a_formula(tmp_path):

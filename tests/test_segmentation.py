@@ -44,6 +44,16 @@ def test_rfm_on_tiny_fixture(tiny_dir):
     assert r["segment"].astype(str).to_dict() == {"A1": "Loyal", "A2": "Lost", "A3": "Hibernating"}
 
 
+def test_features_without_visits_are_the_same_features_without_that_column(tiny_dir):
+    """``visits=False`` (RFM scores, spend rules) leaves out the one column that reads the visits,
+    every other column equal."""
+    data = load_dataset(tiny_dir, as_of="2023-12-31")
+    full = compute_member_features.uncached(data, "2023-12-31", window_days=365, categories=False)
+    lean = compute_member_features.uncached(data, "2023-12-31", window_days=365, categories=False, visits=False)
+    assert "visit_days_without_purchase" not in lean.columns and full["visit_days_without_purchase"].sum() > 0
+    pd.testing.assert_frame_equal(full.drop(columns=["visit_days_without_purchase"]), lean)
+
+
 def test_every_rf_pair_has_exactly_one_segment():
     r, f = np.meshgrid(range(1, 6), range(1, 6))
     segs = seg.assign_rfm_segments(pd.Series(r.ravel()), pd.Series(f.ravel()))

@@ -44,11 +44,15 @@ def compute_precampaign_features(data: MallData, campaign_ids: list[str] | None 
         .drop("member_id_right")
         .to_pandas()
     )
+    # the same numbers on every run: rows in a fixed order (an engine returns them in any order, and
+    # a regression on reordered rows differs in the last bits), sums rounded below a cent (a parallel
+    # sum of doubles depends on the order the engine adds them in)
+    df = df.sort_values(["campaign_id", "member_id"], kind="stable").reset_index(drop=True)
     start = pd.to_datetime(df["start"])
     since = pd.to_datetime(df["last_purchase"]).fillna(pd.to_datetime(df["join_date"]))
     df["recency_days"] = (start - since).dt.days.clip(lower=0)
     df["frequency"] = df["frequency"].fillna(0).astype(int)
-    df["monetary"] = df["monetary"].fillna(0.0)
+    df["monetary"] = df["monetary"].fillna(0.0).astype(float).round(6)
     df["tenure_days"] = (start - pd.to_datetime(df["join_date"])).dt.days
     df["age"] = start.dt.year - df["birth_year"]
     return df.drop(columns=["start", "last_purchase", "join_date"])

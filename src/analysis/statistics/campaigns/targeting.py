@@ -135,7 +135,7 @@ def segment_at_start(data: MallData, campaign_id: str, window_days: int = RFM_WI
     k = data.campaigns
     start = pd.Timestamp(k.filter(k.campaign_id == campaign_id).start_date.to_pandas().iloc[0])
     rfm = compute_rfm_scores(
-        compute_member_features(data, as_of=start - pd.Timedelta(days=1), window_days=window_days, categories=False)
+        compute_member_features(data, as_of=start - pd.Timedelta(days=1), window_days=window_days, categories=False, visits=False)
     )
     return pd.DataFrame({"campaign_id": campaign_id, "member_id": rfm["member_id"], "rfm_segment": rfm["segment"]})
 
