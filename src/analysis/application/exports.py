@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 from rustpy_xlsxwriter import write_worksheet
 
-from analysis.data.dataset import MallData, is_purchase
+from analysis.data.dataset import MallData
 from analysis.data.storage import atomic_write
 from analysis.presentation.definitions import COLUMN_TERMS, term
 from analysis.presentation.formats import display_name
@@ -57,11 +58,11 @@ def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFram
     m = data.members
     cols = ["member_id", *[c for c in CONTACT_COLUMNS if c in m.columns]]
     members = m.select(*cols).to_pandas()
-    t = data.transactions
+    d = data.purchase_days  # one row per member and day with a purchase: fewer rows than the transactions
     last = (
-        t.filter(is_purchase(t) & (t.ts < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)))
+        d.filter(d.day <= ibis.literal(pd.Timestamp(as_of).date()))
         .group_by("member_id")
-        .aggregate(last_purchase=t.ts.max())
+        .aggregate(last_purchase=d.day.max())
         .to_pandas()
     )
     out = pd.DataFrame({"member_id": member_ids.to_numpy()}).merge(members, on="member_id", how="left")
