@@ -289,9 +289,12 @@ def test_garbage_stage_and_killed_staging_leftovers_are_cleaned(small_mall, tmp_
     dead = path.with_name(f"{path.stem}.partial-999999999")  # a pid that does not run
     dead.write_bytes(b"half")
     Path(str(dead) + ".wal").write_bytes(b"half")
+    spill = Path(str(dead) + ".tmp")  # DuckDB's spill folder of the killed staging (a memory limit is set)
+    spill.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"spilled")
     with pytest.warns(UserWarning, match="not usable"):
         _, again = prepare_dataset(d)
-    assert again == path and not dead.exists()
+    assert again == path and not dead.exists() and not spill.exists()
     assert load_dataset(d).transactions.count().to_pandas() > 0
 
 
