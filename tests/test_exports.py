@@ -88,6 +88,9 @@ def test_the_excel_copy_keeps_types_and_never_turns_text_into_a_formula(tmp_path
     assert ws["C2"].value == 1.5 and ws["C3"].value is None and ws["D4"].value == 3 and ws["E2"].value is True
     assert ws["F2"].is_date and ws["F2"].value.date() == dt.date(2024, 1, 2) and ws["F3"].value is None
     assert ws["G2"].value == dt.datetime(2024, 1, 2, 10, 30) and ws["G3"].value is None and ws["H3"].value is None
+    empty = frame.iloc[:0]  # a list nobody is on (e.g. no downgrade warnings): the header row alone
+    exports.write_xlsx(empty, tmp_path / "empty.xlsx", "list")
+    assert list(pd.read_excel(tmp_path / "empty.xlsx").columns) == list(frame.columns)
     ordinary = frame.drop(columns=["tier"])
     exports.write_xlsx(ordinary, tmp_path / "ours.xlsx", "list")
     ordinary.to_excel(tmp_path / "pandas.xlsx", index=False, sheet_name="list", engine="openpyxl")
