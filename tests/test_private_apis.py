@@ -49,15 +49,38 @@ def test_jupyter_client_kernel_manager_hooks_the_runner_overrides():
     assert "restart" in inspect.signature(AsyncKernelManager._async_cleanup_resources).parameters
 
 
+def test_jupyter_client_readiness_and_shutdown_hooks_the_runner_overrides():
+    """``execution._ReadyClient.wait_for_ready`` replaces jupyter_client's (nbclient calls it by that
+    name) and uses the client's private ``_handle_kernel_info_reply`` and ``_async_is_alive``; the
+    manager's ``_async_finish_shutdown`` is what a shutdown awaits, with a poll interval to shorten."""
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient.client import NotebookClient
+
+    from analysis.application.execution import _IPCKernelManager, _ReadyClient
+
+    assert "wait_for_ready(" in inspect.getsource(NotebookClient.async_start_new_kernel_client)
+    for name in ("_handle_kernel_info_reply", "_async_is_alive", "_async_wait_for_ready"):
+        assert hasattr(AsyncKernelClient, name), name
+    assert _IPCKernelManager().client_factory is _ReadyClient
+    assert list(inspect.signature(AsyncKernelManager._async_finish_shutdown).parameters) == [
+        "self",
+        "waittime",
+        "pollinterval",
+        "restart",
+    ]
+    assert "self._async_finish_shutdown(" in inspect.getsource(AsyncKernelManager._async_shutdown_kernel)
+
+
 def test_the_local_duckdb_backend_gives_the_frames_ibis_gives_faster():
-    """``duckio.LocalBackend.execute`` converts result columns with pyarrow where ibis 12 goes
+    """``localdb.LocalBackend.execute`` converts result columns with pyarrow where ibis 12 goes
     through Python lists (every column holding a null); the frames must stay equal, dtypes
     included, for every column type the data use (and for what ibis's list route is for: a column
     DuckDB typed from a NULL literal, entirely null). It reuses ibis's ``_to_duckdb_relation``,
     ``DuckDBPandasData.convert_table`` and ``__pandas_result__``: an upgrade that changes them fails here."""
     import ibis
 
-    from analysis.data.duckio import connect_local
+    from analysis.data.localdb import connect_local
 
     sql = """SELECT i AS id,
         CASE WHEN i % 3 = 0 THEN NULL ELSE i END AS n_int,

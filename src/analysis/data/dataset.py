@@ -31,8 +31,8 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.data.contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
-from analysis.data.duckio import connect_local
 from analysis.data.engine_validation import validate_tables
+from analysis.data.localdb import connect_local
 from analysis.data.params import load_data_params, resolve_tiers
 from analysis.data.sources import is_source, parse_source, raw_tables, source_fingerprint
 from analysis.data.storage import is_disk_full
