@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from analysis.data.config import NOTEBOOKS_DIR
 from analysis.data.contract import TABLES, present_files
 from analysis.data.dataset import load_dataset, validate_source
 from analysis.data.params import ParameterError
@@ -79,6 +80,28 @@ def test_the_readme_spark_connection_file_reads_as_written(tmp_path):
     assert src.engine == "pyspark" and src.spark["master"] == "local[8]"
     assert src.table_ref("members") == {"parquet": "/lake/crm/members"}
     assert src.table_ref("transactions") == ("pos_lines", "lakehouse") and src.where("visits") == "visits"
+
+
+def test_a_connection_file_says_whether_a_run_copies_the_tables(tmp_path):
+    f = tmp_path / "c.yaml"
+    for text, copies in (
+        ("engine: postgres\nurl: postgresql://a@h/db\n", True),
+        ("url: postgresql://a@h/db\ncopy: false\n", False),
+    ):
+        f.write_text(text)
+        assert parse_source(f).copies is copies
+    assert parse_source("postgresql://a@h/db?schema=s").copies and not parse_source("duckdb:///x.ddb").copies
+    f.write_text("engine: pyspark\ncopy: false\n")
+    assert not parse_source(f).copies
+    f.write_text("engine: pyspark\ncopy: true\n")
+    with pytest.raises(ParameterError, match="'copy' is for databases"):
+        parse_source(f)
+    f.write_text("url: postgresql://a@h/db\ncopy: sometimes\n")
+    with pytest.raises(ParameterError, match="copy"):
+        parse_source(f)
+    # the same tables of the same database are one identity, whatever the secret; another schema is not
+    a, b = parse_source("postgresql://a@h/db?schema=s"), parse_source("postgresql://a@h/db?schema=t")
+    assert a.identity == parse_source("postgresql://a@h/db?schema=s").identity != b.identity
 
 
 def test_cli_says_why_it_cannot_reach_a_source_and_exits_2(tmp_path):
@@ -374,3 +397,81 @@ def test_plan_on_postgres_draws_the_same_wave_as_on_files(pg_source, small_mall,
     assert (a / "contacts.csv").read_bytes() == (b / "contacts.csv").read_bytes()
     assert json.loads((a / "preregistration.json").read_text()) == json.loads((b / "preregistration.json").read_text())
     assert len(pd.read_csv(a / "contacts.csv")) > 10
+
+
+# --- PostgreSQL read once per run: validated, fingerprinted and copied in one snapshot ---------
+
+
+def _in_place(conn_file: Path) -> Path:
+    """The same connection file with ``copy: false``: every query runs in PostgreSQL."""
+    f = conn_file.with_name("crm_in_place.yaml")
+    f.write_text(conn_file.read_text() + "copy: false\n")
+    return f
+
+
+@pytest.mark.slow
+def test_the_reports_on_postgres_queried_in_place_equal_the_files(pg_source, files_metrics, tmp_path):
+    from analysis.application.runner import run_reports
+
+    conn_file = _in_place(pg_source[0])
+    assert parse_source(conn_file).copies is False and load_dataset(conn_file).in_engine
+    run = run_reports(conn_file, out_dir=tmp_path / "reports", label="main", jobs=2, log=lambda *_: None)
+    assert all(n.status == "ok" for n in run.notebooks), [(n.name, n.error) for n in run.notebooks]
+    engine = {p.name: json.loads(p.read_text()) for p in sorted((tmp_path / "reports").rglob("*.metrics.json"))}
+    assert_same_metrics(files_metrics, engine, expected={p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")})
+
+
+def test_a_postgres_copy_is_read_by_the_run_not_the_source_and_follows_its_changes(pg_source, monkeypatch):
+    import dataclasses
+
+    import psycopg
+
+    from analysis.data import dataset
+    from analysis.data.sources import Source
+
+    conn_file, _ = pg_source
+    source = parse_source(conn_file)
+    assert source.copies
+    assert not parse_source(_in_place(conn_file)).copies
+    url = source.url.replace(":${MALLWAKE_TEST_PG_SECRET}", "")
+    # doubling and halving are exact in binary floating point: the put-back restores every value
+    one = "UPDATE crm.pos_lines SET amount = amount {} 2 WHERE member_id = (SELECT min(member_id) FROM crm.pos_lines)"
+    # a row changed by someone else while the run validates and copies cannot reach the copy: one snapshot
+    real_copy, changed = dataset.copy_source, []
+
+    def copy_after_a_change(src, check, log=None):
+        with psycopg.connect(url, autocommit=True) as other:
+            changed.append(other.execute(one.format("*")).rowcount)
+        return real_copy(src, check, log)
+
+    monkeypatch.setattr(dataset, "copy_source", copy_after_a_change)
+    check, copy = dataset.prepare_source(conn_file)
+    monkeypatch.undo()
+    try:
+        assert copy is not None and copy.is_file() and dataset.stage_meta(copy)["fingerprint"] == check.fingerprint
+        with duckdb.connect(str(copy), read_only=True) as con:
+            copied = con.execute("SELECT sum(amount) FROM transactions").fetchone()[0]
+            first = con.execute(
+                "SELECT sum(amount) FROM transactions WHERE member_id = (SELECT min(member_id) FROM transactions)"
+            )
+            first = first.fetchone()[0]
+        with psycopg.connect(url) as other:
+            now = float(other.execute("SELECT sum(amount) FROM crm.pos_lines").fetchone()[0])
+        assert changed[0] > 0 and first > 0 and now == pytest.approx(copied + first)  # the change is there, not in the copy
+        # the run hands the kernels its copy: they never connect to the source, and see the run's fingerprint
+        monkeypatch.setattr(Source, "connect", lambda self: pytest.fail("a kernel connected to the source"))
+        with dataset.hand_copy(copy):
+            data = load_dataset(conn_file)
+            assert not data.in_engine and data.fingerprint == check.fingerprint and data.has_visits
+            assert data.transactions.amount.sum().to_pandas() == pytest.approx(copied)
+            assert dataset._handed_copy(dataclasses.replace(source, schema="other")) is None  # another source's copy
+        assert dataset.SOURCE_COPY_ENV not in os.environ
+        monkeypatch.undo()
+        # without a handed copy the source is checked again: the change is seen, a new copy replaces the old
+        data = load_dataset(conn_file)
+        assert data.fingerprint != check.fingerprint and not copy.exists()
+        assert data.transactions.amount.sum().to_pandas() == pytest.approx(now)
+    finally:
+        with psycopg.connect(url, autocommit=True) as other:  # put it back
+            other.execute(one.format("/"))
+    assert load_dataset(conn_file).fingerprint == check.fingerprint

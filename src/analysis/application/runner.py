@@ -79,7 +79,7 @@ from analysis.application.cache import (
 )
 from analysis.application.provenance import _analysis_date, _fingerprint, _provenance, data_name, resolve_data
 from analysis.data.sources import is_source, parse_source
-from analysis.data.dataset import last_day, load_dataset, prepare_dataset, stage_meta, typed_tables, validate_source
+from analysis.data.dataset import hand_copy, last_day, load_dataset, prepare_dataset, prepare_source, stage_meta, typed_tables
 
 
 def _title(nb_path: Path) -> str:
@@ -464,8 +464,16 @@ def _pipeline(
     ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports(notebooks))
     with ahead as launcher:
         started = time.perf_counter()
-        fingerprint, last_day = _prepare(setting.data_dir, setting.as_of, setting.log, strict)
+        fingerprint, last_day, copy = _prepare(setting.data_dir, setting.as_of, setting.log, strict)
         setting = replace(setting, fingerprint=fingerprint, last_day=last_day, launcher=launcher)
+        results = _after_prepare(builds, setting, jobs, force, check, started, fingerprint, copy)
+    _update_index(setting.out_dir)
+    return results
+
+
+def _after_prepare(builds, setting, jobs, force, check, started, fingerprint, copy) -> list:
+    """The rest of :func:`_pipeline`, once the data are prepared: the kernels read the run's copy of a source."""
+    with hand_copy(copy):
         if check is not None:
             check(setting)
         for b in builds:
@@ -498,9 +506,7 @@ def _pipeline(
         else:
             done = [_run_label(b, setting, jobs, *how) for b, how in pending]
         built = iter(done)
-        results = [(next(built), True) if how is not None else (item, False) for item, how in work]
-    _update_index(setting.out_dir)
-    return results
+        return [(next(built), True) if how is not None else (item, False) for item, how in work]
 
 
 def run_reports(
@@ -560,29 +566,30 @@ def _label_stem(data) -> str:
     return parse_source(data).label if is_source(data) else Path(data).name
 
 
-def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | None]:
+def _prepare(data_dir, as_of, log, strict: bool = False) -> tuple[str, str | None, Path | None]:
     """Validate and stage the data once for all notebooks (each kernel would otherwise race to
-    stage it); return the data fingerprint and the last day of data the stage recorded (without a
-    stage: the files' fingerprint and ``None``). A source is validated in its engine, and its
-    fingerprint comes from there (:func:`analysis.data.sources.source_fingerprint`)."""
+    stage it); return the data fingerprint, the last day of data the stage recorded (without a
+    stage: the files' fingerprint and ``None``) and the copy of a source the kernels read. A source
+    is validated in its engine, and its fingerprint comes from there
+    (:func:`analysis.data.sources.source_fingerprint`), in the same snapshot as its copy
+    (:func:`analysis.data.dataset.prepare_source`)."""
     started = time.perf_counter()
     if is_source(data_dir):
-        check = validate_source(data_dir, as_of, strict=strict)
-        check.report.raise_for_errors()
+        check, copy = prepare_source(data_dir, as_of, strict=strict, log=log)
         for msg in check.report.warning_messages():
             log(f"mallwake: warning: {msg}")
         rows = ", ".join(f"{k} {v['rows']:,}" for k, v in check.detail.items())
         log(f"mallwake: {data_name(data_dir)} validated in the engine in {time.perf_counter() - started:.1f} s ({rows})")
-        last = last_day(typed_tables(check.raw)[0])
-        return check.fingerprint, str(last) if last else None
+        last = stage_meta(copy)["last_day"] if copy is not None else last_day(typed_tables(check.raw)[0])
+        return check.fingerprint, str(last) if last else None, copy
     report, path = prepare_dataset(data_dir, as_of, log=log, strict=strict)
     for msg in report.warning_messages():
         log(f"mallwake: warning: {msg}")
     log(f"mallwake: data validated and staged in {time.perf_counter() - started:.1f} s")
     if path is None:
-        return _fingerprint(data_dir), None
+        return _fingerprint(data_dir), None, None
     meta = stage_meta(path)
-    return meta["fingerprint"], meta.get("last_day")
+    return meta["fingerprint"], meta.get("last_day"), None
 
 
 def month_label(month: str, lang: str = "en") -> str:

@@ -19,9 +19,11 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -219,15 +221,9 @@ def load_dataset(
     report, staged = prepare_dataset(data_dir, as_of, tiers, stage)  # tiers as given: validation says when it inferred them
     tiers = data_tiers(data_dir, tiers)
     files = present_files(data_dir)
-    con = connect_local()
-    quiet_progress(con.raw_sql)
     if staged is not None:
         try:
-            p = str(staged).replace("'", "''")
-            con.raw_sql(f"ATTACH '{p}' AS staged (READ_ONLY)")
-            for name in (*TABLES, "purchase_days"):
-                con.raw_sql(f"CREATE VIEW {name} AS SELECT * FROM staged.main.{name}")
-            meta = json.loads(con.raw_sql("SELECT meta FROM staged.main._stage").fetchone()[0])
+            con, meta = _attach_stage(staged)
             fingerprint, extras, last = meta["fingerprint"], tuple(meta["member_attributes"]), meta["last_day"]
         except Exception as err:  # damaged since it was checked: read the files instead
             warnings.warn(
@@ -235,10 +231,10 @@ def load_dataset(
                 StageWarning,
                 stacklevel=2,
             )
-            con = connect_local()
-            quiet_progress(con.raw_sql)
             staged = None
     if staged is None:
+        con = connect_local()
+        quiet_progress(con.raw_sql)
         extras = _create_tables(con.raw_sql, files, "VIEW")
         con.raw_sql(f"CREATE VIEW purchase_days AS {_purchase_days_sql()}")
         fingerprint, last = fingerprint_files(list(files.values())), _last_day(con.raw_sql)
@@ -439,15 +435,31 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
     file that is renamed when complete, so a reader never sees a half-written stage and
     concurrent stagers do not collide.
     """
-    import duckdb
-
     data_dir = Path(data_dir)
     path = stage_path(data_dir)
     if path is None:
         return None
+    files = present_files(data_dir)
+
+    def fill(con) -> dict:
+        extras = _create_tables(con.execute, files, "TABLE")
+        return {
+            "fingerprint": fingerprint_files(list(files.values())),
+            "member_attributes": list(extras),
+            "data_dir": str(data_dir.resolve()),
+        }
+
+    return _write_stage(path, fill, f"{path.name.split('-')[0]}-*.duckdb", log)
+
+
+def _write_stage(path: Path, fill, siblings: str, log=None) -> Path | None:
+    """Write the stage file ``path`` once: ``fill(con)`` creates the contract's tables and returns
+    the stage's record; ``purchase_days``, the last day and the record are added here. Older stages
+    matching ``siblings`` are removed. ``None`` when the cache is not writable or fills up."""
+    import duckdb
+
     if path.is_file():
         return path
-    files = present_files(data_dir)
     tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -459,18 +471,13 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
     try:
         quiet_progress(con.execute)
         con.execute(f"SET memory_limit = '{STAGE_MEMORY}'")  # sorts beyond it spill to the stage's temporary folder
-        extras = _create_tables(con.execute, files, "TABLE")
+        meta = fill(con)
         con.execute(f"CREATE TABLE purchase_days AS SELECT * FROM ({_purchase_days_sql()}) ORDER BY day")
         last = _last_day(con.execute)
-        meta = {
-            "fingerprint": fingerprint_files(list(files.values())),
-            "member_attributes": list(extras),
-            "last_day": str(last) if last else None,
-            "data_dir": str(data_dir.resolve()),
-        }
+        meta = {**meta, "last_day": str(last) if last else None}
         con.execute("CREATE TABLE _stage AS SELECT ? AS meta", [json.dumps(meta)])
         con.close()
-        for old in path.parent.glob(f"{path.name.split('-')[0]}-*.duckdb"):
+        for old in path.parent.glob(siblings):
             if old != path:
                 _remove_stage(old)
         os.replace(tmp, path)
@@ -478,12 +485,21 @@ def stage_dataset(data_dir: str | Path, log=None) -> Path | None:
         con.close()
         _remove_stage(tmp)
         if is_disk_full(err):
-            _notice(
-                f"the cache {path.parent} is full: reading the data files directly (slower); free space or set {CACHE_ENV}", log
-            )
+            _notice(f"the cache {path.parent} is full: reading the data directly (slower); free space or set {CACHE_ENV}", log)
             return None
         raise
     return path
+
+
+def _attach_stage(path: Path):
+    """A local backend reading the stage file ``path`` (read-only) under the contract's names, and its record."""
+    con = connect_local()
+    quiet_progress(con.raw_sql)
+    p = str(path).replace("'", "''")
+    con.raw_sql(f"ATTACH '{p}' AS staged (READ_ONLY)")
+    for name in (*TABLES, "purchase_days"):
+        con.raw_sql(f"CREATE VIEW {name} AS SELECT * FROM staged.main.{name}")
+    return con, json.loads(con.raw_sql("SELECT meta FROM staged.main._stage").fetchone()[0])
 
 
 # --- any Ibis backend -------------------------------------------------------------------------
@@ -661,6 +677,21 @@ class SourceCheck(NamedTuple):
     detail: dict
 
 
+def _validation_key(fingerprint: str, as_of: dt.date, tiers, wheres: dict) -> str:
+    return hashlib.sha256(
+        f"{__version__}|engine|{fingerprint}|{as_of}|{tuple(tiers)}|{sorted(wheres.items())}".encode()
+    ).hexdigest()
+
+
+def _declared_tiers(source, tiers) -> bool:
+    return bool(tiers) or bool(load_data_params(source).get("tiers"))
+
+
+def _tier_policy(source, report: ValidationReport, declared: bool, tiers, strict: bool) -> ValidationReport:
+    where = source.where("members")
+    return with_policy(report, undeclared_tiers(declared, tiers, where, "a mallwake.yaml beside the connection file"), strict)
+
+
 def validate_source(
     data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False, con=None
 ) -> SourceCheck:
@@ -674,7 +705,7 @@ def validate_source(
     raw = raw_tables(source, con)
     wheres = {n: source.where(n) for n in TABLES}
     try:
-        declared = bool(tiers) or bool(load_data_params(source).get("tiers"))
+        declared = _declared_tiers(source, tiers)
         tiers = tuple(source_tiers(source, raw, tiers))
     except ValueError as err:  # a broken mallwake.yaml beside the connection file
         report = ValidationReport(
@@ -682,24 +713,191 @@ def validate_source(
         )
         return SourceCheck(report, con, raw, (), "", {})
     fingerprint, detail = source_fingerprint(source, con, raw)
-    key = hashlib.sha256(f"{__version__}|engine|{fingerprint}|{as_of_date}|{tiers}|{sorted(wheres.items())}".encode()).hexdigest()
+    key = _validation_key(fingerprint, as_of_date, tiers, wheres)
     report = cached_pass(key, source.name, as_of_date, wheres)
     if report is None:
         report = validate_tables(source.name, raw, wheres, as_of_date, tiers)
         remember_pass(key, report)
-    inferred = undeclared_tiers(declared, tiers, wheres["members"], "a mallwake.yaml beside the connection file")
-    return SourceCheck(with_policy(report, inferred, strict), con, raw, tiers, fingerprint, detail)
+    return SourceCheck(_tier_policy(source, report, declared, tiers, strict), con, raw, tiers, fingerprint, detail)
+
+
+# --- a database source read once per run: validated, fingerprinted and copied in one snapshot ----
+
+#: How a run hands the kernels of its notebooks the copy of a source it validated (a stage file).
+SOURCE_COPY_ENV = "MALLWAKE_SOURCE_COPY"
+
+
+@contextmanager
+def _snapshot(con):
+    """Everything read through ``con`` inside sees one state of the database: a REPEATABLE READ
+    transaction on PostgreSQL (Ibis's own transactions become savepoints in it); nothing elsewhere."""
+    raw = getattr(con, "con", None)
+    if getattr(con, "name", "") != "postgres" or not hasattr(raw, "isolation_level"):
+        yield
+        return
+    import psycopg
+
+    before = raw.isolation_level
+    raw.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        with raw.transaction():
+            yield
+    finally:
+        raw.isolation_level = before
+
+
+def prepare_source(
+    data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False, log=None
+) -> tuple[SourceCheck, Path | None]:
+    """Validate a source in its engine and, when it :attr:`~analysis.data.sources.Source.copies`, copy its
+    typed tables into a stage file in the cache, all in one snapshot of the database: the copy holds
+    exactly the rows the fingerprint and the validation saw, whatever changes in the database
+    meanwhile. A copy of the same fingerprint is reused. Returns the check and the copy (``None``:
+    the source is queried in place, or the cache is not writable or full)."""
+    source = parse_source(data)
+    con = source.connect()
+    with _snapshot(con):
+        check = validate_source(source, as_of, tiers, strict, con=con)
+        check.report.raise_for_errors()
+        path = copy_source(source, check, log) if source.copies else None
+    return check, path
+
+
+def source_copy_path(source, fingerprint: str) -> Path:
+    """Where the copy of ``source``'s tables with ``fingerprint`` lives in the cache."""
+    return cache_root() / "stage" / f"src{source.identity[:15]}-{fingerprint[:32]}.duckdb"
+
+
+def copy_source(source, check: SourceCheck, log=None) -> Path | None:
+    """The stage file holding ``check``'s tables, copied now if no sound copy of its fingerprint exists
+    (read through the caller's connection: in :func:`prepare_source`, inside its snapshot)."""
+    path = source_copy_path(source, check.fingerprint)
+    if path.is_file():
+        problem = _stage_problem(path, check.fingerprint)
+        if problem is None:
+            return path
+        _notice(f"copy {path} is not usable ({problem}): removed, copying again", log)
+        _remove_stage(path)
+    typed, extras = typed_tables(check.raw)
+    started = time.perf_counter()
+
+    def fill(duck) -> dict:
+        csv = path.with_name(f"{path.stem}.partial-{os.getpid()}.csv")
+        try:
+            for name in TABLES:
+                _copy_table(check.con, name, typed[name], duck, csv)
+        finally:
+            csv.unlink(missing_ok=True)
+        return {
+            "fingerprint": check.fingerprint,
+            "member_attributes": list(extras),
+            "data_dir": source.name,
+            "source": source.identity,
+            "tiers": list(check.tiers),
+            "origins": {n: source.where(n) for n in check.raw},
+        }
+
+    made = _write_stage(path, fill, f"src{source.identity[:15]}-*.duckdb", log)
+    if made is not None and log is not None:
+        log(f"mallwake: {source.name} copied for this run in {time.perf_counter() - started:.1f} s")
+    return made
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
+    """Copy the typed table ``expr`` of the source's backend ``con`` into the DuckDB connection ``duck``
+    as ``name`` (sorted by time where it has one). PostgreSQL streams it as CSV (``COPY ... TO STDOUT``,
+    its fastest way out) through the file ``csv``; other engines as Arrow batches."""
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    plain = {c: t for c, t in expr.schema().items() if t.is_integer() or t.is_floating() or t.is_boolean() or t.is_string()}
+    plain |= {c: t for c, t in expr.schema().items() if t.is_date() or (t.is_timestamp() and t.timezone is None)}
+    # anything else (decimals, zoned times, JSON, arrays) is copied as text; only extra member columns can be
+    expr = expr.select(*[expr[c] if c in plain else expr[c].cast("string").name(c) for c in expr.columns])
+    types = {c: DuckDBType.to_string(t) for c, t in expr.schema().items()}
+    spec = TABLES[name]
+    order = " ORDER BY ts" if spec.time_column == "ts" else ""
+    target = quote_ident(name)
+    if con.name == "postgres":
+        sql = con.compile(expr)
+        raw = con.con
+        with raw.transaction(), raw.cursor() as cur:  # a savepoint inside the snapshot
+            cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+            cur.execute("SET LOCAL extra_float_digits = 3")  # every float exactly
+            with csv.open("wb") as f, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+                for block in copy:
+                    f.write(block)
+        columns = "{" + ", ".join(f"{_sql_text(c)}: {_sql_text(t)}" for c, t in types.items()) + "}"
+        duck.execute(
+            f"CREATE TABLE {target} AS SELECT * FROM read_csv({_sql_text(str(csv))}, header=false, auto_detect=false, "
+            f"columns={columns}, delim=',', quote='\"', escape='\"', allow_quoted_nulls=false){order}"
+        )
+        csv.unlink(missing_ok=True)
+        return
+    reader = con.to_pyarrow_batches(expr)
+    view = f"_copy_{uuid.uuid4().hex[:8]}"
+    duck.register(view, reader)
+    try:
+        duck.execute(f"CREATE TABLE {target} AS SELECT * FROM {view}{order}")
+    finally:
+        duck.unregister(view)
+
+
+def _handed_copy(source) -> Path | None:
+    """The copy of ``source`` the run handed this process (:data:`SOURCE_COPY_ENV`), if it is one of ``source``."""
+    text = os.environ.get(SOURCE_COPY_ENV)
+    if not text:
+        return None
+    try:
+        meta = stage_meta(Path(text))
+    except Exception:  # removed or damaged since: validate and copy again
+        return None
+    return Path(text) if meta.get("source") == source.identity else None
+
+
+@contextmanager
+def hand_copy(path: Path | None):
+    """Within the block, processes started from here (the notebooks' kernels) read the copy ``path``
+    of the run's source instead of validating and fingerprinting the source again."""
+    if path is None:
+        yield
+        return
+    before = os.environ.get(SOURCE_COPY_ENV)
+    os.environ[SOURCE_COPY_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SOURCE_COPY_ENV, None)
+        else:
+            os.environ[SOURCE_COPY_ENV] = before
 
 
 def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...] | None = None, strict: bool = False) -> MallData:
     """Validate a source (a database URL or a connection file, see :mod:`analysis.data.sources`) in its
-    engine and open its tables, typed as the contract says, as Ibis expressions on that engine.
+    engine and open its tables, typed as the contract says: the run's copy of them (PostgreSQL; see
+    :func:`prepare_source`), else Ibis expressions on that engine.
 
     Every function of the package that works on :class:`MallData` then runs its queries there.
     """
     source = parse_source(data)
-    check = validate_source(source, as_of, tiers, strict)
-    check.report.raise_for_errors()
+    copy = _handed_copy(source) if source.copies else None
+    if copy is not None:  # the run validated this copy: its cached validation, without the source
+        meta = stage_meta(copy)
+        wheres = {n: source.where(n) for n in TABLES}
+        use = tuple(tiers) if tiers else tuple(meta["tiers"])
+        as_of_date = pd.Timestamp(as_of or dt.date.today()).date()
+        report = cached_pass(_validation_key(meta["fingerprint"], as_of_date, use, wheres), source.name, as_of_date, wheres)
+        if report is not None:
+            return _copied_data(
+                source, copy, _tier_policy(source, report, _declared_tiers(source, tiers), use, strict), use, as_of
+            )
+    check, copy = prepare_source(source, as_of, tiers, strict)
+    if copy is not None:
+        return _copied_data(source, copy, check.report, check.tiers, as_of)
     tables, extras = typed_tables(check.raw)
     tables["purchase_days"] = session_table(check.con, tables["purchase_days"], "purchase_days")
     return MallData(
@@ -712,6 +910,21 @@ def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...]
         member_attributes=extras,
         tables=tables,
         origins={n: source.where(n) for n in check.raw},
+    )
+
+
+def _copied_data(source, path: Path, report: ValidationReport, tiers, as_of) -> MallData:
+    report.raise_for_errors()
+    con, meta = _attach_stage(path)
+    return MallData(
+        data_dir=source.spec,
+        as_of=pd.Timestamp(as_of or meta["last_day"] or report.as_of).date(),
+        tiers=tuple(tiers),
+        con=con,
+        validation=report,
+        fingerprint=meta["fingerprint"],
+        member_attributes=tuple(meta["member_attributes"]),
+        origins=dict(meta["origins"]),
     )
 
 

@@ -354,6 +354,7 @@ def connection_model():
         schema_: Name | None = Field(default=None, alias="schema")
         tables: dict[str, Name | dict[str, Name]] = {}
         spark: SparkSettings = SparkSettings()
+        copy_: bool | None = Field(default=None, alias="copy")
 
         @model_validator(mode="after")
         def _consistent(self):
@@ -371,6 +372,8 @@ def connection_model():
                 raise ValueError(
                     f"'tables' names {', '.join(unknown)}, which the contract does not have (tables: {', '.join(TABLES)})"
                 )
+            if self.copy_ and engine in SPARK_ENGINES:
+                raise ValueError("'copy' is for databases: Spark reads its tables in the cluster, where they are")
             for name, ref in self.tables.items():
                 if isinstance(ref, dict) and (engine not in SPARK_ENGINES or set(ref) - {"parquet", "csv"} or len(ref) != 1):
                     raise ValueError(
@@ -385,7 +388,7 @@ def connection_model():
 
 def read_connection_file(path: Path) -> dict:
     """The checked settings of connection file ``path``: ``engine`` (lower case), ``url``,
-    ``schema``, ``tables``, ``spark``; :class:`ParameterError` naming the file and key."""
+    ``schema``, ``tables``, ``spark``, ``copy``; :class:`ParameterError` naming the file and key."""
     from pydantic import ValidationError
 
     loaded = read_settings_file(path, "connection file")
@@ -403,4 +406,5 @@ def read_connection_file(path: Path) -> dict:
         "schema": conn.schema_,
         "tables": dict(conn.tables),
         "spark": conn.spark.model_dump(exclude_none=True),
+        "copy": conn.copy_,
     }

@@ -12,6 +12,7 @@
       tables:                          # contract name -> the source's table or view
         members: crm_members
         transactions: sales.pos_lines  # schema.table
+      copy: false                      # PostgreSQL: query the tables in place (default: one copy per run)
       # Spark only: the session's master and settings, and tables read from files
       spark: {master: "local[4]", conf: {spark.sql.shuffle.partitions: "8"}}
       # tables: {transactions: {parquet: /lake/pos_lines}}
@@ -24,8 +25,11 @@ reports show the source without any secret (:attr:`Source.name`).
 The folder of a connection file plays the part of a data folder for the settings: its
 ``mallwake.yaml`` (tiers, campaign roles, display names) and ``preregistrations/``.
 
-Every query runs in the engine; what comes back is member-level or smaller (features, outcomes,
-counts). Validation runs there too (:mod:`analysis.data.engine_validation`), and the fingerprint in a
+A PostgreSQL source is read once per run: its tables are validated and fingerprinted in the
+database, then copied, within the same transaction (one snapshot), into a DuckDB file in the cache
+(:func:`analysis.data.dataset.prepare_source`), which every notebook of the run reads. With
+``copy: false`` (and on every other engine) every query runs in the engine; what comes back is
+member-level or smaller (features, outcomes, counts). Validation runs there too (:mod:`analysis.data.engine_validation`), and the fingerprint in a
 report's provenance comes from the source: each table's row count and an order-independent
 checksum of its rows, computed by the engine (:func:`source_fingerprint`).
 """
@@ -149,6 +153,20 @@ class Source:
     tables: dict = field(default_factory=dict)
     spark: dict = field(default_factory=dict)
     config_dir: Path | None = None
+    #: Copy the tables once per run into the local engine (``None``: the engine's default, see :attr:`copies`).
+    copy: bool | None = None
+
+    @property
+    def copies(self) -> bool:
+        """Whether a run reads a copy of the tables (PostgreSQL by default) rather than querying them in place."""
+        return self.copy if self.copy is not None else self.engine in COPY_ENGINES
+
+    @property
+    def identity(self) -> str:
+        """What names the same tables of the same database (no secret): the key of their copies."""
+        tables = sorted((k, str(v)) for k, v in self.tables.items())
+        text = f"{self.engine}|{_public_url(self.url or self.spec)}|{self.schema}|{tables}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def name(self) -> str:
@@ -204,6 +222,9 @@ class Source:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise SourceError(f"{self.name}: cannot connect ({mask_secrets(first, self.url)})") from None
 
+
+#: Engines whose tables a run copies once by default (a server's tables, read once in one snapshot).
+COPY_ENGINES = ("postgres", "postgresql")
 
 #: Engines whose URL names a database file, which connecting would create if it were missing.
 FILE_ENGINES = ("duckdb", "sqlite")
@@ -286,6 +307,7 @@ def _read_connection_file(path: Path) -> Source:
         tables=conn["tables"],
         spark=conn["spark"],
         config_dir=path.resolve().parent,
+        copy=conn["copy"],
     )
 
 
