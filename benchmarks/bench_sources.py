@@ -4,7 +4,8 @@ Usage: python benchmarks/bench_sources.py --members 1000000 [--jobs 2]
 Starts a throw-away PostgreSQL cluster (tests/pgcluster.py), loads the mall into it with the
 contract's types (``copy_to_postgres``), then times, each with an empty cache (no cached
 validation, no stage): ``mallwake validate`` and ``mallwake run --force`` on the folder and on the
-database. Memory is the peak RSS of the largest mallwake process (the command or a notebook
+database (which a run reads once: validated, fingerprinted and copied in one snapshot, unless its
+connection file says ``copy: false``). Memory is the peak RSS of the largest mallwake process (the command or a notebook
 kernel); the PostgreSQL server's own memory is not counted. Writes
 benchmarks/results/sources_<members>_jobs<jobs>.json and prints it.
 """
@@ -78,7 +79,7 @@ def bench(members: int, jobs: int) -> dict:
                 "validate_peak_gb": round(v_gb, 2),
                 "run_seconds": round(r_s, 1),
                 "run_peak_gb": round(r_gb, 2),
-                "prepare_seconds (validate + stage or fingerprint)": run.get("prepare_seconds"),
+                "prepare_seconds (files: validate + stage; postgres: fingerprint + validate + copy)": run.get("prepare_seconds"),
                 "per_notebook_seconds": {n["name"]: round(n["seconds"], 1) for n in run["notebooks"]},
             }
     return result
