@@ -36,7 +36,7 @@ from analysis.presentation import plots
 
 from analysis.statistics import segmentation as seg
 from analysis.application.notebook import start
-from analysis.statistics.features import compute_member_features
+from analysis.statistics.features import compute_member_features, compute_rfm_inputs
 from analysis.presentation.report import applies, headline, record_metrics
 from analysis.presentation.report import first_steps
 from analysis.presentation.i18n import N_, tr
@@ -120,7 +120,7 @@ if applies(bool(tier_thresholds) and len(tiers_kept) > 1,
            else tr("the members are in one tier: there is no tier to move to.")):
     year_start = pd.Timestamp(year=as_of_date.year, month=1, day=1)
     elapsed = (as_of_date - year_start).days + 1
-    ytd = compute_member_features(data, as_of_date, elapsed, categories=False, visits=False)
+    ytd = compute_rfm_inputs(data, as_of_date, elapsed)
     ytd = ytd[ytd["tier"].isin(tiers_kept)]
     rules = seg.evaluate_tier_rules(ytd, tuple(tiers_kept), seg.parse_thresholds(tier_thresholds), window_days=365, elapsed_days=elapsed)
     # the shortfall of the warned members only (over all members the median is 0: most are on course)
@@ -184,7 +184,7 @@ if applies(clusters is not None, cluster_problem or ""):
 
 # %%
 date_from = pd.Timestamp(migration_from) if migration_from else as_of_date - pd.Timedelta(days=91)
-before = compute_member_features(data, date_from, window_days, categories=False, visits=False)
+before = compute_rfm_inputs(data, date_from, window_days)
 before = before[before["tier"].isin(tiers_kept)]
 migration = seg.compute_migration(seg.compute_rfm_scores(before), rfm, date_from.date(), as_of_date.date())
 plots.plot_transition_heatmap(migration.shares, title=tr("segment on {start} (rows) -> {end} (columns)", start=date_from.date(), end=as_of_date.date()));

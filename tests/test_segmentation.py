@@ -211,3 +211,30 @@ def test_score_table_puts_the_value_ranges_side_by_side():
     table = seg.score_table(seg.score_distribution(seg.compute_rfm_scores(f)))
     assert list(table.columns) == ["R", "F", "M"] and list(table.index) == ["1", "2", "3", "4", "5"]
     assert table.loc["1", "F"] == "1" and table.loc["2", "F"] == "–" and table.loc["5", "M"] == "50"
+
+
+def test_rfm_inputs_alone_give_the_scores_and_segments_of_the_member_features(small_mall):
+    """The RFM segment at a campaign's start, the segment migration and the tier rules read only the
+    window's purchase days (:func:`compute_rfm_inputs`): the same members, tiers, purchases, spend,
+    scores and segments as from every feature, on dates early, inside and at the end of the data,
+    and for a short window (the year to date of the tier rules)."""
+    from analysis.statistics.features import compute_rfm_inputs
+
+    data = load_dataset(small_mall)
+    end = pd.Timestamp(data.as_of)
+    for as_of, window in ((end, 365), (end - pd.Timedelta(days=400), 365), (end - pd.Timedelta(days=900), 365), (end, 30)):
+        features = compute_member_features(data, as_of=as_of, window_days=window, categories=False, visits=False)
+        inputs = compute_rfm_inputs(data, as_of=as_of, window_days=window)
+        # what the tier rules read: every member's tier, purchases and spend in the window
+        pd.testing.assert_frame_equal(
+            inputs[["member_id", "tier", "frequency", "monetary"]], features[["member_id", "tier", "frequency", "monetary"]]
+        )
+        full, light = seg.compute_rfm_scores(features), seg.compute_rfm_scores(inputs)
+        assert list(light["member_id"]) == list(full["member_id"]) and len(full) > 100
+        cols = ["r_score", "f_score", "m_score", "rfm_cell", "segment"]
+        pd.testing.assert_frame_equal(light[cols], full[cols])
+        bought = full["frequency"] > 0
+        assert 0 < bought.sum() < len(full)
+        for col in ("recency_days", "frequency", "monetary"):
+            np.testing.assert_array_equal(light.loc[bought, col].to_numpy(float), full.loc[bought, col].to_numpy(float))
+        assert light.loc[~bought, "recency_days"].isna().all()

@@ -83,6 +83,33 @@ def member_features_expr(
 
 
 @memoized_on_data
+def compute_rfm_inputs(data: MallData, as_of: dt.date | str | None = None, window_days: int = 365) -> pd.DataFrame:
+    """What RFM scores and the tier rules read, alone: one row per member who had joined by
+    ``as_of`` (in member order), with ``tier``, and ``frequency`` and ``monetary`` as
+    :func:`compute_member_features` gives them, and ``recency_days`` for the members who bought in
+    the window (their last purchase up to ``as_of`` lies in it); missing for the others, whom no
+    score ranks. One pass over the window's purchase days instead of the whole history and every
+    feature: the RFM segment at each campaign's start took 9 s of member features per campaign on
+    a million members."""
+    _ = ibis._
+    as_of_ts = pd.Timestamp(as_of or data.as_of).normalize()
+    last_day = ibis.literal(as_of_ts.date())
+    first_day = ibis.literal((as_of_ts + pd.Timedelta(days=1 - window_days)).date())
+    m, d = data.members, data.purchase_days
+    win = d.filter((d.day <= last_day) & (d.day >= first_day))
+    in_window = win.group_by("member_id").aggregate(
+        last_purchase=_.day.max(), frequency=_.purchases.sum(), monetary=_.spend.sum()
+    )
+    joined = m.filter(m.join_date <= last_day).select("member_id", "tier")
+    df = joined.left_join(in_window, "member_id").drop("member_id_right").to_pandas()
+    df = df.sort_values("member_id", kind="stable").reset_index(drop=True)
+    df["frequency"] = df["frequency"].fillna(0).astype(int)
+    df["monetary"] = df["monetary"].fillna(0).astype(float).round(6)  # as compute_member_features: engine order
+    df["recency_days"] = (as_of_ts - pd.to_datetime(df.pop("last_purchase")).dt.normalize()).dt.days
+    return df[["member_id", "tier", "recency_days", "frequency", "monetary"]]
+
+
+@memoized_on_data
 def compute_member_features(
     data: MallData,
     as_of: dt.date | str | None = None,

@@ -9,7 +9,7 @@ from analysis.data.config import RFM_WINDOW_DAYS
 from analysis.data.dataset import MallData
 from analysis.statistics.campaigns.effects import _rate_diff
 from analysis.statistics.campaigns.outcomes import DEFAULT_CONTROL
-from analysis.statistics.features import compute_member_features
+from analysis.statistics.features import compute_rfm_inputs
 from analysis.statistics.segmentation import age_band, compute_rfm_scores
 
 # --- heterogeneity -------------------------------------------------------------------
@@ -134,9 +134,7 @@ def segment_at_start(data: MallData, campaign_id: str, window_days: int = RFM_WI
     """
     k = data.campaigns
     start = pd.Timestamp(k.filter(k.campaign_id == campaign_id).start_date.to_pandas().iloc[0])
-    rfm = compute_rfm_scores(
-        compute_member_features(data, as_of=start - pd.Timedelta(days=1), window_days=window_days, categories=False, visits=False)
-    )
+    rfm = compute_rfm_scores(compute_rfm_inputs(data, as_of=start - pd.Timedelta(days=1), window_days=window_days))
     return pd.DataFrame({"campaign_id": campaign_id, "member_id": rfm["member_id"], "rfm_segment": rfm["segment"]})
 
 
