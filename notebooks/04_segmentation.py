@@ -45,7 +45,7 @@ from analysis.presentation.present import present
 data = start(data_dir, as_of, lang, namespace=globals())  # escaped tables; language, currency and names of the data folder; the data
 as_of_date = pd.Timestamp(data.as_of)
 tiers_kept = [t.strip() for t in tier_filter.split(",") if t.strip()] or list(data.tiers)
-features = seg.add_age_band(compute_member_features(data, as_of_date, window_days))
+features = seg.add_age_band(compute_member_features(data, as_of_date, window_days, visits=False))  # no visit days: nothing here reads them
 features = features[features["tier"].isin(tiers_kept)].reset_index(drop=True)
 rfm = seg.compute_rfm_scores(features)
 

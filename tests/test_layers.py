@@ -94,6 +94,7 @@ def test_every_phrase_the_statistics_give_has_its_words():
     values |= {"group": "tier", "alpha": 0.05, "mae": 0.123, "optimizer": "bfgs", "cond": 1e12, "actual": 30, "planned": 28}
     values |= {"margin": 0.3, "net": -2.5, "total": -2500.0, "spend": 4.0, "cost": 6.5, "level": 0.95, "area": 3.1}
     values |= {"returns": 12.5, "rule": NotApplicable("uplift.ranked_by.margin"), "covariate": "age"}
+    values |= {"fitted": 20_000, "members": 692_294}
     values |= {"campaigns": (NotApplicable("campaigns.window_ends", campaign="W1", end="2024-02-01"),)}
     for lang in ("en", "zh"):
         formats.configure(lang=lang)

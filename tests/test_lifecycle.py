@@ -470,6 +470,16 @@ def test_the_repeat_models_are_compared_fitted_on_the_same_sample_and_judged_on_
     np.testing.assert_allclose(choice.models["BG/NBD"].params_, by_hand.params_, rtol=1e-12)
     _table, refit = clv.calibration_holdout(data, cal_end, model="BG/NBD")
     np.testing.assert_allclose(refit.params_, by_hand.params_, rtol=1e-12)
+    # the report says so, in both languages
+    from analysis.presentation.context import Context
+    from analysis.presentation.phrases import phrase_text
+
+    en = phrase_text(choice.sentence())
+    assert f"seeded sample of 600 of the {len(cal):,} members" in en and choice.chosen in en
+    assert f"{len(cal):,} 位会员中按固定种子抽取的同一组 600 位会员" in phrase_text(choice.sentence(), Context(lang="zh"))
+    monkeypatch.setattr(clv, "MAX_FIT", 20_000)  # every member fitted: the sentence names no sample
+    whole = phrase_text(clv.choose_repeat_model(data, cal_end).sentence())
+    assert "sample" not in whole and "predicts them best" in whole
 
 
 @pytest.mark.slow  # three repeat-purchase models fitted on the small mall: 47 s, kept out of the edit loop

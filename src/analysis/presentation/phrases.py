@@ -367,6 +367,15 @@ PHRASES: dict[str, tuple[str, dict[str, str]]] = {
         ),
         {},
     ),
+    "clv.chosen_sampled": (
+        N_(
+            "Fitted up to {end} on the same seeded sample of {fitted:,} of the {members:,} members (enough to pin each "
+            "model's four parameters down) and judged on the purchases of every member that followed, {model} predicts "
+            "them best among the identified models (mean absolute error {mae:.3f} purchases per member); it gives "
+            "P(alive) and the lifetime values below."
+        ),
+        {},
+    ),
     "clv.fit": (N_("Best of several starts: {optimizer}, converged."), {}),
     "clv.fit_failed": (N_("Best of several starts: {optimizer}, did NOT converge."), {}),
     "clv.edge": (N_("{names} at the edge of the range (the data cannot pin them down): not identified."), {}),

@@ -648,12 +648,12 @@ class ModelChoice(Result):
         """Which model was chosen and on what evidence (``clv.chosen``), or that none is identified."""
         if self.chosen is None:
             return Phrase.of("clv.none_identified")
-        return Phrase.of(
-            "clv.chosen",
-            end=pd.Timestamp(self.calibration_end).date(),
-            model=self.chosen,
-            mae=float(self.comparison.set_index("model").loc[self.chosen, "holdout_mae"]),
-        )
+        row = self.comparison.set_index("model").loc[self.chosen]
+        fitted = self.models[self.chosen].n_obs if self.chosen in self.models else int(row["members"])
+        common = {"end": pd.Timestamp(self.calibration_end).date(), "model": self.chosen, "mae": float(row["holdout_mae"])}
+        if fitted < int(row["members"]):  # the fits on the seeded sample (MAX_FIT), the errors on everyone
+            return Phrase.of("clv.chosen_sampled", fitted=int(fitted), members=int(row["members"]), **common)
+        return Phrase.of("clv.chosen", **common)
 
 
 def calibration_split(data: MallData, calibration_end, as_of=None, unit_days: float = 7.0) -> tuple[pd.DataFrame, float]:
