@@ -181,18 +181,22 @@ def test_engine_validation_breaks_the_same_rules_with_the_same_messages_as_files
         load_dataset(f"duckdb:///{db}", as_of="2024-12-31")
 
 
-def test_a_valid_source_validates_like_its_files_and_gives_the_same_tables(small_mall, tmp_path):
+@pytest.mark.parametrize("copy", [False, True], ids=["in place", "copied"])
+def test_a_valid_source_validates_like_its_files_and_gives_the_same_tables(small_mall, tmp_path, copy):
+    """In place (every query in the engine) and copied once (``copy: true``: other engines than
+    PostgreSQL stream the typed tables as Arrow batches into the local copy)."""
     db = tmp_path / "mall.duckdb"
     _as_database(small_mall, db, typed=False)
     f = tmp_path / "mall.yaml"
-    f.write_text(f"url: duckdb:///{db}\n")
+    f.write_text(f"url: duckdb:///{db}\n" + ("copy: true\n" if copy else ""))
     for name in SETTINGS:
         src = small_mall / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     on_source, on_files = load_dataset(f), load_dataset(small_mall)
     assert on_source.validation.row_counts == on_files.validation.row_counts
     assert (on_source.as_of, on_source.tiers) == (on_files.as_of, on_files.tiers)
-    assert on_source.in_engine and not on_files.in_engine
+    assert on_source.in_engine is not copy and not on_files.in_engine
+    assert on_source.fingerprint == validate_source(f).fingerprint and on_source.has_visits
     for name in ("members", "transactions", "purchase_days", "contacts"):
         cols = [c for c in on_files.table(name).columns if name == "purchase_days" or TABLES[name].kind(c)]
         a = on_source.table(name).select(*cols).to_pandas()  # extra columns keep the source's own types
