@@ -32,7 +32,7 @@ from analysis.presentation.definitions import COLUMN_TERMS, term
 from analysis.presentation.formats import display_name, format_month, format_value, languages
 from analysis.presentation.i18n import N_, number, tr
 from analysis.statistics.campaigns import compute_campaign_outcomes, estimate_arm_effects, summarize_arms
-from analysis.statistics.features import compute_member_features
+from analysis.statistics.features import compute_rfm_inputs
 from analysis.statistics.lifecycle import STAGES, build_stage_panel_expr
 from analysis.statistics.results import Result
 from analysis.statistics.segmentation import compute_migration, compute_rfm_scores, evaluate_tier_rules
@@ -327,12 +327,8 @@ def compute_segment_movement(data: MallData, month, window_days: int = RFM_WINDO
     """RFM segments at the end of the previous month and of ``month``: counts and migration."""
     month = parse_month(month)
     end, prev_end = month + pd.offsets.MonthEnd(0), month - pd.Timedelta(days=1)
-    rfm_prev = compute_rfm_scores(
-        compute_member_features(data, as_of=prev_end, window_days=window_days, categories=False, visits=False)
-    )
-    rfm_now = compute_rfm_scores(
-        compute_member_features(data, as_of=end, window_days=window_days, categories=False, visits=False)
-    )
+    rfm_prev = compute_rfm_scores(compute_rfm_inputs(data, as_of=prev_end, window_days=window_days))
+    rfm_now = compute_rfm_scores(compute_rfm_inputs(data, as_of=end, window_days=window_days))
     counts = (
         pd.DataFrame(
             {"previous": rfm_prev["segment"].value_counts(sort=False), "now": rfm_now["segment"].value_counts(sort=False)}
@@ -415,7 +411,7 @@ def watch_members(
     about = p.select("member_id", "tier", "days_since").to_pandas()
     year_start = pd.Timestamp(year=end.year, month=1, day=1)
     elapsed = (end - year_start).days + 1
-    ytd = compute_member_features(data, as_of=end, window_days=elapsed, categories=False, visits=False)
+    ytd = compute_rfm_inputs(data, as_of=end, window_days=elapsed)
     rules = evaluate_tier_rules(ytd, tuple(data.tiers), tier_thresholds, window_days=365, elapsed_days=elapsed)
     down = rules.loc[rules["downgrade_warning"], ["member_id", "tier", "qualifies_for", "shortfall"]].reset_index(drop=True)
     return about, down
