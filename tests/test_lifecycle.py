@@ -455,7 +455,7 @@ def test_the_repeat_model_is_chosen_among_identified_models_by_the_holdout(small
 
 def test_the_repeat_models_are_compared_fitted_on_the_same_sample_and_judged_on_every_member(small_mall, monkeypatch):
     """Beyond MAX_FIT members, BG/NBD too is fitted on the seeded sample the other two are fitted on
-    (17.6 s of BG/NBD starts on a million members' calibration), and every model's holdout error is
+    (10.7 s of BG/NBD starts on a million members' calibration), and every model's holdout error is
     still measured on every member; the calibration check fits the same way."""
     data = load_dataset(small_mall)
     cal_end = pd.Timestamp(data.as_of) - pd.DateOffset(months=6)

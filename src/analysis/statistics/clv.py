@@ -683,7 +683,7 @@ def calibration_split(data: MallData, calibration_end, as_of=None, unit_days: fl
 def _calibration_fit(name: str, cal: pd.DataFrame):
     """Repeat model ``name`` fitted on a calibration summary: every candidate on the same members, all
     or the seeded sample of :data:`MAX_FIT` that MBG/NBD and Pareto/NBD are always fitted on (BG/NBD
-    on a million members' calibration took 17.6 s of the lifecycle report's 85 s; benchmarks/RESULTS.md).
+    on a million members' calibration took 10.7 s, on the sample 0.2 s; benchmarks/RESULTS.md).
     Predictions and errors are then computed for every member."""
     fit_on = cal.iloc[_sample_rows(len(cal))]
     return REPEAT_MODELS[name](fit_on["frequency"], fit_on["recency"], fit_on["T"])

@@ -89,8 +89,7 @@ def compute_rfm_inputs(data: MallData, as_of: dt.date | str | None = None, windo
     :func:`compute_member_features` gives them, and ``recency_days`` for the members who bought in
     the window (their last purchase up to ``as_of`` lies in it); missing for the others, whom no
     score ranks. One pass over the window's purchase days instead of the whole history and every
-    feature: the RFM segment at each campaign's start took 9 s of member features per campaign on
-    a million members."""
+    feature: on a million members 1.6 s against 3.6 s per call (``benchmarks/bench_rfm_inputs.py``)."""
     _ = ibis._
     as_of_ts = pd.Timestamp(as_of or data.as_of).normalize()
     last_day = ibis.literal(as_of_ts.date())
