@@ -563,29 +563,27 @@ def _pareto_members_without_dropout_heterogeneity(n: int = 4000, seed: int = 7):
     return x, tx, T
 
 
-class _Ridge:
+def _ridge_model():
     """A likelihood that rises without end along its second parameter (softplus), flat in neither: BFGS
-    walks out along it, the way the Pareto/NBD's s and beta grow together without dropout heterogeneity."""
+    walks out along it, the way the Pareto/NBD's s and beta grow together without dropout heterogeneity.
+    ``type(model).calls`` counts its evaluations."""
+    from statsmodels.base.model import GenericLikelihoodModel
 
-    @staticmethod
-    def model():
-        from statsmodels.base.model import GenericLikelihoodModel
+    class Ridge(GenericLikelihoodModel):
+        calls = 0
 
-        class Ridge(GenericLikelihoodModel):
-            calls = 0
+        def loglike(self, params):
+            type(self).calls += 1
+            return -((params[0] - 0.5) ** 2) + np.logaddexp(0.0, params[1])
 
-            def loglike(self, params):
-                type(self).calls += 1
-                return -((params[0] - 0.5) ** 2) + np.logaddexp(0.0, params[1])
-
-        return Ridge(np.zeros(3), exog=np.ones((3, 2)))
+    return Ridge(np.zeros(3), exog=np.ones((3, 2)))
 
 
 def test_a_fit_running_to_the_edge_stops_there_and_is_not_identified():
     """A BFGS path that stays beyond the edge (|log parameter| > 9) for two iterates is ended
     there, without Nelder-Mead after it: not converged (warned), not identified, at the edge; walking on
     costs hundreds of likelihoods more and ends nowhere finite."""
-    model = _Ridge.model()
+    model = _ridge_model()
     with pytest.warns(clv.ConvergenceWarning, match="did not converge \\(bfgs, stopped at the edge\\)"):
         res, _bse, converged, how, identified, notes = clv._best_fit(model, [np.array([1.0, 1.0])], ["a", "b"], stop_at_edge=True)
     assert how == "bfgs, stopped at the edge" and not converged and not identified
@@ -593,7 +591,7 @@ def test_a_fit_running_to_the_edge_stops_there_and_is_not_identified():
     from analysis.data.errors import NotApplicable
 
     stopped = type(model).calls
-    walked = _Ridge.model()
+    walked = _ridge_model()
     with pytest.raises(NotApplicable), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clv._best_fit(walked, [np.array([1.0, 1.0])], ["a", "b"], stop_at_edge=False)

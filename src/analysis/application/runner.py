@@ -462,18 +462,11 @@ def _pipeline(
     # the kernels' imports start now, beside validation (benchmarks/RESULTS.md: kernels started ahead),
     # unless the caller started them even earlier (the command line does, before importing this module)
     ahead = contextlib.nullcontext(launcher) if launcher else kernelfork.zygote(kernelfork.notebook_imports(notebooks))
-    with ahead as launcher:
+    with ahead as launcher, contextlib.ExitStack() as handed:
         started = time.perf_counter()
         fingerprint, last_day, copy = _prepare(setting.data_dir, setting.as_of, setting.log, strict)
         setting = replace(setting, fingerprint=fingerprint, last_day=last_day, launcher=launcher)
-        results = _after_prepare(builds, setting, jobs, force, check, started, fingerprint, copy)
-    _update_index(setting.out_dir)
-    return results
-
-
-def _after_prepare(builds, setting, jobs, force, check, started, fingerprint, copy) -> list:
-    """The rest of :func:`_pipeline`, once the data are prepared: the kernels read the run's copy of a source."""
-    with hand_copy(copy):
+        handed.enter_context(hand_copy(copy))  # the kernels read the run's copy of a source
         if check is not None:
             check(setting)
         for b in builds:
@@ -506,7 +499,9 @@ def _after_prepare(builds, setting, jobs, force, check, started, fingerprint, co
         else:
             done = [_run_label(b, setting, jobs, *how) for b, how in pending]
         built = iter(done)
-        return [(next(built), True) if how is not None else (item, False) for item, how in work]
+        results = [(next(built), True) if how is not None else (item, False) for item, how in work]
+    _update_index(setting.out_dir)
+    return results
 
 
 def run_reports(

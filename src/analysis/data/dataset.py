@@ -33,6 +33,7 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.data.contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
+from analysis.data.duckio import quote_literal
 from analysis.data.engine_validation import validate_tables
 from analysis.data.localdb import connect_local
 from analysis.data.params import load_data_params, resolve_tiers
@@ -90,8 +91,7 @@ def _view_sql(spec: TableSpec, path: Path, columns: list[str]) -> str:
     if path.suffix == ".csv":
         # contract columns are read as text (then cast); extra columns keep DuckDB's detected type
         types = ", ".join(f"'{c}': 'VARCHAR'" for c in columns if c in kinds)  # contract names only: plain
-        p = str(path).replace("'", "''")
-        source = f"read_csv('{p}', header=true, {CSV_DIALECT}, types={{{types}}})"
+        source = f"read_csv({quote_literal(path)}, header=true, {CSV_DIALECT}, types={{{types}}})"
     else:
         source = relation_sql(path)
     return f"SELECT {', '.join(selects + extras)} FROM {source}"
@@ -495,8 +495,7 @@ def _attach_stage(path: Path):
     """A local backend reading the stage file ``path`` (read-only) under the contract's names, and its record."""
     con = connect_local()
     quiet_progress(con.raw_sql)
-    p = str(path).replace("'", "''")
-    con.raw_sql(f"ATTACH '{p}' AS staged (READ_ONLY)")
+    con.raw_sql(f"ATTACH {quote_literal(path)} AS staged (READ_ONLY)")
     for name in (*TABLES, "purchase_days"):
         con.raw_sql(f"CREATE VIEW {name} AS SELECT * FROM staged.main.{name}")
     return con, json.loads(con.raw_sql("SELECT meta FROM staged.main._stage").fetchone()[0])
@@ -803,20 +802,25 @@ def copy_source(source, check: SourceCheck, log=None) -> Path | None:
     return made
 
 
-def _sql_text(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
     """Copy the typed table ``expr`` of the source's backend ``con`` into the DuckDB connection ``duck``
     as ``name`` (sorted by time where it has one). PostgreSQL streams it as CSV (``COPY ... TO STDOUT``,
     its fastest way out) through the file ``csv``; other engines as Arrow batches."""
     from ibis.backends.sql.datatypes import DuckDBType
 
-    plain = {c: t for c, t in expr.schema().items() if t.is_integer() or t.is_floating() or t.is_boolean() or t.is_string()}
-    plain |= {c: t for c, t in expr.schema().items() if t.is_date() or (t.is_timestamp() and t.timezone is None)}
-    # anything else (decimals, zoned times, JSON, arrays) is copied as text; only extra member columns can be
-    expr = expr.select(*[expr[c] if c in plain else expr[c].cast("string").name(c) for c in expr.columns])
+    def plain(
+        t,
+    ) -> bool:  # anything else (decimals, zoned times, JSON, arrays) is copied as text; only extra member columns can be
+        return (
+            t.is_integer()
+            or t.is_floating()
+            or t.is_boolean()
+            or t.is_string()
+            or t.is_date()
+            or (t.is_timestamp() and t.timezone is None)
+        )
+
+    expr = expr.select(*[expr[c] if plain(t) else expr[c].cast("string").name(c) for c, t in expr.schema().items()])
     types = {c: DuckDBType.to_string(t) for c, t in expr.schema().items()}
     spec = TABLES[name]
     order = " ORDER BY ts" if spec.time_column == "ts" else ""
@@ -830,9 +834,9 @@ def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
             with csv.open("wb") as f, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
                 for block in copy:
                     f.write(block)
-        columns = "{" + ", ".join(f"{_sql_text(c)}: {_sql_text(t)}" for c, t in types.items()) + "}"
+        columns = "{" + ", ".join(f"{quote_literal(c)}: {quote_literal(t)}" for c, t in types.items()) + "}"
         duck.execute(
-            f"CREATE TABLE {target} AS SELECT * FROM read_csv({_sql_text(str(csv))}, header=false, auto_detect=false, "
+            f"CREATE TABLE {target} AS SELECT * FROM read_csv({quote_literal(str(csv))}, header=false, auto_detect=false, "
             f"columns={columns}, delim=',', quote='\"', escape='\"', allow_quoted_nulls=false){order}"
         )
         csv.unlink(missing_ok=True)
@@ -846,8 +850,8 @@ def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
         duck.unregister(view)
 
 
-def _handed_copy(source) -> Path | None:
-    """The copy of ``source`` the run handed this process (:data:`SOURCE_COPY_ENV`), if it is one of ``source``."""
+def _handed_copy(source) -> tuple[Path, dict] | None:
+    """The copy of ``source`` the run handed this process (:data:`SOURCE_COPY_ENV`) and its record, if it is one of ``source``."""
     text = os.environ.get(SOURCE_COPY_ENV)
     if not text:
         return None
@@ -855,7 +859,7 @@ def _handed_copy(source) -> Path | None:
         meta = stage_meta(Path(text))
     except Exception:  # removed or damaged since: validate and copy again
         return None
-    return Path(text) if meta.get("source") == source.identity else None
+    return (Path(text), meta) if meta.get("source") == source.identity else None
 
 
 @contextmanager
@@ -884,9 +888,9 @@ def open_source(data, as_of: dt.date | str | None = None, tiers: tuple[str, ...]
     Every function of the package that works on :class:`MallData` then runs its queries there.
     """
     source = parse_source(data)
-    copy = _handed_copy(source) if source.copies else None
-    if copy is not None:  # the run validated this copy: its cached validation, without the source
-        meta = stage_meta(copy)
+    handed = _handed_copy(source) if source.copies else None
+    if handed is not None:  # the run validated this copy: its cached validation, without the source
+        copy, meta = handed
         wheres = {n: source.where(n) for n in TABLES}
         use = tuple(tiers) if tiers else tuple(meta["tiers"])
         as_of_date = pd.Timestamp(as_of or dt.date.today()).date()

@@ -23,9 +23,13 @@ def quiet_progress(execute) -> None:
 CSV_DIALECT = "delim=',', quote='\"', escape='\"'"
 
 
+def quote_literal(value) -> str:
+    """``value`` as a quoted SQL string literal (embedded quotes doubled): never read as SQL."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def relation_sql(path: Path) -> str:
     """DuckDB table function reading one contract file; CSVs are read as text."""
-    p = str(path).replace("'", "''")
     if path.suffix == ".csv":
-        return f"read_csv('{p}', all_varchar=true, header=true, {CSV_DIALECT})"
-    return f"read_parquet('{p}')"
+        return f"read_csv({quote_literal(path)}, all_varchar=true, header=true, {CSV_DIALECT})"
+    return f"read_parquet({quote_literal(path)})"
