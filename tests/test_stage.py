@@ -2,6 +2,7 @@
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -91,3 +92,55 @@ def test_bad_data_raise_the_contract_error_and_leave_no_stage(tiny_dir, column, 
         load_dataset(tiny_dir, as_of=AS_OF)
     assert not stage_path(tiny_dir).exists()
     assert not list(stage_path(tiny_dir).parent.glob(f"{stage_path(tiny_dir).name.split('-')[0]}-*"))
+
+
+def _days(data):
+    days = data.purchase_days.to_pandas().sort_values(["member_id", "day"]).reset_index(drop=True)
+    return days.assign(day=days["day"].astype(str))
+
+
+def test_staged_purchase_days_equal_the_expression_with_returns(tiny_dir, tmp_path, monkeypatch):
+    """The stage builds purchase_days in its own two steps: the same rows as the portable
+    expression the files are read with directly (no cache), on returns of every kind."""
+    rows = [  # member, ts, amount, is_return
+        ("A1", "2023-02-01 10:00", "100", "false"),
+        ("A1", "2023-02-01 12:00", "-30", "true"),  # on a purchase day
+        ("A1", "2023-02-03 09:00", "-5", "true"),  # two returns into the same earlier day
+        ("A1", "2023-02-04 09:00", "-7.25", "yes"),
+        ("A1", "2023-03-10 12:00", "50", ""),
+        ("A1", "2023-03-20 12:00", "-50", "1"),  # nets a day to zero
+        ("A2", "2023-01-15 09:00", "-20", "true"),  # before any purchase: left out
+        ("A2", "2023-02-03 09:00", "80", "no"),
+        ("A2", "2023-02-03 19:00", "0", "true"),
+        ("A3", "2023-04-04 18:00", "0.1", "false"),
+        ("A3", "2023-04-04 18:01", "0.2", "false"),
+    ]
+    rng = np.random.default_rng(5)
+    for i in range(400):  # and a random history with about one return in eight
+        ret = rng.random() < 0.125
+        day = pd.Timestamp("2023-01-01") + pd.Timedelta(minutes=int(rng.integers(0, 300 * 24 * 60)))
+        amount = -round(float(rng.uniform(0, 40)), 2) if ret else round(float(rng.uniform(1, 200)), 2)
+        rows.append((f"R{1 + i % 3}", str(day), str(amount), "true" if ret else "false"))
+    members = pd.read_csv(tiny_dir / "members.csv", dtype=str)
+    extra = pd.DataFrame({"member_id": ["R1", "R2", "R3"], "join_date": "2023-01-01", "tier": "gold", "phone_valid": "true"})
+    pd.concat([members, extra]).to_csv(tiny_dir / "members.csv", index=False)
+    pd.DataFrame(
+        {
+            "txn_id": [f"t{i}" for i in range(len(rows))],
+            **dict(zip(["member_id", "ts", "amount", "is_return"], map(list, zip(*rows)))),
+        }
+    ).to_csv(tiny_dir / "transactions.csv", index=False)
+    staged = _days(load_dataset(tiny_dir, as_of=AS_OF))
+    assert stage_dataset(tiny_dir) is not None
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("MALLWAKE_CACHE_DIR", str(blocker))
+    direct = _days(load_dataset(tiny_dir, as_of=AS_OF))
+    pd.testing.assert_frame_equal(staged, direct, check_exact=False, rtol=1e-12)
+    hand = staged[staged.member_id.str.startswith("A")][["member_id", "day", "purchases", "spend"]]
+    assert hand.to_numpy().tolist() == [
+        ["A1", "2023-02-01", 1, pytest.approx(57.75)],
+        ["A1", "2023-03-10", 1, pytest.approx(0.0)],
+        ["A2", "2023-02-03", 1, 80.0],
+        ["A3", "2023-04-04", 2, pytest.approx(0.3)],
+    ]
