@@ -27,6 +27,21 @@ def test_contact_details_by_hand(tiny_dir):
     assert pd.isna(d.loc["ZZ", "tier"])
 
 
+def test_contact_details_read_the_listed_members_alone_with_the_same_rows(small_mall, monkeypatch):
+    """Locally only the listed members' rows are read (a semi-join on the list); the rows equal
+    those of every member's details (the way taken in a source's engine), in the list's order."""
+    data = load_dataset(small_mall)
+    ids = data.members.select("member_id").to_pandas()["member_id"].sample(300, random_state=3)
+    listed = pd.concat([ids, ids.iloc[:5], pd.Series(["nobody"])], ignore_index=True)  # repeats and an unknown id
+    for as_of in (data.as_of, pd.Timestamp(data.as_of) - pd.Timedelta(days=200)):
+        local = exports.contact_details(data, listed, as_of)
+        monkeypatch.setattr(type(data), "in_engine", property(lambda self: True))
+        everyone = exports.contact_details(data, listed, as_of)
+        monkeypatch.undo()
+        pd.testing.assert_frame_equal(local, everyone)
+        assert local["member_id"].tolist() == listed.tolist() and local["last_purchase"].notna().sum() > 200
+
+
 def test_write_list_gives_csv_and_excel_or_nothing(tmp_path):
     frame = pd.DataFrame(
         {

@@ -56,15 +56,16 @@ def contact_details(data: MallData, member_ids: pd.Series, as_of) -> pd.DataFram
     out (empty where the data do not record it: unknown, not "no").
     """
     m = data.members
+    d = data.purchase_days  # one row per member and day with a purchase: fewer rows than the transactions
+    d = d.filter(d.day <= ibis.literal(pd.Timestamp(as_of).date()))
+    if not data.in_engine:  # the listed members alone (in a source's engine this would be a table written there)
+        listed = ibis.memtable(
+            pd.DataFrame({"member_id": pd.unique(np.asarray(member_ids, dtype=object))}), schema={"member_id": "string"}
+        )
+        m, d = m.semi_join(listed, "member_id"), d.semi_join(listed, "member_id")
     cols = ["member_id", *[c for c in CONTACT_COLUMNS if c in m.columns]]
     members = m.select(*cols).to_pandas()
-    d = data.purchase_days  # one row per member and day with a purchase: fewer rows than the transactions
-    last = (
-        d.filter(d.day <= ibis.literal(pd.Timestamp(as_of).date()))
-        .group_by("member_id")
-        .aggregate(last_purchase=d.day.max())
-        .to_pandas()
-    )
+    last = d.group_by("member_id").aggregate(last_purchase=d.day.max()).to_pandas()
     out = pd.DataFrame({"member_id": member_ids.to_numpy()}).merge(members, on="member_id", how="left")
     out = out.merge(last, on="member_id", how="left")
     out["last_purchase"] = pd.to_datetime(out["last_purchase"]).dt.date
