@@ -823,7 +823,7 @@ def copy_source(source, check: SourceCheck, log=None) -> Path | None:
 
 def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
     """Copy the typed table ``expr`` of the source's backend ``con`` into the DuckDB connection ``duck``
-    as ``name`` (sorted by time where it has one). PostgreSQL streams it as CSV (``COPY ... TO STDOUT``,
+    as ``name`` (in the engine's order, as files keep theirs). PostgreSQL streams it as CSV (``COPY ... TO STDOUT``,
     its fastest way out) through the file ``csv``; other engines as Arrow batches."""
     from ibis.backends.sql.datatypes import DuckDBType
 
@@ -841,8 +841,6 @@ def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
 
     expr = expr.select(*[expr[c] if plain(t) else expr[c].cast("string").name(c) for c, t in expr.schema().items()])
     types = {c: DuckDBType.to_string(t) for c, t in expr.schema().items()}
-    spec = TABLES[name]
-    order = " ORDER BY ts" if spec.time_column == "ts" else ""
     target = quote_ident(name)
     if con.name == "postgres":
         sql = con.compile(expr)
@@ -856,7 +854,7 @@ def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
         columns = "{" + ", ".join(f"{quote_literal(c)}: {quote_literal(t)}" for c, t in types.items()) + "}"
         duck.execute(
             f"CREATE TABLE {target} AS SELECT * FROM read_csv({quote_literal(str(csv))}, header=false, auto_detect=false, "
-            f"columns={columns}, delim=',', quote='\"', escape='\"', allow_quoted_nulls=false){order}"
+            f"columns={columns}, delim=',', quote='\"', escape='\"', allow_quoted_nulls=false)"
         )
         csv.unlink(missing_ok=True)
         return
@@ -864,7 +862,7 @@ def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
     view = f"_copy_{uuid.uuid4().hex[:8]}"
     duck.register(view, reader)
     try:
-        duck.execute(f"CREATE TABLE {target} AS SELECT * FROM {view}{order}")
+        duck.execute(f"CREATE TABLE {target} AS SELECT * FROM {view}")
     finally:
         duck.unregister(view)
 
