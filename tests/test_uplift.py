@@ -7,7 +7,7 @@ import pytest
 
 from analysis.data.errors import NotApplicable
 from analysis.presentation.phrases import phrase_text
-from analysis.statistics.uplift import estimate_uplift, qini_area, qini_curve
+from analysis.statistics.uplift import bootstrap_area, estimate_uplift, qini_area, qini_curve
 
 
 def test_qini_curve_by_hand():
@@ -282,3 +282,20 @@ def test_constant_features_give_an_interval_that_holds_its_estimate_and_no_bette
     assert not res.better_than_random and "no better than random" in phrase_text(res.sentence())
     m = res.metrics()
     assert set(m) >= {"estimate", "ci_low", "ci_high", "scores_used"} and m["scores_used"] is False
+
+
+@pytest.mark.parametrize("n, ties", [(3000, False), (3000, True), (40, True), (9, False)])
+def test_bootstrap_interval_is_the_qini_area_of_each_resample_bit_for_bit(n, ties):
+    """The interval weighs members in one score order instead of sorting each replicate: the same
+    replicates (the same draws) and the same areas as resampling the rows, to the last bit."""
+    rng = np.random.default_rng(n)
+    s = rng.normal(size=n).round(1 if ties else 12)
+    t = rng.random(n) < 0.6
+    y = (rng.random(n) < 0.1 + 0.1 * t).astype(int)
+    draw = np.random.default_rng(4)
+    ti, ci = np.flatnonzero(t), np.flatnonzero(~t)
+    areas = []
+    for _ in range(50):
+        idx = np.concatenate([draw.choice(ti, len(ti)), draw.choice(ci, len(ci))])
+        areas.append(qini_area(s[idx], t[idx], y[idx]))
+    assert bootstrap_area(s, t, y, n_boot=50, seed=4) == tuple(float(v) for v in np.quantile(areas, [0.025, 0.975]))
