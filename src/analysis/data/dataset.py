@@ -290,8 +290,9 @@ def _stage_purchase_days(execute) -> None:
     """The stage's ``purchase_days`` table: :func:`purchase_days_expr` in two steps DuckDB runs
     faster. The purchases of each member and day first (sorted by day); then, only when the data
     hold returns, each return netted into its member's latest purchase day on or before it by an
-    as-of join. The same rows as the expression (tested); at a million members 11.2 s -> about 7 s
-    without returns (the expression's range join and second grouping cost ~4 s even then)."""
+    as-of join. The same rows as the expression (tested). At a million members 9.8 -> 6.6 s without
+    returns (``benchmarks/bench_stage.py``); with 399,561 returns 10.4 s within :data:`STAGE_MEMORY`,
+    where the expression's range join ran out of memory (``benchmarks/bench_purchase_days.py``)."""
     execute(
         'CREATE TABLE purchase_days AS SELECT member_id, CAST(ts AS DATE) AS "day", CAST(count(*) AS INTEGER) AS purchases, '
         'sum(amount) AS spend FROM transactions WHERE NOT coalesce(is_return, false) GROUP BY 1, 2 ORDER BY "day"'

@@ -30,6 +30,7 @@ def _window(data: MallData, as_of: pd.Timestamp, window_days: int):
 
 
 def _window_of(d, as_of: pd.Timestamp, window_days: int):
+    """:func:`_window` over the purchase-days table ``d`` (e.g. some members' rows alone)."""
     last_day = ibis.literal(as_of.date())
     first_day = ibis.literal((as_of + pd.Timedelta(days=1 - window_days)).date())
     return last_day, d.filter((d.day <= last_day) & (d.day >= first_day))
@@ -56,9 +57,6 @@ def member_features_expr(
     m, d, v = data.members, data.purchase_days, data.visits
     m = m.filter(m.join_date <= last_day)
     past = d.filter(d.day <= last_day)
-    ever = past.group_by("member_id").aggregate(
-        last_purchase=_.day.max(), lifetime_purchases=_.purchases.sum(), lifetime_spend=_.spend.sum()
-    )
     if last_purchase_between is not None:  # only members whose last purchase lies in these dates (inclusive)
         lo, hi = (ibis.literal(pd.Timestamp(x).date()) for x in last_purchase_between)
         # they bought between the dates and not after (two range scans), so every aggregate
@@ -67,9 +65,9 @@ def member_features_expr(
         keep = past.filter(past.day.between(lo, hi)).select("member_id").distinct().anti_join(later, "member_id")
         m, past, d, v = (t.semi_join(keep, "member_id") for t in (m, past, d, v))
         last_day, win = _window_of(d, as_of, window_days)
-        ever = past.group_by("member_id").aggregate(
-            last_purchase=_.day.max(), lifetime_purchases=_.purchases.sum(), lifetime_spend=_.spend.sum()
-        )
+    ever = past.group_by("member_id").aggregate(
+        last_purchase=_.day.max(), lifetime_purchases=_.purchases.sum(), lifetime_spend=_.spend.sum()
+    )
     in_window = win.group_by("member_id").aggregate(frequency=_.purchases.sum(), monetary=_.spend.sum(), purchase_days=_.count())
     end, start = ibis.literal(as_of + pd.Timedelta(days=1)), ibis.literal(as_of + pd.Timedelta(days=1 - window_days))
     vwin = v.filter((v.ts < end) & (v.ts >= start)).select("member_id", day=_.ts.cast("date")).distinct()
