@@ -204,14 +204,17 @@ def test_response_days_greater_than_zero(tmp_path):
     )
     pandera, screen = _check(CAMPAIGNS, path)
     assert {1, 2, 3} <= pandera and 0 not in screen
-    typed = pa.table(
-        {"campaign_id": ["a", "b", "c"], "start_date": pa.array([dt.date(2023, 1, 5)] * 3), "response_days": [30, 0, -2]}
-    )
-    with duckdb.connect() as con:  # a typed DATE is left to pandera; a typed count is decided
-        assert v._clean_rows(con, CAMPAIGNS, _typed(tmp_path, typed), AS_OF, TIERS) is None
-    typed = typed.set_column(1, "start_date", pa.array([dt.datetime(2023, 1, 5)] * 3))
-    pandera, screen = _check(CAMPAIGNS, _typed(tmp_path, typed))
-    assert pandera == screen == {1, 2}
+    for start in (pa.array([dt.date(2023, 1, 5)] * 3), pa.array([dt.datetime(2023, 1, 5)] * 3)):  # typed DATE and TIMESTAMP
+        typed = pa.table({"campaign_id": ["a", "b", "c"], "start_date": start, "response_days": [30, 0, -2]})
+        pandera, screen = _check(CAMPAIGNS, _typed(tmp_path, typed))
+        assert pandera == screen == {1, 2}
+
+
+def test_typed_dates(tmp_path):
+    days = [dt.date(2023, 1, 5), None, dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(2023, 12, 31), dt.date(2024, 1, 1)]
+    spec = TableSpec(name="t", required={"d": "date"})
+    pandera, screen = _check(spec, _typed(tmp_path, pa.table({"d": pa.array(days)})))
+    assert pandera == screen == {1, 3, 5}
 
 
 def test_count_columns_typed(tmp_path):

@@ -524,6 +524,8 @@ def _may_break(col: str, kind: str, ty: str, required: bool, end: str, tiers: tu
         return rules
     if ty in _TIMESTAMPS and kind in ("date", "timestamp"):
         return ([f"{c} IS NULL"] if required else []) + [f"{c} >= TIMESTAMP '{end}'"]
+    if ty == "DATE" and kind in ("date", "timestamp"):
+        return ([f"{c} IS NULL"] if required else []) + [f"{c} >= DATE '{end}'"]
     if ty == "BOOLEAN" and kind in ("bool", "str"):
         return [f"{c} IS NULL"] if required else []
     return None
