@@ -116,8 +116,7 @@ def _pandera_rows(spec, path, con):
 
 def _screen_rows(spec, path, con):
     """Rows the screen counts as "may break" (``None``: the screen leaves the table to pandera)."""
-    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql(path)}").fetchall()}
-    sql = v._screen_sql(spec, path, types, AS_OF, TIERS)
+    sql = v._screen_sql(spec, path, v.column_types(con, path), AS_OF, TIERS)
     if sql is None:
         return None
     counts = sql.split(" FROM ")[0].removeprefix("SELECT count(*), ").split(", count(*) FILTER ")
@@ -132,7 +131,7 @@ def _check(spec, path):
         screen = _screen_rows(spec, path, con)
         assert screen is not None, "the screen should decide this table"
         assert pandera <= screen, f"passed by the screen, broken for pandera: rows {sorted(pandera - screen)}"
-        n = v._clean_rows(con, spec, path, AS_OF, TIERS)
+        n = v._clean_rows(con, spec, path, v.column_types(con, path), AS_OF, TIERS)
         assert (n is None) == bool(screen)
     return pandera, screen
 
@@ -227,10 +226,15 @@ def test_what_the_screen_leaves_to_pandera(tmp_path):
     with duckdb.connect() as con:
         zoned = pa.table({"ts": pa.array([dt.datetime(2023, 1, 5)], pa.timestamp("us", tz="Asia/Shanghai"))})
         path = _typed(tmp_path, zoned)
-        assert v._clean_rows(con, TableSpec(name="t", required={"ts": "timestamp"}), path, AS_OF, TIERS) is None
+        assert (
+            v._clean_rows(con, TableSpec(name="t", required={"ts": "timestamp"}), path, v.column_types(con, path), AS_OF, TIERS)
+            is None
+        )
         dec = tmp_path / "d.parquet"
         pq.write_table(pa.table({"x": pa.array([1], pa.decimal128(10, 2))}), dec)
-        assert v._clean_rows(con, TableSpec(name="t", required={"x": "amount"}), dec, AS_OF, TIERS) is None
+        assert (
+            v._clean_rows(con, TableSpec(name="t", required={"x": "amount"}), dec, v.column_types(con, dec), AS_OF, TIERS) is None
+        )
 
 
 def test_blank_is_what_python_and_arrow_strip():

@@ -33,7 +33,7 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.data.contract import FALSE_WORDS, SQL_TYPES, TABLES, TRUE_WORDS, TableSpec, present_files
-from analysis.data.duckio import quote_literal
+from analysis.data.duckio import quote_ident, quote_literal
 from analysis.data.engine_validation import validate_tables
 from analysis.data.localdb import connect_local
 from analysis.data.params import load_data_params, resolve_tiers
@@ -51,7 +51,6 @@ from analysis.data.validation import (
     fingerprint_files,
     parquet_zones,
     quiet_progress,
-    quote_ident,
     relation_sql,
     remember_pass,
     undeclared_tiers,
@@ -828,17 +827,11 @@ def _copy_table(con, name: str, expr, duck, csv: Path) -> None:
     its fastest way out) through the file ``csv``; other engines as Arrow batches."""
     from ibis.backends.sql.datatypes import DuckDBType
 
-    def plain(
-        t,
-    ) -> bool:  # anything else (decimals, zoned times, JSON, arrays) is copied as text; only extra member columns can be
-        return (
-            t.is_integer()
-            or t.is_floating()
-            or t.is_boolean()
-            or t.is_string()
-            or t.is_date()
-            or (t.is_timestamp() and t.timezone is None)
-        )
+    def plain(t) -> bool:
+        """Copied as it is; anything else (decimals, zoned times, JSON, arrays: only extra member
+        columns can be) is copied as text."""
+        kinds = (t.is_integer(), t.is_floating(), t.is_boolean(), t.is_string(), t.is_date())
+        return any(kinds) or (t.is_timestamp() and t.timezone is None)
 
     expr = expr.select(*[expr[c] if plain(t) else expr[c].cast("string").name(c) for c, t in expr.schema().items()])
     types = {c: DuckDBType.to_string(t) for c, t in expr.schema().items()}

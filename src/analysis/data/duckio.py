@@ -23,6 +23,11 @@ def quiet_progress(execute) -> None:
 CSV_DIALECT = "delim=',', quote='\"', escape='\"'"
 
 
+def quote_ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier (embedded quotes doubled): never read as SQL."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def quote_literal(value) -> str:
     """``value`` as a quoted SQL string literal (embedded quotes doubled): never read as SQL."""
     return "'" + str(value).replace("'", "''") + "'"

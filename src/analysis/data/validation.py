@@ -29,7 +29,7 @@ import pandas as pd
 from analysis import __version__
 from analysis.data.config import DEFAULT_TIERS
 from analysis.data.contract import FALSE_WORDS, FORMATS, TABLES, TRUE_WORDS, TableSpec, table_files
-from analysis.data.duckio import CSV_DIALECT, quiet_progress, quote_literal, relation_sql  # noqa: F401 - the readers of the contract files
+from analysis.data.duckio import CSV_DIALECT, quiet_progress, quote_ident, quote_literal, relation_sql  # noqa: F401 - the readers of the contract files
 from analysis.data.errors import MallwakeError
 from analysis.data.params import load_data_params, resolve_tiers
 from analysis.data.privacy import pseudonymize
@@ -398,11 +398,6 @@ def _csv_error_text(err, max_line: int) -> str:
     return text
 
 
-def quote_ident(name: str) -> str:
-    """``name`` as a quoted SQL identifier (embedded quotes doubled): never read as SQL."""
-    return '"' + str(name).replace('"', '""') + '"'
-
-
 def parquet_zones(path: Path) -> dict[str, str]:
     """Time zone of each time-zone-aware timestamp column of a Parquet file (``{}`` for CSV)."""
     if path.suffix != ".parquet":
@@ -586,9 +581,14 @@ def _screen_sql(spec: TableSpec, path: Path, types: dict[str, str], as_of: dt.da
     return f"SELECT {', '.join(counts)} FROM {relation_sql(path)}"
 
 
-def _clean_rows(con, spec: TableSpec, path: Path, as_of: dt.date, tiers: tuple[str, ...]) -> int | None:
-    """The table's row count when one query shows no row can break a column or row rule, else ``None``."""
-    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql(path)}").fetchall()}
+def column_types(con, path: Path) -> dict[str, str]:
+    """DuckDB's type of each column of the contract file ``path``, in file order (text for CSV)."""
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql(path)}").fetchall()}
+
+
+def _clean_rows(con, spec: TableSpec, path: Path, types: dict[str, str], as_of: dt.date, tiers: tuple[str, ...]) -> int | None:
+    """The table's row count when one query shows no row can break a column or row rule, else ``None``
+    (``types``: :func:`column_types` of the file)."""
     sql = _screen_sql(spec, path, types, as_of, tiers)
     if sql is None:
         return None
@@ -596,13 +596,14 @@ def _clean_rows(con, spec: TableSpec, path: Path, as_of: dt.date, tiers: tuple[s
     return None if any(suspect) else int(n)
 
 
-def _column_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Violation], int]:
-    """The column and row rules' violations in one file, and its row count: one query when it
-    shows no row can break a rule, else pandera over the file in batches."""
-    clean = _clean_rows(con, spec, path, as_of, tiers)
+def _column_violations(con, spec, path, types, as_of, tiers) -> tuple[list[Violation], int]:
+    """The column and row rules' violations in one file (column ``types`` as :func:`column_types`
+    gives them), and its row count: one query when it shows no row can break a rule, else pandera
+    over the file in batches."""
+    clean = _clean_rows(con, spec, path, types, as_of, tiers)
     if clean is not None:
         return [], clean
-    return _pandera_violations(con, spec, path, columns, as_of, tiers)
+    return _pandera_violations(con, spec, path, list(types), as_of, tiers)
 
 
 def _pandera_violations(con, spec, path, columns, as_of, tiers) -> tuple[list[Violation], int]:
@@ -1021,9 +1022,9 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
         spec = TABLES[name]
         try:
             header = _header(path)
-            described = con.execute(f"DESCRIBE SELECT * FROM {relation_sql(path)}").fetchall()
-            columns = [c[0] for c in described]
-            text_columns[name] = {c[0] for c in described if c[1] == "VARCHAR"}
+            types = column_types(con, path)
+            columns = list(types)
+            text_columns[name] = {c for c, t in types.items() if t == "VARCHAR"}
         except (duckdb.Error, OSError, ValueError) as err:
             first = (csv_problem(path) if path.suffix == ".csv" else None) or str(err).strip().splitlines()[0]
             violations.append(Violation(name, path.name, None, f"could not be read as {path.suffix[1:].upper()} ({first})", 0))
@@ -1052,7 +1053,7 @@ def _validate(data_dir: Path, as_of: dt.date, tiers: tuple[str, ...]) -> Validat
             usable.pop(name)
             continue
         columns_of[name] = columns
-        found, n = _column_violations(con, spec, path, columns, as_of, tiers)
+        found, n = _column_violations(con, spec, path, types, as_of, tiers)
         row_counts[name] = n
         violations.extend(found)
         warned.extend(_zone_warnings(spec, path))
